@@ -1,0 +1,67 @@
+//! Summary tables of neural networks written in Rust, the way Flax's `nn.tabulate` prints
+//! them: one row per module call with its path, type, input and output shapes, forward
+//! and backward FLOPs and parameters, from a forward pass on abstract tensors (dtype and
+//! shape only). Nothing is allocated and no arithmetic is done, so a summary of a model of
+//! any size takes milliseconds.
+//!
+//! ```
+//! use tabulate::prelude::*;
+//! use tabulate::nn::Dense;
+//!
+//! #[derive(Tabulate)]
+//! struct Foo;
+//!
+//! impl Foo {
+//!     #[forward]
+//!     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+//!         let h = Dense::new(4).forward(x)?;
+//!         Dense::new(2).forward(&h)
+//!     }
+//! }
+//!
+//! let x = Tensor::new(DType::F32, [16, 9]);
+//! let summary = tabulate(&Foo)
+//!     .compute_flops(true)
+//!     .compute_vjp_flops(true)
+//!     .run(|foo| foo.forward(&x))?;
+//! assert_eq!(summary.rows[1].path, ["Dense_0"]);
+//! assert_eq!(summary.rows[1].flops, Some(1216));
+//! assert_eq!(summary.rows[1].vjp_flops, Some(3620));
+//! assert_eq!(summary.total().count, 50);
+//! println!("{summary}");
+//! # Ok::<(), tabulate::Error>(())
+//! ```
+//!
+//! Modules are structs with `#[derive(Tabulate)]` and methods marked `#[forward]`.
+//! Submodules held in fields are named after the fields (`dense`, `layers_0`); modules
+//! built inside a method are named `{Type}_{n}`, as Flax names them. FLOPs are XLA's cost
+//! analysis of what JAX would run, computed from per-primitive rules (see the crate's
+//! `DESIGN.md`), so layers you write from [`Tensor`] operations are counted too.
+
+pub use tabulate_core::{
+    CallArgs, ColorChoice, DType, DTypeKind, Describe, Error, ErrorKind, ForwardOutput, Leaf,
+    Location, ModuleIdentity, Mutable, Operand, RenderOptions, ReshapeArg, Result, Row,
+    RowVariables, Shape, Size, Submodules, Summary, Tabulate, Tabulator, Tensor, Value, Variable,
+    Visitor, is_mutable_collection, module_call, param, tabulate, variable,
+};
+pub use tabulate_derive::{Tabulate, forward};
+
+/// Built-in layers and functions mirroring `flax.linen`.
+pub mod nn {
+    pub use tabulate_core::nn::*;
+}
+
+/// The names most programs need: `use tabulate::prelude::*;`.
+pub mod prelude {
+    pub use crate::{DType, Result, Summary, Tabulate, Tensor, forward, tabulate};
+}
+
+/// Not public API: what the macros' expansions refer to.
+#[doc(hidden)]
+pub mod __private {
+    pub use tabulate_core::enter_call;
+    pub use tabulate_core::probe::{FieldProbe, ViaConfig, ViaSubmodules};
+}
+
+// Lets the `::tabulate::…` paths that the macros emit resolve inside this crate's own tests.
+extern crate self as tabulate;

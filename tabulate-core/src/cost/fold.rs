@@ -1,0 +1,192 @@
+//! What the MHLO canonicaliser does before XLA costs a module: fold ops on constants,
+//! `x * 1`, `x + 0`, `x - 0` with splat constants, and same-dtype converts. Nothing else
+//! (`reference/xla-cost-model.md` §4): `x / 1`, `x * 0`, `-(-x)` and repeated
+//! subexpressions stay. Constants from outside a nested `jit` are call parameters inside
+//! it, so they do not fold there.
+
+use crate::ops::{Binary, Cmp, Literal, Prim, Unary};
+use crate::trace::graph::{Graph, RegionId, RegionKind, ValueId};
+
+/// A value known at compile time.
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    /// Its elements' common value, when they are all equal and computable here.
+    splat: Option<f64>,
+    /// The nearest enclosing call region (or the top) where it was defined.
+    scope: RegionId,
+}
+
+/// The outcome of folding: what each value became, and which nodes are gone.
+#[derive(Debug)]
+pub(crate) struct Folded {
+    /// The value each value was replaced by (itself when kept).
+    pub(crate) alias: Vec<ValueId>,
+    /// Nodes folded away: they cost nothing and need nothing.
+    pub(crate) removed: Vec<bool>,
+}
+
+pub(crate) fn fold(graph: &Graph) -> Folded {
+    let mut alias: Vec<ValueId> = (0..graph.values.len())
+        .map(|i| ValueId(u32::try_from(i).expect("graph exceeds 2^32 values")))
+        .collect();
+    let mut known: Vec<Option<Known>> = vec![None; graph.values.len()];
+    let mut removed = vec![false; graph.nodes.len()];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let inputs: Vec<ValueId> = node.inputs.iter().map(|v| alias[v.0 as usize]).collect();
+        let scope = call_scope(graph, node.region);
+        let constant = |v: ValueId| known[v.0 as usize].filter(|k| k.scope == scope);
+        if let Prim::Constant {
+            literal: Literal::Splat(x),
+            ..
+        } = node.prim
+        {
+            known[node.outputs[0].0 as usize] = Some(Known {
+                splat: Some(x),
+                scope,
+            });
+            removed[i] = true;
+            continue;
+        }
+        let out = node.outputs[0];
+        if let Prim::Convert(to) = node.prim {
+            if graph.spec(inputs[0]).dtype == to {
+                alias[out.0 as usize] = inputs[0];
+                removed[i] = true;
+                continue;
+            }
+        }
+        if foldable(&node.prim) && node.outputs.len() == 1 && !inputs.is_empty() {
+            let consts: Option<Vec<Known>> = inputs.iter().map(|&v| constant(v)).collect();
+            if let Some(consts) = consts {
+                let splats: Option<Vec<f64>> = consts.iter().map(|k| k.splat).collect();
+                let splat = splats.and_then(|s| evaluate(&node.prim, &s));
+                known[out.0 as usize] = Some(Known { splat, scope });
+                removed[i] = true;
+                continue;
+            }
+        }
+        if let Some(kept) = identity_operand(graph, &node.prim, &inputs, out, &constant) {
+            alias[out.0 as usize] = kept;
+            removed[i] = true;
+        }
+    }
+    Folded { alias, removed }
+}
+
+/// The nearest enclosing call region of `region`, or the top.
+fn call_scope(graph: &Graph, mut region: RegionId) -> RegionId {
+    while region != RegionId::TOP {
+        let r = graph.region(region);
+        if matches!(r.kind, RegionKind::Call(_)) {
+            return region;
+        }
+        region = r.parent;
+    }
+    RegionId::TOP
+}
+
+fn foldable(prim: &Prim) -> bool {
+    matches!(
+        prim,
+        Prim::Unary(_)
+            | Prim::Binary(_)
+            | Prim::Compare(_)
+            | Prim::SelectN
+            | Prim::Convert(_)
+            | Prim::IntegerPow(_)
+            | Prim::StopGradient
+            | Prim::BroadcastInDim { .. }
+            | Prim::Reshape { .. }
+            | Prim::Transpose { .. }
+            | Prim::Rev { .. }
+            | Prim::Slice { .. }
+            | Prim::Pad { .. }
+            | Prim::Concatenate { .. }
+    )
+}
+
+/// `x * 1`, `1 * x`, `x + 0`, `0 + x` and `x - 0` are `x` (when no broadcast is involved).
+fn identity_operand(
+    graph: &Graph,
+    prim: &Prim,
+    inputs: &[ValueId],
+    out: ValueId,
+    constant: &impl Fn(ValueId) -> Option<Known>,
+) -> Option<ValueId> {
+    let Prim::Binary(op) = prim else { return None };
+    let is = |v: ValueId, x: f64| constant(v).and_then(|k| k.splat) == Some(x);
+    let same_shape = |v: ValueId| graph.spec(v) == graph.spec(out);
+    let (a, b) = (inputs[0], inputs[1]);
+    match op {
+        Binary::Mul if is(b, 1.0) && same_shape(a) => Some(a),
+        Binary::Mul if is(a, 1.0) && same_shape(b) => Some(b),
+        Binary::Add if is(b, 0.0) && same_shape(a) => Some(a),
+        Binary::Add if is(a, 0.0) && same_shape(b) => Some(b),
+        Binary::Sub if is(b, 0.0) && same_shape(a) => Some(a),
+        _ => None,
+    }
+}
+
+/// The splat value of `prim` applied to splats, where it is simple to compute.
+fn evaluate(prim: &Prim, x: &[f64]) -> Option<f64> {
+    let b = |c: bool| if c { 1.0 } else { 0.0 };
+    Some(match prim {
+        Prim::Unary(op) => match op {
+            Unary::Neg => -x[0],
+            Unary::Abs => x[0].abs(),
+            Unary::Sign => x[0].signum(),
+            Unary::Floor => x[0].floor(),
+            Unary::Ceil => x[0].ceil(),
+            Unary::Round => x[0].round(),
+            Unary::Exp => x[0].exp(),
+            Unary::Log => x[0].ln(),
+            Unary::Log1p => x[0].ln_1p(),
+            Unary::Expm1 => x[0].exp_m1(),
+            Unary::Tanh => x[0].tanh(),
+            Unary::Logistic => 1.0 / (1.0 + (-x[0]).exp()),
+            Unary::Sqrt => x[0].sqrt(),
+            Unary::Rsqrt => 1.0 / x[0].sqrt(),
+            Unary::Sin => x[0].sin(),
+            Unary::Cos => x[0].cos(),
+            Unary::Square => x[0] * x[0],
+            Unary::Not | Unary::IsFinite | Unary::Erf => return None,
+        },
+        Prim::Binary(op) => match op {
+            Binary::Add => x[0] + x[1],
+            Binary::Sub => x[0] - x[1],
+            Binary::Mul => x[0] * x[1],
+            Binary::Div => x[0] / x[1],
+            Binary::Rem => x[0] % x[1],
+            Binary::Max => x[0].max(x[1]),
+            Binary::Min => x[0].min(x[1]),
+            Binary::Pow => x[0].powf(x[1]),
+            Binary::And | Binary::Or => return None,
+        },
+        Prim::Compare(op) => b(match op {
+            Cmp::Eq => x[0] == x[1],
+            Cmp::Ne => x[0] != x[1],
+            Cmp::Lt => x[0] < x[1],
+            Cmp::Le => x[0] <= x[1],
+            Cmp::Gt => x[0] > x[1],
+            Cmp::Ge => x[0] >= x[1],
+        }),
+        Prim::SelectN => {
+            let which = x[0];
+            let index = if which.is_finite() && which >= 0.0 {
+                which as usize
+            } else {
+                return None;
+            };
+            *x.get(1 + index)?
+        }
+        Prim::IntegerPow(y) => x[0].powi(*y),
+        Prim::Convert(_)
+        | Prim::StopGradient
+        | Prim::BroadcastInDim { .. }
+        | Prim::Reshape { .. }
+        | Prim::Transpose { .. }
+        | Prim::Rev { .. }
+        | Prim::Slice { .. } => x[0],
+        _ => return None,
+    })
+}

@@ -1,0 +1,229 @@
+//! Linearisation, as `jax.linearize` does it for `jax.vjp`: the forward pass runs again,
+//! each primitive followed by the residual ops its JVP rule computes from primal values,
+//! while the rule's ops on tangents are recorded on a linear tape for transposition.
+//!
+//! JVP rules are written against [`JvpCx`]: an op whose operands are all primal values is
+//! a residual and is emitted into the VJP program now; an op with a tangent operand is
+//! linear and goes on the tape. This is JAX's partial evaluation, decided by data
+//! dependence, so rules read like JAX's.
+
+use super::transpose::LinArg;
+use crate::error::{Error, Result};
+use crate::ops::{Binary, Literal, Prim, Unary};
+use crate::trace::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
+
+/// A tangent on the linear tape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TanId(pub(crate) u32);
+
+/// A value inside a JVP rule: a symbolic zero tangent, a primal value of the VJP
+/// program, or a tangent on the tape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum J {
+    Zero,
+    Primal(ValueId),
+    Tan(TanId),
+}
+
+impl J {
+    pub(crate) fn is_zero(self) -> bool {
+        self == J::Zero
+    }
+}
+
+/// One linear op: `out = prim(args)`, linear in its tangent arguments.
+#[derive(Clone, Debug)]
+pub(crate) struct LinNode {
+    pub(crate) prim: Prim,
+    pub(crate) args: Vec<LinArg>,
+    pub(crate) out: TanId,
+    /// Where its transpose is emitted in the VJP program.
+    pub(crate) region: RegionId,
+}
+
+/// The linear program, in the order the JVP rules emitted it.
+#[derive(Debug, Default)]
+pub(crate) struct Tape {
+    pub(crate) nodes: Vec<LinNode>,
+    pub(crate) specs: Vec<Spec>,
+}
+
+impl Tape {
+    pub(crate) fn new_tangent(&mut self, spec: Spec) -> TanId {
+        let id = TanId(u32::try_from(self.specs.len()).expect("tape exceeds 2^32 tangents"));
+        self.specs.push(spec);
+        id
+    }
+
+    pub(crate) fn spec(&self, t: TanId) -> &Spec {
+        &self.specs[t.0 as usize]
+    }
+}
+
+/// What a JVP rule writes to.
+pub(crate) struct JvpCx<'a> {
+    pub(crate) h: &'a mut Graph,
+    pub(crate) tape: &'a mut Tape,
+    /// Region of the VJP program for residual ops.
+    pub(crate) forward_region: RegionId,
+    /// Region of the VJP program for the transposes of linear ops.
+    pub(crate) backward_region: RegionId,
+}
+
+impl JvpCx<'_> {
+    pub(crate) fn spec(&self, v: ValueId) -> Spec {
+        self.h.spec(v).clone()
+    }
+
+    fn spec_of(&self, j: J) -> Option<Spec> {
+        match j {
+            J::Zero => None,
+            J::Primal(v) => Some(self.spec(v)),
+            J::Tan(t) => Some(self.tape.spec(t).clone()),
+        }
+    }
+
+    /// A residual: `prim` on primal values, emitted into the forward half now.
+    pub(crate) fn primal(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
+        let out = self
+            .h
+            .emit(prim, inputs.to_vec(), self.forward_region, NodeTag::Plain)?;
+        Ok(out[0])
+    }
+
+    /// A literal of `v`'s spec with every element `value` (`full_like`).
+    pub(crate) fn full_like(&mut self, v: ValueId, value: f64) -> Result<ValueId> {
+        let spec = self.spec(v);
+        self.literal(value, spec)
+    }
+
+    /// A literal scalar broadcast to `v`'s rank (a promoted Python scalar).
+    pub(crate) fn full_like_rank(&mut self, v: ValueId, value: f64) -> Result<ValueId> {
+        let spec = self.spec(v);
+        let ones = vec![1; spec.rank()];
+        self.literal(value, spec.with_shape(ones))
+    }
+
+    fn literal(&mut self, value: f64, spec: Spec) -> Result<ValueId> {
+        self.primal(
+            Prim::Constant {
+                literal: Literal::Splat(value),
+                spec,
+            },
+            &[],
+        )
+    }
+
+    /// `prim` applied to `args`: a residual when all are primal, a linear op when one is
+    /// a tangent, a zero when a zero tangent meets only primal values.
+    pub(crate) fn apply(&mut self, prim: Prim, args: &[J]) -> Result<J> {
+        let has_tangent = args.iter().any(|a| matches!(a, J::Tan(_)));
+        if !has_tangent {
+            if args.iter().any(|a| a.is_zero()) {
+                return Ok(J::Zero);
+            }
+            let primals: Vec<ValueId> = args
+                .iter()
+                .map(|a| match a {
+                    J::Primal(v) => *v,
+                    _ => unreachable!("checked above"),
+                })
+                .collect();
+            return Ok(J::Primal(self.primal(prim, &primals)?));
+        }
+        let specs = args
+            .iter()
+            .map(|&a| self.spec_of(a))
+            .collect::<Option<Vec<Spec>>>()
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "internal: a zero tangent reached linear `{}`",
+                    prim.name()
+                ))
+            })?;
+        let refs: Vec<&Spec> = specs.iter().collect();
+        let spec = prim.infer(&refs)?.swap_remove(0);
+        let out = self.tape.new_tangent(spec);
+        let args = args
+            .iter()
+            .map(|a| match *a {
+                J::Tan(t) => LinArg::Tan(t),
+                J::Primal(v) => LinArg::Primal(v),
+                J::Zero => unreachable!("rejected above"),
+            })
+            .collect();
+        self.tape.nodes.push(LinNode {
+            prim,
+            args,
+            out,
+            region: self.backward_region,
+        });
+        Ok(J::Tan(out))
+    }
+
+    /// The sum of two tangent contributions (`add_tangents`, an `add_any`).
+    pub(crate) fn add_tangents(&mut self, a: J, b: J) -> Result<J> {
+        match (a, b) {
+            (J::Zero, other) | (other, J::Zero) => Ok(other),
+            _ => self.apply(Prim::Binary(Binary::Add), &[a, b]),
+        }
+    }
+
+    pub(crate) fn mul(&mut self, a: J, b: J) -> Result<J> {
+        if a.is_zero() || b.is_zero() {
+            return Ok(J::Zero);
+        }
+        self.apply(Prim::Binary(Binary::Mul), &[a, b])
+    }
+
+    pub(crate) fn div(&mut self, a: J, b: J) -> Result<J> {
+        if a.is_zero() {
+            return Ok(J::Zero);
+        }
+        self.apply(Prim::Binary(Binary::Div), &[a, b])
+    }
+
+    pub(crate) fn neg(&mut self, a: J) -> Result<J> {
+        if a.is_zero() {
+            return Ok(J::Zero);
+        }
+        self.apply(Prim::Unary(Unary::Neg), &[a])
+    }
+
+    /// `_maybe_broadcast`: a tangent brought to the shape of `like` (an elementwise result).
+    pub(crate) fn broadcast_tangent(&mut self, t: J, like: ValueId) -> Result<J> {
+        let Some(spec) = self.spec_of(t) else {
+            return Ok(J::Zero);
+        };
+        let target = self.spec(like).shape;
+        if spec.shape == target {
+            return Ok(t);
+        }
+        if spec.rank() == 0 {
+            return self.apply(
+                Prim::BroadcastInDim {
+                    shape: target,
+                    dims: Vec::new(),
+                },
+                &[t],
+            );
+        }
+        let dims: Vec<usize> = (0..spec.rank())
+            .filter(|&i| spec.dims()[i] == target.dims()[i])
+            .collect();
+        let squeezed: Vec<usize> = dims.iter().map(|&i| spec.dims()[i]).collect();
+        let t = self.apply(
+            Prim::Reshape {
+                shape: squeezed.into(),
+            },
+            &[t],
+        )?;
+        self.apply(
+            Prim::BroadcastInDim {
+                shape: target,
+                dims,
+            },
+            &[t],
+        )
+    }
+}

@@ -1,0 +1,109 @@
+//! The program Flax costs for one row: the call's span of the trace, closed over its
+//! inputs (arguments, variables, anything computed outside it), with the call's results
+//! and every variable it touched as outputs — what `module.apply(..., mutable=...)`
+//! returns when the row's module is re-run on its own.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::trace::graph::{Graph, Region, RegionId, ValueId};
+
+/// Copies nodes `span` of `source` into a new graph whose outputs are `outputs`.
+pub(crate) fn extract(source: &Graph, span: Range<u32>, outputs: &[ValueId]) -> Graph {
+    let mut graph = Graph::default();
+    let mut values: HashMap<ValueId, ValueId> = HashMap::new();
+    let mut regions: HashMap<RegionId, RegionId> = HashMap::from([(RegionId::TOP, RegionId::TOP)]);
+    for n in span.clone() {
+        let node = source.node(n);
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|&v| map_value(source, &mut graph, &mut values, v))
+            .collect();
+        let region = map_region(source, &mut graph, &mut regions, node.region);
+        let specs = node
+            .outputs
+            .iter()
+            .map(|&v| source.spec(v).clone())
+            .collect();
+        let outs = graph.push_node(node.prim.clone(), inputs, specs, region, node.tag);
+        for (&old, new) in node.outputs.iter().zip(outs) {
+            values.insert(old, new);
+        }
+        extend_region_ranges(&mut graph, region);
+    }
+    for (&old, &new) in &regions {
+        if old == RegionId::TOP {
+            continue;
+        }
+        let r = source.region(old);
+        let inputs = r
+            .inputs
+            .iter()
+            .map(|&v| map_value(source, &mut graph, &mut values, v))
+            .collect();
+        let outs = r
+            .outputs
+            .iter()
+            .map(|&v| map_value(source, &mut graph, &mut values, v))
+            .collect();
+        let target = &mut graph.regions[new.0 as usize];
+        target.inputs = inputs;
+        target.outputs = outs;
+    }
+    graph.outputs = outputs
+        .iter()
+        .map(|&v| map_value(source, &mut graph, &mut values, v))
+        .collect();
+    graph
+}
+
+/// The copy of `v`. Values defined in the span are copied before their first use (the
+/// graph is in emission order), so an unmapped value comes from outside: an input.
+fn map_value(
+    source: &Graph,
+    graph: &mut Graph,
+    values: &mut HashMap<ValueId, ValueId>,
+    v: ValueId,
+) -> ValueId {
+    if let Some(&mapped) = values.get(&v) {
+        return mapped;
+    }
+    let input = graph.add_input(source.spec(v).clone());
+    values.insert(v, input);
+    input
+}
+
+fn map_region(
+    source: &Graph,
+    graph: &mut Graph,
+    regions: &mut HashMap<RegionId, RegionId>,
+    r: RegionId,
+) -> RegionId {
+    if let Some(&mapped) = regions.get(&r) {
+        return mapped;
+    }
+    let original = source.region(r);
+    let parent = map_region(source, graph, regions, original.parent);
+    let start = u32::try_from(graph.nodes.len()).expect("graph exceeds 2^32 nodes");
+    let id = RegionId(u32::try_from(graph.regions.len()).expect("too many regions"));
+    graph.regions.push(Region {
+        kind: original.kind.clone(),
+        parent,
+        nodes: start..start,
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+    });
+    regions.insert(r, id);
+    id
+}
+
+/// Extends `region` and its ancestors to cover the node just pushed.
+fn extend_region_ranges(graph: &mut Graph, mut region: RegionId) {
+    let end = u32::try_from(graph.nodes.len()).expect("graph exceeds 2^32 nodes");
+    while region != RegionId::TOP {
+        let r = &mut graph.regions[region.0 as usize];
+        r.nodes.end = end;
+        region = r.parent;
+    }
+}

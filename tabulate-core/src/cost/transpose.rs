@@ -1,0 +1,163 @@
+//! Transposition, as JAX's `backward_pass` does it: walk the linear tape backwards; for
+//! each op whose output has a cotangent, emit its transpose rule's ops; when a tangent
+//! receives a second cotangent, emit an `add_any`.
+
+use super::linearize::{TanId, Tape};
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::ops::{Binary, Literal, Prim, ReduceOp};
+use crate::shape::Shape;
+use crate::trace::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
+
+/// An argument of a linear op: a tangent (the op is linear in it) or a primal value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinArg {
+    Tan(TanId),
+    Primal(ValueId),
+}
+
+/// What a transpose rule writes to.
+pub(crate) struct TransposeCx<'a> {
+    h: &'a mut Graph,
+    tape: &'a Tape,
+    region: RegionId,
+}
+
+impl TransposeCx<'_> {
+    pub(crate) fn emit(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
+        Ok(self
+            .h
+            .emit(prim, inputs.to_vec(), self.region, NodeTag::Plain)?[0])
+    }
+
+    /// The spec of an argument of the op being transposed.
+    pub(crate) fn spec(&self, arg: &LinArg) -> Spec {
+        match *arg {
+            LinArg::Tan(t) => self.tape.spec(t).clone(),
+            LinArg::Primal(v) => self.h.spec(v).clone(),
+        }
+    }
+
+    pub(crate) fn value_spec(&self, v: ValueId) -> Spec {
+        self.h.spec(v).clone()
+    }
+
+    /// A literal scalar.
+    pub(crate) fn scalar(&mut self, value: f64, dtype: DType) -> Result<ValueId> {
+        self.emit(
+            Prim::Constant {
+                literal: Literal::Splat(value),
+                spec: Spec::new(dtype, Shape::scalar()),
+            },
+            &[],
+        )
+    }
+
+    /// Zeros of `v`'s spec (`full_like(v, 0)`).
+    pub(crate) fn zeros_like(&mut self, v: ValueId) -> Result<ValueId> {
+        let spec = self.value_spec(v);
+        self.emit(
+            Prim::Constant {
+                literal: Literal::Splat(0.0),
+                spec,
+            },
+            &[],
+        )
+    }
+
+    /// `_unbroadcast`: sums a cotangent over the dimensions its operand was broadcast
+    /// along, back to the operand's shape.
+    pub(crate) fn unbroadcast(&mut self, ct: ValueId, operand: &LinArg) -> Result<ValueId> {
+        let target = self.spec(operand);
+        let have = self.value_spec(ct);
+        if have.shape == target.shape {
+            return Ok(ct);
+        }
+        let axes: Vec<usize> = if target.rank() == 0 {
+            (0..have.rank()).collect()
+        } else {
+            (0..have.rank())
+                .filter(|&i| have.dims()[i] != target.dims()[i])
+                .collect()
+        };
+        let summed = self.emit(
+            Prim::Reduce {
+                op: ReduceOp::Sum,
+                axes,
+            },
+            &[ct],
+        )?;
+        if self.value_spec(summed).shape == target.shape {
+            return Ok(summed);
+        }
+        self.emit(
+            Prim::Reshape {
+                shape: target.shape,
+            },
+            &[summed],
+        )
+    }
+}
+
+/// The cotangents reaching each tangent, as they accumulate.
+pub(crate) struct Cotangents {
+    cts: Vec<Option<ValueId>>,
+}
+
+impl Cotangents {
+    pub(crate) fn new(tape: &Tape) -> Cotangents {
+        Cotangents {
+            cts: vec![None; tape.specs.len()],
+        }
+    }
+
+    /// Adds `ct` to tangent `t`'s cotangent, emitting an `add_any` if it already has one.
+    pub(crate) fn add(
+        &mut self,
+        h: &mut Graph,
+        t: TanId,
+        ct: ValueId,
+        region: RegionId,
+    ) -> Result<()> {
+        let slot = &mut self.cts[t.0 as usize];
+        *slot = Some(match *slot {
+            None => ct,
+            Some(previous) => h.emit(
+                Prim::Binary(Binary::Add),
+                vec![previous, ct],
+                region,
+                NodeTag::AddAny,
+            )?[0],
+        });
+        Ok(())
+    }
+
+    pub(crate) fn get(&self, t: TanId) -> Option<ValueId> {
+        self.cts[t.0 as usize]
+    }
+
+    fn take(&mut self, t: TanId) -> Option<ValueId> {
+        self.cts[t.0 as usize].take()
+    }
+}
+
+/// Walks `tape` backwards from the cotangents already in `cts`, emitting transposes into `h`.
+pub(crate) fn backward(h: &mut Graph, tape: &Tape, cts: &mut Cotangents) -> Result<()> {
+    for node in tape.nodes.iter().rev() {
+        let Some(ct) = cts.take(node.out) else {
+            continue;
+        };
+        let mut cx = TransposeCx {
+            h,
+            tape,
+            region: node.region,
+        };
+        let contributions = node.prim.transpose(&mut cx, ct, &node.args)?;
+        for (arg, contribution) in node.args.iter().zip(contributions) {
+            if let (LinArg::Tan(t), Some(c)) = (arg, contribution) {
+                cts.add(h, *t, c, node.region)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The one error type: everything a user can get wrong at run time, with where it happened.
+
+use std::fmt;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, and in which module call.
+///
+/// Displays as `Block_0/Dense_1 (Dense): dot_general: contracting dimensions differ: …`:
+/// the module path and type first (when the error happened inside a module call), then
+/// the [`ErrorKind`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    location: Option<Location>,
+    kind: ErrorKind,
+}
+
+/// The module call an error happened in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The module's path, `/`-joined (`Block_0/Dense_1`); empty for the root module.
+    pub path: String,
+    /// The module's type name (`Dense`).
+    pub module: String,
+}
+
+/// The kinds of [`Error`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An operation got operands it cannot combine: shapes, dtypes or arguments.
+    #[error("{op}: {detail}")]
+    Shape {
+        /// The operation (`dot_general`, `reshape`, …).
+        op: &'static str,
+        /// What is wrong, with the operands' dtypes and shapes.
+        detail: String,
+    },
+    /// A layer or option was configured with a value it cannot use.
+    #[error("{what}")]
+    InvalidArgument {
+        /// What is wrong.
+        what: String,
+    },
+    /// A variable was declared or written in a collection that is not mutable.
+    #[error(
+        "cannot {action} variable `{name}` in collection `{collection}`: the collection is not mutable (see the `mutable` option)"
+    )]
+    NotMutable {
+        /// `declare` or `write`.
+        action: &'static str,
+        /// The variable collection (`params`, `batch_stats`, …).
+        collection: String,
+        /// The variable's name.
+        name: String,
+    },
+    /// A variable was declared twice with different shapes or dtypes.
+    #[error(
+        "variable `{name}` in collection `{collection}` was declared as {first} and again as {second}"
+    )]
+    VariableMismatch {
+        /// The variable collection.
+        collection: String,
+        /// The variable's name.
+        name: String,
+        /// The first declaration (`float32[9,4]`).
+        first: String,
+        /// The conflicting declaration.
+        second: String,
+    },
+    /// A layer needs a random stream that was not provided.
+    #[error("the random stream `{stream}` is needed but was not provided (see the `rngs` option)")]
+    MissingRng {
+        /// The stream's name (`dropout`, …).
+        stream: String,
+    },
+    /// Something that only works inside a module call was used outside one.
+    #[error("{what} only works inside a module call made by a summary run")]
+    OutsideModule {
+        /// What was attempted.
+        what: &'static str,
+    },
+    /// The summarised function made no module call.
+    #[error(
+        "no module call was recorded: the function passed to `run` must call a `#[forward]` method"
+    )]
+    NoCall,
+    /// The summarised function failed with an error of its own type.
+    #[error("the forward pass failed: {message}")]
+    Failed {
+        /// The error's message.
+        message: String,
+    },
+    /// A summary run was started while another one was running on the same thread.
+    #[error("a summary run is already in progress on this thread")]
+    Reentrant,
+}
+
+impl Error {
+    /// An error of `kind`, placed in the innermost module call running on this thread.
+    pub fn new(kind: ErrorKind) -> Error {
+        Error {
+            location: crate::trace::current_location(),
+            kind,
+        }
+    }
+
+    /// An error of `kind` at `location`.
+    pub(crate) fn located(kind: ErrorKind, location: Option<Location>) -> Error {
+        Error { location, kind }
+    }
+
+    /// A shape error of operation `op`.
+    pub fn shape(op: &'static str, detail: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Shape {
+            op,
+            detail: detail.into(),
+        })
+    }
+
+    /// An invalid-argument error.
+    pub fn invalid(what: impl Into<String>) -> Error {
+        Error::new(ErrorKind::InvalidArgument { what: what.into() })
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The module call it happened in, if any.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(Location { path, module }) if path.is_empty() => write!(f, "{module}: ")?,
+            Some(Location { path, module }) => write!(f, "{path} ({module}): ")?,
+            None => {}
+        }
+        fmt::Display::fmt(&self.kind, f)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Error {
+        Error::new(kind)
+    }
+}

@@ -1,0 +1,706 @@
+//! Elementwise primitives: unary and binary arithmetic, comparisons, `select_n`,
+//! `convert_element_type`, `integer_pow` and `stop_gradient`.
+
+use super::{Cost, Prim, bind1};
+use crate::cost::linearize::{J, JvpCx};
+use crate::cost::transpose::{LinArg, TransposeCx};
+use crate::dtype::{DType, DTypeKind};
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::trace::graph::{Spec, ValueId};
+
+/// Elementwise functions of one operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unary {
+    Neg,
+    Abs,
+    Sign,
+    Floor,
+    Ceil,
+    Round,
+    Not,
+    IsFinite,
+    Exp,
+    Log,
+    Log1p,
+    Expm1,
+    Tanh,
+    Logistic,
+    Sqrt,
+    Rsqrt,
+    Erf,
+    Sin,
+    Cos,
+    /// `lax.square`, lowered to one multiply.
+    Square,
+}
+
+impl Unary {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Unary::Neg => "neg",
+            Unary::Abs => "abs",
+            Unary::Sign => "sign",
+            Unary::Floor => "floor",
+            Unary::Ceil => "ceil",
+            Unary::Round => "round",
+            Unary::Not => "not",
+            Unary::IsFinite => "is_finite",
+            Unary::Exp => "exp",
+            Unary::Log => "log",
+            Unary::Log1p => "log1p",
+            Unary::Expm1 => "expm1",
+            Unary::Tanh => "tanh",
+            Unary::Logistic => "logistic",
+            Unary::Sqrt => "sqrt",
+            Unary::Rsqrt => "rsqrt",
+            Unary::Erf => "erf",
+            Unary::Sin => "sin",
+            Unary::Cos => "cos",
+            Unary::Square => "square",
+        }
+    }
+
+    /// XLA counts transcendental opcodes separately and gives them no flops.
+    pub(crate) fn cost(self, elements: u64) -> Cost {
+        match self {
+            Unary::Exp
+            | Unary::Log
+            | Unary::Log1p
+            | Unary::Expm1
+            | Unary::Tanh
+            | Unary::Sqrt
+            | Unary::Rsqrt
+            | Unary::Erf
+            | Unary::Sin
+            | Unary::Cos => Cost::transcendentals(elements),
+            // JAX lowers logistic as 1 / (1 + exp(-x)): negate, add, divide and one exp.
+            Unary::Logistic => Cost {
+                flops: 3 * elements,
+                transcendentals: elements,
+            },
+            _ => Cost::flops(elements),
+        }
+    }
+
+    fn needs_inexact(self) -> bool {
+        !matches!(
+            self,
+            Unary::Neg | Unary::Abs | Unary::Sign | Unary::Not | Unary::Square
+        )
+    }
+}
+
+/// Elementwise functions of two operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Max,
+    Min,
+    Pow,
+    And,
+    Or,
+}
+
+impl Binary {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Binary::Add => "add",
+            Binary::Sub => "sub",
+            Binary::Mul => "mul",
+            Binary::Div => "div",
+            Binary::Rem => "rem",
+            Binary::Max => "max",
+            Binary::Min => "min",
+            Binary::Pow => "pow",
+            Binary::And => "and",
+            Binary::Or => "or",
+        }
+    }
+
+    pub(crate) fn cost(self, elements: u64) -> Cost {
+        match self {
+            Binary::Pow => Cost::transcendentals(elements),
+            _ => Cost::flops(elements),
+        }
+    }
+}
+
+/// Elementwise comparisons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Cmp::Eq => "eq",
+            Cmp::Ne => "ne",
+            Cmp::Lt => "lt",
+            Cmp::Le => "le",
+            Cmp::Gt => "gt",
+            Cmp::Ge => "ge",
+        }
+    }
+}
+
+// ---------------------------------------------------------------- shape rules
+
+pub(super) fn unary_spec(op: Unary, inputs: &[&Spec]) -> Result<Spec> {
+    let x = inputs[0];
+    if op.needs_inexact() && !x.dtype.is_inexact() {
+        return Err(Error::shape(
+            op.name(),
+            format!("needs a floating-point operand, got {x}"),
+        ));
+    }
+    if op == Unary::Not && x.dtype.is_inexact() {
+        return Err(Error::shape(
+            op.name(),
+            format!("needs a boolean or integer operand, got {x}"),
+        ));
+    }
+    let dtype = if op == Unary::IsFinite {
+        DType::Bool
+    } else {
+        x.dtype
+    };
+    Ok(x.with_dtype(dtype))
+}
+
+pub(super) fn unary_spec_to(_op: &'static str, inputs: &[&Spec], dtype: DType) -> Result<Spec> {
+    Ok(inputs[0].with_dtype(dtype))
+}
+
+/// The shape of an elementwise result: equal ranks with each dimension equal or 1, or a
+/// scalar against anything (`lax`'s implicit broadcasting).
+fn broadcast_dims(op: &'static str, a: &Spec, b: &Spec) -> Result<Shape> {
+    if a.rank() == 0 {
+        return Ok(b.shape.clone());
+    }
+    if b.rank() == 0 {
+        return Ok(a.shape.clone());
+    }
+    if a.rank() != b.rank() {
+        return Err(Error::shape(
+            op,
+            format!("operands must have the same rank: {a} and {b}"),
+        ));
+    }
+    let dims = a
+        .dims()
+        .iter()
+        .zip(b.dims())
+        .map(|(&x, &y)| match (x, y) {
+            _ if x == y => Ok(x),
+            (1, _) => Ok(y),
+            (_, 1) => Ok(x),
+            _ => Err(Error::shape(
+                op,
+                format!("incompatible shapes: {a} and {b}"),
+            )),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Shape::new(dims))
+}
+
+pub(super) fn binary_spec(op: &'static str, inputs: &[&Spec]) -> Result<Spec> {
+    let (a, b) = (inputs[0], inputs[1]);
+    if a.dtype != b.dtype {
+        return Err(Error::shape(
+            op,
+            format!("operands must have the same dtype: {a} and {b}"),
+        ));
+    }
+    Ok(Spec::new(a.dtype, broadcast_dims(op, a, b)?))
+}
+
+pub(super) fn compare_spec(op: Cmp, inputs: &[&Spec]) -> Result<Spec> {
+    Ok(binary_spec(op.name(), inputs)?.with_dtype(DType::Bool))
+}
+
+pub(super) fn select_spec(inputs: &[&Spec]) -> Result<Spec> {
+    let (which, cases) = inputs
+        .split_first()
+        .ok_or_else(|| Error::shape("select_n", "needs a predicate"))?;
+    let first = cases
+        .first()
+        .ok_or_else(|| Error::shape("select_n", "needs at least one case"))?;
+    if let Some(other) = cases.iter().find(|c| *c != first) {
+        return Err(Error::shape(
+            "select_n",
+            format!("cases must have the same dtype and shape: {first} and {other}"),
+        ));
+    }
+    if which.dtype != DType::Bool && which.dtype.kind() != DTypeKind::Int {
+        return Err(Error::shape(
+            "select_n",
+            format!("the predicate must be boolean or integer, got {which}"),
+        ));
+    }
+    if which.rank() != 0 && which.shape != first.shape {
+        return Err(Error::shape(
+            "select_n",
+            format!("the predicate {which} does not match the cases {first}"),
+        ));
+    }
+    Ok((*first).clone())
+}
+
+// ---------------------------------------------------------------- tensor-level appliers
+
+pub(crate) fn unary(op: Unary, x: &Tensor) -> Result<Tensor> {
+    bind1(Prim::Unary(op), &[x])
+}
+
+pub(crate) fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    bind1(Prim::Binary(op), &[a, b])
+}
+
+pub(crate) fn compare(op: Cmp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    bind1(Prim::Compare(op), &[a, b])
+}
+
+/// `select_n(which, on_false, on_true)`, i.e. `lax.select(which, on_true, on_false)`.
+pub(crate) fn select_n(which: &Tensor, on_false: &Tensor, on_true: &Tensor) -> Result<Tensor> {
+    bind1(Prim::SelectN, &[which, on_false, on_true])
+}
+
+/// `convert_element_type`; converting to the same dtype emits nothing, as in JAX.
+pub(crate) fn convert(x: &Tensor, dtype: DType) -> Result<Tensor> {
+    if x.dtype() == dtype {
+        return Ok(x.clone());
+    }
+    bind1(Prim::Convert(dtype), &[x])
+}
+
+pub(crate) fn integer_pow(x: &Tensor, y: i32) -> Result<Tensor> {
+    bind1(Prim::IntegerPow(y), &[x])
+}
+
+pub(crate) fn stop_gradient(x: &Tensor) -> Result<Tensor> {
+    bind1(Prim::StopGradient, &[x])
+}
+
+/// The HLO ops `integer_pow` lowers to per element: multiplies by repeated squaring, and a
+/// divide for negative exponents (`lax._integer_pow`).
+pub(super) fn integer_pow_ops(y: i32) -> u64 {
+    if y == 0 {
+        return 0;
+    }
+    let mut n = y.unsigned_abs();
+    let mut ops = 0;
+    let mut have_acc = false;
+    while n > 0 {
+        if n & 1 == 1 {
+            if have_acc {
+                ops += 1;
+            }
+            have_acc = true;
+        }
+        n >>= 1;
+        if n > 0 {
+            ops += 1;
+        }
+    }
+    ops + u64::from(y < 0)
+}
+
+// ---------------------------------------------------------------- JVP rules (jax/_src/lax/lax.py)
+
+pub(super) fn unary_jvp(
+    op: Unary,
+    cx: &mut JvpCx<'_>,
+    x: ValueId,
+    ans: ValueId,
+    g: J,
+) -> Result<J> {
+    match op {
+        // deflinear2(neg_p, lambda t, operand: [neg(t)])
+        Unary::Neg => cx.neg(g),
+        Unary::Sign | Unary::Floor | Unary::Ceil | Unary::Round | Unary::Not | Unary::IsFinite => {
+            Ok(J::Zero)
+        }
+        // select(ge(x, 0), g, neg(g))
+        Unary::Abs => {
+            let zero = cx.full_like(x, 0.0)?;
+            let pred = cx.primal(Prim::Compare(Cmp::Ge), &[x, zero])?;
+            let neg = cx.neg(g)?;
+            cx.apply(Prim::SelectN, &[J::Primal(pred), neg, g])
+        }
+        // mul(g, ans)
+        Unary::Exp => cx.mul(g, J::Primal(ans)),
+        // div(g, x)
+        Unary::Log => cx.div(g, J::Primal(x)),
+        // div(g, add(x, 1))
+        Unary::Log1p => {
+            let one = cx.full_like(x, 1.0)?;
+            let xp1 = cx.primal(Prim::Binary(Binary::Add), &[x, one])?;
+            cx.div(g, J::Primal(xp1))
+        }
+        // mul(g, add(ans, 1))
+        Unary::Expm1 => {
+            let one = cx.full_like(ans, 1.0)?;
+            let ap1 = cx.primal(Prim::Binary(Binary::Add), &[ans, one])?;
+            cx.mul(g, J::Primal(ap1))
+        }
+        // mul(add(g, mul(g, ans)), sub(1, ans))
+        Unary::Tanh => {
+            let g_ans = cx.mul(g, J::Primal(ans))?;
+            let sum = cx.add_tangents(g, g_ans)?;
+            let one = cx.full_like(x, 1.0)?;
+            let coef = cx.primal(Prim::Binary(Binary::Sub), &[one, ans])?;
+            cx.mul(sum, J::Primal(coef))
+        }
+        // mul(g, mul(ans, sub(1, ans)))
+        Unary::Logistic => {
+            let one = cx.full_like(ans, 1.0)?;
+            let one_minus = cx.primal(Prim::Binary(Binary::Sub), &[one, ans])?;
+            let coef = cx.primal(Prim::Binary(Binary::Mul), &[ans, one_minus])?;
+            cx.mul(g, J::Primal(coef))
+        }
+        // mul(g, div(0.5, ans))
+        Unary::Sqrt => {
+            let half = cx.full_like(x, 0.5)?;
+            let coef = cx.primal(Prim::Binary(Binary::Div), &[half, ans])?;
+            cx.mul(g, J::Primal(coef))
+        }
+        // mul(g, mul(-0.5, div(ans, x)))
+        Unary::Rsqrt => {
+            let minus_half = cx.full_like(x, -0.5)?;
+            let ratio = cx.primal(Prim::Binary(Binary::Div), &[ans, x])?;
+            let coef = cx.primal(Prim::Binary(Binary::Mul), &[minus_half, ratio])?;
+            cx.mul(g, J::Primal(coef))
+        }
+        // mul(2/sqrt(pi), mul(g, exp(neg(square(x)))))
+        Unary::Erf => {
+            let c = cx.full_like(x, 2.0 / std::f64::consts::PI.sqrt())?;
+            let sq = cx.primal(Prim::Unary(Unary::Square), &[x])?;
+            let neg = cx.primal(Prim::Unary(Unary::Neg), &[sq])?;
+            let e = cx.primal(Prim::Unary(Unary::Exp), &[neg])?;
+            let ge = cx.mul(g, J::Primal(e))?;
+            cx.mul(J::Primal(c), ge)
+        }
+        // mul(g, cos(x))
+        Unary::Sin => {
+            let c = cx.primal(Prim::Unary(Unary::Cos), &[x])?;
+            cx.mul(g, J::Primal(c))
+        }
+        // neg(mul(g, sin(x)))
+        Unary::Cos => {
+            let s = cx.primal(Prim::Unary(Unary::Sin), &[x])?;
+            let gs = cx.mul(g, J::Primal(s))?;
+            cx.neg(gs)
+        }
+        // mul(g, mul(2, x))
+        Unary::Square => {
+            let two = cx.full_like(x, 2.0)?;
+            let coef = cx.primal(Prim::Binary(Binary::Mul), &[two, x])?;
+            cx.mul(g, J::Primal(coef))
+        }
+    }
+}
+
+pub(super) fn binary_jvp(
+    op: Binary,
+    cx: &mut JvpCx<'_>,
+    p: &[ValueId],
+    ans: ValueId,
+    t: &[J],
+) -> Result<J> {
+    let (x, y) = (p[0], p[1]);
+    let (tx, ty) = (t[0], t[1]);
+    match op {
+        Binary::Add => {
+            if tx.is_zero() {
+                cx.broadcast_tangent(ty, ans)
+            } else if ty.is_zero() {
+                cx.broadcast_tangent(tx, ans)
+            } else {
+                cx.apply(Prim::Binary(Binary::Add), &[tx, ty])
+            }
+        }
+        Binary::Sub => {
+            if tx.is_zero() {
+                let neg = cx.neg(ty)?;
+                cx.broadcast_tangent(neg, ans)
+            } else if ty.is_zero() {
+                cx.broadcast_tangent(tx, ans)
+            } else {
+                cx.apply(Prim::Binary(Binary::Sub), &[tx, ty])
+            }
+        }
+        // defjvp(mul_p, lambda xdot, x, y: mul(xdot, y), lambda ydot, x, y: mul(x, ydot))
+        Binary::Mul => {
+            let a = if tx.is_zero() {
+                J::Zero
+            } else {
+                cx.mul(tx, J::Primal(y))?
+            };
+            let b = if ty.is_zero() {
+                J::Zero
+            } else {
+                cx.mul(J::Primal(x), ty)?
+            };
+            cx.add_tangents(a, b)
+        }
+        // defjvp(div_p, lambda g, x, y: div(g, y),
+        //               lambda g, x, y: mul(mul(neg(g), x), integer_pow(y, -2)))
+        Binary::Div => {
+            let a = if tx.is_zero() {
+                J::Zero
+            } else {
+                cx.div(tx, J::Primal(y))?
+            };
+            let b = if ty.is_zero() {
+                J::Zero
+            } else {
+                let neg = cx.neg(ty)?;
+                let nx = cx.mul(neg, J::Primal(x))?;
+                let inv_sq = cx.primal(Prim::IntegerPow(-2), &[y])?;
+                cx.mul(nx, J::Primal(inv_sq))?
+            };
+            cx.add_tangents(a, b)
+        }
+        // defjvp2(max_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
+        //                lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
+        Binary::Max | Binary::Min => {
+            let a = if tx.is_zero() {
+                J::Zero
+            } else {
+                let w = balanced_eq(cx, x, ans, y)?;
+                cx.mul(tx, J::Primal(w))?
+            };
+            let b = if ty.is_zero() {
+                J::Zero
+            } else {
+                let w = balanced_eq(cx, y, ans, x)?;
+                cx.mul(ty, J::Primal(w))?
+            };
+            cx.add_tangents(a, b)
+        }
+        // _pow_jvp_lhs / _pow_jvp_rhs for float exponents.
+        Binary::Pow => {
+            let a = if tx.is_zero() {
+                J::Zero
+            } else {
+                let one = cx.full_like(y, 1.0)?;
+                let ym1 = cx.primal(Prim::Binary(Binary::Sub), &[y, one])?;
+                let pw = cx.primal(Prim::Binary(Binary::Pow), &[x, ym1])?;
+                let jac = cx.primal(Prim::Binary(Binary::Mul), &[y, pw])?;
+                cx.mul(tx, J::Primal(jac))?
+            };
+            let b = if ty.is_zero() {
+                J::Zero
+            } else {
+                let zero = cx.full_like(x, 0.0)?;
+                let one = cx.full_like(x, 1.0)?;
+                let is_zero = cx.primal(Prim::Compare(Cmp::Eq), &[x, zero])?;
+                let safe = cx.primal(Prim::SelectN, &[is_zero, x, one])?;
+                let log = cx.primal(Prim::Unary(Unary::Log), &[safe])?;
+                let jac = cx.primal(Prim::Binary(Binary::Mul), &[log, ans])?;
+                cx.mul(ty, J::Primal(jac))?
+            };
+            cx.add_tangents(a, b)
+        }
+        Binary::Rem => {
+            // defjvp(rem_p, lambda g, x, y: _brcast(g, y),
+            //        lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
+            let a = if tx.is_zero() {
+                J::Zero
+            } else {
+                cx.broadcast_tangent(tx, ans)?
+            };
+            let b = if ty.is_zero() {
+                J::Zero
+            } else {
+                let neg = cx.neg(ty)?;
+                let q = cx.primal(Prim::Binary(Binary::Div), &[x, y])?;
+                let sign = cx.primal(Prim::Unary(Unary::Sign), &[q])?;
+                let q2 = cx.primal(Prim::Binary(Binary::Div), &[x, y])?;
+                let abs = cx.primal(Prim::Unary(Unary::Abs), &[q2])?;
+                let floor = cx.primal(Prim::Unary(Unary::Floor), &[abs])?;
+                let coef = cx.primal(Prim::Binary(Binary::Mul), &[sign, floor])?;
+                cx.mul(neg, J::Primal(coef))?
+            };
+            cx.add_tangents(a, b)
+        }
+        Binary::And | Binary::Or => Ok(J::Zero),
+    }
+}
+
+/// `_balanced_eq(x, z, y)`: 1 where `x == z != y`, 0.5 where all three are equal, else 0.
+fn balanced_eq(cx: &mut JvpCx<'_>, x: ValueId, z: ValueId, y: ValueId) -> Result<ValueId> {
+    let eq_xz = cx.primal(Prim::Compare(Cmp::Eq), &[x, z])?;
+    let ones = cx.full_like(z, 1.0)?;
+    let zeros = cx.full_like(z, 0.0)?;
+    let num = cx.primal(Prim::SelectN, &[eq_xz, zeros, ones])?;
+    let eq_yz = cx.primal(Prim::Compare(Cmp::Eq), &[y, z])?;
+    let twos = cx.full_like(z, 2.0)?;
+    let ones = cx.full_like(z, 1.0)?;
+    let den = cx.primal(Prim::SelectN, &[eq_yz, ones, twos])?;
+    cx.primal(Prim::Binary(Binary::Div), &[num, den])
+}
+
+pub(super) fn select_jvp(cx: &mut JvpCx<'_>, p: &[ValueId], t: &[J]) -> Result<J> {
+    let cases = &t[1..];
+    if cases.iter().all(|c| c.is_zero()) {
+        return Ok(J::Zero);
+    }
+    // Zero cases are instantiated as zeros of the output's shape.
+    let mut args = vec![J::Primal(p[0])];
+    for (&case, &primal) in cases.iter().zip(&p[1..]) {
+        args.push(if case.is_zero() {
+            J::Primal(cx.full_like(primal, 0.0)?)
+        } else {
+            case
+        });
+    }
+    cx.apply(Prim::SelectN, &args)
+}
+
+/// `mul(g, mul(y, integer_pow(x, y - 1)))`.
+pub(super) fn integer_pow_jvp(y: i32, cx: &mut JvpCx<'_>, x: ValueId, g: J) -> Result<J> {
+    if y == 0 {
+        return Ok(J::Zero);
+    }
+    let c = cx.full_like(x, f64::from(y))?;
+    let pw = cx.primal(Prim::IntegerPow(y - 1), &[x])?;
+    let coef = cx.primal(Prim::Binary(Binary::Mul), &[c, pw])?;
+    cx.mul(g, J::Primal(coef))
+}
+
+// ---------------------------------------------------------------- transposes
+
+pub(super) fn unary_transpose(
+    op: Unary,
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    args: &[LinArg],
+) -> Result<Vec<Option<ValueId>>> {
+    match (op, args) {
+        (Unary::Neg, [LinArg::Tan(_)]) => Ok(vec![Some(cx.emit(Prim::Unary(Unary::Neg), &[ct])?)]),
+        _ => Err(Error::invalid(format!(
+            "internal: `{}` is not linear",
+            op.name()
+        ))),
+    }
+}
+
+pub(super) fn binary_transpose(
+    op: Binary,
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    args: &[LinArg],
+) -> Result<Vec<Option<ValueId>>> {
+    let linear = |a: &LinArg| matches!(a, LinArg::Tan(_));
+    match op {
+        Binary::Add => {
+            let a = if linear(&args[0]) {
+                Some(cx.unbroadcast(ct, &args[0])?)
+            } else {
+                None
+            };
+            let b = if linear(&args[1]) {
+                Some(cx.unbroadcast(ct, &args[1])?)
+            } else {
+                None
+            };
+            Ok(vec![a, b])
+        }
+        Binary::Sub => {
+            let a = if linear(&args[0]) {
+                Some(cx.unbroadcast(ct, &args[0])?)
+            } else {
+                None
+            };
+            let b = if linear(&args[1]) {
+                let neg = cx.emit(Prim::Unary(Unary::Neg), &[ct])?;
+                Some(cx.unbroadcast(neg, &args[1])?)
+            } else {
+                None
+            };
+            Ok(vec![a, b])
+        }
+        Binary::Mul => match (&args[0], &args[1]) {
+            (LinArg::Tan(_), LinArg::Primal(y)) => {
+                let prod = cx.emit(Prim::Binary(Binary::Mul), &[ct, *y])?;
+                Ok(vec![Some(cx.unbroadcast(prod, &args[0])?), None])
+            }
+            (LinArg::Primal(x), LinArg::Tan(_)) => {
+                let prod = cx.emit(Prim::Binary(Binary::Mul), &[*x, ct])?;
+                Ok(vec![None, Some(cx.unbroadcast(prod, &args[1])?)])
+            }
+            _ => Err(Error::invalid(
+                "internal: mul is linear in one operand only",
+            )),
+        },
+        Binary::Div => match (&args[0], &args[1]) {
+            (LinArg::Tan(_), LinArg::Primal(y)) => {
+                let q = cx.emit(Prim::Binary(Binary::Div), &[ct, *y])?;
+                Ok(vec![Some(cx.unbroadcast(q, &args[0])?), None])
+            }
+            _ => Err(Error::invalid(
+                "internal: div is linear in its numerator only",
+            )),
+        },
+        _ => Err(Error::invalid(format!(
+            "internal: `{}` is not linear",
+            op.name()
+        ))),
+    }
+}
+
+/// `_select_transpose_rule`: each linear case gets `select_n(which, …, ct, …)` with zeros in
+/// the other cases.
+pub(super) fn select_transpose(
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    args: &[LinArg],
+) -> Result<Vec<Option<ValueId>>> {
+    let LinArg::Primal(which) = args[0] else {
+        return Err(Error::invalid(
+            "internal: select_n's predicate cannot be linear",
+        ));
+    };
+    let n = args.len() - 1;
+    let mut out = vec![None];
+    for (i, arg) in args[1..].iter().enumerate() {
+        if matches!(arg, LinArg::Tan(_)) {
+            let zeros = cx.zeros_like(ct)?;
+            let mut operands = vec![which];
+            operands.extend((0..n).map(|j| if j == i { ct } else { zeros }));
+            out.push(Some(cx.emit(Prim::SelectN, &operands)?));
+        } else {
+            out.push(None);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::integer_pow_ops;
+
+    #[test]
+    fn integer_pow_lowers_by_squaring() {
+        assert_eq!(integer_pow_ops(1), 0);
+        assert_eq!(integer_pow_ops(2), 1);
+        assert_eq!(integer_pow_ops(3), 2);
+        assert_eq!(integer_pow_ops(4), 2);
+        assert_eq!(integer_pow_ops(-1), 1);
+        assert_eq!(integer_pow_ops(-2), 2);
+        assert_eq!(integer_pow_ops(0), 0);
+    }
+}

@@ -1,0 +1,457 @@
+//! Data movement and literals: `constant`, `iota`, `broadcast_in_dim`, `reshape`,
+//! `transpose`, `slice`, `pad`, `concatenate`, `rev`. XLA gives all of them zero flops.
+
+use super::{Prim, ReduceOp, bind1};
+use crate::cost::transpose::{LinArg, TransposeCx};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::trace::graph::{Spec, ValueId};
+
+/// The value of a literal array.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Literal {
+    /// Every element equals this number (booleans as 0 and 1).
+    Splat(f64),
+}
+
+/// A literal array of `spec` whose elements all equal `value`.
+pub(crate) fn constant(value: f64, spec: Spec) -> Result<Tensor> {
+    bind1(
+        Prim::Constant {
+            literal: Literal::Splat(value),
+            spec,
+        },
+        &[],
+    )
+}
+
+/// `iota` of `dtype` and `shape`, counting along `dimension`.
+pub(crate) fn iota(dtype: DType, shape: Shape, dimension: usize) -> Result<Tensor> {
+    if dimension >= shape.rank() {
+        return Err(Error::shape(
+            "iota",
+            format!("dimension {dimension} is out of range for shape {shape}"),
+        ));
+    }
+    bind1(
+        Prim::Iota {
+            spec: Spec::new(dtype, shape),
+            dimension,
+        },
+        &[],
+    )
+}
+
+pub(crate) fn broadcast_in_dim(x: &Tensor, shape: Shape, dims: Vec<usize>) -> Result<Tensor> {
+    bind1(Prim::BroadcastInDim { shape, dims }, &[x])
+}
+
+pub(crate) fn reshape(x: &Tensor, shape: Shape) -> Result<Tensor> {
+    if x.shape() == &shape {
+        return Ok(x.clone());
+    }
+    bind1(Prim::Reshape { shape }, &[x])
+}
+
+pub(crate) fn transpose(x: &Tensor, perm: Vec<usize>) -> Result<Tensor> {
+    if perm.iter().enumerate().all(|(i, &p)| i == p) && perm.len() == x.rank() {
+        return Ok(x.clone());
+    }
+    bind1(Prim::Transpose { perm }, &[x])
+}
+
+pub(crate) fn slice(
+    x: &Tensor,
+    start: Vec<usize>,
+    limit: Vec<usize>,
+    strides: Vec<usize>,
+) -> Result<Tensor> {
+    bind1(
+        Prim::Slice {
+            start,
+            limit,
+            strides,
+        },
+        &[x],
+    )
+}
+
+pub(crate) fn pad(
+    x: &Tensor,
+    value: &Tensor,
+    low: Vec<i64>,
+    high: Vec<i64>,
+    interior: Vec<usize>,
+) -> Result<Tensor> {
+    bind1(
+        Prim::Pad {
+            low,
+            high,
+            interior,
+        },
+        &[x, value],
+    )
+}
+
+pub(crate) fn concatenate(xs: &[&Tensor], axis: usize) -> Result<Tensor> {
+    if xs.len() == 1 {
+        return Ok(xs[0].clone());
+    }
+    bind1(Prim::Concatenate { axis }, xs)
+}
+
+pub(crate) fn rev(x: &Tensor, axes: Vec<usize>) -> Result<Tensor> {
+    bind1(Prim::Rev { axes }, &[x])
+}
+
+// ---------------------------------------------------------------- shape rules
+
+pub(super) fn broadcast_in_dim_spec(
+    inputs: &[&Spec],
+    shape: &Shape,
+    dims: &[usize],
+) -> Result<Spec> {
+    let x = inputs[0];
+    let fail = |why: &str| {
+        Err(Error::shape(
+            "broadcast_in_dim",
+            format!("cannot broadcast {x} to {shape} along dimensions {dims:?}: {why}"),
+        ))
+    };
+    if dims.len() != x.rank() {
+        return fail("one target dimension is needed per operand dimension");
+    }
+    if dims.windows(2).any(|w| w[0] >= w[1]) || dims.iter().any(|&d| d >= shape.rank()) {
+        return fail("target dimensions must be increasing and in range");
+    }
+    for (&size, &d) in x.dims().iter().zip(dims) {
+        if size != 1 && size != shape.dims()[d] {
+            return fail("operand dimensions must be 1 or equal to the target's");
+        }
+    }
+    Ok(Spec::new(x.dtype, shape.clone()))
+}
+
+pub(super) fn reshape_spec(inputs: &[&Spec], shape: &Shape) -> Result<Spec> {
+    let x = inputs[0];
+    if x.elements() != shape.elements() {
+        return Err(Error::shape(
+            "reshape",
+            format!(
+                "cannot reshape {x} ({} elements) to {shape} ({} elements)",
+                x.elements(),
+                shape.elements()
+            ),
+        ));
+    }
+    Ok(Spec::new(x.dtype, shape.clone()))
+}
+
+pub(super) fn transpose_spec(inputs: &[&Spec], perm: &[usize]) -> Result<Spec> {
+    let x = inputs[0];
+    let mut seen = vec![false; x.rank()];
+    let valid = perm.len() == x.rank()
+        && perm
+            .iter()
+            .all(|&p| p < x.rank() && !std::mem::replace(&mut seen[p], true));
+    if !valid {
+        return Err(Error::shape(
+            "transpose",
+            format!("{perm:?} is not a permutation of the axes of {x}"),
+        ));
+    }
+    Ok(x.with_shape(perm.iter().map(|&p| x.dims()[p]).collect::<Vec<_>>()))
+}
+
+pub(super) fn slice_spec(
+    inputs: &[&Spec],
+    start: &[usize],
+    limit: &[usize],
+    strides: &[usize],
+) -> Result<Spec> {
+    let x = inputs[0];
+    let valid = start.len() == x.rank()
+        && limit.len() == x.rank()
+        && strides.len() == x.rank()
+        && (0..x.rank()).all(|i| start[i] <= limit[i] && limit[i] <= x.dims()[i] && strides[i] > 0);
+    if !valid {
+        return Err(Error::shape(
+            "slice",
+            format!("start {start:?}, limit {limit:?} and strides {strides:?} do not fit {x}"),
+        ));
+    }
+    let dims: Vec<usize> = (0..x.rank())
+        .map(|i| (limit[i] - start[i]).div_ceil(strides[i]))
+        .collect();
+    Ok(x.with_shape(dims))
+}
+
+pub(super) fn pad_spec(
+    inputs: &[&Spec],
+    low: &[i64],
+    high: &[i64],
+    interior: &[usize],
+) -> Result<Spec> {
+    let (x, value) = (inputs[0], inputs[1]);
+    if value.rank() != 0 || value.dtype != x.dtype {
+        return Err(Error::shape(
+            "pad",
+            format!(
+                "the padding value must be a scalar of {}, got {value}",
+                x.dtype
+            ),
+        ));
+    }
+    if low.len() != x.rank() || high.len() != x.rank() || interior.len() != x.rank() {
+        return Err(Error::shape(
+            "pad",
+            format!("one padding per dimension of {x} is needed"),
+        ));
+    }
+    let mut dims = Vec::with_capacity(x.rank());
+    for (i, &d) in x.dims().iter().enumerate() {
+        let d = i64::try_from(d).unwrap_or(i64::MAX);
+        let holes = i64::try_from(interior[i]).unwrap_or(i64::MAX) * (d - 1).max(0);
+        let size = low[i] + high[i] + d + holes;
+        let size = usize::try_from(size).map_err(|_| {
+            Error::shape(
+                "pad",
+                format!("padding {low:?}/{high:?} leaves a negative dimension of {x}"),
+            )
+        })?;
+        dims.push(size);
+    }
+    Ok(x.with_shape(dims))
+}
+
+pub(super) fn concatenate_spec(inputs: &[&Spec], axis: usize) -> Result<Spec> {
+    let first = inputs
+        .first()
+        .ok_or_else(|| Error::shape("concatenate", "needs at least one operand"))?;
+    if axis >= first.rank() {
+        return Err(Error::shape(
+            "concatenate",
+            format!("axis {axis} is out of range for {first}"),
+        ));
+    }
+    let mut dims = first.dims().to_vec();
+    for other in &inputs[1..] {
+        let compatible = other.dtype == first.dtype
+            && other.rank() == first.rank()
+            && (0..first.rank()).all(|i| i == axis || other.dims()[i] == first.dims()[i]);
+        if !compatible {
+            return Err(Error::shape(
+                "concatenate",
+                format!("operands differ outside axis {axis}: {first} and {other}"),
+            ));
+        }
+        dims[axis] += other.dims()[axis];
+    }
+    Ok(first.with_shape(dims))
+}
+
+pub(super) fn rev_spec(inputs: &[&Spec], axes: &[usize]) -> Result<Spec> {
+    let x = inputs[0];
+    if axes.iter().any(|&a| a >= x.rank()) {
+        return Err(Error::shape(
+            "rev",
+            format!("axes {axes:?} are out of range for {x}"),
+        ));
+    }
+    Ok(x.clone())
+}
+
+// ---------------------------------------------------------------- transposes
+
+/// `_broadcast_in_dim_transpose_rule`: sum over the broadcast dimensions (including
+/// expanded size-1 operand dimensions), then restore the operand's size-1 dimensions.
+pub(super) fn broadcast_in_dim_transpose(
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    operand: &LinArg,
+    dims: &[usize],
+) -> Result<Vec<Option<ValueId>>> {
+    let x = cx.spec(operand);
+    let out_rank = cx.value_spec(ct).rank();
+    let kept: Vec<usize> = dims
+        .iter()
+        .zip(x.dims())
+        .filter(|&(_, &size)| size != 1)
+        .map(|(&d, _)| d)
+        .collect();
+    let axes: Vec<usize> = (0..out_rank).filter(|d| !kept.contains(d)).collect();
+    let summed = if axes.is_empty() {
+        ct
+    } else {
+        cx.emit(
+            Prim::Reduce {
+                op: ReduceOp::Sum,
+                axes,
+            },
+            &[ct],
+        )?
+    };
+    let restored = if cx.value_spec(summed).shape == x.shape {
+        summed
+    } else {
+        cx.emit(
+            Prim::Reshape {
+                shape: x.shape.clone(),
+            },
+            &[summed],
+        )?
+    };
+    Ok(vec![Some(restored)])
+}
+
+pub(super) fn transpose_transpose(
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    perm: &[usize],
+) -> Result<Vec<Option<ValueId>>> {
+    let mut inverse = vec![0; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p] = i;
+    }
+    Ok(vec![Some(
+        cx.emit(Prim::Transpose { perm: inverse }, &[ct])?,
+    )])
+}
+
+/// `_slice_transpose_rule`: pad the cotangent back with zeros (free).
+pub(super) fn slice_transpose(
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    operand: &LinArg,
+    start: &[usize],
+    strides: &[usize],
+) -> Result<Vec<Option<ValueId>>> {
+    let x = cx.spec(operand);
+    let t = cx.value_spec(ct);
+    let to_i64 = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+    let mut low = Vec::new();
+    let mut high = Vec::new();
+    let mut interior = Vec::new();
+    for i in 0..x.rank() {
+        let taken = t.dims()[i];
+        let real_limit = if taken == 0 {
+            start[i]
+        } else {
+            start[i] + 1 + (taken - 1) * strides[i]
+        };
+        low.push(to_i64(start[i]));
+        high.push(to_i64(x.dims()[i]) - to_i64(real_limit));
+        interior.push(strides[i] - 1);
+    }
+    let zero = cx.scalar(0.0, t.dtype)?;
+    Ok(vec![Some(cx.emit(
+        Prim::Pad {
+            low,
+            high,
+            interior,
+        },
+        &[ct, zero],
+    )?)])
+}
+
+/// `_pad_transpose`: unpad and stride-slice the cotangent for the operand; for the padding
+/// value, the total cotangent minus the operand's.
+pub(super) fn pad_transpose(
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    args: &[LinArg],
+    low: &[i64],
+    interior: &[usize],
+) -> Result<Vec<Option<ValueId>>> {
+    let t = cx.value_spec(ct);
+    let x = cx.spec(&args[0]);
+    let operand_ct = if matches!(args[0], LinArg::Tan(_)) {
+        let zero = cx.scalar(0.0, t.dtype)?;
+        let high: Vec<i64> = (0..t.rank())
+            .map(|i| {
+                let d = i64::try_from(x.dims()[i]).unwrap_or(i64::MAX);
+                let holes = i64::try_from(interior[i]).unwrap_or(i64::MAX) * (d - 1).max(0);
+                -(i64::try_from(t.dims()[i]).unwrap_or(i64::MAX) - low[i] - d - holes)
+            })
+            .collect();
+        let neg_low: Vec<i64> = low.iter().map(|l| -l).collect();
+        let unpadded = cx.emit(
+            Prim::Pad {
+                low: neg_low,
+                high,
+                interior: vec![0; t.rank()],
+            },
+            &[ct, zero],
+        )?;
+        let u = cx.value_spec(unpadded);
+        let strided = cx.emit(
+            Prim::Slice {
+                start: vec![0; t.rank()],
+                limit: u.dims().to_vec(),
+                strides: interior.iter().map(|i| i + 1).collect(),
+            },
+            &[unpadded],
+        )?;
+        Some(strided)
+    } else {
+        None
+    };
+    let value_ct = if matches!(args[1], LinArg::Tan(_)) {
+        let all = |cx: &mut TransposeCx<'_>, v: ValueId| {
+            let rank = cx.value_spec(v).rank();
+            cx.emit(
+                Prim::Reduce {
+                    op: ReduceOp::Sum,
+                    axes: (0..rank).collect(),
+                },
+                &[v],
+            )
+        };
+        let total = all(cx, ct)?;
+        let inner = match operand_ct {
+            Some(v) => all(cx, v)?,
+            None => cx.scalar(0.0, t.dtype)?,
+        };
+        Some(cx.emit(Prim::Binary(super::Binary::Sub), &[total, inner])?)
+    } else {
+        None
+    };
+    Ok(vec![operand_ct, value_ct])
+}
+
+/// `_concatenate_transpose_rule`: a slice of the cotangent per linear operand.
+pub(super) fn concatenate_transpose(
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    args: &[LinArg],
+    axis: usize,
+) -> Result<Vec<Option<ValueId>>> {
+    let t = cx.value_spec(ct);
+    let mut offset = 0;
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        let spec = cx.spec(arg);
+        let size = spec.dims()[axis];
+        if matches!(arg, LinArg::Tan(_)) {
+            let mut start = vec![0; t.rank()];
+            let mut limit = t.dims().to_vec();
+            start[axis] = offset;
+            limit[axis] = offset + size;
+            let strides = vec![1; t.rank()];
+            out.push(Some(cx.emit(
+                Prim::Slice {
+                    start,
+                    limit,
+                    strides,
+                },
+                &[ct],
+            )?));
+        } else {
+            out.push(None);
+        }
+        offset += size;
+    }
+    Ok(out)
+}

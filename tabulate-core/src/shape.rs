@@ -1,0 +1,154 @@
+//! Tensor shapes: dimensions, element counts, broadcasting and axis helpers.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The dimensions of a tensor, outermost first. A scalar has no dimensions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Shape(Vec<usize>);
+
+impl Shape {
+    /// A shape from its dimensions.
+    pub fn new(dims: impl Into<Vec<usize>>) -> Shape {
+        Shape(dims.into())
+    }
+
+    /// The shape of a scalar.
+    pub fn scalar() -> Shape {
+        Shape(Vec::new())
+    }
+
+    /// The dimensions.
+    pub fn dims(&self) -> &[usize] {
+        &self.0
+    }
+
+    /// The number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The number of elements (1 for a scalar), saturating at `u64::MAX`.
+    pub fn elements(&self) -> u64 {
+        self.0
+            .iter()
+            .fold(1u64, |acc, &d| acc.saturating_mul(d as u64))
+    }
+
+    /// Dimension `axis`, counting from the end when negative (`-1` is the last).
+    pub fn dim(&self, axis: isize) -> Option<usize> {
+        normalize_axis(axis, self.rank()).map(|a| self.0[a])
+    }
+
+    /// The shape numpy broadcasting gives two shapes, or `None` when they do not broadcast.
+    pub fn broadcast(&self, other: &Shape) -> Option<Shape> {
+        let rank = self.rank().max(other.rank());
+        let mut dims = vec![0; rank];
+        for (i, out) in dims.iter_mut().enumerate() {
+            let a = dim_from_end(self, rank - 1 - i);
+            let b = dim_from_end(other, rank - 1 - i);
+            *out = match (a, b) {
+                (x, y) if x == y => x,
+                (1, y) => y,
+                (x, 1) => x,
+                _ => return None,
+            };
+        }
+        Some(Shape(dims))
+    }
+
+    /// This shape with `rank - self.rank()` leading ones, as numpy aligns shapes.
+    pub(crate) fn with_leading_ones(&self, rank: usize) -> Shape {
+        let mut dims = vec![1; rank.saturating_sub(self.rank())];
+        dims.extend_from_slice(&self.0);
+        Shape(dims)
+    }
+}
+
+/// Dimension `i` counted from the end, 1 beyond the rank (numpy's implicit leading ones).
+fn dim_from_end(shape: &Shape, i: usize) -> usize {
+    if i < shape.rank() {
+        shape.0[shape.rank() - 1 - i]
+    } else {
+        1
+    }
+}
+
+/// Resolves a possibly negative axis against `rank`, or `None` when out of range.
+pub fn normalize_axis(axis: isize, rank: usize) -> Option<usize> {
+    let rank = isize::try_from(rank).ok()?;
+    let a = if axis < 0 { axis + rank } else { axis };
+    (0..rank).contains(&a).then(|| a.unsigned_abs())
+}
+
+impl fmt::Display for Shape {
+    /// `[16,9]`, with no spaces, as Flax prints shapes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{d}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+impl From<Vec<usize>> for Shape {
+    fn from(dims: Vec<usize>) -> Shape {
+        Shape(dims)
+    }
+}
+
+impl From<&[usize]> for Shape {
+    fn from(dims: &[usize]) -> Shape {
+        Shape(dims.to_vec())
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for Shape {
+    fn from(dims: [usize; N]) -> Shape {
+        Shape(dims.to_vec())
+    }
+}
+
+impl From<&Shape> for Shape {
+    fn from(shape: &Shape) -> Shape {
+        shape.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_without_spaces() {
+        assert_eq!(Shape::new([16, 9]).to_string(), "[16,9]");
+        assert_eq!(Shape::scalar().to_string(), "[]");
+    }
+
+    #[test]
+    fn broadcasts_like_numpy() {
+        let a = Shape::new([16, 4]);
+        assert_eq!(a.broadcast(&Shape::new([4])), Some(Shape::new([16, 4])));
+        assert_eq!(a.broadcast(&Shape::new([1, 4])), Some(Shape::new([16, 4])));
+        assert_eq!(
+            Shape::new([2, 1, 3]).broadcast(&Shape::new([5, 1])),
+            Some(Shape::new([2, 5, 3]))
+        );
+        assert_eq!(a.broadcast(&Shape::new([3])), None);
+    }
+
+    #[test]
+    fn counts_and_axes() {
+        assert_eq!(Shape::new([2, 3, 4]).elements(), 24);
+        assert_eq!(Shape::scalar().elements(), 1);
+        assert_eq!(Shape::new([2, 3]).dim(-1), Some(3));
+        assert_eq!(Shape::new([2, 3]).dim(2), None);
+        assert_eq!(normalize_axis(-3, 2), None);
+    }
+}

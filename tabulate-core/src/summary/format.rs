@@ -1,0 +1,433 @@
+//! The text of every cell, with its styles, exactly as Flax writes it: value trees in
+//! PyYAML's block style with dimmed dtypes, `{:,}` counts, decimal byte units.
+
+use super::{Row, RowVariables, Size, Summary};
+use crate::value::Value;
+
+/// Text attributes rich uses in the table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Style(u8);
+
+impl Style {
+    pub(crate) const NONE: Style = Style(0);
+    pub(crate) const BOLD: Style = Style(1);
+    pub(crate) const DIM: Style = Style(2);
+    pub(crate) const ITALIC: Style = Style(4);
+
+    pub(crate) fn with(self, other: Style) -> Style {
+        Style(self.0 | other.0)
+    }
+
+    /// The SGR codes, in rich's order (`1;2`).
+    pub(crate) fn sgr(self) -> Option<String> {
+        let codes: Vec<&str> = [(Style::BOLD, "1"), (Style::DIM, "2"), (Style::ITALIC, "3")]
+            .iter()
+            .filter(|(s, _)| self.0 & s.0 != 0)
+            .map(|(_, c)| *c)
+            .collect();
+        (!codes.is_empty()).then(|| codes.join(";"))
+    }
+}
+
+/// Text made of runs, each with a style; lines are separated by `\n` inside runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StyledText {
+    pub(crate) runs: Vec<(String, Style)>,
+}
+
+impl StyledText {
+    pub(crate) fn plain(text: impl Into<String>) -> StyledText {
+        StyledText::styled(text, Style::NONE)
+    }
+
+    pub(crate) fn styled(text: impl Into<String>, style: Style) -> StyledText {
+        let mut t = StyledText::default();
+        t.push(text, style);
+        t
+    }
+
+    pub(crate) fn push(&mut self, text: impl Into<String>, style: Style) {
+        let text = text.into();
+        if text.is_empty() {
+            return;
+        }
+        match self.runs.last_mut() {
+            Some((last, s)) if *s == style => last.push_str(&text),
+            _ => self.runs.push((text, style)),
+        }
+    }
+
+    pub(crate) fn append(&mut self, other: StyledText) {
+        for (text, style) in other.runs {
+            self.push(text, style);
+        }
+    }
+
+    /// The text without styles.
+    pub(crate) fn text(&self) -> String {
+        self.runs.iter().map(|(t, _)| t.as_str()).collect()
+    }
+
+    /// Adds `style` to every run (a cell or row style on top of the text's own).
+    pub(crate) fn restyle(&self, style: Style) -> StyledText {
+        StyledText {
+            runs: self
+                .runs
+                .iter()
+                .map(|(t, s)| (t.clone(), s.with(style)))
+                .collect(),
+        }
+    }
+}
+
+/// Every cell of a summary: header, body rows and footer.
+pub(crate) struct Cells {
+    pub(crate) headers: Vec<String>,
+    pub(crate) rows: Vec<Vec<StyledText>>,
+    pub(crate) footers: Vec<StyledText>,
+    /// The column whose footer is `Total`, right-justified.
+    pub(crate) total_column: usize,
+}
+
+pub(crate) fn cells(summary: &Summary) -> Cells {
+    let mut headers: Vec<String> = ["path", "module", "inputs", "outputs"]
+        .map(String::from)
+        .to_vec();
+    if summary.show_flops {
+        headers.push("flops".into());
+    }
+    if summary.show_vjp_flops {
+        headers.push("vjp_flops".into());
+    }
+    let total_column = headers.len() - 1;
+    headers.extend(summary.collections.iter().cloned());
+    let rows = summary
+        .rows
+        .iter()
+        .map(|row| row_cells(summary, row))
+        .collect();
+    let mut footers = vec![StyledText::default(); total_column];
+    footers.push(StyledText::plain("Total"));
+    footers.extend(summary.totals.iter().map(|&size| size_text(size)));
+    Cells {
+        headers,
+        rows,
+        footers,
+        total_column,
+    }
+}
+
+fn row_cells(summary: &Summary, row: &Row) -> Vec<StyledText> {
+    let mut cells = vec![
+        StyledText::plain(row.path.join("/")),
+        module_text(&row.module_type, &row.method),
+        value_text(&row.inputs),
+        value_text(&row.outputs),
+    ];
+    if summary.show_flops {
+        cells.push(count_text(row.flops));
+    }
+    if summary.show_vjp_flops {
+        cells.push(count_text(row.vjp_flops));
+    }
+    cells.extend(row.variables.iter().map(variables_text));
+    cells
+}
+
+/// `Dense`, or `ConvBlock (block_method)` with the method dimmed for methods other than
+/// the main one (`forward`, Flax's `__call__`).
+fn module_text(module_type: &str, method: &str) -> StyledText {
+    let mut text = StyledText::plain(module_type);
+    if method != "forward" {
+        text.push(" ", Style::NONE);
+        text.push(format!("({method})"), Style::DIM);
+    }
+    text
+}
+
+/// FLOP counts are plain integers, without separators.
+fn count_text(count: Option<u64>) -> StyledText {
+    StyledText::plain(count.map_or_else(|| "-1".to_string(), |c| c.to_string()))
+}
+
+/// The row's own variables as YAML, a blank line, then the bold count.
+fn variables_text(vars: &RowVariables) -> StyledText {
+    let mut text = StyledText::default();
+    if !vars.own.is_empty() {
+        let leaves = Value::Mapping {
+            entries: vars
+                .own
+                .iter()
+                .map(|l| {
+                    (
+                        l.name.clone(),
+                        Value::Array {
+                            dtype: l.dtype,
+                            shape: l.shape.clone(),
+                            tensor: None,
+                        },
+                    )
+                })
+                .collect(),
+        };
+        text.append(value_text(&leaves));
+        text.push("\n\n", Style::NONE);
+    }
+    text.append(size_text(vars.counted).restyle(Style::BOLD));
+    text
+}
+
+/// `40 (160 B)` with the bytes dimmed; empty for a count of zero.
+pub(crate) fn size_text(size: Size) -> StyledText {
+    let mut text = StyledText::default();
+    if size.count == 0 {
+        return text;
+    }
+    text.push(format!("{} ", grouped(size.count)), Style::NONE);
+    text.push(format!("({})", bytes_text(size.bytes)), Style::DIM);
+    text
+}
+
+/// `1,234,567`.
+pub(crate) fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Flax's `_bytes_repr`: decimal units, strict thresholds, one decimal.
+pub(crate) fn bytes_text(bytes: u64) -> String {
+    let b = bytes as f64;
+    let (value, unit) = if b > 1e9 {
+        (b / 1e9, "GB")
+    } else if b > 1e6 {
+        (b / 1e6, "MB")
+    } else if b > 1e3 {
+        (b / 1e3, "KB")
+    } else {
+        return format!("{} B", grouped(bytes));
+    };
+    let fixed = format!("{value:.1}");
+    let (whole, fraction) = fixed.split_once('.').unwrap_or((&fixed, "0"));
+    let whole: u64 = whole.parse().unwrap_or(0);
+    format!("{}.{} {}", grouped(whole), fraction, unit)
+}
+
+/// A value tree as Flax renders it: PyYAML block style, dtypes dimmed, empty containers
+/// as an empty cell.
+pub(crate) fn value_text(value: &Value) -> StyledText {
+    let lines = match value {
+        Value::Sequence { items } if items.is_empty() => return StyledText::default(),
+        Value::Mapping { entries } if entries.is_empty() => return StyledText::default(),
+        Value::Sequence { .. } | Value::Mapping { .. } => block(value),
+        leaf => vec![scalar(leaf)],
+    };
+    let mut text = StyledText::default();
+    for (i, line) in lines.into_iter().enumerate() {
+        if i > 0 {
+            text.push("\n", Style::NONE);
+        }
+        text.append(line);
+    }
+    text
+}
+
+/// A leaf: `float32[16,9]` with the dtype dimmed, or an object's repr.
+fn scalar(value: &Value) -> StyledText {
+    match value {
+        Value::Array { dtype, shape, .. } => {
+            let mut text = StyledText::styled(dtype.name(), Style::DIM);
+            text.push(shape.to_string(), Style::NONE);
+            text
+        }
+        Value::Object { repr } => StyledText::plain(object_text(repr)),
+        Value::Sequence { .. } => StyledText::plain("[]"),
+        Value::Mapping { .. } => StyledText::plain("{}"),
+    }
+}
+
+/// PyYAML single-quotes a Python `repr` like `'relu'` and Flax deletes every single quote;
+/// we drop the quotes the same way but keep apostrophes inside the text.
+fn object_text(repr: &str) -> String {
+    repr.strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .map_or_else(|| repr.to_string(), str::to_string)
+}
+
+fn is_empty_container(value: &Value) -> bool {
+    match value {
+        Value::Sequence { items } => items.is_empty(),
+        Value::Mapping { entries } => entries.is_empty(),
+        _ => false,
+    }
+}
+
+/// Lines of a non-empty sequence or mapping in PyYAML's block style: sequences inside
+/// mappings are not indented, mappings inside mappings are indented by two, and a
+/// container inside a sequence starts on the `- ` line.
+fn block(value: &Value) -> Vec<StyledText> {
+    let mut lines = Vec::new();
+    match value {
+        Value::Sequence { items } => {
+            for item in items {
+                if is_empty_container(item)
+                    || !matches!(item, Value::Sequence { .. } | Value::Mapping { .. })
+                {
+                    let mut line = StyledText::plain("- ");
+                    line.append(scalar(item));
+                    lines.push(line);
+                } else {
+                    for (i, inner) in block(item).into_iter().enumerate() {
+                        let mut line = StyledText::plain(if i == 0 { "- " } else { "  " });
+                        line.append(inner);
+                        lines.push(line);
+                    }
+                }
+            }
+        }
+        Value::Mapping { entries } => {
+            for (key, item) in entries {
+                match item {
+                    Value::Sequence { .. } | Value::Mapping { .. } if !is_empty_container(item) => {
+                        lines.push(StyledText::plain(format!("{key}:")));
+                        let indent = if matches!(item, Value::Mapping { .. }) {
+                            "  "
+                        } else {
+                            ""
+                        };
+                        for inner in block(item) {
+                            let mut line = StyledText::plain(indent);
+                            line.append(inner);
+                            lines.push(line);
+                        }
+                    }
+                    _ => {
+                        let mut line = StyledText::plain(format!("{key}: "));
+                        line.append(scalar(item));
+                        lines.push(line);
+                    }
+                }
+            }
+        }
+        leaf => lines.push(scalar(leaf)),
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::shape::Shape;
+
+    fn array(dims: &[usize]) -> Value {
+        Value::Array {
+            dtype: DType::F32,
+            shape: Shape::new(dims.to_vec()),
+            tensor: None,
+        }
+    }
+
+    fn text(value: &Value) -> String {
+        value_text(value).text()
+    }
+
+    #[test]
+    fn bytes_follow_flax() {
+        let cases = [
+            (0, "0 B"),
+            (999, "999 B"),
+            (1000, "1,000 B"),
+            (1001, "1.0 KB"),
+            (1049, "1.0 KB"),
+            (1050, "1.1 KB"),
+            (1250, "1.2 KB"),
+            (1750, "1.8 KB"),
+            (2250, "2.2 KB"),
+            (999_999, "1,000.0 KB"),
+            (1_000_000, "1,000.0 KB"),
+            (1_000_001, "1.0 MB"),
+            (999_950_001, "1,000.0 MB"),
+            (1_000_000_000, "1,000.0 MB"),
+            (1_000_000_001, "1.0 GB"),
+            (1_500_000_000_000, "1,500.0 GB"),
+            (1 << 40, "1,099.5 GB"),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(bytes_text(bytes), expected, "{bytes}");
+        }
+        assert_eq!(grouped(19_658), "19,658");
+        assert_eq!(grouped(100), "100");
+    }
+
+    #[test]
+    fn values_render_as_pyyaml_blocks() {
+        let x = array(&[2, 3]);
+        assert_eq!(text(&x), "float32[2,3]");
+        assert_eq!(text(&Value::sequence([])), "");
+        assert_eq!(text(&Value::none()), "None");
+        assert_eq!(
+            text(&Value::sequence([Value::object("3"), Value::object("4.5")])),
+            "- 3\n- 4.5"
+        );
+        let nested = Value::mapping([
+            ("a", x.clone()),
+            (
+                "b",
+                Value::sequence([x.clone(), Value::sequence([x.clone(), Value::object("2")])]),
+            ),
+        ]);
+        assert_eq!(
+            text(&nested),
+            "a: float32[2,3]\nb:\n- float32[2,3]\n- - float32[2,3]\n  - 2"
+        );
+        let kwargs = Value::sequence([
+            array(&[1]),
+            Value::mapping([
+                ("zz", Value::object("1")),
+                ("aa", Value::object("2")),
+                (
+                    "mm",
+                    Value::mapping([("q", Value::object("1")), ("b", Value::object("2"))]),
+                ),
+            ]),
+        ]);
+        assert_eq!(
+            text(&kwargs),
+            "- float32[1]\n- aa: 2\n  mm:\n    b: 2\n    q: 1\n  zz: 1"
+        );
+        assert_eq!(
+            text(&Value::mapping([
+                ("k", x),
+                ("z", Value::mapping([("w", Value::object("'str'"))]))
+            ])),
+            "k: float32[2,3]\nz:\n  w: str"
+        );
+        assert_eq!(
+            text(&Value::sequence([
+                Value::sequence([]),
+                Value::mapping(Vec::<(String, Value)>::new())
+            ])),
+            "- []\n- {}"
+        );
+        assert_eq!(text(&Value::object("\"it's\"")), "\"it's\"");
+    }
+
+    #[test]
+    fn dtypes_are_dimmed() {
+        let t = value_text(&array(&[16, 9]));
+        assert_eq!(
+            t.runs,
+            vec![
+                ("float32".to_string(), Style::DIM),
+                ("[16,9]".to_string(), Style::NONE)
+            ]
+        );
+    }
+}

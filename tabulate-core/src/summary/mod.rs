@@ -1,0 +1,131 @@
+//! `Summary`: the rows, columns and totals of a summary, as plain public data; turned
+//! into text by `render`.
+
+pub(crate) mod collect;
+pub(crate) mod format;
+pub mod render;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::dtype::DType;
+use crate::shape::Shape;
+use crate::value::Value;
+pub use render::{ColorChoice, RenderOptions};
+
+/// A model summary: one row per module call, the variable collections as columns, and
+/// totals. Display it to get Flax's table; serialise it for programs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// The summarised module's type name; the title reads `{module_type} Summary`.
+    pub module_type: String,
+    /// Whether the `flops` column is shown.
+    pub show_flops: bool,
+    /// Whether the `vjp_flops` column is shown.
+    pub show_vjp_flops: bool,
+    /// Variable collections, in column order: `params` first, then alphabetical.
+    pub collections: Vec<String>,
+    /// The rows, in call order (a parent before its children).
+    pub rows: Vec<Row>,
+    /// Per collection (in [`Summary::collections`] order), the sum over rows.
+    pub totals: Vec<Size>,
+}
+
+/// One module call.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// The module's path (`["Block_0", "Dense_1"]`); empty for the root module.
+    pub path: Vec<String>,
+    /// The module's type name (`Dense`).
+    pub module_type: String,
+    /// The method called (`forward` for the module's main method).
+    pub method: String,
+    /// The arguments, normalised as Flax shows them.
+    pub inputs: Value,
+    /// The result.
+    pub outputs: Value,
+    /// XLA's flops of the call's forward pass, when computed.
+    pub flops: Option<u64>,
+    /// XLA's flops of the call's forward pass plus its VJP, when computed.
+    pub vjp_flops: Option<u64>,
+    /// Per collection (in [`Summary::collections`] order), the row's variables.
+    pub variables: Vec<RowVariables>,
+}
+
+/// A row's variables in one collection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RowVariables {
+    /// The variables the module itself declared, sorted by name.
+    pub own: Vec<Leaf>,
+    /// What the row counts: its own variables, or its whole subtree when the row is the
+    /// deepest shown (`depth`).
+    pub counted: Size,
+}
+
+/// One variable.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Leaf {
+    /// Its name (`kernel`).
+    pub name: String,
+    /// Its element type.
+    pub dtype: DType,
+    /// Its shape.
+    pub shape: Shape,
+}
+
+/// A number of elements and the bytes they take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Size {
+    /// Elements.
+    pub count: u64,
+    /// Bytes (elements × item size).
+    pub bytes: u64,
+}
+
+impl Size {
+    /// The size of one array.
+    pub fn of(dtype: DType, shape: &Shape) -> Size {
+        let count = shape.elements();
+        Size {
+            count,
+            bytes: count.saturating_mul(dtype.item_size()),
+        }
+    }
+}
+
+impl std::ops::Add for Size {
+    type Output = Size;
+    fn add(self, other: Size) -> Size {
+        Size {
+            count: self.count.saturating_add(other.count),
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
+}
+
+impl std::iter::Sum for Size {
+    fn sum<I: Iterator<Item = Size>>(iter: I) -> Size {
+        iter.fold(Size::default(), |a, b| a + b)
+    }
+}
+
+impl Summary {
+    /// The total over every collection, as the caption's `Total Parameters` counts it.
+    pub fn total(&self) -> Size {
+        self.totals.iter().copied().sum()
+    }
+
+    /// The table as text, with explicit width and colour choices.
+    pub fn render(&self, options: &RenderOptions) -> String {
+        render::render(self, options)
+    }
+}
+
+impl fmt::Display for Summary {
+    /// The table as Flax prints it: plain unless standard output is a terminal (and
+    /// `NO_COLOR` is unset), as wide as needed unless `COLUMNS` or the terminal limit it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(&RenderOptions::auto()))
+    }
+}

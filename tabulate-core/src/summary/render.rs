@@ -1,0 +1,590 @@
+//! The table as text, laid out exactly as Flax's rich table: rich's column measuring,
+//! shrinking (`_collapse_widths`, `ratio_reduce`), word wrapping and `…` truncation, its
+//! styles and its `HEAVY_HEAD` box. This is the only file that knows `tabled`, which
+//! draws the box around the cells laid out here.
+
+use std::io::IsTerminal;
+
+use tabled::builder::Builder;
+use tabled::grid::util::string::get_text_width;
+use tabled::settings::Padding;
+use tabled::settings::object::Rows;
+use tabled::settings::style::{Border, HorizontalLine, Style as BoxStyle};
+
+use super::Summary;
+use super::format::{self, Cells, Style, StyledText};
+
+/// When to colour the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ColorChoice {
+    /// When standard output is a terminal and `NO_COLOR` is unset.
+    #[default]
+    Auto,
+    /// Always (Flax's default, `force_terminal=True`).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How to render a [`Summary`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    width: Option<usize>,
+    color: ColorChoice,
+    detect_width: bool,
+}
+
+impl RenderOptions {
+    /// Plain text at the table's natural width.
+    pub fn new() -> RenderOptions {
+        RenderOptions {
+            width: None,
+            color: ColorChoice::Never,
+            detect_width: false,
+        }
+    }
+
+    /// What `Display` uses: colour on a terminal (never with `NO_COLOR`); the width of
+    /// `COLUMNS` if set, else of the terminal, else as wide as the table needs.
+    pub fn auto() -> RenderOptions {
+        RenderOptions {
+            width: None,
+            color: ColorChoice::Auto,
+            detect_width: true,
+        }
+    }
+
+    /// Fits the table in `width` columns, wrapping and truncating cells like rich.
+    #[must_use]
+    pub fn width(mut self, width: usize) -> RenderOptions {
+        self.width = Some(width);
+        self
+    }
+
+    /// Chooses when to colour.
+    #[must_use]
+    pub fn color(mut self, color: ColorChoice) -> RenderOptions {
+        self.color = color;
+        self
+    }
+
+    fn resolved_width(&self) -> Option<usize> {
+        self.width.or_else(|| {
+            if !self.detect_width {
+                return None;
+            }
+            let columns = std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse().ok());
+            columns.or_else(|| {
+                std::io::stdout()
+                    .is_terminal()
+                    .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+                    .flatten()
+            })
+        })
+    }
+
+    fn resolved_color(&self) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+/// The whole text: a blank line, the title, the table, the caption, a blank line.
+pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
+    let cells = format::cells(summary);
+    let color = options.resolved_color();
+    let widths = column_widths(&cells, options.resolved_width());
+    let table_width = widths.iter().sum::<usize>() + widths.len() + 1;
+
+    let mut out = String::from("\n");
+    let title = StyledText::plain(format!("{} Summary", summary.module_type));
+    out.push_str(&paint(&center(&title, table_width), Style::ITALIC, color));
+    out.push('\n');
+    out.push_str(&draw_box(&cells, &widths, color));
+    out.push('\n');
+    let mut caption = StyledText::plain("Total Parameters: ");
+    caption.append(format::size_text(summary.total()));
+    for line in [StyledText::default(), caption] {
+        out.push_str(&paint(&center(&line, table_width), Style::BOLD, color));
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
+
+// ------------------------------------------------------------------ column widths
+
+/// A cell's narrowest (longest word) and widest (longest line) rendering, padding included.
+#[derive(Clone, Copy, Debug)]
+struct Measure {
+    min: usize,
+    max: usize,
+}
+
+impl Measure {
+    fn with_maximum(self, width: usize) -> Measure {
+        Measure {
+            min: self.min.min(width),
+            max: self.max.min(width),
+        }
+    }
+}
+
+fn text_width(s: &str) -> usize {
+    get_text_width(s)
+}
+
+/// rich's `Measurement.get` of a cell: `Padding(Text)` with one space on each side.
+fn measure_cell(text: &str, max_width: usize) -> Measure {
+    if max_width < 1 {
+        return Measure { min: 0, max: 0 };
+    }
+    if max_width < 3 {
+        return Measure {
+            min: max_width,
+            max: max_width,
+        };
+    }
+    let longest_line = text.lines().map(text_width).max().unwrap_or(0);
+    let longest_word = text
+        .split_whitespace()
+        .map(text_width)
+        .max()
+        .unwrap_or(longest_line);
+    let inner = Measure {
+        min: longest_word.min(longest_line),
+        max: longest_line,
+    }
+    .with_maximum(max_width);
+    let inner = if inner.max < 1 {
+        Measure { min: 0, max: 0 }
+    } else {
+        inner
+    };
+    Measure {
+        min: inner.min + 2,
+        max: inner.max + 2,
+    }
+    .with_maximum(max_width)
+}
+
+fn column_texts(cells: &Cells, column: usize) -> Vec<String> {
+    let mut texts = vec![cells.headers[column].clone()];
+    texts.extend(cells.rows.iter().map(|row| row[column].text()));
+    texts.push(cells.footers[column].text());
+    texts
+}
+
+/// rich's `_measure_column`.
+fn measure_column(cells: &Cells, column: usize, max_width: usize) -> Measure {
+    if max_width < 1 {
+        return Measure { min: 0, max: 0 };
+    }
+    let measures: Vec<Measure> = column_texts(cells, column)
+        .iter()
+        .map(|t| measure_cell(t, max_width))
+        .collect();
+    Measure {
+        min: measures.iter().map(|m| m.min).max().unwrap_or(1),
+        max: measures.iter().map(|m| m.max).max().unwrap_or(max_width),
+    }
+    .with_maximum(max_width)
+}
+
+/// rich's `Table._calculate_column_widths` for a table without fixed or no-wrap columns.
+fn column_widths(cells: &Cells, width: Option<usize>) -> Vec<usize> {
+    let n = cells.headers.len();
+    let borders = n + 1;
+    let available = width.map_or(usize::MAX / 2, |w| w.saturating_sub(borders));
+    let mut widths: Vec<usize> = (0..n)
+        .map(|c| match measure_column(cells, c, available).max {
+            0 => 1,
+            w => w,
+        })
+        .collect();
+    if widths.iter().sum::<usize>() > available {
+        widths = collapse_widths(&widths, available);
+        let total: usize = widths.iter().sum();
+        if total > available {
+            let excess = total - available;
+            widths = ratio_reduce(excess, &vec![1; n], &widths.clone(), &widths);
+        }
+        widths = (0..n)
+            .map(|c| measure_column(cells, c, widths[c]).max)
+            .collect();
+    }
+    widths
+}
+
+/// rich's `_collapse_widths`: repeatedly narrow the widest columns to the next widest.
+fn collapse_widths(widths: &[usize], max_width: usize) -> Vec<usize> {
+    let mut widths = widths.to_vec();
+    let mut total: usize = widths.iter().sum();
+    let mut excess = total.saturating_sub(max_width);
+    while total > 0 && excess > 0 {
+        let widest = *widths.iter().max().unwrap_or(&0);
+        let second = widths
+            .iter()
+            .copied()
+            .filter(|&w| w != widest)
+            .max()
+            .unwrap_or(0);
+        let difference = widest - second;
+        let ratios: Vec<usize> = widths.iter().map(|&w| usize::from(w == widest)).collect();
+        if difference == 0 || ratios.iter().all(|&r| r == 0) {
+            break;
+        }
+        let maximums = vec![excess.min(difference); widths.len()];
+        widths = ratio_reduce(excess, &ratios, &maximums, &widths);
+        total = widths.iter().sum();
+        excess = total.saturating_sub(max_width);
+    }
+    widths
+}
+
+/// rich's `ratio_reduce`: take `total` away from `values` in proportion to `ratios`,
+/// at most `maximums` from each, rounding half to even like Python's `round`.
+fn ratio_reduce(
+    total: usize,
+    ratios: &[usize],
+    maximums: &[usize],
+    values: &[usize],
+) -> Vec<usize> {
+    let ratios: Vec<usize> = ratios
+        .iter()
+        .zip(maximums)
+        .map(|(&r, &m)| if m > 0 { r } else { 0 })
+        .collect();
+    let mut total_ratio: usize = ratios.iter().sum();
+    if total_ratio == 0 {
+        return values.to_vec();
+    }
+    let mut remaining = total;
+    let mut result = Vec::with_capacity(values.len());
+    for ((&ratio, &maximum), &value) in ratios.iter().zip(maximums).zip(values) {
+        if ratio > 0 && total_ratio > 0 {
+            let share = (ratio as f64 * remaining as f64 / total_ratio as f64).round_ties_even();
+            let distributed = maximum.min(share as usize);
+            result.push(value.saturating_sub(distributed));
+            remaining = remaining.saturating_sub(distributed);
+            total_ratio -= ratio;
+        } else {
+            result.push(value);
+        }
+    }
+    result
+}
+
+// ------------------------------------------------------------------ wrapping
+
+/// One rendered line: styled runs, already `width` wide.
+type Line = StyledText;
+
+/// rich's `Text.wrap` with `overflow="ellipsis"`: split at newlines, break lines at
+/// whitespace, crop surplus trailing spaces, justify, and end over-long words with `…`.
+fn wrap(text: &StyledText, width: usize, right: bool) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for line in split_lines(text) {
+        let plain = line.text();
+        let breaks = divide_line(&plain, width);
+        for piece in divide(&line, &breaks) {
+            let piece = rstrip_end(&piece, width);
+            lines.push(justify(&piece, width, right));
+        }
+    }
+    lines
+}
+
+/// Splits at `\n`, keeping blank lines (`Text.split(allow_blank=True)`).
+fn split_lines(text: &StyledText) -> Vec<StyledText> {
+    let mut lines = vec![StyledText::default()];
+    for (run, style) in &text.runs {
+        for (i, part) in run.split('\n').enumerate() {
+            if i > 0 {
+                lines.push(StyledText::default());
+            }
+            lines.last_mut().expect("never empty").push(part, *style);
+        }
+    }
+    lines
+}
+
+/// rich's `divide_line` without folding: offsets where lines break.
+fn divide_line(text: &str, width: usize) -> Vec<usize> {
+    let mut breaks = Vec::new();
+    let mut offset = 0usize;
+    for (start, word) in words(text) {
+        let word_length = text_width(word.trim_end());
+        let remaining = width.saturating_sub(offset);
+        if remaining >= word_length {
+            offset += text_width(word);
+        } else if word_length > width {
+            if start > 0 {
+                breaks.push(start);
+            }
+            offset = text_width(word);
+        } else if offset > 0 && start > 0 {
+            breaks.push(start);
+            offset = text_width(word);
+        }
+    }
+    breaks
+}
+
+/// The matches of `\s*\S+\s*`: each word with the whitespace around it, and its start.
+fn words(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let bytes = text.char_indices().collect::<Vec<_>>();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = bytes[i].0;
+        while i < bytes.len() && bytes[i].1.is_whitespace() {
+            i += 1;
+        }
+        if i == bytes.len() {
+            break;
+        }
+        while i < bytes.len() && !bytes[i].1.is_whitespace() {
+            i += 1;
+        }
+        while i < bytes.len() && bytes[i].1.is_whitespace() {
+            i += 1;
+        }
+        let end = bytes.get(i).map_or(text.len(), |b| b.0);
+        out.push((start, &text[start..end]));
+    }
+    out
+}
+
+/// Cuts styled text at byte offsets of its plain text.
+fn divide(text: &StyledText, offsets: &[usize]) -> Vec<StyledText> {
+    let mut pieces = vec![StyledText::default()];
+    let mut cursor = 0usize;
+    let mut cuts = offsets.iter().copied().peekable();
+    for (run, style) in &text.runs {
+        let mut rest = run.as_str();
+        while let Some(&cut) = cuts.peek() {
+            if cut > cursor + rest.len() {
+                break;
+            }
+            let (head, tail) = rest.split_at(cut - cursor);
+            pieces.last_mut().expect("never empty").push(head, *style);
+            pieces.push(StyledText::default());
+            cursor = cut;
+            rest = tail;
+            cuts.next();
+        }
+        pieces.last_mut().expect("never empty").push(rest, *style);
+        cursor += rest.len();
+    }
+    pieces
+}
+
+/// rich's `rstrip_end`: drop trailing whitespace beyond `width`.
+fn rstrip_end(text: &StyledText, width: usize) -> StyledText {
+    let plain = text.text();
+    let length = plain.chars().count();
+    if length <= width {
+        return text.clone();
+    }
+    let trailing = plain
+        .chars()
+        .rev()
+        .take_while(|c| c.is_whitespace())
+        .count();
+    truncate_chars(text, length - trailing.min(length - width))
+}
+
+/// The first `n` characters of styled text.
+fn truncate_chars(text: &StyledText, n: usize) -> StyledText {
+    let mut out = StyledText::default();
+    let mut left = n;
+    for (run, style) in &text.runs {
+        if left == 0 {
+            break;
+        }
+        let taken: String = run.chars().take(left).collect();
+        left -= taken.chars().count();
+        out.push(taken, *style);
+    }
+    out
+}
+
+/// Left: cut with `…` or pad to `width`. Right: strip, cut, pad on the left.
+fn justify(text: &StyledText, width: usize, right: bool) -> Line {
+    let mut text = text.clone();
+    if right {
+        let trimmed = text.text().trim_end().chars().count();
+        text = truncate_chars(&text, trimmed);
+    }
+    let length = text_width(&text.text());
+    if length > width {
+        let mut cut = truncate_chars(&text, width.saturating_sub(1));
+        cut.push("…", Style::NONE);
+        return cut;
+    }
+    let padding = " ".repeat(width - length);
+    if right {
+        let mut line = StyledText::plain(padding);
+        line.append(text);
+        line
+    } else {
+        text.push(padding, Style::NONE);
+        text
+    }
+}
+
+/// rich's centre justification of an annotation line to `width`.
+fn center(text: &StyledText, width: usize) -> Line {
+    let trimmed = text.text().trim_end().chars().count();
+    let text = truncate_chars(text, trimmed);
+    let length = text_width(&text.text()).min(width);
+    let left = (width - length) / 2;
+    let mut line = StyledText::plain(" ".repeat(left));
+    line.append(text);
+    line.push(" ".repeat(width - length - left), Style::NONE);
+    line
+}
+
+// ------------------------------------------------------------------ painting
+
+/// Writes styled runs, each with the extra `style` on top; ANSI escapes when `color`.
+fn paint(text: &StyledText, style: Style, color: bool) -> String {
+    let mut out = String::new();
+    for (run, own) in &text.runs {
+        let sgr = own.with(style).sgr().filter(|_| color);
+        match sgr {
+            Some(codes) => {
+                out.push_str("\x1b[");
+                out.push_str(&codes);
+                out.push('m');
+                out.push_str(run);
+                out.push_str("\x1b[0m");
+            }
+            None => out.push_str(run),
+        }
+    }
+    out
+}
+
+/// One cell's lines, `height` tall and `width` wide (padding included), painted.
+fn cell_lines(
+    text: &StyledText,
+    width: usize,
+    height: usize,
+    style: Style,
+    right: bool,
+    bottom: bool,
+    color: bool,
+) -> Vec<String> {
+    let inner = width.saturating_sub(2);
+    let pad = |s: &mut String| s.push_str(&paint(&StyledText::plain(" "), style, color));
+    let mut lines: Vec<String> = wrap(text, inner, right)
+        .iter()
+        .map(|line| {
+            let mut s = String::new();
+            if width >= 1 {
+                pad(&mut s);
+            }
+            s.push_str(&paint(line, style, color));
+            if width >= 2 {
+                pad(&mut s);
+            }
+            s
+        })
+        .collect();
+    let blank = paint(&StyledText::plain(" ".repeat(width)), style, color);
+    let missing = height.saturating_sub(lines.len());
+    if bottom {
+        let mut padded = vec![blank; missing];
+        padded.append(&mut lines);
+        padded
+    } else {
+        lines.extend(std::iter::repeat_n(blank, missing));
+        lines
+    }
+}
+
+fn row_height(texts: &[&StyledText], widths: &[usize], right: &[bool]) -> usize {
+    texts
+        .iter()
+        .zip(widths)
+        .zip(right)
+        .map(|((t, &w), &r)| wrap(t, w.saturating_sub(2), r).len())
+        .max()
+        .unwrap_or(1)
+}
+
+/// Lays out every row and hands the cells to `tabled` for the `HEAVY_HEAD` box.
+fn draw_box(cells: &Cells, widths: &[usize], color: bool) -> String {
+    let n = widths.len();
+    let mut builder = Builder::default();
+    let mut push = |texts: Vec<&StyledText>, style: Style, right: Vec<bool>, bottom: bool| {
+        let height = row_height(&texts, widths, &right);
+        let record: Vec<String> = texts
+            .iter()
+            .enumerate()
+            .map(|(c, t)| {
+                cell_lines(t, widths[c], height, style, right[c], bottom, color).join("\n")
+            })
+            .collect();
+        builder.push_record(record);
+    };
+    let headers: Vec<StyledText> = cells.headers.iter().map(StyledText::plain).collect();
+    push(headers.iter().collect(), Style::BOLD, vec![false; n], true);
+    for row in &cells.rows {
+        push(row.iter().collect(), Style::NONE, vec![false; n], false);
+    }
+    let right: Vec<bool> = (0..n).map(|c| c == cells.total_column).collect();
+    push(cells.footers.iter().collect(), Style::BOLD, right, false);
+
+    let mut table = builder.build();
+    table.with(
+        BoxStyle::modern()
+            .top('━')
+            .corner_top_left('┏')
+            .corner_top_right('┓')
+            .intersection_top('┳')
+            .horizontals([(1, HorizontalLine::full('━', '╇', '┡', '┩'))]),
+    );
+    table.with(Padding::zero());
+    table.modify(Rows::first(), Border::new().left('┃').right('┃'));
+    table.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn divide_line_matches_rich() {
+        assert_eq!(divide_line("bias: float32[4]", 10), vec![6]);
+        assert_eq!(divide_line("kernel: float32[9,4]", 10), vec![8]);
+        assert_eq!(divide_line("40 (160 B)", 10), Vec::<usize>::new());
+        assert_eq!(divide_line("float32[16,9]", 10), Vec::<usize>::new());
+        assert_eq!(divide_line("a b c d", 3), vec![4]);
+    }
+
+    #[test]
+    fn wrap_truncates_with_ellipsis() {
+        let lines = wrap(&StyledText::plain("kernel: float32[9,4]"), 10, false);
+        let texts: Vec<String> = lines.iter().map(StyledText::text).collect();
+        assert_eq!(texts, ["kernel:   ", "float32[9…"]);
+        let lines = wrap(&StyledText::plain("Total"), 9, true);
+        assert_eq!(lines[0].text(), "    Total");
+    }
+
+    #[test]
+    fn ratio_reduce_rounds_half_to_even() {
+        assert_eq!(ratio_reduce(3, &[1, 1], &[3, 3], &[10, 10]), vec![8, 9]);
+        assert_eq!(ratio_reduce(5, &[0, 1], &[5, 5], &[10, 10]), vec![10, 5]);
+    }
+}

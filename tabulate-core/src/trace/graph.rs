@@ -1,0 +1,246 @@
+//! The graph a trace records: primitive applications in emission order, like a jaxpr.
+//!
+//! The same structure holds the programs the cost passes build (a row's forward pass and
+//! its VJP), so one set of passes (fold, dead-code elimination, costing) serves both.
+
+use std::fmt;
+use std::ops::Range;
+
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::ops::Prim;
+use crate::shape::Shape;
+
+/// Dtype and shape of a value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Spec {
+    pub(crate) dtype: DType,
+    pub(crate) shape: Shape,
+}
+
+impl Spec {
+    pub(crate) fn new(dtype: DType, shape: impl Into<Shape>) -> Spec {
+        Spec {
+            dtype,
+            shape: shape.into(),
+        }
+    }
+
+    pub(crate) fn elements(&self) -> u64 {
+        self.shape.elements()
+    }
+
+    pub(crate) fn rank(&self) -> usize {
+        self.shape.rank()
+    }
+
+    pub(crate) fn dims(&self) -> &[usize] {
+        self.shape.dims()
+    }
+
+    pub(crate) fn with_dtype(&self, dtype: DType) -> Spec {
+        Spec::new(dtype, self.shape.clone())
+    }
+
+    pub(crate) fn with_shape(&self, shape: impl Into<Shape>) -> Spec {
+        Spec::new(self.dtype, shape)
+    }
+}
+
+impl fmt::Display for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.dtype, self.shape)
+    }
+}
+
+/// A value of one graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ValueId(pub(crate) u32);
+
+/// A region of one graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct RegionId(pub(crate) u32);
+
+impl RegionId {
+    /// The whole graph, outside any call.
+    pub(crate) const TOP: RegionId = RegionId(0);
+}
+
+/// A value of a graph: an input, or an output of a node.
+#[derive(Clone, Debug)]
+pub(crate) struct ValueInfo {
+    pub(crate) spec: Spec,
+}
+
+/// One primitive application.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub(crate) prim: Prim,
+    pub(crate) inputs: Vec<ValueId>,
+    pub(crate) outputs: Vec<ValueId>,
+    pub(crate) region: RegionId,
+    /// Set on cotangent accumulations, which JAX names `add_any`.
+    pub(crate) tag: NodeTag,
+}
+
+/// Why a node exists, where the primitive alone does not say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeTag {
+    /// A primitive applied by the program.
+    Plain,
+    /// The sum of two cotangents of one value.
+    AddAny,
+}
+
+/// What a region stands for.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum RegionKind {
+    /// The whole graph.
+    Top,
+    /// A nested `jax.jit` (a `pjit` equation, an HLO `call`): constants from outside are
+    /// call parameters inside, so they are not folded there.
+    Call(&'static str),
+    /// A function with a custom JVP rule (`jax.custom_jvp`): differentiated by its rule,
+    /// not through its body.
+    CustomJvp(crate::ops::CustomRule),
+}
+
+/// A contiguous, properly nested run of nodes.
+#[derive(Clone, Debug)]
+pub(crate) struct Region {
+    pub(crate) kind: RegionKind,
+    pub(crate) parent: RegionId,
+    pub(crate) nodes: Range<u32>,
+    pub(crate) inputs: Vec<ValueId>,
+    pub(crate) outputs: Vec<ValueId>,
+}
+
+/// Values, nodes in emission order, and regions.
+#[derive(Clone, Debug)]
+pub(crate) struct Graph {
+    pub(crate) values: Vec<ValueInfo>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) regions: Vec<Region>,
+    pub(crate) inputs: Vec<ValueId>,
+    pub(crate) outputs: Vec<ValueId>,
+}
+
+impl Default for Graph {
+    fn default() -> Graph {
+        Graph {
+            values: Vec::new(),
+            nodes: Vec::new(),
+            regions: vec![Region {
+                kind: RegionKind::Top,
+                parent: RegionId::TOP,
+                nodes: 0..0,
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+            }],
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+}
+
+impl Graph {
+    pub(crate) fn spec(&self, v: ValueId) -> &Spec {
+        &self.values[v.0 as usize].spec
+    }
+
+    pub(crate) fn node(&self, n: u32) -> &Node {
+        &self.nodes[n as usize]
+    }
+
+    /// Adds a graph input.
+    pub(crate) fn add_input(&mut self, spec: Spec) -> ValueId {
+        let id = self.new_value(spec);
+        self.inputs.push(id);
+        id
+    }
+
+    fn new_value(&mut self, spec: Spec) -> ValueId {
+        let id = ValueId(u32::try_from(self.values.len()).expect("graph exceeds 2^32 values"));
+        self.values.push(ValueInfo { spec });
+        id
+    }
+
+    /// Appends a node whose outputs have `specs`, returning the output values.
+    pub(crate) fn push_node(
+        &mut self,
+        prim: Prim,
+        inputs: Vec<ValueId>,
+        specs: Vec<Spec>,
+        region: RegionId,
+        tag: NodeTag,
+    ) -> Vec<ValueId> {
+        let outputs: Vec<ValueId> = specs.into_iter().map(|spec| self.new_value(spec)).collect();
+        self.nodes.push(Node {
+            prim,
+            inputs,
+            outputs: outputs.clone(),
+            region,
+            tag,
+        });
+        outputs
+    }
+
+    /// Appends a node after inferring its output specs from the primitive's shape rule.
+    pub(crate) fn emit(
+        &mut self,
+        prim: Prim,
+        inputs: Vec<ValueId>,
+        region: RegionId,
+        tag: NodeTag,
+    ) -> Result<Vec<ValueId>> {
+        let specs = {
+            let in_specs: Vec<&Spec> = inputs.iter().map(|&v| self.spec(v)).collect();
+            prim.infer(&in_specs)?
+        };
+        Ok(self.push_node(prim, inputs, specs, region, tag))
+    }
+
+    /// Opens a region inside `parent`; its nodes are those pushed until [`Graph::close_region`].
+    pub(crate) fn open_region(
+        &mut self,
+        kind: RegionKind,
+        parent: RegionId,
+        inputs: Vec<ValueId>,
+    ) -> RegionId {
+        let start = u32::try_from(self.nodes.len()).expect("graph exceeds 2^32 nodes");
+        let id = RegionId(u32::try_from(self.regions.len()).expect("too many regions"));
+        self.regions.push(Region {
+            kind,
+            parent,
+            nodes: start..start,
+            inputs,
+            outputs: Vec::new(),
+        });
+        id
+    }
+
+    pub(crate) fn close_region(&mut self, region: RegionId, outputs: Vec<ValueId>) {
+        let end = u32::try_from(self.nodes.len()).expect("graph exceeds 2^32 nodes");
+        let r = &mut self.regions[region.0 as usize];
+        r.nodes.end = end;
+        r.outputs = outputs;
+    }
+
+    pub(crate) fn region(&self, id: RegionId) -> &Region {
+        &self.regions[id.0 as usize]
+    }
+
+    /// The outermost custom-JVP region that starts at node `n`, inside `within`.
+    pub(crate) fn custom_region_starting_at(&self, n: u32, within: RegionId) -> Option<RegionId> {
+        let mut r = self.node(n).region;
+        let mut found = None;
+        while r != within && r != RegionId::TOP {
+            let region = self.region(r);
+            if region.nodes.start == n && matches!(region.kind, RegionKind::CustomJvp(_)) {
+                found = Some(r);
+            }
+            r = region.parent;
+        }
+        found
+    }
+}

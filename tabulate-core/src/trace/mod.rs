@@ -1,0 +1,502 @@
+//! The recorder: a thread-local trace, active only inside a summary run.
+//!
+//! Every primitive application becomes a node of a [`Graph`] in emission order; every
+//! module call becomes a [`CallRecord`]: its path, its span of the graph, its arguments and
+//! result, and the variables it read or wrote. Outside a run, recording costs one
+//! thread-local check.
+
+pub(crate) mod graph;
+mod naming;
+mod vars;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::error::{Error, ErrorKind, Location, Result};
+use crate::module::Tabulate;
+use crate::ops::{CustomRule, Prim};
+use crate::options::Mutable;
+use crate::tensor::Tensor;
+use crate::value::{CallArgs, Describe, Value};
+use graph::{Graph, NodeTag, RegionId, RegionKind, Spec, ValueId};
+use naming::{Frame, ModuleKey};
+use vars::Variables;
+pub(crate) use vars::{VarId, Variable};
+
+thread_local! {
+    static TRACE: RefCell<Option<Trace>> = const { RefCell::new(None) };
+}
+
+/// One module call, as recorded.
+#[derive(Clone, Debug)]
+pub(crate) struct CallRecord {
+    /// The module's path (`["Block_0", "Dense_1"]`); empty for the root.
+    pub(crate) path: Vec<String>,
+    pub(crate) type_name: String,
+    pub(crate) method: String,
+    pub(crate) inputs: Value,
+    /// `None` when the call returned an error.
+    pub(crate) outputs: Option<Value>,
+    /// The nodes the call emitted, nested calls included.
+    pub(crate) span: Range<u32>,
+    /// The graph values of the tensors in `outputs`.
+    pub(crate) results: Vec<ValueId>,
+    /// The final value of every variable the call (or a call inside it) declared, read
+    /// or wrote: the mutable state Flax's `apply` returns.
+    pub(crate) variables: Vec<ValueId>,
+}
+
+/// A finished trace: the graph, the calls in entry order and the variables.
+#[derive(Debug)]
+pub(crate) struct Recording {
+    pub(crate) graph: Graph,
+    pub(crate) calls: Vec<CallRecord>,
+    pub(crate) variables: Vec<Variable>,
+}
+
+struct Trace {
+    generation: u64,
+    graph: Graph,
+    /// Graph value of every tensor seen in this trace, by tensor id.
+    values: HashMap<u64, ValueId>,
+    calls: Vec<CallRecord>,
+    frames: Vec<Frame>,
+    variables: Variables,
+    mutable: Mutable,
+    region: RegionId,
+    next_frame: u64,
+    /// Paths already given to modules that carry an identity (built-in layers).
+    token_paths: HashMap<u64, Vec<String>>,
+    model: ModuleKey,
+}
+
+/// Runs `f` with a trace active on this thread, for `model`, and returns what it returned
+/// with the recording.
+pub(crate) fn run<M: Tabulate, R>(
+    model: &M,
+    mutable: Mutable,
+    f: impl FnOnce(&M) -> R,
+) -> Result<(R, Recording)> {
+    let generation = next_generation();
+    let base = Frame::base(naming::fields_of(model));
+    let installed = TRACE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(Trace {
+            generation,
+            graph: Graph::default(),
+            values: HashMap::new(),
+            calls: Vec::new(),
+            frames: vec![base],
+            variables: Variables::default(),
+            mutable,
+            region: RegionId::TOP,
+            next_frame: 1,
+            token_paths: HashMap::new(),
+            model: naming::key_of(model),
+        });
+        true
+    });
+    if !installed {
+        return Err(Error::new(ErrorKind::Reentrant));
+    }
+    // Removes the trace even if `f` panics, so the thread can run another summary.
+    struct Uninstall;
+    impl Drop for Uninstall {
+        fn drop(&mut self) {
+            TRACE.with(|cell| cell.borrow_mut().take());
+        }
+    }
+    let uninstall = Uninstall;
+    let out = f(model);
+    let trace = TRACE
+        .with(|cell| cell.borrow_mut().take())
+        .expect("the trace installed by `run` is still there");
+    drop(uninstall);
+    Ok((
+        out,
+        Recording {
+            graph: trace.graph,
+            calls: trace.calls,
+            variables: trace.variables.into_list(),
+        },
+    ))
+}
+
+fn next_generation() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Whether a summary run is active on this thread.
+pub(crate) fn is_active() -> bool {
+    TRACE.with(|cell| cell.try_borrow().map(|t| t.is_some()).unwrap_or(true))
+}
+
+fn with_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Option<R> {
+    TRACE.with(|cell| cell.borrow_mut().as_mut().map(f))
+}
+
+/// The innermost module call on this thread, for error messages.
+pub(crate) fn current_location() -> Option<Location> {
+    TRACE.with(|cell| {
+        let trace = cell.try_borrow().ok()?;
+        trace.as_ref()?.location()
+    })
+}
+
+/// Applies `prim` to `inputs` with results of `outputs` specs, recording the application
+/// when a trace is active.
+pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<Tensor> {
+    with_trace(|trace| trace.record(prim, inputs, outputs.clone()))
+        .unwrap_or_else(|| outputs.into_iter().map(Tensor::from_spec).collect())
+}
+
+/// Runs `f`, recording the ops it emits as a region of `kind` with `inputs`.
+fn region(
+    kind: RegionKind,
+    inputs: &[&Tensor],
+    f: impl FnOnce() -> Result<Tensor>,
+) -> Result<Tensor> {
+    let opened = with_trace(|trace| {
+        let ins = inputs.iter().map(|t| trace.value_of(t)).collect();
+        let outer = trace.region;
+        trace.region = trace.graph.open_region(kind, outer, ins);
+        (trace.region, outer)
+    });
+    let out = f();
+    if let Some((region, outer)) = opened {
+        with_trace(|trace| {
+            let outs = match &out {
+                Ok(t) => vec![trace.value_of(t)],
+                Err(_) => Vec::new(),
+            };
+            trace.graph.close_region(region, outs);
+            trace.region = outer;
+        });
+    }
+    out
+}
+
+/// A nested `jax.jit` around `f` (an HLO `call`).
+pub(crate) fn call_region(
+    name: &'static str,
+    inputs: &[&Tensor],
+    f: impl FnOnce() -> Result<Tensor>,
+) -> Result<Tensor> {
+    region(RegionKind::Call(name), inputs, f)
+}
+
+/// `f` differentiated by the custom rule `rule` (`jax.custom_jvp`).
+pub(crate) fn custom_jvp(
+    rule: CustomRule,
+    inputs: &[&Tensor],
+    f: impl FnOnce() -> Result<Tensor>,
+) -> Result<Tensor> {
+    region(RegionKind::CustomJvp(rule), inputs, f)
+}
+
+/// Where a module built now is born: this trace and the innermost frame.
+pub(crate) fn birthplace() -> Option<(u64, u64)> {
+    TRACE.with(|cell| {
+        let trace = cell.try_borrow().ok()?;
+        let trace = trace.as_ref()?;
+        Some((trace.generation, trace.frames.last()?.uid))
+    })
+}
+
+/// Declares variable `name` in `collection` on the current module (or returns the
+/// existing one), as Flax's `self.variable` / `self.param` do.
+pub(crate) fn declare_variable(collection: &str, name: &str, spec: Spec) -> Result<Tensor> {
+    with_trace(|trace| trace.declare(collection, name, spec.clone()))
+        .unwrap_or_else(|| Ok(Tensor::from_spec(spec)))
+}
+
+/// Writes a new value to a declared variable.
+pub(crate) fn write_variable(collection: &str, name: &str, value: &Tensor) -> Result<()> {
+    with_trace(|trace| trace.write(collection, name, value)).unwrap_or(Ok(()))
+}
+
+/// Whether `collection` may be written in this run (always true outside a run).
+pub(crate) fn is_mutable(collection: &str) -> bool {
+    with_trace(|trace| trace.mutable.allows(collection)).unwrap_or(true)
+}
+
+/// Marks one module call in progress; [`CallGuard::exit`] closes it.
+#[must_use = "a call must be closed with `exit`"]
+pub struct CallGuard {
+    depth: Option<usize>,
+}
+
+/// Opens a call of `method` on `module` if a summary run is active. `args` records the
+/// arguments; it is only called when a run is active.
+pub fn enter_call(
+    module: &dyn Tabulate,
+    method: &'static str,
+    args: impl FnOnce(&mut CallArgs),
+) -> CallGuard {
+    if !is_active() {
+        return CallGuard { depth: None };
+    }
+    let fields = naming::fields_of(module);
+    let key = naming::key_of(module);
+    let mut call_args = CallArgs::default();
+    args(&mut call_args);
+    let depth = with_trace(|trace| trace.enter(module, key, fields, method, call_args.to_value()));
+    CallGuard { depth }
+}
+
+impl CallGuard {
+    /// Closes the call with its result.
+    pub fn exit<T: ForwardOutput + ?Sized>(mut self, result: &T) {
+        if let Some(depth) = self.depth.take() {
+            let outputs = result.output_value();
+            with_trace(|trace| trace.exit(depth, outputs));
+        }
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        // Only reached without `exit` when the method panicked: unwind the frame.
+        if let Some(depth) = self.depth.take() {
+            with_trace(|trace| trace.exit(depth, None));
+        }
+    }
+}
+
+/// What a `#[forward]` method may return: a [`Describe`] value, or a `Result` of one.
+pub trait ForwardOutput {
+    /// The value shown in the `outputs` column, or `None` for an error.
+    fn output_value(&self) -> Option<Value>;
+    /// The error, if the call failed: ours as it is, any other as its message.
+    fn failure(&self) -> Option<Error> {
+        None
+    }
+}
+
+impl<T: Describe, E: std::fmt::Display + 'static> ForwardOutput for std::result::Result<T, E> {
+    fn output_value(&self) -> Option<Value> {
+        self.as_ref().ok().map(Describe::describe)
+    }
+
+    fn failure(&self) -> Option<Error> {
+        let error = self.as_ref().err()?;
+        let any: &dyn std::any::Any = error;
+        Some(any.downcast_ref::<Error>().cloned().unwrap_or_else(|| {
+            Error::new(ErrorKind::Failed {
+                message: error.to_string(),
+            })
+        }))
+    }
+}
+
+impl<T: Describe> ForwardOutput for T {
+    fn output_value(&self) -> Option<Value> {
+        Some(self.describe())
+    }
+}
+
+impl Trace {
+    fn location(&self) -> Option<Location> {
+        let frame = self.frames.iter().rev().find(|f| f.call.is_some())?;
+        let call = &self.calls[frame.call?];
+        Some(Location {
+            path: call.path.join("/"),
+            module: call.type_name.clone(),
+        })
+    }
+
+    fn error(&self, kind: ErrorKind) -> Error {
+        Error::located(kind, self.location())
+    }
+
+    /// The graph value of `tensor`; a tensor made outside the trace becomes a graph input.
+    fn value_of(&mut self, tensor: &Tensor) -> ValueId {
+        if let Some(&v) = self.values.get(&tensor.id()) {
+            return v;
+        }
+        let v = self.graph.add_input(tensor.spec().clone());
+        self.values.insert(tensor.id(), v);
+        v
+    }
+
+    fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<Tensor> {
+        let ins: Vec<ValueId> = inputs.iter().map(|t| self.value_of(t)).collect();
+        let outs = self
+            .graph
+            .push_node(prim, ins, outputs, self.region, NodeTag::Plain);
+        outs.into_iter()
+            .map(|v| {
+                let tensor = Tensor::from_spec(self.graph.spec(v).clone());
+                self.values.insert(tensor.id(), v);
+                tensor
+            })
+            .collect()
+    }
+
+    fn node_count(&self) -> u32 {
+        u32::try_from(self.graph.nodes.len()).expect("graph exceeds 2^32 nodes")
+    }
+
+    fn enter(
+        &mut self,
+        module: &dyn Tabulate,
+        key: ModuleKey,
+        fields: Vec<(ModuleKey, String)>,
+        method: &'static str,
+        inputs: Value,
+    ) -> usize {
+        let path = self.resolve_path(module, &key);
+        let index = self.calls.len();
+        self.calls.push(CallRecord {
+            path: path.clone(),
+            type_name: module.type_name().to_string(),
+            method: method.to_string(),
+            inputs,
+            outputs: None,
+            span: self.node_count()..self.node_count(),
+            results: Vec::new(),
+            variables: Vec::new(),
+        });
+        let uid = self.next_frame;
+        self.next_frame += 1;
+        self.frames.push(Frame::call(uid, index, path, fields));
+        self.frames.len() - 1
+    }
+
+    fn exit(&mut self, depth: usize, outputs: Option<Value>) {
+        // A frame deeper than `depth` is left only by a panic inside it; drop it too.
+        while self.frames.len() > depth + 1 {
+            self.frames.pop();
+        }
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        let Some(index) = frame.call else {
+            return;
+        };
+        let end = self.node_count();
+        let mut results = Vec::new();
+        if let Some(value) = &outputs {
+            let mut arrays = Vec::new();
+            value.for_each_array(&mut |id, spec| arrays.push((id, spec)));
+            for (id, spec) in arrays {
+                results.push(self.value_for_id(id, spec));
+            }
+        }
+        let variables = frame
+            .touched
+            .iter()
+            .map(|&var| self.variables.get(var).current)
+            .collect();
+        let call = &mut self.calls[index];
+        call.span.end = end;
+        call.outputs = outputs;
+        call.results = results;
+        call.variables = variables;
+    }
+
+    /// The graph value of tensor `id`; a tensor the trace never saw (made outside the run
+    /// and returned untouched) becomes a graph input of its described spec.
+    fn value_for_id(&mut self, id: u64, spec: Spec) -> ValueId {
+        if let Some(&v) = self.values.get(&id) {
+            return v;
+        }
+        let v = self.graph.add_input(spec);
+        self.values.insert(id, v);
+        v
+    }
+
+    fn current_path(&self) -> Option<&[String]> {
+        let frame = self.frames.last()?;
+        frame.call.map(|_| frame.path.as_slice())
+    }
+
+    fn declare(&mut self, collection: &str, name: &str, spec: Spec) -> Result<Tensor> {
+        let Some(path) = self.current_path().map(<[String]>::to_vec) else {
+            return Err(self.error(ErrorKind::OutsideModule {
+                what: "declaring a variable",
+            }));
+        };
+        if let Some(var) = self.variables.find(collection, &path, name) {
+            let existing = self.variables.get(var);
+            if existing.spec != spec {
+                return Err(self.error(ErrorKind::VariableMismatch {
+                    collection: collection.to_string(),
+                    name: name.to_string(),
+                    first: existing.spec.to_string(),
+                    second: spec.to_string(),
+                }));
+            }
+            self.touch(var);
+            return Ok(self.variables.get(var).tensor.clone());
+        }
+        if !self.mutable.allows(collection) {
+            return Err(self.error(ErrorKind::NotMutable {
+                action: "declare",
+                collection: collection.to_string(),
+                name: name.to_string(),
+            }));
+        }
+        let input = self.graph.add_input(spec.clone());
+        let tensor = Tensor::from_spec(spec.clone());
+        self.values.insert(tensor.id(), input);
+        let var = self
+            .variables
+            .add(collection, path, name, spec, input, tensor.clone());
+        self.touch(var);
+        Ok(tensor)
+    }
+
+    fn write(&mut self, collection: &str, name: &str, value: &Tensor) -> Result<()> {
+        let Some(path) = self.current_path().map(<[String]>::to_vec) else {
+            return Err(self.error(ErrorKind::OutsideModule {
+                what: "writing a variable",
+            }));
+        };
+        if !self.mutable.allows(collection) {
+            return Err(self.error(ErrorKind::NotMutable {
+                action: "write",
+                collection: collection.to_string(),
+                name: name.to_string(),
+            }));
+        }
+        let Some(var) = self.variables.find(collection, &path, name) else {
+            return Err(self.error(ErrorKind::InvalidArgument {
+                what: format!("variable `{name}` in collection `{collection}` is written before it is declared"),
+            }));
+        };
+        self.touch(var);
+        let v = self.value_of(value);
+        self.variables.set_current(var, v, value.clone());
+        Ok(())
+    }
+
+    /// Notes, in every open call, that the call touched `var`.
+    fn touch(&mut self, var: VarId) {
+        for frame in &mut self.frames {
+            if frame.call.is_some() && !frame.touched.contains(&var) {
+                frame.touched.push(var);
+            }
+        }
+    }
+}
+
+/// Records `body` as a call of `method` on `module` (what `#[forward]` expands to, for
+/// modules written by hand): `args` describes the arguments, `body` computes the result.
+pub fn module_call<M: Tabulate, T: ForwardOutput>(
+    module: &M,
+    method: &'static str,
+    args: impl FnOnce(&mut CallArgs),
+    body: impl FnOnce() -> T,
+) -> T {
+    let guard = enter_call(module, method, args);
+    let out = body();
+    guard.exit(&out);
+    out
+}

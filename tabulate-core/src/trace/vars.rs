@@ -1,0 +1,76 @@
+//! Variables (parameters, batch statistics, …) declared during a run, by collection and
+//! module path, with the graph value each currently holds.
+
+use std::collections::HashMap;
+
+use super::graph::{Spec, ValueId};
+use crate::tensor::Tensor;
+
+/// Index of a variable in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct VarId(pub(crate) usize);
+
+/// One variable.
+#[derive(Clone, Debug)]
+pub(crate) struct Variable {
+    pub(crate) collection: String,
+    /// Path of the module that declared it.
+    pub(crate) path: Vec<String>,
+    pub(crate) name: String,
+    pub(crate) spec: Spec,
+    /// The graph value it holds now.
+    pub(crate) current: ValueId,
+    /// The tensor reads return.
+    pub(crate) tensor: Tensor,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Variables {
+    list: Vec<Variable>,
+    index: HashMap<(String, Vec<String>, String), VarId>,
+}
+
+impl Variables {
+    pub(super) fn find(&self, collection: &str, path: &[String], name: &str) -> Option<VarId> {
+        self.index
+            .get(&(collection.to_string(), path.to_vec(), name.to_string()))
+            .copied()
+    }
+
+    pub(super) fn get(&self, var: VarId) -> &Variable {
+        &self.list[var.0]
+    }
+
+    pub(super) fn add(
+        &mut self,
+        collection: &str,
+        path: Vec<String>,
+        name: &str,
+        spec: Spec,
+        value: ValueId,
+        tensor: Tensor,
+    ) -> VarId {
+        let id = VarId(self.list.len());
+        self.index
+            .insert((collection.to_string(), path.clone(), name.to_string()), id);
+        self.list.push(Variable {
+            collection: collection.to_string(),
+            path,
+            name: name.to_string(),
+            spec,
+            current: value,
+            tensor,
+        });
+        id
+    }
+
+    pub(super) fn set_current(&mut self, var: VarId, value: ValueId, tensor: Tensor) {
+        let v = &mut self.list[var.0];
+        v.current = value;
+        v.tensor = tensor;
+    }
+
+    pub(super) fn into_list(self) -> Vec<Variable> {
+        self.list
+    }
+}

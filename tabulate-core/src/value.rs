@@ -1,0 +1,422 @@
+//! `Describe`: turns the arguments and results of module calls into value trees, the
+//! contents of the `inputs` and `outputs` cells.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::dtype::DType;
+use crate::shape::Shape;
+use crate::trace::graph::Spec;
+
+/// A value as the summary shows it: arrays by dtype and shape, other leaves by their
+/// Python-style `repr`, and the sequences and mappings around them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Value {
+    /// An array (a [`Tensor`](crate::Tensor)): `float32[16,9]`.
+    Array {
+        /// Element type.
+        dtype: DType,
+        /// Dimensions.
+        shape: Shape,
+        /// The tensor this describes, so a trace can find it again.
+        #[serde(skip)]
+        tensor: Option<u64>,
+    },
+    /// Any other leaf, by its Python-style `repr` (`True`, `3`, `0.1`, `None`, `'relu'`).
+    Object {
+        /// The text shown.
+        repr: String,
+    },
+    /// A tuple, list or other sequence.
+    Sequence {
+        /// The items, in order.
+        items: Vec<Value>,
+    },
+    /// A map, struct or keyword arguments; shown with keys sorted, as JAX's tree
+    /// utilities sort them.
+    Mapping {
+        /// The entries, sorted by key.
+        entries: Vec<(String, Value)>,
+    },
+}
+
+impl Value {
+    /// Python's `None`.
+    pub fn none() -> Value {
+        Value::object("None")
+    }
+
+    /// A leaf shown as `repr`.
+    pub fn object(repr: impl Into<String>) -> Value {
+        Value::Object { repr: repr.into() }
+    }
+
+    /// A sequence of `items`.
+    pub fn sequence(items: impl IntoIterator<Item = Value>) -> Value {
+        Value::Sequence {
+            items: items.into_iter().collect(),
+        }
+    }
+
+    /// A mapping of `entries`, sorted by key.
+    pub fn mapping<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
+        let mut entries: Vec<(String, Value)> =
+            entries.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Value::Mapping { entries }
+    }
+
+    /// Calls `f` with the id and spec of every tensor in this tree, depth first.
+    pub(crate) fn for_each_array(&self, f: &mut impl FnMut(u64, Spec)) {
+        match self {
+            Value::Array {
+                tensor: Some(id),
+                dtype,
+                shape,
+            } => f(*id, Spec::new(*dtype, shape.clone())),
+            Value::Array { .. } | Value::Object { .. } => {}
+            Value::Sequence { items } => items.iter().for_each(|v| v.for_each_array(f)),
+            Value::Mapping { entries } => entries.iter().for_each(|(_, v)| v.for_each_array(f)),
+        }
+    }
+}
+
+/// Types that can appear as arguments or results of a `#[forward]` method.
+///
+/// Implemented for tensors, numbers, `bool`, strings, `Option`, `()`, tuples, arrays,
+/// `Vec`, slices and string-keyed maps. Implement it for your own argument types to show
+/// them in the `inputs` and `outputs` columns, usually as a [`Value::mapping`] of fields.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be shown in the `inputs`/`outputs` columns",
+    label = "arguments and results of `#[forward]` methods must implement `Describe`",
+    note = "implement `tabulate::Describe` for it, e.g. as a `Value::mapping` of its fields"
+)]
+pub trait Describe {
+    /// This value as a tree.
+    fn describe(&self) -> Value;
+}
+
+impl Describe for Value {
+    fn describe(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl<T: Describe + ?Sized> Describe for &T {
+    fn describe(&self) -> Value {
+        (**self).describe()
+    }
+}
+
+impl<T: Describe + ?Sized> Describe for &mut T {
+    fn describe(&self) -> Value {
+        (**self).describe()
+    }
+}
+
+impl<T: Describe + ?Sized> Describe for Box<T> {
+    fn describe(&self) -> Value {
+        (**self).describe()
+    }
+}
+
+impl<T: Describe + ?Sized> Describe for Rc<T> {
+    fn describe(&self) -> Value {
+        (**self).describe()
+    }
+}
+
+impl<T: Describe + ?Sized> Describe for Arc<T> {
+    fn describe(&self) -> Value {
+        (**self).describe()
+    }
+}
+
+impl Describe for () {
+    /// A method that returns nothing returns Python's `None`.
+    fn describe(&self) -> Value {
+        Value::none()
+    }
+}
+
+impl<T: Describe> Describe for Option<T> {
+    fn describe(&self) -> Value {
+        self.as_ref().map_or_else(Value::none, Describe::describe)
+    }
+}
+
+impl Describe for bool {
+    fn describe(&self) -> Value {
+        Value::object(if *self { "True" } else { "False" })
+    }
+}
+
+macro_rules! describe_integers {
+    ($($t:ty),*) => {$(
+        impl Describe for $t {
+            fn describe(&self) -> Value {
+                Value::object(self.to_string())
+            }
+        }
+    )*};
+}
+describe_integers!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
+
+impl Describe for f64 {
+    fn describe(&self) -> Value {
+        Value::object(python_float_repr(*self, &format!("{self:e}")))
+    }
+}
+
+impl Describe for f32 {
+    /// Shown with the shortest digits that give back this `f32`, so `0.1_f32` reads `0.1`.
+    fn describe(&self) -> Value {
+        Value::object(python_float_repr(f64::from(*self), &format!("{self:e}")))
+    }
+}
+
+impl Describe for str {
+    fn describe(&self) -> Value {
+        Value::object(python_str_repr(self))
+    }
+}
+
+impl Describe for String {
+    fn describe(&self) -> Value {
+        self.as_str().describe()
+    }
+}
+
+impl Describe for DType {
+    fn describe(&self) -> Value {
+        Value::object(self.name())
+    }
+}
+
+impl Describe for Shape {
+    /// A shape is a tuple of ints in Python.
+    fn describe(&self) -> Value {
+        Value::sequence(self.dims().iter().map(Describe::describe))
+    }
+}
+
+impl<T: Describe> Describe for [T] {
+    fn describe(&self) -> Value {
+        Value::sequence(self.iter().map(Describe::describe))
+    }
+}
+
+impl<T: Describe, const N: usize> Describe for [T; N] {
+    fn describe(&self) -> Value {
+        self.as_slice().describe()
+    }
+}
+
+impl<T: Describe> Describe for Vec<T> {
+    fn describe(&self) -> Value {
+        self.as_slice().describe()
+    }
+}
+
+impl<K: Display, V: Describe> Describe for BTreeMap<K, V> {
+    fn describe(&self) -> Value {
+        Value::mapping(self.iter().map(|(k, v)| (k.to_string(), v.describe())))
+    }
+}
+
+impl<K: Display, V: Describe, S> Describe for HashMap<K, V, S> {
+    fn describe(&self) -> Value {
+        Value::mapping(self.iter().map(|(k, v)| (k.to_string(), v.describe())))
+    }
+}
+
+macro_rules! describe_tuples {
+    ($(($($name:ident),+)),*) => {$(
+        impl<$($name: Describe),+> Describe for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn describe(&self) -> Value {
+                let ($($name,)+) = self;
+                Value::sequence([$($name.describe()),+])
+            }
+        }
+    )*};
+}
+describe_tuples!(
+    (A),
+    (A, B),
+    (A, B, C),
+    (A, B, C, D),
+    (A, B, C, D, E),
+    (A, B, C, D, E, F),
+    (A, B, C, D, E, F, G),
+    (A, B, C, D, E, F, G, H)
+);
+
+/// Python's `repr` of a float, from Rust's shortest round-trip digits (`scientific` is
+/// the value formatted with `{:e}`): `0.1`, `100.0`, `1e-05`, `1e+16`, `inf`, `nan`.
+fn python_float_repr(value: f64, scientific: &str) -> String {
+    if value.is_nan() {
+        return "nan".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if negative { "-" } else { "" };
+    // Python switches to scientific notation outside 1e-4 <= |x| < 1e16.
+    if (-4..16).contains(&exponent) {
+        let point = exponent + 1; // digits before the decimal point
+        let body = if point <= 0 {
+            format!("0.{}{}", "0".repeat(point.unsigned_abs() as usize), digits)
+        } else {
+            let point = point.unsigned_abs() as usize;
+            if digits.len() <= point {
+                format!("{}{}.0", digits, "0".repeat(point - digits.len()))
+            } else {
+                format!("{}.{}", &digits[..point], &digits[point..])
+            }
+        };
+        format!("{sign}{body}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let fraction = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        format!(
+            "{sign}{first}{fraction}e{exp_sign}{:02}",
+            exponent.unsigned_abs()
+        )
+    }
+}
+
+/// Python's `repr` of a string: single quotes unless the text holds a single quote and no
+/// double quote.
+fn python_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// The positional and keyword arguments of one module call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallArgs {
+    positional: Vec<Value>,
+    keyword: Vec<(String, Value)>,
+}
+
+impl CallArgs {
+    /// Records a positional argument.
+    pub fn positional(&mut self, value: &(impl Describe + ?Sized)) {
+        self.positional.push(value.describe());
+    }
+
+    /// Records a keyword argument.
+    pub fn keyword(&mut self, name: &str, value: &(impl Describe + ?Sized)) {
+        self.keyword.push((name.to_string(), value.describe()));
+    }
+
+    /// The `inputs` cell value, normalised as Flax does: one positional argument alone is
+    /// shown as itself, several as a list, keywords as a mapping, both as a list ending in
+    /// the mapping, none as an empty cell.
+    pub fn to_value(&self) -> Value {
+        let keywords = || Value::mapping(self.keyword.iter().cloned());
+        match (self.positional.as_slice(), self.keyword.is_empty()) {
+            ([], true) => Value::sequence([]),
+            ([], false) => keywords(),
+            ([only], true) => only.clone(),
+            (many, true) => Value::sequence(many.iter().cloned()),
+            (many, false) => Value::sequence(many.iter().cloned().chain([keywords()])),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_read_like_python() {
+        let cases: [(f64, &str); 12] = [
+            (0.1, "0.1"),
+            (4.5, "4.5"),
+            (100.0, "100.0"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (-2.5e-7, "-2.5e-07"),
+            (0.0, "0.0"),
+            (123.456, "123.456"),
+            (f64::INFINITY, "inf"),
+            (1.5e300, "1.5e+300"),
+        ];
+        for (x, expected) in cases {
+            assert_eq!(x.describe(), Value::object(expected), "{x}");
+        }
+        assert_eq!(0.1_f32.describe(), Value::object("0.1"));
+        assert_eq!(1e-6_f32.describe(), Value::object("1e-06"));
+    }
+
+    #[test]
+    fn strings_read_like_python() {
+        assert_eq!("relu".describe(), Value::object("'relu'"));
+        assert_eq!("it's".describe(), Value::object("\"it's\""));
+        assert_eq!("a\nb".describe(), Value::object("'a\\nb'"));
+    }
+
+    #[test]
+    fn inputs_are_normalised_like_flax() {
+        let mut args = CallArgs::default();
+        assert_eq!(args.to_value(), Value::sequence([]));
+        args.positional(&3);
+        assert_eq!(args.to_value(), Value::object("3"));
+        args.positional(&4.5);
+        assert_eq!(
+            args.to_value(),
+            Value::sequence([Value::object("3"), Value::object("4.5")])
+        );
+        args.keyword("zz", &1);
+        args.keyword("aa", &true);
+        assert_eq!(
+            args.to_value(),
+            Value::sequence([
+                Value::object("3"),
+                Value::object("4.5"),
+                Value::mapping([("aa", Value::object("True")), ("zz", Value::object("1"))]),
+            ])
+        );
+    }
+}

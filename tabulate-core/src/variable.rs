@@ -1,0 +1,78 @@
+//! Declaring and updating variables from inside a module's forward pass, as Flax's
+//! `self.param` and `self.variable` do. Shapes may depend on the inputs; a variable is
+//! declared once per module and returned again on later calls.
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::trace::{self, graph::Spec};
+
+/// Declares (or fetches) the parameter `name` of the current module, in collection
+/// `params`, and returns its value.
+pub fn param(name: &str, dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
+    Ok(variable("params", name, dtype, shape)?.value)
+}
+
+/// Declares (or fetches) variable `name` in `collection` on the current module.
+///
+/// Declaring a new variable needs the collection to be mutable (see
+/// [`Mutable`](crate::Mutable)); otherwise this returns
+/// [`ErrorKind::NotMutable`](crate::ErrorKind::NotMutable), as Flax raises
+/// `ScopeCollectionNotFound`.
+pub fn variable(
+    collection: &str,
+    name: &str,
+    dtype: DType,
+    shape: impl Into<Shape>,
+) -> Result<Variable> {
+    let value = trace::declare_variable(collection, name, Spec::new(dtype, shape))?;
+    Ok(Variable {
+        collection: collection.to_string(),
+        name: name.to_string(),
+        value,
+    })
+}
+
+/// Whether `collection` may be written in the running summary (always true outside one).
+pub fn is_mutable_collection(collection: &str) -> bool {
+    trace::is_mutable(collection)
+}
+
+/// A handle on a declared variable.
+#[derive(Clone, Debug)]
+pub struct Variable {
+    collection: String,
+    name: String,
+    value: Tensor,
+}
+
+impl Variable {
+    /// The current value.
+    pub fn value(&self) -> &Tensor {
+        &self.value
+    }
+
+    /// The collection it lives in.
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Replaces the value (the new value must keep the dtype and shape).
+    pub fn set(&mut self, value: Tensor) -> Result<()> {
+        if value.spec() != self.value.spec() {
+            return Err(Error::invalid(format!(
+                "variable `{}` in collection `{}` holds {}; cannot store {}",
+                self.name, self.collection, self.value, value
+            )));
+        }
+        trace::write_variable(&self.collection, &self.name, &value)?;
+        self.value = value;
+        Ok(())
+    }
+}

@@ -1,0 +1,200 @@
+//! Code generation for `#[derive(Tabulate)]`.
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Type, parse_quote_spanned};
+
+use crate::ast::{Container, Field};
+use crate::ctxt::Ctxt;
+use crate::valid;
+
+/// The derive's output: the impl, or the errors plus a stub impl so that uses of the type
+/// elsewhere add no second wave of errors.
+pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
+    match try_expand(input) {
+        Ok(expanded) => expanded,
+        Err(error) => {
+            let error = error.into_compile_error();
+            let stub = stub_impl(input);
+            quote!(#error #stub)
+        }
+    }
+}
+
+fn try_expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let cx = Ctxt::default();
+    let Some(container) = Container::from_ast(&cx, input) else {
+        cx.check()?;
+        return Ok(TokenStream::new());
+    };
+    valid::check(&cx, &container);
+    cx.check()?;
+    Ok(impl_tabulate(&container))
+}
+
+fn type_name(container: &Container<'_>) -> String {
+    container
+        .attrs
+        .rename
+        .as_ref()
+        .map_or_else(|| container.ident.to_string(), syn::LitStr::value)
+}
+
+fn impl_tabulate(container: &Container<'_>) -> TokenStream {
+    let ident = container.ident;
+    let name = type_name(container);
+    let mut generics = container.original.generics.clone();
+    let params: Vec<syn::Ident> = generics.type_params().map(|p| p.ident.clone()).collect();
+    let mut visits = Vec::new();
+    for field in container.fields.iter().filter(|f| f.attrs.skip.is_none()) {
+        let generic = mentions(field.ty, &params);
+        if generic {
+            let ty = field.ty;
+            generics
+                .make_where_clause()
+                .predicates
+                .push(parse_quote_spanned!(ty.span()=> #ty: ::tabulate::Submodules));
+        }
+        visits.push(visit_field(field, generic));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::tabulate::Tabulate for #ident #ty_generics #where_clause {
+            fn type_name(&self) -> &'static str {
+                #name
+            }
+
+            fn visit_submodules(&self, __visitor: &mut dyn ::tabulate::Visitor) {
+                #(#visits)*
+            }
+        }
+    }
+}
+
+/// Visits one field. A field of a concrete type holds submodules exactly when its type
+/// implements `Submodules`, which method resolution decides; a field of a generic type
+/// must implement it (the impl is bounded on it).
+fn visit_field(field: &Field<'_>, generic: bool) -> TokenStream {
+    let member = &field.member;
+    let name = field.path_name();
+    let span = field.ty.span();
+    if generic {
+        quote_spanned! {span=>
+            ::tabulate::Submodules::visit_named(&self.#member, #name, __visitor);
+        }
+    } else {
+        quote_spanned! {span=>
+            {
+                #[allow(unused_imports)]
+                use ::tabulate::__private::{ViaConfig as _, ViaSubmodules as _};
+                (&::tabulate::__private::FieldProbe(&self.#member)).visit_field(#name, __visitor);
+            }
+        }
+    }
+}
+
+/// Whether `ty` mentions one of the type parameters `params`.
+fn mentions(ty: &Type, params: &[syn::Ident]) -> bool {
+    fn walk(tokens: TokenStream, params: &[syn::Ident]) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            TokenTree::Ident(ident) => params.contains(&ident),
+            TokenTree::Group(group) => walk(group.stream(), params),
+            _ => false,
+        })
+    }
+    !params.is_empty() && walk(quote!(#ty), params)
+}
+
+/// A minimal impl emitted next to errors.
+fn stub_impl(input: &DeriveInput) -> TokenStream {
+    let ident = &input.ident;
+    let name = ident.to_string();
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::tabulate::Tabulate for #ident #ty_generics #where_clause {
+            fn type_name(&self) -> &'static str {
+                #name
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(input: TokenStream) -> String {
+        derive(&syn::parse2(input).unwrap()).to_string()
+    }
+
+    #[test]
+    fn named_fields_are_probed() {
+        let out = expand(quote!(
+            struct Mlp {
+                layers: Vec<Dense>,
+                features: usize,
+            }
+        ));
+        assert!(
+            out.contains("fn type_name (& self) -> & 'static str { \"Mlp\" }"),
+            "{out}"
+        );
+        assert!(
+            out.contains("FieldProbe (& self . layers)) . visit_field (\"layers\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("FieldProbe (& self . features)) . visit_field (\"features\""),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn generic_fields_are_bounded() {
+        let out = expand(quote!(
+            struct Residual<M> {
+                inner: M,
+                #[tabulate(skip)]
+                scale: f32,
+            }
+        ));
+        assert!(out.contains("where M : :: tabulate :: Submodules"), "{out}");
+        assert!(
+            out.contains("Submodules :: visit_named (& self . inner , \"inner\""),
+            "{out}"
+        );
+        assert!(!out.contains("scale"), "{out}");
+    }
+
+    #[test]
+    fn renames_apply_to_type_and_fields() {
+        let out = expand(quote!(
+            #[tabulate(rename = "Block")]
+            struct MyBlock {
+                #[tabulate(rename = "attn")]
+                attention: Attention,
+            }
+        ));
+        assert!(out.contains("\"Block\""), "{out}");
+        assert!(out.contains("visit_field (\"attn\""), "{out}");
+    }
+
+    #[test]
+    fn errors_come_with_a_stub() {
+        let out = expand(quote!(
+            #[tabulate(colour = "red")]
+            struct Foo;
+        ));
+        assert!(
+            out.contains("unknown tabulate container attribute `colour`"),
+            "{out}"
+        );
+        assert!(
+            out.contains("impl :: tabulate :: Tabulate for Foo"),
+            "{out}"
+        );
+    }
+}

@@ -1,0 +1,35 @@
+//! Checks that need several attributes at once.
+
+use std::collections::HashMap;
+
+use crate::ast::Container;
+use crate::ctxt::Ctxt;
+
+pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
+    let mut seen: HashMap<String, &syn::Field> = HashMap::new();
+    for field in &container.fields {
+        if let (Some(_), Some(rename)) = (&field.attrs.skip, &field.attrs.rename) {
+            cx.error_spanned_by(rename, "`rename` has no effect on a `skip` field");
+        }
+        if let Some(rename) = &field.attrs.rename {
+            if rename.value().is_empty() || rename.value().contains('/') {
+                cx.error_spanned_by(rename, "a field name must be non-empty and contain no `/`");
+            }
+        }
+        if field.attrs.skip.is_some() {
+            continue;
+        }
+        let name = field.path_name();
+        if seen.insert(name.clone(), field.original).is_some() {
+            cx.error_spanned_by(
+                field.original,
+                format!("two fields are named `{name}` in module paths"),
+            );
+        }
+    }
+    if let Some(rename) = &container.attrs.rename {
+        if rename.value().is_empty() {
+            cx.error_spanned_by(rename, "the type name must not be empty");
+        }
+    }
+}
