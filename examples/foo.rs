@@ -9,22 +9,24 @@ use tabulate::prelude::*;
 
 /// Two dense layers, built inline (Flax's `@nn.compact` style).
 #[derive(Tabulate)]
-struct Foo;
+pub struct Foo;
 
 impl Foo {
+    /// `Dense(4)` then `Dense(2)`.
     #[forward]
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = Dense::new(4).forward(x)?;
         Dense::new(2).forward(&h)
     }
 }
 
+#[allow(dead_code)] // the golden tests include this file for the model only
 fn main() -> tabulate::Result<()> {
     let x = Tensor::new(DType::F32, [16, 9]);
     let summary = tabulate(&Foo)
         .compute_flops(true)
         .compute_vjp_flops(true)
-        .run(|foo| foo.forward(&x))?;
+        .run(|model| model.forward(&x))?;
     print!("{summary}");
     Ok(())
 }

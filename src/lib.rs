@@ -63,5 +63,10 @@ pub mod __private {
     pub use tabulate_core::probe::{FieldProbe, ViaConfig, ViaSubmodules};
 }
 
+/// The README's code, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 // Lets the `::tabulate::…` paths that the macros emit resolve inside this crate's own tests.
 extern crate self as tabulate;

@@ -165,6 +165,7 @@ impl DType {
     }
 
     /// Promotes two dtypes the way `jnp.promote_types` does (JAX's lattice, no weak types).
+    #[must_use]
     pub fn promote(self, other: DType) -> DType {
         if self == other {
             return self;

@@ -11,7 +11,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// the module path and type first (when the error happened inside a module call), then
 /// the [`ErrorKind`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+/// Boxed, so that `Result<T>` stays small on the happy path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Inner {
     location: Option<Location>,
     kind: ErrorKind,
 }
@@ -100,15 +104,12 @@ pub enum ErrorKind {
 impl Error {
     /// An error of `kind`, placed in the innermost module call running on this thread.
     pub fn new(kind: ErrorKind) -> Error {
-        Error {
-            location: crate::trace::current_location(),
-            kind,
-        }
+        Error::located(kind, crate::trace::current_location())
     }
 
     /// An error of `kind` at `location`.
     pub(crate) fn located(kind: ErrorKind, location: Option<Location>) -> Error {
-        Error { location, kind }
+        Error(Box::new(Inner { location, kind }))
     }
 
     /// A shape error of operation `op`.
@@ -126,23 +127,23 @@ impl Error {
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The module call it happened in, if any.
     pub fn location(&self) -> Option<&Location> {
-        self.location.as_ref()
+        self.0.location.as_ref()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.location {
+        match &self.0.location {
             Some(Location { path, module }) if path.is_empty() => write!(f, "{module}: ")?,
             Some(Location { path, module }) => write!(f, "{path} ({module}): ")?,
             None => {}
         }
-        fmt::Display::fmt(&self.kind, f)
+        fmt::Display::fmt(&self.0.kind, f)
     }
 }
 

@@ -14,6 +14,11 @@ use crate::trace;
 /// Derive it with `#[derive(Tabulate)]`; the derive names the type and lists the fields
 /// that hold submodules, so that their calls are named after the fields (`dense`,
 /// `layers_0`, …) as Flax names `setup` attributes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a module",
+    label = "`#[forward]` methods and summaries need a module",
+    note = "add `#[derive(Tabulate)]` to the struct"
+)]
 pub trait Tabulate {
     /// The type name shown in the `module` column (`Dense`).
     fn type_name(&self) -> &'static str;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::dtype::{DType, DTypeKind};
 use crate::error::{Error, Result};
-use crate::ops::{self, Binary, Cmp, ReduceOp, Unary};
+use crate::ops::{self, Binary, Cmp, DotDims, ReduceOp, Unary};
 use crate::shape::{Shape, normalize_axis};
 use crate::trace::graph::Spec;
 use crate::value::{Describe, Value};
@@ -355,6 +355,59 @@ impl Tensor {
         ops::convert(self, dtype)
     }
 
+    /// `jnp.matmul` (`@`): matrix products over the last two dimensions, batch
+    /// dimensions broadcast; a vector operand is treated as a row or column.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let (a, b) = promote(self, other)?;
+        if a.rank() == 0 || b.rank() == 0 {
+            return Err(Error::shape(
+                "dot_general",
+                format!("matmul needs operands of rank 1 or more: {a} × {b}"),
+            ));
+        }
+        let contract = |lhs: usize, rhs: usize| DotDims {
+            lhs_contracting: vec![lhs],
+            rhs_contracting: vec![rhs],
+            ..DotDims::default()
+        };
+        match (a.rank(), b.rank()) {
+            // A vector or plain matrices: one contraction, free dims in numpy's order.
+            (1, _) | (_, 1) | (2, 2) => {
+                let rhs = if b.rank() == 1 { 0 } else { b.rank() - 2 };
+                ops::dot_general(&a, &b, contract(a.rank() - 1, rhs))
+            }
+            (ra, rb) => {
+                let batch_a = &a.shape().dims()[..ra - 2];
+                let batch_b = &b.shape().dims()[..rb - 2];
+                let batch = Shape::new(batch_a.to_vec())
+                    .broadcast(&Shape::new(batch_b.to_vec()))
+                    .ok_or_else(|| {
+                        Error::shape(
+                            "dot_general",
+                            format!("matmul batch dimensions do not broadcast: {a} × {b}"),
+                        )
+                    })?;
+                let expand = |t: &Tensor| -> Result<Tensor> {
+                    let mut dims = batch.dims().to_vec();
+                    dims.extend_from_slice(&t.shape().dims()[t.rank() - 2..]);
+                    t.broadcast_to(Shape::new(dims))
+                };
+                let (a, b) = (expand(&a)?, expand(&b)?);
+                let nb = batch.rank();
+                ops::dot_general(
+                    &a,
+                    &b,
+                    DotDims {
+                        lhs_contracting: vec![nb + 1],
+                        rhs_contracting: vec![nb],
+                        lhs_batch: (0..nb).collect(),
+                        rhs_batch: (0..nb).collect(),
+                    },
+                )
+            }
+        }
+    }
+
     // ------------------------------------------------------------ shapes
 
     /// `jnp.reshape`; one dimension may be `-1`, inferred from the others.
@@ -434,7 +487,7 @@ impl Tensor {
     pub fn split(&self, sections: usize, axis: isize) -> Result<Vec<Tensor>> {
         let a = self.axis(axis, "split")?;
         let size = self.shape().dims()[a];
-        if sections == 0 || size % sections != 0 {
+        if sections == 0 || !size.is_multiple_of(sections) {
             return Err(Error::shape(
                 "split",
                 format!("{self} does not split into {sections} equal parts along axis {axis}"),
@@ -691,7 +744,7 @@ impl ReshapeArg for &[isize] {
         }
         for &d in self {
             if d == -1 {
-                if known == 0 || x.elements() % known != 0 {
+                if known == 0 || !x.elements().is_multiple_of(known) {
                     return Err(fail());
                 }
                 dims.push(usize::try_from(x.elements() / known).map_err(|_| fail())?);
@@ -832,6 +885,25 @@ mod tests {
             "bool[]"
         );
         assert_eq!(x.rem(2.0).unwrap().to_string(), "float32[2,16,192]");
+    }
+
+    #[test]
+    fn matmul_follows_numpy_shapes() {
+        let mm = |a: &[usize], b: &[usize]| t(a).matmul(&t(b)).map(|y| y.to_string());
+        assert_eq!(mm(&[16, 9], &[9, 4]).unwrap(), "float32[16,4]");
+        assert_eq!(mm(&[2, 16, 9], &[9, 4]).unwrap(), "float32[2,16,4]");
+        assert_eq!(
+            mm(&[2, 4, 16, 8], &[2, 4, 8, 16]).unwrap(),
+            "float32[2,4,16,16]"
+        );
+        assert_eq!(mm(&[4, 16, 8], &[1, 8, 3]).unwrap(), "float32[4,16,3]");
+        assert_eq!(mm(&[9], &[9, 4]).unwrap(), "float32[4]");
+        assert_eq!(mm(&[16, 9], &[9]).unwrap(), "float32[16]");
+        assert_eq!(
+            mm(&[16, 9], &[8, 4]).unwrap_err().to_string(),
+            "dot_general: contracting dimensions differ (9 vs 8): float32[16,9] × float32[8,4]"
+        );
+        assert!(mm(&[2, 16, 9], &[3, 9, 4]).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt::Display;
 
 use quote::ToTokens;
 
-/// An error collector (after serde_derive's `Ctxt`).
+/// An error collector (after `serde_derive`'s `Ctxt`).
 #[derive(Default)]
 pub(crate) struct Ctxt {
     errors: RefCell<Vec<syn::Error>>,

@@ -174,6 +174,8 @@ fn record_call(function: &ImplItemFn, arguments: &[Arg]) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig {
+            // Describing `_x` reads it: that is the point, not a mistake.
+            #[allow(clippy::used_underscore_binding)]
             let __tabulate_call = ::tabulate::__private::enter_call(
                 #self_token,
                 #method,
@@ -203,6 +205,7 @@ fn summary_method(function: &ImplItemFn, arguments: &[Arg]) -> TokenStream {
     quote! {
         /// Summarises a call of [`Self::forward`] with these arguments, with the default
         /// options (see `tabulate::tabulate` for the others).
+        #[allow(clippy::used_underscore_binding)]
         #vis fn summary #generics (&self, #(#params),*) -> ::tabulate::Result<::tabulate::Summary> #where_clause {
             ::tabulate::tabulate(self).run(move |#module| #module.forward(#(#names),*))
         }

@@ -11,10 +11,10 @@ pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
         if let (Some(_), Some(rename)) = (&field.attrs.skip, &field.attrs.rename) {
             cx.error_spanned_by(rename, "`rename` has no effect on a `skip` field");
         }
-        if let Some(rename) = &field.attrs.rename {
-            if rename.value().is_empty() || rename.value().contains('/') {
-                cx.error_spanned_by(rename, "a field name must be non-empty and contain no `/`");
-            }
+        if let Some(rename) = &field.attrs.rename
+            && (rename.value().is_empty() || rename.value().contains('/'))
+        {
+            cx.error_spanned_by(rename, "a field name must be non-empty and contain no `/`");
         }
         if field.attrs.skip.is_some() {
             continue;
@@ -27,9 +27,9 @@ pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
             );
         }
     }
-    if let Some(rename) = &container.attrs.rename {
-        if rename.value().is_empty() {
-            cx.error_spanned_by(rename, "the type name must not be empty");
-        }
+    if let Some(rename) = &container.attrs.rename
+        && rename.value().is_empty()
+    {
+        cx.error_spanned_by(rename, "the type name must not be empty");
     }
 }

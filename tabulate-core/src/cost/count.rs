@@ -42,6 +42,7 @@ pub(crate) fn count(graph: &Graph) -> Cost {
 }
 
 /// A non-negative float32 total as Python's `int()` reads it.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // finite and positive
 fn to_count(total: f32) -> u64 {
     if total.is_finite() && total > 0.0 {
         // f32 totals are integers above 2^24 and exact below; the cast truncates as int().

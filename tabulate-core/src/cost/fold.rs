@@ -48,12 +48,12 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
             continue;
         }
         let out = node.outputs[0];
-        if let Prim::Convert(to) = node.prim {
-            if graph.spec(inputs[0]).dtype == to {
-                alias[out.0 as usize] = inputs[0];
-                removed[i] = true;
-                continue;
-            }
+        if let Prim::Convert(to) = node.prim
+            && graph.spec(inputs[0]).dtype == to
+        {
+            alias[out.0 as usize] = inputs[0];
+            removed[i] = true;
+            continue;
         }
         if foldable(&node.prim) && node.outputs.len() == 1 && !inputs.is_empty() {
             let consts: Option<Vec<Known>> = inputs.iter().map(|&v| constant(v)).collect();
@@ -117,17 +117,20 @@ fn identity_operand(
     let is = |v: ValueId, x: f64| constant(v).and_then(|k| k.splat) == Some(x);
     let same_shape = |v: ValueId| graph.spec(v) == graph.spec(out);
     let (a, b) = (inputs[0], inputs[1]);
+    let keep = |kept: ValueId, other: ValueId, unit: f64| {
+        (is(other, unit) && same_shape(kept)).then_some(kept)
+    };
     match op {
-        Binary::Mul if is(b, 1.0) && same_shape(a) => Some(a),
-        Binary::Mul if is(a, 1.0) && same_shape(b) => Some(b),
-        Binary::Add if is(b, 0.0) && same_shape(a) => Some(a),
-        Binary::Add if is(a, 0.0) && same_shape(b) => Some(b),
-        Binary::Sub if is(b, 0.0) && same_shape(a) => Some(a),
+        Binary::Mul => keep(a, b, 1.0).or_else(|| keep(b, a, 1.0)),
+        Binary::Add => keep(a, b, 0.0).or_else(|| keep(b, a, 0.0)),
+        Binary::Sub => keep(a, b, 0.0),
         _ => None,
     }
 }
 
-/// The splat value of `prim` applied to splats, where it is simple to compute.
+/// The splat value of `prim` applied to splats, where it is simple to compute. Literals
+/// are compared exactly, as a compiler folding them does.
+#[allow(clippy::float_cmp)]
 fn evaluate(prim: &Prim, x: &[f64]) -> Option<f64> {
     let b = |c: bool| if c { 1.0 } else { 0.0 };
     Some(match prim {
@@ -170,15 +173,12 @@ fn evaluate(prim: &Prim, x: &[f64]) -> Option<f64> {
             Cmp::Gt => x[0] > x[1],
             Cmp::Ge => x[0] >= x[1],
         }),
-        Prim::SelectN => {
-            let which = x[0];
-            let index = if which.is_finite() && which >= 0.0 {
-                which as usize
-            } else {
-                return None;
-            };
-            *x.get(1 + index)?
-        }
+        // A boolean or small integer predicate picks a case.
+        Prim::SelectN => match x[0] {
+            0.0 => x[1],
+            1.0 => *x.get(2)?,
+            _ => return None,
+        },
         Prim::IntegerPow(y) => x[0].powi(*y),
         Prim::Convert(_)
         | Prim::StopGradient

@@ -161,6 +161,26 @@ impl JvpCx<'_> {
         Ok(J::Tan(out))
     }
 
+    /// Tangents with each zero replaced by zeros of its primal's spec
+    /// (`instantiate_zeros`).
+    pub(crate) fn instantiate_zeros(
+        &mut self,
+        tangents: &[J],
+        primals: &[ValueId],
+    ) -> Result<Vec<J>> {
+        tangents
+            .iter()
+            .zip(primals)
+            .map(|(&t, &p)| {
+                if t.is_zero() {
+                    Ok(J::Primal(self.full_like(p, 0.0)?))
+                } else {
+                    Ok(t)
+                }
+            })
+            .collect()
+    }
+
     /// The sum of two tangent contributions (`add_tangents`, an `add_any`).
     pub(crate) fn add_tangents(&mut self, a: J, b: J) -> Result<J> {
         match (a, b) {

@@ -31,8 +31,8 @@ impl TransposeCx<'_> {
     }
 
     /// The spec of an argument of the op being transposed.
-    pub(crate) fn spec(&self, arg: &LinArg) -> Spec {
-        match *arg {
+    pub(crate) fn spec(&self, arg: LinArg) -> Spec {
+        match arg {
             LinArg::Tan(t) => self.tape.spec(t).clone(),
             LinArg::Primal(v) => self.h.spec(v).clone(),
         }
@@ -67,7 +67,7 @@ impl TransposeCx<'_> {
 
     /// `_unbroadcast`: sums a cotangent over the dimensions its operand was broadcast
     /// along, back to the operand's shape.
-    pub(crate) fn unbroadcast(&mut self, ct: ValueId, operand: &LinArg) -> Result<ValueId> {
+    pub(crate) fn unbroadcast(&mut self, ct: ValueId, operand: LinArg) -> Result<ValueId> {
         let target = self.spec(operand);
         let have = self.value_spec(ct);
         if have.shape == target.shape {

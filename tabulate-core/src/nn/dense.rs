@@ -95,6 +95,7 @@ impl Dense {
         let dtype = promoted_dtype(self.dtype, &[Some(x), Some(&kernel), bias.as_ref()]);
         let x = x.astype(dtype)?;
         let kernel = kernel.astype(dtype)?;
+        let bias = bias.map(|b| b.astype(dtype)).transpose()?;
         let contracting = x.rank() - 1;
         let y = ops::dot_general(
             &x,
@@ -107,7 +108,6 @@ impl Dense {
         )?;
         match bias {
             Some(bias) => {
-                let bias = bias.astype(dtype)?;
                 let mut shape = vec![1isize; y.rank() - 1];
                 shape.push(-1);
                 y.add(&bias.reshape(shape)?)

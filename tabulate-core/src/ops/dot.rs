@@ -116,14 +116,14 @@ pub(super) fn dot_general_transpose(
 ) -> Result<Vec<Option<ValueId>>> {
     match (&args[0], &args[1]) {
         (LinArg::Tan(_), LinArg::Primal(y)) => {
-            let x_rank = cx.spec(&args[0]).rank();
+            let x_rank = cx.spec(args[0]).rank();
             Ok(vec![
                 Some(transpose_lhs(cx, ct, x_rank, *y, dims, false)?),
                 None,
             ])
         }
         (LinArg::Primal(x), LinArg::Tan(_)) => {
-            let y_rank = cx.spec(&args[1]).rank();
+            let y_rank = cx.spec(args[1]).rank();
             let swapped = DotDims {
                 lhs_contracting: dims.rhs_contracting.clone(),
                 rhs_contracting: dims.lhs_contracting.clone(),

@@ -179,8 +179,8 @@ pub(super) fn unary_spec(op: Unary, inputs: &[&Spec]) -> Result<Spec> {
     Ok(x.with_dtype(dtype))
 }
 
-pub(super) fn unary_spec_to(_op: &'static str, inputs: &[&Spec], dtype: DType) -> Result<Spec> {
-    Ok(inputs[0].with_dtype(dtype))
+pub(super) fn unary_spec_to(inputs: &[&Spec], dtype: DType) -> Spec {
+    inputs[0].with_dtype(dtype)
 }
 
 /// The shape of an elementwise result: equal ranks with each dimension equal or 1, or a
@@ -415,129 +415,131 @@ pub(super) fn unary_jvp(
 pub(super) fn binary_jvp(
     op: Binary,
     cx: &mut JvpCx<'_>,
-    p: &[ValueId],
+    primals: &[ValueId],
     ans: ValueId,
-    t: &[J],
+    tangents: &[J],
 ) -> Result<J> {
-    let (x, y) = (p[0], p[1]);
-    let (tx, ty) = (t[0], t[1]);
+    let (lhs, rhs) = (primals[0], primals[1]);
+    let (t_lhs, t_rhs) = (tangents[0], tangents[1]);
     match op {
-        Binary::Add => {
-            if tx.is_zero() {
-                cx.broadcast_tangent(ty, ans)
-            } else if ty.is_zero() {
-                cx.broadcast_tangent(tx, ans)
-            } else {
-                cx.apply(Prim::Binary(Binary::Add), &[tx, ty])
-            }
-        }
-        Binary::Sub => {
-            if tx.is_zero() {
-                let neg = cx.neg(ty)?;
-                cx.broadcast_tangent(neg, ans)
-            } else if ty.is_zero() {
-                cx.broadcast_tangent(tx, ans)
-            } else {
-                cx.apply(Prim::Binary(Binary::Sub), &[tx, ty])
-            }
-        }
+        Binary::Add | Binary::Sub => add_sub_jvp(op, cx, ans, t_lhs, t_rhs),
         // defjvp(mul_p, lambda xdot, x, y: mul(xdot, y), lambda ydot, x, y: mul(x, ydot))
         Binary::Mul => {
-            let a = if tx.is_zero() {
-                J::Zero
-            } else {
-                cx.mul(tx, J::Primal(y))?
-            };
-            let b = if ty.is_zero() {
-                J::Zero
-            } else {
-                cx.mul(J::Primal(x), ty)?
-            };
+            let a = cx.mul(t_lhs, J::Primal(rhs))?;
+            let b = cx.mul(J::Primal(lhs), t_rhs)?;
             cx.add_tangents(a, b)
         }
-        // defjvp(div_p, lambda g, x, y: div(g, y),
-        //               lambda g, x, y: mul(mul(neg(g), x), integer_pow(y, -2)))
-        Binary::Div => {
-            let a = if tx.is_zero() {
-                J::Zero
-            } else {
-                cx.div(tx, J::Primal(y))?
-            };
-            let b = if ty.is_zero() {
-                J::Zero
-            } else {
-                let neg = cx.neg(ty)?;
-                let nx = cx.mul(neg, J::Primal(x))?;
-                let inv_sq = cx.primal(Prim::IntegerPow(-2), &[y])?;
-                cx.mul(nx, J::Primal(inv_sq))?
-            };
-            cx.add_tangents(a, b)
-        }
+        Binary::Div => div_jvp(cx, lhs, rhs, t_lhs, t_rhs),
         // defjvp2(max_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
         //                lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
         Binary::Max | Binary::Min => {
-            let a = if tx.is_zero() {
+            let a = if t_lhs.is_zero() {
                 J::Zero
             } else {
-                let w = balanced_eq(cx, x, ans, y)?;
-                cx.mul(tx, J::Primal(w))?
+                let weight = balanced_eq(cx, lhs, ans, rhs)?;
+                cx.mul(t_lhs, J::Primal(weight))?
             };
-            let b = if ty.is_zero() {
+            let b = if t_rhs.is_zero() {
                 J::Zero
             } else {
-                let w = balanced_eq(cx, y, ans, x)?;
-                cx.mul(ty, J::Primal(w))?
-            };
-            cx.add_tangents(a, b)
-        }
-        // _pow_jvp_lhs / _pow_jvp_rhs for float exponents.
-        Binary::Pow => {
-            let a = if tx.is_zero() {
-                J::Zero
-            } else {
-                let one = cx.full_like(y, 1.0)?;
-                let ym1 = cx.primal(Prim::Binary(Binary::Sub), &[y, one])?;
-                let pw = cx.primal(Prim::Binary(Binary::Pow), &[x, ym1])?;
-                let jac = cx.primal(Prim::Binary(Binary::Mul), &[y, pw])?;
-                cx.mul(tx, J::Primal(jac))?
-            };
-            let b = if ty.is_zero() {
-                J::Zero
-            } else {
-                let zero = cx.full_like(x, 0.0)?;
-                let one = cx.full_like(x, 1.0)?;
-                let is_zero = cx.primal(Prim::Compare(Cmp::Eq), &[x, zero])?;
-                let safe = cx.primal(Prim::SelectN, &[is_zero, x, one])?;
-                let log = cx.primal(Prim::Unary(Unary::Log), &[safe])?;
-                let jac = cx.primal(Prim::Binary(Binary::Mul), &[log, ans])?;
-                cx.mul(ty, J::Primal(jac))?
+                let weight = balanced_eq(cx, rhs, ans, lhs)?;
+                cx.mul(t_rhs, J::Primal(weight))?
             };
             cx.add_tangents(a, b)
         }
-        Binary::Rem => {
-            // defjvp(rem_p, lambda g, x, y: _brcast(g, y),
-            //        lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
-            let a = if tx.is_zero() {
-                J::Zero
-            } else {
-                cx.broadcast_tangent(tx, ans)?
-            };
-            let b = if ty.is_zero() {
-                J::Zero
-            } else {
-                let neg = cx.neg(ty)?;
-                let q = cx.primal(Prim::Binary(Binary::Div), &[x, y])?;
-                let sign = cx.primal(Prim::Unary(Unary::Sign), &[q])?;
-                let q2 = cx.primal(Prim::Binary(Binary::Div), &[x, y])?;
-                let abs = cx.primal(Prim::Unary(Unary::Abs), &[q2])?;
-                let floor = cx.primal(Prim::Unary(Unary::Floor), &[abs])?;
-                let coef = cx.primal(Prim::Binary(Binary::Mul), &[sign, floor])?;
-                cx.mul(neg, J::Primal(coef))?
-            };
-            cx.add_tangents(a, b)
-        }
+        Binary::Pow => pow_jvp(cx, lhs, rhs, ans, t_lhs, t_rhs),
+        Binary::Rem => rem_jvp(cx, lhs, rhs, ans, t_lhs, t_rhs),
         Binary::And | Binary::Or => Ok(J::Zero),
     }
+}
+
+/// `_add_jvp` / `_sub_jvp`: a lone tangent is broadcast to the result's shape.
+fn add_sub_jvp(op: Binary, cx: &mut JvpCx<'_>, ans: ValueId, t_lhs: J, t_rhs: J) -> Result<J> {
+    if t_lhs.is_zero() {
+        let t = if op == Binary::Sub {
+            cx.neg(t_rhs)?
+        } else {
+            t_rhs
+        };
+        cx.broadcast_tangent(t, ans)
+    } else if t_rhs.is_zero() {
+        cx.broadcast_tangent(t_lhs, ans)
+    } else {
+        cx.apply(Prim::Binary(op), &[t_lhs, t_rhs])
+    }
+}
+
+/// `defjvp(div_p, lambda g, x, y: div(g, y),
+///                lambda g, x, y: mul(mul(neg(g), x), integer_pow(y, -2)))`.
+fn div_jvp(cx: &mut JvpCx<'_>, lhs: ValueId, rhs: ValueId, t_lhs: J, t_rhs: J) -> Result<J> {
+    let a = cx.div(t_lhs, J::Primal(rhs))?;
+    let b = if t_rhs.is_zero() {
+        J::Zero
+    } else {
+        let neg = cx.neg(t_rhs)?;
+        let scaled = cx.mul(neg, J::Primal(lhs))?;
+        let inv_sq = cx.primal(Prim::IntegerPow(-2), &[rhs])?;
+        cx.mul(scaled, J::Primal(inv_sq))?
+    };
+    cx.add_tangents(a, b)
+}
+
+/// `_pow_jvp_lhs` / `_pow_jvp_rhs` for float exponents.
+fn pow_jvp(
+    cx: &mut JvpCx<'_>,
+    base: ValueId,
+    exp: ValueId,
+    ans: ValueId,
+    t_base: J,
+    t_exp: J,
+) -> Result<J> {
+    let a = if t_base.is_zero() {
+        J::Zero
+    } else {
+        let one = cx.full_like(exp, 1.0)?;
+        let exp_m1 = cx.primal(Prim::Binary(Binary::Sub), &[exp, one])?;
+        let power = cx.primal(Prim::Binary(Binary::Pow), &[base, exp_m1])?;
+        let jac = cx.primal(Prim::Binary(Binary::Mul), &[exp, power])?;
+        cx.mul(t_base, J::Primal(jac))?
+    };
+    let b = if t_exp.is_zero() {
+        J::Zero
+    } else {
+        let zero = cx.full_like(base, 0.0)?;
+        let one = cx.full_like(base, 1.0)?;
+        let is_zero = cx.primal(Prim::Compare(Cmp::Eq), &[base, zero])?;
+        let safe = cx.primal(Prim::SelectN, &[is_zero, base, one])?;
+        let log = cx.primal(Prim::Unary(Unary::Log), &[safe])?;
+        let jac = cx.primal(Prim::Binary(Binary::Mul), &[log, ans])?;
+        cx.mul(t_exp, J::Primal(jac))?
+    };
+    cx.add_tangents(a, b)
+}
+
+/// `defjvp(rem_p, lambda g, x, y: _brcast(g, y),
+///        lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))`.
+fn rem_jvp(
+    cx: &mut JvpCx<'_>,
+    lhs: ValueId,
+    rhs: ValueId,
+    ans: ValueId,
+    t_lhs: J,
+    t_rhs: J,
+) -> Result<J> {
+    let a = cx.broadcast_tangent(t_lhs, ans)?;
+    let b = if t_rhs.is_zero() {
+        J::Zero
+    } else {
+        let neg = cx.neg(t_rhs)?;
+        let quotient = cx.primal(Prim::Binary(Binary::Div), &[lhs, rhs])?;
+        let sign = cx.primal(Prim::Unary(Unary::Sign), &[quotient])?;
+        let quotient = cx.primal(Prim::Binary(Binary::Div), &[lhs, rhs])?;
+        let magnitude = cx.primal(Prim::Unary(Unary::Abs), &[quotient])?;
+        let floor = cx.primal(Prim::Unary(Unary::Floor), &[magnitude])?;
+        let coef = cx.primal(Prim::Binary(Binary::Mul), &[sign, floor])?;
+        cx.mul(neg, J::Primal(coef))?
+    };
+    cx.add_tangents(a, b)
 }
 
 /// `_balanced_eq(x, z, y)`: 1 where `x == z != y`, 0.5 where all three are equal, else 0.
@@ -608,12 +610,12 @@ pub(super) fn binary_transpose(
     match op {
         Binary::Add => {
             let a = if linear(&args[0]) {
-                Some(cx.unbroadcast(ct, &args[0])?)
+                Some(cx.unbroadcast(ct, args[0])?)
             } else {
                 None
             };
             let b = if linear(&args[1]) {
-                Some(cx.unbroadcast(ct, &args[1])?)
+                Some(cx.unbroadcast(ct, args[1])?)
             } else {
                 None
             };
@@ -621,13 +623,13 @@ pub(super) fn binary_transpose(
         }
         Binary::Sub => {
             let a = if linear(&args[0]) {
-                Some(cx.unbroadcast(ct, &args[0])?)
+                Some(cx.unbroadcast(ct, args[0])?)
             } else {
                 None
             };
             let b = if linear(&args[1]) {
                 let neg = cx.emit(Prim::Unary(Unary::Neg), &[ct])?;
-                Some(cx.unbroadcast(neg, &args[1])?)
+                Some(cx.unbroadcast(neg, args[1])?)
             } else {
                 None
             };
@@ -636,11 +638,11 @@ pub(super) fn binary_transpose(
         Binary::Mul => match (&args[0], &args[1]) {
             (LinArg::Tan(_), LinArg::Primal(y)) => {
                 let prod = cx.emit(Prim::Binary(Binary::Mul), &[ct, *y])?;
-                Ok(vec![Some(cx.unbroadcast(prod, &args[0])?), None])
+                Ok(vec![Some(cx.unbroadcast(prod, args[0])?), None])
             }
             (LinArg::Primal(x), LinArg::Tan(_)) => {
                 let prod = cx.emit(Prim::Binary(Binary::Mul), &[*x, ct])?;
-                Ok(vec![None, Some(cx.unbroadcast(prod, &args[1])?)])
+                Ok(vec![None, Some(cx.unbroadcast(prod, args[1])?)])
             }
             _ => Err(Error::invalid(
                 "internal: mul is linear in one operand only",
@@ -649,7 +651,7 @@ pub(super) fn binary_transpose(
         Binary::Div => match (&args[0], &args[1]) {
             (LinArg::Tan(_), LinArg::Primal(y)) => {
                 let q = cx.emit(Prim::Binary(Binary::Div), &[ct, *y])?;
-                Ok(vec![Some(cx.unbroadcast(q, &args[0])?), None])
+                Ok(vec![Some(cx.unbroadcast(q, args[0])?), None])
             }
             _ => Err(Error::invalid(
                 "internal: div is linear in its numerator only",

@@ -153,12 +153,10 @@ impl Prim {
             Prim::Binary(op) => one(elementwise::binary_spec(op.name(), inputs)),
             Prim::Compare(op) => one(elementwise::compare_spec(*op, inputs)),
             Prim::SelectN => one(elementwise::select_spec(inputs)),
-            Prim::Convert(to) => one(elementwise::unary_spec_to(self.name(), inputs, *to)),
-            Prim::IntegerPow(_) | Prim::StopGradient => one(elementwise::unary_spec_to(
-                self.name(),
-                inputs,
-                inputs[0].dtype,
-            )),
+            Prim::Convert(to) => Ok(vec![elementwise::unary_spec_to(inputs, *to)]),
+            Prim::IntegerPow(_) | Prim::StopGradient => {
+                Ok(vec![elementwise::unary_spec_to(inputs, inputs[0].dtype)])
+            }
             Prim::Constant { spec, .. } | Prim::Iota { spec, .. } => Ok(vec![spec.clone()]),
             Prim::BroadcastInDim { shape, dims } => {
                 one(structural::broadcast_in_dim_spec(inputs, shape, dims))
@@ -191,9 +189,8 @@ impl Prim {
         match self {
             Prim::Unary(op) => op.cost(out),
             Prim::Binary(op) => op.cost(out),
-            Prim::Compare(_) | Prim::SelectN => Cost::flops(out),
             Prim::Convert(to) if inputs[0].dtype == *to => Cost::ZERO,
-            Prim::Convert(_) => Cost::flops(out),
+            Prim::Compare(_) | Prim::SelectN | Prim::Convert(_) => Cost::flops(out),
             Prim::IntegerPow(y) => Cost::flops(out * elementwise::integer_pow_ops(*y)),
             Prim::StopGradient
             | Prim::Constant { .. }
@@ -225,16 +222,23 @@ impl Prim {
             Prim::Unary(op) => one(elementwise::unary_jvp(*op, cx, x[0], y[0], t[0])),
             Prim::Binary(op) => one(elementwise::binary_jvp(*op, cx, x, y[0], t)),
             Prim::SelectN => one(elementwise::select_jvp(cx, x, t)),
-            Prim::Convert(_) => one(cx.apply(self.clone(), &[t[0]])),
             Prim::IntegerPow(n) => one(elementwise::integer_pow_jvp(*n, cx, x[0], t[0])),
-            Prim::Compare(_) | Prim::StopGradient | Prim::Argmax { .. } => Ok(vec![J::Zero]),
-            Prim::Constant { .. } | Prim::Iota { .. } => Ok(vec![J::Zero]),
-            Prim::BroadcastInDim { .. }
+            Prim::Compare(_)
+            | Prim::StopGradient
+            | Prim::Argmax { .. }
+            | Prim::Constant { .. }
+            | Prim::Iota { .. } => Ok(vec![J::Zero]),
+            Prim::Convert(_)
+            | Prim::BroadcastInDim { .. }
             | Prim::Reshape { .. }
             | Prim::Transpose { .. }
             | Prim::Slice { .. }
             | Prim::Rev { .. } => one(cx.apply(self.clone(), &[t[0]])),
-            Prim::Pad { .. } | Prim::Concatenate { .. } => one(cx.apply(self.clone(), t)),
+            // `linear_jvp`: the primitive applied to the tangents, zeros instantiated.
+            Prim::Pad { .. } | Prim::Concatenate { .. } => {
+                let tangents = cx.instantiate_zeros(t, x)?;
+                one(cx.apply(self.clone(), &tangents))
+            }
             Prim::Reduce { op, axes } => one(reduce::reduce_jvp(*op, axes, cx, x[0], y[0], t[0])),
             Prim::DotGeneral(dims) => one(dot::dot_general_jvp(dims, cx, x, t)),
         }
@@ -253,19 +257,19 @@ impl Prim {
             Prim::Binary(op) => elementwise::binary_transpose(*op, cx, ct, args),
             Prim::SelectN => elementwise::select_transpose(cx, ct, args),
             Prim::Convert(_) => {
-                let back = cx.spec(&args[0]).dtype;
+                let back = cx.spec(args[0]).dtype;
                 Ok(vec![Some(cx.emit(Prim::Convert(back), &[ct])?)])
             }
             Prim::BroadcastInDim { dims, .. } => {
-                structural::broadcast_in_dim_transpose(cx, ct, &args[0], dims)
+                structural::broadcast_in_dim_transpose(cx, ct, args[0], dims)
             }
             Prim::Reshape { .. } => {
-                let shape = cx.spec(&args[0]).shape.clone();
+                let shape = cx.spec(args[0]).shape.clone();
                 Ok(vec![Some(cx.emit(Prim::Reshape { shape }, &[ct])?)])
             }
             Prim::Transpose { perm } => structural::transpose_transpose(cx, ct, perm),
             Prim::Slice { start, strides, .. } => {
-                structural::slice_transpose(cx, ct, &args[0], start, strides)
+                structural::slice_transpose(cx, ct, args[0], start, strides)
             }
             Prim::Pad { low, interior, .. } => {
                 structural::pad_transpose(cx, ct, args, low, interior)
@@ -274,7 +278,7 @@ impl Prim {
             Prim::Rev { axes } => Ok(vec![Some(
                 cx.emit(Prim::Rev { axes: axes.clone() }, &[ct])?,
             )]),
-            Prim::Reduce { op, axes } => reduce::reduce_transpose(*op, cx, ct, &args[0], axes),
+            Prim::Reduce { op, axes } => reduce::reduce_transpose(*op, cx, ct, args[0], axes),
             Prim::DotGeneral(dims) => dot::dot_general_transpose(dims, cx, ct, args),
             Prim::Compare(_)
             | Prim::IntegerPow(_)

@@ -143,7 +143,7 @@ pub(super) fn reduce_transpose(
     op: ReduceOp,
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
-    operand: &LinArg,
+    operand: LinArg,
     axes: &[usize],
 ) -> Result<Vec<Option<ValueId>>> {
     if op != ReduceOp::Sum {

@@ -270,7 +270,7 @@ pub(super) fn rev_spec(inputs: &[&Spec], axes: &[usize]) -> Result<Spec> {
 pub(super) fn broadcast_in_dim_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
-    operand: &LinArg,
+    operand: LinArg,
     dims: &[usize],
 ) -> Result<Vec<Option<ValueId>>> {
     let x = cx.spec(operand);
@@ -324,7 +324,7 @@ pub(super) fn transpose_transpose(
 pub(super) fn slice_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
-    operand: &LinArg,
+    operand: LinArg,
     start: &[usize],
     strides: &[usize],
 ) -> Result<Vec<Option<ValueId>>> {
@@ -366,7 +366,7 @@ pub(super) fn pad_transpose(
     interior: &[usize],
 ) -> Result<Vec<Option<ValueId>>> {
     let t = cx.value_spec(ct);
-    let x = cx.spec(&args[0]);
+    let x = cx.spec(args[0]);
     let operand_ct = if matches!(args[0], LinArg::Tan(_)) {
         let zero = cx.scalar(0.0, t.dtype)?;
         let high: Vec<i64> = (0..t.rank())
@@ -432,7 +432,7 @@ pub(super) fn concatenate_transpose(
     let mut offset = 0;
     let mut out = Vec::with_capacity(args.len());
     for arg in args {
-        let spec = cx.spec(arg);
+        let spec = cx.spec(*arg);
         let size = spec.dims()[axis];
         if matches!(arg, LinArg::Tan(_)) {
             let mut start = vec![0; t.rank()];

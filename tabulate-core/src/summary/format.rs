@@ -1,5 +1,5 @@
 //! The text of every cell, with its styles, exactly as Flax writes it: value trees in
-//! PyYAML's block style with dimmed dtypes, `{:,}` counts, decimal byte units.
+//! `PyYAML`'s block style with dimmed dtypes, `{:,}` counts, decimal byte units.
 
 use super::{Row, RowVariables, Size, Summary};
 use crate::value::Value;
@@ -193,7 +193,7 @@ pub(crate) fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -219,7 +219,7 @@ pub(crate) fn bytes_text(bytes: u64) -> String {
     format!("{}.{} {}", grouped(whole), fraction, unit)
 }
 
-/// A value tree as Flax renders it: PyYAML block style, dtypes dimmed, empty containers
+/// A value tree as Flax renders it: `PyYAML` block style, dtypes dimmed, empty containers
 /// as an empty cell.
 pub(crate) fn value_text(value: &Value) -> StyledText {
     let lines = match value {
@@ -252,7 +252,7 @@ fn scalar(value: &Value) -> StyledText {
     }
 }
 
-/// PyYAML single-quotes a Python `repr` like `'relu'` and Flax deletes every single quote;
+/// `PyYAML` single-quotes a Python `repr` like `'relu'` and Flax deletes every single quote;
 /// we drop the quotes the same way but keep apostrophes inside the text.
 fn object_text(repr: &str) -> String {
     repr.strip_prefix('\'')
@@ -268,7 +268,7 @@ fn is_empty_container(value: &Value) -> bool {
     }
 }
 
-/// Lines of a non-empty sequence or mapping in PyYAML's block style: sequences inside
+/// Lines of a non-empty sequence or mapping in `PyYAML`'s block style: sequences inside
 /// mappings are not indented, mappings inside mappings are indented by two, and a
 /// container inside a sequence starts on the `- ` line.
 fn block(value: &Value) -> Vec<StyledText> {

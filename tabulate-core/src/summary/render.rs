@@ -272,6 +272,8 @@ fn ratio_reduce(
     for ((&ratio, &maximum), &value) in ratios.iter().zip(maximums).zip(values) {
         if ratio > 0 && total_ratio > 0 {
             let share = (ratio as f64 * remaining as f64 / total_ratio as f64).round_ties_even();
+            // A rounded share of `remaining`: non-negative and no larger than it.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let distributed = maximum.min(share as usize);
             result.push(value.saturating_sub(distributed));
             remaining = remaining.saturating_sub(distributed);

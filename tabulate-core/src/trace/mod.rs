@@ -103,13 +103,6 @@ pub(crate) fn run<M: Tabulate, R>(
     if !installed {
         return Err(Error::new(ErrorKind::Reentrant));
     }
-    // Removes the trace even if `f` panics, so the thread can run another summary.
-    struct Uninstall;
-    impl Drop for Uninstall {
-        fn drop(&mut self) {
-            TRACE.with(|cell| cell.borrow_mut().take());
-        }
-    }
     let uninstall = Uninstall;
     let out = f(model);
     let trace = TRACE
@@ -126,6 +119,16 @@ pub(crate) fn run<M: Tabulate, R>(
     ))
 }
 
+/// Removes the trace when dropped, even if the run panics, so the thread can run another
+/// summary.
+struct Uninstall;
+
+impl Drop for Uninstall {
+    fn drop(&mut self) {
+        TRACE.with(|cell| cell.borrow_mut().take());
+    }
+}
+
 fn next_generation() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -134,7 +137,8 @@ fn next_generation() -> u64 {
 
 /// Whether a summary run is active on this thread.
 pub(crate) fn is_active() -> bool {
-    TRACE.with(|cell| cell.try_borrow().map(|t| t.is_some()).unwrap_or(true))
+    // A trace that is borrowed right now is active: only the trace itself borrows it.
+    TRACE.with(|cell| cell.try_borrow().map_or(true, |t| t.is_some()))
 }
 
 fn with_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Option<R> {
@@ -246,7 +250,7 @@ pub fn enter_call(
     let key = naming::key_of(module);
     let mut call_args = CallArgs::default();
     args(&mut call_args);
-    let depth = with_trace(|trace| trace.enter(module, key, fields, method, call_args.to_value()));
+    let depth = with_trace(|trace| trace.enter(module, &key, fields, method, call_args.to_value()));
     CallGuard { depth }
 }
 
@@ -270,6 +274,11 @@ impl Drop for CallGuard {
 }
 
 /// What a `#[forward]` method may return: a [`Describe`] value, or a `Result` of one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the result of a `#[forward]` method",
+    label = "results must implement `Describe` (or be a `Result` of such a value)",
+    note = "implement `tabulate::Describe` for the result type"
+)]
 pub trait ForwardOutput {
     /// The value shown in the `outputs` column, or `None` for an error.
     fn output_value(&self) -> Option<Value>;
@@ -346,12 +355,12 @@ impl Trace {
     fn enter(
         &mut self,
         module: &dyn Tabulate,
-        key: ModuleKey,
+        key: &ModuleKey,
         fields: Vec<(ModuleKey, String)>,
         method: &'static str,
         inputs: Value,
     ) -> usize {
-        let path = self.resolve_path(module, &key);
+        let path = self.resolve_path(module, key);
         let index = self.calls.len();
         self.calls.push(CallRecord {
             path: path.clone(),

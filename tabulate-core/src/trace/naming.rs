@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::Trace;
 use super::vars::VarId;
-use crate::module::{Tabulate, Visitor};
+use crate::module::{ModuleIdentity, Tabulate, Visitor};
 
 /// What identifies a module between calls.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,10 +94,10 @@ impl Frame {
 
 impl Trace {
     pub(super) fn resolve_path(&mut self, module: &dyn Tabulate, key: &ModuleKey) -> Vec<String> {
-        if let ModuleKey::Token(id) = key {
-            if let Some(path) = self.token_paths.get(id) {
-                return path.clone();
-            }
+        if let ModuleKey::Token(id) = key
+            && let Some(path) = self.token_paths.get(id)
+        {
+            return path.clone();
         }
         let path = if *key == self.model {
             Vec::new()
@@ -128,19 +128,18 @@ impl Trace {
         let identity = module.identity();
         let generation = self.generation;
         let parent = identity
-            .and_then(|id| id.birthplace())
+            .and_then(ModuleIdentity::birthplace)
             .filter(|&(g, _)| g == generation)
             .and_then(|(_, uid)| self.frames.iter().rposition(|f| f.uid == uid))
             .unwrap_or(self.frames.len() - 1);
         let frame = &mut self.frames[parent];
-        let name = match identity.and_then(|id| id.name()) {
-            Some(name) => name.to_string(),
-            None => {
-                let counter = frame.counters.entry(module.type_name()).or_insert(0);
-                let name = format!("{}_{}", module.type_name(), counter);
-                *counter += 1;
-                name
-            }
+        let name = if let Some(name) = identity.and_then(ModuleIdentity::name) {
+            name.to_string()
+        } else {
+            let counter = frame.counters.entry(module.type_name()).or_insert(0);
+            let name = format!("{}_{}", module.type_name(), counter);
+            *counter += 1;
+            name
         };
         let mut path = frame.path.clone();
         path.push(name);

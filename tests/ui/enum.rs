@@ -1,0 +1,10 @@
+use tabulate::nn::Dense;
+use tabulate::prelude::*;
+
+#[derive(Tabulate)]
+enum Head {
+    Linear(Dense),
+    Identity,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use tabulate::prelude::*;
+
+#[forward]
+fn forward(x: &Tensor) -> Result<Tensor> {
+    Ok(x.clone())
+}
+
+fn main() {}
