@@ -68,31 +68,47 @@ impl RenderOptions {
         self
     }
 
-    fn resolved_width(&self) -> Option<usize> {
-        self.width.or_else(|| {
+    /// The width and colour to use, given what the environment says.
+    fn resolve(&self, env: &Environment) -> (Option<usize>, bool) {
+        let width = self.width.or_else(|| {
             if !self.detect_width {
                 return None;
             }
-            let columns = std::env::var("COLUMNS")
-                .ok()
-                .and_then(|c| c.trim().parse().ok());
-            columns.or_else(|| {
-                std::io::stdout()
-                    .is_terminal()
-                    .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
-                    .flatten()
-            })
-        })
-    }
-
-    fn resolved_color(&self) -> bool {
-        match self.color {
+            // As in rich, COLUMNS counts as given; a terminal's width comes next.
+            let columns = env.columns.as_deref().and_then(|c| c.trim().parse().ok());
+            columns.or(env.terminal_width.filter(|_| env.is_terminal))
+        });
+        let color = match self.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
+            // https://no-color.org: set and not empty disables colour.
             ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
+                env.is_terminal && env.no_color.as_deref().is_none_or(str::is_empty)
             }
+        };
+        (width, color)
+    }
+}
+
+/// What decides automatic width and colour: environment variables and standard output.
+#[derive(Debug, Default)]
+struct Environment {
+    columns: Option<String>,
+    no_color: Option<String>,
+    is_terminal: bool,
+    terminal_width: Option<usize>,
+}
+
+impl Environment {
+    fn current() -> Environment {
+        let is_terminal = std::io::stdout().is_terminal();
+        Environment {
+            columns: std::env::var("COLUMNS").ok(),
+            no_color: std::env::var_os("NO_COLOR").map(|v| v.to_string_lossy().into_owned()),
+            is_terminal,
+            terminal_width: is_terminal
+                .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+                .flatten(),
         }
     }
 }
@@ -100,8 +116,8 @@ impl RenderOptions {
 /// The whole text: a blank line, the title, the table, the caption, a blank line.
 pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
     let cells = format::cells(summary);
-    let color = options.resolved_color();
-    let widths = column_widths(&cells, options.resolved_width());
+    let (width, color) = options.resolve(&Environment::current());
+    let widths = column_widths(&cells, width);
     let table_width = widths.iter().sum::<usize>() + widths.len() + 1;
 
     let mut out = String::from("\n");
@@ -582,6 +598,45 @@ mod tests {
         assert_eq!(texts, ["kernel:   ", "float32[9…"]);
         let lines = wrap(&StyledText::plain("Total"), 9, true);
         assert_eq!(lines[0].text(), "    Total");
+    }
+
+    #[test]
+    fn automatic_width_and_colour_follow_the_environment() {
+        let auto = RenderOptions::auto();
+        let pipe = Environment::default();
+        assert_eq!(auto.resolve(&pipe), (None, false));
+        let columns = Environment {
+            columns: Some("90".into()),
+            ..Environment::default()
+        };
+        assert_eq!(auto.resolve(&columns), (Some(90), false));
+        let terminal = Environment {
+            is_terminal: true,
+            terminal_width: Some(120),
+            ..Environment::default()
+        };
+        assert_eq!(auto.resolve(&terminal), (Some(120), true));
+        let no_color = Environment {
+            no_color: Some("1".into()),
+            ..terminal
+        };
+        assert_eq!(auto.resolve(&no_color), (Some(120), false));
+        let empty_no_color = Environment {
+            no_color: Some(String::new()),
+            columns: Some("80".into()),
+            ..no_color
+        };
+        assert_eq!(auto.resolve(&empty_no_color), (Some(80), true));
+        // Explicit choices win over the environment.
+        let explicit = RenderOptions::auto().width(50).color(ColorChoice::Never);
+        assert_eq!(explicit.resolve(&empty_no_color), (Some(50), false));
+        assert_eq!(RenderOptions::new().resolve(&empty_no_color), (None, false));
+        assert_eq!(
+            RenderOptions::new()
+                .color(ColorChoice::Always)
+                .resolve(&pipe),
+            (None, true)
+        );
     }
 
     #[test]
