@@ -117,3 +117,25 @@ fn parameters_follow_their_dtype() {
     // The bfloat16 parameters are converted to float32 first: 2*4*8*16 + 4*16 + 144 converts.
     assert_eq!(summary.rows[0].flops, Some(1024 + 64 + 144));
 }
+
+#[test]
+fn any_width_renders_without_panicking() {
+    let x = Tensor::new(DType::F32, [16, 9]);
+    let summary = tabulate(&foo::Foo)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .unwrap();
+    for width in 0..120 {
+        let text = summary.render(&RenderOptions::new().width(width));
+        assert!(
+            text.contains("Foo Summary") || width < 20,
+            "width {width}:\n{text}"
+        );
+        // rich shrinks columns until the table fits, with at least a border per column.
+        if width >= 30 {
+            let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+            assert!(widest <= width, "width {width} gave {widest}:\n{text}");
+        }
+    }
+}

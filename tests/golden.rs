@@ -153,3 +153,38 @@ fn shared_goldens() {
         golden.check(&summary);
     }
 }
+
+/// rich's column shrinking, wrapping and `…` truncation at many widths
+/// (`tests/golden/widths/`, made by `scripts/seed_widths.py` with Flax).
+#[test]
+fn seed_at_many_widths() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/widths");
+    let x = Tensor::new(DType::F32, [16, 9]);
+    let summary = tabulate(&foo::Foo)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .expect("runs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("widths directory") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name")
+            .to_string();
+        let width: usize = name
+            .strip_prefix("seed_w")
+            .and_then(|n| n.strip_suffix(".plain.txt"))
+            .and_then(|n| n.parse().ok())
+            .expect("seed_w{N}.plain.txt");
+        let expected = std::fs::read_to_string(&path).expect("readable");
+        assert_same(
+            &summary.render(&RenderOptions::new().width(width)),
+            &expected,
+            &name,
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 19);
+}
