@@ -53,7 +53,7 @@ pub mod nn {
 
 /// The names most programs need: `use tabulate::prelude::*;`.
 pub mod prelude {
-    pub use crate::{DType, Result, Summary, Tabulate, Tensor, forward, tabulate};
+    pub use crate::{DType, ModuleIdentity, Result, Summary, Tabulate, Tensor, forward, tabulate};
 }
 
 /// Not public API: what the macros' expansions refer to.

@@ -9,15 +9,24 @@ use serde_json::Value as Json;
 use tabulate::prelude::*;
 use tabulate::{ColorChoice, RenderOptions, Tabulator};
 
+#[path = "../examples/cnn.rs"]
+#[allow(unreachable_pub)] // the examples export their models
+mod cnn;
 #[path = "../examples/foo.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod foo;
 #[path = "../examples/mlp.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod mlp;
+#[path = "../examples/resblock.rs"]
+#[allow(unreachable_pub)] // the examples export their models
+mod resblock;
 #[path = "../examples/shared.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod shared;
+#[path = "../examples/transformer.rs"]
+#[allow(unreachable_pub)] // the examples export their models
+mod transformer;
 
 /// One golden: the options of its `nn.tabulate` call, its inputs and its expected text.
 struct Golden {
@@ -148,6 +157,44 @@ fn shared_goldens() {
         let x = &golden.inputs()[0];
         let summary = golden
             .configure(&shared::SharedDense)
+            .run(|m| m.forward(x))
+            .expect("runs");
+        golden.check(&summary);
+    }
+}
+
+#[test]
+fn cnn_goldens() {
+    for golden in Golden::all_of("cnn") {
+        let x = &golden.inputs()[0];
+        let summary = golden
+            .configure(&cnn::CNN)
+            .run(|m| m.forward(x))
+            .expect("runs");
+        golden.check(&summary);
+    }
+}
+
+#[test]
+fn resblock_goldens() {
+    for golden in Golden::all_of("resblock") {
+        let x = &golden.inputs()[0];
+        let model = resblock::ResNetBasicBlock::default();
+        let summary = golden
+            .configure(&model)
+            .run(|m| m.forward(x))
+            .expect("runs");
+        golden.check(&summary);
+    }
+}
+
+#[test]
+fn transformer_goldens() {
+    for golden in Golden::all_of("transformer") {
+        let x = &golden.inputs()[0];
+        let model = transformer::EncoderBlock::default();
+        let summary = golden
+            .configure(&model)
             .run(|m| m.forward(x))
             .expect("runs");
         golden.check(&summary);

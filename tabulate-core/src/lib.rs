@@ -8,6 +8,7 @@ pub mod error;
 pub mod module;
 pub mod nn;
 pub mod options;
+pub mod random;
 pub mod shape;
 pub mod summary;
 pub mod tensor;

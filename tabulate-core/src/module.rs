@@ -194,6 +194,47 @@ impl ModuleIdentity {
         }
     }
 
+    /// A new identity with an explicit name, as Flax's `name=` gives one: for a module of
+    /// your own, hold it in a `#[tabulate(identity)]` field.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Block {
+    ///     #[tabulate(identity)]
+    ///     identity: ModuleIdentity,
+    /// }
+    ///
+    /// impl Block {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         Dense::new(4).forward(x)
+    ///     }
+    /// }
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Net;
+    ///
+    /// impl Net {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         Block { identity: ModuleIdentity::named("h_0") }.forward(x)
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 3]);
+    /// let summary = tabulate(&Net).run(|n| n.forward(&x))?;
+    /// assert_eq!(summary.rows[2].path, ["h_0", "Dense_0"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    pub fn named(name: impl Into<String>) -> ModuleIdentity {
+        let mut identity = ModuleIdentity::new();
+        identity.set_name(name);
+        identity
+    }
+
     /// Gives the module an explicit name, as Flax's `name=` does.
     pub fn set_name(&mut self, name: impl Into<String>) {
         self.name = Some(name.into());

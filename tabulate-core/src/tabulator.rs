@@ -28,6 +28,7 @@ pub fn tabulate<M: Tabulate>(model: &M) -> Tabulator<'_, M> {
         mutable: Mutable::default(),
         compute_flops: false,
         compute_vjp_flops: false,
+        rngs: Vec::new(),
     }
 }
 
@@ -41,6 +42,7 @@ pub struct Tabulator<'a, M> {
     mutable: Mutable,
     compute_flops: bool,
     compute_vjp_flops: bool,
+    rngs: Vec<String>,
 }
 
 impl<M: Tabulate> Tabulator<'_, M> {
@@ -78,9 +80,17 @@ impl<M: Tabulate> Tabulator<'_, M> {
         self
     }
 
+    /// The random streams the run provides besides `params` (Flax's
+    /// `rngs={'params': …, 'dropout': …}`): a stochastic `Dropout` needs `dropout`.
+    /// Default: only `params`.
+    pub fn rngs<S: Into<String>>(mut self, streams: impl IntoIterator<Item = S>) -> Self {
+        self.rngs = streams.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Runs `forward` on the model with abstract tensors and summarises the calls it made.
     pub fn run<R: ForwardOutput>(self, forward: impl FnOnce(&M) -> R) -> Result<Summary> {
-        let (out, recording) = trace::run(self.model, self.mutable.clone(), forward)?;
+        let (out, recording) = trace::run(self.model, self.mutable.clone(), &self.rngs, forward)?;
         if let Some(error) = out.failure() {
             return Err(error);
         }

@@ -331,23 +331,32 @@ impl Tensor {
         ops::stop_gradient(self)
     }
 
-    /// `jnp.where(cond, on_true, on_false)`, with `self` as `cond`.
+    /// `jnp.where(cond, on_true, on_false)`, with `self` as `cond`. Like `jnp.where` (a
+    /// nested `jit`), a non-boolean condition is compared with zero first.
     pub fn select(&self, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
-        let (t, f) = promote(on_true, on_false)?;
-        let shape = self
-            .shape()
-            .broadcast(t.shape())
-            .and_then(|s| s.broadcast(f.shape()))
-            .ok_or_else(|| {
-                Error::shape(
-                    "select_n",
-                    format!("cannot broadcast {self}, {t} and {f} together"),
-                )
-            })?;
-        let cond = self.astype(DType::Bool)?.broadcast_to(shape.clone())?;
-        let t = t.broadcast_to(shape.clone())?;
-        let f = f.broadcast_to(shape)?;
-        ops::select_n(&cond, &f, &t)
+        crate::trace::call_region("_where", &[self, on_true, on_false], || {
+            let cond = if self.dtype() == DType::Bool {
+                self.clone()
+            } else {
+                let zero = ops::constant(0.0, Spec::new(self.dtype(), Shape::scalar()))?;
+                ops::compare(Cmp::Ne, self, &zero)?
+            };
+            let (t, f) = promote(on_true, on_false)?;
+            let shape = cond
+                .shape()
+                .broadcast(t.shape())
+                .and_then(|s| s.broadcast(f.shape()))
+                .ok_or_else(|| {
+                    Error::shape(
+                        "select_n",
+                        format!("cannot broadcast {cond}, {t} and {f} together"),
+                    )
+                })?;
+            let cond = cond.broadcast_to(shape.clone())?;
+            let t = t.broadcast_to(shape.clone())?;
+            let f = f.broadcast_to(shape)?;
+            ops::select_n(&cond, &f, &t)
+        })
     }
 
     /// `x.astype(dtype)` (`convert_element_type`; free when the dtype is already `dtype`).
@@ -493,10 +502,7 @@ impl Tensor {
                 format!("{self} does not split into {sections} equal parts along axis {axis}"),
             ));
         }
-        let part = size / sections;
-        (0..sections)
-            .map(|i| self.slice(axis, i * part, (i + 1) * part))
-            .collect()
+        ops::split(self, a, vec![size / sections; sections])
     }
 
     /// `jnp.flip` along `axis`.
@@ -528,6 +534,45 @@ impl Tensor {
             let value = ops::convert(&value, self.dtype())?;
             ops::pad(self, &value, low, high, interior)
         })
+    }
+
+    /// `jnp.pad(x, widths, mode="wrap")`: periodic padding, made of slices and
+    /// concatenations (no arithmetic).
+    pub fn pad_wrap(&self, widths: &[(usize, usize)]) -> Result<Tensor> {
+        if widths.len() != self.rank() {
+            return Err(Error::shape(
+                "pad",
+                format!("one (before, after) pair per dimension of {self} is needed"),
+            ));
+        }
+        let mut x = self.clone();
+        for (axis, &(before, after)) in widths.iter().enumerate() {
+            let size = x.shape().dims()[axis];
+            if size == 0 {
+                if before + after > 0 {
+                    return Err(Error::shape(
+                        "pad",
+                        format!("cannot wrap-pad the empty axis {axis} of {self}"),
+                    ));
+                }
+                continue;
+            }
+            let a = isize::try_from(axis).unwrap_or(isize::MAX);
+            let mut parts = Vec::new();
+            if before % size > 0 {
+                parts.push(x.slice(a, size - before % size, size)?);
+            }
+            parts.extend(std::iter::repeat_n(
+                x.clone(),
+                before / size + after / size + 1,
+            ));
+            if after % size > 0 {
+                parts.push(x.slice(a, 0, after % size)?);
+            }
+            let refs: Vec<&Tensor> = parts.iter().collect();
+            x = ops::concatenate(&refs, axis)?;
+        }
+        Ok(x)
     }
 
     /// `jnp.argmax` along `axis`, as `int32` indices.

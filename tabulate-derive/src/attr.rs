@@ -18,6 +18,9 @@ pub(crate) struct Field {
     pub(crate) skip: Option<syn::Path>,
     /// `rename = "…"`: the name its submodules' paths use.
     pub(crate) rename: Option<LitStr>,
+    /// `identity`: the field holds the module's `ModuleIdentity` (an explicit name, and
+    /// naming in the module that built it).
+    pub(crate) identity: Option<syn::Path>,
 }
 
 impl Container {
@@ -49,6 +52,20 @@ impl Field {
             } else if meta.path.is_ident("rename") {
                 let value: LitStr = meta.value()?.parse()?;
                 set_once(cx, &mut out.rename, &meta.path, value, "rename");
+                Ok(())
+            } else if meta.path.is_ident("identity") {
+                if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                    return Err(
+                        meta.error("`identity` takes no value: write `#[tabulate(identity)]`")
+                    );
+                }
+                set_once(
+                    cx,
+                    &mut out.identity,
+                    &meta.path,
+                    meta.path.clone(),
+                    "identity",
+                );
                 Ok(())
             } else {
                 Err(unknown(&meta, "field"))

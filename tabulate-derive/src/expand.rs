@@ -47,7 +47,25 @@ fn impl_tabulate(container: &Container<'_>) -> TokenStream {
     let mut generics = container.original.generics.clone();
     let params: Vec<syn::Ident> = generics.type_params().map(|p| p.ident.clone()).collect();
     let mut visits = Vec::new();
-    for field in container.fields.iter().filter(|f| f.attrs.skip.is_none()) {
+    let identity = container
+        .fields
+        .iter()
+        .find(|f| f.attrs.identity.is_some())
+        .map(|field| {
+            let member = &field.member;
+            let span = field.ty.span();
+            // The type check doubles as the error for a field of the wrong type.
+            quote_spanned! {span=>
+                fn identity(&self) -> ::core::option::Option<&::tabulate::ModuleIdentity> {
+                    ::core::option::Option::Some(&self.#member)
+                }
+            }
+        });
+    for field in container
+        .fields
+        .iter()
+        .filter(|f| f.attrs.skip.is_none() && f.attrs.identity.is_none())
+    {
         let generic = mentions(field.ty, &params);
         if generic {
             let ty = field.ty;
@@ -69,6 +87,8 @@ fn impl_tabulate(container: &Container<'_>) -> TokenStream {
             fn visit_submodules(&self, __visitor: &mut dyn ::tabulate::Visitor) {
                 #(#visits)*
             }
+
+            #identity
         }
     }
 }

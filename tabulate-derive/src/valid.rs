@@ -7,7 +7,20 @@ use crate::ctxt::Ctxt;
 
 pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
     let mut seen: HashMap<String, &syn::Field> = HashMap::new();
+    let mut identity: Option<&syn::Path> = None;
     for field in &container.fields {
+        if let Some(path) = &field.attrs.identity {
+            if identity.replace(path).is_some() {
+                cx.error_spanned_by(path, "only one field can hold the module's identity");
+            }
+            if field.attrs.skip.is_some() || field.attrs.rename.is_some() {
+                cx.error_spanned_by(
+                    path,
+                    "an `identity` field is neither visited nor renamed: drop `skip`/`rename`",
+                );
+            }
+            continue;
+        }
         if let (Some(_), Some(rename)) = (&field.attrs.skip, &field.attrs.rename) {
             cx.error_spanned_by(rename, "`rename` has no effect on a `skip` field");
         }

@@ -73,12 +73,13 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
     Folded { alias, removed }
 }
 
-/// The nearest enclosing call region of `region`, or the top.
+/// The nearest enclosing call region of `region` (or the top), as the scope whose
+/// literals are visible: a transposed call sees its forward call's literals.
 fn call_scope(graph: &Graph, mut region: RegionId) -> RegionId {
     while region != RegionId::TOP {
         let r = graph.region(region);
         if matches!(r.kind, RegionKind::Call(_)) {
-            return region;
+            return r.literals_of.unwrap_or(region);
         }
         region = r.parent;
     }
@@ -152,7 +153,7 @@ fn evaluate(prim: &Prim, x: &[f64]) -> Option<f64> {
             Unary::Sin => x[0].sin(),
             Unary::Cos => x[0].cos(),
             Unary::Square => x[0] * x[0],
-            Unary::Not | Unary::IsFinite | Unary::Erf => return None,
+            Unary::Not | Unary::IsFinite | Unary::Erf | Unary::Erfc => return None,
         },
         Prim::Binary(op) => match op {
             Binary::Add => x[0] + x[1],
@@ -163,7 +164,7 @@ fn evaluate(prim: &Prim, x: &[f64]) -> Option<f64> {
             Binary::Max => x[0].max(x[1]),
             Binary::Min => x[0].min(x[1]),
             Binary::Pow => x[0].powf(x[1]),
-            Binary::And | Binary::Or => return None,
+            Binary::And | Binary::Or | Binary::Xor | Binary::ShiftRightLogical => return None,
         },
         Prim::Compare(op) => b(match op {
             Cmp::Eq => x[0] == x[1],

@@ -31,12 +31,13 @@ impl J {
     }
 }
 
-/// One linear op: `out = prim(args)`, linear in its tangent arguments.
+/// One linear op: `outs = prim(args)`, linear in its tangent arguments.
 #[derive(Clone, Debug)]
 pub(crate) struct LinNode {
     pub(crate) prim: Prim,
     pub(crate) args: Vec<LinArg>,
-    pub(crate) out: TanId,
+    /// One tangent per result (several only for `split`).
+    pub(crate) outs: Vec<TanId>,
     /// Where its transpose is emitted in the VJP program.
     pub(crate) region: RegionId,
 }
@@ -117,19 +118,28 @@ impl JvpCx<'_> {
     /// `prim` applied to `args`: a residual when all are primal, a linear op when one is
     /// a tangent, a zero when a zero tangent meets only primal values.
     pub(crate) fn apply(&mut self, prim: Prim, args: &[J]) -> Result<J> {
+        Ok(self.apply_multi(prim, args)?.swap_remove(0))
+    }
+
+    /// [`JvpCx::apply`] for a primitive with several results.
+    pub(crate) fn apply_multi(&mut self, prim: Prim, args: &[J]) -> Result<Vec<J>> {
         let has_tangent = args.iter().any(|a| matches!(a, J::Tan(_)));
         if !has_tangent {
-            if args.iter().any(|a| a.is_zero()) {
-                return Ok(J::Zero);
-            }
-            let primals: Vec<ValueId> = args
+            let primals: Option<Vec<ValueId>> = args
                 .iter()
                 .map(|a| match a {
-                    J::Primal(v) => *v,
-                    _ => unreachable!("checked above"),
+                    J::Primal(v) => Some(*v),
+                    _ => None,
                 })
                 .collect();
-            return Ok(J::Primal(self.primal(prim, &primals)?));
+            let Some(primals) = primals else {
+                let results = prim.infer(&[])?.len().max(1);
+                return Ok(vec![J::Zero; results]);
+            };
+            let outs = self
+                .h
+                .emit(prim, primals, self.forward_region, NodeTag::Plain)?;
+            return Ok(outs.into_iter().map(J::Primal).collect());
         }
         let specs = args
             .iter()
@@ -142,8 +152,11 @@ impl JvpCx<'_> {
                 ))
             })?;
         let refs: Vec<&Spec> = specs.iter().collect();
-        let spec = prim.infer(&refs)?.swap_remove(0);
-        let out = self.tape.new_tangent(spec);
+        let outs: Vec<TanId> = prim
+            .infer(&refs)?
+            .into_iter()
+            .map(|spec| self.tape.new_tangent(spec))
+            .collect();
         let args = args
             .iter()
             .map(|a| match *a {
@@ -152,13 +165,14 @@ impl JvpCx<'_> {
                 J::Zero => unreachable!("rejected above"),
             })
             .collect();
+        let tangents = outs.iter().map(|&t| J::Tan(t)).collect();
         self.tape.nodes.push(LinNode {
             prim,
             args,
-            out,
+            outs,
             region: self.backward_region,
         });
-        Ok(J::Tan(out))
+        Ok(tangents)
     }
 
     /// Tangents with each zero replaced by zeros of its primal's spec

@@ -70,6 +70,9 @@ fn map_value(
         return mapped;
     }
     let input = graph.add_input(source.spec(v).clone());
+    if source.keys.contains(&v) {
+        graph.keys.push(input);
+    }
     values.insert(v, input);
     input
 }
@@ -90,6 +93,7 @@ fn map_region(
     graph.regions.push(Region {
         kind: original.kind.clone(),
         parent,
+        literals_of: None,
         nodes: start..start,
         inputs: Vec::new(),
         outputs: Vec::new(),

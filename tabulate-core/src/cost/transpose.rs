@@ -144,15 +144,19 @@ impl Cotangents {
 /// Walks `tape` backwards from the cotangents already in `cts`, emitting transposes into `h`.
 pub(crate) fn backward(h: &mut Graph, tape: &Tape, cts: &mut Cotangents) -> Result<()> {
     for node in tape.nodes.iter().rev() {
-        let Some(ct) = cts.take(node.out) else {
+        let out_cts: Vec<Option<ValueId>> = node.outs.iter().map(|&t| cts.take(t)).collect();
+        if out_cts.iter().all(Option::is_none) {
             continue;
-        };
+        }
         let mut cx = TransposeCx {
             h,
             tape,
             region: node.region,
         };
-        let contributions = node.prim.transpose(&mut cx, ct, &node.args)?;
+        let contributions = match out_cts.as_slice() {
+            [Some(ct)] => node.prim.transpose(&mut cx, *ct, &node.args)?,
+            _ => node.prim.transpose_multi(&mut cx, &out_cts, &node.args)?,
+        };
         for (arg, contribution) in node.args.iter().zip(contributions) {
             if let (LinArg::Tan(t), Some(c)) = (arg, contribution) {
                 cts.add(h, *t, c, node.region)?;

@@ -19,7 +19,11 @@ pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
     for &v in &forward.inputs {
         let spec = forward.spec(v).clone();
         let inexact = spec.dtype.is_inexact();
-        primal[v.0 as usize] = Some(h.add_input(spec.clone()));
+        let input = h.add_input(spec.clone());
+        if forward.keys.contains(&v) {
+            h.keys.push(input);
+        }
+        primal[v.0 as usize] = Some(input);
         if inexact {
             let t = tape.new_tangent(spec);
             tangent[v.0 as usize] = J::Tan(t);
@@ -147,19 +151,20 @@ fn mirror_regions(forward: &Graph, h: &mut Graph) -> Vec<(RegionId, RegionId)> {
     let mut map = vec![(RegionId::TOP, RegionId::TOP)];
     for region in &forward.regions[1..] {
         let (pf, pb) = map[region.parent.0 as usize];
-        let mut add = |parent: RegionId| {
+        let mut add = |parent: RegionId, literals_of: Option<RegionId>| {
             let id = RegionId(u32::try_from(h.regions.len()).expect("too many regions"));
             h.regions.push(Region {
                 kind: region.kind.clone(),
                 parent,
+                literals_of,
                 nodes: 0..0,
                 inputs: Vec::new(),
                 outputs: Vec::new(),
             });
             id
         };
-        let f = add(pf);
-        let b = add(pb);
+        let f = add(pf, None);
+        let b = add(pb, Some(f));
         map.push((f, b));
     }
     map

@@ -1,10 +1,129 @@
-//! Activation functions (`flax.linen.activation`, i.e. `jax.nn`).
+//! Activation functions (`flax.linen.activation`, i.e. `jax.nn`), applying the same
+//! primitives in the same order as JAX, nested `jit`s and custom derivatives included.
 
+use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops;
+use crate::shape::Shape;
 use crate::tensor::Tensor;
+use crate::trace::call_region;
+
+/// A floating-point version of `x` (`promote_args_inexact`).
+fn inexact(x: &Tensor) -> Result<Tensor> {
+    if x.dtype().is_inexact() {
+        Ok(x.clone())
+    } else {
+        x.astype(DType::F32)
+    }
+}
+
+fn scalar(value: f64, like: &Tensor) -> Result<Tensor> {
+    Tensor::full(value, like.dtype(), Shape::scalar())
+}
 
 /// `jax.nn.relu`: `max(x, 0)`, with JAX's custom derivative (`select(x > 0, g, 0)`).
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     ops::relu(x)
+}
+
+/// `jax.nn.gelu`: with `approximate` (Flax's default) the tanh form
+/// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, else `0.5·x·erfc(−x/√2)`.
+pub fn gelu(x: &Tensor, approximate: bool) -> Result<Tensor> {
+    let x = inexact(x)?;
+    if approximate {
+        let cube = x.powi(3)?;
+        let inner = x.add(&cube.mul(0.044_715)?)?;
+        let scaled = inner.mul((2.0 / std::f64::consts::PI).sqrt())?;
+        let cdf = scaled.tanh()?.add(1.0)?.mul(0.5)?;
+        x.mul(&cdf)
+    } else {
+        let half_x = x.mul(0.5)?;
+        let arg = x.neg()?.mul(0.5_f64.sqrt())?;
+        half_x.mul(&ops::unary(ops::Unary::Erfc, &arg)?)
+    }
+}
+
+/// `jax.nn.sigmoid` (`lax.logistic`).
+pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    x.sigmoid()
+}
+
+/// `jnp.tanh`.
+pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    x.tanh()
+}
+
+/// `jax.nn.silu` (also `swish`): `x · sigmoid(x)`.
+pub fn silu(x: &Tensor) -> Result<Tensor> {
+    call_region("silu", &[x], || x.mul(&x.sigmoid()?))
+}
+
+/// `jax.nn.swish`, the same function as [`silu`].
+pub fn swish(x: &Tensor) -> Result<Tensor> {
+    silu(x)
+}
+
+/// `jax.nn.softmax` along `axis`: `exp(x − max) / Σ exp(x − max)`, the max held constant
+/// (`stop_gradient`), as JAX's default (non-custom-JVP) softmax computes it.
+pub fn softmax(x: &Tensor, axis: isize) -> Result<Tensor> {
+    let shifted = shift_by_max(x, axis)?;
+    let unnormalized = shifted.exp()?;
+    let total = unnormalized.sum(&[axis], true)?;
+    unnormalized.div(&total)
+}
+
+/// `x − stop_gradient(max(x, axis, initial=−∞, keepdims=True))`.
+fn shift_by_max(x: &Tensor, axis: isize) -> Result<Tensor> {
+    let x = inexact(x)?;
+    let max = x.max(&[axis], false)?;
+    let max = scalar(f64::NEG_INFINITY, &max)?.maximum(&max)?;
+    let max = max.expand_dims(axis_after_reduction(axis, x.rank()))?;
+    x.sub(&max.stop_gradient()?)
+}
+
+/// The position of `axis` of a rank-`rank` tensor, for re-inserting it after a reduction.
+fn axis_after_reduction(axis: isize, rank: usize) -> isize {
+    if axis < 0 {
+        axis + isize::try_from(rank).unwrap_or(isize::MAX)
+    } else {
+        axis
+    }
+}
+
+/// `jax.nn.log_softmax` along `axis`: `(x − max) − log Σ exp(x − max)`.
+pub fn log_softmax(x: &Tensor, axis: isize) -> Result<Tensor> {
+    call_region("log_softmax", &[x], || {
+        let shifted = shift_by_max(x, axis)?;
+        let total = shifted.exp()?.sum(&[axis], true)?;
+        shifted.sub(&total.log()?)
+    })
+}
+
+/// `jax.nn.elu`: `x` where positive, else `alpha · expm1(x)`.
+pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
+    call_region("elu", &[x], || {
+        let positive = x.greater(0.0)?;
+        let positive_again = x.greater(0.0)?;
+        let negative_part = positive_again.select(&scalar(0.0, x)?, x)?;
+        let scaled = negative_part.expm1()?.mul(alpha)?;
+        positive.select(x, &scaled)
+    })
+}
+
+/// `jax.nn.leaky_relu`: `x` where non-negative, else `negative_slope · x`
+/// (Flax's default slope is 0.01).
+pub fn leaky_relu(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
+    call_region("leaky_relu", &[x], || {
+        let keep = x.greater_equal(0.0)?;
+        let scaled = x.mul(negative_slope)?;
+        keep.select(x, &scaled)
+    })
+}
+
+/// `jax.nn.softplus`: `logaddexp(x, 0)`.
+pub fn softplus(x: &Tensor) -> Result<Tensor> {
+    call_region("softplus", &[x], || {
+        let zero = scalar(0.0, x)?;
+        ops::logaddexp(x, &zero)
+    })
 }

@@ -3,7 +3,50 @@
 //! applies them, so that their FLOPs come out of the primitives' rules.
 
 mod activation;
-mod dense;
+mod attention;
+mod combinators;
+mod conv;
+mod linear;
+mod normalization;
+mod pooling;
+mod stochastic;
 
-pub use activation::relu;
-pub use dense::Dense;
+pub use activation::{
+    elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, swish, tanh,
+};
+pub use attention::{
+    AttentionCall, AttentionDropout, AttentionOptions, MultiHeadDotProductAttention, SelfAttention,
+    dot_product_attention, dot_product_attention_weights, make_attention_mask,
+    make_attention_mask_with, make_causal_mask,
+};
+pub use combinators::{Layer, Sequential};
+pub use conv::{Conv, ConvTranspose, Padding};
+pub use linear::{Dense, DenseGeneral, Einsum, Embed};
+pub use normalization::{BatchNorm, GroupNorm, LayerNorm, RMSNorm};
+pub use pooling::{PoolPadding, avg_pool, max_pool, min_pool};
+pub use stochastic::Dropout;
+
+use crate::dtype::DType;
+use crate::tensor::Tensor;
+
+/// `flax.linen.dtypes.promote_dtype`: `dtype` if given, else the promotion of the arrays'
+/// dtypes; made inexact (at least `float32`) when `inexact`.
+pub(crate) fn promote_dtype(
+    dtype: Option<DType>,
+    arrays: &[Option<&Tensor>],
+    inexact: bool,
+) -> DType {
+    let dtype = dtype.unwrap_or_else(|| {
+        arrays
+            .iter()
+            .flatten()
+            .map(|t| t.dtype())
+            .reduce(DType::promote)
+            .unwrap_or(DType::F32)
+    });
+    if inexact && !dtype.is_inexact() {
+        DType::F32.promote(dtype)
+    } else {
+        dtype
+    }
+}

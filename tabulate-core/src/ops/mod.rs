@@ -11,11 +11,15 @@
 //! Layers and [`Tensor`](crate::Tensor) methods are written only in terms of these, in the
 //! order Flax and `jax.numpy` apply them, so their costs come out of the rules.
 
+mod conv;
 mod custom;
 mod dot;
 mod elementwise;
+mod gather;
+mod random;
 mod reduce;
 mod structural;
+mod window;
 
 use crate::cost::linearize::{J, JvpCx};
 use crate::cost::transpose::{LinArg, TransposeCx};
@@ -24,15 +28,21 @@ use crate::tensor::Tensor;
 use crate::trace;
 use crate::trace::graph::{Spec, ValueId};
 
-pub(crate) use custom::{CustomRule, relu};
+pub(crate) use conv::{ConvParams, Padding, conv_general_dilated, same_padding};
+pub(crate) use custom::{CustomRule, logaddexp, relu};
 pub(crate) use dot::{DotDims, dot_general};
 pub(crate) use elementwise::{
-    Binary, Cmp, Unary, binary, compare, convert, integer_pow, select_n, stop_gradient, unary,
+    Binary, Cmp, Unary, binary, bitcast_convert, compare, convert, integer_pow, select_n,
+    stop_gradient, unary,
 };
+pub(crate) use gather::{GatherDims, GatherMode, take_rows};
+pub(crate) use random::{fold_in, iota_2x32_shape, key_spec, threefry2x32};
 pub(crate) use reduce::{ReduceOp, argmax, reduce};
 pub(crate) use structural::{
-    Literal, broadcast_in_dim, concatenate, constant, iota, pad, reshape, rev, slice, transpose,
+    Literal, broadcast_in_dim, concatenate, constant, iota, pad, reshape, rev, slice, split,
+    transpose,
 };
+pub(crate) use window::{Window, WindowOp, reduce_window};
 
 /// The cost XLA assigns to one HLO instruction (or the few a primitive lowers to).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -106,6 +116,8 @@ pub(crate) enum Prim {
     },
     /// `concatenate` along `axis`.
     Concatenate { axis: usize },
+    /// `split` along `axis` into parts of `sizes` (several results).
+    Split { axis: usize, sizes: Vec<usize> },
     /// `rev` along `axes`.
     Rev { axes: Vec<usize> },
     /// A reduction over `axes`.
@@ -117,6 +129,30 @@ pub(crate) enum Prim {
     },
     /// `dot_general`.
     DotGeneral(DotDims),
+    /// `conv_general_dilated`.
+    Conv(ConvParams),
+    /// `reduce_window_sum` / `_max` / `_min`.
+    ReduceWindow { op: WindowOp, window: Window },
+    /// `select_and_gather_add`: a max/min pool's tangent (linear; only ever transposed).
+    SelectAndGatherAdd { max: bool, window: Window },
+    /// `select_and_scatter_add`: the transpose of a max/min pool.
+    SelectAndScatterAdd { max: bool, window: Window },
+    /// `gather`.
+    Gather {
+        dims: GatherDims,
+        slice_sizes: Vec<usize>,
+        mode: GatherMode,
+    },
+    /// `scatter_add` (operand, indices, updates).
+    ScatterAdd { dims: GatherDims, mode: GatherMode },
+    /// `bitcast_convert_type`: the same bits read as another dtype of the same width.
+    BitcastConvert(crate::dtype::DType),
+    /// `random_fold_in` of a key with a constant.
+    RandomFoldIn,
+    /// `iota_2x32_shape`: high and low words of the linear index of each element.
+    Iota2x32 { shape: crate::shape::Shape },
+    /// `threefry2x32(key, x1, x2)`: the threefry hash of pairs of words.
+    Threefry2x32,
 }
 
 impl Prim {
@@ -138,10 +174,25 @@ impl Prim {
             Prim::Slice { .. } => "slice",
             Prim::Pad { .. } => "pad",
             Prim::Concatenate { .. } => "concatenate",
+            Prim::Split { .. } => "split",
             Prim::Rev { .. } => "rev",
             Prim::Reduce { op, .. } => op.name(),
             Prim::Argmax { .. } => "argmax",
             Prim::DotGeneral(_) => "dot_general",
+            Prim::Conv(_) => "conv_general_dilated",
+            Prim::ReduceWindow { op, .. } => match op {
+                WindowOp::Sum => "reduce_window_sum",
+                WindowOp::Max => "reduce_window_max",
+                WindowOp::Min => "reduce_window_min",
+            },
+            Prim::SelectAndGatherAdd { .. } => "select_and_gather_add",
+            Prim::SelectAndScatterAdd { .. } => "select_and_scatter_add",
+            Prim::Gather { .. } => "gather",
+            Prim::ScatterAdd { .. } => "scatter_add",
+            Prim::BitcastConvert(_) => "bitcast_convert_type",
+            Prim::RandomFoldIn => "random_fold_in",
+            Prim::Iota2x32 { .. } => "iota_2x32_shape",
+            Prim::Threefry2x32 => "threefry2x32",
         }
     }
 
@@ -174,12 +225,48 @@ impl Prim {
                 interior,
             } => one(structural::pad_spec(inputs, low, high, interior)),
             Prim::Concatenate { axis } => one(structural::concatenate_spec(inputs, *axis)),
+            Prim::Split { axis, sizes } => structural::split_spec(inputs, *axis, sizes),
             Prim::Rev { axes } => one(structural::rev_spec(inputs, axes)),
             Prim::Reduce { op, axes } => one(reduce::reduce_spec(*op, inputs, axes)),
             Prim::Argmax { axis, index_dtype } => {
                 one(reduce::argmax_spec(inputs, *axis, *index_dtype))
             }
             Prim::DotGeneral(dims) => one(dot::dot_general_spec(inputs, dims)),
+            Prim::Conv(params) => one(conv::conv_spec(inputs, params)),
+            Prim::ReduceWindow { op, window } => {
+                one(window::reduce_window_spec(*op, inputs, window))
+            }
+            Prim::SelectAndGatherAdd { window, .. } => {
+                one(
+                    window::reduce_window_spec(WindowOp::Max, &inputs[1..], window)
+                        .map(|s| s.with_dtype(inputs[0].dtype)),
+                )
+            }
+            Prim::SelectAndScatterAdd { window, .. } => {
+                one(window::select_and_scatter_spec(inputs, window))
+            }
+            Prim::Gather {
+                dims, slice_sizes, ..
+            } => one(gather::gather_spec(inputs, dims, slice_sizes)),
+            Prim::ScatterAdd { .. } => one(gather::scatter_add_spec(inputs)),
+            Prim::BitcastConvert(to) => {
+                if inputs[0].dtype.item_size() == to.item_size() {
+                    Ok(vec![inputs[0].with_dtype(*to)])
+                } else {
+                    Err(crate::error::Error::shape(
+                        "bitcast_convert_type",
+                        format!("{} and {to} differ in width", inputs[0]),
+                    ))
+                }
+            }
+            Prim::RandomFoldIn => {
+                random::check_key("random_fold_in", inputs[0])?;
+                Ok(vec![key_spec()])
+            }
+            Prim::Iota2x32 { shape } => {
+                Ok(vec![Spec::new(crate::dtype::DType::U32, shape.clone()); 2])
+            }
+            Prim::Threefry2x32 => random::threefry_spec(inputs),
         }
     }
 
@@ -190,7 +277,8 @@ impl Prim {
             Prim::Unary(op) => op.cost(out),
             Prim::Binary(op) => op.cost(out),
             Prim::Convert(to) if inputs[0].dtype == *to => Cost::ZERO,
-            Prim::Compare(_) | Prim::SelectN | Prim::Convert(_) => Cost::flops(out),
+            // `bitcast_convert_type` counts like an elementwise op, unlike a free `bitcast`.
+            Prim::Compare(_) | Prim::SelectN | Prim::Convert(_) | Prim::BitcastConvert(_) => Cost::flops(out),
             Prim::IntegerPow(y) => Cost::flops(out * elementwise::integer_pow_ops(*y)),
             Prim::StopGradient
             | Prim::Constant { .. }
@@ -201,10 +289,21 @@ impl Prim {
             | Prim::Slice { .. }
             | Prim::Pad { .. }
             | Prim::Concatenate { .. }
-            | Prim::Rev { .. } => Cost::ZERO,
+            | Prim::Split { .. }
+            | Prim::Rev { .. }
+            // Only ever transposed, never lowered.
+            | Prim::SelectAndGatherAdd { .. } => Cost::ZERO,
             Prim::Reduce { .. } => Cost::flops(inputs[0].elements().saturating_sub(out)),
             Prim::Argmax { .. } => reduce::argmax_cost(inputs[0], out),
             Prim::DotGeneral(dims) => dot::dot_general_cost(inputs, out, dims),
+            Prim::Conv(params) => conv::conv_cost(inputs, outputs[0], params),
+            Prim::ReduceWindow { window, .. } => window::reduce_window_cost(outputs[0], window),
+            Prim::SelectAndScatterAdd { window, .. } => window::select_and_scatter_cost(inputs[0], window),
+            Prim::Gather { mode, .. } => gather::gather_cost(inputs[1], outputs[0], *mode),
+            Prim::ScatterAdd { .. } => gather::scatter_add_cost(inputs[2]),
+            Prim::RandomFoldIn => random::fold_in_cost(),
+            Prim::Iota2x32 { shape } => random::iota_2x32_cost(shape),
+            Prim::Threefry2x32 => random::threefry_cost(inputs[1]),
         }
     }
 
@@ -225,6 +324,10 @@ impl Prim {
             Prim::IntegerPow(n) => one(elementwise::integer_pow_jvp(*n, cx, x[0], t[0])),
             Prim::Compare(_)
             | Prim::StopGradient
+            | Prim::BitcastConvert(_)
+            | Prim::RandomFoldIn
+            | Prim::Iota2x32 { .. }
+            | Prim::Threefry2x32
             | Prim::Argmax { .. }
             | Prim::Constant { .. }
             | Prim::Iota { .. } => Ok(vec![J::Zero]),
@@ -239,8 +342,21 @@ impl Prim {
                 let tangents = cx.instantiate_zeros(t, x)?;
                 one(cx.apply(self.clone(), &tangents))
             }
+            Prim::Split { .. } => cx.apply_multi(self.clone(), &[t[0]]),
             Prim::Reduce { op, axes } => one(reduce::reduce_jvp(*op, axes, cx, x[0], y[0], t[0])),
             Prim::DotGeneral(dims) => one(dot::dot_general_jvp(dims, cx, x, t)),
+            Prim::Conv(params) => one(conv::conv_jvp(params, cx, x, t)),
+            Prim::ReduceWindow { op, window } => {
+                one(window::reduce_window_jvp(*op, window, cx, x[0], t[0]))
+            }
+            Prim::Gather { .. } => one(gather::gather_jvp(self, cx, x, t)),
+            Prim::ScatterAdd { .. } => one(gather::scatter_add_jvp(self, cx, x, t)),
+            Prim::SelectAndGatherAdd { .. } | Prim::SelectAndScatterAdd { .. } => {
+                Err(crate::error::Error::invalid(format!(
+                    "second derivatives of `{}` are not modelled",
+                    self.name()
+                )))
+            }
         }
     }
 
@@ -280,13 +396,53 @@ impl Prim {
             )]),
             Prim::Reduce { op, axes } => reduce::reduce_transpose(*op, cx, ct, args[0], axes),
             Prim::DotGeneral(dims) => dot::dot_general_transpose(dims, cx, ct, args),
-            Prim::Compare(_)
+            Prim::Conv(params) => conv::conv_transpose(params, cx, ct, args),
+            Prim::ReduceWindow {
+                op: WindowOp::Sum,
+                window,
+            } => window::reduce_window_sum_transpose(cx, ct, args[0], window),
+            Prim::SelectAndGatherAdd { max, window } => {
+                window::select_and_gather_transpose(cx, ct, args, *max, window)
+            }
+            Prim::Gather { dims, mode, .. } => gather::gather_transpose(cx, ct, args, dims, *mode),
+            Prim::ScatterAdd { dims, mode } => {
+                gather::scatter_add_transpose(cx, ct, args, dims, *mode)
+            }
+            Prim::Split { .. } => self.transpose_multi(cx, &[Some(ct)], args),
+            Prim::BitcastConvert(_)
+            | Prim::RandomFoldIn
+            | Prim::Iota2x32 { .. }
+            | Prim::Threefry2x32
+            | Prim::Compare(_)
             | Prim::IntegerPow(_)
             | Prim::StopGradient
             | Prim::Constant { .. }
             | Prim::Iota { .. }
-            | Prim::Argmax { .. } => Err(crate::error::Error::invalid(format!(
+            | Prim::Argmax { .. }
+            | Prim::ReduceWindow { .. }
+            | Prim::SelectAndScatterAdd { .. } => Err(crate::error::Error::invalid(format!(
                 "internal: `{}` is not linear and cannot be transposed",
+                self.name()
+            ))),
+        }
+    }
+}
+
+impl Prim {
+    /// The transpose of a linear application with several results, some of which may
+    /// have no cotangent.
+    pub(crate) fn transpose_multi(
+        &self,
+        cx: &mut TransposeCx<'_>,
+        cts: &[Option<ValueId>],
+        args: &[LinArg],
+    ) -> Result<Vec<Option<ValueId>>> {
+        match self {
+            Prim::Split { axis, sizes } => {
+                structural::split_transpose(cx, cts, args[0], *axis, sizes)
+            }
+            _ => Err(crate::error::Error::invalid(format!(
+                "internal: `{}` has one result",
                 self.name()
             ))),
         }

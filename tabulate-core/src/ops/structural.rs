@@ -422,6 +422,60 @@ pub(super) fn pad_transpose(
 }
 
 /// `_concatenate_transpose_rule`: a slice of the cotangent per linear operand.
+/// `lax.split`: parts of `sizes` along `axis` (how `jnp.split` lowers since JAX 0.4.36).
+pub(crate) fn split(x: &Tensor, axis: usize, sizes: Vec<usize>) -> Result<Vec<Tensor>> {
+    super::bind(Prim::Split { axis, sizes }, &[x])
+}
+
+pub(super) fn split_spec(inputs: &[&Spec], axis: usize, sizes: &[usize]) -> Result<Vec<Spec>> {
+    let x = inputs[0];
+    if axis >= x.rank() || sizes.iter().sum::<usize>() != x.dims()[axis] {
+        return Err(Error::shape(
+            "split",
+            format!("parts {sizes:?} along axis {axis} do not tile {x}"),
+        ));
+    }
+    Ok(sizes
+        .iter()
+        .map(|&size| {
+            let mut dims = x.dims().to_vec();
+            dims[axis] = size;
+            x.with_shape(dims)
+        })
+        .collect())
+}
+
+/// JAX's `_split_transpose_rule`: the cotangents concatenated, zeros for missing ones.
+pub(super) fn split_transpose(
+    cx: &mut TransposeCx<'_>,
+    cts: &[Option<ValueId>],
+    operand: LinArg,
+    axis: usize,
+    sizes: &[usize],
+) -> Result<Vec<Option<ValueId>>> {
+    let spec = cx.spec(operand);
+    let parts = cts
+        .iter()
+        .zip(sizes)
+        .map(|(ct, &size)| {
+            if let Some(ct) = ct {
+                Ok(*ct)
+            } else {
+                let mut dims = spec.dims().to_vec();
+                dims[axis] = size;
+                cx.emit(
+                    Prim::Constant {
+                        literal: Literal::Splat(0.0),
+                        spec: spec.with_shape(dims),
+                    },
+                    &[],
+                )
+            }
+        })
+        .collect::<Result<Vec<ValueId>>>()?;
+    Ok(vec![Some(cx.emit(Prim::Concatenate { axis }, &parts)?)])
+}
+
 pub(super) fn concatenate_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,

@@ -110,6 +110,9 @@ pub(crate) enum RegionKind {
 pub(crate) struct Region {
     pub(crate) kind: RegionKind,
     pub(crate) parent: RegionId,
+    /// The region whose literals this one shares: itself, or for the transposed copy of a
+    /// `jit`, its forward copy (JAX re-embeds a jaxpr's literals in its transpose).
+    pub(crate) literals_of: Option<RegionId>,
     pub(crate) nodes: Range<u32>,
     pub(crate) inputs: Vec<ValueId>,
     pub(crate) outputs: Vec<ValueId>,
@@ -123,6 +126,9 @@ pub(crate) struct Graph {
     pub(crate) regions: Vec<Region>,
     pub(crate) inputs: Vec<ValueId>,
     pub(crate) outputs: Vec<ValueId>,
+    /// Inputs that are typed random keys: each one live in a program becomes a `Sharding`
+    /// custom call on the key's data, which XLA's cost analysis scores −1.
+    pub(crate) keys: Vec<ValueId>,
 }
 
 impl Default for Graph {
@@ -133,12 +139,14 @@ impl Default for Graph {
             regions: vec![Region {
                 kind: RegionKind::Top,
                 parent: RegionId::TOP,
+                literals_of: None,
                 nodes: 0..0,
                 inputs: Vec::new(),
                 outputs: Vec::new(),
             }],
             inputs: Vec::new(),
             outputs: Vec::new(),
+            keys: Vec::new(),
         }
     }
 }
@@ -212,6 +220,7 @@ impl Graph {
         self.regions.push(Region {
             kind,
             parent,
+            literals_of: None,
             nodes: start..start,
             inputs,
             outputs: Vec::new(),

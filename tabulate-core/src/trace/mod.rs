@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
+use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::module::Tabulate;
 use crate::ops::{CustomRule, Prim};
@@ -69,6 +70,8 @@ struct Trace {
     /// Paths already given to modules that carry an identity (built-in layers).
     token_paths: HashMap<u64, Vec<String>>,
     model: ModuleKey,
+    /// The random streams the run provides, each with its root key once drawn from.
+    rngs: HashMap<String, Option<Tensor>>,
 }
 
 /// Runs `f` with a trace active on this thread, for `model`, and returns what it returned
@@ -76,6 +79,7 @@ struct Trace {
 pub(crate) fn run<M: Tabulate, R>(
     model: &M,
     mutable: Mutable,
+    rngs: &[String],
     f: impl FnOnce(&M) -> R,
 ) -> Result<(R, Recording)> {
     let generation = next_generation();
@@ -97,6 +101,7 @@ pub(crate) fn run<M: Tabulate, R>(
             next_frame: 1,
             token_paths: HashMap::new(),
             model: naming::key_of(model),
+            rngs: rngs.iter().map(|s| (s.clone(), None)).collect(),
         });
         true
     });
@@ -228,6 +233,12 @@ pub(crate) fn write_variable(collection: &str, name: &str, value: &Tensor) -> Re
 /// Whether `collection` may be written in this run (always true outside a run).
 pub(crate) fn is_mutable(collection: &str) -> bool {
     with_trace(|trace| trace.mutable.allows(collection)).unwrap_or(true)
+}
+
+/// The root key of random stream `stream` (an input of the program, like a variable),
+/// or an error if the run does not provide it. Outside a run, a fresh key.
+pub(crate) fn rng_key(stream: &str) -> Result<Tensor> {
+    with_trace(|trace| trace.rng_key(stream)).unwrap_or_else(|| Ok(Tensor::new(DType::U32, [2])))
 }
 
 /// Marks one module call in progress; [`CallGuard::exit`] closes it.
@@ -424,6 +435,28 @@ impl Trace {
     fn current_path(&self) -> Option<&[String]> {
         let frame = self.frames.last()?;
         frame.call.map(|_| frame.path.as_slice())
+    }
+
+    fn rng_key(&mut self, stream: &str) -> Result<Tensor> {
+        if self.current_path().is_none() {
+            return Err(self.error(ErrorKind::OutsideModule {
+                what: "drawing random numbers",
+            }));
+        }
+        // `params` is always there: Flax's `tabulate(model, key)` is `rngs={'params': key}`.
+        if stream != "params" && !self.rngs.contains_key(stream) {
+            return Err(self.error(ErrorKind::MissingRng {
+                stream: stream.to_string(),
+            }));
+        }
+        if let Some(Some(key)) = self.rngs.get(stream) {
+            return Ok(key.clone());
+        }
+        let key = Tensor::new(DType::U32, [2]);
+        let v = self.value_of(&key);
+        self.graph.keys.push(v);
+        self.rngs.insert(stream.to_string(), Some(key.clone()));
+        Ok(key)
     }
 
     fn declare(&mut self, collection: &str, name: &str, spec: Spec) -> Result<Tensor> {

@@ -99,8 +99,13 @@ impl Trace {
         {
             return path.clone();
         }
+        // A module built during this run belongs to the call that built it, as a Flax
+        // module binds to the module whose compact method built it, even when it is then
+        // handed to another module (`RNN(LSTMCell(…))`, `Sequential([Dense(…), …])`).
         let path = if *key == self.model {
             Vec::new()
+        } else if self.born_in_open_frame(module).is_some() {
+            self.inline_path(module)
         } else {
             self.field_path(key)
                 .unwrap_or_else(|| self.inline_path(module))
@@ -122,15 +127,22 @@ impl Trace {
         })
     }
 
+    /// The open frame that built `module` during this run, if any.
+    fn born_in_open_frame(&self, module: &dyn Tabulate) -> Option<usize> {
+        let generation = self.generation;
+        module
+            .identity()
+            .and_then(ModuleIdentity::birthplace)
+            .filter(|&(g, uid)| g == generation && uid != 0)
+            .and_then(|(_, uid)| self.frames.iter().rposition(|f| f.uid == uid))
+    }
+
     /// The path of a module built inline: named in the frame that built it, if that frame
     /// is still open, else in the current one.
     fn inline_path(&mut self, module: &dyn Tabulate) -> Vec<String> {
         let identity = module.identity();
-        let generation = self.generation;
-        let parent = identity
-            .and_then(ModuleIdentity::birthplace)
-            .filter(|&(g, _)| g == generation)
-            .and_then(|(_, uid)| self.frames.iter().rposition(|f| f.uid == uid))
+        let parent = self
+            .born_in_open_frame(module)
             .unwrap_or(self.frames.len() - 1);
         let frame = &mut self.frames[parent];
         let name = if let Some(name) = identity.and_then(ModuleIdentity::name) {

@@ -1,0 +1,469 @@
+//! Attention (`flax.linen.attention`): `dot_product_attention(_weights)`, the masks, and
+//! `MultiHeadDotProductAttention` / `SelfAttention`.
+
+use super::activation::softmax;
+use super::linear::{DenseGeneral, einsum2, layer_common};
+use super::promote_dtype;
+use super::stochastic::dropout_mask;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::module::{ModuleIdentity, Tabulate};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::trace::module_call;
+use crate::value::CallArgs;
+
+/// Letters for `n` leading batch dimensions of an einsum (`...` in Flax's strings).
+fn batch_letters(n: usize) -> String {
+    "ABCDEFGHIJKLMNOP".chars().take(n).collect()
+}
+
+/// Dropout of attention weights: the rate, the random stream, and whether one mask is
+/// shared across the batch dimensions (Flax's `broadcast_dropout`, default `true`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttentionDropout {
+    /// Probability of dropping a weight.
+    pub rate: f64,
+    /// Whether one mask serves every batch element and head.
+    pub broadcast: bool,
+}
+
+/// The optional parts of a dot-product attention.
+#[derive(Clone, Debug, Default)]
+pub struct AttentionOptions<'a> {
+    /// Added to the logits (`[batch…, heads, q_len, kv_len]`).
+    pub bias: Option<&'a Tensor>,
+    /// Where false (or zero), the weight is masked out.
+    pub mask: Option<&'a Tensor>,
+    /// Weight dropout, applied only when given.
+    pub dropout: Option<AttentionDropout>,
+    /// The dtype of the computation.
+    pub dtype: Option<DType>,
+}
+
+fn check_qk(query: &Tensor, key: &Tensor) -> Result<()> {
+    let (q, k) = (query.shape().dims(), key.shape().dims());
+    let fail = |why: &str| {
+        Err(Error::invalid(format!(
+            "dot_product_attention: {why}: query {query}, key {key}"
+        )))
+    };
+    if query.rank() < 3 || q.len() != k.len() {
+        return fail(
+            "query and key must have the same rank, at least 3 ([batch…, length, heads, depth])",
+        );
+    }
+    let n = q.len();
+    if q[..n - 3] != k[..n - 3] {
+        return fail("batch dimensions differ");
+    }
+    if q[n - 2] != k[n - 2] {
+        return fail("the number of heads differs");
+    }
+    if q[n - 1] != k[n - 1] {
+        return fail("the depths differ");
+    }
+    Ok(())
+}
+
+/// `flax.linen.dot_product_attention_weights`: `softmax(q·kᵀ / √depth)` over the key
+/// axis, masked and with dropout when asked; `[batch…, heads, q_len, kv_len]`.
+pub fn dot_product_attention_weights(
+    query: &Tensor,
+    key: &Tensor,
+    options: &AttentionOptions<'_>,
+) -> Result<Tensor> {
+    let dtype = promote_dtype(options.dtype, &[Some(query), Some(key)], true);
+    let query = query.astype(dtype)?;
+    let key = key.astype(dtype)?;
+    check_qk(&query, &key)?;
+    let depth = query.dim(-1)?;
+    // `jnp.sqrt(depth)` of a Python int is folded into a constant.
+    let scale = Tensor::full(
+        f64::from(u32::try_from(depth).unwrap_or(u32::MAX)),
+        DType::F32,
+        Shape::scalar(),
+    )?
+    .sqrt()?
+    .astype(dtype)?;
+    let query = query.div(&scale)?;
+    let b = batch_letters(query.rank() - 3);
+    let mut weights = einsum2(
+        &format!("{b}qhd"),
+        &format!("{b}khd"),
+        &format!("{b}hqk"),
+        &query,
+        &key,
+    )?;
+    if let Some(bias) = options.bias {
+        weights = weights.add(bias)?;
+    }
+    if let Some(mask) = options.mask {
+        let big_neg = Tensor::full(f64::from(f32::MIN), dtype, Shape::scalar())?;
+        weights = mask.select(&weights, &big_neg)?;
+    }
+    let mut weights = softmax(&weights, -1)?.astype(dtype)?;
+    if let Some(dropout) = &options.dropout
+        && dropout.rate > 0.0
+    {
+        let shape = if dropout.broadcast {
+            let mut shape = vec![1; key.rank() - 2];
+            shape.extend_from_slice(&weights.shape().dims()[weights.rank() - 2..]);
+            Shape::new(shape)
+        } else {
+            weights.shape().clone()
+        };
+        let keep = dropout_mask("dropout", 1.0 - dropout.rate, shape.dims())?;
+        let multiplier = keep.astype(dtype)?.div(1.0 - dropout.rate)?;
+        weights = weights.mul(&multiplier)?;
+    }
+    Ok(weights)
+}
+
+/// `flax.linen.dot_product_attention`: the attention weights applied to `value`;
+/// `[batch…, q_len, heads, depth]`.
+pub fn dot_product_attention(
+    query: &Tensor,
+    key: &Tensor,
+    value: &Tensor,
+    options: &AttentionOptions<'_>,
+) -> Result<Tensor> {
+    let dtype = promote_dtype(options.dtype, &[Some(query), Some(key), Some(value)], true);
+    let (query, key, value) = (
+        query.astype(dtype)?,
+        key.astype(dtype)?,
+        value.astype(dtype)?,
+    );
+    if value.rank() != key.rank()
+        || value.shape().dims()[..value.rank() - 1] != key.shape().dims()[..key.rank() - 1]
+    {
+        return Err(Error::invalid(format!(
+            "dot_product_attention: key and value must agree in every dimension but depth: key {key}, value {value}"
+        )));
+    }
+    let weights = dot_product_attention_weights(
+        &query,
+        &key,
+        &AttentionOptions {
+            dtype: Some(dtype),
+            ..options.clone()
+        },
+    )?;
+    let b = batch_letters(query.rank() - 3);
+    einsum2(
+        &format!("{b}hqk"),
+        &format!("{b}khd"),
+        &format!("{b}qhd"),
+        &weights,
+        &value,
+    )
+}
+
+/// `flax.linen.make_attention_mask` with `jnp.multiply`: `[batch…, 1, q_len, kv_len]`,
+/// as float32.
+pub fn make_attention_mask(query_input: &Tensor, key_input: &Tensor) -> Result<Tensor> {
+    make_attention_mask_with(query_input, key_input, |q, k| q.mul(k))
+}
+
+/// `flax.linen.make_attention_mask` with a pairwise function of its own.
+pub fn make_attention_mask_with(
+    query_input: &Tensor,
+    key_input: &Tensor,
+    pairwise: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let q = query_input.expand_dims(-1)?;
+    let k = key_input.expand_dims(-2)?;
+    let mask = pairwise(&q, &k)?;
+    mask.expand_dims(-3)?.astype(DType::F32)
+}
+
+/// `flax.linen.make_causal_mask`: position `i` may attend to `j ≤ i`; `x` gives the
+/// batch shape and length (its values are not read).
+pub fn make_causal_mask(x: &Tensor) -> Result<Tensor> {
+    if x.rank() == 0 {
+        return Err(Error::invalid(format!(
+            "make_causal_mask needs at least a length axis, got {x}"
+        )));
+    }
+    let idxs = Tensor::arange(x.dim(-1)?, DType::I32)?.broadcast_to(x.shape().clone())?;
+    make_attention_mask_with(&idxs, &idxs, |q, k| q.greater_equal(k))
+}
+
+/// The inputs of one attention call, as Flax's `__call__` takes them.
+#[derive(Clone, Debug)]
+pub struct AttentionCall<'a> {
+    inputs_q: &'a Tensor,
+    inputs_k: Option<&'a Tensor>,
+    inputs_v: Option<&'a Tensor>,
+    mask: Option<&'a Tensor>,
+    deterministic: Option<bool>,
+}
+
+impl<'a> AttentionCall<'a> {
+    /// Attention of `inputs_q` over itself.
+    pub fn new(inputs_q: &'a Tensor) -> AttentionCall<'a> {
+        AttentionCall {
+            inputs_q,
+            inputs_k: None,
+            inputs_v: None,
+            mask: None,
+            deterministic: None,
+        }
+    }
+
+    /// Keys (and values, unless given separately).
+    #[must_use]
+    pub fn key(mut self, inputs_k: &'a Tensor) -> Self {
+        self.inputs_k = Some(inputs_k);
+        self
+    }
+
+    /// Values.
+    #[must_use]
+    pub fn value(mut self, inputs_v: &'a Tensor) -> Self {
+        self.inputs_v = Some(inputs_v);
+        self
+    }
+
+    /// The attention mask (`[batch…, heads or 1, q_len, kv_len]`).
+    #[must_use]
+    pub fn mask(mut self, mask: &'a Tensor) -> Self {
+        self.mask = Some(mask);
+        self
+    }
+
+    /// Whether dropout is off.
+    #[must_use]
+    pub fn deterministic(mut self, deterministic: bool) -> Self {
+        self.deterministic = Some(deterministic);
+        self
+    }
+
+    /// The arguments as Flax records them: tensors positional, the rest by keyword.
+    fn describe(&self, args: &mut CallArgs) {
+        args.positional(self.inputs_q);
+        if let Some(k) = self.inputs_k {
+            args.positional(k);
+        }
+        if let Some(v) = self.inputs_v {
+            args.positional(v);
+        }
+        if let Some(mask) = self.mask {
+            args.keyword("mask", mask);
+        }
+        if let Some(deterministic) = self.deterministic {
+            args.keyword("deterministic", &deterministic);
+        }
+    }
+}
+
+/// Multi-head dot-product attention (`flax.linen.MultiHeadDotProductAttention`): query,
+/// key and value `DenseGeneral` projections named `query`, `key`, `value` to
+/// `[num_heads, head_dim]`, attention, and an `out` projection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiHeadDotProductAttention {
+    /// Number of heads.
+    pub num_heads: usize,
+    /// Size of the query/key/value projections (default: the input features).
+    pub qkv_features: Option<usize>,
+    /// Output features (default: the input features).
+    pub out_features: Option<usize>,
+    /// Attention-weight dropout rate (default 0).
+    pub dropout_rate: f64,
+    /// One dropout mask for all batch elements and heads (default `true`).
+    pub broadcast_dropout: bool,
+    /// Whether dropout is off, unless given at the call.
+    pub deterministic: Option<bool>,
+    /// Whether the projections have biases (default `true`).
+    pub use_bias: bool,
+    /// The dtype of the computation.
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl MultiHeadDotProductAttention {
+    /// Attention with `num_heads` heads and Flax's defaults.
+    pub fn new(num_heads: usize) -> MultiHeadDotProductAttention {
+        MultiHeadDotProductAttention {
+            num_heads,
+            qkv_features: None,
+            out_features: None,
+            dropout_rate: 0.0,
+            broadcast_dropout: true,
+            deterministic: None,
+            use_bias: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets the query/key/value size.
+    #[must_use]
+    pub fn qkv_features(mut self, features: usize) -> Self {
+        self.qkv_features = Some(features);
+        self
+    }
+
+    /// Sets the output size.
+    #[must_use]
+    pub fn out_features(mut self, features: usize) -> Self {
+        self.out_features = Some(features);
+        self
+    }
+
+    /// Sets the attention dropout rate.
+    #[must_use]
+    pub fn dropout_rate(mut self, rate: f64) -> Self {
+        self.dropout_rate = rate;
+        self
+    }
+
+    /// Sets whether one dropout mask is shared across batch and heads.
+    #[must_use]
+    pub fn broadcast_dropout(mut self, broadcast: bool) -> Self {
+        self.broadcast_dropout = broadcast;
+        self
+    }
+
+    /// Sets whether the projections have biases.
+    #[must_use]
+    pub fn use_bias(mut self, use_bias: bool) -> Self {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Self-attention of `x`, recorded as Flax's `mha(x, deterministic=…)`.
+    pub fn forward(&self, x: &Tensor, deterministic: bool) -> Result<Tensor> {
+        self.forward_with(&AttentionCall::new(x).deterministic(deterministic))
+    }
+
+    /// Attention with every input of Flax's `__call__`.
+    pub fn forward_with(&self, call: &AttentionCall<'_>) -> Result<Tensor> {
+        module_call(
+            self,
+            "forward",
+            |args| call.describe(args),
+            || self.attend(call),
+        )
+    }
+
+    fn attend(&self, call: &AttentionCall<'_>) -> Result<Tensor> {
+        let inputs_q = call.inputs_q;
+        let inputs_k = call.inputs_k.unwrap_or(inputs_q);
+        let inputs_v = call.inputs_v.unwrap_or(inputs_k);
+        let features = self.out_features.map_or_else(|| inputs_q.dim(-1), Ok)?;
+        let qkv_features = self.qkv_features.map_or_else(|| inputs_q.dim(-1), Ok)?;
+        if self.num_heads == 0 || qkv_features % self.num_heads != 0 {
+            return Err(Error::invalid(format!(
+                "MultiHeadDotProductAttention: the qkv features ({qkv_features}) must be divisible by the number of heads ({})",
+                self.num_heads
+            )));
+        }
+        let head_dim = qkv_features / self.num_heads;
+        let projection = |name: &str| {
+            let mut dense = DenseGeneral::new([self.num_heads, head_dim])
+                .use_bias(self.use_bias)
+                .param_dtype(self.param_dtype)
+                .name(name);
+            if let Some(dtype) = self.dtype {
+                dense = dense.dtype(dtype);
+            }
+            dense
+        };
+        let query = projection("query").forward(inputs_q)?;
+        let key = projection("key").forward(inputs_k)?;
+        let value = projection("value").forward(inputs_v)?;
+        let deterministic = call.deterministic.or(self.deterministic);
+        let dropout = if self.dropout_rate > 0.0 {
+            let deterministic = deterministic.ok_or_else(|| {
+                Error::invalid("MultiHeadDotProductAttention with dropout needs `deterministic` (in the layer or the call)")
+            })?;
+            (!deterministic).then_some(AttentionDropout {
+                rate: self.dropout_rate,
+                broadcast: self.broadcast_dropout,
+            })
+        } else {
+            None
+        };
+        let options = AttentionOptions {
+            bias: None,
+            mask: call.mask,
+            dropout,
+            dtype: self.dtype,
+        };
+        let x = dot_product_attention(&query, &key, &value, &options)?;
+        let mut out = DenseGeneral::new([features])
+            .axis([-2, -1])
+            .use_bias(self.use_bias)
+            .param_dtype(self.param_dtype)
+            .name("out");
+        if let Some(dtype) = self.dtype {
+            out = out.dtype(dtype);
+        }
+        out.forward(&x)
+    }
+}
+
+layer_common!(MultiHeadDotProductAttention, "MultiHeadDotProductAttention");
+
+/// Self-attention (`flax.linen.SelfAttention`, Flax's deprecated subclass): the same as
+/// `MultiHeadDotProductAttention` of one input, recorded as a call that calls the
+/// attention again, as Flax's `super().__call__` does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SelfAttention {
+    attention: MultiHeadDotProductAttention,
+}
+
+impl SelfAttention {
+    /// Self-attention with `num_heads` heads.
+    pub fn new(num_heads: usize) -> SelfAttention {
+        SelfAttention {
+            attention: MultiHeadDotProductAttention::new(num_heads),
+        }
+    }
+
+    /// Sets the query/key/value size.
+    #[must_use]
+    pub fn qkv_features(mut self, features: usize) -> Self {
+        self.attention = self.attention.qkv_features(features);
+        self
+    }
+
+    /// Names the layer, as Flax's `name=`.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.attention = self.attention.name(name);
+        self
+    }
+
+    /// Attention of `x` over itself.
+    pub fn forward(&self, x: &Tensor, deterministic: bool) -> Result<Tensor> {
+        let call = AttentionCall::new(x).deterministic(deterministic);
+        module_call(
+            self,
+            "forward",
+            |args| call.describe(args),
+            || {
+                module_call(
+                    self,
+                    "forward",
+                    |args| call.describe(args),
+                    || self.attention.attend(&call),
+                )
+            },
+        )
+    }
+}
+
+impl Tabulate for SelfAttention {
+    fn type_name(&self) -> &'static str {
+        "SelfAttention"
+    }
+
+    fn identity(&self) -> Option<&ModuleIdentity> {
+        self.attention.identity()
+    }
+}

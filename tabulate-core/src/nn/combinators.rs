@@ -1,0 +1,147 @@
+//! `Sequential` (`flax.linen.combinators`) and the [`Layer`] trait it chains.
+
+use crate::error::Result;
+use crate::module::{ModuleIdentity, Tabulate, Visitor};
+use crate::tensor::Tensor;
+use crate::trace::module_call;
+
+/// Something that maps one tensor to one tensor: a single-input layer, or a function such
+/// as [`relu`](super::relu). Layers are modules (they get a row); functions are not.
+pub trait Layer {
+    /// Applies the layer.
+    fn apply(&self, x: &Tensor) -> Result<Tensor>;
+
+    /// The layer as a module, if it is one.
+    fn as_module(&self) -> Option<&dyn Tabulate> {
+        None
+    }
+}
+
+impl<F: Fn(&Tensor) -> Result<Tensor>> Layer for F {
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        self(x)
+    }
+}
+
+/// Implements [`Layer`] for modules whose `forward` takes one tensor.
+macro_rules! single_input_layers {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Layer for $ty {
+            fn apply(&self, x: &Tensor) -> Result<Tensor> {
+                self.forward(x)
+            }
+
+            fn as_module(&self) -> Option<&dyn Tabulate> {
+                Some(self)
+            }
+        }
+    )*};
+}
+
+single_input_layers!(
+    super::Dense,
+    super::DenseGeneral,
+    super::Embed,
+    super::Conv,
+    super::ConvTranspose,
+    super::LayerNorm,
+    super::RMSNorm,
+    super::GroupNorm,
+    super::BatchNorm,
+    Sequential,
+);
+
+/// Applies layers in order, each to the previous one's output (`flax.linen.Sequential`).
+/// Layers built inside a parent's `forward` belong to that parent, as in Flax
+/// (`Dense_0`, `Dense_1` next to `Sequential_0`); layers of a `Sequential` built before
+/// the run are its fields `layers_0`, `layers_1`, ….
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{Dense, Sequential, relu};
+///
+/// let mlp = Sequential::new().then(Dense::new(5)).then(relu).then(Dense::new(3));
+/// let summary = tabulate(&mlp).run(|m| m.forward(&Tensor::new(DType::F32, [2, 4])))?;
+/// let paths: Vec<_> = summary.rows.iter().map(|r| r.path.join("/")).collect();
+/// assert_eq!(paths, ["", "layers_0", "layers_2"]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
+pub struct Sequential {
+    layers: Vec<Box<dyn Layer>>,
+    identity: ModuleIdentity,
+}
+
+impl Sequential {
+    /// An empty chain; add layers with [`Sequential::then`].
+    pub fn new() -> Sequential {
+        Sequential {
+            layers: Vec::new(),
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Appends a layer or a function.
+    #[must_use]
+    pub fn then(mut self, layer: impl Layer + 'static) -> Sequential {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Names the module, as Flax's `name=`.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Sequential {
+        self.identity.set_name(name);
+        self
+    }
+
+    /// Applies the layers in order.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(
+            self,
+            "forward",
+            |args| args.positional(x),
+            || {
+                if self.layers.is_empty() {
+                    return Err(crate::error::Error::invalid(
+                        "Sequential: there are no layers to apply",
+                    ));
+                }
+                self.layers
+                    .iter()
+                    .try_fold(x.clone(), |x, layer| layer.apply(&x))
+            },
+        )
+    }
+}
+
+impl Default for Sequential {
+    fn default() -> Sequential {
+        Sequential::new()
+    }
+}
+
+impl std::fmt::Debug for Sequential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequential")
+            .field("layers", &self.layers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tabulate for Sequential {
+    fn type_name(&self) -> &'static str {
+        "Sequential"
+    }
+
+    fn visit_submodules(&self, visitor: &mut dyn Visitor) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            if let Some(module) = layer.as_module() {
+                visitor.visit(&format!("layers_{i}"), module);
+            }
+        }
+    }
+
+    fn identity(&self) -> Option<&ModuleIdentity> {
+        Some(&self.identity)
+    }
+}

@@ -1,0 +1,470 @@
+//! Convolutions: `Conv` and `ConvTranspose` (`flax.linen.linear`), channels last, any
+//! number of spatial dimensions.
+
+use super::linear::layer_common;
+use super::promote_dtype;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::module::{ModuleIdentity, Tabulate};
+use crate::ops::{self, ConvParams, Padding as LaxPadding};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::trace::module_call;
+use crate::variable::param;
+
+/// How a convolution pads its input.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Padding {
+    /// Output size `ceil(input / stride)` (the default).
+    #[default]
+    Same,
+    /// No padding.
+    Valid,
+    /// Wrap around (periodic boundary).
+    Circular,
+    /// Explicit `(low, high)` padding per spatial dimension.
+    Explicit(Vec<(i64, i64)>),
+}
+
+/// Kernel size, strides and dilations broadcast to every spatial dimension.
+fn per_dim(values: &[usize], rank: usize, what: &str) -> Result<Vec<usize>> {
+    match values.len() {
+        0 => Ok(vec![1; rank]),
+        1 => Ok(vec![values[0]; rank]),
+        n if n == rank => Ok(values.to_vec()),
+        n => Err(Error::invalid(format!(
+            "{what} has {n} entries for {rank} spatial dimensions"
+        ))),
+    }
+}
+
+/// Folds leading batch dimensions into one (or adds one), as Flax does, and returns the
+/// batch shape to restore afterwards.
+fn flatten_batch(x: &Tensor, spatial: usize, layer: &str) -> Result<(Tensor, Option<Vec<usize>>)> {
+    if x.rank() < spatial + 1 {
+        return Err(Error::invalid(format!(
+            "{layer} with a {spatial}-D kernel needs an input of rank {} or more (batch…, spatial…, features), got {x}",
+            spatial + 1
+        )));
+    }
+    let batch_dims = x.rank() - (spatial + 1);
+    if batch_dims == 1 {
+        return Ok((x.clone(), None));
+    }
+    let batch = x.shape().dims()[..batch_dims].to_vec();
+    let mut flat: Vec<isize> = vec![-1];
+    flat.extend(
+        x.shape().dims()[batch_dims..]
+            .iter()
+            .map(|&d| isize::try_from(d).unwrap_or(isize::MAX)),
+    );
+    Ok((x.reshape(flat)?, Some(batch)))
+}
+
+fn restore_batch(y: Tensor, batch: Option<Vec<usize>>) -> Result<Tensor> {
+    match batch {
+        None => Ok(y),
+        Some(mut shape) => {
+            shape.extend_from_slice(&y.shape().dims()[1..]);
+            y.reshape(Shape::new(shape))
+        }
+    }
+}
+
+/// `NHWC` / `HWIO` / `NHWC` dimension numbers for `rank` dims (`_conv_dimension_numbers`).
+fn channels_last(rank: usize) -> (Vec<usize>, Vec<usize>) {
+    let mut lhs = vec![0, rank - 1];
+    lhs.extend(1..rank - 1);
+    let mut rhs = vec![rank - 1, rank - 2];
+    rhs.extend(0..rank - 2);
+    (lhs, rhs)
+}
+
+/// A convolution over the spatial dimensions of channels-last input
+/// (`flax.linen.Conv`): `kernel: [*kernel_size, in / groups, features]`, `bias: [features]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conv {
+    /// Output features.
+    pub features: usize,
+    /// Kernel size per spatial dimension.
+    pub kernel_size: Vec<usize>,
+    /// Strides (default 1).
+    pub strides: Vec<usize>,
+    /// Padding (default `Same`).
+    pub padding: Padding,
+    /// Input (base) dilation (default 1).
+    pub input_dilation: Vec<usize>,
+    /// Kernel (window) dilation (default 1).
+    pub kernel_dilation: Vec<usize>,
+    /// Groups of input features convolved separately (default 1).
+    pub feature_group_count: usize,
+    /// Whether to add a bias (default `true`).
+    pub use_bias: bool,
+    /// The dtype of the computation.
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl Conv {
+    /// A convolution with `features` outputs and a kernel of `kernel_size`.
+    pub fn new(features: usize, kernel_size: impl Into<Vec<usize>>) -> Conv {
+        Conv {
+            features,
+            kernel_size: kernel_size.into(),
+            strides: Vec::new(),
+            padding: Padding::Same,
+            input_dilation: Vec::new(),
+            kernel_dilation: Vec::new(),
+            feature_group_count: 1,
+            use_bias: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets the strides (one value for all dimensions, or one per dimension).
+    #[must_use]
+    pub fn strides(mut self, strides: impl Into<Vec<usize>>) -> Conv {
+        self.strides = strides.into();
+        self
+    }
+
+    /// Sets the padding.
+    #[must_use]
+    pub fn padding(mut self, padding: Padding) -> Conv {
+        self.padding = padding;
+        self
+    }
+
+    /// Sets the input dilation.
+    #[must_use]
+    pub fn input_dilation(mut self, dilation: impl Into<Vec<usize>>) -> Conv {
+        self.input_dilation = dilation.into();
+        self
+    }
+
+    /// Sets the kernel dilation.
+    #[must_use]
+    pub fn kernel_dilation(mut self, dilation: impl Into<Vec<usize>>) -> Conv {
+        self.kernel_dilation = dilation.into();
+        self
+    }
+
+    /// Sets the feature group count (`in` features for a depthwise convolution).
+    #[must_use]
+    pub fn feature_group_count(mut self, groups: usize) -> Conv {
+        self.feature_group_count = groups;
+        self
+    }
+
+    /// Sets whether to add a bias.
+    #[must_use]
+    pub fn use_bias(mut self, use_bias: bool) -> Conv {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Sets the dtype of the computation.
+    #[must_use]
+    pub fn dtype(mut self, dtype: DType) -> Conv {
+        self.dtype = Some(dtype);
+        self
+    }
+
+    /// Sets the dtype of the parameters.
+    #[must_use]
+    pub fn param_dtype(mut self, dtype: DType) -> Conv {
+        self.param_dtype = dtype;
+        self
+    }
+
+    /// Applies the convolution to `x`: `[batch…, spatial…, in]` → `[batch…, spatial…, features]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(self, "forward", |args| args.positional(x), || self.apply(x))
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let spatial = self.kernel_size.len();
+        if spatial == 0 {
+            return Err(Error::invalid("Conv needs a kernel size"));
+        }
+        let (mut x, batch) = flatten_batch(x, spatial, "Conv")?;
+        let strides = per_dim(&self.strides, spatial, "strides")?;
+        let input_dilation = per_dim(&self.input_dilation, spatial, "input_dilation")?;
+        let kernel_dilation = per_dim(&self.kernel_dilation, spatial, "kernel_dilation")?;
+        let lax_padding = match &self.padding {
+            Padding::Circular => {
+                let mut pads = vec![(0, 0)];
+                for (&k, &d) in self.kernel_size.iter().zip(&kernel_dilation) {
+                    let dilated = (k - 1) * d + 1;
+                    pads.push(((dilated - 1) / 2, dilated / 2));
+                }
+                pads.push((0, 0));
+                x = x.pad_wrap(&pads)?;
+                LaxPadding::Valid
+            }
+            Padding::Same => LaxPadding::Same,
+            Padding::Valid => LaxPadding::Valid,
+            Padding::Explicit(pads) if pads.len() == spatial => LaxPadding::Explicit(pads.clone()),
+            Padding::Explicit(pads) => {
+                return Err(Error::invalid(format!(
+                    "padding {pads:?} needs one pair per spatial dimension ({spatial})"
+                )));
+            }
+        };
+        if input_dilation.iter().any(|&d| d != 1) && lax_padding == LaxPadding::Same {
+            return Err(Error::invalid(
+                "string padding is not implemented with input dilation (as in JAX): give explicit padding",
+            ));
+        }
+        let in_features = x.dim(-1)?;
+        let groups = self.feature_group_count;
+        if groups == 0 || in_features % groups != 0 || !self.features.is_multiple_of(groups) {
+            return Err(Error::invalid(format!(
+                "feature_group_count {groups} must divide the input features ({in_features}) and the output features ({})",
+                self.features
+            )));
+        }
+        let mut kernel_shape = self.kernel_size.clone();
+        kernel_shape.extend([in_features / groups, self.features]);
+        let kernel = param("kernel", self.param_dtype, kernel_shape)?;
+        let bias = if self.use_bias {
+            Some(param("bias", self.param_dtype, [self.features])?)
+        } else {
+            None
+        };
+        let dtype = promote_dtype(self.dtype, &[Some(&x), Some(&kernel), bias.as_ref()], true);
+        let x = x.astype(dtype)?;
+        let kernel = kernel.astype(dtype)?;
+        let bias = bias.map(|b| b.astype(dtype)).transpose()?;
+        let (lhs_spec, rhs_spec) = channels_last(x.rank());
+        let params = ConvParams {
+            window_strides: strides,
+            padding: Vec::new(),
+            lhs_dilation: input_dilation,
+            rhs_dilation: kernel_dilation,
+            out_spec: lhs_spec.clone(),
+            lhs_spec,
+            rhs_spec,
+            feature_group_count: groups,
+            batch_group_count: 1,
+        };
+        let mut y = ops::conv_general_dilated(&x, &kernel, params, lax_padding)?;
+        if let Some(bias) = bias {
+            let mut shape = vec![1; y.rank() - 1];
+            shape.push(self.features);
+            y = y.add(&bias.reshape(Shape::new(shape))?)?;
+        }
+        restore_batch(y, batch)
+    }
+}
+
+layer_common!(Conv, "Conv");
+
+/// A transposed convolution (`flax.linen.ConvTranspose`, `lax.conv_transpose`): the
+/// gradient of a convolution, upsampling by its strides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvTranspose {
+    /// Output features.
+    pub features: usize,
+    /// Kernel size per spatial dimension.
+    pub kernel_size: Vec<usize>,
+    /// Strides (default 1).
+    pub strides: Vec<usize>,
+    /// Padding of the forward convolution it transposes (default `Same`).
+    pub padding: Padding,
+    /// Kernel dilation (default 1).
+    pub kernel_dilation: Vec<usize>,
+    /// Flip the kernel and swap its feature axes, as the gradient of `Conv` would.
+    pub transpose_kernel: bool,
+    /// Whether to add a bias (default `true`).
+    pub use_bias: bool,
+    /// The dtype of the computation.
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl ConvTranspose {
+    /// A transposed convolution with `features` outputs and a kernel of `kernel_size`.
+    pub fn new(features: usize, kernel_size: impl Into<Vec<usize>>) -> ConvTranspose {
+        ConvTranspose {
+            features,
+            kernel_size: kernel_size.into(),
+            strides: Vec::new(),
+            padding: Padding::Same,
+            kernel_dilation: Vec::new(),
+            transpose_kernel: false,
+            use_bias: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets the strides.
+    #[must_use]
+    pub fn strides(mut self, strides: impl Into<Vec<usize>>) -> ConvTranspose {
+        self.strides = strides.into();
+        self
+    }
+
+    /// Sets the padding.
+    #[must_use]
+    pub fn padding(mut self, padding: Padding) -> ConvTranspose {
+        self.padding = padding;
+        self
+    }
+
+    /// Sets the kernel dilation.
+    #[must_use]
+    pub fn kernel_dilation(mut self, dilation: impl Into<Vec<usize>>) -> ConvTranspose {
+        self.kernel_dilation = dilation.into();
+        self
+    }
+
+    /// Sets whether to transpose the kernel.
+    #[must_use]
+    pub fn transpose_kernel(mut self, transpose: bool) -> ConvTranspose {
+        self.transpose_kernel = transpose;
+        self
+    }
+
+    /// Sets whether to add a bias.
+    #[must_use]
+    pub fn use_bias(mut self, use_bias: bool) -> ConvTranspose {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Applies the transposed convolution.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(self, "forward", |args| args.positional(x), || self.apply(x))
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let spatial = self.kernel_size.len();
+        if spatial == 0 {
+            return Err(Error::invalid("ConvTranspose needs a kernel size"));
+        }
+        let (x, batch) = flatten_batch(x, spatial, "ConvTranspose")?;
+        let strides = per_dim(&self.strides, spatial, "strides")?;
+        let kernel_dilation = per_dim(&self.kernel_dilation, spatial, "kernel_dilation")?;
+        let in_features = x.dim(-1)?;
+        let mut kernel_shape = self.kernel_size.clone();
+        kernel_shape.extend(if self.transpose_kernel {
+            [self.features, in_features]
+        } else {
+            [in_features, self.features]
+        });
+        let kernel = param("kernel", self.param_dtype, kernel_shape)?;
+        let bias = if self.use_bias {
+            Some(param("bias", self.param_dtype, [self.features])?)
+        } else {
+            None
+        };
+        let dtype = promote_dtype(self.dtype, &[Some(&x), Some(&kernel), bias.as_ref()], true);
+        let x = x.astype(dtype)?;
+        let mut kernel = kernel.astype(dtype)?;
+        let bias = bias.map(|b| b.astype(dtype)).transpose()?;
+        let (lhs_spec, rhs_spec) = channels_last(x.rank());
+        // `lax.conv_transpose`: padding of the transposed convolution per dimension.
+        let pads: Vec<(i64, i64)> = (0..spatial)
+            .map(|s| {
+                let k = i64::try_from((self.kernel_size[s] - 1) * kernel_dilation[s] + 1)
+                    .unwrap_or(i64::MAX);
+                let st = i64::try_from(strides[s]).unwrap_or(i64::MAX);
+                match &self.padding {
+                    Padding::Same => {
+                        let len = k + st - 2;
+                        let a = if st > k - 1 { k - 1 } else { (len + 1) / 2 };
+                        Ok((a, len - a))
+                    }
+                    Padding::Valid | Padding::Circular => {
+                        let len = k + st - 2 + (k - st).max(0);
+                        Ok((k - 1, len - (k - 1)))
+                    }
+                    Padding::Explicit(p) => p
+                        .get(s)
+                        .map(|&(lo, hi)| (k - lo - 1, k - hi - 1))
+                        .ok_or_else(|| {
+                            Error::invalid(format!(
+                                "padding {p:?} needs one pair per spatial dimension"
+                            ))
+                        }),
+                }
+            })
+            .collect::<Result<_>>()?;
+        if self.transpose_kernel {
+            kernel = ops::rev(&kernel, rhs_spec[2..].to_vec())?;
+            let rank = kernel.rank().cast_signed();
+            kernel = kernel.swapaxes(rank - 1, rank - 2)?;
+        }
+        let params = ConvParams {
+            window_strides: vec![1; spatial],
+            padding: Vec::new(),
+            lhs_dilation: strides.clone(),
+            rhs_dilation: kernel_dilation,
+            out_spec: lhs_spec.clone(),
+            lhs_spec,
+            rhs_spec,
+            feature_group_count: 1,
+            batch_group_count: 1,
+        };
+        let mut y = ops::conv_general_dilated(&x, &kernel, params, LaxPadding::Explicit(pads))?;
+        if self.padding == Padding::Circular {
+            y = circular_fold(&y, &x, &strides, self.transpose_kernel)?;
+        }
+        if let Some(bias) = bias {
+            let mut shape = vec![1isize; y.rank() - 1];
+            shape.push(-1);
+            y = y.add(&bias.reshape(shape)?)?;
+        }
+        restore_batch(y, batch)
+    }
+}
+
+/// Flax's `CIRCULAR` post-processing: pad the output to a multiple of the scaled input and
+/// sum the periods.
+fn circular_fold(
+    y: &Tensor,
+    x: &Tensor,
+    strides: &[usize],
+    transpose_kernel: bool,
+) -> Result<Tensor> {
+    let scaled: Vec<usize> = x.shape().dims()[1..x.rank() - 1]
+        .iter()
+        .zip(strides)
+        .map(|(&d, &s)| d * s)
+        .collect();
+    let mut pads = vec![(0, 0)];
+    for (i, &scaled_dim) in scaled.iter().enumerate() {
+        // Python's `-(y_dim - x_dim) % (2 * x_dim)`, always non-negative.
+        let period = 2 * scaled_dim;
+        let diff = (period - (y.shape().dims()[i + 1] + period - scaled_dim) % period) % period;
+        pads.push(if transpose_kernel {
+            (diff / 2, diff.div_ceil(2))
+        } else {
+            (diff.div_ceil(2), diff / 2)
+        });
+    }
+    pads.push((0, 0));
+    let mut y = y.pad(&pads, 0.0)?;
+    for (i, &scaled_dim) in scaled.iter().enumerate() {
+        let axis = i + 1;
+        let mut shape: Vec<usize> = y.shape().dims()[..axis].to_vec();
+        shape.push(y.shape().dims()[axis] / scaled_dim);
+        shape.push(scaled_dim);
+        shape.extend_from_slice(&y.shape().dims()[axis + 1..]);
+        y = y
+            .reshape(Shape::new(shape))?
+            .sum(&[isize::try_from(axis).unwrap_or(0)], false)?;
+    }
+    Ok(y)
+}
+
+layer_common!(ConvTranspose, "ConvTranspose");

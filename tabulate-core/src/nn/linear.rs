@@ -1,0 +1,534 @@
+//! Linear layers: `Dense`, `DenseGeneral`, `Einsum` and `Embed` (`flax.linen.linear`).
+
+use super::promote_dtype;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::module::{ModuleIdentity, Tabulate};
+use crate::ops::{self, DotDims};
+use crate::shape::{Shape, normalize_axis};
+use crate::tensor::Tensor;
+use crate::trace::module_call;
+use crate::variable::param;
+
+/// Implements the builder methods every layer shares and its `Tabulate` impl.
+macro_rules! layer_common {
+    ($ty:ident, $name:literal) => {
+        impl $ty {
+            /// Names the layer, as Flax's `name=`.
+            #[must_use]
+            pub fn name(mut self, name: impl Into<String>) -> $ty {
+                self.identity.set_name(name);
+                self
+            }
+        }
+
+        impl Tabulate for $ty {
+            fn type_name(&self) -> &'static str {
+                $name
+            }
+
+            fn identity(&self) -> Option<&ModuleIdentity> {
+                Some(&self.identity)
+            }
+        }
+    };
+}
+pub(crate) use layer_common;
+
+/// A linear transformation over the last dimension: `y = x · kernel + bias`, with
+/// `kernel: [in, features]` and `bias: [features]` in `params` (`flax.linen.Dense`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// let y = Dense::new(4).forward(&Tensor::new(DType::F32, [16, 9]))?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dense {
+    /// Output features.
+    pub features: usize,
+    /// Whether to add a bias (default `true`).
+    pub use_bias: bool,
+    /// The dtype of the computation (default: promoted from input and parameters).
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl Dense {
+    /// A `Dense` layer with `features` outputs.
+    pub fn new(features: usize) -> Dense {
+        Dense {
+            features,
+            use_bias: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets whether to add a bias.
+    #[must_use]
+    pub fn use_bias(mut self, use_bias: bool) -> Dense {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Sets the dtype of the computation.
+    #[must_use]
+    pub fn dtype(mut self, dtype: DType) -> Dense {
+        self.dtype = Some(dtype);
+        self
+    }
+
+    /// Sets the dtype of the parameters.
+    #[must_use]
+    pub fn param_dtype(mut self, dtype: DType) -> Dense {
+        self.param_dtype = dtype;
+        self
+    }
+
+    /// Applies the layer to `x` (`[..., in]` → `[..., features]`).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(self, "forward", |args| args.positional(x), || self.apply(x))
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        if x.rank() == 0 {
+            return Err(Error::invalid(format!(
+                "Dense needs an input of rank 1 or more, got {x}"
+            )));
+        }
+        let kernel = param("kernel", self.param_dtype, [x.dim(-1)?, self.features])?;
+        let bias = if self.use_bias {
+            Some(param("bias", self.param_dtype, [self.features])?)
+        } else {
+            None
+        };
+        let dtype = promote_dtype(self.dtype, &[Some(x), Some(&kernel), bias.as_ref()], true);
+        let x = x.astype(dtype)?;
+        let kernel = kernel.astype(dtype)?;
+        let bias = bias.map(|b| b.astype(dtype)).transpose()?;
+        let contracting = x.rank() - 1;
+        let y = ops::dot_general(
+            &x,
+            &kernel,
+            DotDims {
+                lhs_contracting: vec![contracting],
+                rhs_contracting: vec![0],
+                ..DotDims::default()
+            },
+        )?;
+        match bias {
+            Some(bias) => {
+                let mut shape = vec![1isize; y.rank() - 1];
+                shape.push(-1);
+                y.add(&bias.reshape(shape)?)
+            }
+            None => Ok(y),
+        }
+    }
+}
+
+layer_common!(Dense, "Dense");
+
+/// A linear transformation over several axes at once, with several output feature
+/// dimensions and optional batch dimensions (`flax.linen.DenseGeneral`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseGeneral {
+    /// Output feature dimensions.
+    pub features: Vec<usize>,
+    /// Input axes contracted with the kernel (default `[-1]`).
+    pub axis: Vec<isize>,
+    /// Leading input axes that get their own kernel (default none).
+    pub batch_dims: Vec<isize>,
+    /// Whether to add a bias (default `true`).
+    pub use_bias: bool,
+    /// The dtype of the computation.
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl DenseGeneral {
+    /// A `DenseGeneral` producing dimensions `features` from the last input axis.
+    pub fn new(features: impl Into<Vec<usize>>) -> DenseGeneral {
+        DenseGeneral {
+            features: features.into(),
+            axis: vec![-1],
+            batch_dims: Vec::new(),
+            use_bias: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets the contracted input axes.
+    #[must_use]
+    pub fn axis(mut self, axis: impl Into<Vec<isize>>) -> DenseGeneral {
+        self.axis = axis.into();
+        self
+    }
+
+    /// Sets the batch axes.
+    #[must_use]
+    pub fn batch_dims(mut self, batch_dims: impl Into<Vec<isize>>) -> DenseGeneral {
+        self.batch_dims = batch_dims.into();
+        self
+    }
+
+    /// Sets whether to add a bias.
+    #[must_use]
+    pub fn use_bias(mut self, use_bias: bool) -> DenseGeneral {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Sets the dtype of the computation.
+    #[must_use]
+    pub fn dtype(mut self, dtype: DType) -> DenseGeneral {
+        self.dtype = Some(dtype);
+        self
+    }
+
+    /// Sets the dtype of the parameters.
+    #[must_use]
+    pub fn param_dtype(mut self, dtype: DType) -> DenseGeneral {
+        self.param_dtype = dtype;
+        self
+    }
+
+    /// Applies the layer.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(self, "forward", |args| args.positional(x), || self.apply(x))
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let axes = normalize_axes(&self.axis, x.rank(), "DenseGeneral axis")?;
+        let batch = normalize_axes(&self.batch_dims, x.rank(), "DenseGeneral batch_dims")?;
+        if batch.iter().enumerate().any(|(i, &b)| i != b) {
+            return Err(Error::invalid(format!(
+                "batch_dims {:?} must be consecutive leading dimensions starting from 0",
+                self.batch_dims
+            )));
+        }
+        let dims = x.shape().dims();
+        let batch_shape: Vec<usize> = batch.iter().map(|&a| dims[a]).collect();
+        let mut kernel_shape = batch_shape.clone();
+        kernel_shape.extend(axes.iter().map(|&a| dims[a]));
+        kernel_shape.extend(&self.features);
+        let kernel = param("kernel", self.param_dtype, kernel_shape)?;
+        let bias = if self.use_bias {
+            let mut shape = batch_shape.clone();
+            shape.extend(&self.features);
+            Some(param("bias", self.param_dtype, shape)?)
+        } else {
+            None
+        };
+        let dtype = promote_dtype(self.dtype, &[Some(x), Some(&kernel), bias.as_ref()], true);
+        let x = x.astype(dtype)?;
+        let kernel = kernel.astype(dtype)?;
+        let bias = bias.map(|b| b.astype(dtype)).transpose()?;
+        let nb = batch.len();
+        let out = ops::dot_general(
+            &x,
+            &kernel,
+            DotDims {
+                lhs_contracting: axes.clone(),
+                rhs_contracting: (nb..nb + axes.len()).collect(),
+                lhs_batch: batch.clone(),
+                rhs_batch: (0..nb).collect(),
+            },
+        )?;
+        match bias {
+            Some(bias) => {
+                let mut shape: Vec<usize> = (0..x.rank())
+                    .filter(|a| !axes.contains(a))
+                    .map(|a| if batch.contains(&a) { dims[a] } else { 1 })
+                    .collect();
+                shape.extend(&self.features);
+                out.add(&bias.reshape(Shape::new(shape))?)
+            }
+            None => Ok(out),
+        }
+    }
+}
+
+layer_common!(DenseGeneral, "DenseGeneral");
+
+/// Sorted, distinct, non-negative axes (`_normalize_axes`).
+pub(crate) fn normalize_axes(axes: &[isize], rank: usize, what: &str) -> Result<Vec<usize>> {
+    let mut out = Vec::with_capacity(axes.len());
+    for &a in axes {
+        let axis = normalize_axis(a, rank).ok_or_else(|| {
+            Error::invalid(format!("{what}: axis {a} is out of range for rank {rank}"))
+        })?;
+        if out.contains(&axis) {
+            return Err(Error::invalid(format!("{what}: axis {a} is repeated")));
+        }
+        out.push(axis);
+    }
+    Ok(out)
+}
+
+/// A learned kernel of a given shape contracted with the input by an einsum expression,
+/// such as `"abc,cde->abde"`, plus a bias over the kernel's output dimensions
+/// (`flax.linen.Einsum`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Einsum {
+    /// The kernel's shape.
+    pub shape: Vec<usize>,
+    /// `input,kernel->output` subscripts, one letter per dimension.
+    pub einsum_str: String,
+    /// Whether to add a bias (default `true`).
+    pub use_bias: bool,
+    /// The dtype of the computation.
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl Einsum {
+    /// An `Einsum` with a kernel of `shape` and the expression `einsum_str`.
+    pub fn new(shape: impl Into<Vec<usize>>, einsum_str: impl Into<String>) -> Einsum {
+        Einsum {
+            shape: shape.into(),
+            einsum_str: einsum_str.into(),
+            use_bias: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets whether to add a bias.
+    #[must_use]
+    pub fn use_bias(mut self, use_bias: bool) -> Einsum {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Applies the layer.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(self, "forward", |args| args.positional(x), || self.apply(x))
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let spec: String = self
+            .einsum_str
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let (inputs, output) = spec.split_once("->").ok_or_else(|| {
+            Error::invalid(format!(
+                "Einsum needs an explicit output: {:?}",
+                self.einsum_str
+            ))
+        })?;
+        let (lhs, rhs) = inputs
+            .split_once(',')
+            .filter(|(_, r)| !r.contains(','))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "Einsum needs exactly two operands: {:?}",
+                    self.einsum_str
+                ))
+            })?;
+        let kernel = param("kernel", self.param_dtype, self.shape.clone())?;
+        let bias = if self.use_bias {
+            // `_get_bias_shape`: the kernel's dimensions that survive into the output.
+            let bias_letters: Vec<char> = rhs
+                .chars()
+                .filter(|&c| output.contains(c) && !lhs.contains(c))
+                .collect();
+            let size = |c: char| {
+                rhs.chars()
+                    .position(|r| r == c)
+                    .and_then(|i| self.shape.get(i).copied())
+                    .unwrap_or(1)
+            };
+            let bias_shape: Vec<usize> = bias_letters.iter().map(|&c| size(c)).collect();
+            let broadcast: Vec<usize> = output
+                .chars()
+                .map(|c| {
+                    if bias_letters.contains(&c) {
+                        size(c)
+                    } else {
+                        1
+                    }
+                })
+                .collect();
+            Some((param("bias", self.param_dtype, bias_shape)?, broadcast))
+        } else {
+            None
+        };
+        let dtype = promote_dtype(
+            self.dtype,
+            &[Some(x), Some(&kernel), bias.as_ref().map(|(b, _)| b)],
+            true,
+        );
+        let x = x.astype(dtype)?;
+        let kernel = kernel.astype(dtype)?;
+        let y = einsum2(lhs, rhs, output, &x, &kernel)?;
+        match bias {
+            Some((b, broadcast)) => y.add(&b.astype(dtype)?.reshape(Shape::new(broadcast))?),
+            None => Ok(y),
+        }
+    }
+}
+
+layer_common!(Einsum, "Einsum");
+
+/// `jnp.einsum` of two operands: a `dot_general` with the shared letters as batch or
+/// contracted dimensions, then a transpose to the output's order.
+pub(crate) fn einsum2(lhs: &str, rhs: &str, out: &str, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (lc, rc, oc): (Vec<char>, Vec<char>, Vec<char>) = (
+        lhs.chars().collect(),
+        rhs.chars().collect(),
+        out.chars().collect(),
+    );
+    if lc.len() != a.rank() || rc.len() != b.rank() {
+        return Err(Error::shape(
+            "dot_general",
+            format!("einsum {lhs},{rhs}->{out} does not match the operands {a} and {b}"),
+        ));
+    }
+    let pos = |s: &[char], c: char| s.iter().position(|&x| x == c);
+    let mut dims = DotDims::default();
+    for (i, &c) in lc.iter().enumerate() {
+        if let Some(j) = pos(&rc, c) {
+            if oc.contains(&c) {
+                dims.lhs_batch.push(i);
+                dims.rhs_batch.push(j);
+            } else {
+                dims.lhs_contracting.push(i);
+                dims.rhs_contracting.push(j);
+            }
+        } else if !oc.contains(&c) {
+            return Err(Error::invalid(format!(
+                "einsum letter {c:?} appears only in the input and is not summed here"
+            )));
+        }
+    }
+    if rc.iter().any(|&c| !lc.contains(&c) && !oc.contains(&c)) {
+        return Err(Error::invalid(format!(
+            "einsum {lhs},{rhs}->{out}: a kernel letter appears nowhere else"
+        )));
+    }
+    let y = ops::dot_general(a, b, dims.clone())?;
+    // dot_general's output order: batch letters, lhs free letters, rhs free letters.
+    let mut order: Vec<char> = dims.lhs_batch.iter().map(|&i| lc[i]).collect();
+    order.extend(lc.iter().filter(|c| !rc.contains(c)));
+    order.extend(rc.iter().filter(|c| !lc.contains(c)));
+    let perm = oc
+        .iter()
+        .map(|&c| {
+            pos(&order, c).ok_or_else(|| {
+                Error::invalid(format!("einsum output letter {c:?} is not in an operand"))
+            })
+        })
+        .collect::<Result<Vec<usize>>>()?;
+    y.transpose(&perm)
+}
+
+/// A lookup table of `num_embeddings` vectors of `features` (`flax.linen.Embed`); its
+/// parameter is `embedding: [num_embeddings, features]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embed {
+    /// Table size (vocabulary size).
+    pub num_embeddings: usize,
+    /// Vector size.
+    pub features: usize,
+    /// The dtype of the computation (default: the embedding's).
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl Embed {
+    /// An embedding table of `num_embeddings` vectors of `features`.
+    pub fn new(num_embeddings: usize, features: usize) -> Embed {
+        Embed {
+            num_embeddings,
+            features,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets the dtype of the computation.
+    #[must_use]
+    pub fn dtype(mut self, dtype: DType) -> Embed {
+        self.dtype = Some(dtype);
+        self
+    }
+
+    /// Sets the dtype of the parameters.
+    #[must_use]
+    pub fn param_dtype(mut self, dtype: DType) -> Embed {
+        self.param_dtype = dtype;
+        self
+    }
+
+    fn embedding(&self) -> Result<Tensor> {
+        param(
+            "embedding",
+            self.param_dtype,
+            [self.num_embeddings, self.features],
+        )
+    }
+
+    /// Looks up integer `indices`: the output is `indices`' shape plus `[features]`;
+    /// out-of-range indices read NaN, as in Flax (`jnp.take` in `fill` mode).
+    pub fn forward(&self, indices: &Tensor) -> Result<Tensor> {
+        module_call(
+            self,
+            "forward",
+            |args| args.positional(indices),
+            || {
+                if !indices.dtype().is_integer() {
+                    return Err(Error::invalid(format!(
+                        "Embed needs integer indices, got {indices} (Flax: Input type must be an integer or unsigned integer)"
+                    )));
+                }
+                let table = self.embedding()?;
+                let dtype = self.dtype.unwrap_or(table.dtype());
+                let table = table.astype(dtype)?;
+                if self.num_embeddings == 1 {
+                    let mut shape = indices.shape().dims().to_vec();
+                    shape.push(self.features);
+                    return table.broadcast_to(Shape::new(shape));
+                }
+                ops::take_rows(&table, indices)
+            },
+        )
+    }
+
+    /// The inner products of `query` (`[..., features]`) with every embedding
+    /// (`[..., num_embeddings]`), for weight-tied output layers.
+    pub fn attend(&self, query: &Tensor) -> Result<Tensor> {
+        module_call(
+            self,
+            "attend",
+            |args| args.positional(query),
+            || {
+                let table = self.embedding()?;
+                let dtype = promote_dtype(self.dtype, &[Some(query), Some(&table)], true);
+                let query = query.astype(dtype)?;
+                let table = table.astype(dtype)?;
+                query.matmul(&table.transpose(&[1, 0])?)
+            },
+        )
+    }
+}
+
+layer_common!(Embed, "Embed");

@@ -1,0 +1,553 @@
+//! Normalisation layers (`flax.linen.normalization`): `BatchNorm`, `LayerNorm`,
+//! `RMSNorm`, `GroupNorm`, sharing Flax's `_compute_stats` and `_normalize`.
+
+use super::linear::{layer_common, normalize_axes};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::module::{ModuleIdentity, Tabulate};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::trace::module_call;
+use crate::variable::{param, variable};
+
+/// Which statistics `_compute_stats` takes.
+#[derive(Clone, Copy)]
+struct Stats {
+    use_mean: bool,
+    fast_variance: bool,
+}
+
+/// `_compute_stats`: mean and variance over `axes` in at least float32; with the fast
+/// variance `E[x²] − E[x]²` clipped at 0.
+fn compute_stats(
+    x: &Tensor,
+    axes: &[usize],
+    dtype: Option<DType>,
+    how: Stats,
+) -> Result<(Tensor, Tensor)> {
+    let dtype = dtype.unwrap_or(x.dtype()).promote(DType::F32);
+    let x = x.astype(dtype)?;
+    let axes: Vec<isize> = axes
+        .iter()
+        .map(|&a| isize::try_from(a).unwrap_or(isize::MAX))
+        .collect();
+    if !how.use_mean {
+        let var = x.square()?.mean(&axes, false)?;
+        let mean = Tensor::zeros(var.dtype(), var.shape().clone())?;
+        return Ok((mean, var));
+    }
+    if how.fast_variance {
+        let squared = x.square()?;
+        let mean = x.mean(&axes, false)?;
+        let mean_sq = squared.mean(&axes, false)?;
+        let var = mean_sq.sub(&mean.square()?)?;
+        let zero = Tensor::full(0.0, var.dtype(), Shape::scalar())?;
+        return Ok((mean, zero.maximum(&var)?));
+    }
+    let mean = x.mean(&axes, false)?;
+    let centered = x.sub(&expand(&mean, &axes_usize(&axes))?)?;
+    let var = centered.square()?.mean(&axes, false)?;
+    Ok((mean, var))
+}
+
+fn axes_usize(axes: &[isize]) -> Vec<usize> {
+    axes.iter().map(|a| a.unsigned_abs()).collect()
+}
+
+/// `jnp.expand_dims(x, axes)` for sorted `axes` of the result.
+fn expand(x: &Tensor, axes: &[usize]) -> Result<Tensor> {
+    let mut y = x.clone();
+    for &a in axes {
+        y = y.expand_dims(isize::try_from(a).unwrap_or(isize::MAX))?;
+    }
+    Ok(y)
+}
+
+/// The learned part of a normalisation layer.
+#[derive(Clone, Copy)]
+struct Affine {
+    epsilon: f64,
+    use_bias: bool,
+    use_scale: bool,
+    param_dtype: DType,
+    dtype: Option<DType>,
+}
+
+/// `_normalize`: `(x − mean) · rsqrt(var + ε) · scale + bias`, with `scale` and `bias`
+/// (shaped like the feature axes) declared here.
+fn normalize(
+    x: &Tensor,
+    mean: &Tensor,
+    var: &Tensor,
+    reduction: &[usize],
+    features: &[usize],
+    a: Affine,
+) -> Result<Tensor> {
+    let dims = x.shape().dims();
+    let feature_shape: Vec<usize> = (0..x.rank())
+        .map(|i| if features.contains(&i) { dims[i] } else { 1 })
+        .collect();
+    let reduced_shape: Vec<usize> = features.iter().map(|&i| dims[i]).collect();
+    let mean = expand(mean, reduction)?;
+    let var = expand(var, reduction)?;
+    let mut y = x.sub(&mean)?;
+    let mut mul = var.add(a.epsilon)?.rsqrt()?;
+    let mut args = vec![x.dtype()];
+    if a.use_scale {
+        let scale = param("scale", a.param_dtype, reduced_shape.clone())?
+            .reshape(Shape::new(feature_shape.clone()))?;
+        mul = mul.mul(&scale)?;
+        args.push(scale.dtype());
+    }
+    y = y.mul(&mul)?;
+    if a.use_bias {
+        let bias =
+            param("bias", a.param_dtype, reduced_shape)?.reshape(Shape::new(feature_shape))?;
+        y = y.add(&bias)?;
+        args.push(bias.dtype());
+    }
+    // `canonicalize_dtype`: the requested dtype, else the promoted (inexact) dtype of
+    // the input and parameters.
+    let dtype = a.dtype.unwrap_or_else(|| {
+        args.into_iter()
+            .reduce(DType::promote)
+            .unwrap_or(DType::F32)
+    });
+    let dtype = if dtype.is_inexact() {
+        dtype
+    } else {
+        DType::F32.promote(dtype)
+    };
+    y.astype(dtype)
+}
+
+/// Layer normalisation over the last axis (`flax.linen.LayerNorm`): `scale` and `bias`
+/// of the feature size in `params`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerNorm {
+    /// Added to the variance (default 1e-6).
+    pub epsilon: f64,
+    /// Whether to add a bias (default `true`).
+    pub use_bias: bool,
+    /// Whether to scale (default `true`).
+    pub use_scale: bool,
+    /// Axes to normalise over (default `[-1]`).
+    pub reduction_axes: Vec<isize>,
+    /// Axes with their own scale and bias (default `[-1]`).
+    pub feature_axes: Vec<isize>,
+    /// `E[x²] − E[x]²` rather than `E[(x − E[x])²]` (default `true`).
+    pub use_fast_variance: bool,
+    /// The dtype of the result.
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl Default for LayerNorm {
+    fn default() -> LayerNorm {
+        LayerNorm::new()
+    }
+}
+
+impl LayerNorm {
+    /// A `LayerNorm` with Flax's defaults.
+    pub fn new() -> LayerNorm {
+        LayerNorm {
+            epsilon: 1e-6,
+            use_bias: true,
+            use_scale: true,
+            reduction_axes: vec![-1],
+            feature_axes: vec![-1],
+            use_fast_variance: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets epsilon.
+    #[must_use]
+    pub fn epsilon(mut self, epsilon: f64) -> LayerNorm {
+        self.epsilon = epsilon;
+        self
+    }
+
+    /// Sets whether to add a bias.
+    #[must_use]
+    pub fn use_bias(mut self, use_bias: bool) -> LayerNorm {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Sets whether to scale.
+    #[must_use]
+    pub fn use_scale(mut self, use_scale: bool) -> LayerNorm {
+        self.use_scale = use_scale;
+        self
+    }
+
+    /// Applies the layer.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(
+            self,
+            "forward",
+            |args| args.positional(x),
+            || {
+                let reduction =
+                    normalize_axes(&self.reduction_axes, x.rank(), "LayerNorm reduction_axes")?;
+                let features =
+                    normalize_axes(&self.feature_axes, x.rank(), "LayerNorm feature_axes")?;
+                let stats = Stats {
+                    use_mean: true,
+                    fast_variance: self.use_fast_variance,
+                };
+                let (mean, var) = compute_stats(x, &sorted(reduction.clone()), self.dtype, stats)?;
+                normalize(
+                    x,
+                    &mean,
+                    &var,
+                    &sorted(reduction),
+                    &sorted(features),
+                    self.affine(),
+                )
+            },
+        )
+    }
+
+    fn affine(&self) -> Affine {
+        Affine {
+            epsilon: self.epsilon,
+            use_bias: self.use_bias,
+            use_scale: self.use_scale,
+            param_dtype: self.param_dtype,
+            dtype: self.dtype,
+        }
+    }
+}
+
+fn sorted(mut axes: Vec<usize>) -> Vec<usize> {
+    axes.sort_unstable();
+    axes
+}
+
+layer_common!(LayerNorm, "LayerNorm");
+
+/// Root-mean-square normalisation over the last axis (`flax.linen.RMSNorm`): no mean, no
+/// bias, a `scale` in `params`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RMSNorm {
+    /// Added to the mean square (default 1e-6).
+    pub epsilon: f64,
+    /// Whether to scale (default `true`).
+    pub use_scale: bool,
+    /// The dtype of the result.
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl Default for RMSNorm {
+    fn default() -> RMSNorm {
+        RMSNorm::new()
+    }
+}
+
+impl RMSNorm {
+    /// An `RMSNorm` with Flax's defaults.
+    pub fn new() -> RMSNorm {
+        RMSNorm {
+            epsilon: 1e-6,
+            use_scale: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets epsilon.
+    #[must_use]
+    pub fn epsilon(mut self, epsilon: f64) -> RMSNorm {
+        self.epsilon = epsilon;
+        self
+    }
+
+    /// Applies the layer.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(
+            self,
+            "forward",
+            |args| args.positional(x),
+            || {
+                let last = normalize_axes(&[-1], x.rank(), "RMSNorm")?;
+                let stats = Stats {
+                    use_mean: false,
+                    fast_variance: true,
+                };
+                let (mean, var) = compute_stats(x, &last, self.dtype, stats)?;
+                let affine = Affine {
+                    epsilon: self.epsilon,
+                    use_bias: false,
+                    use_scale: self.use_scale,
+                    param_dtype: self.param_dtype,
+                    dtype: self.dtype,
+                };
+                normalize(x, &mean, &var, &last, &last, affine)
+            },
+        )
+    }
+}
+
+layer_common!(RMSNorm, "RMSNorm");
+
+/// Group normalisation (`flax.linen.GroupNorm`): statistics per group of channels over
+/// all but the batch axis; `scale` and `bias` per channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupNorm {
+    /// Number of groups (default 32); `None` when `group_size` is given.
+    pub num_groups: Option<usize>,
+    /// Channels per group, instead of `num_groups`.
+    pub group_size: Option<usize>,
+    /// Added to the variance (default 1e-6).
+    pub epsilon: f64,
+    /// Whether to add a bias (default `true`).
+    pub use_bias: bool,
+    /// Whether to scale (default `true`).
+    pub use_scale: bool,
+    /// The dtype of the result.
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl Default for GroupNorm {
+    fn default() -> GroupNorm {
+        GroupNorm::new(32)
+    }
+}
+
+impl GroupNorm {
+    /// A `GroupNorm` with `num_groups` groups.
+    pub fn new(num_groups: usize) -> GroupNorm {
+        GroupNorm {
+            num_groups: Some(num_groups),
+            group_size: None,
+            epsilon: 1e-6,
+            use_bias: true,
+            use_scale: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// A `GroupNorm` with groups of `group_size` channels.
+    pub fn with_group_size(group_size: usize) -> GroupNorm {
+        GroupNorm {
+            num_groups: None,
+            group_size: Some(group_size),
+            ..GroupNorm::new(32)
+        }
+    }
+
+    fn groups(&self, channels: usize) -> Result<usize> {
+        let groups = match (self.num_groups, self.group_size) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(Error::invalid(
+                    "GroupNorm needs either num_groups or group_size, not both",
+                ));
+            }
+            (None, Some(size)) => {
+                if size == 0 || !channels.is_multiple_of(size) {
+                    return Err(Error::invalid(format!(
+                        "GroupNorm: the number of channels ({channels}) is not a multiple of the group size ({size})"
+                    )));
+                }
+                channels / size
+            }
+            (Some(groups), None) => groups,
+        };
+        if groups == 0 || !channels.is_multiple_of(groups) {
+            return Err(Error::invalid(format!(
+                "GroupNorm: the number of groups ({groups}) does not divide the number of channels ({channels})"
+            )));
+        }
+        Ok(groups)
+    }
+
+    /// Applies the layer to `[batch, …, channels]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(
+            self,
+            "forward",
+            |args| args.positional(x),
+            || {
+                if x.rank() < 2 {
+                    return Err(Error::invalid(format!(
+                        "GroupNorm needs a batch and a channel axis, got {x}"
+                    )));
+                }
+                let channels = x.dim(-1)?;
+                let groups = self.groups(channels)?;
+                let size = channels / groups;
+                let mut group_shape = x.shape().dims()[..x.rank() - 1].to_vec();
+                group_shape.extend([groups, size]);
+                let grouped = x.reshape(Shape::new(group_shape))?;
+                // Statistics over the spatial axes and the channels within a group.
+                let mut axes: Vec<usize> = (1..x.rank() - 1).collect();
+                axes.push(x.rank());
+                let stats = Stats {
+                    use_mean: true,
+                    fast_variance: true,
+                };
+                let (mean, var) = compute_stats(&grouped, &axes, self.dtype, stats)?;
+                let mean = repeat_last(&mean, size)?;
+                let var = repeat_last(&var, size)?;
+                let affine = Affine {
+                    epsilon: self.epsilon,
+                    use_bias: self.use_bias,
+                    use_scale: self.use_scale,
+                    param_dtype: self.param_dtype,
+                    dtype: self.dtype,
+                };
+                let reduction: Vec<usize> = (1..x.rank() - 1).collect();
+                normalize(x, &mean, &var, &reduction, &[x.rank() - 1], affine)
+            },
+        )
+    }
+}
+
+/// `jnp.repeat(x, repeats, axis=-1)`: each element repeated (a broadcast and a reshape).
+fn repeat_last(x: &Tensor, repeats: usize) -> Result<Tensor> {
+    let mut tiled = x.shape().dims().to_vec();
+    tiled.push(repeats);
+    let expanded = x.expand_dims(isize::try_from(x.rank()).unwrap_or(isize::MAX))?;
+    let broadcast = expanded.broadcast_to(Shape::new(tiled))?;
+    let mut out = x.shape().dims().to_vec();
+    if let Some(last) = out.last_mut() {
+        *last *= repeats;
+    }
+    broadcast.reshape(Shape::new(out))
+}
+
+layer_common!(GroupNorm, "GroupNorm");
+
+/// Batch normalisation (`flax.linen.BatchNorm`): in training (`use_running_average =
+/// false`) it normalises with the batch's statistics and updates the running averages
+/// `mean` and `var` in `batch_stats` (which must then be mutable); in evaluation it reads
+/// them.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::struct_excessive_bools)] // Flax's fields
+pub struct BatchNorm {
+    /// Use the running averages instead of the batch's statistics.
+    pub use_running_average: bool,
+    /// The feature axis (default `-1`).
+    pub axis: isize,
+    /// Weight of the old running average (default 0.99).
+    pub momentum: f64,
+    /// Added to the variance (default 1e-5).
+    pub epsilon: f64,
+    /// Whether to add a bias (default `true`).
+    pub use_bias: bool,
+    /// Whether to scale (default `true`).
+    pub use_scale: bool,
+    /// `E[x²] − E[x]²` rather than `E[(x − E[x])²]` (default `true`).
+    pub use_fast_variance: bool,
+    /// The dtype of the result.
+    pub dtype: Option<DType>,
+    /// The dtype of the parameters (default `float32`).
+    pub param_dtype: DType,
+    identity: ModuleIdentity,
+}
+
+impl BatchNorm {
+    /// A `BatchNorm` in training (`false`) or evaluation (`true`) mode.
+    pub fn new(use_running_average: bool) -> BatchNorm {
+        BatchNorm {
+            use_running_average,
+            axis: -1,
+            momentum: 0.99,
+            epsilon: 1e-5,
+            use_bias: true,
+            use_scale: true,
+            use_fast_variance: true,
+            dtype: None,
+            param_dtype: DType::F32,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets the momentum.
+    #[must_use]
+    pub fn momentum(mut self, momentum: f64) -> BatchNorm {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets epsilon.
+    #[must_use]
+    pub fn epsilon(mut self, epsilon: f64) -> BatchNorm {
+        self.epsilon = epsilon;
+        self
+    }
+
+    /// Sets whether to add a bias.
+    #[must_use]
+    pub fn use_bias(mut self, use_bias: bool) -> BatchNorm {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Sets whether to scale.
+    #[must_use]
+    pub fn use_scale(mut self, use_scale: bool) -> BatchNorm {
+        self.use_scale = use_scale;
+        self
+    }
+
+    /// Applies the layer.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        module_call(
+            self,
+            "forward",
+            |args| args.positional(x),
+            || {
+                let features = normalize_axes(&[self.axis], x.rank(), "BatchNorm axis")?;
+                let reduction: Vec<usize> =
+                    (0..x.rank()).filter(|a| !features.contains(a)).collect();
+                let feature_shape: Vec<usize> =
+                    features.iter().map(|&a| x.shape().dims()[a]).collect();
+                let mut running_mean =
+                    variable("batch_stats", "mean", DType::F32, feature_shape.clone())?;
+                let mut running_var = variable("batch_stats", "var", DType::F32, feature_shape)?;
+                let (mean, var) = if self.use_running_average {
+                    (running_mean.value().clone(), running_var.value().clone())
+                } else {
+                    let stats = Stats {
+                        use_mean: true,
+                        fast_variance: self.use_fast_variance,
+                    };
+                    let (mean, var) = compute_stats(x, &reduction, self.dtype, stats)?;
+                    let m = self.momentum;
+                    let new_mean = running_mean.value().mul(m)?.add(&mean.mul(1.0 - m)?)?;
+                    running_mean.set(new_mean)?;
+                    let new_var = running_var.value().mul(m)?.add(&var.mul(1.0 - m)?)?;
+                    running_var.set(new_var)?;
+                    (mean, var)
+                };
+                let affine = Affine {
+                    epsilon: self.epsilon,
+                    use_bias: self.use_bias,
+                    use_scale: self.use_scale,
+                    param_dtype: self.param_dtype,
+                    dtype: self.dtype,
+                };
+                normalize(x, &mean, &var, &reduction, &features, affine)
+            },
+        )
+    }
+}
+
+layer_common!(BatchNorm, "BatchNorm");

@@ -1,0 +1,114 @@
+//! Pooling (`flax.linen.pooling`): `avg_pool`, `max_pool`, `min_pool` over the spatial
+//! dimensions of channels-last input, as `lax.reduce_window`.
+
+use crate::error::{Error, Result};
+use crate::ops::{self, Window, WindowOp};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+/// How a pool pads its input.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum PoolPadding {
+    /// No padding (the default).
+    #[default]
+    Valid,
+    /// Output size `ceil(input / stride)`.
+    Same,
+    /// Explicit `(low, high)` padding per window dimension.
+    Explicit(Vec<(i64, i64)>),
+}
+
+/// Flax's `pool`: a window over the spatial dimensions (none over batch and features).
+fn pool(
+    x: &Tensor,
+    op: WindowOp,
+    window: &[usize],
+    strides: Option<&[usize]>,
+    padding: &PoolPadding,
+) -> Result<Tensor> {
+    let spatial = window.len();
+    if x.rank() < spatial + 1 {
+        return Err(Error::invalid(format!(
+            "a {spatial}-D pool needs an input of rank {} or more (batch…, spatial…, features), got {x}",
+            spatial + 1
+        )));
+    }
+    let strides = strides.map_or_else(|| vec![1; spatial], <[usize]>::to_vec);
+    if strides.len() != spatial {
+        return Err(Error::invalid(format!(
+            "strides {strides:?} need one entry per window dimension ({spatial})"
+        )));
+    }
+    let batch = x.rank() - (spatial + 1);
+    let single = batch == 0;
+    let x = if single { x.expand_dims(0)? } else { x.clone() };
+    let lead = batch.max(1);
+    let mut dims = vec![1; lead];
+    dims.extend(window);
+    dims.push(1);
+    let mut all_strides = vec![1; lead];
+    all_strides.extend(&strides);
+    all_strides.push(1);
+    let pads = match padding {
+        PoolPadding::Valid => vec![(0, 0); x.rank()],
+        PoolPadding::Same => ops::same_padding(x.shape().dims(), &dims, &all_strides),
+        PoolPadding::Explicit(pairs) => {
+            if pairs.len() != spatial {
+                return Err(Error::invalid(format!(
+                    "padding {pairs:?} needs one pair per window dimension ({spatial})"
+                )));
+            }
+            let mut pads = vec![(0, 0); lead];
+            pads.extend(pairs);
+            pads.push((0, 0));
+            pads
+        }
+    };
+    let y = ops::reduce_window(op, &x, Window::new(dims, all_strides, pads))?;
+    if single { y.squeeze(0) } else { Ok(y) }
+}
+
+/// `flax.linen.avg_pool`: the window mean. With `count_include_pad` (Flax's default)
+/// padding counts towards the divisor; without, each window is divided by its real size.
+pub fn avg_pool(
+    x: &Tensor,
+    window: &[usize],
+    strides: Option<&[usize]>,
+    padding: &PoolPadding,
+    count_include_pad: bool,
+) -> Result<Tensor> {
+    let y = pool(x, WindowOp::Sum, window, strides, padding)?;
+    if count_include_pad {
+        let size: usize = window.iter().product();
+        return y.div(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
+    }
+    let mut div_shape = x.shape().dims().to_vec();
+    if let Some(last) = div_shape.last_mut() {
+        *last = 1;
+    }
+    if div_shape.len() - 2 == window.len() {
+        div_shape[0] = 1;
+    }
+    let ones = Tensor::ones(x.dtype(), Shape::new(div_shape))?;
+    y.div(&pool(&ones, WindowOp::Sum, window, strides, padding)?)
+}
+
+/// `flax.linen.max_pool`: the window maximum.
+pub fn max_pool(
+    x: &Tensor,
+    window: &[usize],
+    strides: Option<&[usize]>,
+    padding: &PoolPadding,
+) -> Result<Tensor> {
+    pool(x, WindowOp::Max, window, strides, padding)
+}
+
+/// `flax.linen.pooling.min_pool`: the window minimum.
+pub fn min_pool(
+    x: &Tensor,
+    window: &[usize],
+    strides: Option<&[usize]>,
+    padding: &PoolPadding,
+) -> Result<Tensor> {
+    pool(x, WindowOp::Min, window, strides, padding)
+}

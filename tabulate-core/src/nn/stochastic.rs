@@ -1,0 +1,114 @@
+//! `Dropout` (`flax.linen.stochastic`) and the random mask it draws.
+
+use super::linear::layer_common;
+use crate::error::{Error, Result};
+use crate::module::{ModuleIdentity, Tabulate};
+use crate::ops;
+use crate::random;
+use crate::shape::normalize_axis;
+use crate::tensor::Tensor;
+use crate::trace::module_call;
+
+/// A `bool` mask of `shape`, true with probability `keep`, drawn from the current
+/// module's `dropout` stream (`random.bernoulli(self.make_rng('dropout'), keep, shape)`).
+pub(crate) fn dropout_mask(stream: &str, keep: f64, shape: &[usize]) -> Result<Tensor> {
+    let key = random::make_rng(stream)?;
+    random::bernoulli(&key, keep, shape)
+}
+
+/// Randomly zeroes inputs with probability `rate` and scales the rest by `1/(1−rate)`
+/// (`flax.linen.Dropout`). Deterministic calls return the input: no ops, no FLOPs.
+/// A stochastic call draws from the `dropout` random stream, which the run must provide
+/// ([`Tabulator::rngs`](crate::Tabulator::rngs)); without it the call fails, as in Flax.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dropout;
+///
+/// let x = Tensor::new(DType::F32, [2, 16, 64]);
+/// assert_eq!(Dropout::new(0.1).forward(&x, true)?.to_string(), "float32[2,16,64]");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dropout {
+    /// The probability of dropping an element (not the keep rate).
+    pub rate: f64,
+    /// Dimensions that share one mask value.
+    pub broadcast_dims: Vec<isize>,
+    /// The random stream the mask is drawn from (default `dropout`).
+    pub rng_collection: String,
+    identity: ModuleIdentity,
+}
+
+impl Dropout {
+    /// Dropout with probability `rate`.
+    pub fn new(rate: f64) -> Dropout {
+        Dropout {
+            rate,
+            broadcast_dims: Vec::new(),
+            rng_collection: "dropout".to_string(),
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Sets the dimensions that share one mask value.
+    #[must_use]
+    pub fn broadcast_dims(mut self, dims: impl IntoIterator<Item = isize>) -> Dropout {
+        self.broadcast_dims = dims.into_iter().collect();
+        self
+    }
+
+    /// Sets the random stream the mask is drawn from.
+    #[must_use]
+    pub fn rng_collection(mut self, stream: impl Into<String>) -> Dropout {
+        self.rng_collection = stream.into();
+        self
+    }
+
+    /// Applies dropout unless `deterministic`; recorded as Flax's
+    /// `dropout(x, deterministic=…)`.
+    pub fn forward(&self, x: &Tensor, deterministic: bool) -> Result<Tensor> {
+        module_call(
+            self,
+            "forward",
+            |args| {
+                args.positional(x);
+                args.keyword("deterministic", &deterministic);
+            },
+            || self.apply(x, deterministic),
+        )
+    }
+
+    fn apply(&self, x: &Tensor, deterministic: bool) -> Result<Tensor> {
+        if !(0.0..=1.0).contains(&self.rate) {
+            return Err(Error::invalid(format!(
+                "Dropout: the rate must be in [0, 1], got {}",
+                self.rate
+            )));
+        }
+        if self.rate == 0.0 || deterministic {
+            return Ok(x.clone());
+        }
+        #[allow(clippy::float_cmp)] // Flax tests this exact value
+        if self.rate == 1.0 {
+            return Tensor::zeros(x.dtype(), x.shape().clone());
+        }
+        let keep = 1.0 - self.rate;
+        let mut mask_shape = x.shape().dims().to_vec();
+        for &dim in &self.broadcast_dims {
+            let axis = normalize_axis(dim, x.rank()).ok_or_else(|| {
+                Error::invalid(format!(
+                    "Dropout: broadcast dimension {dim} is out of range for {x}"
+                ))
+            })?;
+            mask_shape[axis] = 1;
+        }
+        let mask = dropout_mask(&self.rng_collection, keep, &mask_shape)?
+            .broadcast_to(x.shape().clone())?;
+        // `lax.select(mask, x / keep, zeros_like(x))`: no `jnp.where` call around it.
+        let kept = x.div(keep)?;
+        ops::select_n(&mask, &Tensor::zeros(x.dtype(), x.shape().clone())?, &kept)
+    }
+}
+
+layer_common!(Dropout, "Dropout");

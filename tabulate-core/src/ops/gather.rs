@@ -1,0 +1,266 @@
+//! `gather` and `scatter_add`: indexing with an array of indices (`jnp.take`, embedding
+//! lookups) and its transpose. XLA gives the gather itself no flops; the `fill` mode's
+//! bounds mask and NaN fill are what cost.
+
+use super::{Cost, Prim, bind1};
+use crate::cost::linearize::{J, JvpCx};
+use crate::cost::transpose::{LinArg, TransposeCx};
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::trace::graph::{Spec, ValueId};
+
+/// `GatherDimensionNumbers` (without batching dimensions); scatter uses the same numbers
+/// under its own names (`update_window_dims`, `inserted_window_dims`,
+/// `scatter_dims_to_operand_dims`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GatherDims {
+    pub(crate) offset_dims: Vec<usize>,
+    pub(crate) collapsed_slice_dims: Vec<usize>,
+    pub(crate) start_index_map: Vec<usize>,
+}
+
+/// What happens to out-of-bounds indices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GatherMode {
+    /// `FILL_OR_DROP`: out-of-bounds reads give the fill value (NaN), writes are dropped.
+    Fill,
+}
+
+/// `lax.gather(operand, indices, dims, slice_sizes, mode)`; the last dimension of
+/// `indices` is the index vector.
+pub(crate) fn gather(
+    operand: &Tensor,
+    indices: &Tensor,
+    dims: GatherDims,
+    slice_sizes: Vec<usize>,
+    mode: GatherMode,
+) -> Result<Tensor> {
+    bind1(
+        Prim::Gather {
+            dims,
+            slice_sizes,
+            mode,
+        },
+        &[operand, indices],
+    )
+}
+
+pub(super) fn gather_spec(
+    inputs: &[&Spec],
+    dims: &GatherDims,
+    slice_sizes: &[usize],
+) -> Result<Spec> {
+    let (operand, indices) = (inputs[0], inputs[1]);
+    let fail = |why: &str| {
+        Err(Error::shape(
+            "gather",
+            format!("{why}: operand {operand}, indices {indices}"),
+        ))
+    };
+    if !indices.dtype.is_integer() {
+        return fail("indices must be integers");
+    }
+    let Some((&vector, batch)) = indices.dims().split_last() else {
+        return fail("indices need an index-vector dimension");
+    };
+    if vector != dims.start_index_map.len() || slice_sizes.len() != operand.rank() {
+        return fail("the index vector and slice sizes must match the operand");
+    }
+    if slice_sizes.iter().zip(operand.dims()).any(|(&s, &d)| s > d)
+        || dims
+            .collapsed_slice_dims
+            .iter()
+            .any(|&c| c >= operand.rank() || slice_sizes[c] != 1)
+        || dims.start_index_map.iter().any(|&d| d >= operand.rank())
+    {
+        return fail("slice sizes must fit the operand and collapsed dimensions must be of size 1");
+    }
+    let offsets: Vec<usize> = (0..operand.rank())
+        .filter(|d| !dims.collapsed_slice_dims.contains(d))
+        .map(|d| slice_sizes[d])
+        .collect();
+    let rank = batch.len() + offsets.len();
+    if dims.offset_dims.len() != offsets.len() || dims.offset_dims.iter().any(|&d| d >= rank) {
+        return fail("offset dimensions do not fit the output");
+    }
+    let mut out = vec![0; rank];
+    let (mut b, mut o) = (batch.iter(), offsets.iter());
+    for (d, slot) in out.iter_mut().enumerate() {
+        *slot = if dims.offset_dims.contains(&d) {
+            *o.next().unwrap_or(&0)
+        } else {
+            *b.next().unwrap_or(&0)
+        };
+    }
+    Ok(Spec::new(operand.dtype, Shape::new(out)))
+}
+
+/// `_gather_fill`'s lowering: `ge`, `le` and `and` per index, a `reduce_and` over the index
+/// vector, and a `select` of the fill value per output element.
+pub(super) fn gather_cost(indices: &Spec, out: &Spec, mode: GatherMode) -> Cost {
+    match mode {
+        GatherMode::Fill => {
+            let index_elements = indices.elements();
+            let vectors = index_elements / indices.dims().last().map_or(1, |&v| v.max(1) as u64);
+            Cost::flops(3 * index_elements + (index_elements - vectors) + out.elements())
+        }
+    }
+}
+
+/// Linear in the operand: the same gather of its tangent.
+pub(super) fn gather_jvp(prim: &Prim, cx: &mut JvpCx<'_>, x: &[ValueId], t: &[J]) -> Result<J> {
+    if t[0].is_zero() {
+        return Ok(J::Zero);
+    }
+    cx.apply(prim.clone(), &[t[0], J::Primal(x[1])])
+}
+
+/// `_gather_transpose_rule`: `scatter_add` of the cotangent into zeros.
+pub(super) fn gather_transpose(
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    args: &[LinArg],
+    dims: &GatherDims,
+    mode: GatherMode,
+) -> Result<Vec<Option<ValueId>>> {
+    let (LinArg::Tan(_), LinArg::Primal(indices)) = (args[0], args[1]) else {
+        return Err(Error::invalid(
+            "internal: gather is linear in its operand only",
+        ));
+    };
+    let operand = cx.spec(args[0]);
+    let zeros = cx.emit(
+        Prim::Constant {
+            literal: super::Literal::Splat(0.0),
+            spec: operand,
+        },
+        &[],
+    )?;
+    let out = cx.emit(
+        Prim::ScatterAdd {
+            dims: dims.clone(),
+            mode,
+        },
+        &[zeros, indices, ct],
+    )?;
+    Ok(vec![Some(out), None])
+}
+
+pub(super) fn scatter_add_spec(inputs: &[&Spec]) -> Result<Spec> {
+    let (operand, indices, updates) = (inputs[0], inputs[1], inputs[2]);
+    if !indices.dtype.is_integer() || operand.dtype != updates.dtype {
+        return Err(Error::shape(
+            "scatter_add",
+            format!(
+                "operand {operand}, indices {indices} and updates {updates} do not fit together"
+            ),
+        ));
+    }
+    Ok(operand.clone())
+}
+
+/// `HandleScatter`: one combiner application (an add) per update element.
+pub(super) fn scatter_add_cost(updates: &Spec) -> Cost {
+    Cost::flops(updates.elements())
+}
+
+/// Linear in operand and updates: `scatter_add(t_operand, indices, t_updates)`.
+pub(super) fn scatter_add_jvp(
+    prim: &Prim,
+    cx: &mut JvpCx<'_>,
+    x: &[ValueId],
+    t: &[J],
+) -> Result<J> {
+    let operand = if t[0].is_zero() {
+        J::Primal(cx.full_like(x[0], 0.0)?)
+    } else {
+        t[0]
+    };
+    let updates = if t[2].is_zero() {
+        J::Primal(cx.full_like(x[2], 0.0)?)
+    } else {
+        t[2]
+    };
+    cx.apply(prim.clone(), &[operand, J::Primal(x[1]), updates])
+}
+
+/// The operand's cotangent passes through; the updates' is gathered back.
+pub(super) fn scatter_add_transpose(
+    cx: &mut TransposeCx<'_>,
+    ct: ValueId,
+    args: &[LinArg],
+    dims: &GatherDims,
+    mode: GatherMode,
+) -> Result<Vec<Option<ValueId>>> {
+    let LinArg::Primal(indices) = args[1] else {
+        return Err(Error::invalid("internal: scatter indices cannot be linear"));
+    };
+    let operand_ct = matches!(args[0], LinArg::Tan(_)).then_some(ct);
+    let updates_ct = if matches!(args[2], LinArg::Tan(_)) {
+        // `_scatter_add_transpose_rule`: gather windows the size of the updates' windows.
+        let rank = cx.value_spec(ct).rank();
+        let updates = cx.spec(args[2]);
+        let mut windows = dims.offset_dims.iter().map(|&d| updates.dims()[d]);
+        let slice_sizes = (0..rank)
+            .map(|d| {
+                if dims.collapsed_slice_dims.contains(&d) {
+                    1
+                } else {
+                    windows.next().unwrap_or(1)
+                }
+            })
+            .collect();
+        Some(cx.emit(
+            Prim::Gather {
+                dims: dims.clone(),
+                slice_sizes,
+                mode,
+            },
+            &[ct, indices],
+        )?)
+    } else {
+        None
+    };
+    Ok(vec![operand_ct, None, updates_ct])
+}
+
+/// `jnp.take(a, indices, axis=0)` in its default `fill` mode, as JAX writes it (a nested
+/// `jit`): negative indices wrapped (`lt`, `add`, `select`), then a gather whose
+/// out-of-bounds rows read NaN.
+pub(crate) fn take_rows(table: &Tensor, indices: &Tensor) -> Result<Tensor> {
+    if !indices.dtype().is_integer() {
+        return Err(Error::shape(
+            "gather",
+            format!("indices must be integers, got {indices}"),
+        ));
+    }
+    if table.rank() == 0 {
+        return Err(Error::shape(
+            "gather",
+            format!("cannot take rows of {table}"),
+        ));
+    }
+    crate::trace::call_region("take", &[table, indices], || {
+        let rows = table.shape().dims()[0];
+        let wrapped = if indices.dtype().kind() == crate::dtype::DTypeKind::UInt {
+            indices.clone()
+        } else {
+            let negative = indices.less(0)?;
+            let shifted = indices.add(i32::try_from(rows).unwrap_or(i32::MAX))?;
+            negative.select(&shifted, indices)?
+        };
+        let mut shape = indices.shape().dims().to_vec();
+        shape.push(1);
+        let vectors =
+            super::broadcast_in_dim(&wrapped, Shape::new(shape), (0..indices.rank()).collect())?;
+        let mut slice_sizes = table.shape().dims().to_vec();
+        slice_sizes[0] = 1;
+        let dims = GatherDims {
+            offset_dims: (indices.rank()..indices.rank() + table.rank() - 1).collect(),
+            collapsed_slice_dims: vec![0],
+            start_index_map: vec![0],
+        };
+        gather(table, &vectors, dims, slice_sizes, GatherMode::Fill)
+    })
+}

@@ -1,0 +1,89 @@
+//! Random numbers as `jax.random` draws them, abstractly: keys are `uint32[2]` tensors
+//! and draws have only a dtype and a shape, but every draw records the primitives JAX's
+//! threefry implementation runs (`random_bits` as `iota_2x32_shape`, `threefry2x32` and
+//! an `xor`; `uniform`'s bit tricks; `bernoulli`'s compare, each in the nested `jit` JAX
+//! puts it in), so stochastic layers cost in a summary what they cost in XLA.
+//!
+//! ```
+//! use tabulate::prelude::*;
+//! use tabulate::random;
+//!
+//! #[derive(Tabulate)]
+//! struct Noise;
+//!
+//! impl Noise {
+//!     #[forward]
+//!     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+//!         let key = random::make_rng("noise")?;
+//!         let keep = random::bernoulli(&key, 0.5, x.shape().dims())?;
+//!         keep.astype(x.dtype())?.mul(x)
+//!     }
+//! }
+//!
+//! let x = Tensor::new(DType::F32, [4, 8]);
+//! let summary = tabulate(&Noise).rngs(["noise"]).compute_flops(true).run(|n| n.forward(&x))?;
+//! assert!(summary.rows[0].flops.unwrap() > 1000); // threefry costs ~40 flops per element
+//! assert!(tabulate(&Noise).run(|n| n.forward(&x)).is_err()); // no `noise` stream
+//! # Ok::<(), tabulate::Error>(())
+//! ```
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ops::{self, Binary, Cmp};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::trace::{self, graph::Spec};
+
+/// A fresh key from random stream `stream` for the current module call, as Flax's
+/// `self.make_rng(stream)`: the stream's key folded with a constant of the call's path.
+/// An error outside a module call, or if the run does not provide the stream
+/// ([`Tabulator::rngs`](crate::Tabulator::rngs); `params` is always provided).
+pub fn make_rng(stream: &str) -> Result<Tensor> {
+    ops::fold_in(&trace::rng_key(stream)?)
+}
+
+/// `jax.random.bits(key, shape)` (32-bit): the threefry hash of each element's index.
+pub fn bits(key: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let (hi, lo) = ops::iota_2x32_shape(Shape::new(shape.to_vec()))?;
+    let (b1, b2) = ops::threefry2x32(key, &hi, &lo)?;
+    ops::binary(Binary::Xor, &b1, &b2)
+}
+
+/// `jax.random.uniform(key, shape)` in float32 over `[0, 1)`: a nested `jit` (JAX's
+/// `_uniform`) that builds floats from the top 23 random bits.
+pub fn uniform(key: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let minval = Tensor::full(0.0, DType::F32, Shape::scalar())?;
+    let maxval = Tensor::full(1.0, DType::F32, Shape::scalar())?;
+    trace::call_region("_uniform", &[key, &minval, &maxval], || {
+        // The bounds are call parameters here: nothing on them folds.
+        let ones = Shape::new(vec![1; shape.len()]);
+        let lo = minval.astype(DType::F32)?.reshape(&ones)?;
+        let hi = maxval.astype(DType::F32)?.reshape(&ones)?;
+        let words = bits(key, shape)?;
+        let mantissa = ops::binary(Binary::ShiftRightLogical, &words, &u32_full(9, shape)?)?;
+        let one_to_two = ops::binary(Binary::Or, &mantissa, &u32_full(0x3F80_0000, shape)?)?;
+        let floats = ops::bitcast_convert(&one_to_two, DType::F32)?;
+        let unit = floats.sub(1.0)?;
+        let scaled = unit.mul(&hi.sub(&lo)?)?.add(&lo)?;
+        ops::binary(Binary::Max, &lo, &scaled)
+    })
+}
+
+/// `jax.random.bernoulli(key, p, shape)`: `true` with probability `p`, as `uniform < p`
+/// in JAX's nested `_bernoulli` `jit`.
+pub fn bernoulli(key: &Tensor, p: f64, shape: &[usize]) -> Result<Tensor> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(Error::invalid(format!(
+            "bernoulli: p must be in [0, 1], got {p}"
+        )));
+    }
+    let p = Tensor::full(p, DType::F32, Shape::scalar())?;
+    trace::call_region("_bernoulli", &[key, &p], || {
+        let u = uniform(key, shape)?;
+        ops::compare(Cmp::Lt, &u, &p.broadcast_to(u.shape().clone())?)
+    })
+}
+
+fn u32_full(value: u32, shape: &[usize]) -> Result<Tensor> {
+    ops::constant(f64::from(value), Spec::new(DType::U32, shape.to_vec()))
+}
