@@ -51,6 +51,11 @@ pub mod nn {
     pub use tabulate_core::nn::*;
 }
 
+/// Random numbers as `jax.random` draws them, for stochastic layers of your own.
+pub mod random {
+    pub use tabulate_core::random::*;
+}
+
 /// The names most programs need: `use tabulate::prelude::*;`.
 pub mod prelude {
     pub use crate::{DType, ModuleIdentity, Result, Summary, Tabulate, Tensor, forward, tabulate};

@@ -12,6 +12,9 @@ use tabulate::{ColorChoice, RenderOptions, Tabulator};
 #[path = "../examples/cnn.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod cnn;
+#[path = "../examples/embed_lstm.rs"]
+#[allow(unreachable_pub)] // the examples export their models
+mod embed_lstm;
 #[path = "../examples/foo.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod foo;
@@ -195,6 +198,18 @@ fn transformer_goldens() {
         let model = transformer::EncoderBlock::default();
         let summary = golden
             .configure(&model)
+            .run(|m| m.forward(x))
+            .expect("runs");
+        golden.check(&summary);
+    }
+}
+
+#[test]
+fn embed_lstm_goldens() {
+    for golden in Golden::all_of("embed_lstm") {
+        let x = &golden.inputs()[0];
+        let summary = golden
+            .configure(&embed_lstm::EmbedLSTM)
             .run(|m| m.forward(x))
             .expect("runs");
         golden.check(&summary);

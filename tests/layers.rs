@@ -71,6 +71,24 @@ impl DPAMask {
     }
 }
 
+/// `RNNParent` of the reference script: an `RNN` and its cell built inline.
+#[derive(Tabulate)]
+struct RNNParent {
+    cell: &'static str,
+    features: usize,
+}
+
+impl RNNParent {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self.cell {
+            "lstm" => nn::RNN::new(nn::LSTMCell::new(self.features)).forward(x),
+            "gru" => nn::RNN::new(nn::GRUCell::new(self.features)).forward(x),
+            _ => nn::RNN::new(nn::SimpleCell::new(self.features)).forward(x),
+        }
+    }
+}
+
 /// `SequentialParent` of the reference script: a `Sequential` built inline.
 #[derive(Tabulate)]
 struct SequentialParent;
@@ -232,6 +250,24 @@ fn run_functions(name: &str, x: &[Tensor]) -> Option<Result<Summary>> {
             .rngs(["dropout"])
             .run(|m| m.forward(&x0, false)),
         "sequential" => t(&SequentialParent).run(|m| m.forward(&x0)),
+        _ => return run_recurrent(name, x),
+    })
+}
+
+/// The recurrent cells and `RNN`s.
+fn run_recurrent(name: &str, x: &[Tensor]) -> Option<Result<Summary>> {
+    let rnn = |cell, features| t(&RNNParent { cell, features }).run(|m| m.forward(&x[0]));
+    Some(match name {
+        "lstm_cell" | "lstm_cell_small" => {
+            let features = x[0].dim(-1).expect("carry has features");
+            t(&nn::LSTMCell::new(features)).run(|c| c.forward(&(x[0].clone(), x[1].clone()), &x[2]))
+        }
+        "gru_cell" => t(&nn::GRUCell::new(6)).run(|c| c.forward(&x[0], &x[1])),
+        "simple_cell" => t(&nn::SimpleCell::new(6)).run(|c| c.forward(&x[0], &x[1])),
+        "rnn_lstm" => rnn("lstm", 64),
+        "rnn_lstm_small" => rnn("lstm", 5),
+        "rnn_gru" => rnn("gru", 6),
+        "rnn_simple" => rnn("simple", 6),
         _ => return None,
     })
 }

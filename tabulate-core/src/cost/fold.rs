@@ -73,12 +73,12 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
     Folded { alias, removed }
 }
 
-/// The nearest enclosing call region of `region` (or the top), as the scope whose
+/// The nearest enclosing call or loop region of `region` (or the top), as the scope whose
 /// literals are visible: a transposed call sees its forward call's literals.
 fn call_scope(graph: &Graph, mut region: RegionId) -> RegionId {
     while region != RegionId::TOP {
         let r = graph.region(region);
-        if matches!(r.kind, RegionKind::Call(_)) {
+        if matches!(r.kind, RegionKind::Call(_) | RegionKind::Loop) {
             return r.literals_of.unwrap_or(region);
         }
         region = r.parent;

@@ -20,7 +20,7 @@ pub(crate) fn extract(source: &Graph, span: Range<u32>, outputs: &[ValueId]) -> 
             .iter()
             .map(|&v| map_value(source, &mut graph, &mut values, v))
             .collect();
-        let region = map_region(source, &mut graph, &mut regions, node.region);
+        let region = map_region(source, &mut graph, &mut regions, node.region, span.start);
         let specs = node
             .outputs
             .iter()
@@ -33,10 +33,10 @@ pub(crate) fn extract(source: &Graph, span: Range<u32>, outputs: &[ValueId]) -> 
         extend_region_ranges(&mut graph, region);
     }
     for (&old, &new) in &regions {
-        if old == RegionId::TOP {
+        let r = source.region(old);
+        if old == RegionId::TOP || r.nodes.start < span.start {
             continue;
         }
-        let r = source.region(old);
         let inputs = r
             .inputs
             .iter()
@@ -77,17 +77,24 @@ fn map_value(
     input
 }
 
+/// The copy of region `r`. A region that began before the span (a loop around a call
+/// inside its body) is not part of the call's program: its nodes go to its parent.
 fn map_region(
     source: &Graph,
     graph: &mut Graph,
     regions: &mut HashMap<RegionId, RegionId>,
     r: RegionId,
+    span_start: u32,
 ) -> RegionId {
     if let Some(&mapped) = regions.get(&r) {
         return mapped;
     }
     let original = source.region(r);
-    let parent = map_region(source, graph, regions, original.parent);
+    let parent = map_region(source, graph, regions, original.parent, span_start);
+    if original.nodes.start < span_start {
+        regions.insert(r, parent);
+        return parent;
+    }
     let start = u32::try_from(graph.nodes.len()).expect("graph exceeds 2^32 nodes");
     let id = RegionId(u32::try_from(graph.regions.len()).expect("too many regions"));
     graph.regions.push(Region {

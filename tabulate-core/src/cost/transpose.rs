@@ -30,6 +30,12 @@ impl TransposeCx<'_> {
             .emit(prim, inputs.to_vec(), self.region, NodeTag::Plain)?[0])
     }
 
+    /// Emits a primitive with several results.
+    pub(crate) fn emit_multi(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<Vec<ValueId>> {
+        self.h
+            .emit(prim, inputs.to_vec(), self.region, NodeTag::Plain)
+    }
+
     /// The spec of an argument of the op being transposed.
     pub(crate) fn spec(&self, arg: LinArg) -> Spec {
         match arg {

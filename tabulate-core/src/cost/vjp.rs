@@ -4,106 +4,373 @@
 //! mutable state) seeds that input's cotangent directly, which is how the "+1 flop per
 //! variable element" of Flax's passthrough arises.
 
-use super::linearize::{J, JvpCx, Tape};
-use super::transpose::{Cotangents, backward};
+use std::collections::HashSet;
+use std::ops::Range;
+
+use super::linearize::{J, JvpCx, LinNode, TanId, Tape};
+use super::transpose::{Cotangents, LinArg, backward};
 use crate::error::Result;
+use crate::ops::Prim;
 use crate::trace::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId};
 
 /// Builds the VJP program of `forward` (a closed program with inputs and outputs).
 pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
-    let mut h = Graph::default();
-    let mut tape = Tape::default();
-    let mut primal: Vec<Option<ValueId>> = vec![None; forward.values.len()];
-    let mut tangent: Vec<J> = vec![J::Zero; forward.values.len()];
+    let mut lin = Linearizer {
+        forward,
+        h: Graph::default(),
+        tape: Tape::default(),
+        primal: vec![None; forward.values.len()],
+        tangent: vec![J::Zero; forward.values.len()],
+        regions: Vec::new(),
+    };
     let mut differentiated = Vec::new();
     for &v in &forward.inputs {
         let spec = forward.spec(v).clone();
-        let inexact = spec.dtype.is_inexact();
-        let input = h.add_input(spec.clone());
+        let input = lin.h.add_input(spec.clone());
         if forward.keys.contains(&v) {
-            h.keys.push(input);
+            lin.h.keys.push(input);
         }
-        primal[v.0 as usize] = Some(input);
-        if inexact {
-            let t = tape.new_tangent(spec);
-            tangent[v.0 as usize] = J::Tan(t);
+        lin.primal[v.0 as usize] = Some(input);
+        if spec.dtype.is_inexact() {
+            let t = lin.tape.new_tangent(spec);
+            lin.tangent[v.0 as usize] = J::Tan(t);
             differentiated.push(t);
         }
     }
-    let regions = mirror_regions(forward, &mut h);
-    let get = |primal: &[Option<ValueId>], v: ValueId| {
-        primal[v.0 as usize].expect("values are defined before use")
-    };
-
-    let mut i = 0u32;
+    lin.regions = mirror_regions(forward, &mut lin.h);
     let count = u32::try_from(forward.nodes.len()).expect("graph exceeds 2^32 nodes");
-    while i < count {
-        if let Some(r) = forward.custom_region_starting_at(i, RegionId::TOP) {
-            let region = forward.region(r);
-            for n in region.nodes.clone() {
-                copy_node(forward, &mut h, &mut primal, &regions, n);
-            }
-            let t_in: Vec<J> = region
-                .inputs
-                .iter()
-                .map(|v| tangent[v.0 as usize])
-                .collect();
-            if t_in.iter().any(|t| !t.is_zero()) {
-                let RegionKind::CustomJvp(rule) = region.kind else {
-                    unreachable!("custom_region_starting_at returns custom-JVP regions")
-                };
-                let x: Vec<ValueId> = region.inputs.iter().map(|&v| get(&primal, v)).collect();
-                let y: Vec<ValueId> = region.outputs.iter().map(|&v| get(&primal, v)).collect();
-                let (fwd, bwd) = regions[region.parent.0 as usize];
-                let mut cx = JvpCx {
-                    h: &mut h,
-                    tape: &mut tape,
-                    forward_region: fwd,
-                    backward_region: bwd,
-                };
-                let t_out = rule.jvp(&mut cx, &x, &y, &t_in)?;
-                for (v, t) in region.outputs.iter().zip(t_out) {
-                    tangent[v.0 as usize] = keep_if_inexact(forward, *v, t);
-                }
-            }
-            i = region.nodes.end;
-            continue;
-        }
-        let node = forward.node(i);
-        copy_node(forward, &mut h, &mut primal, &regions, i);
-        let t_in: Vec<J> = node.inputs.iter().map(|v| tangent[v.0 as usize]).collect();
-        let any_inexact_out = node
-            .outputs
-            .iter()
-            .any(|v| forward.spec(*v).dtype.is_inexact());
-        if any_inexact_out && t_in.iter().any(|t| !t.is_zero()) {
-            let x: Vec<ValueId> = node.inputs.iter().map(|&v| get(&primal, v)).collect();
-            let y: Vec<ValueId> = node.outputs.iter().map(|&v| get(&primal, v)).collect();
-            let (fwd, bwd) = regions[node.region.0 as usize];
-            let mut cx = JvpCx {
-                h: &mut h,
-                tape: &mut tape,
-                forward_region: fwd,
-                backward_region: bwd,
-            };
-            let t_out = node.prim.jvp(&mut cx, &x, &y, &t_in)?;
-            for (v, t) in node.outputs.iter().zip(t_out) {
-                tangent[v.0 as usize] = keep_if_inexact(forward, *v, t);
-            }
-        }
-        i += 1;
-    }
+    lin.nodes(0..count, RegionId::TOP)?;
 
     // `vjp_fn(out)`: each output is its own cotangent.
+    let Linearizer {
+        mut h,
+        tape,
+        primal,
+        tangent,
+        ..
+    } = lin;
     let mut cts = Cotangents::new(&tape);
     for &o in &forward.outputs {
         if let J::Tan(t) = tangent[o.0 as usize] {
-            cts.add(&mut h, t, get(&primal, o), RegionId::TOP)?;
+            let value = primal[o.0 as usize].expect("outputs are defined");
+            cts.add(&mut h, t, value, RegionId::TOP)?;
         }
     }
     backward(&mut h, &tape, &mut cts)?;
     h.outputs = differentiated.iter().filter_map(|&t| cts.get(t)).collect();
     Ok(h)
+}
+
+/// `jax.linearize` of a forward program: primal ops with their residuals into `h`, linear
+/// ops onto `tape`.
+struct Linearizer<'a> {
+    forward: &'a Graph,
+    h: Graph,
+    tape: Tape,
+    primal: Vec<Option<ValueId>>,
+    tangent: Vec<J>,
+    /// For each forward region, its forward and transposed copies in `h`.
+    regions: Vec<(RegionId, RegionId)>,
+}
+
+impl Linearizer<'_> {
+    /// Linearises nodes `range`, all inside region `within`.
+    fn nodes(&mut self, range: Range<u32>, within: RegionId) -> Result<()> {
+        let mut i = range.start;
+        while i < range.end {
+            if let Some(r) = self.forward.custom_region_starting_at(i, within) {
+                match self.forward.region(r).kind {
+                    RegionKind::CustomJvp(rule) => self.custom_jvp(r, rule)?,
+                    RegionKind::Loop => self.scan(r)?,
+                    _ => {
+                        unreachable!("custom_region_starting_at returns custom-JVP or loop regions")
+                    }
+                }
+                i = self.forward.region(r).nodes.end;
+            } else {
+                self.node(i)?;
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, v: ValueId) -> ValueId {
+        self.primal[v.0 as usize].expect("values are defined before use")
+    }
+
+    fn cx(&mut self, region: RegionId) -> JvpCx<'_> {
+        let (forward_region, backward_region) = self.regions[region.0 as usize];
+        JvpCx {
+            h: &mut self.h,
+            tape: &mut self.tape,
+            forward_region,
+            backward_region,
+        }
+    }
+
+    /// One primitive: its primal copy, then its JVP rule when a tangent reaches it.
+    fn node(&mut self, n: u32) -> Result<()> {
+        let node = self.forward.node(n);
+        self.copy_node(n);
+        let t_in: Vec<J> = node
+            .inputs
+            .iter()
+            .map(|v| self.tangent[v.0 as usize])
+            .collect();
+        let any_inexact_out = node
+            .outputs
+            .iter()
+            .any(|v| self.forward.spec(*v).dtype.is_inexact());
+        if any_inexact_out && t_in.iter().any(|t| !t.is_zero()) {
+            let x: Vec<ValueId> = node.inputs.iter().map(|&v| self.get(v)).collect();
+            let y: Vec<ValueId> = node.outputs.iter().map(|&v| self.get(v)).collect();
+            let t_out = node.prim.jvp(&mut self.cx(node.region), &x, &y, &t_in)?;
+            for (v, t) in node.outputs.iter().zip(t_out) {
+                self.tangent[v.0 as usize] = keep_if_inexact(self.forward, *v, t);
+            }
+        }
+        Ok(())
+    }
+
+    /// A `custom_jvp` function: its body's primal ops, then its rule.
+    fn custom_jvp(&mut self, r: RegionId, rule: crate::ops::CustomRule) -> Result<()> {
+        let region = self.forward.region(r);
+        for n in region.nodes.clone() {
+            self.copy_node(n);
+        }
+        let t_in: Vec<J> = region
+            .inputs
+            .iter()
+            .map(|v| self.tangent[v.0 as usize])
+            .collect();
+        if t_in.iter().all(|t| t.is_zero()) {
+            return Ok(());
+        }
+        let x: Vec<ValueId> = region.inputs.iter().map(|&v| self.get(v)).collect();
+        let y: Vec<ValueId> = region.outputs.iter().map(|&v| self.get(v)).collect();
+        let t_out = rule.jvp(&mut self.cx(region.parent), &x, &y, &t_in)?;
+        for (v, t) in region.outputs.iter().zip(t_out) {
+            self.tangent[v.0 as usize] = keep_if_inexact(self.forward, *v, t);
+        }
+        Ok(())
+    }
+
+    /// A `scan`, as JAX differentiates it: the body linearised once, inside the loop. On
+    /// the tape, a `loop_entry` node maps the tangents from outside (initial carries,
+    /// scanned inputs, loop invariants) to the body's, and the `while` node maps the
+    /// body's results to the loop's; their transposes open and close the backward loop.
+    fn scan(&mut self, r: RegionId) -> Result<()> {
+        let forward = self.forward;
+        let region = forward.region(r);
+        let range = region.nodes.clone();
+        let entries: Vec<u32> = range
+            .clone()
+            .take_while(|&n| {
+                let node = forward.node(n);
+                node.region == r && matches!(node.prim, Prim::LoopVar | Prim::LoopSlice { .. })
+            })
+            .collect();
+        let exit = range.end - 1;
+        let exit_node = forward.node(exit);
+        let Prim::LoopExit { carries, .. } = exit_node.prim else {
+            return Err(crate::error::Error::invalid(
+                "internal: a loop region must end with its `while`",
+            ));
+        };
+        let body = range.start + u32::try_from(entries.len()).expect("few entries")..exit;
+        let invariants = self.invariants(&range, body.start);
+        let carried = self.carried_tangents(&entries, &invariants, body.clone(), exit, carries);
+        for &e in &entries {
+            self.copy_node(e);
+        }
+        if !carried.iter().any(|&c| c) && invariants.is_empty() {
+            // No tangent enters the loop: it is primal code only.
+            for n in body.clone().chain([exit]) {
+                self.copy_node(n);
+            }
+            return Ok(());
+        }
+        let (_, backward_region) = self.regions[r.0 as usize];
+        // The tangents entering the body.
+        let mut args = Vec::new();
+        let mut outs = Vec::new();
+        let mut saved = Vec::new();
+        for (&e, &nonzero) in entries.iter().zip(&carried) {
+            let node = forward.node(e);
+            let outer = node.inputs[0];
+            args.push(match self.tangent[outer.0 as usize] {
+                J::Tan(t) => LinArg::Tan(t),
+                _ => LinArg::Primal(self.get(outer)),
+            });
+            let inner = node.outputs[0];
+            let t = self.tape.new_tangent(forward.spec(inner).clone());
+            outs.push(t);
+            self.tangent[inner.0 as usize] = if nonzero { J::Tan(t) } else { J::Zero };
+        }
+        for &v in &invariants {
+            let J::Tan(outer) = self.tangent[v.0 as usize] else {
+                unreachable!("invariants have tangents")
+            };
+            args.push(LinArg::Tan(outer));
+            let local = self.tape.new_tangent(forward.spec(v).clone());
+            outs.push(local);
+            saved.push((v, outer));
+            self.tangent[v.0 as usize] = J::Tan(local);
+        }
+        self.tape.nodes.push(LinNode {
+            prim: Prim::LoopEntry {
+                carries: entries
+                    .iter()
+                    .filter(|&&e| forward.node(e).prim == Prim::LoopVar)
+                    .count(),
+                scanned: entries.len(),
+            },
+            args,
+            outs,
+            region: backward_region,
+        });
+        self.nodes(body, r)?;
+        for (v, outer) in saved {
+            self.tangent[v.0 as usize] = J::Tan(outer);
+        }
+        // The `while` itself and its tangent.
+        self.copy_node(exit);
+        let args: Vec<LinArg> = exit_node
+            .inputs
+            .iter()
+            .map(|&v| match self.tangent[v.0 as usize] {
+                J::Tan(t) => LinArg::Tan(t),
+                _ => LinArg::Primal(self.get(v)),
+            })
+            .collect();
+        let outs: Vec<TanId> = exit_node
+            .outputs
+            .iter()
+            .map(|&v| self.tape.new_tangent(forward.spec(v).clone()))
+            .collect();
+        for ((&v, &t), arg) in exit_node.outputs.iter().zip(&outs).zip(&args) {
+            self.tangent[v.0 as usize] = if matches!(arg, LinArg::Tan(_)) {
+                J::Tan(t)
+            } else {
+                J::Zero
+            };
+        }
+        self.tape.nodes.push(LinNode {
+            prim: exit_node.prim.clone(),
+            args,
+            outs,
+            region: backward_region,
+        });
+        Ok(())
+    }
+
+    /// Values from outside the loop (nodes `range`) that its body and `while` (from
+    /// `body_start`, after the entries) use and that carry a tangent: the loop invariants
+    /// whose cotangents the backward loop accumulates.
+    fn invariants(&self, range: &Range<u32>, body_start: u32) -> Vec<ValueId> {
+        let inside: HashSet<ValueId> = range
+            .clone()
+            .flat_map(|n| self.forward.node(n).outputs.iter().copied())
+            .collect();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for n in body_start..range.end {
+            let node = self.forward.node(n);
+            for &v in &node.inputs {
+                if !inside.contains(&v) && !self.tangent[v.0 as usize].is_zero() && seen.insert(v) {
+                    out.push(v);
+                }
+            }
+        }
+        out
+    }
+
+    /// Which loop entries carry a nonzero tangent, as JAX's fixpoint over the carries
+    /// finds it: a carry is differentiated if its initial value is, or if its new value
+    /// depends on anything differentiated.
+    fn carried_tangents(
+        &self,
+        entries: &[u32],
+        invariants: &[ValueId],
+        body: Range<u32>,
+        exit: u32,
+        carries: usize,
+    ) -> Vec<bool> {
+        let forward = self.forward;
+        let mut nonzero: Vec<bool> = entries
+            .iter()
+            .map(|&e| !self.tangent[forward.node(e).inputs[0].0 as usize].is_zero())
+            .collect();
+        let carry_entries: Vec<usize> = (0..entries.len())
+            .filter(|&i| forward.node(entries[i]).prim == Prim::LoopVar)
+            .collect();
+        loop {
+            let mut live: HashSet<ValueId> = invariants.iter().copied().collect();
+            for (&e, &nz) in entries.iter().zip(&nonzero) {
+                if nz {
+                    live.insert(forward.node(e).outputs[0]);
+                }
+            }
+            for n in body.clone() {
+                let node = forward.node(n);
+                if has_derivative(&node.prim) && node.inputs.iter().any(|v| live.contains(v)) {
+                    for &v in &node.outputs {
+                        if forward.spec(v).dtype.is_inexact() {
+                            live.insert(v);
+                        }
+                    }
+                }
+            }
+            let exit_node = forward.node(exit);
+            let mut changed = false;
+            for (k, &i) in carry_entries.iter().enumerate().take(carries) {
+                if !nonzero[i] && live.contains(&exit_node.inputs[k]) {
+                    nonzero[i] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return nonzero;
+            }
+        }
+    }
+
+    fn copy_node(&mut self, n: u32) {
+        let node = self.forward.node(n);
+        let inputs = node.inputs.iter().map(|&v| self.get(v)).collect();
+        let specs = node
+            .outputs
+            .iter()
+            .map(|&v| self.forward.spec(v).clone())
+            .collect();
+        let outs = self.h.push_node(
+            node.prim.clone(),
+            inputs,
+            specs,
+            self.regions[node.region.0 as usize].0,
+            NodeTag::Plain,
+        );
+        for (&old, new) in node.outputs.iter().zip(outs) {
+            self.primal[old.0 as usize] = Some(new);
+        }
+    }
+}
+
+/// Whether a tangent can flow through `prim` (for the carries' fixpoint).
+fn has_derivative(prim: &Prim) -> bool {
+    !matches!(
+        prim,
+        Prim::Compare(_)
+            | Prim::StopGradient
+            | Prim::Argmax { .. }
+            | Prim::Constant { .. }
+            | Prim::Iota { .. }
+            | Prim::BitcastConvert(_)
+            | Prim::RandomFoldIn
+            | Prim::Iota2x32 { .. }
+            | Prim::Threefry2x32
+    )
 }
 
 /// Integer and boolean values carry no tangent (`float0`).
@@ -112,36 +379,6 @@ fn keep_if_inexact(graph: &Graph, v: ValueId, t: J) -> J {
         t
     } else {
         J::Zero
-    }
-}
-
-fn copy_node(
-    forward: &Graph,
-    h: &mut Graph,
-    primal: &mut [Option<ValueId>],
-    regions: &[(RegionId, RegionId)],
-    n: u32,
-) {
-    let node = forward.node(n);
-    let inputs = node
-        .inputs
-        .iter()
-        .map(|v| primal[v.0 as usize].expect("values are defined before use"))
-        .collect();
-    let specs = node
-        .outputs
-        .iter()
-        .map(|&v| forward.spec(v).clone())
-        .collect();
-    let outs = h.push_node(
-        node.prim.clone(),
-        inputs,
-        specs,
-        regions[node.region.0 as usize].0,
-        NodeTag::Plain,
-    );
-    for (&old, new) in node.outputs.iter().zip(outs) {
-        primal[old.0 as usize] = Some(new);
     }
 }
 

@@ -9,6 +9,7 @@ mod conv;
 mod linear;
 mod normalization;
 mod pooling;
+mod recurrent;
 mod stochastic;
 
 pub use activation::{
@@ -24,6 +25,7 @@ pub use conv::{Conv, ConvTranspose, Padding};
 pub use linear::{Dense, DenseGeneral, Einsum, Embed};
 pub use normalization::{BatchNorm, GroupNorm, LayerNorm, RMSNorm};
 pub use pooling::{PoolPadding, avg_pool, max_pool, min_pool};
+pub use recurrent::{Carry, GRUCell, LSTMCell, RNN, RNNCell, SimpleCell};
 pub use stochastic::Dropout;
 
 use crate::dtype::DType;

@@ -11,6 +11,7 @@
 //! Layers and [`Tensor`](crate::Tensor) methods are written only in terms of these, in the
 //! order Flax and `jax.numpy` apply them, so their costs come out of the rules.
 
+mod control;
 mod conv;
 mod custom;
 mod dot;
@@ -28,6 +29,7 @@ use crate::tensor::Tensor;
 use crate::trace;
 use crate::trace::graph::{Spec, ValueId};
 
+pub(crate) use control::{loop_exit, loop_slice, loop_var};
 pub(crate) use conv::{ConvParams, Padding, conv_general_dilated, same_padding};
 pub(crate) use custom::{CustomRule, logaddexp, relu};
 pub(crate) use dot::{DotDims, dot_general};
@@ -153,6 +155,25 @@ pub(crate) enum Prim {
     Iota2x32 { shape: crate::shape::Shape },
     /// `threefry2x32(key, x1, x2)`: the threefry hash of pairs of words.
     Threefry2x32,
+    /// A loop-carried value inside a `while` body, from its initial value.
+    LoopVar,
+    /// One step's slice of a scanned input along `axis`.
+    LoopSlice { axis: usize },
+    /// The end of a forward `while`: `carries` final carries, then each step's outputs
+    /// stacked (`length` steps) along `axis`.
+    LoopExit {
+        carries: usize,
+        length: usize,
+        axis: usize,
+    },
+    /// On the linear tape only: a loop's entry, mapping the tangents of its first
+    /// `scanned` inputs (initial carries, scanned inputs) and of its invariants to the
+    /// body's.
+    LoopEntry { carries: usize, scanned: usize },
+    /// The start of a transposed `while`: its loop variables and per-step slices.
+    LoopBackwardEnter { specs: Vec<Spec> },
+    /// The end of a transposed `while`: the cotangents it hands out.
+    LoopBackwardExit { specs: Vec<Spec> },
 }
 
 impl Prim {
@@ -193,6 +214,12 @@ impl Prim {
             Prim::RandomFoldIn => "random_fold_in",
             Prim::Iota2x32 { .. } => "iota_2x32_shape",
             Prim::Threefry2x32 => "threefry2x32",
+            Prim::LoopVar => "loop_var",
+            Prim::LoopSlice { .. } => "loop_slice",
+            Prim::LoopExit { .. } => "while",
+            Prim::LoopEntry { .. } => "loop_entry",
+            Prim::LoopBackwardEnter { .. } => "while_transpose_enter",
+            Prim::LoopBackwardExit { .. } => "while_transpose",
         }
     }
 
@@ -267,6 +294,18 @@ impl Prim {
                 Ok(vec![Spec::new(crate::dtype::DType::U32, shape.clone()); 2])
             }
             Prim::Threefry2x32 => random::threefry_spec(inputs),
+            Prim::LoopVar => Ok(vec![inputs[0].clone()]),
+            Prim::LoopSlice { axis } => one(control::loop_slice_spec(inputs, *axis)),
+            Prim::LoopExit {
+                carries,
+                length,
+                axis,
+            } => control::loop_exit_spec(inputs, *carries, *length, *axis),
+            Prim::LoopBackwardEnter { specs } | Prim::LoopBackwardExit { specs } => {
+                Ok(specs.clone())
+            }
+            // Each input passes into the body unchanged, as far as specs go.
+            Prim::LoopEntry { .. } => Ok(inputs.iter().map(|&s| s.clone()).collect()),
         }
     }
 
@@ -291,6 +330,10 @@ impl Prim {
             | Prim::Concatenate { .. }
             | Prim::Split { .. }
             | Prim::Rev { .. }
+            | Prim::LoopVar
+            | Prim::LoopSlice { .. }
+            | Prim::LoopEntry { .. }
+            | Prim::LoopBackwardEnter { .. }
             // Only ever transposed, never lowered.
             | Prim::SelectAndGatherAdd { .. } => Cost::ZERO,
             Prim::Reduce { .. } => Cost::flops(inputs[0].elements().saturating_sub(out)),
@@ -304,6 +347,8 @@ impl Prim {
             Prim::RandomFoldIn => random::fold_in_cost(),
             Prim::Iota2x32 { shape } => random::iota_2x32_cost(shape),
             Prim::Threefry2x32 => random::threefry_cost(inputs[1]),
+            Prim::LoopExit { .. } => control::loop_exit_cost(),
+            Prim::LoopBackwardExit { .. } => control::loop_backward_exit_cost(),
         }
     }
 
@@ -322,7 +367,11 @@ impl Prim {
             Prim::Binary(op) => one(elementwise::binary_jvp(*op, cx, x, y[0], t)),
             Prim::SelectN => one(elementwise::select_jvp(cx, x, t)),
             Prim::IntegerPow(n) => one(elementwise::integer_pow_jvp(*n, cx, x[0], t[0])),
-            Prim::Compare(_)
+            // A loop entry is met outside a loop only in a trace that stands for a
+            // function's shape (Flax's invariance trace of a scan body): a fresh parameter.
+            Prim::LoopVar
+            | Prim::LoopSlice { .. }
+            | Prim::Compare(_)
             | Prim::StopGradient
             | Prim::BitcastConvert(_)
             | Prim::RandomFoldIn
@@ -357,6 +406,12 @@ impl Prim {
                     self.name()
                 )))
             }
+            Prim::LoopExit { .. }
+            | Prim::LoopEntry { .. }
+            | Prim::LoopBackwardEnter { .. }
+            | Prim::LoopBackwardExit { .. } => Err(crate::error::Error::invalid(
+                "internal: a loop is differentiated as a whole, not op by op",
+            )),
         }
     }
 
@@ -408,11 +463,17 @@ impl Prim {
             Prim::ScatterAdd { dims, mode } => {
                 gather::scatter_add_transpose(cx, ct, args, dims, *mode)
             }
-            Prim::Split { .. } => self.transpose_multi(cx, &[Some(ct)], args),
+            Prim::Split { .. } | Prim::LoopExit { .. } | Prim::LoopEntry { .. } => {
+                self.transpose_multi(cx, &[Some(ct)], args)
+            }
             Prim::BitcastConvert(_)
             | Prim::RandomFoldIn
             | Prim::Iota2x32 { .. }
             | Prim::Threefry2x32
+            | Prim::LoopVar
+            | Prim::LoopSlice { .. }
+            | Prim::LoopBackwardEnter { .. }
+            | Prim::LoopBackwardExit { .. }
             | Prim::Compare(_)
             | Prim::IntegerPow(_)
             | Prim::StopGradient
@@ -440,6 +501,19 @@ impl Prim {
         match self {
             Prim::Split { axis, sizes } => {
                 structural::split_transpose(cx, cts, args[0], *axis, sizes)
+            }
+            Prim::LoopExit {
+                carries,
+                length,
+                axis,
+            } => {
+                let ins: Vec<Spec> = args.iter().map(|&a| cx.spec(a)).collect();
+                let refs: Vec<&Spec> = ins.iter().collect();
+                let outs = control::loop_exit_spec(&refs, *carries, *length, *axis)?;
+                control::loop_exit_transpose(cx, cts, args, &outs)
+            }
+            Prim::LoopEntry { scanned, .. } => {
+                control::loop_entry_transpose(cx, cts, args, *scanned)
             }
             _ => Err(crate::error::Error::invalid(format!(
                 "internal: `{}` has one result",

@@ -28,7 +28,7 @@ pub(crate) fn collect(
     let mut rows = Vec::new();
     for call in &recording.calls {
         let depth = call.path.len();
-        let repeated = visited.contains(call.path.as_slice());
+        let repeated = call.lifted || visited.contains(call.path.as_slice());
         if repeated && !selection.show_repeated {
             continue;
         }

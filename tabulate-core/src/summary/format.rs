@@ -135,10 +135,10 @@ fn row_cells(summary: &Summary, row: &Row) -> Vec<StyledText> {
 }
 
 /// `Dense`, or `ConvBlock (block_method)` with the method dimmed for methods other than
-/// the main one (`forward`, Flax's `__call__`).
+/// the main one (`forward`, Flax's `__call__`) and anonymous ones (a lifted `<lambda>`).
 fn module_text(module_type: &str, method: &str) -> StyledText {
     let mut text = StyledText::plain(module_type);
-    if method != "forward" {
+    if method != "forward" && method != "<lambda>" {
         text.push(" ", Style::NONE);
         text.push(format!("({method})"), Style::DIM);
     }

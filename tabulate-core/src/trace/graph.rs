@@ -103,6 +103,9 @@ pub(crate) enum RegionKind {
     /// A function with a custom JVP rule (`jax.custom_jvp`): differentiated by its rule,
     /// not through its body.
     CustomJvp(crate::ops::CustomRule),
+    /// The body of a `while` loop (`scan`): from its `loop_var`/`loop_slice` nodes to its
+    /// `while` exit node. Analysed once; values from outside are loop parameters.
+    Loop,
 }
 
 /// A contiguous, properly nested run of nodes.
@@ -239,13 +242,15 @@ impl Graph {
         &self.regions[id.0 as usize]
     }
 
-    /// The outermost custom-JVP region that starts at node `n`, inside `within`.
+    /// The outermost custom-JVP or loop region that starts at node `n`, inside `within`.
     pub(crate) fn custom_region_starting_at(&self, n: u32, within: RegionId) -> Option<RegionId> {
         let mut r = self.node(n).region;
         let mut found = None;
         while r != within && r != RegionId::TOP {
             let region = self.region(r);
-            if region.nodes.start == n && matches!(region.kind, RegionKind::CustomJvp(_)) {
+            if region.nodes.start == n
+                && matches!(region.kind, RegionKind::CustomJvp(_) | RegionKind::Loop)
+            {
                 found = Some(r);
             }
             r = region.parent;

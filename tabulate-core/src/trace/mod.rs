@@ -43,6 +43,9 @@ pub(crate) struct CallRecord {
     pub(crate) span: Range<u32>,
     /// The graph values of the tensors in `outputs`.
     pub(crate) results: Vec<ValueId>,
+    /// Recorded by a lifted transform (`scan`) for a function that is not a method of the
+    /// module: Flax's `hasattr(module, method)` is false, so it only shows as repeated.
+    pub(crate) lifted: bool,
     /// The final value of every variable the call (or a call inside it) declared, read
     /// or wrote: the mutable state Flax's `apply` returns.
     pub(crate) variables: Vec<ValueId>,
@@ -200,6 +203,71 @@ pub(crate) fn call_region(
     region(RegionKind::Call(name), inputs, f)
 }
 
+/// Runs `f`, recording its ops as the body of a `while` loop (`scan`).
+pub(crate) fn loop_region<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let opened = with_trace(|trace| {
+        let outer = trace.region;
+        trace.region = trace.graph.open_region(RegionKind::Loop, outer, Vec::new());
+        (trace.region, outer)
+    });
+    let out = f();
+    if let Some((region, outer)) = opened {
+        with_trace(|trace| {
+            trace.graph.close_region(region, Vec::new());
+            trace.region = outer;
+        });
+    }
+    out
+}
+
+/// Opens a call that a lifted transform records for a function that is not a method of
+/// `module` (`scan_fn`, `<lambda>`); `path` overrides the module's path when given.
+pub(crate) fn enter_lifted_call(
+    module: &dyn Tabulate,
+    method: &'static str,
+    path: Option<Vec<String>>,
+    args: impl FnOnce(&mut CallArgs),
+) -> CallGuard {
+    if !is_active() {
+        return CallGuard { depth: None };
+    }
+    let fields = naming::fields_of(module);
+    let key = naming::key_of(module);
+    let mut call_args = CallArgs::default();
+    args(&mut call_args);
+    let lifted = Lifted { path };
+    let depth = with_trace(|trace| {
+        trace.enter(
+            module,
+            &key,
+            fields,
+            method,
+            call_args.to_value(),
+            Some(&lifted),
+        )
+    });
+    CallGuard { depth }
+}
+
+/// The path of the module whose call is running now, without its last name: where the
+/// module that called it lives.
+pub(crate) fn parent_path() -> Vec<String> {
+    with_trace(|trace| {
+        let mut path = trace
+            .current_path()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
+        path.pop();
+        path
+    })
+    .unwrap_or_default()
+}
+
+/// How a lifted call is recorded.
+struct Lifted {
+    path: Option<Vec<String>>,
+}
+
 /// `f` differentiated by the custom rule `rule` (`jax.custom_jvp`).
 pub(crate) fn custom_jvp(
     rule: CustomRule,
@@ -261,7 +329,8 @@ pub fn enter_call(
     let key = naming::key_of(module);
     let mut call_args = CallArgs::default();
     args(&mut call_args);
-    let depth = with_trace(|trace| trace.enter(module, &key, fields, method, call_args.to_value()));
+    let depth =
+        with_trace(|trace| trace.enter(module, &key, fields, method, call_args.to_value(), None));
     CallGuard { depth }
 }
 
@@ -370,8 +439,12 @@ impl Trace {
         fields: Vec<(ModuleKey, String)>,
         method: &'static str,
         inputs: Value,
+        lifted: Option<&Lifted>,
     ) -> usize {
-        let path = self.resolve_path(module, key);
+        let path = match lifted.and_then(|l| l.path.clone()) {
+            Some(path) => path,
+            None => self.resolve_path(module, key),
+        };
         let index = self.calls.len();
         self.calls.push(CallRecord {
             path: path.clone(),
@@ -382,6 +455,7 @@ impl Trace {
             span: self.node_count()..self.node_count(),
             results: Vec::new(),
             variables: Vec::new(),
+            lifted: lifted.is_some(),
         });
         let uid = self.next_frame;
         self.next_frame += 1;

@@ -1,0 +1,178 @@
+//! `scan` as XLA runs it: a `while` loop whose body is analysed once, whatever the trip
+//! count (`reference/xla-cost-model.md` §3.8, §7.3). The body's own ops are ordinary
+//! primitives inside a loop region; these primitives mark where values enter and leave
+//! the loop. Inside the body, loop-carried values are opaque parameters: nothing about
+//! them folds, and none of them is dead while the loop lives.
+
+use super::{Binary, Cost, Literal, Prim, bind};
+use crate::cost::transpose::{LinArg, TransposeCx};
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use crate::trace::graph::{Spec, ValueId};
+
+/// The forward `while`: the loop counter's `add` and the condition's `compare`.
+const FORWARD_LOOP_FLOPS: u64 = 2;
+
+/// The transposed `while` runs the steps backwards: a counter `add`, two `subtract`s for
+/// the reversed index, and the condition's `compare`.
+const BACKWARD_LOOP_FLOPS: u64 = 4;
+
+/// A loop-carried value inside the body (the carry, or an accumulator of the transposed
+/// loop), starting from `init`.
+pub(crate) fn loop_var(init: &Tensor) -> Result<Tensor> {
+    Ok(bind(Prim::LoopVar, &[init])?.swap_remove(0))
+}
+
+/// One step's slice of `xs` along `axis` (free: the loop's own dynamic slice).
+pub(crate) fn loop_slice(xs: &Tensor, axis: usize) -> Result<Tensor> {
+    Ok(bind(Prim::LoopSlice { axis }, &[xs])?.swap_remove(0))
+}
+
+/// Leaves the loop: the final carries, and each step's outputs stacked along `axis`.
+pub(crate) fn loop_exit(
+    carries: &[Tensor],
+    ys: &[Tensor],
+    length: usize,
+    axis: usize,
+) -> Result<Vec<Tensor>> {
+    let inputs: Vec<&Tensor> = carries.iter().chain(ys).collect();
+    bind(
+        Prim::LoopExit {
+            carries: carries.len(),
+            length,
+            axis,
+        },
+        &inputs,
+    )
+}
+
+pub(super) fn loop_slice_spec(inputs: &[&Spec], axis: usize) -> Result<Spec> {
+    let xs = inputs[0];
+    if axis >= xs.rank() {
+        return Err(Error::shape(
+            "scan",
+            format!("{xs} has no axis {axis} to scan over"),
+        ));
+    }
+    let mut dims = xs.dims().to_vec();
+    dims.remove(axis);
+    Ok(xs.with_shape(dims))
+}
+
+pub(super) fn loop_exit_spec(
+    inputs: &[&Spec],
+    carries: usize,
+    length: usize,
+    axis: usize,
+) -> Result<Vec<Spec>> {
+    let (carry, ys) = inputs.split_at(carries.min(inputs.len()));
+    let mut out: Vec<Spec> = carry.iter().map(|&s| s.clone()).collect();
+    for y in ys {
+        if axis > y.rank() {
+            return Err(Error::shape(
+                "scan",
+                format!("cannot stack {y} along axis {axis}"),
+            ));
+        }
+        let mut dims = y.dims().to_vec();
+        dims.insert(axis, length);
+        out.push(y.with_shape(Shape::new(dims)));
+    }
+    Ok(out)
+}
+
+pub(super) fn loop_exit_cost() -> Cost {
+    Cost::flops(FORWARD_LOOP_FLOPS)
+}
+
+pub(super) fn loop_backward_exit_cost() -> Cost {
+    Cost::flops(BACKWARD_LOOP_FLOPS)
+}
+
+/// The transpose of the `while`: the backward loop starts from the cotangents of the
+/// final carries (its loop variables) and of the stacked outputs (sliced per step), with
+/// zeros for those that have none, as JAX instantiates them: inside the loop they are
+/// loop values like any other.
+pub(super) fn loop_exit_transpose(
+    cx: &mut TransposeCx<'_>,
+    cts: &[Option<ValueId>],
+    args: &[LinArg],
+    out_specs: &[Spec],
+) -> Result<Vec<Option<ValueId>>> {
+    let mut inputs = Vec::new();
+    let mut specs = Vec::new();
+    let mut which = Vec::new();
+    for (k, (ct, arg)) in cts.iter().zip(args).enumerate() {
+        if !matches!(arg, LinArg::Tan(_)) {
+            continue;
+        }
+        let ct = match ct {
+            Some(ct) => *ct,
+            None => cx.emit(
+                Prim::Constant {
+                    literal: Literal::Splat(0.0),
+                    spec: out_specs[k].clone(),
+                },
+                &[],
+            )?,
+        };
+        inputs.push(ct);
+        specs.push(cx.spec(*arg));
+        which.push(k);
+    }
+    let mut out = vec![None; args.len()];
+    if inputs.is_empty() {
+        return Ok(out);
+    }
+    let values = cx.emit_multi(Prim::LoopBackwardEnter { specs }, &inputs)?;
+    for (k, v) in which.into_iter().zip(values) {
+        out[k] = Some(v);
+    }
+    Ok(out)
+}
+
+/// The transpose of the loop's entry: the backward loop ends, handing out the cotangents
+/// of the initial carries and scanned inputs, and of each loop invariant, which it
+/// accumulated over the steps (one `add` per element, counted once).
+pub(super) fn loop_entry_transpose(
+    cx: &mut TransposeCx<'_>,
+    cts: &[Option<ValueId>],
+    args: &[LinArg],
+    scanned: usize,
+) -> Result<Vec<Option<ValueId>>> {
+    let mut inputs = Vec::new();
+    let mut specs = Vec::new();
+    let mut which = Vec::new();
+    for (k, (ct, arg)) in cts.iter().zip(args).enumerate() {
+        let Some(ct) = *ct else { continue };
+        let ct = if k < scanned {
+            ct
+        } else {
+            let spec = cx.value_spec(ct);
+            let zeros = cx.emit(
+                Prim::Constant {
+                    literal: Literal::Splat(0.0),
+                    spec,
+                },
+                &[],
+            )?;
+            let accumulator = cx.emit(Prim::LoopVar, &[zeros])?;
+            cx.emit(Prim::Binary(Binary::Add), &[accumulator, ct])?
+        };
+        inputs.push(ct);
+        if matches!(arg, LinArg::Tan(_)) {
+            specs.push(cx.spec(*arg));
+            which.push(k);
+        }
+    }
+    let mut out = vec![None; args.len()];
+    if inputs.is_empty() {
+        return Ok(out);
+    }
+    let values = cx.emit_multi(Prim::LoopBackwardExit { specs }, &inputs)?;
+    for (k, v) in which.into_iter().zip(values) {
+        out[k] = Some(v);
+    }
+    Ok(out)
+}
