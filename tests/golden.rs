@@ -18,6 +18,9 @@ mod embed_lstm;
 #[path = "../examples/foo.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod foo;
+#[path = "../examples/gpt2_small.rs"]
+#[allow(unreachable_pub)] // the examples export their models
+mod gpt2_small;
 #[path = "../examples/mlp.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod mlp;
@@ -210,6 +213,19 @@ fn embed_lstm_goldens() {
         let x = &golden.inputs()[0];
         let summary = golden
             .configure(&embed_lstm::EmbedLSTM)
+            .run(|m| m.forward(x))
+            .expect("runs");
+        golden.check(&summary);
+    }
+}
+
+#[test]
+fn gpt2_small_goldens() {
+    let model = gpt2_small::GPT2::default();
+    for golden in Golden::all_of("gpt2_small") {
+        let x = &golden.inputs()[0];
+        let summary = golden
+            .configure(&model)
             .run(|m| m.forward(x))
             .expect("runs");
         golden.check(&summary);
