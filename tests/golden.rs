@@ -132,104 +132,70 @@ fn assert_same(actual: &str, expected: &str, what: &str) {
     );
 }
 
-#[test]
-fn seed_goldens() {
-    for golden in Golden::all_of("seed") {
+/// Every golden of `model`: `forward` run with each golden's options and inputs.
+fn check_model<M: Tabulate>(
+    model_name: &str,
+    model: &M,
+    forward: impl Fn(&M, &Tensor) -> Result<Tensor>,
+) {
+    for golden in Golden::all_of(model_name) {
         let x = &golden.inputs()[0];
         let summary = golden
-            .configure(&foo::Foo)
-            .run(|m| m.forward(x))
+            .configure(model)
+            .run(|m| forward(m, x))
             .expect("runs");
         golden.check(&summary);
     }
+}
+
+#[test]
+fn seed_goldens() {
+    check_model("seed", &foo::Foo, |m, x| m.forward(x));
 }
 
 #[test]
 fn mlp_goldens() {
-    for golden in Golden::all_of("mlp") {
-        let x = &golden.inputs()[0];
-        let model = mlp::MLP::default();
-        let summary = golden
-            .configure(&model)
-            .run(|m| m.forward(x))
-            .expect("runs");
-        golden.check(&summary);
-    }
+    check_model("mlp", &mlp::MLP::default(), |m, x| m.forward(x));
 }
 
 #[test]
 fn shared_goldens() {
-    for golden in Golden::all_of("shared") {
-        let x = &golden.inputs()[0];
-        let summary = golden
-            .configure(&shared::SharedDense)
-            .run(|m| m.forward(x))
-            .expect("runs");
-        golden.check(&summary);
-    }
+    check_model("shared", &shared::SharedDense, |m, x| m.forward(x));
 }
 
 #[test]
 fn cnn_goldens() {
-    for golden in Golden::all_of("cnn") {
-        let x = &golden.inputs()[0];
-        let summary = golden
-            .configure(&cnn::CNN)
-            .run(|m| m.forward(x))
-            .expect("runs");
-        golden.check(&summary);
-    }
+    check_model("cnn", &cnn::CNN, |m, x| m.forward(x));
 }
 
 #[test]
 fn resblock_goldens() {
-    for golden in Golden::all_of("resblock") {
-        let x = &golden.inputs()[0];
-        let model = resblock::ResNetBasicBlock::default();
-        let summary = golden
-            .configure(&model)
-            .run(|m| m.forward(x))
-            .expect("runs");
-        golden.check(&summary);
-    }
+    check_model(
+        "resblock",
+        &resblock::ResNetBasicBlock::default(),
+        |m, x| m.forward(x),
+    );
 }
 
 #[test]
 fn transformer_goldens() {
-    for golden in Golden::all_of("transformer") {
-        let x = &golden.inputs()[0];
-        let model = transformer::EncoderBlock::default();
-        let summary = golden
-            .configure(&model)
-            .run(|m| m.forward(x))
-            .expect("runs");
-        golden.check(&summary);
-    }
+    check_model(
+        "transformer",
+        &transformer::EncoderBlock::default(),
+        |m, x| m.forward(x),
+    );
 }
 
 #[test]
 fn embed_lstm_goldens() {
-    for golden in Golden::all_of("embed_lstm") {
-        let x = &golden.inputs()[0];
-        let summary = golden
-            .configure(&embed_lstm::EmbedLSTM)
-            .run(|m| m.forward(x))
-            .expect("runs");
-        golden.check(&summary);
-    }
+    check_model("embed_lstm", &embed_lstm::EmbedLSTM, |m, x| m.forward(x));
 }
 
 #[test]
 fn gpt2_small_goldens() {
-    let model = gpt2_small::GPT2::default();
-    for golden in Golden::all_of("gpt2_small") {
-        let x = &golden.inputs()[0];
-        let summary = golden
-            .configure(&model)
-            .run(|m| m.forward(x))
-            .expect("runs");
-        golden.check(&summary);
-    }
+    check_model("gpt2_small", &gpt2_small::GPT2::default(), |m, x| {
+        m.forward(x)
+    });
 }
 
 /// rich's column shrinking, wrapping and `…` truncation at many widths
