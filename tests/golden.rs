@@ -150,22 +150,22 @@ fn check_model<M: Tabulate>(
 
 #[test]
 fn seed_goldens() {
-    check_model("seed", &foo::Foo, |m, x| m.forward(x));
+    check_model("seed", &foo::Foo, foo::Foo::forward);
 }
 
 #[test]
 fn mlp_goldens() {
-    check_model("mlp", &mlp::MLP::default(), |m, x| m.forward(x));
+    check_model("mlp", &mlp::MLP::default(), mlp::MLP::forward);
 }
 
 #[test]
 fn shared_goldens() {
-    check_model("shared", &shared::SharedDense, |m, x| m.forward(x));
+    check_model("shared", &shared::SharedDense, shared::SharedDense::forward);
 }
 
 #[test]
 fn cnn_goldens() {
-    check_model("cnn", &cnn::CNN, |m, x| m.forward(x));
+    check_model("cnn", &cnn::CNN, cnn::CNN::forward);
 }
 
 #[test]
@@ -173,7 +173,7 @@ fn resblock_goldens() {
     check_model(
         "resblock",
         &resblock::ResNetBasicBlock::default(),
-        |m, x| m.forward(x),
+        resblock::ResNetBasicBlock::forward,
     );
 }
 
@@ -182,13 +182,17 @@ fn transformer_goldens() {
     check_model(
         "transformer",
         &transformer::EncoderBlock::default(),
-        |m, x| m.forward(x),
+        transformer::EncoderBlock::forward,
     );
 }
 
 #[test]
 fn embed_lstm_goldens() {
-    check_model("embed_lstm", &embed_lstm::EmbedLSTM, |m, x| m.forward(x));
+    check_model(
+        "embed_lstm",
+        &embed_lstm::EmbedLSTM,
+        embed_lstm::EmbedLSTM::forward,
+    );
 }
 
 #[test]
