@@ -228,25 +228,7 @@ pub(crate) fn enter_lifted_call(
     path: Option<Vec<String>>,
     args: impl FnOnce(&mut CallArgs),
 ) -> CallGuard {
-    if !is_active() {
-        return CallGuard { depth: None };
-    }
-    let fields = naming::fields_of(module);
-    let key = naming::key_of(module);
-    let mut call_args = CallArgs::default();
-    args(&mut call_args);
-    let lifted = Lifted { path };
-    let depth = with_trace(|trace| {
-        trace.enter(
-            module,
-            &key,
-            fields,
-            method,
-            call_args.to_value(),
-            Some(&lifted),
-        )
-    });
-    CallGuard { depth }
+    open_call(module, method, args, Some(&Lifted { path }))
 }
 
 /// The path of the module whose call is running now, without its last name: where the
@@ -322,6 +304,16 @@ pub fn enter_call(
     method: &'static str,
     args: impl FnOnce(&mut CallArgs),
 ) -> CallGuard {
+    open_call(module, method, args, None)
+}
+
+/// Opens a call, a lifted one if `lifted` says how.
+fn open_call(
+    module: &dyn Tabulate,
+    method: &'static str,
+    args: impl FnOnce(&mut CallArgs),
+    lifted: Option<&Lifted>,
+) -> CallGuard {
     if !is_active() {
         return CallGuard { depth: None };
     }
@@ -330,7 +322,7 @@ pub fn enter_call(
     let mut call_args = CallArgs::default();
     args(&mut call_args);
     let depth =
-        with_trace(|trace| trace.enter(module, &key, fields, method, call_args.to_value(), None));
+        with_trace(|trace| trace.enter(module, &key, fields, method, call_args.to_value(), lifted));
     CallGuard { depth }
 }
 
