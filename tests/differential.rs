@@ -736,18 +736,42 @@ fn compare(case: &Json) -> (Vec<Mismatch>, BTreeMap<String, (usize, usize)>) {
             .join(" ")
     };
     record("", "row_count", &paths(&ours), &paths(&flax));
-    for (i, (o, f)) in ours.iter().zip(&flax).enumerate() {
-        let row = format!("#{i} '{}'", f["path"]);
-        let keys: BTreeSet<&String> = o.keys().chain(f.keys()).collect();
-        for key in keys {
-            let missing = String::from("<absent>");
+    // Rows are matched by path, method and occurrence, so that one missing or extra row
+    // does not shift every row after it.
+    let keyed = |rows: &[BTreeMap<String, String>]| {
+        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let k = (r["path"].clone(), r["method"].clone());
+                let n = seen.entry(k.clone()).or_default();
+                *n += 1;
+                (format!("'{}' {} #{}", k.0, k.1, *n), i)
+            })
+            .collect::<BTreeMap<String, usize>>()
+    };
+    let (our_keys, flax_keys) = (keyed(&ours), keyed(&flax));
+    let absent = String::from("<absent>");
+    for (key, &fi) in &flax_keys {
+        let row = format!("#{fi} '{}'", flax[fi]["path"]);
+        let Some(&oi) = our_keys.get(key) else {
+            record(&row, "row", &absent, key);
+            continue;
+        };
+        record(&row, "row", key, key);
+        let (o, f) = (&ours[oi], &flax[fi]);
+        let fields: BTreeSet<&String> = o.keys().chain(f.keys()).collect();
+        for field in fields {
             record(
                 &row,
-                key,
-                o.get(key).unwrap_or(&missing),
-                f.get(key).unwrap_or(&missing),
+                field,
+                o.get(field).unwrap_or(&absent),
+                f.get(field).unwrap_or(&absent),
             );
         }
+    }
+    for key in our_keys.keys().filter(|k| !flax_keys.contains_key(*k)) {
+        record("", "row", key, &absent);
     }
     (mismatches, stats)
 }
