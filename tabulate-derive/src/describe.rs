@@ -60,6 +60,12 @@ fn try_expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
         if let (Some(_), Some(rename)) = (&field.attrs.skip, &field.attrs.rename) {
             cx.error_spanned_by(rename, "`rename` has no effect on a `skip` field");
+        } else if let (syn::Member::Unnamed(_), Some(rename)) = (&field.member, &field.attrs.rename)
+        {
+            cx.error_spanned_by(
+                rename,
+                "a tuple struct shows as a list, without keys: `rename` has no effect here",
+            );
         }
     }
     cx.check()?;
