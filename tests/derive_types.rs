@@ -193,6 +193,31 @@ fn generic_tuple_fields_are_visited() {
     assert_eq!(paths(&summary), ["", "gate_0"]);
 }
 
+/// A field of a generic type may hold a plain value: it holds no module.
+#[derive(Tabulate)]
+struct Scaled<S> {
+    dense: Dense,
+    scale: S,
+}
+
+impl Scaled<f32> {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        assert!((self.scale - 0.5).abs() < f32::EPSILON);
+        self.dense.forward(x)
+    }
+}
+
+#[test]
+fn a_generic_field_may_hold_a_plain_value() {
+    let model = Scaled {
+        dense: Dense::new(2),
+        scale: 0.5,
+    };
+    let summary = model.summary(&x(&[1, 3])).unwrap();
+    assert_eq!(paths(&summary), ["", "dense"]);
+}
+
 /// A cell that is mutably borrowed when its parent is called is not visited, and
 /// nothing panics: its module is then named as one built inline.
 #[derive(Tabulate)]

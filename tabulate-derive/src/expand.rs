@@ -232,6 +232,28 @@ mod tests {
     }
 
     #[test]
+    fn tuple_fields_are_taken_apart() {
+        let out = expand(quote!(
+            struct Gate<M> {
+                pair: (Dense, (Act, M)),
+            }
+        ));
+        assert!(
+            out.contains("FieldProbe (& self . pair . 0)) . visit_field (\"pair_0\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("FieldProbe (& self . pair . 1 . 0)) . visit_field (\"pair_1_0\""),
+            "{out}"
+        );
+        assert!(out.contains("where M : :: tabulate :: Submodules"), "{out}");
+        assert!(
+            out.contains("Submodules :: visit_named (& self . pair . 1 . 1 , \"pair_1_1\""),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn renames_apply_to_type_and_fields() {
         let out = expand(quote!(
             #[tabulate(rename = "Block")]
