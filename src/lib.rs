@@ -44,7 +44,7 @@ pub use tabulate_core::{
     RowVariables, Shape, Size, Submodules, Summary, Tabulate, Tabulator, Tensor, Value, Variable,
     Visitor, is_mutable_collection, module_call, param, tabulate, variable,
 };
-pub use tabulate_derive::{Tabulate, forward};
+pub use tabulate_derive::{Describe, Tabulate, forward};
 
 /// Built-in layers and functions mirroring `flax.linen`.
 pub mod nn {
@@ -58,7 +58,9 @@ pub mod random {
 
 /// The names most programs need: `use tabulate::prelude::*;`.
 pub mod prelude {
-    pub use crate::{DType, ModuleIdentity, Result, Summary, Tabulate, Tensor, forward, tabulate};
+    pub use crate::{
+        DType, Describe, ModuleIdentity, Result, Summary, Tabulate, Tensor, forward, tabulate,
+    };
 }
 
 /// Not public API: what the macros' expansions refer to.
@@ -66,6 +68,47 @@ pub mod prelude {
 pub mod __private {
     pub use tabulate_core::enter_call;
     pub use tabulate_core::probe::{FieldProbe, ViaConfig, ViaSubmodules};
+
+    use crate::{Error, ForwardOutput, Result, Summary, Tabulate};
+
+    /// Runs the body of a `#[forward]` method. Taking it as `FnOnce` moves `self` into the
+    /// closure, so the body may return references into `self`.
+    #[inline]
+    pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+        body()
+    }
+
+    /// Wraps the receiver of a generated `summary` method for method resolution.
+    pub struct SummaryProbe<'a, M: ?Sized>(pub &'a M);
+
+    /// Chosen when the receiver is a module: summarises the call.
+    pub trait ViaModule<M> {
+        /// Runs `forward` under a summary with the default options.
+        fn summarise<R: ForwardOutput>(&self, forward: impl FnOnce(&M) -> R) -> Result<Summary>;
+    }
+
+    impl<M: Tabulate> ViaModule<M> for SummaryProbe<'_, M> {
+        fn summarise<R: ForwardOutput>(&self, forward: impl FnOnce(&M) -> R) -> Result<Summary> {
+            crate::tabulate(self.0).run(forward)
+        }
+    }
+
+    /// Chosen when the receiver is not a module. Then the `#[forward]` method that the
+    /// `summary` calls cannot record its call and fails to compile, with the one error the
+    /// user sees; this keeps `summary` from reporting the same mistake a second time.
+    pub trait ViaNotModule<M: ?Sized> {
+        /// Never runs in a program that compiles.
+        fn summarise<R>(&self, forward: impl FnOnce(&M) -> R) -> Result<Summary>;
+    }
+
+    impl<M: ?Sized> ViaNotModule<M> for &SummaryProbe<'_, M> {
+        fn summarise<R>(&self, _forward: impl FnOnce(&M) -> R) -> Result<Summary> {
+            Err(Error::invalid(format!(
+                "`{}` is not a module",
+                ::core::any::type_name::<M>()
+            )))
+        }
+    }
 }
 
 /// The README's code, compiled and run as a doctest.

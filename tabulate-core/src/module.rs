@@ -1,11 +1,12 @@
 //! The `Tabulate` trait, implemented by every module, and how submodules held in fields
 //! and containers are found and named.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap, LinkedList, VecDeque};
 use std::fmt::Display;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
 
 use crate::trace;
 
@@ -46,21 +47,75 @@ pub trait Visitor {
     fn visit(&mut self, name: &str, module: &dyn Tabulate);
 }
 
-/// Field types that hold submodules: a module, or a container of them (`Vec`, `Option`,
-/// arrays, `Box`, `Rc`, `Arc`, string-keyed maps, tuples).
+/// Field types that may hold submodules: a module; a container of them (`Vec`,
+/// `VecDeque`, `LinkedList`, arrays and slices, `Option`, `Box`, `Rc`, `Arc`, `RefCell`,
+/// `Mutex`, `RwLock`, `OnceCell`, `OnceLock`, maps with keys shown by `Display`, tuples of up
+/// to 12 elements); and the plain values that sit beside modules in those containers
+/// (numbers, `bool`, `char`, strings, `()`), which hold none.
 ///
-/// Containers name their elements the way Flax names `setup` containers: `layers_0`,
-/// `blocks_0_1`, `heads_query` (map keys in sorted order).
+/// Containers name their elements the way Flax names `setup` attributes that hold pytrees
+/// of modules: `layers_0`, `blocks_0_1`, `heads_query` (map keys in sorted order), so a
+/// `Vec<(String, Dense)>` field `named` names its layers `named_0_1`, `named_1_1`.
+/// `RefCell`, `Mutex`, `RwLock` and the once-cells are transparent (the field's name);
+/// one that is mutably borrowed or locked when its parent is called is not visited.
+///
+/// A field of your own configuration type is left out of the table by itself; inside a
+/// tuple field too. Inside a container next to modules it must say it holds none, with
+/// an impl like this one:
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{Dense, relu};
+///
+/// #[derive(Clone, Copy)]
+/// enum Act {
+///     Relu,
+/// }
+///
+/// impl tabulate::Submodules for Act {
+///     const CAN_HOLD_MODULES: bool = false;
+///     fn visit_named(&self, _name: &str, _visitor: &mut dyn tabulate::Visitor) {}
+/// }
+///
+/// #[derive(Tabulate)]
+/// struct Mlp {
+///     layers: Vec<(Dense, Act)>,
+/// }
+///
+/// impl Mlp {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let mut h = x.clone();
+///         for (dense, Act::Relu) in &self.layers {
+///             h = relu(&dense.forward(&h)?)?;
+///         }
+///         Ok(h)
+///     }
+/// }
+///
+/// let mlp = Mlp { layers: vec![(Dense::new(4), Act::Relu), (Dense::new(2), Act::Relu)] };
+/// let summary = mlp.summary(&Tensor::new(DType::F32, [1, 3]))?;
+/// assert_eq!(summary.rows[1].path, ["layers_0_0"]);
+/// assert_eq!(summary.rows[2].path, ["layers_1_0"]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a module",
-    label = "a field of a generic type must hold a module (a type implementing `Tabulate`)",
-    note = "add `#[tabulate(skip)]` to a field that holds configuration, not submodules"
+    message = "`{Self}` is not a module, and a field of a generic type holds it",
+    label = "a field whose type is a type parameter must hold modules",
+    note = "add `#[tabulate(skip)]` to that field if it holds configuration, or implement `tabulate::Submodules` for `{Self}` with an empty `visit_named`"
 )]
 pub trait Submodules {
+    /// Whether a value of this type can hold a module at all: `false` for plain values,
+    /// so that containers of them are not walked.
+    const CAN_HOLD_MODULES: bool = true;
+
     /// Calls `visitor` for every module held, named `name` or after it.
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor);
 }
 
+// `do_not_recommend`: a field of a generic type that holds no module is reported as not
+// `Submodules` (the field's mistake, with the fix), not as not `Tabulate`.
+#[diagnostic::do_not_recommend]
 impl<M: Tabulate> Submodules for M {
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
         visitor.visit(name, self);
@@ -91,35 +146,73 @@ impl<M: Tabulate + ?Sized> Tabulate for &M {
     }
 }
 
+/// Plain values: they hold no module.
+macro_rules! no_submodules {
+    ($($t:ty),*) => {$(
+        impl Submodules for $t {
+            const CAN_HOLD_MODULES: bool = false;
+            fn visit_named(&self, _name: &str, _visitor: &mut dyn Visitor) {}
+        }
+    )*};
+}
+no_submodules!(
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    str,
+    &str,
+    ()
+);
+
 fn visit_indexed<'a, T: Submodules + 'a>(
     items: impl IntoIterator<Item = &'a T>,
     name: &str,
     visitor: &mut dyn Visitor,
 ) {
+    if !T::CAN_HOLD_MODULES {
+        return;
+    }
     for (i, item) in items.into_iter().enumerate() {
         item.visit_named(&format!("{name}_{i}"), visitor);
     }
 }
 
-impl<T: Submodules> Submodules for Vec<T> {
-    fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
-        visit_indexed(self, name, visitor);
-    }
+/// Sequences: elements named `{name}_{index}`.
+macro_rules! indexed_submodules {
+    ($($t:ty),*) => {$(
+        impl<T: Submodules> Submodules for $t {
+            const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
+            fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
+                visit_indexed(self.iter(), name, visitor);
+            }
+        }
+    )*};
 }
-
-impl<T: Submodules> Submodules for VecDeque<T> {
-    fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
-        visit_indexed(self, name, visitor);
-    }
-}
+indexed_submodules!([T], Vec<T>, VecDeque<T>, LinkedList<T>, Box<[T]>);
 
 impl<T: Submodules, const N: usize> Submodules for [T; N] {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
         visit_indexed(self, name, visitor);
     }
 }
 
 impl<T: Submodules> Submodules for Option<T> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
         if let Some(m) = self {
             m.visit_named(name, visitor);
@@ -128,47 +221,133 @@ impl<T: Submodules> Submodules for Option<T> {
 }
 
 impl<T: Submodules + ?Sized> Submodules for Rc<T> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
         (**self).visit_named(name, visitor);
     }
 }
 
 impl<T: Submodules + ?Sized> Submodules for Arc<T> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
         (**self).visit_named(name, visitor);
     }
 }
 
-impl<K: Display, T: Submodules> Submodules for BTreeMap<K, T> {
+impl<T: Submodules + ?Sized> Submodules for RefCell<T> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
+    /// Visits the content unless it is mutably borrowed right now.
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
-        let mut entries: Vec<(String, &T)> = self.iter().map(|(k, v)| (k.to_string(), v)).collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, module) in entries {
-            module.visit_named(&format!("{name}_{key}"), visitor);
+        if let Ok(inner) = self.try_borrow() {
+            inner.visit_named(name, visitor);
         }
+    }
+}
+
+impl<T: Submodules + ?Sized> Submodules for Mutex<T> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
+    /// Visits the content unless it is locked right now (never waits for the lock).
+    fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
+        match self.try_lock() {
+            Ok(inner) => inner.visit_named(name, visitor),
+            Err(TryLockError::Poisoned(poisoned)) => {
+                poisoned.into_inner().visit_named(name, visitor);
+            }
+            Err(TryLockError::WouldBlock) => {}
+        }
+    }
+}
+
+impl<T: Submodules + ?Sized> Submodules for RwLock<T> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
+    /// Visits the content unless it is write-locked right now (never waits for the lock).
+    fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
+        match self.try_read() {
+            Ok(inner) => inner.visit_named(name, visitor),
+            Err(TryLockError::Poisoned(poisoned)) => {
+                poisoned.into_inner().visit_named(name, visitor);
+            }
+            Err(TryLockError::WouldBlock) => {}
+        }
+    }
+}
+
+impl<T: Submodules> Submodules for OnceCell<T> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
+    fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
+        if let Some(inner) = self.get() {
+            inner.visit_named(name, visitor);
+        }
+    }
+}
+
+impl<T: Submodules> Submodules for OnceLock<T> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
+    fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
+        if let Some(inner) = self.get() {
+            inner.visit_named(name, visitor);
+        }
+    }
+}
+
+fn visit_keyed<'a, K: Display + 'a, T: Submodules + 'a>(
+    entries: impl Iterator<Item = (&'a K, &'a T)>,
+    name: &str,
+    visitor: &mut dyn Visitor,
+) {
+    if !T::CAN_HOLD_MODULES {
+        return;
+    }
+    let mut entries: Vec<(String, &T)> = entries.map(|(k, v)| (k.to_string(), v)).collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, module) in entries {
+        module.visit_named(&format!("{name}_{key}"), visitor);
+    }
+}
+
+impl<K: Display, T: Submodules> Submodules for BTreeMap<K, T> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
+    fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
+        visit_keyed(self.iter(), name, visitor);
     }
 }
 
 impl<K: Display, T: Submodules, S> Submodules for HashMap<K, T, S> {
+    const CAN_HOLD_MODULES: bool = T::CAN_HOLD_MODULES;
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
-        let mut entries: Vec<(String, &T)> = self.iter().map(|(k, v)| (k.to_string(), v)).collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, module) in entries {
-            module.visit_named(&format!("{name}_{key}"), visitor);
-        }
+        visit_keyed(self.iter(), name, visitor);
     }
 }
 
+/// Tuples: elements named `{name}_{index}`, as Flax names a tuple attribute's modules.
 macro_rules! tuple_submodules {
     ($(($($name:ident $idx:tt),+)),*) => {$(
         impl<$($name: Submodules),+> Submodules for ($($name,)+) {
+            const CAN_HOLD_MODULES: bool = $($name::CAN_HOLD_MODULES)||+;
             fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
-                $( self.$idx.visit_named(&format!("{name}_{}", $idx), visitor); )+
+                $(
+                    if $name::CAN_HOLD_MODULES {
+                        self.$idx.visit_named(&format!("{name}_{}", $idx), visitor);
+                    }
+                )+
             }
         }
     )*};
 }
-tuple_submodules!((A 0, B 1), (A 0, B 1, C 2), (A 0, B 1, C 2, D 3));
+tuple_submodules!(
+    (A 0),
+    (A 0, B 1),
+    (A 0, B 1, C 2),
+    (A 0, B 1, C 2, D 3),
+    (A 0, B 1, C 2, D 3, E 4),
+    (A 0, B 1, C 2, D 3, E 4, F 5),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11)
+);
 
 /// The identity of a module built inline: built-in layers hold one.
 ///

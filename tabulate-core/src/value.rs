@@ -110,12 +110,13 @@ impl Value {
 /// Types that can appear as arguments or results of a `#[forward]` method.
 ///
 /// Implemented for tensors, numbers, `bool`, strings, `Option`, `()`, tuples, arrays,
-/// `Vec`, slices and string-keyed maps. Implement it for your own argument types to show
-/// them in the `inputs` and `outputs` columns, usually as a [`Value::mapping`] of fields.
+/// `Vec`, slices and string-keyed maps. For a struct of your own, `#[derive(Describe)]`
+/// shows it as Flax shows a `flax.struct.dataclass` (a mapping of its fields) or, for a
+/// tuple struct, a `NamedTuple` (a list); implement it by hand for anything else.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be shown in the `inputs`/`outputs` columns",
     label = "arguments and results of `#[forward]` methods must implement `Describe`",
-    note = "implement `tabulate::Describe` for it, e.g. as a `Value::mapping` of its fields"
+    note = "add `#[derive(Describe)]` to a struct of yours, or implement `tabulate::Describe` for it"
 )]
 pub trait Describe {
     /// This value as a tree.

@@ -26,7 +26,7 @@ impl<'a> Container<'a> {
     pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Container<'a>> {
         let attrs = attr::Container::from_ast(cx, &input.attrs);
         let fields = match &input.data {
-            Data::Struct(data) => fields_from_ast(cx, &data.fields),
+            Data::Struct(data) => Field::all_from_ast(cx, &data.fields),
             Data::Enum(data) => {
                 cx.error_spanned_by(
                     data.enum_token,
@@ -51,20 +51,23 @@ impl<'a> Container<'a> {
     }
 }
 
-fn fields_from_ast<'a>(cx: &Ctxt, fields: &'a Fields) -> Vec<Field<'a>> {
-    fields
-        .iter()
-        .enumerate()
-        .map(|(i, field)| Field {
-            member: field
-                .ident
-                .clone()
-                .map_or_else(|| Member::Unnamed(i.into()), Member::Named),
-            ty: &field.ty,
-            attrs: attr::Field::from_ast(cx, &field.attrs),
-            original: field,
-        })
-        .collect()
+impl<'a> Field<'a> {
+    /// Reads every field of a struct.
+    pub(crate) fn all_from_ast(cx: &Ctxt, fields: &'a Fields) -> Vec<Field<'a>> {
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, field)| Field {
+                member: field
+                    .ident
+                    .clone()
+                    .map_or_else(|| Member::Unnamed(i.into()), Member::Named),
+                ty: &field.ty,
+                attrs: attr::Field::from_ast(cx, &field.attrs),
+                original: field,
+            })
+            .collect()
+    }
 }
 
 impl Field<'_> {

@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Type, parse_quote_spanned};
 
-use crate::ast::{Container, Field};
+use crate::ast::Container;
 use crate::ctxt::Ctxt;
 use crate::valid;
 
@@ -45,7 +45,7 @@ fn impl_tabulate(container: &Container<'_>) -> TokenStream {
     let ident = container.ident;
     let name = type_name(container);
     let mut generics = container.original.generics.clone();
-    let params: Vec<syn::Ident> = generics.type_params().map(|p| p.ident.clone()).collect();
+    let params = type_params(&generics);
     let mut visits = Vec::new();
     let identity = container
         .fields
@@ -66,15 +66,14 @@ fn impl_tabulate(container: &Container<'_>) -> TokenStream {
         .iter()
         .filter(|f| f.attrs.skip.is_none() && f.attrs.identity.is_none())
     {
-        let generic = mentions(field.ty, &params);
-        if generic {
-            let ty = field.ty;
-            generics
-                .make_where_clause()
-                .predicates
-                .push(parse_quote_spanned!(ty.span()=> #ty: ::tabulate::Submodules));
-        }
-        visits.push(visit_field(field, generic));
+        let member = &field.member;
+        visits.push(visit_part(
+            &quote!(self.#member),
+            field.ty,
+            &field.path_name(),
+            &params,
+            &mut generics,
+        ));
     }
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     quote! {
@@ -93,30 +92,73 @@ fn impl_tabulate(container: &Container<'_>) -> TokenStream {
     }
 }
 
-/// Visits one field. A field of a concrete type holds submodules exactly when its type
-/// implements `Submodules`, which method resolution decides; a field of a generic type
-/// must implement it (the impl is bounded on it).
-fn visit_field(field: &Field<'_>, generic: bool) -> TokenStream {
-    let member = &field.member;
-    let name = field.path_name();
-    let span = field.ty.span();
-    if generic {
-        quote_spanned! {span=>
-            ::tabulate::Submodules::visit_named(&self.#member, #name, __visitor);
-        }
-    } else {
-        quote_spanned! {span=>
-            {
-                #[allow(unused_imports)]
-                use ::tabulate::__private::{ViaConfig as _, ViaSubmodules as _};
-                (&::tabulate::__private::FieldProbe(&self.#member)).visit_field(#name, __visitor);
+/// Visits one field, or one element of a tuple field (`access` reads it, `name` is its
+/// path name). A tuple is taken apart, its elements named `{name}_{index}` as Flax names
+/// a tuple's modules, so that configuration of any type may sit beside modules in it. A
+/// part of a concrete type holds submodules exactly when its type implements
+/// `Submodules`, which method resolution decides; a part whose type mentions a type
+/// parameter must implement it (the impl is bounded on it).
+fn visit_part(
+    access: &TokenStream,
+    ty: &Type,
+    name: &str,
+    params: &[syn::Ident],
+    generics: &mut syn::Generics,
+) -> TokenStream {
+    match ungroup(ty) {
+        Type::Tuple(tuple) if !tuple.elems.is_empty() => tuple
+            .elems
+            .iter()
+            .enumerate()
+            .map(|(i, elem)| {
+                let index = syn::Index::from(i);
+                visit_part(
+                    &quote!(#access.#index),
+                    elem,
+                    &format!("{name}_{i}"),
+                    params,
+                    generics,
+                )
+            })
+            .collect(),
+        _ if mentions(ty, params) => {
+            generics
+                .make_where_clause()
+                .predicates
+                .push(parse_quote_spanned!(ty.span()=> #ty: ::tabulate::Submodules));
+            quote_spanned! {ty.span()=>
+                ::tabulate::Submodules::visit_named(&#access, #name, __visitor);
             }
         }
+        _ => quote_spanned! {ty.span()=>
+            {
+                // A field that is itself a reference is borrowed once more: the probe
+                // must see its type as written.
+                #![allow(clippy::needless_borrow)]
+                #[allow(unused_imports)]
+                use ::tabulate::__private::{ViaConfig as _, ViaSubmodules as _};
+                (&::tabulate::__private::FieldProbe(&#access)).visit_field(#name, __visitor);
+            }
+        },
     }
 }
 
+/// `ty` without the parentheses or invisible groups around it.
+fn ungroup(ty: &Type) -> &Type {
+    match ty {
+        Type::Paren(inner) => ungroup(&inner.elem),
+        Type::Group(inner) => ungroup(&inner.elem),
+        _ => ty,
+    }
+}
+
+/// The names of the type parameters of `generics`.
+pub(crate) fn type_params(generics: &syn::Generics) -> Vec<syn::Ident> {
+    generics.type_params().map(|p| p.ident.clone()).collect()
+}
+
 /// Whether `ty` mentions one of the type parameters `params`.
-fn mentions(ty: &Type, params: &[syn::Ident]) -> bool {
+pub(crate) fn mentions(ty: &Type, params: &[syn::Ident]) -> bool {
     fn walk(tokens: TokenStream, params: &[syn::Ident]) -> bool {
         tokens.into_iter().any(|tree| match tree {
             TokenTree::Ident(ident) => params.contains(&ident),
@@ -187,6 +229,28 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("scale"), "{out}");
+    }
+
+    #[test]
+    fn tuple_fields_are_taken_apart() {
+        let out = expand(quote!(
+            struct Gate<M> {
+                pair: (Dense, (Act, M)),
+            }
+        ));
+        assert!(
+            out.contains("FieldProbe (& self . pair . 0)) . visit_field (\"pair_0\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("FieldProbe (& self . pair . 1 . 0)) . visit_field (\"pair_1_0\""),
+            "{out}"
+        );
+        assert!(out.contains("where M : :: tabulate :: Submodules"), "{out}");
+        assert!(
+            out.contains("Submodules :: visit_named (& self . pair . 1 . 1 , \"pair_1_1\""),
+            "{out}"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `#[forward]`: records a method call of a module while a summary runs, and, on the
 //! method named `forward`, adds a `summary` method taking the same arguments.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ImplItemFn, Pat, ReturnType, Type};
@@ -22,16 +22,9 @@ struct Arg {
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut function: ImplItemFn = match syn::parse2(item) {
+    let mut function: ImplItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
-        Err(error) => {
-            let mut error = error;
-            error.combine(syn::Error::new(
-                error.span(),
-                "`#[forward]` goes on a method of a module that takes `&self`",
-            ));
-            return error.into_compile_error();
-        }
+        Err(error) => return not_a_method(item, &error).into_compile_error(),
     };
     // Always strip our argument attributes, so an error does not add "unknown attribute".
     let keyword_flags = strip_keyword_attrs(&mut function);
@@ -42,6 +35,44 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             quote!(#error #function)
         }
     }
+}
+
+/// The one error for `#[forward]` on something that is not a method with a body: the item
+/// as it is, in its words, or syn's error when it is not even an item.
+fn not_a_method(item: TokenStream, error: &syn::Error) -> syn::Error {
+    if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
+        return syn::Error::new_spanned(
+            &method.sig,
+            "`#[forward]` goes on the method in each `impl` block, not on its declaration in a trait (in a trait impl, write `#[forward(no_summary)]`)",
+        );
+    }
+    let what = match syn::parse2::<syn::Item>(item) {
+        Ok(syn::Item::Fn(function)) => {
+            return syn::Error::new_spanned(
+                &function.sig,
+                format!(
+                    "`#[forward]` goes on a method of a module that takes `&self`; `{}` has no `self` parameter",
+                    function.sig.ident
+                ),
+            );
+        }
+        Ok(syn::Item::Struct(item)) => (item.struct_token.span, "a struct"),
+        Ok(syn::Item::Enum(item)) => (item.enum_token.span, "an enum"),
+        Ok(syn::Item::Impl(item)) => (
+            item.impl_token.span,
+            "an impl block; put it on a method inside",
+        ),
+        Ok(syn::Item::Trait(item)) => (item.trait_token.span, "a trait"),
+        Ok(syn::Item::Mod(item)) => (item.mod_token.span, "a module"),
+        _ => (error.span(), "not a method"),
+    };
+    syn::Error::new(
+        what.0,
+        format!(
+            "`#[forward]` goes on a method of a module that takes `&self`; this is {}",
+            what.1
+        ),
+    )
 }
 
 fn try_expand(
@@ -63,6 +94,14 @@ fn parse_options(cx: &Ctxt, args: TokenStream) -> Options {
     let mut options = Options::default();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("no_summary") {
+            if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                return Err(
+                    meta.error("`no_summary` takes no value: write `#[forward(no_summary)]`")
+                );
+            }
+            if options.no_summary {
+                return Err(meta.error("duplicate forward option `no_summary`"));
+            }
             options.no_summary = true;
             Ok(())
         } else {
@@ -114,8 +153,31 @@ fn check_signature(cx: &Ctxt, function: &ImplItemFn, keywords: &[bool]) -> Vec<A
             }
         }
     }
+    // A summary runs the method once, synchronously, at run time, and records the call
+    // from inside its body: none of these qualifiers can hold that.
+    if let Some(constness) = &sig.constness {
+        cx.error_spanned_by(
+            constness,
+            "`#[forward]` cannot go on a `const fn`: calls are recorded at run time; remove `const`",
+        );
+    }
     if let Some(asyncness) = &sig.asyncness {
-        cx.error_spanned_by(asyncness, "`#[forward]` does not support async methods");
+        cx.error_spanned_by(
+            asyncness,
+            "`#[forward]` cannot go on an `async fn`: a summary calls `forward` synchronously; remove `async`",
+        );
+    }
+    if let syn::Safety::Unsafe(unsafety) = &sig.safety {
+        cx.error_spanned_by(
+            unsafety,
+            "`#[forward]` cannot go on an `unsafe fn`: write a safe method and put the unsafe code in an `unsafe` block inside it",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        cx.error_spanned_by(
+            abi,
+            "`#[forward]` cannot go on an `extern` method; remove the ABI",
+        );
     }
     if let Some(variadic) = &sig.variadic {
         cx.error_spanned_by(variadic, "`#[forward]` does not support variadic methods");
@@ -141,10 +203,24 @@ fn check_signature(cx: &Ctxt, function: &ImplItemFn, keywords: &[bool]) -> Vec<A
     arguments
 }
 
-/// Whether the closure holding the body can name the return type.
+/// Whether the closure holding the body can name the return type: not when it holds
+/// `impl Trait`, a reference (`&Tensor`), or an elided lifetime (`Out<'_>`), which a
+/// closure signature cannot spell; the closure then infers it.
 fn nameable(ty: &Type) -> bool {
-    let text = quote!(#ty).to_string();
-    !text.contains("impl") && !text.contains('&')
+    fn walk(tokens: TokenStream) -> bool {
+        let mut after_quote = false;
+        tokens.into_iter().all(|tree| {
+            let ok = match &tree {
+                TokenTree::Ident(ident) => ident != "impl" && !(after_quote && ident == "_"),
+                TokenTree::Punct(punct) => punct.as_char() != '&',
+                TokenTree::Group(group) => walk(group.stream()),
+                TokenTree::Literal(_) => true,
+            };
+            after_quote = matches!(&tree, TokenTree::Punct(p) if p.as_char() == '\'');
+            ok
+        })
+    }
+    walk(quote!(#ty))
 }
 
 fn record_call(function: &ImplItemFn, arguments: &[Arg]) -> TokenStream {
@@ -171,6 +247,12 @@ fn record_call(function: &ImplItemFn, arguments: &[Arg]) -> TokenStream {
         _ => quote!(),
     };
     let self_token = quote_spanned!(sig.ident.span()=> self);
+    // A result type that cannot be shown is reported at the return type.
+    let output_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    let exit = quote_spanned!(output_span=> __tabulate_call.exit(&__tabulate_result););
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -183,15 +265,20 @@ fn record_call(function: &ImplItemFn, arguments: &[Arg]) -> TokenStream {
                     #(#describe)*
                 },
             );
-            #[allow(clippy::redundant_closure_call)]
-            let __tabulate_result = (move || #closure_ret #block)();
-            __tabulate_call.exit(&__tabulate_result);
+            // Called as `FnOnce`, so the body may return references into `self`.
+            let __tabulate_result = ::tabulate::__private::call_once(move || #closure_ret #block);
+            #exit
             __tabulate_result
         }
     }
 }
 
 /// `fn summary(&self, <forward's arguments>) -> tabulate::Result<tabulate::Summary>`.
+///
+/// Inside a trait impl, where it cannot go, a hidden constant before it makes rustc's first
+/// error say what to write instead ("const `in_a_trait_impl_write_forward_no_summary` is not
+/// a member of trait"); both errors point at the `#[forward]` attribute. A type that is not a module makes it pick a fallback, so the one
+/// error the user sees is the `forward` method's.
 fn summary_method(function: &ImplItemFn, arguments: &[Arg]) -> TokenStream {
     let vis = &function.vis;
     let generics = &function.sig.generics;
@@ -201,13 +288,26 @@ fn summary_method(function: &ImplItemFn, arguments: &[Arg]) -> TokenStream {
         quote!(#ident: #ty)
     });
     let names = arguments.iter().map(|arg| &arg.ident);
-    let module = format_ident!("__tabulate_module");
+    let summary = format_ident!("summary", span = Span::call_site());
+    let hint = format_ident!(
+        "in_a_trait_impl_write_forward_no_summary",
+        span = Span::call_site()
+    );
     quote! {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, dead_code)]
+        const #hint: () = ();
+
         /// Summarises a call of [`Self::forward`] with these arguments, with the default
         /// options (see `tabulate::tabulate` for the others).
         #[allow(clippy::used_underscore_binding)]
-        #vis fn summary #generics (&self, #(#params),*) -> ::tabulate::Result<::tabulate::Summary> #where_clause {
-            ::tabulate::tabulate(self).run(move |#module| #module.forward(#(#names),*))
+        #vis fn #summary #generics (&self, #(#params),*) -> ::tabulate::Result<::tabulate::Summary> #where_clause {
+            #[allow(unused_imports)]
+            use ::tabulate::__private::{ViaModule as _, ViaNotModule as _};
+            // The closure calls `self`, not its argument (the same module), so that a
+            // result borrowed from `self` may leave it.
+            (&::tabulate::__private::SummaryProbe(self)).summarise(move |_| self.forward(#(#names),*))
         }
+
     }
 }

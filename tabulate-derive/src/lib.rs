@@ -4,6 +4,7 @@
 mod ast;
 mod attr;
 mod ctxt;
+mod describe;
 mod expand;
 mod forward;
 mod valid;
@@ -22,6 +23,19 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_tabulate(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive(&input).into()
+}
+
+/// Derives `tabulate::Describe` for a struct returned (or taken) by `#[forward]` methods,
+/// so it shows in the `outputs` cell as Flax shows a `flax.struct.dataclass`: a struct
+/// with named fields as a mapping of its fields, keys sorted (`alpha: float32[2,4]`,
+/// `zeta: float32[2,3]`); a tuple struct as a list of its fields, like a `NamedTuple`.
+///
+/// Every field must implement `Describe`. Field attributes: `#[tabulate(skip)]` leaves a
+/// field out; `#[tabulate(rename = "…")]` shows it under another key.
+#[proc_macro_derive(Describe, attributes(tabulate))]
+pub fn derive_describe(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    describe::derive(&input).into()
 }
 
 /// Marks a method of a module whose calls become rows of a summary. It must take `&self`;

@@ -1,0 +1,9 @@
+use tabulate::prelude::*;
+
+#[derive(Describe)]
+enum Output {
+    Logits(Tensor),
+    Empty,
+}
+
+fn main() {}

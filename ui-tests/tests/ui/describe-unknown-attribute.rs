@@ -1,0 +1,9 @@
+use tabulate::prelude::*;
+
+#[derive(Describe)]
+struct Output {
+    #[tabulate(flatten)]
+    logits: Tensor,
+}
+
+fn main() {}

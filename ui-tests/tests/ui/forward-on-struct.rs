@@ -1,0 +1,6 @@
+use tabulate::prelude::*;
+
+#[forward]
+struct Model;
+
+fn main() {}
