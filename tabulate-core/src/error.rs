@@ -20,14 +20,7 @@ struct Inner {
     kind: ErrorKind,
 }
 
-/// The module call an error happened in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Location {
-    /// The module's path, `/`-joined (`Block_0/Dense_1`); empty for the root module.
-    pub path: String,
-    /// The module's type name (`Dense`).
-    pub module: String,
-}
+pub use crate::scope::Location;
 
 /// The kinds of [`Error`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -104,7 +97,7 @@ pub enum ErrorKind {
 impl Error {
     /// An error of `kind`, placed in the innermost module call running on this thread.
     pub fn new(kind: ErrorKind) -> Error {
-        Error::located(kind, crate::trace::current_location())
+        Error::located(kind, crate::scope::current_location())
     }
 
     /// An error of `kind` at `location`.

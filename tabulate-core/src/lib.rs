@@ -15,20 +15,26 @@ pub mod tensor;
 pub mod value;
 pub mod variable;
 
+mod call;
 mod cost;
+mod lax;
 mod ops;
+mod scope;
+mod spec;
 mod tabulator;
-pub(crate) mod trace;
+mod trace;
 
+pub use call::{CallGuard, ForwardOutput, enter_call, module_call};
+pub use cost::{Metric, MetricValue, Metrics};
 pub use dtype::{DType, DTypeKind};
 pub use error::{Error, ErrorKind, Location, Result};
+pub use lax::tensor::{Operand, ReshapeArg};
 pub use module::{ModuleIdentity, Submodules, Tabulate, Visitor};
 pub use options::Mutable;
 pub use shape::Shape;
 pub use summary::{ColorChoice, Leaf, RenderOptions, Row, RowVariables, Size, Summary};
 pub use tabulator::{Tabulator, tabulate};
-pub use tensor::{Operand, ReshapeArg, Tensor};
-pub use trace::{CallGuard, ForwardOutput, enter_call, module_call};
+pub use tensor::Tensor;
 pub use value::{CallArgs, Describe, Value};
 pub use variable::{Variable, is_mutable_collection, param, variable};
 

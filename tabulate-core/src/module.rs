@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::trace;
+use crate::scope::{self, Birthplace};
 
 /// A module: something whose `#[forward]` calls become rows of a summary.
 ///
@@ -180,7 +180,7 @@ tuple_submodules!((A 0, B 1), (A 0, B 1, C 2), (A 0, B 1, C 2, D 3));
 pub struct ModuleIdentity {
     id: u64,
     name: Option<String>,
-    birthplace: Option<(u64, u64)>,
+    birthplace: Option<Birthplace>,
 }
 
 impl ModuleIdentity {
@@ -190,7 +190,7 @@ impl ModuleIdentity {
         ModuleIdentity {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             name: None,
-            birthplace: trace::birthplace(),
+            birthplace: scope::birthplace(),
         }
     }
 
@@ -249,7 +249,7 @@ impl ModuleIdentity {
         self.id
     }
 
-    pub(crate) fn birthplace(&self) -> Option<(u64, u64)> {
+    pub(crate) fn birthplace(&self) -> Option<Birthplace> {
         self.birthplace
     }
 }

@@ -8,7 +8,7 @@
 use super::fold::fold;
 use crate::ops::Cost;
 use crate::ops::Prim;
-use crate::trace::graph::{Graph, Node, RegionId, RegionKind, Spec, ValueId};
+use crate::ops::graph::{Graph, Node, RegionId, RegionKind, Spec, ValueId};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
 pub(crate) fn count(graph: &Graph) -> Cost {

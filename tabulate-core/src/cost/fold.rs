@@ -4,8 +4,8 @@
 //! subexpressions stay. Constants from outside a nested `jit` are call parameters inside
 //! it, so they do not fold there.
 
+use crate::ops::graph::{Graph, RegionId, RegionKind, ValueId};
 use crate::ops::{Binary, Cmp, Literal, Prim, Unary};
-use crate::trace::graph::{Graph, RegionId, RegionKind, ValueId};
 
 /// A value known at compile time.
 #[derive(Clone, Copy, Debug)]

@@ -7,11 +7,11 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::linearize::{J, JvpCx, LinNode, TanId, Tape};
-use super::transpose::{Cotangents, LinArg, backward};
 use crate::error::Result;
 use crate::ops::Prim;
-use crate::trace::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId};
+use crate::ops::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId};
+use crate::ops::linearize::{J, JvpCx, LinNode, TanId, Tape};
+use crate::ops::transpose::{Cotangents, LinArg, backward};
 
 /// Builds the VJP program of `forward` (a closed program with inputs and outputs).
 pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {

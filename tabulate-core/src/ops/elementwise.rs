@@ -1,14 +1,13 @@
 //! Elementwise primitives: unary and binary arithmetic, comparisons, `select_n`,
 //! `convert_element_type`, `integer_pow` and `stop_gradient`.
 
-use super::{Cost, Prim, bind1};
-use crate::cost::linearize::{J, JvpCx};
-use crate::cost::transpose::{LinArg, TransposeCx};
+use super::{Cost, Prim};
 use crate::dtype::{DType, DTypeKind};
 use crate::error::{Error, Result};
+use crate::ops::graph::{Spec, ValueId};
+use crate::ops::linearize::{J, JvpCx};
+use crate::ops::transpose::{LinArg, TransposeCx};
 use crate::shape::Shape;
-use crate::tensor::Tensor;
-use crate::trace::graph::{Spec, ValueId};
 
 /// Elementwise functions of one operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,44 +271,6 @@ pub(super) fn select_spec(inputs: &[&Spec]) -> Result<Spec> {
 }
 
 // ---------------------------------------------------------------- tensor-level appliers
-
-pub(crate) fn unary(op: Unary, x: &Tensor) -> Result<Tensor> {
-    bind1(Prim::Unary(op), &[x])
-}
-
-pub(crate) fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    bind1(Prim::Binary(op), &[a, b])
-}
-
-pub(crate) fn compare(op: Cmp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    bind1(Prim::Compare(op), &[a, b])
-}
-
-/// `select_n(which, on_false, on_true)`, i.e. `lax.select(which, on_true, on_false)`.
-pub(crate) fn select_n(which: &Tensor, on_false: &Tensor, on_true: &Tensor) -> Result<Tensor> {
-    bind1(Prim::SelectN, &[which, on_false, on_true])
-}
-
-/// `bitcast_convert_type`: the same bits as a dtype of the same width.
-pub(crate) fn bitcast_convert(x: &Tensor, dtype: DType) -> Result<Tensor> {
-    bind1(Prim::BitcastConvert(dtype), &[x])
-}
-
-/// `convert_element_type`; converting to the same dtype emits nothing, as in JAX.
-pub(crate) fn convert(x: &Tensor, dtype: DType) -> Result<Tensor> {
-    if x.dtype() == dtype {
-        return Ok(x.clone());
-    }
-    bind1(Prim::Convert(dtype), &[x])
-}
-
-pub(crate) fn integer_pow(x: &Tensor, y: i32) -> Result<Tensor> {
-    bind1(Prim::IntegerPow(y), &[x])
-}
-
-pub(crate) fn stop_gradient(x: &Tensor) -> Result<Tensor> {
-    bind1(Prim::StopGradient, &[x])
-}
 
 /// The HLO ops `integer_pow` lowers to per element: multiplies by repeated squaring, and a
 /// divide for negative exponents (`lax._integer_pow`).

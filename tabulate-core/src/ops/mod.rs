@@ -8,43 +8,39 @@
 //! * its **transpose** ([`Prim::transpose`]) when it is linear: the ops JAX's transpose rule
 //!   emits in the backward half.
 //!
-//! Layers and [`Tensor`](crate::Tensor) methods are written only in terms of these, in the
-//! order Flax and `jax.numpy` apply them, so their costs come out of the rules.
+//! This layer is the IR: the graph arena ([`graph`]), the `Prim` enum with its parameter
+//! types, and the contexts the JVP and transpose rules write into ([`linearize`],
+//! [`transpose`]). It knows nothing of tensors or of the recorder: `lax` applies these
+//! primitives to tensors, and `cost` drives the passes.
 
-mod control;
-mod conv;
-mod custom;
-mod dot;
-mod elementwise;
-mod gather;
-mod random;
-mod reduce;
-mod structural;
-mod window;
+pub(crate) mod control;
+pub(crate) mod conv;
+pub(crate) mod custom;
+pub(crate) mod dot;
+pub(crate) mod elementwise;
+pub(crate) mod gather;
+pub(crate) mod graph;
+pub(crate) mod linearize;
+pub(crate) mod random;
+pub(crate) mod reduce;
+pub(crate) mod structural;
+pub(crate) mod transpose;
+pub(crate) mod window;
 
-use crate::cost::linearize::{J, JvpCx};
-use crate::cost::transpose::{LinArg, TransposeCx};
 use crate::error::Result;
-use crate::tensor::Tensor;
-use crate::trace;
-use crate::trace::graph::{Spec, ValueId};
+use graph::{Spec, ValueId};
+use linearize::{J, JvpCx};
+use transpose::{LinArg, TransposeCx};
 
-pub(crate) use control::{loop_exit, loop_slice, loop_var};
-pub(crate) use conv::{ConvParams, Padding, conv_general_dilated, same_padding};
-pub(crate) use custom::{CustomRule, logaddexp, relu};
-pub(crate) use dot::{DotDims, dot_general};
-pub(crate) use elementwise::{
-    Binary, Cmp, Unary, binary, bitcast_convert, compare, convert, integer_pow, select_n,
-    stop_gradient, unary,
-};
-pub(crate) use gather::{GatherDims, GatherMode, take_rows};
-pub(crate) use random::{fold_in, iota_2x32_shape, key_spec, threefry2x32};
-pub(crate) use reduce::{ReduceOp, argmax, reduce};
-pub(crate) use structural::{
-    Literal, broadcast_in_dim, concatenate, constant, iota, pad, reshape, rev, slice, split,
-    transpose,
-};
-pub(crate) use window::{Window, WindowOp, reduce_window};
+pub(crate) use conv::{ConvParams, Padding, same_padding};
+pub(crate) use custom::CustomRule;
+pub(crate) use dot::DotDims;
+pub(crate) use elementwise::{Binary, Cmp, Unary};
+pub(crate) use gather::{GatherDims, GatherMode};
+pub(crate) use random::key_spec;
+pub(crate) use reduce::ReduceOp;
+pub(crate) use structural::Literal;
+pub(crate) use window::{Window, WindowOp};
 
 /// The cost XLA assigns to one HLO instruction (or the few a primitive lowers to).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -521,18 +517,4 @@ impl Prim {
             ))),
         }
     }
-}
-
-/// Applies `prim` to tensors: checks shapes, records the application when a summary is
-/// running, and returns the results.
-pub(crate) fn bind(prim: Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-    let specs: Vec<&Spec> = inputs.iter().map(|t| t.spec()).collect();
-    let out = prim.infer(&specs)?;
-    Ok(trace::record(prim, inputs, out))
-}
-
-/// [`bind`] for primitives with one result.
-pub(crate) fn bind1(prim: Prim, inputs: &[&Tensor]) -> Result<Tensor> {
-    let mut out = bind(prim, inputs)?;
-    Ok(out.swap_remove(0))
 }

@@ -9,8 +9,8 @@
 
 use super::transpose::LinArg;
 use crate::error::{Error, Result};
+use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
 use crate::ops::{Binary, Literal, Prim, Unary};
-use crate::trace::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
 
 /// A tangent on the linear tape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -5,9 +5,9 @@
 use super::linearize::{TanId, Tape};
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
 use crate::ops::{Binary, Literal, Prim, ReduceOp};
 use crate::shape::Shape;
-use crate::trace::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
 
 /// An argument of a linear op: a tangent (the op is linear in it) or a primal value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
