@@ -3,7 +3,7 @@
 
 use tabulate::nn::{Dense, relu};
 use tabulate::prelude::*;
-use tabulate::{ColorChoice, Metric, RenderOptions};
+use tabulate::{ColorChoice, Describe, Metric, RenderOptions};
 
 #[path = "../examples/foo.rs"]
 #[allow(unreachable_pub)] // the examples export their models
@@ -139,4 +139,40 @@ fn any_width_renders_without_panicking() {
             assert!(widest <= width, "width {width} gave {widest}:\n{text}");
         }
     }
+}
+
+#[test]
+fn mappings_serialise_as_objects_and_rows_name_their_metrics() {
+    let value = tabulate::Value::mapping([
+        ("b", tabulate::Value::object("True")),
+        ("a", Tensor::new(DType::F32, [2]).describe()),
+    ]);
+    assert_eq!(
+        serde_json::to_value(&value).unwrap(),
+        serde_json::json!({
+            "kind": "mapping",
+            "entries": {
+                "a": {"kind": "array", "dtype": "float32", "shape": [2]},
+                "b": {"kind": "object", "repr": "True"}
+            }
+        })
+    );
+    let x = Tensor::new(DType::F32, [16, 9]);
+    let summary = tabulate(&foo::Foo)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .unwrap();
+    assert_eq!(summary.metrics, [Metric::VjpFlops]);
+    let row = &summary.rows[1];
+    assert_eq!((row.flops(), row.vjp_flops()), (None, Some(3620)));
+    let json = serde_json::to_value(row).unwrap();
+    assert_eq!(json["vjp_flops"], 3620);
+    assert!(json.get("flops").is_none());
+    assert_eq!(
+        row.metrics()
+            .iter()
+            .map(|(m, v)| (m.header(), v.as_count()))
+            .collect::<Vec<_>>(),
+        [("vjp_flops", Some(3620))]
+    );
 }

@@ -92,6 +92,14 @@ pub enum ErrorKind {
     /// A summary run was started while another one was running on the same thread.
     #[error("a summary run is already in progress on this thread")]
     Reentrant,
+    /// An invariant of `tabulate` itself broke: a bug, never the input's fault.
+    #[error(
+        "internal error: {what}; this is a bug in tabulate, please report it with the model that caused it"
+    )]
+    Internal {
+        /// Which invariant broke.
+        what: String,
+    },
 }
 
 impl Error {
@@ -116,6 +124,11 @@ impl Error {
     /// An invalid-argument error.
     pub fn invalid(what: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidArgument { what: what.into() })
+    }
+
+    /// A broken internal invariant ([`ErrorKind::Internal`]).
+    pub(crate) fn internal(what: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Internal { what: what.into() })
     }
 
     /// What went wrong.
@@ -145,5 +158,21 @@ impl std::error::Error for Error {}
 impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Error {
         Error::new(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, ErrorKind};
+
+    #[test]
+    fn internal_errors_ask_for_a_report() {
+        let error = Error::internal("`mul` is linear in one operand only");
+        assert!(matches!(error.kind(), ErrorKind::Internal { .. }));
+        assert_eq!(
+            error.to_string(),
+            "internal error: `mul` is linear in one operand only; this is a bug in tabulate, \
+             please report it with the model that caused it"
+        );
     }
 }

@@ -174,8 +174,8 @@ impl Linearizer<'_> {
         let exit = range.end - 1;
         let exit_node = forward.node(exit);
         let Prim::LoopExit { carries, .. } = exit_node.prim else {
-            return Err(crate::error::Error::invalid(
-                "internal: a loop region must end with its `while`",
+            return Err(crate::error::Error::internal(
+                "a loop region must end with its `while`",
             ));
         };
         let body = range.start + u32::try_from(entries.len()).expect("few entries")..exit;

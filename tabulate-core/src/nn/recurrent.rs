@@ -374,7 +374,7 @@ impl<C: RNNCell> RNN<C> {
             let (carry, y) = self.scan_fn(&carry, &lax::loop_slice(x, time_axis)?)?;
             let mut out = lax::loop_exit(&carry.parts(), &[y], length, time_axis)?;
             out.pop()
-                .ok_or_else(|| Error::invalid("internal: the loop has no output"))
+                .ok_or_else(|| Error::internal("the loop has no output"))
         })
     }
 

@@ -225,8 +225,8 @@ pub(super) fn conv_transpose(
             let rhs_shape = cx.spec(args[1]).shape;
             Ok(vec![None, Some(transpose_rhs(cx, ct, lhs, &rhs_shape, p)?)])
         }
-        _ => Err(Error::invalid(
-            "internal: a convolution is linear in one operand at a time",
+        _ => Err(Error::internal(
+            "a convolution is linear in one operand at a time",
         )),
     }
 }

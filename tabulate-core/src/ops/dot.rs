@@ -130,8 +130,8 @@ pub(super) fn dot_general_transpose(
                 Some(transpose_lhs(cx, ct, y_rank, *x, &swapped, true)?),
             ])
         }
-        _ => Err(Error::invalid(
-            "internal: dot_general is linear in one operand at a time",
+        _ => Err(Error::internal(
+            "dot_general is linear in one operand at a time",
         )),
     }
 }

@@ -581,10 +581,7 @@ pub(super) fn unary_transpose(
 ) -> Result<Vec<Option<ValueId>>> {
     match (op, args) {
         (Unary::Neg, [LinArg::Tan(_)]) => Ok(vec![Some(cx.emit(Prim::Unary(Unary::Neg), &[ct])?)]),
-        _ => Err(Error::invalid(format!(
-            "internal: `{}` is not linear",
-            op.name()
-        ))),
+        _ => Err(Error::internal(format!("`{}` is not linear", op.name()))),
     }
 }
 
@@ -632,23 +629,16 @@ pub(super) fn binary_transpose(
                 let prod = cx.emit(Prim::Binary(Binary::Mul), &[*x, ct])?;
                 Ok(vec![None, Some(cx.unbroadcast(prod, args[1])?)])
             }
-            _ => Err(Error::invalid(
-                "internal: mul is linear in one operand only",
-            )),
+            _ => Err(Error::internal("mul is linear in one operand only")),
         },
         Binary::Div => match (&args[0], &args[1]) {
             (LinArg::Tan(_), LinArg::Primal(y)) => {
                 let q = cx.emit(Prim::Binary(Binary::Div), &[ct, *y])?;
                 Ok(vec![Some(cx.unbroadcast(q, args[0])?), None])
             }
-            _ => Err(Error::invalid(
-                "internal: div is linear in its numerator only",
-            )),
+            _ => Err(Error::internal("div is linear in its numerator only")),
         },
-        _ => Err(Error::invalid(format!(
-            "internal: `{}` is not linear",
-            op.name()
-        ))),
+        _ => Err(Error::internal(format!("`{}` is not linear", op.name()))),
     }
 }
 
@@ -660,9 +650,7 @@ pub(super) fn select_transpose(
     args: &[LinArg],
 ) -> Result<Vec<Option<ValueId>>> {
     let LinArg::Primal(which) = args[0] else {
-        return Err(Error::invalid(
-            "internal: select_n's predicate cannot be linear",
-        ));
+        return Err(Error::internal("select_n's predicate cannot be linear"));
     };
     let n = args.len() - 1;
     let mut out = vec![None];

@@ -105,9 +105,7 @@ pub(super) fn gather_transpose(
     mode: GatherMode,
 ) -> Result<Vec<Option<ValueId>>> {
     let (LinArg::Tan(_), LinArg::Primal(indices)) = (args[0], args[1]) else {
-        return Err(Error::invalid(
-            "internal: gather is linear in its operand only",
-        ));
+        return Err(Error::internal("gather is linear in its operand only"));
     };
     let operand = cx.spec(args[0]);
     let zeros = cx.emit(
@@ -174,7 +172,7 @@ pub(super) fn scatter_add_transpose(
     mode: GatherMode,
 ) -> Result<Vec<Option<ValueId>>> {
     let LinArg::Primal(indices) = args[1] else {
-        return Err(Error::invalid("internal: scatter indices cannot be linear"));
+        return Err(Error::internal("scatter indices cannot be linear"));
     };
     let operand_ct = matches!(args[0], LinArg::Tan(_)).then_some(ct);
     let updates_ct = if matches!(args[2], LinArg::Tan(_)) {

@@ -133,8 +133,7 @@ impl JvpCx<'_> {
                 })
                 .collect();
             let Some(primals) = primals else {
-                let results = prim.infer(&[])?.len().max(1);
-                return Ok(vec![J::Zero; results]);
+                return Ok(vec![J::Zero; prim.result_count(args.len())]);
             };
             let outs = self
                 .h
@@ -146,10 +145,7 @@ impl JvpCx<'_> {
             .map(|&a| self.spec_of(a))
             .collect::<Option<Vec<Spec>>>()
             .ok_or_else(|| {
-                Error::invalid(format!(
-                    "internal: a zero tangent reached linear `{}`",
-                    prim.name()
-                ))
+                Error::internal(format!("a zero tangent reached linear `{}`", prim.name()))
             })?;
         let refs: Vec<&Spec> = specs.iter().collect();
         let outs: Vec<TanId> = prim

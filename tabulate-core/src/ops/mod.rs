@@ -219,6 +219,46 @@ impl Prim {
         }
     }
 
+    /// How many results the primitive gives when applied to `inputs` operands.
+    pub(crate) fn result_count(&self, inputs: usize) -> usize {
+        match self {
+            Prim::Split { sizes, .. } => sizes.len(),
+            Prim::Iota2x32 { .. } | Prim::Threefry2x32 => 2,
+            // Final carries, then one stacked output per remaining operand.
+            Prim::LoopExit { .. } | Prim::LoopEntry { .. } => inputs,
+            Prim::LoopBackwardEnter { specs } | Prim::LoopBackwardExit { specs } => specs.len(),
+            Prim::Unary(_)
+            | Prim::Binary(_)
+            | Prim::Compare(_)
+            | Prim::SelectN
+            | Prim::Convert(_)
+            | Prim::IntegerPow(_)
+            | Prim::StopGradient
+            | Prim::Constant { .. }
+            | Prim::Iota { .. }
+            | Prim::BroadcastInDim { .. }
+            | Prim::Reshape { .. }
+            | Prim::Transpose { .. }
+            | Prim::Slice { .. }
+            | Prim::Pad { .. }
+            | Prim::Concatenate { .. }
+            | Prim::Rev { .. }
+            | Prim::Reduce { .. }
+            | Prim::Argmax { .. }
+            | Prim::DotGeneral(_)
+            | Prim::Conv(_)
+            | Prim::ReduceWindow { .. }
+            | Prim::SelectAndGatherAdd { .. }
+            | Prim::SelectAndScatterAdd { .. }
+            | Prim::Gather { .. }
+            | Prim::ScatterAdd { .. }
+            | Prim::BitcastConvert(_)
+            | Prim::RandomFoldIn
+            | Prim::LoopVar
+            | Prim::LoopSlice { .. } => 1,
+        }
+    }
+
     /// The specs of the outputs, or a shape error.
     pub(crate) fn infer(&self, inputs: &[&Spec]) -> Result<Vec<Spec>> {
         let one = |spec: Result<Spec>| spec.map(|s| vec![s]);
@@ -405,8 +445,8 @@ impl Prim {
             Prim::LoopExit { .. }
             | Prim::LoopEntry { .. }
             | Prim::LoopBackwardEnter { .. }
-            | Prim::LoopBackwardExit { .. } => Err(crate::error::Error::invalid(
-                "internal: a loop is differentiated as a whole, not op by op",
+            | Prim::LoopBackwardExit { .. } => Err(crate::error::Error::internal(
+                "a loop is differentiated as a whole, not op by op",
             )),
         }
     }
@@ -477,8 +517,8 @@ impl Prim {
             | Prim::Iota { .. }
             | Prim::Argmax { .. }
             | Prim::ReduceWindow { .. }
-            | Prim::SelectAndScatterAdd { .. } => Err(crate::error::Error::invalid(format!(
-                "internal: `{}` is not linear and cannot be transposed",
+            | Prim::SelectAndScatterAdd { .. } => Err(crate::error::Error::internal(format!(
+                "`{}` is not linear and cannot be transposed",
                 self.name()
             ))),
         }
@@ -511,8 +551,8 @@ impl Prim {
             Prim::LoopEntry { scanned, .. } => {
                 control::loop_entry_transpose(cx, cts, args, *scanned)
             }
-            _ => Err(crate::error::Error::invalid(format!(
-                "internal: `{}` has one result",
+            _ => Err(crate::error::Error::internal(format!(
+                "`{}` has one result",
                 self.name()
             ))),
         }

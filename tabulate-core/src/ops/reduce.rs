@@ -136,10 +136,7 @@ pub(super) fn reduce_transpose(
     axes: &[usize],
 ) -> Result<Vec<Option<ValueId>>> {
     if op != ReduceOp::Sum {
-        return Err(Error::invalid(format!(
-            "internal: `{}` is not linear",
-            op.name()
-        )));
+        return Err(Error::internal(format!("`{}` is not linear", op.name())));
     }
     let shape = cx.spec(operand).shape;
     let dims: Vec<usize> = (0..shape.rank()).filter(|d| !axes.contains(d)).collect();

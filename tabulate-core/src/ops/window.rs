@@ -233,8 +233,8 @@ pub(super) fn select_and_gather_transpose(
     w: &Window,
 ) -> Result<Vec<Option<ValueId>>> {
     let LinArg::Primal(mut operand) = args[1] else {
-        return Err(Error::invalid(
-            "internal: select_and_gather_add is linear in its tangents only",
+        return Err(Error::internal(
+            "select_and_gather_add is linear in its tangents only",
         ));
     };
     if w.window_dilation.iter().any(|&d| d != 1) {

@@ -3,7 +3,7 @@
 
 pub(crate) mod collect;
 pub(crate) mod format;
-pub mod render;
+mod render;
 
 use std::fmt;
 
