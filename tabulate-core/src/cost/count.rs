@@ -7,7 +7,6 @@
 
 use super::fold::fold;
 use crate::ops::Cost;
-use crate::ops::Prim;
 use crate::ops::graph::{Graph, Node, RegionId, RegionKind, Spec, ValueId};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
@@ -55,23 +54,15 @@ fn to_count(total: f32) -> u64 {
 }
 
 /// The flops of each HLO instruction `node` lowers to, in lowering order, and its
-/// transcendentals. XLA rounds after every instruction, so a primitive that lowers to
-/// several (`integer_pow` 3 = 2 multiplies, −2 = multiply + divide) must not be one term.
+/// transcendentals.
 fn terms(graph: &Graph, node: &Node) -> (Vec<u64>, u64) {
     let inputs: Vec<&Spec> = node.inputs.iter().map(|&v| graph.spec(v)).collect();
     let outputs: Vec<&Spec> = node.outputs.iter().map(|&v| graph.spec(v)).collect();
     let cost = node.prim.cost(&inputs, &outputs);
-    if let Prim::IntegerPow(_) = node.prim {
-        let e = outputs[0].elements();
-        if e > 0 && cost.flops > e {
-            #[allow(clippy::cast_possible_truncation)] // a handful of multiplies
-            return (vec![e; (cost.flops / e) as usize], cost.transcendentals);
-        }
-    }
-    // Other primitives that lower to several instructions outside a call (logistic's
-    // neg, add, div; erfc's polynomial; fill-mode gather checks) are still one term:
-    // exact below 2^24 per row, and no golden row above it has them.
-    (vec![cost.flops], cost.transcendentals)
+    (
+        node.prim.instruction_flops(cost, &outputs),
+        cost.transcendentals,
+    )
 }
 
 enum Frame {

@@ -314,7 +314,7 @@ impl Linearizer<'_> {
             }
             for n in body.clone() {
                 let node = forward.node(n);
-                if has_derivative(&node.prim) && node.inputs.iter().any(|v| live.contains(v)) {
+                if node.prim.has_derivative() && node.inputs.iter().any(|v| live.contains(v)) {
                     for &v in &node.outputs {
                         if forward.spec(v).dtype.is_inexact() {
                             live.insert(v);
@@ -355,22 +355,6 @@ impl Linearizer<'_> {
             self.primal[old.0 as usize] = Some(new);
         }
     }
-}
-
-/// Whether a tangent can flow through `prim` (for the carries' fixpoint).
-fn has_derivative(prim: &Prim) -> bool {
-    !matches!(
-        prim,
-        Prim::Compare(_)
-            | Prim::StopGradient
-            | Prim::Argmax { .. }
-            | Prim::Constant { .. }
-            | Prim::Iota { .. }
-            | Prim::BitcastConvert(_)
-            | Prim::RandomFoldIn
-            | Prim::Iota2x32 { .. }
-            | Prim::Threefry2x32
-    )
 }
 
 /// Integer and boolean values carry no tangent (`float0`).

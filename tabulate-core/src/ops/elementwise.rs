@@ -38,6 +38,34 @@ pub(crate) enum Unary {
 }
 
 impl Unary {
+    /// Whether a tangent flows through the function: JAX defines sign, floor, ceil and
+    /// round with `defjvp_zero`, and `not`/`is_finite` give integers or booleans.
+    pub(crate) fn has_derivative(self) -> bool {
+        match self {
+            Unary::Sign
+            | Unary::Floor
+            | Unary::Ceil
+            | Unary::Round
+            | Unary::Not
+            | Unary::IsFinite => false,
+            Unary::Neg
+            | Unary::Abs
+            | Unary::Exp
+            | Unary::Log
+            | Unary::Log1p
+            | Unary::Expm1
+            | Unary::Tanh
+            | Unary::Logistic
+            | Unary::Sqrt
+            | Unary::Rsqrt
+            | Unary::Erf
+            | Unary::Erfc
+            | Unary::Sin
+            | Unary::Cos
+            | Unary::Square => true,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Unary::Neg => "neg",
@@ -665,6 +693,17 @@ pub(super) fn select_transpose(
         }
     }
     Ok(out)
+}
+
+/// `integer_pow` lowers to one instruction per multiply or divide, each of `elements`
+/// flops: `cost.flops` split into that many terms.
+pub(super) fn integer_pow_instructions(cost: Cost, out: &Spec) -> Vec<u64> {
+    let e = out.elements();
+    if e > 0 && cost.flops > e {
+        #[allow(clippy::cast_possible_truncation)] // a handful of multiplies
+        return vec![e; (cost.flops / e) as usize];
+    }
+    vec![cost.flops]
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub(crate) mod conv;
 pub(crate) mod custom;
 pub(crate) mod dot;
 pub(crate) mod elementwise;
+mod fold;
 pub(crate) mod gather;
 pub(crate) mod graph;
 pub(crate) mod linearize;
@@ -388,6 +389,103 @@ impl Prim {
         }
     }
 
+    /// The flops of each HLO instruction the primitive lowers to, in lowering order, from
+    /// its [`Prim::cost`]. XLA rounds its float32 total after every instruction, so a
+    /// primitive that lowers to several (`integer_pow` 3 = 2 multiplies, −2 = multiply +
+    /// divide) must not be one term. Others that lower to several outside a call
+    /// (logistic's neg, add, div; erfc's polynomial; fill-mode gather checks) are one
+    /// term: exact below 2^24 per row, and no golden row above it has them.
+    pub(crate) fn instruction_flops(&self, cost: Cost, outputs: &[&Spec]) -> Vec<u64> {
+        match (self, outputs.first()) {
+            (Prim::IntegerPow(_), Some(out)) => elementwise::integer_pow_instructions(cost, out),
+            (Prim::IntegerPow(_), None)
+            | (
+                Prim::Unary(_)
+                | Prim::Binary(_)
+                | Prim::Compare(_)
+                | Prim::SelectN
+                | Prim::Convert(_)
+                | Prim::StopGradient
+                | Prim::Constant { .. }
+                | Prim::Iota { .. }
+                | Prim::BroadcastInDim { .. }
+                | Prim::Reshape { .. }
+                | Prim::Transpose { .. }
+                | Prim::Slice { .. }
+                | Prim::Pad { .. }
+                | Prim::Concatenate { .. }
+                | Prim::Split { .. }
+                | Prim::Rev { .. }
+                | Prim::Reduce { .. }
+                | Prim::Argmax { .. }
+                | Prim::DotGeneral(_)
+                | Prim::Conv(_)
+                | Prim::ReduceWindow { .. }
+                | Prim::SelectAndGatherAdd { .. }
+                | Prim::SelectAndScatterAdd { .. }
+                | Prim::Gather { .. }
+                | Prim::ScatterAdd { .. }
+                | Prim::BitcastConvert(_)
+                | Prim::RandomFoldIn
+                | Prim::Iota2x32 { .. }
+                | Prim::Threefry2x32
+                | Prim::LoopVar
+                | Prim::LoopSlice { .. }
+                | Prim::LoopExit { .. }
+                | Prim::LoopEntry { .. }
+                | Prim::LoopBackwardEnter { .. }
+                | Prim::LoopBackwardExit { .. },
+                _,
+            ) => {
+                vec![cost.flops]
+            }
+        }
+    }
+
+    /// Whether a tangent can flow through the primitive: false where its JVP is zero
+    /// (JAX's `defjvp_zero`, integer and key results). The carries' fixpoint of a loop
+    /// uses it as JAX's does.
+    pub(crate) fn has_derivative(&self) -> bool {
+        match self {
+            Prim::Unary(op) => op.has_derivative(),
+            Prim::Compare(_)
+            | Prim::StopGradient
+            | Prim::Argmax { .. }
+            | Prim::Constant { .. }
+            | Prim::Iota { .. }
+            | Prim::BitcastConvert(_)
+            | Prim::RandomFoldIn
+            | Prim::Iota2x32 { .. }
+            | Prim::Threefry2x32 => false,
+            Prim::Binary(_)
+            | Prim::SelectN
+            | Prim::Convert(_)
+            | Prim::IntegerPow(_)
+            | Prim::BroadcastInDim { .. }
+            | Prim::Reshape { .. }
+            | Prim::Transpose { .. }
+            | Prim::Slice { .. }
+            | Prim::Pad { .. }
+            | Prim::Concatenate { .. }
+            | Prim::Split { .. }
+            | Prim::Rev { .. }
+            | Prim::Reduce { .. }
+            | Prim::DotGeneral(_)
+            | Prim::Conv(_)
+            | Prim::ReduceWindow { .. }
+            | Prim::SelectAndGatherAdd { .. }
+            | Prim::SelectAndScatterAdd { .. }
+            | Prim::Gather { .. }
+            | Prim::ScatterAdd { .. }
+            | Prim::LoopVar
+            | Prim::LoopSlice { .. }
+            | Prim::LoopExit { .. }
+            | Prim::LoopEntry { .. }
+            | Prim::LoopBackwardEnter { .. }
+            | Prim::LoopBackwardExit { .. } => true,
+        }
+    }
+
     /// The primitive's JVP: tangents of the outputs from tangents of the inputs `t`
     /// (never all zero), primal inputs `x` and primal outputs `y`.
     pub(crate) fn jvp(
@@ -397,6 +495,9 @@ impl Prim {
         y: &[ValueId],
         t: &[J],
     ) -> Result<Vec<J>> {
+        if !self.has_derivative() {
+            return Ok(vec![J::Zero; self.result_count(x.len())]);
+        }
         let one = |tangent: Result<J>| tangent.map(|t| vec![t]);
         match self {
             Prim::Unary(op) => one(elementwise::unary_jvp(*op, cx, x[0], y[0], t[0])),
@@ -405,6 +506,7 @@ impl Prim {
             Prim::IntegerPow(n) => one(elementwise::integer_pow_jvp(*n, cx, x[0], t[0])),
             // A loop entry is met outside a loop only in a trace that stands for a
             // function's shape (Flax's invariance trace of a scan body): a fresh parameter.
+            // The others have no derivative ([`Prim::has_derivative`], returned above).
             Prim::LoopVar
             | Prim::LoopSlice { .. }
             | Prim::Compare(_)
