@@ -17,7 +17,7 @@ use crate::ops::transpose::{Cotangents, LinArg, backward};
 pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
     let mut lin = Linearizer {
         forward,
-        h: Graph::default(),
+        program: Graph::default(),
         tape: Tape::default(),
         primal: vec![None; forward.values.len()],
         tangent: vec![J::Zero; forward.values.len()],
@@ -26,9 +26,9 @@ pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
     let mut differentiated = Vec::new();
     for &v in &forward.inputs {
         let spec = forward.spec(v).clone();
-        let input = lin.h.add_input(spec.clone());
+        let input = lin.program.add_input(spec.clone());
         if forward.keys.contains(&v) {
-            lin.h.keys.push(input);
+            lin.program.keys.push(input);
         }
         lin.primal[v.0 as usize] = Some(input);
         if spec.dtype.is_inexact() {
@@ -37,13 +37,13 @@ pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
             differentiated.push(t);
         }
     }
-    lin.regions = mirror_regions(forward, &mut lin.h);
+    lin.regions = mirror_regions(forward, &mut lin.program);
     let count = u32::try_from(forward.nodes.len()).expect("graph exceeds 2^32 nodes");
     lin.nodes(0..count, RegionId::TOP)?;
 
     // `vjp_fn(out)`: each output is its own cotangent.
     let Linearizer {
-        mut h,
+        mut program,
         tape,
         primal,
         tangent,
@@ -53,23 +53,23 @@ pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
     for &o in &forward.outputs {
         if let J::Tan(t) = tangent[o.0 as usize] {
             let value = primal[o.0 as usize].expect("outputs are defined");
-            cts.add(&mut h, t, value, RegionId::TOP)?;
+            cts.add(&mut program, t, value, RegionId::TOP)?;
         }
     }
-    backward(&mut h, &tape, &mut cts)?;
-    h.outputs = differentiated.iter().filter_map(|&t| cts.get(t)).collect();
-    Ok(h)
+    backward(&mut program, &tape, &mut cts)?;
+    program.outputs = differentiated.iter().filter_map(|&t| cts.get(t)).collect();
+    Ok(program)
 }
 
-/// `jax.linearize` of a forward program: primal ops with their residuals into `h`, linear
+/// `jax.linearize` of a forward program: primal ops with their residuals into `program`, linear
 /// ops onto `tape`.
 struct Linearizer<'a> {
     forward: &'a Graph,
-    h: Graph,
+    program: Graph,
     tape: Tape,
     primal: Vec<Option<ValueId>>,
     tangent: Vec<J>,
-    /// For each forward region, its forward and transposed copies in `h`.
+    /// For each forward region, its forward and transposed copies in `program`.
     regions: Vec<(RegionId, RegionId)>,
 }
 
@@ -102,7 +102,7 @@ impl Linearizer<'_> {
     fn cx(&mut self, region: RegionId) -> JvpCx<'_> {
         let (forward_region, backward_region) = self.regions[region.0 as usize];
         JvpCx {
-            h: &mut self.h,
+            program: &mut self.program,
             tape: &mut self.tape,
             forward_region,
             backward_region,
@@ -344,7 +344,7 @@ impl Linearizer<'_> {
             .iter()
             .map(|&v| self.forward.spec(v).clone())
             .collect();
-        let outs = self.h.push_node(
+        let outs = self.program.push_node(
             node.prim.clone(),
             inputs,
             specs,
@@ -366,15 +366,15 @@ fn keep_if_inexact(graph: &Graph, v: ValueId, t: J) -> J {
     }
 }
 
-/// For each region of `forward`, a region of `h` for its forward ops and one for its
+/// For each region of `forward`, a region of `program` for its forward ops and one for its
 /// transposed ops (a transposed `jit` is a second call).
-fn mirror_regions(forward: &Graph, h: &mut Graph) -> Vec<(RegionId, RegionId)> {
+fn mirror_regions(forward: &Graph, program: &mut Graph) -> Vec<(RegionId, RegionId)> {
     let mut map = vec![(RegionId::TOP, RegionId::TOP)];
     for region in &forward.regions[1..] {
         let (pf, pb) = map[region.parent.0 as usize];
         let mut add = |parent: RegionId, literals_of: Option<RegionId>| {
-            let id = RegionId(u32::try_from(h.regions.len()).expect("too many regions"));
-            h.regions.push(Region {
+            let id = RegionId(u32::try_from(program.regions.len()).expect("too many regions"));
+            program.regions.push(Region {
                 kind: region.kind.clone(),
                 parent,
                 literals_of,

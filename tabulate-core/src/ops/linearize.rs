@@ -63,7 +63,7 @@ impl Tape {
 
 /// What a JVP rule writes to.
 pub(crate) struct JvpCx<'a> {
-    pub(crate) h: &'a mut Graph,
+    pub(crate) program: &'a mut Graph,
     pub(crate) tape: &'a mut Tape,
     /// Region of the VJP program for residual ops.
     pub(crate) forward_region: RegionId,
@@ -73,7 +73,7 @@ pub(crate) struct JvpCx<'a> {
 
 impl JvpCx<'_> {
     pub(crate) fn spec(&self, v: ValueId) -> Spec {
-        self.h.spec(v).clone()
+        self.program.spec(v).clone()
     }
 
     fn spec_of(&self, j: J) -> Option<Spec> {
@@ -87,7 +87,7 @@ impl JvpCx<'_> {
     /// A residual: `prim` on primal values, emitted into the forward half now.
     pub(crate) fn primal(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
         let out = self
-            .h
+            .program
             .emit(prim, inputs.to_vec(), self.forward_region, NodeTag::Plain)?;
         Ok(out[0])
     }
@@ -136,7 +136,7 @@ impl JvpCx<'_> {
                 return Ok(vec![J::Zero; prim.result_count(args.len())]);
             };
             let outs = self
-                .h
+                .program
                 .emit(prim, primals, self.forward_region, NodeTag::Plain)?;
             return Ok(outs.into_iter().map(J::Primal).collect());
         }
