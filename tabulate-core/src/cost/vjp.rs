@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::Prim;
 use crate::ops::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId};
 use crate::ops::linearize::{J, JvpCx, LinNode, TanId, Tape};
@@ -161,24 +161,13 @@ impl Linearizer<'_> {
     /// scanned inputs, loop invariants) to the body's, and the `while` node maps the
     /// body's results to the loop's; their transposes open and close the backward loop.
     fn scan(&mut self, r: RegionId) -> Result<()> {
-        let forward = self.forward;
-        let region = forward.region(r);
-        let range = region.nodes.clone();
-        let entries: Vec<u32> = range
-            .clone()
-            .take_while(|&n| {
-                let node = forward.node(n);
-                node.region == r && matches!(node.prim, Prim::LoopVar | Prim::LoopSlice { .. })
-            })
-            .collect();
-        let exit = range.end - 1;
-        let exit_node = forward.node(exit);
-        let Prim::LoopExit { carries, .. } = exit_node.prim else {
-            return Err(crate::error::Error::internal(
-                "a loop region must end with its `while`",
-            ));
-        };
-        let body = range.start + u32::try_from(entries.len()).expect("few entries")..exit;
+        let LoopParts {
+            entries,
+            body,
+            exit,
+            carries,
+        } = self.loop_parts(r)?;
+        let range = self.forward.region(r).nodes.clone();
         let invariants = self.invariants(&range, body.start);
         let carried = self.carried_tangents(&entries, &invariants, body.clone(), exit, carries);
         for &e in &entries {
@@ -186,17 +175,62 @@ impl Linearizer<'_> {
         }
         if !carried.iter().any(|&c| c) && invariants.is_empty() {
             // No tangent enters the loop: it is primal code only.
-            for n in body.clone().chain([exit]) {
+            for n in body.chain([exit]) {
                 self.copy_node(n);
             }
             return Ok(());
         }
         let (_, backward_region) = self.regions[r.0 as usize];
-        // The tangents entering the body.
+        let saved = self.enter_loop(&entries, &carried, &invariants, backward_region)?;
+        self.nodes(body, r)?;
+        for (v, outer) in saved {
+            self.tangent[v.0 as usize] = J::Tan(outer);
+        }
+        self.exit_loop(exit, backward_region);
+        Ok(())
+    }
+
+    /// A loop region's entries (`loop_var`s and `loop_slice`s first), body and `while`.
+    fn loop_parts(&self, r: RegionId) -> Result<LoopParts> {
+        let forward = self.forward;
+        let range = forward.region(r).nodes.clone();
+        let entries: Vec<u32> = range
+            .clone()
+            .take_while(|&n| {
+                let node = forward.node(n);
+                node.region == r && matches!(node.prim, Prim::LoopVar | Prim::LoopSlice { .. })
+            })
+            .collect();
+        let exit = range.end.checked_sub(1);
+        let carries = exit.map(|e| &forward.node(e).prim);
+        let (Some(exit), Some(&Prim::LoopExit { carries, .. })) = (exit, carries) else {
+            return Err(Error::internal("a loop region must end with its `while`"));
+        };
+        // Entries are a prefix of the region's nodes, so their count fits in a `u32`.
+        let start = range.start + u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        Ok(LoopParts {
+            entries,
+            body: start..exit,
+            exit,
+            carries,
+        })
+    }
+
+    /// The tape's `loop_entry` node: the tangents entering the body (each entry's from
+    /// outside, then each invariant's), mapped to fresh tangents inside it. Returns each
+    /// invariant with its outside tangent, to restore after the body.
+    fn enter_loop(
+        &mut self,
+        entries: &[u32],
+        carried: &[bool],
+        invariants: &[ValueId],
+        backward_region: RegionId,
+    ) -> Result<Vec<(ValueId, TanId)>> {
+        let forward = self.forward;
         let mut args = Vec::new();
         let mut outs = Vec::new();
         let mut saved = Vec::new();
-        for (&e, &nonzero) in entries.iter().zip(&carried) {
+        for (&e, &nonzero) in entries.iter().zip(carried) {
             let node = forward.node(e);
             let outer = node.inputs[0];
             args.push(match self.tangent[outer.0 as usize] {
@@ -208,9 +242,9 @@ impl Linearizer<'_> {
             outs.push(t);
             self.tangent[inner.0 as usize] = if nonzero { J::Tan(t) } else { J::Zero };
         }
-        for &v in &invariants {
+        for &v in invariants {
             let J::Tan(outer) = self.tangent[v.0 as usize] else {
-                unreachable!("invariants have tangents")
+                return Err(Error::internal("a loop invariant has no tangent"));
             };
             args.push(LinArg::Tan(outer));
             let local = self.tape.new_tangent(forward.spec(v).clone());
@@ -230,11 +264,14 @@ impl Linearizer<'_> {
             outs,
             region: backward_region,
         });
-        self.nodes(body, r)?;
-        for (v, outer) in saved {
-            self.tangent[v.0 as usize] = J::Tan(outer);
-        }
-        // The `while` itself and its tangent.
+        Ok(saved)
+    }
+
+    /// The `while` node itself, and its tangent on the tape: the body's results mapped to
+    /// the loop's.
+    fn exit_loop(&mut self, exit: u32, backward_region: RegionId) {
+        let forward = self.forward;
+        let exit_node = forward.node(exit);
         self.copy_node(exit);
         let args: Vec<LinArg> = exit_node
             .inputs
@@ -262,7 +299,6 @@ impl Linearizer<'_> {
             outs,
             region: backward_region,
         });
-        Ok(())
     }
 
     /// Values from outside the loop (nodes `range`) that its body and `while` (from
@@ -389,4 +425,16 @@ fn mirror_regions(forward: &Graph, program: &mut Graph) -> Vec<(RegionId, Region
         map.push((f, b));
     }
     map
+}
+
+/// The parts of a loop region, in node order.
+struct LoopParts {
+    /// The `loop_var` and `loop_slice` nodes that start the region.
+    entries: Vec<u32>,
+    /// The body's nodes.
+    body: Range<u32>,
+    /// The `while` node that ends the region.
+    exit: u32,
+    /// How many loop-carried values the `while` returns first.
+    carries: usize,
 }
