@@ -695,6 +695,18 @@ pub(super) fn select_transpose(
     Ok(out)
 }
 
+/// `bitcast_convert_type`: the same bits read as `to`, of the same width.
+pub(super) fn bitcast_convert_spec(inputs: &[&Spec], to: DType) -> Result<Spec> {
+    if inputs[0].dtype.item_size() == to.item_size() {
+        Ok(inputs[0].with_dtype(to))
+    } else {
+        Err(Error::shape(
+            "bitcast_convert_type",
+            format!("{} and {to} differ in width", inputs[0]),
+        ))
+    }
+}
+
 /// `integer_pow` lowers to one instruction per multiply or divide, each of `elements`
 /// flops: `cost.flops` split into that many terms.
 pub(super) fn integer_pow_instructions(cost: Cost, out: &Spec) -> Vec<u64> {

@@ -38,7 +38,6 @@ pub(crate) use custom::CustomRule;
 pub(crate) use dot::DotDims;
 pub(crate) use elementwise::{Binary, Cmp, Unary};
 pub(crate) use gather::{GatherDims, GatherMode};
-pub(crate) use random::key_spec;
 pub(crate) use reduce::ReduceOp;
 pub(crate) use structural::Literal;
 pub(crate) use window::{Window, WindowOp};
@@ -313,23 +312,9 @@ impl Prim {
                 dims, slice_sizes, ..
             } => one(gather::gather_spec(inputs, dims, slice_sizes)),
             Prim::ScatterAdd { .. } => one(gather::scatter_add_spec(inputs)),
-            Prim::BitcastConvert(to) => {
-                if inputs[0].dtype.item_size() == to.item_size() {
-                    Ok(vec![inputs[0].with_dtype(*to)])
-                } else {
-                    Err(crate::error::Error::shape(
-                        "bitcast_convert_type",
-                        format!("{} and {to} differ in width", inputs[0]),
-                    ))
-                }
-            }
-            Prim::RandomFoldIn => {
-                random::check_key("random_fold_in", inputs[0])?;
-                Ok(vec![key_spec()])
-            }
-            Prim::Iota2x32 { shape } => {
-                Ok(vec![Spec::new(crate::dtype::DType::U32, shape.clone()); 2])
-            }
+            Prim::BitcastConvert(to) => one(elementwise::bitcast_convert_spec(inputs, *to)),
+            Prim::RandomFoldIn => one(random::fold_in_spec(inputs)),
+            Prim::Iota2x32 { shape } => Ok(random::iota_2x32_specs(shape)),
             Prim::Threefry2x32 => random::threefry_spec(inputs),
             Prim::LoopVar => Ok(vec![inputs[0].clone()]),
             Prim::LoopSlice { axis } => one(control::loop_slice_spec(inputs, *axis)),

@@ -37,6 +37,17 @@ pub(super) fn check_key(name: &'static str, key: &Spec) -> Result<()> {
     }
 }
 
+/// `random_fold_in`: a key from a key.
+pub(super) fn fold_in_spec(inputs: &[&Spec]) -> Result<Spec> {
+    check_key("random_fold_in", inputs[0])?;
+    Ok(key_spec())
+}
+
+/// `iota_2x32_shape`: two `uint32` arrays of `shape`.
+pub(super) fn iota_2x32_specs(shape: &Shape) -> Vec<Spec> {
+    vec![Spec::new(DType::U32, shape.clone()); 2]
+}
+
 pub(super) fn threefry_spec(inputs: &[&Spec]) -> Result<Vec<Spec>> {
     check_key("threefry2x32", inputs[0])?;
     let (x1, x2) = (inputs[1], inputs[2]);
