@@ -123,15 +123,18 @@ impl<'g> XlaWalk<'g> {
         }
     }
 
+    #[inline]
     fn resolve(&self, v: ValueId) -> ValueId {
         self.alias[v.0 as usize]
     }
 
+    #[inline]
     fn is_call(&self, r: RegionId) -> bool {
         matches!(self.graph.region(r).kind, RegionKind::Call(_))
     }
 
     /// Whether region `r` is `scope` or nested in it.
+    #[inline]
     fn within(&self, mut r: RegionId, scope: RegionId) -> bool {
         loop {
             if r == scope {
@@ -145,6 +148,7 @@ impl<'g> XlaWalk<'g> {
     }
 
     /// The outermost call region holding `r`, strictly inside `scope`.
+    #[inline]
     fn call_of(&self, mut r: RegionId, scope: RegionId) -> Option<RegionId> {
         let mut found = None;
         while r != scope && r != RegionId::TOP {
@@ -208,6 +212,7 @@ impl<'g> XlaWalk<'g> {
     }
 
     /// What visiting `v` from inside `scope` starts, if anything.
+    #[inline]
     fn start(&mut self, v: ValueId, scope: RegionId) -> Option<Visit> {
         let n = self.producer[self.resolve(v).0 as usize]?;
         if self.done[n] || !self.live[n] || !self.within(self.graph.nodes[n].region, scope) {

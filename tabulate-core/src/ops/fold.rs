@@ -6,6 +6,7 @@ use super::{Binary, Cmp, Prim, Unary};
 impl Prim {
     /// Whether the MHLO canonicaliser folds the primitive when all its operands are
     /// constants (`reference/xla-cost-model.md` §4).
+    #[inline]
     pub(crate) fn foldable(&self) -> bool {
         match self {
             Prim::Unary(_)
@@ -50,6 +51,7 @@ impl Prim {
     /// The splat value of the primitive applied to splats `x` (one per operand), where it is simple to compute. Literals
     /// are compared exactly, as a compiler folding them does.
     #[allow(clippy::float_cmp)]
+    #[inline]
     pub(crate) fn evaluate(&self, x: &[f64]) -> Option<f64> {
         let b = |c: bool| if c { 1.0 } else { 0.0 };
         Some(match self {

@@ -220,6 +220,7 @@ impl Prim {
     }
 
     /// How many results the primitive gives when applied to `inputs` operands.
+    #[inline]
     pub(crate) fn result_count(&self, inputs: usize) -> usize {
         match self {
             Prim::Split { sizes, .. } => sizes.len(),
@@ -380,6 +381,7 @@ impl Prim {
     /// divide) must not be one term. Others that lower to several outside a call
     /// (logistic's neg, add, div; erfc's polynomial; fill-mode gather checks) are one
     /// term: exact below 2^24 per row, and no golden row above it has them.
+    #[inline]
     pub(crate) fn instruction_flops(&self, cost: Cost, outputs: &[&Spec]) -> Vec<u64> {
         match (self, outputs.first()) {
             (Prim::IntegerPow(_), Some(out)) => elementwise::integer_pow_instructions(cost, out),
@@ -430,6 +432,7 @@ impl Prim {
     /// Whether a tangent can flow through the primitive: false where its JVP is zero
     /// (JAX's `defjvp_zero`, integer and key results). The carries' fixpoint of a loop
     /// uses it as JAX's does.
+    #[inline]
     pub(crate) fn has_derivative(&self) -> bool {
         match self {
             Prim::Unary(op) => op.has_derivative(),
