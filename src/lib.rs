@@ -25,8 +25,8 @@
 //!     .compute_vjp_flops(true)
 //!     .run(|foo| foo.forward(&x))?;
 //! assert_eq!(summary.rows[1].path, ["Dense_0"]);
-//! assert_eq!(summary.rows[1].flops, Some(1216));
-//! assert_eq!(summary.rows[1].vjp_flops, Some(3620));
+//! assert_eq!(summary.rows[1].flops(), Some(1216));
+//! assert_eq!(summary.rows[1].vjp_flops(), Some(3620));
 //! assert_eq!(summary.total().count, 50);
 //! println!("{summary}");
 //! # Ok::<(), tabulate::Error>(())
@@ -40,9 +40,10 @@
 
 pub use tabulate_core::{
     CallArgs, ColorChoice, DType, DTypeKind, Describe, Error, ErrorKind, ForwardOutput, Leaf,
-    Location, ModuleIdentity, Mutable, Operand, RenderOptions, ReshapeArg, Result, Row,
-    RowVariables, Shape, Size, Submodules, Summary, Tabulate, Tabulator, Tensor, Value, Variable,
-    Visitor, is_mutable_collection, module_call, param, tabulate, variable,
+    Location, Metric, MetricValue, Metrics, ModuleIdentity, Mutable, Operand, RenderOptions,
+    ReshapeArg, Result, Row, RowVariables, Shape, Size, Submodules, Summary, Tabulate, Tabulator,
+    Tensor, Value, Variable, Visitor, is_mutable_collection, module_call, param, tabulate,
+    variable,
 };
 pub use tabulate_derive::{Describe, Tabulate, forward};
 

@@ -3,7 +3,7 @@
 
 use tabulate::nn::{Dense, relu};
 use tabulate::prelude::*;
-use tabulate::{ColorChoice, RenderOptions};
+use tabulate::{ColorChoice, Describe, Metric, RenderOptions};
 
 #[path = "../examples/foo.rs"]
 #[allow(unreachable_pub)] // the examples export their models
@@ -20,8 +20,9 @@ fn golden(name: &str) -> String {
 fn summary_uses_flax_defaults() {
     let x = Tensor::new(DType::F32, [16, 9]);
     let summary = foo::Foo.summary(&x).unwrap();
-    assert!(!summary.show_flops && !summary.show_vjp_flops);
-    assert_eq!(summary.rows[1].flops, None);
+    assert!(!summary.shows(Metric::Flops) && !summary.shows(Metric::VjpFlops));
+    assert!(summary.metrics.is_empty());
+    assert_eq!(summary.rows[1].flops(), None);
     // Flax's defaults at width 200: the `noflops` golden.
     let text = summary.render(&RenderOptions::new().width(200));
     assert_eq!(text, golden("seed__noflops.plain.txt"));
@@ -44,7 +45,7 @@ fn summaries_are_plain_data() {
     let flops: Vec<_> = summary
         .rows
         .iter()
-        .map(|r| (r.flops, r.vjp_flops))
+        .map(|r| (r.flops(), r.vjp_flops()))
         .collect();
     assert_eq!(
         flops,
@@ -115,7 +116,7 @@ fn parameters_follow_their_dtype() {
     assert_eq!(summary.total().count, 8 * 16 + 16);
     assert_eq!(summary.total().bytes, 2 * (8 * 16 + 16));
     // The bfloat16 parameters are converted to float32 first: 2*4*8*16 + 4*16 + 144 converts.
-    assert_eq!(summary.rows[0].flops, Some(1024 + 64 + 144));
+    assert_eq!(summary.rows[0].flops(), Some(1024 + 64 + 144));
 }
 
 #[test]
@@ -138,4 +139,40 @@ fn any_width_renders_without_panicking() {
             assert!(widest <= width, "width {width} gave {widest}:\n{text}");
         }
     }
+}
+
+#[test]
+fn mappings_serialise_as_objects_and_rows_name_their_metrics() {
+    let value = tabulate::Value::mapping([
+        ("b", tabulate::Value::object("True")),
+        ("a", Tensor::new(DType::F32, [2]).describe()),
+    ]);
+    assert_eq!(
+        serde_json::to_value(&value).unwrap(),
+        serde_json::json!({
+            "kind": "mapping",
+            "entries": {
+                "a": {"kind": "array", "dtype": "float32", "shape": [2]},
+                "b": {"kind": "object", "repr": "True"}
+            }
+        })
+    );
+    let x = Tensor::new(DType::F32, [16, 9]);
+    let summary = tabulate(&foo::Foo)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .unwrap();
+    assert_eq!(summary.metrics, [Metric::VjpFlops]);
+    let row = &summary.rows[1];
+    assert_eq!((row.flops(), row.vjp_flops()), (None, Some(3620)));
+    let json = serde_json::to_value(row).unwrap();
+    assert_eq!(json["vjp_flops"], 3620);
+    assert!(json.get("flops").is_none());
+    assert_eq!(
+        row.metrics()
+            .iter()
+            .map(|(m, v)| (m.header(), v.as_count()))
+            .collect::<Vec<_>>(),
+        [("vjp_flops", Some(3620))]
+    );
 }

@@ -119,5 +119,5 @@ fn stochastic_dropout_needs_the_dropout_stream() {
         .rngs(["dropout"])
         .compute_flops(true)
         .run(|d| d.forward(&f32s(&[4, 8]), false));
-    assert_eq!(ok.expect("with the stream").rows[0].flops, Some(1360));
+    assert_eq!(ok.expect("with the stream").rows[0].flops(), Some(1360));
 }

@@ -365,13 +365,13 @@ fn compare(summary: &Summary, expected: &[Json]) -> Vec<String> {
         );
         check(
             "flops",
-            format!("{:?}", row.flops),
+            format!("{:?}", row.flops()),
             format!("{:?}", exp["flops"].as_u64()),
             &mut problems,
         );
         check(
             "vjp_flops",
-            format!("{:?}", row.vjp_flops),
+            format!("{:?}", row.vjp_flops()),
             format!("{:?}", exp["vjp_flops"].as_u64()),
             &mut problems,
         );

@@ -186,7 +186,7 @@ fn repeated_calls_are_hidden_unless_asked_for() {
     // A repeated row carries no variables but its own flops (2*2*4*4 + 2*4).
     assert_eq!(shown.rows[2].variables[0].counted.count, 0);
     assert!(shown.rows[2].variables[0].own.is_empty());
-    assert_eq!(shown.rows[2].flops, Some(72));
+    assert_eq!(shown.rows[2].flops(), Some(72));
     assert_eq!(shown.total(), hidden.total());
     assert_eq!(hidden.total().count, 2 * 20);
 }

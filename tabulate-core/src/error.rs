@@ -20,14 +20,7 @@ struct Inner {
     kind: ErrorKind,
 }
 
-/// The module call an error happened in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Location {
-    /// The module's path, `/`-joined (`Block_0/Dense_1`); empty for the root module.
-    pub path: String,
-    /// The module's type name (`Dense`).
-    pub module: String,
-}
+pub use crate::scope::Location;
 
 /// The kinds of [`Error`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -99,12 +92,20 @@ pub enum ErrorKind {
     /// A summary run was started while another one was running on the same thread.
     #[error("a summary run is already in progress on this thread")]
     Reentrant,
+    /// An invariant of `tabulate` itself broke: a bug, never the input's fault.
+    #[error(
+        "internal error: {what}; this is a bug in tabulate, please report it with the model that caused it"
+    )]
+    Internal {
+        /// Which invariant broke.
+        what: String,
+    },
 }
 
 impl Error {
     /// An error of `kind`, placed in the innermost module call running on this thread.
     pub fn new(kind: ErrorKind) -> Error {
-        Error::located(kind, crate::trace::current_location())
+        Error::located(kind, crate::scope::current_location())
     }
 
     /// An error of `kind` at `location`.
@@ -123,6 +124,11 @@ impl Error {
     /// An invalid-argument error.
     pub fn invalid(what: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidArgument { what: what.into() })
+    }
+
+    /// A broken internal invariant ([`ErrorKind::Internal`]).
+    pub(crate) fn internal(what: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Internal { what: what.into() })
     }
 
     /// What went wrong.
@@ -152,5 +158,21 @@ impl std::error::Error for Error {}
 impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Error {
         Error::new(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, ErrorKind};
+
+    #[test]
+    fn internal_errors_ask_for_a_report() {
+        let error = Error::internal("`mul` is linear in one operand only");
+        assert!(matches!(error.kind(), ErrorKind::Internal { .. }));
+        assert_eq!(
+            error.to_string(),
+            "internal error: `mul` is linear in one operand only; this is a bug in tabulate, \
+             please report it with the model that caused it"
+        );
     }
 }

@@ -3,32 +3,44 @@
 //!
 //! Use it through the `tabulate` crate, which adds the derive macros.
 
-pub mod dtype;
-pub mod error;
-pub mod module;
-pub mod nn;
-pub mod options;
-pub mod random;
-pub mod shape;
-pub mod summary;
-pub mod tensor;
-pub mod value;
-pub mod variable;
-
+// The layers, lowest first, are listed in `tests/layering.rs`, which checks that no module
+// uses one listed after it.
+mod call;
 mod cost;
+mod dtype;
+mod error;
+mod lax;
+mod module;
+// Re-exported by the `tabulate` facade as `tabulate::nn` and `tabulate::random`.
+#[doc(hidden)]
+pub mod nn;
 mod ops;
+mod options;
+#[doc(hidden)]
+pub mod random;
+mod scope;
+mod shape;
+mod spec;
+mod summary;
 mod tabulator;
-pub(crate) mod trace;
+mod tensor;
+mod trace;
+mod value;
+mod variable;
 
+#[doc(hidden)]
+pub use call::{CallGuard, enter_call};
+pub use call::{ForwardOutput, module_call};
+pub use cost::{Metric, MetricValue, Metrics};
 pub use dtype::{DType, DTypeKind};
 pub use error::{Error, ErrorKind, Location, Result};
+pub use lax::tensor::{Operand, ReshapeArg};
 pub use module::{ModuleIdentity, Submodules, Tabulate, Visitor};
 pub use options::Mutable;
 pub use shape::Shape;
 pub use summary::{ColorChoice, Leaf, RenderOptions, Row, RowVariables, Size, Summary};
 pub use tabulator::{Tabulator, tabulate};
-pub use tensor::{Operand, ReshapeArg, Tensor};
-pub use trace::{CallGuard, ForwardOutput, enter_call, module_call};
+pub use tensor::Tensor;
 pub use value::{CallArgs, Describe, Value};
 pub use variable::{Variable, is_mutable_collection, param, variable};
 

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
 
-use crate::trace;
+use crate::scope::{self, Birthplace};
 
 /// A module: something whose `#[forward]` calls become rows of a summary.
 ///
@@ -359,7 +359,7 @@ tuple_submodules!(
 pub struct ModuleIdentity {
     id: u64,
     name: Option<String>,
-    birthplace: Option<(u64, u64)>,
+    birthplace: Option<Birthplace>,
 }
 
 impl ModuleIdentity {
@@ -369,7 +369,7 @@ impl ModuleIdentity {
         ModuleIdentity {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             name: None,
-            birthplace: trace::birthplace(),
+            birthplace: scope::birthplace(),
         }
     }
 
@@ -428,7 +428,7 @@ impl ModuleIdentity {
         self.id
     }
 
-    pub(crate) fn birthplace(&self) -> Option<(u64, u64)> {
+    pub(crate) fn birthplace(&self) -> Option<Birthplace> {
         self.birthplace
     }
 }

@@ -23,31 +23,32 @@
 //! let x = Tensor::new(DType::F32, [4, 8]);
 //! let summary = tabulate(&Noise).rngs(["noise"]).compute_flops(true).run(|n| n.forward(&x))?;
 //! // As Flax counts `Dropout(0.5)` on float32[4,8]: threefry costs ~40 flops per element.
-//! assert_eq!(summary.rows[0].flops, Some(1360));
+//! assert_eq!(summary.rows[0].flops(), Some(1360));
 //! assert!(tabulate(&Noise).run(|n| n.forward(&x)).is_err()); // no `noise` stream
 //! # Ok::<(), tabulate::Error>(())
 //! ```
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::{self, Binary, Cmp};
+use crate::lax::{self, Binary, Cmp};
 use crate::shape::Shape;
+use crate::spec::Spec;
 use crate::tensor::Tensor;
-use crate::trace::{self, graph::Spec};
+use crate::trace;
 
 /// A fresh key from random stream `stream` for the current module call, as Flax's
 /// `self.make_rng(stream)`: the stream's key folded with a constant of the call's path.
 /// An error outside a module call, or if the run does not provide the stream
 /// ([`Tabulator::rngs`](crate::Tabulator::rngs); `params` is always provided).
 pub fn make_rng(stream: &str) -> Result<Tensor> {
-    ops::fold_in(&trace::rng_key(stream)?)
+    lax::fold_in(&trace::rng_key(stream)?)
 }
 
 /// `jax.random.bits(key, shape)` (32-bit): the threefry hash of each element's index.
 pub fn bits(key: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    let (hi, lo) = ops::iota_2x32_shape(Shape::new(shape.to_vec()))?;
-    let (b1, b2) = ops::threefry2x32(key, &hi, &lo)?;
-    ops::binary(Binary::Xor, &b1, &b2)
+    let (hi, lo) = lax::iota_2x32_shape(Shape::new(shape.to_vec()))?;
+    let (b1, b2) = lax::threefry2x32(key, &hi, &lo)?;
+    lax::binary(Binary::Xor, &b1, &b2)
 }
 
 /// `jax.random.uniform(key, shape)` in float32 over `[0, 1)`: a nested `jit` (JAX's
@@ -61,12 +62,12 @@ pub fn uniform(key: &Tensor, shape: &[usize]) -> Result<Tensor> {
         let lo = minval.astype(DType::F32)?.reshape(&ones)?;
         let hi = maxval.astype(DType::F32)?.reshape(&ones)?;
         let words = bits(key, shape)?;
-        let mantissa = ops::binary(Binary::ShiftRightLogical, &words, &u32_full(9, shape)?)?;
-        let one_to_two = ops::binary(Binary::Or, &mantissa, &u32_full(0x3F80_0000, shape)?)?;
-        let floats = ops::bitcast_convert(&one_to_two, DType::F32)?;
+        let mantissa = lax::binary(Binary::ShiftRightLogical, &words, &u32_full(9, shape)?)?;
+        let one_to_two = lax::binary(Binary::Or, &mantissa, &u32_full(0x3F80_0000, shape)?)?;
+        let floats = lax::bitcast_convert(&one_to_two, DType::F32)?;
         let unit = floats.sub(1.0)?;
         let scaled = unit.mul(&hi.sub(&lo)?)?.add(&lo)?;
-        ops::binary(Binary::Max, &lo, &scaled)
+        lax::binary(Binary::Max, &lo, &scaled)
     })
 }
 
@@ -81,10 +82,10 @@ pub fn bernoulli(key: &Tensor, p: f64, shape: &[usize]) -> Result<Tensor> {
     let p = Tensor::full(p, DType::F32, Shape::scalar())?;
     trace::call_region("_bernoulli", &[key, &p], || {
         let u = uniform(key, shape)?;
-        ops::compare(Cmp::Lt, &u, &p.broadcast_to(u.shape().clone())?)
+        lax::compare(Cmp::Lt, &u, &p.broadcast_to(u.shape().clone())?)
     })
 }
 
 fn u32_full(value: u32, shape: &[usize]) -> Result<Tensor> {
-    ops::constant(f64::from(value), Spec::new(DType::U32, shape.to_vec()))
+    lax::constant(f64::from(value), Spec::new(DType::U32, shape.to_vec()))
 }

@@ -77,7 +77,7 @@ fn dim_from_end(shape: &Shape, i: usize) -> usize {
 }
 
 /// Resolves a possibly negative axis against `rank`, or `None` when out of range.
-pub fn normalize_axis(axis: isize, rank: usize) -> Option<usize> {
+pub(crate) fn normalize_axis(axis: isize, rank: usize) -> Option<usize> {
     let rank = isize::try_from(rank).ok()?;
     let a = if axis < 0 { axis + rank } else { axis };
     (0..rank).contains(&a).then(|| a.unsigned_abs())

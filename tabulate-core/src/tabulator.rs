@@ -1,12 +1,14 @@
 //! The entry point: `tabulate(&model)`, its options, and the run that ties the stages
-//! together (trace → costs → rows).
+//! together (trace → shown calls → costs → rows).
 
+use crate::call::ForwardOutput;
+use crate::cost::{self, Metric};
 use crate::error::{Error, ErrorKind, Result};
 use crate::module::Tabulate;
 use crate::options::Mutable;
 use crate::summary::Summary;
-use crate::summary::collect::{Selection, collect};
-use crate::trace::{self, ForwardOutput};
+use crate::summary::collect::{Selection, collect, shown_calls};
+use crate::trace;
 
 /// Starts a summary of `model`; set options, then [`Tabulator::run`] a forward pass.
 ///
@@ -17,7 +19,7 @@ use crate::trace::{self, ForwardOutput};
 /// let x = Tensor::new(DType::F32, [16, 9]);
 /// let dense = Dense::new(4);
 /// let summary = tabulate(&dense).compute_flops(true).run(|d| d.forward(&x))?;
-/// assert_eq!(summary.rows[0].flops, Some(1216));
+/// assert_eq!(summary.rows[0].flops(), Some(1216));
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn tabulate<M: Tabulate>(model: &M) -> Tabulator<'_, M> {
@@ -26,8 +28,7 @@ pub fn tabulate<M: Tabulate>(model: &M) -> Tabulator<'_, M> {
         depth: None,
         show_repeated: false,
         mutable: Mutable::default(),
-        compute_flops: false,
-        compute_vjp_flops: false,
+        metrics: Vec::new(),
         rngs: Vec::new(),
     }
 }
@@ -40,8 +41,7 @@ pub struct Tabulator<'a, M> {
     depth: Option<usize>,
     show_repeated: bool,
     mutable: Mutable,
-    compute_flops: bool,
-    compute_vjp_flops: bool,
+    metrics: Vec<Metric>,
     rngs: Vec<String>,
 }
 
@@ -68,15 +68,24 @@ impl<M: Tabulate> Tabulator<'_, M> {
     }
 
     /// Adds a `flops` column: XLA's flops of each call's forward pass. Default: `false`.
-    pub fn compute_flops(mut self, compute: bool) -> Self {
-        self.compute_flops = compute;
-        self
+    pub fn compute_flops(self, compute: bool) -> Self {
+        self.metric(Metric::Flops, compute)
     }
 
     /// Adds a `vjp_flops` column: XLA's flops of each call's forward pass plus its VJP
     /// with respect to its variables and array inputs. Default: `false`.
-    pub fn compute_vjp_flops(mut self, compute: bool) -> Self {
-        self.compute_vjp_flops = compute;
+    pub fn compute_vjp_flops(self, compute: bool) -> Self {
+        self.metric(Metric::VjpFlops, compute)
+    }
+
+    /// Adds (`true`) or removes (`false`) the column of `metric`. Columns appear in the
+    /// order of [`Metric::ALL`] whatever the order of the calls. Default: none.
+    pub fn metric(mut self, metric: Metric, compute: bool) -> Self {
+        self.metrics.retain(|&m| m != metric);
+        if compute {
+            self.metrics.push(metric);
+            self.metrics.sort_unstable();
+        }
         self
     }
 
@@ -100,9 +109,18 @@ impl<M: Tabulate> Tabulator<'_, M> {
         let selection = Selection {
             depth: self.depth,
             show_repeated: self.show_repeated,
-            flops: self.compute_flops,
-            vjp_flops: self.compute_vjp_flops,
         };
-        collect(&recording, self.model.type_name(), selection)
+        let shown = shown_calls(&recording, selection);
+        let measured = shown
+            .iter()
+            .map(|s| cost::measure(&recording, s.call, &self.metrics))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(collect(
+            &recording,
+            self.model.type_name(),
+            &shown,
+            self.metrics,
+            measured,
+        ))
     }
 }

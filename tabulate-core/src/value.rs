@@ -10,11 +10,10 @@ use serde::Serialize;
 
 use crate::dtype::DType;
 use crate::shape::Shape;
-use crate::trace::graph::Spec;
 
 /// A value as the summary shows it: arrays by dtype and shape, other leaves by their
 /// Python-style `repr`, and the sequences and mappings around them.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Value {
     /// An array (a [`Tensor`](crate::Tensor)): `float32[16,9]`.
@@ -23,9 +22,6 @@ pub enum Value {
         dtype: DType,
         /// Dimensions.
         shape: Shape,
-        /// The tensor this describes, so a trace can find it again.
-        #[serde(skip)]
-        tensor: Option<u64>,
     },
     /// Any other leaf, by its Python-style `repr` (`True`, `3`, `0.1`, `None`, `'relu'`).
     Object {
@@ -40,30 +36,18 @@ pub enum Value {
     /// A map, struct or keyword arguments; shown with keys sorted, as JAX's tree
     /// utilities sort them.
     Mapping {
-        /// The entries, sorted by key.
+        /// The entries, sorted by key; serialised as an object.
+        #[serde(serialize_with = "entries_as_object")]
         entries: Vec<(String, Value)>,
     },
 }
 
-impl PartialEq for Value {
-    /// Values are equal when they read the same: which tensor an array came from is not
-    /// part of its description.
-    fn eq(&self, other: &Value) -> bool {
-        match (self, other) {
-            (
-                Value::Array { dtype, shape, .. },
-                Value::Array {
-                    dtype: d2,
-                    shape: s2,
-                    ..
-                },
-            ) => dtype == d2 && shape == s2,
-            (Value::Object { repr }, Value::Object { repr: r2 }) => repr == r2,
-            (Value::Sequence { items }, Value::Sequence { items: i2 }) => items == i2,
-            (Value::Mapping { entries }, Value::Mapping { entries: e2 }) => entries == e2,
-            _ => false,
-        }
-    }
+/// Serialises mapping entries as a JSON object, keys in entry order.
+fn entries_as_object<S: serde::Serializer>(
+    entries: &[(String, Value)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(entries.iter().map(|(k, v)| (k, v)))
 }
 
 impl Value {
@@ -90,20 +74,6 @@ impl Value {
             entries.into_iter().map(|(k, v)| (k.into(), v)).collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         Value::Mapping { entries }
-    }
-
-    /// Calls `f` with the id and spec of every tensor in this tree, depth first.
-    pub(crate) fn for_each_array(&self, f: &mut impl FnMut(u64, Spec)) {
-        match self {
-            Value::Array {
-                tensor: Some(id),
-                dtype,
-                shape,
-            } => f(*id, Spec::new(*dtype, shape.clone())),
-            Value::Array { .. } | Value::Object { .. } => {}
-            Value::Sequence { items } => items.iter().for_each(|v| v.for_each_array(f)),
-            Value::Mapping { entries } => entries.iter().for_each(|(_, v)| v.for_each_array(f)),
-        }
     }
 }
 

@@ -5,8 +5,9 @@
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
+use crate::spec::Spec;
 use crate::tensor::Tensor;
-use crate::trace::{self, graph::Spec};
+use crate::trace;
 
 /// Declares (or fetches) the parameter `name` of the current module, in collection
 /// `params`, and returns its value.

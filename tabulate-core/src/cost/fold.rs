@@ -4,8 +4,8 @@
 //! subexpressions stay. Constants from outside a nested `jit` are call parameters inside
 //! it, so they do not fold there.
 
-use crate::ops::{Binary, Cmp, Literal, Prim, Unary};
-use crate::trace::graph::{Graph, RegionId, RegionKind, ValueId};
+use crate::ops::graph::{Graph, RegionId, RegionKind, ValueId};
+use crate::ops::{Binary, Literal, Prim};
 
 /// A value known at compile time.
 #[derive(Clone, Copy, Debug)]
@@ -55,11 +55,11 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
             removed[i] = true;
             continue;
         }
-        if foldable(&node.prim) && node.outputs.len() == 1 && !inputs.is_empty() {
+        if node.prim.foldable() && node.outputs.len() == 1 && !inputs.is_empty() {
             let consts: Option<Vec<Known>> = inputs.iter().map(|&v| constant(v)).collect();
             if let Some(consts) = consts {
                 let splats: Option<Vec<f64>> = consts.iter().map(|k| k.splat).collect();
-                let splat = splats.and_then(|s| evaluate(&node.prim, &s));
+                let splat = splats.and_then(|s| node.prim.evaluate(&s));
                 known[out.0 as usize] = Some(Known { splat, scope });
                 removed[i] = true;
                 continue;
@@ -86,26 +86,6 @@ fn call_scope(graph: &Graph, mut region: RegionId) -> RegionId {
     RegionId::TOP
 }
 
-fn foldable(prim: &Prim) -> bool {
-    matches!(
-        prim,
-        Prim::Unary(_)
-            | Prim::Binary(_)
-            | Prim::Compare(_)
-            | Prim::SelectN
-            | Prim::Convert(_)
-            | Prim::IntegerPow(_)
-            | Prim::StopGradient
-            | Prim::BroadcastInDim { .. }
-            | Prim::Reshape { .. }
-            | Prim::Transpose { .. }
-            | Prim::Rev { .. }
-            | Prim::Slice { .. }
-            | Prim::Pad { .. }
-            | Prim::Concatenate { .. }
-    )
-}
-
 /// `x * 1`, `1 * x`, `x + 0`, `0 + x` and `x - 0` are `x` (when no broadcast is involved).
 fn identity_operand(
     graph: &Graph,
@@ -127,67 +107,4 @@ fn identity_operand(
         Binary::Sub => keep(a, b, 0.0),
         _ => None,
     }
-}
-
-/// The splat value of `prim` applied to splats, where it is simple to compute. Literals
-/// are compared exactly, as a compiler folding them does.
-#[allow(clippy::float_cmp)]
-fn evaluate(prim: &Prim, x: &[f64]) -> Option<f64> {
-    let b = |c: bool| if c { 1.0 } else { 0.0 };
-    Some(match prim {
-        Prim::Unary(op) => match op {
-            Unary::Neg => -x[0],
-            Unary::Abs => x[0].abs(),
-            Unary::Sign => x[0].signum(),
-            Unary::Floor => x[0].floor(),
-            Unary::Ceil => x[0].ceil(),
-            Unary::Round => x[0].round(),
-            Unary::Exp => x[0].exp(),
-            Unary::Log => x[0].ln(),
-            Unary::Log1p => x[0].ln_1p(),
-            Unary::Expm1 => x[0].exp_m1(),
-            Unary::Tanh => x[0].tanh(),
-            Unary::Logistic => 1.0 / (1.0 + (-x[0]).exp()),
-            Unary::Sqrt => x[0].sqrt(),
-            Unary::Rsqrt => 1.0 / x[0].sqrt(),
-            Unary::Sin => x[0].sin(),
-            Unary::Cos => x[0].cos(),
-            Unary::Square => x[0] * x[0],
-            Unary::Not | Unary::IsFinite | Unary::Erf | Unary::Erfc => return None,
-        },
-        Prim::Binary(op) => match op {
-            Binary::Add => x[0] + x[1],
-            Binary::Sub => x[0] - x[1],
-            Binary::Mul => x[0] * x[1],
-            Binary::Div => x[0] / x[1],
-            Binary::Rem => x[0] % x[1],
-            Binary::Max => x[0].max(x[1]),
-            Binary::Min => x[0].min(x[1]),
-            Binary::Pow => x[0].powf(x[1]),
-            Binary::And | Binary::Or | Binary::Xor | Binary::ShiftRightLogical => return None,
-        },
-        Prim::Compare(op) => b(match op {
-            Cmp::Eq => x[0] == x[1],
-            Cmp::Ne => x[0] != x[1],
-            Cmp::Lt => x[0] < x[1],
-            Cmp::Le => x[0] <= x[1],
-            Cmp::Gt => x[0] > x[1],
-            Cmp::Ge => x[0] >= x[1],
-        }),
-        // A boolean or small integer predicate picks a case.
-        Prim::SelectN => match x[0] {
-            0.0 => x[1],
-            1.0 => *x.get(2)?,
-            _ => return None,
-        },
-        Prim::IntegerPow(y) => x[0].powi(*y),
-        Prim::Convert(_)
-        | Prim::StopGradient
-        | Prim::BroadcastInDim { .. }
-        | Prim::Reshape { .. }
-        | Prim::Transpose { .. }
-        | Prim::Rev { .. }
-        | Prim::Slice { .. } => x[0],
-        _ => return None,
-    })
 }

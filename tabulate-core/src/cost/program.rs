@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::trace::graph::{Graph, Region, RegionId, ValueId};
+use crate::ops::graph::{Graph, Region, RegionId, ValueId};
 
 /// Copies nodes `span` of `source` into a new graph whose outputs are `outputs`.
 pub(crate) fn extract(source: &Graph, span: Range<u32>, outputs: &[ValueId]) -> Graph {

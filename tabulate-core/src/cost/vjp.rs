@@ -7,17 +7,17 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::linearize::{J, JvpCx, LinNode, TanId, Tape};
-use super::transpose::{Cotangents, LinArg, backward};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::Prim;
-use crate::trace::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId};
+use crate::ops::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId};
+use crate::ops::linearize::{J, JvpCx, LinNode, TanId, Tape};
+use crate::ops::transpose::{Cotangents, LinArg, backward};
 
 /// Builds the VJP program of `forward` (a closed program with inputs and outputs).
 pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
     let mut lin = Linearizer {
         forward,
-        h: Graph::default(),
+        program: Graph::default(),
         tape: Tape::default(),
         primal: vec![None; forward.values.len()],
         tangent: vec![J::Zero; forward.values.len()],
@@ -26,9 +26,9 @@ pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
     let mut differentiated = Vec::new();
     for &v in &forward.inputs {
         let spec = forward.spec(v).clone();
-        let input = lin.h.add_input(spec.clone());
+        let input = lin.program.add_input(spec.clone());
         if forward.keys.contains(&v) {
-            lin.h.keys.push(input);
+            lin.program.keys.push(input);
         }
         lin.primal[v.0 as usize] = Some(input);
         if spec.dtype.is_inexact() {
@@ -37,13 +37,13 @@ pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
             differentiated.push(t);
         }
     }
-    lin.regions = mirror_regions(forward, &mut lin.h);
+    lin.regions = mirror_regions(forward, &mut lin.program);
     let count = u32::try_from(forward.nodes.len()).expect("graph exceeds 2^32 nodes");
     lin.nodes(0..count, RegionId::TOP)?;
 
     // `vjp_fn(out)`: each output is its own cotangent.
     let Linearizer {
-        mut h,
+        mut program,
         tape,
         primal,
         tangent,
@@ -53,23 +53,23 @@ pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
     for &o in &forward.outputs {
         if let J::Tan(t) = tangent[o.0 as usize] {
             let value = primal[o.0 as usize].expect("outputs are defined");
-            cts.add(&mut h, t, value, RegionId::TOP)?;
+            cts.add(&mut program, t, value, RegionId::TOP)?;
         }
     }
-    backward(&mut h, &tape, &mut cts)?;
-    h.outputs = differentiated.iter().filter_map(|&t| cts.get(t)).collect();
-    Ok(h)
+    backward(&mut program, &tape, &mut cts)?;
+    program.outputs = differentiated.iter().filter_map(|&t| cts.get(t)).collect();
+    Ok(program)
 }
 
-/// `jax.linearize` of a forward program: primal ops with their residuals into `h`, linear
+/// `jax.linearize` of a forward program: primal ops with their residuals into `program`, linear
 /// ops onto `tape`.
 struct Linearizer<'a> {
     forward: &'a Graph,
-    h: Graph,
+    program: Graph,
     tape: Tape,
     primal: Vec<Option<ValueId>>,
     tangent: Vec<J>,
-    /// For each forward region, its forward and transposed copies in `h`.
+    /// For each forward region, its forward and transposed copies in `program`.
     regions: Vec<(RegionId, RegionId)>,
 }
 
@@ -102,7 +102,7 @@ impl Linearizer<'_> {
     fn cx(&mut self, region: RegionId) -> JvpCx<'_> {
         let (forward_region, backward_region) = self.regions[region.0 as usize];
         JvpCx {
-            h: &mut self.h,
+            program: &mut self.program,
             tape: &mut self.tape,
             forward_region,
             backward_region,
@@ -161,24 +161,13 @@ impl Linearizer<'_> {
     /// scanned inputs, loop invariants) to the body's, and the `while` node maps the
     /// body's results to the loop's; their transposes open and close the backward loop.
     fn scan(&mut self, r: RegionId) -> Result<()> {
-        let forward = self.forward;
-        let region = forward.region(r);
-        let range = region.nodes.clone();
-        let entries: Vec<u32> = range
-            .clone()
-            .take_while(|&n| {
-                let node = forward.node(n);
-                node.region == r && matches!(node.prim, Prim::LoopVar | Prim::LoopSlice { .. })
-            })
-            .collect();
-        let exit = range.end - 1;
-        let exit_node = forward.node(exit);
-        let Prim::LoopExit { carries, .. } = exit_node.prim else {
-            return Err(crate::error::Error::invalid(
-                "internal: a loop region must end with its `while`",
-            ));
-        };
-        let body = range.start + u32::try_from(entries.len()).expect("few entries")..exit;
+        let LoopParts {
+            entries,
+            body,
+            exit,
+            carries,
+        } = self.loop_parts(r)?;
+        let range = self.forward.region(r).nodes.clone();
         let invariants = self.invariants(&range, body.start);
         let carried = self.carried_tangents(&entries, &invariants, body.clone(), exit, carries);
         for &e in &entries {
@@ -186,17 +175,62 @@ impl Linearizer<'_> {
         }
         if !carried.iter().any(|&c| c) && invariants.is_empty() {
             // No tangent enters the loop: it is primal code only.
-            for n in body.clone().chain([exit]) {
+            for n in body.chain([exit]) {
                 self.copy_node(n);
             }
             return Ok(());
         }
         let (_, backward_region) = self.regions[r.0 as usize];
-        // The tangents entering the body.
+        let saved = self.enter_loop(&entries, &carried, &invariants, backward_region)?;
+        self.nodes(body, r)?;
+        for (v, outer) in saved {
+            self.tangent[v.0 as usize] = J::Tan(outer);
+        }
+        self.exit_loop(exit, backward_region);
+        Ok(())
+    }
+
+    /// A loop region's entries (`loop_var`s and `loop_slice`s first), body and `while`.
+    fn loop_parts(&self, r: RegionId) -> Result<LoopParts> {
+        let forward = self.forward;
+        let range = forward.region(r).nodes.clone();
+        let entries: Vec<u32> = range
+            .clone()
+            .take_while(|&n| {
+                let node = forward.node(n);
+                node.region == r && matches!(node.prim, Prim::LoopVar | Prim::LoopSlice { .. })
+            })
+            .collect();
+        let exit = range.end.checked_sub(1);
+        let carries = exit.map(|e| &forward.node(e).prim);
+        let (Some(exit), Some(&Prim::LoopExit { carries, .. })) = (exit, carries) else {
+            return Err(Error::internal("a loop region must end with its `while`"));
+        };
+        // Entries are a prefix of the region's nodes, so their count fits in a `u32`.
+        let start = range.start + u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        Ok(LoopParts {
+            entries,
+            body: start..exit,
+            exit,
+            carries,
+        })
+    }
+
+    /// The tape's `loop_entry` node: the tangents entering the body (each entry's from
+    /// outside, then each invariant's), mapped to fresh tangents inside it. Returns each
+    /// invariant with its outside tangent, to restore after the body.
+    fn enter_loop(
+        &mut self,
+        entries: &[u32],
+        carried: &[bool],
+        invariants: &[ValueId],
+        backward_region: RegionId,
+    ) -> Result<Vec<(ValueId, TanId)>> {
+        let forward = self.forward;
         let mut args = Vec::new();
         let mut outs = Vec::new();
         let mut saved = Vec::new();
-        for (&e, &nonzero) in entries.iter().zip(&carried) {
+        for (&e, &nonzero) in entries.iter().zip(carried) {
             let node = forward.node(e);
             let outer = node.inputs[0];
             args.push(match self.tangent[outer.0 as usize] {
@@ -208,9 +242,9 @@ impl Linearizer<'_> {
             outs.push(t);
             self.tangent[inner.0 as usize] = if nonzero { J::Tan(t) } else { J::Zero };
         }
-        for &v in &invariants {
+        for &v in invariants {
             let J::Tan(outer) = self.tangent[v.0 as usize] else {
-                unreachable!("invariants have tangents")
+                return Err(Error::internal("a loop invariant has no tangent"));
             };
             args.push(LinArg::Tan(outer));
             let local = self.tape.new_tangent(forward.spec(v).clone());
@@ -230,11 +264,14 @@ impl Linearizer<'_> {
             outs,
             region: backward_region,
         });
-        self.nodes(body, r)?;
-        for (v, outer) in saved {
-            self.tangent[v.0 as usize] = J::Tan(outer);
-        }
-        // The `while` itself and its tangent.
+        Ok(saved)
+    }
+
+    /// The `while` node itself, and its tangent on the tape: the body's results mapped to
+    /// the loop's.
+    fn exit_loop(&mut self, exit: u32, backward_region: RegionId) {
+        let forward = self.forward;
+        let exit_node = forward.node(exit);
         self.copy_node(exit);
         let args: Vec<LinArg> = exit_node
             .inputs
@@ -262,7 +299,6 @@ impl Linearizer<'_> {
             outs,
             region: backward_region,
         });
-        Ok(())
     }
 
     /// Values from outside the loop (nodes `range`) that its body and `while` (from
@@ -314,7 +350,7 @@ impl Linearizer<'_> {
             }
             for n in body.clone() {
                 let node = forward.node(n);
-                if has_derivative(&node.prim) && node.inputs.iter().any(|v| live.contains(v)) {
+                if node.prim.has_derivative() && node.inputs.iter().any(|v| live.contains(v)) {
                     for &v in &node.outputs {
                         if forward.spec(v).dtype.is_inexact() {
                             live.insert(v);
@@ -344,7 +380,7 @@ impl Linearizer<'_> {
             .iter()
             .map(|&v| self.forward.spec(v).clone())
             .collect();
-        let outs = self.h.push_node(
+        let outs = self.program.push_node(
             node.prim.clone(),
             inputs,
             specs,
@@ -357,22 +393,6 @@ impl Linearizer<'_> {
     }
 }
 
-/// Whether a tangent can flow through `prim` (for the carries' fixpoint).
-fn has_derivative(prim: &Prim) -> bool {
-    !matches!(
-        prim,
-        Prim::Compare(_)
-            | Prim::StopGradient
-            | Prim::Argmax { .. }
-            | Prim::Constant { .. }
-            | Prim::Iota { .. }
-            | Prim::BitcastConvert(_)
-            | Prim::RandomFoldIn
-            | Prim::Iota2x32 { .. }
-            | Prim::Threefry2x32
-    )
-}
-
 /// Integer and boolean values carry no tangent (`float0`).
 fn keep_if_inexact(graph: &Graph, v: ValueId, t: J) -> J {
     if graph.spec(v).dtype.is_inexact() {
@@ -382,15 +402,15 @@ fn keep_if_inexact(graph: &Graph, v: ValueId, t: J) -> J {
     }
 }
 
-/// For each region of `forward`, a region of `h` for its forward ops and one for its
+/// For each region of `forward`, a region of `program` for its forward ops and one for its
 /// transposed ops (a transposed `jit` is a second call).
-fn mirror_regions(forward: &Graph, h: &mut Graph) -> Vec<(RegionId, RegionId)> {
+fn mirror_regions(forward: &Graph, program: &mut Graph) -> Vec<(RegionId, RegionId)> {
     let mut map = vec![(RegionId::TOP, RegionId::TOP)];
     for region in &forward.regions[1..] {
         let (pf, pb) = map[region.parent.0 as usize];
         let mut add = |parent: RegionId, literals_of: Option<RegionId>| {
-            let id = RegionId(u32::try_from(h.regions.len()).expect("too many regions"));
-            h.regions.push(Region {
+            let id = RegionId(u32::try_from(program.regions.len()).expect("too many regions"));
+            program.regions.push(Region {
                 kind: region.kind.clone(),
                 parent,
                 literals_of,
@@ -405,4 +425,16 @@ fn mirror_regions(forward: &Graph, h: &mut Graph) -> Vec<(RegionId, RegionId)> {
         map.push((f, b));
     }
     map
+}
+
+/// The parts of a loop region, in node order.
+struct LoopParts {
+    /// The `loop_var` and `loop_slice` nodes that start the region.
+    entries: Vec<u32>,
+    /// The body's nodes.
+    body: Range<u32>,
+    /// The `while` node that ends the region.
+    exit: u32,
+    /// How many loop-carried values the `while` returns first.
+    carries: usize,
 }

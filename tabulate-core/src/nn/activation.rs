@@ -3,7 +3,7 @@
 
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::ops;
+use crate::lax;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 use crate::trace::call_region;
@@ -23,7 +23,7 @@ fn scalar(value: f64, like: &Tensor) -> Result<Tensor> {
 
 /// `jax.nn.relu`: `max(x, 0)`, with JAX's custom derivative (`select(x > 0, g, 0)`).
 pub fn relu(x: &Tensor) -> Result<Tensor> {
-    ops::relu(x)
+    lax::relu(x)
 }
 
 /// `jax.nn.gelu`: with `approximate` (Flax's default) the tanh form
@@ -39,7 +39,7 @@ pub fn gelu(x: &Tensor, approximate: bool) -> Result<Tensor> {
     } else {
         let half_x = x.mul(0.5)?;
         let arg = x.neg()?.mul(0.5_f64.sqrt())?;
-        half_x.mul(&ops::unary(ops::Unary::Erfc, &arg)?)
+        half_x.mul(&lax::unary(lax::Unary::Erfc, &arg)?)
     }
 }
 
@@ -124,6 +124,6 @@ pub fn leaky_relu(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
     call_region("softplus", &[x], || {
         let zero = scalar(0.0, x)?;
-        ops::logaddexp(x, &zero)
+        lax::logaddexp(x, &zero)
     })
 }

@@ -5,12 +5,12 @@ use super::activation::softmax;
 use super::linear::{DenseGeneral, einsum2, layer_common};
 use super::promote_dtype;
 use super::stochastic::dropout_mask;
+use crate::call::module_call;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::module::{ModuleIdentity, Tabulate};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
-use crate::trace::module_call;
 use crate::value::CallArgs;
 
 /// Letters for `n` leading batch dimensions of an einsum (`...` in Flax's strings).

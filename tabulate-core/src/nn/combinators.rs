@@ -1,9 +1,9 @@
 //! `Sequential` (`flax.linen.combinators`) and the [`Layer`] trait it chains.
 
+use crate::call::module_call;
 use crate::error::Result;
 use crate::module::{ModuleIdentity, Tabulate, Visitor};
 use crate::tensor::Tensor;
-use crate::trace::module_call;
 
 /// Something that maps one tensor to one tensor: a single-input layer, or a function such
 /// as [`relu`](super::relu). Layers are modules (they get a row); functions are not.

@@ -3,13 +3,13 @@
 
 use super::linear::layer_common;
 use super::promote_dtype;
+use crate::call::module_call;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::lax::{self, ConvParams, Padding as LaxPadding};
 use crate::module::{ModuleIdentity, Tabulate};
-use crate::ops::{self, ConvParams, Padding as LaxPadding};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
-use crate::trace::module_call;
 use crate::variable::param;
 
 /// How a convolution pads its input.
@@ -252,7 +252,7 @@ impl Conv {
             feature_group_count: groups,
             batch_group_count: 1,
         };
-        let mut y = ops::conv_general_dilated(&x, &kernel, params, lax_padding)?;
+        let mut y = lax::conv_general_dilated(&x, &kernel, params, lax_padding)?;
         if let Some(bias) = bias {
             let mut shape = vec![1; y.rank() - 1];
             shape.push(self.features);
@@ -400,7 +400,7 @@ impl ConvTranspose {
             })
             .collect::<Result<_>>()?;
         if self.transpose_kernel {
-            kernel = ops::rev(&kernel, rhs_spec[2..].to_vec())?;
+            kernel = lax::rev(&kernel, rhs_spec[2..].to_vec())?;
             let rank = kernel.rank().cast_signed();
             kernel = kernel.swapaxes(rank - 1, rank - 2)?;
         }
@@ -415,7 +415,7 @@ impl ConvTranspose {
             feature_group_count: 1,
             batch_group_count: 1,
         };
-        let mut y = ops::conv_general_dilated(&x, &kernel, params, LaxPadding::Explicit(pads))?;
+        let mut y = lax::conv_general_dilated(&x, &kernel, params, LaxPadding::Explicit(pads))?;
         if self.padding == Padding::Circular {
             y = circular_fold(&y, &x, &strides, self.transpose_kernel)?;
         }

@@ -1,13 +1,13 @@
 //! Linear layers: `Dense`, `DenseGeneral`, `Einsum` and `Embed` (`flax.linen.linear`).
 
 use super::promote_dtype;
+use crate::call::module_call;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::lax::{self, DotDims};
 use crate::module::{ModuleIdentity, Tabulate};
-use crate::ops::{self, DotDims};
 use crate::shape::{Shape, normalize_axis};
 use crate::tensor::Tensor;
-use crate::trace::module_call;
 use crate::variable::param;
 
 /// Implements the builder methods every layer shares and its `Tabulate` impl.
@@ -114,7 +114,7 @@ impl Dense {
         let kernel = kernel.astype(dtype)?;
         let bias = bias.map(|b| b.astype(dtype)).transpose()?;
         let contracting = x.rank() - 1;
-        let y = ops::dot_general(
+        let y = lax::dot_general(
             &x,
             &kernel,
             DotDims {
@@ -236,7 +236,7 @@ impl DenseGeneral {
         let kernel = kernel.astype(dtype)?;
         let bias = bias.map(|b| b.astype(dtype)).transpose()?;
         let nb = batch.len();
-        let out = ops::dot_general(
+        let out = lax::dot_general(
             &x,
             &kernel,
             DotDims {
@@ -422,7 +422,7 @@ pub(crate) fn einsum2(lhs: &str, rhs: &str, out: &str, a: &Tensor, b: &Tensor) -
             "einsum {lhs},{rhs}->{out}: a kernel letter appears nowhere else"
         )));
     }
-    let y = ops::dot_general(a, b, dims.clone())?;
+    let y = lax::dot_general(a, b, dims.clone())?;
     // dot_general's output order: batch letters, lhs free letters, rhs free letters.
     let mut order: Vec<char> = dims.lhs_batch.iter().map(|&i| lc[i]).collect();
     order.extend(lc.iter().filter(|c| !rc.contains(c)));
@@ -508,7 +508,7 @@ impl Embed {
                     shape.push(self.features);
                     return table.broadcast_to(Shape::new(shape));
                 }
-                ops::take_rows(&table, indices)
+                lax::take_rows(&table, indices)
             },
         )
     }

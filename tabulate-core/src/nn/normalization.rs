@@ -2,12 +2,12 @@
 //! `RMSNorm`, `GroupNorm`, sharing Flax's `_compute_stats` and `_normalize`.
 
 use super::linear::{layer_common, normalize_axes};
+use crate::call::module_call;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::module::{ModuleIdentity, Tabulate};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
-use crate::trace::module_call;
 use crate::variable::{param, variable};
 
 /// Which statistics `_compute_stats` takes.

@@ -2,7 +2,7 @@
 //! dimensions of channels-last input, as `lax.reduce_window`.
 
 use crate::error::{Error, Result};
-use crate::ops::{self, Window, WindowOp};
+use crate::lax::{self, Window, WindowOp};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -51,7 +51,7 @@ fn pool(
     all_strides.push(1);
     let pads = match padding {
         PoolPadding::Valid => vec![(0, 0); x.rank()],
-        PoolPadding::Same => ops::same_padding(x.shape().dims(), &dims, &all_strides),
+        PoolPadding::Same => lax::same_padding(x.shape().dims(), &dims, &all_strides),
         PoolPadding::Explicit(pairs) => {
             if pairs.len() != spatial {
                 return Err(Error::invalid(format!(
@@ -64,7 +64,7 @@ fn pool(
             pads
         }
     };
-    let y = ops::reduce_window(op, &x, Window::new(dims, all_strides, pads))?;
+    let y = lax::reduce_window(op, &x, Window::new(dims, all_strides, pads))?;
     if single { y.squeeze(0) } else { Ok(y) }
 }
 

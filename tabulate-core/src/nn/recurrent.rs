@@ -3,12 +3,13 @@
 
 use super::activation::{sigmoid, tanh};
 use super::linear::{Dense, layer_common};
+use crate::call::{self, module_call};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::lax;
 use crate::module::{ModuleIdentity, Tabulate, Visitor};
-use crate::ops;
 use crate::tensor::Tensor;
-use crate::trace::{self, module_call};
+use crate::trace;
 use crate::value::Describe;
 
 /// The state a cell carries from one step to the next: one tensor, or a pair (LSTM's
@@ -358,22 +359,22 @@ impl<C: RNNCell> RNN<C> {
             &init
                 .parts()
                 .iter()
-                .map(ops::loop_var)
+                .map(lax::loop_var)
                 .collect::<Result<Vec<_>>>()?,
         )?;
-        self.scan_fn(&carry, &ops::loop_slice(x, time_axis)?)?;
+        self.scan_fn(&carry, &lax::loop_slice(x, time_axis)?)?;
         trace::loop_region(|| {
             let carry = C::Carry::from_parts(
                 &init
                     .parts()
                     .iter()
-                    .map(ops::loop_var)
+                    .map(lax::loop_var)
                     .collect::<Result<Vec<_>>>()?,
             )?;
-            let (carry, y) = self.scan_fn(&carry, &ops::loop_slice(x, time_axis)?)?;
-            let mut out = ops::loop_exit(&carry.parts(), &[y], length, time_axis)?;
+            let (carry, y) = self.scan_fn(&carry, &lax::loop_slice(x, time_axis)?)?;
+            let mut out = lax::loop_exit(&carry.parts(), &[y], length, time_axis)?;
             out.pop()
-                .ok_or_else(|| Error::invalid("internal: the loop has no output"))
+                .ok_or_else(|| Error::internal("the loop has no output"))
         })
     }
 
@@ -382,7 +383,7 @@ impl<C: RNNCell> RNN<C> {
     fn record_lifted_lambda(&self) {
         let counter = Tensor::new(DType::I32, []);
         let guard =
-            trace::enter_lifted_call(&self.cell, "<lambda>", Some(trace::parent_path()), |args| {
+            call::enter_lifted_call(&self.cell, "<lambda>", Some(trace::parent_path()), |args| {
                 args.positional(&counter);
             });
         guard.exit(&counter);
@@ -390,7 +391,7 @@ impl<C: RNNCell> RNN<C> {
 
     /// The scanned function: the cell's step, recorded as Flax's `scan_fn(cell, carry, x)`.
     fn scan_fn(&self, carry: &C::Carry, x: &Tensor) -> Result<(C::Carry, Tensor)> {
-        let guard = trace::enter_lifted_call(&self.cell, "scan_fn", None, |args| {
+        let guard = call::enter_lifted_call(&self.cell, "scan_fn", None, |args| {
             args.positional(carry);
             args.positional(x);
         });

@@ -1,13 +1,13 @@
 //! `Dropout` (`flax.linen.stochastic`) and the random mask it draws.
 
 use super::linear::layer_common;
+use crate::call::module_call;
 use crate::error::{Error, Result};
+use crate::lax;
 use crate::module::{ModuleIdentity, Tabulate};
-use crate::ops;
 use crate::random;
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
-use crate::trace::module_call;
 
 /// A `bool` mask of `shape`, true with probability `keep`, drawn from the current
 /// module's `dropout` stream (`random.bernoulli(self.make_rng('dropout'), keep, shape)`).
@@ -107,7 +107,7 @@ impl Dropout {
             .broadcast_to(x.shape().clone())?;
         // `lax.select(mask, x / keep, zeros_like(x))`: no `jnp.where` call around it.
         let kept = x.div(keep)?;
-        ops::select_n(&mask, &Tensor::zeros(x.dtype(), x.shape().clone())?, &kept)
+        lax::select_n(&mask, &Tensor::zeros(x.dtype(), x.shape().clone())?, &kept)
     }
 }
 

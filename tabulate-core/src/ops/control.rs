@@ -4,12 +4,11 @@
 //! the loop. Inside the body, loop-carried values are opaque parameters: nothing about
 //! them folds, and none of them is dead while the loop lives.
 
-use super::{Binary, Cost, Literal, Prim, bind};
-use crate::cost::transpose::{LinArg, TransposeCx};
+use super::{Binary, Cost, Literal, Prim};
 use crate::error::{Error, Result};
+use crate::ops::graph::{Spec, ValueId};
+use crate::ops::transpose::{LinArg, TransposeCx};
 use crate::shape::Shape;
-use crate::tensor::Tensor;
-use crate::trace::graph::{Spec, ValueId};
 
 /// The forward `while`: the loop counter's `add` and the condition's `compare`.
 const FORWARD_LOOP_FLOPS: u64 = 2;
@@ -17,35 +16,6 @@ const FORWARD_LOOP_FLOPS: u64 = 2;
 /// The transposed `while` runs the steps backwards: a counter `add`, two `subtract`s for
 /// the reversed index, and the condition's `compare`.
 const BACKWARD_LOOP_FLOPS: u64 = 4;
-
-/// A loop-carried value inside the body (the carry, or an accumulator of the transposed
-/// loop), starting from `init`.
-pub(crate) fn loop_var(init: &Tensor) -> Result<Tensor> {
-    Ok(bind(Prim::LoopVar, &[init])?.swap_remove(0))
-}
-
-/// One step's slice of `xs` along `axis` (free: the loop's own dynamic slice).
-pub(crate) fn loop_slice(xs: &Tensor, axis: usize) -> Result<Tensor> {
-    Ok(bind(Prim::LoopSlice { axis }, &[xs])?.swap_remove(0))
-}
-
-/// Leaves the loop: the final carries, and each step's outputs stacked along `axis`.
-pub(crate) fn loop_exit(
-    carries: &[Tensor],
-    ys: &[Tensor],
-    length: usize,
-    axis: usize,
-) -> Result<Vec<Tensor>> {
-    let inputs: Vec<&Tensor> = carries.iter().chain(ys).collect();
-    bind(
-        Prim::LoopExit {
-            carries: carries.len(),
-            length,
-            axis,
-        },
-        &inputs,
-    )
-}
 
 pub(super) fn loop_slice_spec(inputs: &[&Spec], axis: usize) -> Result<Spec> {
     let xs = inputs[0];

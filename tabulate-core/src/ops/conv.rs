@@ -2,13 +2,12 @@
 //! dimension order, costed as XLA's `GetConvolutionFlops` (padding taps and dilation holes
 //! excluded), with JAX's transpose rules.
 
-use super::{Cost, Prim, bind1};
-use crate::cost::linearize::{J, JvpCx};
-use crate::cost::transpose::{LinArg, TransposeCx};
+use super::{Cost, Prim};
 use crate::error::{Error, Result};
+use crate::ops::graph::{Spec, ValueId};
+use crate::ops::linearize::{J, JvpCx};
+use crate::ops::transpose::{LinArg, TransposeCx};
 use crate::shape::Shape;
-use crate::tensor::Tensor;
-use crate::trace::graph::{Spec, ValueId};
 
 /// The static parameters of a convolution.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,31 +35,6 @@ pub(crate) enum Padding {
     Explicit(Vec<(i64, i64)>),
 }
 
-/// `lax.conv_general_dilated` with a string or explicit padding.
-pub(crate) fn conv_general_dilated(
-    lhs: &Tensor,
-    rhs: &Tensor,
-    mut params: ConvParams,
-    padding: Padding,
-) -> Result<Tensor> {
-    let spatial = params.lhs_spec.len().saturating_sub(2);
-    params.padding = match padding {
-        Padding::Explicit(pads) => pads,
-        Padding::Valid => vec![(0, 0); spatial],
-        Padding::Same => {
-            let lhs_dims = take(lhs.shape().dims(), &params.lhs_spec);
-            let rhs_dims = take(rhs.shape().dims(), &params.rhs_spec);
-            let window: Vec<usize> = rhs_dims[2..]
-                .iter()
-                .zip(&params.rhs_dilation)
-                .map(|(&k, &d)| dilate(k, d))
-                .collect();
-            same_padding(&lhs_dims[2..], &window, &params.window_strides)
-        }
-    };
-    bind1(Prim::Conv(params), &[lhs, rhs])
-}
-
 /// `lax.padtype_to_pads(..., 'SAME')`: the output is `ceil(in / stride)`, the extra
 /// padding going to the high side.
 pub(crate) fn same_padding(
@@ -81,12 +55,12 @@ pub(crate) fn same_padding(
         .collect()
 }
 
-fn take(dims: &[usize], spec: &[usize]) -> Vec<usize> {
+pub(crate) fn take(dims: &[usize], spec: &[usize]) -> Vec<usize> {
     spec.iter().map(|&i| dims[i]).collect()
 }
 
 /// `core.dilate_dim`.
-fn dilate(d: usize, dilation: usize) -> usize {
+pub(crate) fn dilate(d: usize, dilation: usize) -> usize {
     if d == 0 { 0 } else { 1 + dilation * (d - 1) }
 }
 
@@ -251,8 +225,8 @@ pub(super) fn conv_transpose(
             let rhs_shape = cx.spec(args[1]).shape;
             Ok(vec![None, Some(transpose_rhs(cx, ct, lhs, &rhs_shape, p)?)])
         }
-        _ => Err(Error::invalid(
-            "internal: a convolution is linear in one operand at a time",
+        _ => Err(Error::internal(
+            "a convolution is linear in one operand at a time",
         )),
     }
 }

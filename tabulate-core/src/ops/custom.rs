@@ -1,11 +1,10 @@
 //! Functions JAX defines with `jax.custom_jvp`: their bodies are costed as written, but
 //! they are differentiated by their own rule, not through the body.
 
-use super::{Binary, Cmp, Prim, Unary, binary, constant};
-use crate::cost::linearize::{J, JvpCx};
+use super::{Binary, Cmp, Prim, Unary};
 use crate::error::Result;
-use crate::tensor::Tensor;
-use crate::trace::{self, graph::Spec, graph::ValueId};
+use crate::ops::graph::ValueId;
+use crate::ops::linearize::{J, JvpCx};
 
 /// The functions with a custom JVP rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,36 +62,4 @@ fn replace_inf(cx: &mut JvpCx<'_>, x: ValueId) -> Result<ValueId> {
     let is_inf = cx.primal(Prim::Compare(Cmp::Eq), &[x, inf])?;
     let zeros = cx.full_like(x, 0.0)?;
     cx.primal(Prim::SelectN, &[is_inf, x, zeros])
-}
-
-/// `jnp.logaddexp(x, y)` (a custom JVP around `lax` ops):
-/// `select(isnan(x - y), x + y, max(x, y) + log1p(exp(-|x - y|)))`.
-pub(crate) fn logaddexp(x: &Tensor, y: &Tensor) -> Result<Tensor> {
-    trace::custom_jvp(CustomRule::LogAddExp, &[x, y], || {
-        let amax = binary(Binary::Max, x, y)?;
-        let delta = binary(Binary::Sub, x, y)?;
-        let is_nan = super::compare(Cmp::Ne, &delta, &delta)?;
-        let sum = binary(Binary::Add, x, y)?;
-        let magnitude = super::unary(Unary::Abs, &delta)?;
-        let negated = super::unary(Unary::Neg, &magnitude)?;
-        let exp = super::unary(Unary::Exp, &negated)?;
-        let log1p = super::unary(Unary::Log1p, &exp)?;
-        let smooth = binary(Binary::Add, &amax, &log1p)?;
-        super::select_n(&is_nan, &smooth, &sum)
-    })
-}
-
-/// A scalar literal broadcast to `x`'s rank, as `jnp` promotes Python scalars.
-pub(crate) fn scalar_like(x: &Tensor, value: f64) -> Result<Tensor> {
-    constant(value, Spec::new(x.dtype(), vec![1; x.rank()]))
-}
-
-/// `jax.nn.relu`: `jnp.maximum(x, 0)` inside a `jit`, with a custom JVP.
-pub(crate) fn relu(x: &Tensor) -> Result<Tensor> {
-    trace::custom_jvp(CustomRule::Relu, &[x], || {
-        trace::call_region("relu", &[x], || {
-            let zero = scalar_like(x, 0.0)?;
-            binary(Binary::Max, x, &zero)
-        })
-    })
 }

@@ -1,12 +1,11 @@
 //! `dot_general`: batched, multi-axis contraction, costed as XLA's `dot`
 //! (2 × output elements × contracted size).
 
-use super::{Cost, Prim, bind1};
-use crate::cost::linearize::{J, JvpCx};
-use crate::cost::transpose::{LinArg, TransposeCx};
+use super::{Cost, Prim};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
-use crate::trace::graph::{Spec, ValueId};
+use crate::ops::graph::{Spec, ValueId};
+use crate::ops::linearize::{J, JvpCx};
+use crate::ops::transpose::{LinArg, TransposeCx};
 
 /// Contracting and batch dimensions of both operands.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -15,10 +14,6 @@ pub(crate) struct DotDims {
     pub(crate) rhs_contracting: Vec<usize>,
     pub(crate) lhs_batch: Vec<usize>,
     pub(crate) rhs_batch: Vec<usize>,
-}
-
-pub(crate) fn dot_general(lhs: &Tensor, rhs: &Tensor, dims: DotDims) -> Result<Tensor> {
-    bind1(Prim::DotGeneral(dims), &[lhs, rhs])
 }
 
 /// Dimensions of `rank` that are neither contracted nor batch.
@@ -135,8 +130,8 @@ pub(super) fn dot_general_transpose(
                 Some(transpose_lhs(cx, ct, y_rank, *x, &swapped, true)?),
             ])
         }
-        _ => Err(Error::invalid(
-            "internal: dot_general is linear in one operand at a time",
+        _ => Err(Error::internal(
+            "dot_general is linear in one operand at a time",
         )),
     }
 }

@@ -1,14 +1,13 @@
 //! Elementwise primitives: unary and binary arithmetic, comparisons, `select_n`,
 //! `convert_element_type`, `integer_pow` and `stop_gradient`.
 
-use super::{Cost, Prim, bind1};
-use crate::cost::linearize::{J, JvpCx};
-use crate::cost::transpose::{LinArg, TransposeCx};
+use super::{Cost, Prim};
 use crate::dtype::{DType, DTypeKind};
 use crate::error::{Error, Result};
+use crate::ops::graph::{Spec, ValueId};
+use crate::ops::linearize::{J, JvpCx};
+use crate::ops::transpose::{LinArg, TransposeCx};
 use crate::shape::Shape;
-use crate::tensor::Tensor;
-use crate::trace::graph::{Spec, ValueId};
 
 /// Elementwise functions of one operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +38,34 @@ pub(crate) enum Unary {
 }
 
 impl Unary {
+    /// Whether a tangent flows through the function: JAX defines sign, floor, ceil and
+    /// round with `defjvp_zero`, and `not`/`is_finite` give integers or booleans.
+    pub(crate) fn has_derivative(self) -> bool {
+        match self {
+            Unary::Sign
+            | Unary::Floor
+            | Unary::Ceil
+            | Unary::Round
+            | Unary::Not
+            | Unary::IsFinite => false,
+            Unary::Neg
+            | Unary::Abs
+            | Unary::Exp
+            | Unary::Log
+            | Unary::Log1p
+            | Unary::Expm1
+            | Unary::Tanh
+            | Unary::Logistic
+            | Unary::Sqrt
+            | Unary::Rsqrt
+            | Unary::Erf
+            | Unary::Erfc
+            | Unary::Sin
+            | Unary::Cos
+            | Unary::Square => true,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Unary::Neg => "neg",
@@ -272,44 +299,6 @@ pub(super) fn select_spec(inputs: &[&Spec]) -> Result<Spec> {
 }
 
 // ---------------------------------------------------------------- tensor-level appliers
-
-pub(crate) fn unary(op: Unary, x: &Tensor) -> Result<Tensor> {
-    bind1(Prim::Unary(op), &[x])
-}
-
-pub(crate) fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    bind1(Prim::Binary(op), &[a, b])
-}
-
-pub(crate) fn compare(op: Cmp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    bind1(Prim::Compare(op), &[a, b])
-}
-
-/// `select_n(which, on_false, on_true)`, i.e. `lax.select(which, on_true, on_false)`.
-pub(crate) fn select_n(which: &Tensor, on_false: &Tensor, on_true: &Tensor) -> Result<Tensor> {
-    bind1(Prim::SelectN, &[which, on_false, on_true])
-}
-
-/// `bitcast_convert_type`: the same bits as a dtype of the same width.
-pub(crate) fn bitcast_convert(x: &Tensor, dtype: DType) -> Result<Tensor> {
-    bind1(Prim::BitcastConvert(dtype), &[x])
-}
-
-/// `convert_element_type`; converting to the same dtype emits nothing, as in JAX.
-pub(crate) fn convert(x: &Tensor, dtype: DType) -> Result<Tensor> {
-    if x.dtype() == dtype {
-        return Ok(x.clone());
-    }
-    bind1(Prim::Convert(dtype), &[x])
-}
-
-pub(crate) fn integer_pow(x: &Tensor, y: i32) -> Result<Tensor> {
-    bind1(Prim::IntegerPow(y), &[x])
-}
-
-pub(crate) fn stop_gradient(x: &Tensor) -> Result<Tensor> {
-    bind1(Prim::StopGradient, &[x])
-}
 
 /// The HLO ops `integer_pow` lowers to per element: multiplies by repeated squaring, and a
 /// divide for negative exponents (`lax._integer_pow`).
@@ -620,10 +609,7 @@ pub(super) fn unary_transpose(
 ) -> Result<Vec<Option<ValueId>>> {
     match (op, args) {
         (Unary::Neg, [LinArg::Tan(_)]) => Ok(vec![Some(cx.emit(Prim::Unary(Unary::Neg), &[ct])?)]),
-        _ => Err(Error::invalid(format!(
-            "internal: `{}` is not linear",
-            op.name()
-        ))),
+        _ => Err(Error::internal(format!("`{}` is not linear", op.name()))),
     }
 }
 
@@ -671,23 +657,16 @@ pub(super) fn binary_transpose(
                 let prod = cx.emit(Prim::Binary(Binary::Mul), &[*x, ct])?;
                 Ok(vec![None, Some(cx.unbroadcast(prod, args[1])?)])
             }
-            _ => Err(Error::invalid(
-                "internal: mul is linear in one operand only",
-            )),
+            _ => Err(Error::internal("mul is linear in one operand only")),
         },
         Binary::Div => match (&args[0], &args[1]) {
             (LinArg::Tan(_), LinArg::Primal(y)) => {
                 let q = cx.emit(Prim::Binary(Binary::Div), &[ct, *y])?;
                 Ok(vec![Some(cx.unbroadcast(q, args[0])?), None])
             }
-            _ => Err(Error::invalid(
-                "internal: div is linear in its numerator only",
-            )),
+            _ => Err(Error::internal("div is linear in its numerator only")),
         },
-        _ => Err(Error::invalid(format!(
-            "internal: `{}` is not linear",
-            op.name()
-        ))),
+        _ => Err(Error::internal(format!("`{}` is not linear", op.name()))),
     }
 }
 
@@ -699,9 +678,7 @@ pub(super) fn select_transpose(
     args: &[LinArg],
 ) -> Result<Vec<Option<ValueId>>> {
     let LinArg::Primal(which) = args[0] else {
-        return Err(Error::invalid(
-            "internal: select_n's predicate cannot be linear",
-        ));
+        return Err(Error::internal("select_n's predicate cannot be linear"));
     };
     let n = args.len() - 1;
     let mut out = vec![None];
@@ -716,6 +693,29 @@ pub(super) fn select_transpose(
         }
     }
     Ok(out)
+}
+
+/// `bitcast_convert_type`: the same bits read as `to`, of the same width.
+pub(super) fn bitcast_convert_spec(inputs: &[&Spec], to: DType) -> Result<Spec> {
+    if inputs[0].dtype.item_size() == to.item_size() {
+        Ok(inputs[0].with_dtype(to))
+    } else {
+        Err(Error::shape(
+            "bitcast_convert_type",
+            format!("{} and {to} differ in width", inputs[0]),
+        ))
+    }
+}
+
+/// `integer_pow` lowers to one instruction per multiply or divide, each of `elements`
+/// flops: `cost.flops` split into that many terms.
+pub(super) fn integer_pow_instructions(cost: Cost, out: &Spec) -> Vec<u64> {
+    let e = out.elements();
+    if e > 0 && cost.flops > e {
+        #[allow(clippy::cast_possible_truncation)] // a handful of multiplies
+        return vec![e; (cost.flops / e) as usize];
+    }
+    vec![cost.flops]
 }
 
 #[cfg(test)]

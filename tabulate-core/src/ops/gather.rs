@@ -2,13 +2,12 @@
 //! lookups) and its transpose. XLA gives the gather itself no flops; the `fill` mode's
 //! bounds mask and NaN fill are what cost.
 
-use super::{Cost, Prim, bind1};
-use crate::cost::linearize::{J, JvpCx};
-use crate::cost::transpose::{LinArg, TransposeCx};
+use super::{Cost, Prim};
 use crate::error::{Error, Result};
+use crate::ops::graph::{Spec, ValueId};
+use crate::ops::linearize::{J, JvpCx};
+use crate::ops::transpose::{LinArg, TransposeCx};
 use crate::shape::Shape;
-use crate::tensor::Tensor;
-use crate::trace::graph::{Spec, ValueId};
 
 /// `GatherDimensionNumbers` (without batching dimensions); scatter uses the same numbers
 /// under its own names (`update_window_dims`, `inserted_window_dims`,
@@ -25,25 +24,6 @@ pub(crate) struct GatherDims {
 pub(crate) enum GatherMode {
     /// `FILL_OR_DROP`: out-of-bounds reads give the fill value (NaN), writes are dropped.
     Fill,
-}
-
-/// `lax.gather(operand, indices, dims, slice_sizes, mode)`; the last dimension of
-/// `indices` is the index vector.
-pub(crate) fn gather(
-    operand: &Tensor,
-    indices: &Tensor,
-    dims: GatherDims,
-    slice_sizes: Vec<usize>,
-    mode: GatherMode,
-) -> Result<Tensor> {
-    bind1(
-        Prim::Gather {
-            dims,
-            slice_sizes,
-            mode,
-        },
-        &[operand, indices],
-    )
 }
 
 pub(super) fn gather_spec(
@@ -125,9 +105,7 @@ pub(super) fn gather_transpose(
     mode: GatherMode,
 ) -> Result<Vec<Option<ValueId>>> {
     let (LinArg::Tan(_), LinArg::Primal(indices)) = (args[0], args[1]) else {
-        return Err(Error::invalid(
-            "internal: gather is linear in its operand only",
-        ));
+        return Err(Error::internal("gather is linear in its operand only"));
     };
     let operand = cx.spec(args[0]);
     let zeros = cx.emit(
@@ -194,7 +172,7 @@ pub(super) fn scatter_add_transpose(
     mode: GatherMode,
 ) -> Result<Vec<Option<ValueId>>> {
     let LinArg::Primal(indices) = args[1] else {
-        return Err(Error::invalid("internal: scatter indices cannot be linear"));
+        return Err(Error::internal("scatter indices cannot be linear"));
     };
     let operand_ct = matches!(args[0], LinArg::Tan(_)).then_some(ct);
     let updates_ct = if matches!(args[2], LinArg::Tan(_)) {
@@ -223,44 +201,4 @@ pub(super) fn scatter_add_transpose(
         None
     };
     Ok(vec![operand_ct, None, updates_ct])
-}
-
-/// `jnp.take(a, indices, axis=0)` in its default `fill` mode, as JAX writes it (a nested
-/// `jit`): negative indices wrapped (`lt`, `add`, `select`), then a gather whose
-/// out-of-bounds rows read NaN.
-pub(crate) fn take_rows(table: &Tensor, indices: &Tensor) -> Result<Tensor> {
-    if !indices.dtype().is_integer() {
-        return Err(Error::shape(
-            "gather",
-            format!("indices must be integers, got {indices}"),
-        ));
-    }
-    if table.rank() == 0 {
-        return Err(Error::shape(
-            "gather",
-            format!("cannot take rows of {table}"),
-        ));
-    }
-    crate::trace::call_region("take", &[table, indices], || {
-        let rows = table.shape().dims()[0];
-        let wrapped = if indices.dtype().kind() == crate::dtype::DTypeKind::UInt {
-            indices.clone()
-        } else {
-            let negative = indices.less(0)?;
-            let shifted = indices.add(i32::try_from(rows).unwrap_or(i32::MAX))?;
-            negative.select(&shifted, indices)?
-        };
-        let mut shape = indices.shape().dims().to_vec();
-        shape.push(1);
-        let vectors =
-            super::broadcast_in_dim(&wrapped, Shape::new(shape), (0..indices.rank()).collect())?;
-        let mut slice_sizes = table.shape().dims().to_vec();
-        slice_sizes[0] = 1;
-        let dims = GatherDims {
-            offset_dims: (indices.rank()..indices.rank() + table.rank() - 1).collect(),
-            collapsed_slice_dims: vec![0],
-            start_index_map: vec![0],
-        };
-        gather(table, &vectors, dims, slice_sizes, GatherMode::Fill)
-    })
 }

@@ -8,43 +8,39 @@
 //! * its **transpose** ([`Prim::transpose`]) when it is linear: the ops JAX's transpose rule
 //!   emits in the backward half.
 //!
-//! Layers and [`Tensor`](crate::Tensor) methods are written only in terms of these, in the
-//! order Flax and `jax.numpy` apply them, so their costs come out of the rules.
+//! This layer is the IR: the graph arena ([`graph`]), the `Prim` enum with its parameter
+//! types, and the contexts the JVP and transpose rules write into ([`linearize`],
+//! [`transpose`]). It knows nothing of tensors or of the recorder: `lax` applies these
+//! primitives to tensors, and `cost` drives the passes.
 
-mod control;
-mod conv;
-mod custom;
-mod dot;
-mod elementwise;
-mod gather;
-mod random;
-mod reduce;
-mod structural;
-mod window;
+pub(crate) mod control;
+pub(crate) mod conv;
+pub(crate) mod custom;
+pub(crate) mod dot;
+pub(crate) mod elementwise;
+mod fold;
+pub(crate) mod gather;
+pub(crate) mod graph;
+pub(crate) mod linearize;
+pub(crate) mod random;
+pub(crate) mod reduce;
+pub(crate) mod structural;
+pub(crate) mod transpose;
+pub(crate) mod window;
 
-use crate::cost::linearize::{J, JvpCx};
-use crate::cost::transpose::{LinArg, TransposeCx};
 use crate::error::Result;
-use crate::tensor::Tensor;
-use crate::trace;
-use crate::trace::graph::{Spec, ValueId};
+use graph::{Spec, ValueId};
+use linearize::{J, JvpCx};
+use transpose::{LinArg, TransposeCx};
 
-pub(crate) use control::{loop_exit, loop_slice, loop_var};
-pub(crate) use conv::{ConvParams, Padding, conv_general_dilated, same_padding};
-pub(crate) use custom::{CustomRule, logaddexp, relu};
-pub(crate) use dot::{DotDims, dot_general};
-pub(crate) use elementwise::{
-    Binary, Cmp, Unary, binary, bitcast_convert, compare, convert, integer_pow, select_n,
-    stop_gradient, unary,
-};
-pub(crate) use gather::{GatherDims, GatherMode, take_rows};
-pub(crate) use random::{fold_in, iota_2x32_shape, key_spec, threefry2x32};
-pub(crate) use reduce::{ReduceOp, argmax, reduce};
-pub(crate) use structural::{
-    Literal, broadcast_in_dim, concatenate, constant, iota, pad, reshape, rev, slice, split,
-    transpose,
-};
-pub(crate) use window::{Window, WindowOp, reduce_window};
+pub(crate) use conv::{ConvParams, Padding, same_padding};
+pub(crate) use custom::CustomRule;
+pub(crate) use dot::DotDims;
+pub(crate) use elementwise::{Binary, Cmp, Unary};
+pub(crate) use gather::{GatherDims, GatherMode};
+pub(crate) use reduce::ReduceOp;
+pub(crate) use structural::Literal;
+pub(crate) use window::{Window, WindowOp};
 
 /// The cost XLA assigns to one HLO instruction (or the few a primitive lowers to).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -223,6 +219,47 @@ impl Prim {
         }
     }
 
+    /// How many results the primitive gives when applied to `inputs` operands.
+    #[inline]
+    pub(crate) fn result_count(&self, inputs: usize) -> usize {
+        match self {
+            Prim::Split { sizes, .. } => sizes.len(),
+            Prim::Iota2x32 { .. } | Prim::Threefry2x32 => 2,
+            // Final carries, then one stacked output per remaining operand.
+            Prim::LoopExit { .. } | Prim::LoopEntry { .. } => inputs,
+            Prim::LoopBackwardEnter { specs } | Prim::LoopBackwardExit { specs } => specs.len(),
+            Prim::Unary(_)
+            | Prim::Binary(_)
+            | Prim::Compare(_)
+            | Prim::SelectN
+            | Prim::Convert(_)
+            | Prim::IntegerPow(_)
+            | Prim::StopGradient
+            | Prim::Constant { .. }
+            | Prim::Iota { .. }
+            | Prim::BroadcastInDim { .. }
+            | Prim::Reshape { .. }
+            | Prim::Transpose { .. }
+            | Prim::Slice { .. }
+            | Prim::Pad { .. }
+            | Prim::Concatenate { .. }
+            | Prim::Rev { .. }
+            | Prim::Reduce { .. }
+            | Prim::Argmax { .. }
+            | Prim::DotGeneral(_)
+            | Prim::Conv(_)
+            | Prim::ReduceWindow { .. }
+            | Prim::SelectAndGatherAdd { .. }
+            | Prim::SelectAndScatterAdd { .. }
+            | Prim::Gather { .. }
+            | Prim::ScatterAdd { .. }
+            | Prim::BitcastConvert(_)
+            | Prim::RandomFoldIn
+            | Prim::LoopVar
+            | Prim::LoopSlice { .. } => 1,
+        }
+    }
+
     /// The specs of the outputs, or a shape error.
     pub(crate) fn infer(&self, inputs: &[&Spec]) -> Result<Vec<Spec>> {
         let one = |spec: Result<Spec>| spec.map(|s| vec![s]);
@@ -276,23 +313,9 @@ impl Prim {
                 dims, slice_sizes, ..
             } => one(gather::gather_spec(inputs, dims, slice_sizes)),
             Prim::ScatterAdd { .. } => one(gather::scatter_add_spec(inputs)),
-            Prim::BitcastConvert(to) => {
-                if inputs[0].dtype.item_size() == to.item_size() {
-                    Ok(vec![inputs[0].with_dtype(*to)])
-                } else {
-                    Err(crate::error::Error::shape(
-                        "bitcast_convert_type",
-                        format!("{} and {to} differ in width", inputs[0]),
-                    ))
-                }
-            }
-            Prim::RandomFoldIn => {
-                random::check_key("random_fold_in", inputs[0])?;
-                Ok(vec![key_spec()])
-            }
-            Prim::Iota2x32 { shape } => {
-                Ok(vec![Spec::new(crate::dtype::DType::U32, shape.clone()); 2])
-            }
+            Prim::BitcastConvert(to) => one(elementwise::bitcast_convert_spec(inputs, *to)),
+            Prim::RandomFoldIn => one(random::fold_in_spec(inputs)),
+            Prim::Iota2x32 { shape } => Ok(random::iota_2x32_specs(shape)),
             Prim::Threefry2x32 => random::threefry_spec(inputs),
             Prim::LoopVar => Ok(vec![inputs[0].clone()]),
             Prim::LoopSlice { axis } => one(control::loop_slice_spec(inputs, *axis)),
@@ -352,6 +375,105 @@ impl Prim {
         }
     }
 
+    /// The flops of each HLO instruction the primitive lowers to, in lowering order, from
+    /// its [`Prim::cost`]. XLA rounds its float32 total after every instruction, so a
+    /// primitive that lowers to several (`integer_pow` 3 = 2 multiplies, −2 = multiply +
+    /// divide) must not be one term. Others that lower to several outside a call
+    /// (logistic's neg, add, div; erfc's polynomial; fill-mode gather checks) are one
+    /// term: exact below 2^24 per row, and no golden row above it has them.
+    #[inline]
+    pub(crate) fn instruction_flops(&self, cost: Cost, outputs: &[&Spec]) -> Vec<u64> {
+        match (self, outputs.first()) {
+            (Prim::IntegerPow(_), Some(out)) => elementwise::integer_pow_instructions(cost, out),
+            (Prim::IntegerPow(_), None)
+            | (
+                Prim::Unary(_)
+                | Prim::Binary(_)
+                | Prim::Compare(_)
+                | Prim::SelectN
+                | Prim::Convert(_)
+                | Prim::StopGradient
+                | Prim::Constant { .. }
+                | Prim::Iota { .. }
+                | Prim::BroadcastInDim { .. }
+                | Prim::Reshape { .. }
+                | Prim::Transpose { .. }
+                | Prim::Slice { .. }
+                | Prim::Pad { .. }
+                | Prim::Concatenate { .. }
+                | Prim::Split { .. }
+                | Prim::Rev { .. }
+                | Prim::Reduce { .. }
+                | Prim::Argmax { .. }
+                | Prim::DotGeneral(_)
+                | Prim::Conv(_)
+                | Prim::ReduceWindow { .. }
+                | Prim::SelectAndGatherAdd { .. }
+                | Prim::SelectAndScatterAdd { .. }
+                | Prim::Gather { .. }
+                | Prim::ScatterAdd { .. }
+                | Prim::BitcastConvert(_)
+                | Prim::RandomFoldIn
+                | Prim::Iota2x32 { .. }
+                | Prim::Threefry2x32
+                | Prim::LoopVar
+                | Prim::LoopSlice { .. }
+                | Prim::LoopExit { .. }
+                | Prim::LoopEntry { .. }
+                | Prim::LoopBackwardEnter { .. }
+                | Prim::LoopBackwardExit { .. },
+                _,
+            ) => {
+                vec![cost.flops]
+            }
+        }
+    }
+
+    /// Whether a tangent can flow through the primitive: false where its JVP is zero
+    /// (JAX's `defjvp_zero`, integer and key results). The carries' fixpoint of a loop
+    /// uses it as JAX's does.
+    #[inline]
+    pub(crate) fn has_derivative(&self) -> bool {
+        match self {
+            Prim::Unary(op) => op.has_derivative(),
+            Prim::Compare(_)
+            | Prim::StopGradient
+            | Prim::Argmax { .. }
+            | Prim::Constant { .. }
+            | Prim::Iota { .. }
+            | Prim::BitcastConvert(_)
+            | Prim::RandomFoldIn
+            | Prim::Iota2x32 { .. }
+            | Prim::Threefry2x32 => false,
+            Prim::Binary(_)
+            | Prim::SelectN
+            | Prim::Convert(_)
+            | Prim::IntegerPow(_)
+            | Prim::BroadcastInDim { .. }
+            | Prim::Reshape { .. }
+            | Prim::Transpose { .. }
+            | Prim::Slice { .. }
+            | Prim::Pad { .. }
+            | Prim::Concatenate { .. }
+            | Prim::Split { .. }
+            | Prim::Rev { .. }
+            | Prim::Reduce { .. }
+            | Prim::DotGeneral(_)
+            | Prim::Conv(_)
+            | Prim::ReduceWindow { .. }
+            | Prim::SelectAndGatherAdd { .. }
+            | Prim::SelectAndScatterAdd { .. }
+            | Prim::Gather { .. }
+            | Prim::ScatterAdd { .. }
+            | Prim::LoopVar
+            | Prim::LoopSlice { .. }
+            | Prim::LoopExit { .. }
+            | Prim::LoopEntry { .. }
+            | Prim::LoopBackwardEnter { .. }
+            | Prim::LoopBackwardExit { .. } => true,
+        }
+    }
+
     /// The primitive's JVP: tangents of the outputs from tangents of the inputs `t`
     /// (never all zero), primal inputs `x` and primal outputs `y`.
     pub(crate) fn jvp(
@@ -361,6 +483,9 @@ impl Prim {
         y: &[ValueId],
         t: &[J],
     ) -> Result<Vec<J>> {
+        if !self.has_derivative() {
+            return Ok(vec![J::Zero; self.result_count(x.len())]);
+        }
         let one = |tangent: Result<J>| tangent.map(|t| vec![t]);
         match self {
             Prim::Unary(op) => one(elementwise::unary_jvp(*op, cx, x[0], y[0], t[0])),
@@ -369,6 +494,7 @@ impl Prim {
             Prim::IntegerPow(n) => one(elementwise::integer_pow_jvp(*n, cx, x[0], t[0])),
             // A loop entry is met outside a loop only in a trace that stands for a
             // function's shape (Flax's invariance trace of a scan body): a fresh parameter.
+            // The others have no derivative ([`Prim::has_derivative`], returned above).
             Prim::LoopVar
             | Prim::LoopSlice { .. }
             | Prim::Compare(_)
@@ -409,8 +535,8 @@ impl Prim {
             Prim::LoopExit { .. }
             | Prim::LoopEntry { .. }
             | Prim::LoopBackwardEnter { .. }
-            | Prim::LoopBackwardExit { .. } => Err(crate::error::Error::invalid(
-                "internal: a loop is differentiated as a whole, not op by op",
+            | Prim::LoopBackwardExit { .. } => Err(crate::error::Error::internal(
+                "a loop is differentiated as a whole, not op by op",
             )),
         }
     }
@@ -481,8 +607,8 @@ impl Prim {
             | Prim::Iota { .. }
             | Prim::Argmax { .. }
             | Prim::ReduceWindow { .. }
-            | Prim::SelectAndScatterAdd { .. } => Err(crate::error::Error::invalid(format!(
-                "internal: `{}` is not linear and cannot be transposed",
+            | Prim::SelectAndScatterAdd { .. } => Err(crate::error::Error::internal(format!(
+                "`{}` is not linear and cannot be transposed",
                 self.name()
             ))),
         }
@@ -515,24 +641,10 @@ impl Prim {
             Prim::LoopEntry { scanned, .. } => {
                 control::loop_entry_transpose(cx, cts, args, *scanned)
             }
-            _ => Err(crate::error::Error::invalid(format!(
-                "internal: `{}` has one result",
+            _ => Err(crate::error::Error::internal(format!(
+                "`{}` has one result",
                 self.name()
             ))),
         }
     }
-}
-
-/// Applies `prim` to tensors: checks shapes, records the application when a summary is
-/// running, and returns the results.
-pub(crate) fn bind(prim: Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-    let specs: Vec<&Spec> = inputs.iter().map(|t| t.spec()).collect();
-    let out = prim.infer(&specs)?;
-    Ok(trace::record(prim, inputs, out))
-}
-
-/// [`bind`] for primitives with one result.
-pub(crate) fn bind1(prim: Prim, inputs: &[&Tensor]) -> Result<Tensor> {
-    let mut out = bind(prim, inputs)?;
-    Ok(out.swap_remove(0))
 }

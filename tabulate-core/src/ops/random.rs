@@ -4,12 +4,11 @@
 //! lowered, uncompiled module): every elementwise integer op counts one per element,
 //! and the hash rounds are a `while` loop whose body and condition count once.
 
-use super::{Cost, Prim, bind, bind1};
+use super::Cost;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::ops::graph::Spec;
 use crate::shape::Shape;
-use crate::tensor::Tensor;
-use crate::trace::graph::Spec;
 
 /// `random_fold_in(key, data)` with a constant `data` (Flax's `make_rng`): the seed
 /// shift (1) and a threefry hash of two one-word halves (36).
@@ -38,25 +37,15 @@ pub(super) fn check_key(name: &'static str, key: &Spec) -> Result<()> {
     }
 }
 
-/// `jax.random.fold_in(key, data)` for a constant `data`.
-pub(crate) fn fold_in(key: &Tensor) -> Result<Tensor> {
-    bind1(Prim::RandomFoldIn, &[key])
+/// `random_fold_in`: a key from a key.
+pub(super) fn fold_in_spec(inputs: &[&Spec]) -> Result<Spec> {
+    check_key("random_fold_in", inputs[0])?;
+    Ok(key_spec())
 }
 
-/// `iota_2x32_shape(shape)`: the high and low words of each element's linear index.
-pub(crate) fn iota_2x32_shape(shape: Shape) -> Result<(Tensor, Tensor)> {
-    let mut out = bind(Prim::Iota2x32 { shape }, &[])?;
-    let lo = out.pop().expect("two results");
-    let hi = out.pop().expect("two results");
-    Ok((hi, lo))
-}
-
-/// `threefry2x32(key, x1, x2)`: the hashed pair of words.
-pub(crate) fn threefry2x32(key: &Tensor, x1: &Tensor, x2: &Tensor) -> Result<(Tensor, Tensor)> {
-    let mut out = bind(Prim::Threefry2x32, &[key, x1, x2])?;
-    let y2 = out.pop().expect("two results");
-    let y1 = out.pop().expect("two results");
-    Ok((y1, y2))
+/// `iota_2x32_shape`: two `uint32` arrays of `shape`.
+pub(super) fn iota_2x32_specs(shape: &Shape) -> Vec<Spec> {
+    vec![Spec::new(DType::U32, shape.clone()); 2]
 }
 
 pub(super) fn threefry_spec(inputs: &[&Spec]) -> Result<Vec<Spec>> {

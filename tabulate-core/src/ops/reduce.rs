@@ -2,13 +2,12 @@
 //! `reduce_or` (an HLO `reduce`: one reducer application per input element beyond the
 //! output's) and `argmax` (a variadic reduce with a 9-flop reducer).
 
-use super::{Cmp, Cost, Prim, bind1};
-use crate::cost::linearize::{J, JvpCx};
-use crate::cost::transpose::{LinArg, TransposeCx};
+use super::{Cmp, Cost, Prim};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
-use crate::trace::graph::{Spec, ValueId};
+use crate::ops::graph::{Spec, ValueId};
+use crate::ops::linearize::{J, JvpCx};
+use crate::ops::transpose::{LinArg, TransposeCx};
 
 /// The reducer of a `reduce`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,16 +29,6 @@ impl ReduceOp {
             ReduceOp::Or => "reduce_or",
         }
     }
-}
-
-/// Reduces `x` over `axes` (sorted, distinct).
-pub(crate) fn reduce(op: ReduceOp, x: &Tensor, axes: Vec<usize>) -> Result<Tensor> {
-    bind1(Prim::Reduce { op, axes }, &[x])
-}
-
-/// The index of the largest element along `axis`.
-pub(crate) fn argmax(x: &Tensor, axis: usize, index_dtype: DType) -> Result<Tensor> {
-    bind1(Prim::Argmax { axis, index_dtype }, &[x])
 }
 
 pub(super) fn reduce_spec(op: ReduceOp, inputs: &[&Spec], axes: &[usize]) -> Result<Spec> {
@@ -147,10 +136,7 @@ pub(super) fn reduce_transpose(
     axes: &[usize],
 ) -> Result<Vec<Option<ValueId>>> {
     if op != ReduceOp::Sum {
-        return Err(Error::invalid(format!(
-            "internal: `{}` is not linear",
-            op.name()
-        )));
+        return Err(Error::internal(format!("`{}` is not linear", op.name())));
     }
     let shape = cx.spec(operand).shape;
     let dims: Vec<usize> = (0..shape.rank()).filter(|d| !axes.contains(d)).collect();

@@ -1,109 +1,17 @@
 //! Data movement and literals: `constant`, `iota`, `broadcast_in_dim`, `reshape`,
 //! `transpose`, `slice`, `pad`, `concatenate`, `rev`. XLA gives all of them zero flops.
 
-use super::{Prim, ReduceOp, bind1};
-use crate::cost::transpose::{LinArg, TransposeCx};
-use crate::dtype::DType;
+use super::{Prim, ReduceOp};
 use crate::error::{Error, Result};
+use crate::ops::graph::{Spec, ValueId};
+use crate::ops::transpose::{LinArg, TransposeCx};
 use crate::shape::Shape;
-use crate::tensor::Tensor;
-use crate::trace::graph::{Spec, ValueId};
 
 /// The value of a literal array.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Literal {
     /// Every element equals this number (booleans as 0 and 1).
     Splat(f64),
-}
-
-/// A literal array of `spec` whose elements all equal `value`.
-pub(crate) fn constant(value: f64, spec: Spec) -> Result<Tensor> {
-    bind1(
-        Prim::Constant {
-            literal: Literal::Splat(value),
-            spec,
-        },
-        &[],
-    )
-}
-
-/// `iota` of `dtype` and `shape`, counting along `dimension`.
-pub(crate) fn iota(dtype: DType, shape: Shape, dimension: usize) -> Result<Tensor> {
-    if dimension >= shape.rank() {
-        return Err(Error::shape(
-            "iota",
-            format!("dimension {dimension} is out of range for shape {shape}"),
-        ));
-    }
-    bind1(
-        Prim::Iota {
-            spec: Spec::new(dtype, shape),
-            dimension,
-        },
-        &[],
-    )
-}
-
-pub(crate) fn broadcast_in_dim(x: &Tensor, shape: Shape, dims: Vec<usize>) -> Result<Tensor> {
-    bind1(Prim::BroadcastInDim { shape, dims }, &[x])
-}
-
-pub(crate) fn reshape(x: &Tensor, shape: Shape) -> Result<Tensor> {
-    if x.shape() == &shape {
-        return Ok(x.clone());
-    }
-    bind1(Prim::Reshape { shape }, &[x])
-}
-
-pub(crate) fn transpose(x: &Tensor, perm: Vec<usize>) -> Result<Tensor> {
-    if perm.iter().enumerate().all(|(i, &p)| i == p) && perm.len() == x.rank() {
-        return Ok(x.clone());
-    }
-    bind1(Prim::Transpose { perm }, &[x])
-}
-
-pub(crate) fn slice(
-    x: &Tensor,
-    start: Vec<usize>,
-    limit: Vec<usize>,
-    strides: Vec<usize>,
-) -> Result<Tensor> {
-    bind1(
-        Prim::Slice {
-            start,
-            limit,
-            strides,
-        },
-        &[x],
-    )
-}
-
-pub(crate) fn pad(
-    x: &Tensor,
-    value: &Tensor,
-    low: Vec<i64>,
-    high: Vec<i64>,
-    interior: Vec<usize>,
-) -> Result<Tensor> {
-    bind1(
-        Prim::Pad {
-            low,
-            high,
-            interior,
-        },
-        &[x, value],
-    )
-}
-
-pub(crate) fn concatenate(xs: &[&Tensor], axis: usize) -> Result<Tensor> {
-    if xs.len() == 1 {
-        return Ok(xs[0].clone());
-    }
-    bind1(Prim::Concatenate { axis }, xs)
-}
-
-pub(crate) fn rev(x: &Tensor, axes: Vec<usize>) -> Result<Tensor> {
-    bind1(Prim::Rev { axes }, &[x])
 }
 
 // ---------------------------------------------------------------- shape rules
@@ -419,12 +327,6 @@ pub(super) fn pad_transpose(
         None
     };
     Ok(vec![operand_ct, value_ct])
-}
-
-/// `_concatenate_transpose_rule`: a slice of the cotangent per linear operand.
-/// `lax.split`: parts of `sizes` along `axis` (how `jnp.split` lowers since JAX 0.4.36).
-pub(crate) fn split(x: &Tensor, axis: usize, sizes: Vec<usize>) -> Result<Vec<Tensor>> {
-    super::bind(Prim::Split { axis, sizes }, &[x])
 }
 
 pub(super) fn split_spec(inputs: &[&Spec], axis: usize, sizes: &[usize]) -> Result<Vec<Spec>> {

@@ -2,12 +2,11 @@
 //! costed per output element and window tap) and `select_and_scatter_add`, the transpose
 //! of a max/min pool.
 
-use super::{Cost, Prim, bind1};
-use crate::cost::linearize::{J, JvpCx};
-use crate::cost::transpose::{LinArg, TransposeCx};
+use super::{Cost, Prim};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
-use crate::trace::graph::{Spec, ValueId};
+use crate::ops::graph::{Spec, ValueId};
+use crate::ops::linearize::{J, JvpCx};
+use crate::ops::transpose::{LinArg, TransposeCx};
 
 /// The reducer of a window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,11 +53,6 @@ fn to_i64(v: usize) -> i64 {
 
 fn dilate(d: usize, dilation: usize) -> usize {
     if d == 0 { 0 } else { 1 + dilation * (d - 1) }
-}
-
-/// `lax.reduce_window` with a sum, max or min monoid.
-pub(crate) fn reduce_window(op: WindowOp, x: &Tensor, window: Window) -> Result<Tensor> {
-    bind1(Prim::ReduceWindow { op, window }, &[x])
 }
 
 pub(super) fn reduce_window_spec(op: WindowOp, inputs: &[&Spec], w: &Window) -> Result<Spec> {
@@ -239,8 +233,8 @@ pub(super) fn select_and_gather_transpose(
     w: &Window,
 ) -> Result<Vec<Option<ValueId>>> {
     let LinArg::Primal(mut operand) = args[1] else {
-        return Err(Error::invalid(
-            "internal: select_and_gather_add is linear in its tangents only",
+        return Err(Error::internal(
+            "select_and_gather_add is linear in its tangents only",
         ));
     };
     if w.window_dilation.iter().any(|&d| d != 1) {

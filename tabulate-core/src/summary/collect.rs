@@ -1,31 +1,37 @@
 //! Calls → rows, as Flax's `_get_module_table` does: rows in call order, repeated calls
 //! hidden unless asked for, `depth` collapsing subtrees into the deepest row shown.
+//!
+//! Two steps around the costing stage: [`shown_calls`] picks the calls that become rows,
+//! the caller measures each one's metrics, and [`collect`] assembles the rows.
 
 use std::collections::HashSet;
 
 use super::{Leaf, Row, RowVariables, Size, Summary};
-use crate::cost;
-use crate::error::Result;
-use crate::trace::{Recording, Variable};
+use crate::cost::{Metric, Metrics};
+use crate::trace::{CallRecord, Recording, Variable};
 use crate::value::Value;
 
-/// What to put in the summary.
+/// Which calls become rows.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Selection {
     pub(crate) depth: Option<usize>,
     pub(crate) show_repeated: bool,
-    pub(crate) flops: bool,
-    pub(crate) vjp_flops: bool,
 }
 
-pub(crate) fn collect(
-    recording: &Recording,
-    module_type: &str,
-    selection: Selection,
-) -> Result<Summary> {
-    let collections = collection_order(&recording.variables);
+/// A call that becomes a row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ShownCall<'r> {
+    pub(crate) call: &'r CallRecord,
+    /// Called before (shared weights, another method) or lifted: no variables shown.
+    repeated: bool,
+    /// At the `depth` limit: counts its whole subtree's variables.
+    collapsed: bool,
+}
+
+/// The calls shown as rows, in call order.
+pub(crate) fn shown_calls(recording: &Recording, selection: Selection) -> Vec<ShownCall<'_>> {
     let mut visited: HashSet<&[String]> = HashSet::new();
-    let mut rows = Vec::new();
+    let mut shown = Vec::new();
     for call in &recording.calls {
         let depth = call.path.len();
         let repeated = call.lifted || visited.contains(call.path.as_slice());
@@ -35,53 +41,81 @@ pub(crate) fn collect(
         if !repeated && selection.depth.is_some_and(|d| depth > d) {
             continue;
         }
-        let collapsed = selection.depth == Some(depth);
-        let variables = collections
-            .iter()
-            .map(|collection| {
-                if repeated {
-                    return RowVariables {
-                        own: Vec::new(),
-                        counted: Size::default(),
-                    };
-                }
-                let own = own_variables(recording, collection, &call.path);
-                let counted = if collapsed {
-                    subtree_size(recording, collection, &call.path)
-                } else {
-                    own.iter().map(|l| Size::of(l.dtype, &l.shape)).sum()
-                };
-                RowVariables { own, counted }
-            })
-            .collect();
         visited.insert(&call.path);
-        let (flops, vjp_flops) = if selection.flops || selection.vjp_flops {
-            cost::call_flops(recording, call, selection.flops, selection.vjp_flops)?
-        } else {
-            (None, None)
-        };
-        rows.push(Row {
-            path: call.path.clone(),
-            module_type: call.type_name.clone(),
-            method: call.method.clone(),
-            inputs: call.inputs.clone(),
-            outputs: call.outputs.clone().unwrap_or_else(Value::none),
-            flops,
-            vjp_flops,
-            variables,
+        shown.push(ShownCall {
+            call,
+            repeated,
+            collapsed: selection.depth == Some(depth),
         });
     }
-    let totals = (0..collections.len())
-        .map(|i| rows.iter().map(|r: &Row| r.variables[i].counted).sum())
+    shown
+}
+
+/// The summary of `shown` calls, each with its measured `metrics` (same order).
+pub(crate) fn collect(
+    recording: &Recording,
+    module_type: &str,
+    shown: &[ShownCall<'_>],
+    metrics: Vec<Metric>,
+    measured: Vec<Metrics>,
+) -> Summary {
+    let collections = collection_order(&recording.variables);
+    let rows: Vec<Row> = shown
+        .iter()
+        .zip(measured)
+        .map(|(shown, metrics)| row(recording, &collections, shown, metrics))
         .collect();
-    Ok(Summary {
+    let totals = (0..collections.len())
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r: &Row| r.variables.get(i))
+                .map(|v| v.counted)
+                .sum()
+        })
+        .collect();
+    Summary {
         module_type: module_type.to_string(),
-        show_flops: selection.flops,
-        show_vjp_flops: selection.vjp_flops,
+        metrics,
         collections,
         rows,
         totals,
-    })
+    }
+}
+
+fn row(
+    recording: &Recording,
+    collections: &[String],
+    shown: &ShownCall<'_>,
+    metrics: Metrics,
+) -> Row {
+    let call = shown.call;
+    let variables = collections
+        .iter()
+        .map(|collection| {
+            if shown.repeated {
+                return RowVariables {
+                    own: Vec::new(),
+                    counted: Size::default(),
+                };
+            }
+            let own = own_variables(recording, collection, &call.path);
+            let counted = if shown.collapsed {
+                subtree_size(recording, collection, &call.path)
+            } else {
+                own.iter().map(|l| Size::of(l.dtype, &l.shape)).sum()
+            };
+            RowVariables { own, counted }
+        })
+        .collect();
+    Row {
+        path: call.path.clone(),
+        module_type: call.type_name.clone(),
+        method: call.method.clone(),
+        inputs: call.inputs.clone(),
+        outputs: call.outputs.clone().unwrap_or_else(Value::none),
+        metrics,
+        variables,
+    }
 }
 
 /// `params` first, then the other collections alphabetically (Flax's order depends on
@@ -93,7 +127,6 @@ fn collection_order(variables: &[Variable]) -> Vec<String> {
     names.sort_by_key(|c| c != "params");
     names
 }
-
 fn own_variables(recording: &Recording, collection: &str, path: &[String]) -> Vec<Leaf> {
     let mut leaves: Vec<Leaf> = recording
         .variables

@@ -2,6 +2,7 @@
 //! `PyYAML`'s block style with dimmed dtypes, `{:,}` counts, decimal byte units.
 
 use super::{Row, RowVariables, Size, Summary};
+use crate::cost::MetricValue;
 use crate::value::Value;
 
 /// Text attributes rich uses in the table.
@@ -93,12 +94,7 @@ pub(crate) fn cells(summary: &Summary) -> Cells {
     let mut headers: Vec<String> = ["path", "module", "inputs", "outputs"]
         .map(String::from)
         .to_vec();
-    if summary.show_flops {
-        headers.push("flops".into());
-    }
-    if summary.show_vjp_flops {
-        headers.push("vjp_flops".into());
-    }
+    headers.extend(summary.metrics.iter().map(|m| m.header().to_string()));
     let total_column = headers.len() - 1;
     headers.extend(summary.collections.iter().cloned());
     let rows = summary
@@ -124,12 +120,7 @@ fn row_cells(summary: &Summary, row: &Row) -> Vec<StyledText> {
         value_text(&row.inputs),
         value_text(&row.outputs),
     ];
-    if summary.show_flops {
-        cells.push(count_text(row.flops));
-    }
-    if summary.show_vjp_flops {
-        cells.push(count_text(row.vjp_flops));
-    }
+    cells.extend(summary.metrics.iter().map(|&m| metric_text(row.metric(m))));
     cells.extend(row.variables.iter().map(variables_text));
     cells
 }
@@ -146,8 +137,13 @@ fn module_text(module_type: &str, method: &str) -> StyledText {
 }
 
 /// FLOP counts are plain integers, without separators.
-fn count_text(count: Option<u64>) -> StyledText {
-    StyledText::plain(count.map_or_else(|| "-1".to_string(), |c| c.to_string()))
+/// A metric's cell: a count as a plain integer; `-1` where none was computed, as Flax
+/// writes a missing cost.
+fn metric_text(value: Option<&MetricValue>) -> StyledText {
+    match value {
+        Some(MetricValue::Count(count)) => StyledText::plain(count.to_string()),
+        None => StyledText::plain("-1"),
+    }
 }
 
 /// The row's own variables as YAML, a blank line, then the bold count.
@@ -164,7 +160,6 @@ fn variables_text(vars: &RowVariables) -> StyledText {
                         Value::Array {
                             dtype: l.dtype,
                             shape: l.shape.clone(),
-                            tensor: None,
                         },
                     )
                 })
@@ -330,7 +325,6 @@ mod tests {
         Value::Array {
             dtype: DType::F32,
             shape: Shape::new(dims.to_vec()),
-            tensor: None,
         }
     }
 

@@ -3,12 +3,13 @@
 
 pub(crate) mod collect;
 pub(crate) mod format;
-pub mod render;
+mod render;
 
 use std::fmt;
 
 use serde::Serialize;
 
+use crate::cost::{Metric, MetricValue, Metrics};
 use crate::dtype::DType;
 use crate::shape::Shape;
 use crate::value::Value;
@@ -16,14 +17,14 @@ pub use render::{ColorChoice, RenderOptions};
 
 /// A model summary: one row per module call, the variable collections as columns, and
 /// totals. Display it to get Flax's table; serialise it for programs.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
     /// The summarised module's type name; the title reads `{module_type} Summary`.
     pub module_type: String,
-    /// Whether the `flops` column is shown.
-    pub show_flops: bool,
-    /// Whether the `vjp_flops` column is shown.
-    pub show_vjp_flops: bool,
+    /// The computed columns the options asked for, in column order; every row holds a
+    /// value for each.
+    pub metrics: Vec<Metric>,
     /// Variable collections, in column order: `params` first, then alphabetical.
     pub collections: Vec<String>,
     /// The rows, in call order (a parent before its children).
@@ -33,6 +34,7 @@ pub struct Summary {
 }
 
 /// One module call.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Row {
     /// The module's path (`["Block_0", "Dense_1"]`); empty for the root module.
@@ -45,15 +47,15 @@ pub struct Row {
     pub inputs: Value,
     /// The result.
     pub outputs: Value,
-    /// XLA's flops of the call's forward pass, when computed.
-    pub flops: Option<u64>,
-    /// XLA's flops of the call's forward pass plus its VJP, when computed.
-    pub vjp_flops: Option<u64>,
+    /// The computed columns ([`Summary::metrics`]); serialised as one key per metric.
+    #[serde(flatten)]
+    pub(crate) metrics: Metrics,
     /// Per collection (in [`Summary::collections`] order), the row's variables.
     pub variables: Vec<RowVariables>,
 }
 
 /// A row's variables in one collection.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RowVariables {
     /// The variables the module itself declared, sorted by name.
@@ -64,6 +66,7 @@ pub struct RowVariables {
 }
 
 /// One variable.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Leaf {
     /// Its name (`kernel`).
@@ -81,6 +84,29 @@ pub struct Size {
     pub count: u64,
     /// Bytes (elements × item size).
     pub bytes: u64,
+}
+
+impl Row {
+    /// XLA's flops of the call's forward pass, when computed.
+    pub fn flops(&self) -> Option<u64> {
+        self.metric(Metric::Flops).and_then(MetricValue::as_count)
+    }
+
+    /// XLA's flops of the call's forward pass plus its VJP, when computed.
+    pub fn vjp_flops(&self) -> Option<u64> {
+        self.metric(Metric::VjpFlops)
+            .and_then(MetricValue::as_count)
+    }
+
+    /// The value of `metric` in this row, when it was computed.
+    pub fn metric(&self, metric: Metric) -> Option<&MetricValue> {
+        self.metrics.get(metric)
+    }
+
+    /// Every computed metric of this row, in column order.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
 }
 
 impl Size {
@@ -114,6 +140,11 @@ impl Summary {
     /// The total over every collection, as the caption's `Total Parameters` counts it.
     pub fn total(&self) -> Size {
         self.totals.iter().copied().sum()
+    }
+
+    /// Whether the table has a column for `metric`.
+    pub fn shows(&self, metric: Metric) -> bool {
+        self.metrics.contains(&metric)
     }
 
     /// The table as text, with explicit width and colour choices.

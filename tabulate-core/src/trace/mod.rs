@@ -5,7 +5,6 @@
 //! result, and the variables it read or wrote. Outside a run, recording costs one
 //! thread-local check.
 
-pub(crate) mod graph;
 mod naming;
 mod vars;
 
@@ -16,11 +15,12 @@ use std::ops::Range;
 use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::module::Tabulate;
+use crate::ops::graph::{Graph, NodeTag, RegionId, RegionKind, Spec, ValueId};
 use crate::ops::{CustomRule, Prim};
 use crate::options::Mutable;
+use crate::scope;
 use crate::tensor::Tensor;
-use crate::value::{CallArgs, Describe, Value};
-use graph::{Graph, NodeTag, RegionId, RegionKind, Spec, ValueId};
+use crate::value::{CallArgs, Value};
 use naming::{Frame, ModuleKey};
 use vars::Variables;
 pub(crate) use vars::{VarId, Variable};
@@ -111,6 +111,7 @@ pub(crate) fn run<M: Tabulate, R>(
     if !installed {
         return Err(Error::new(ErrorKind::Reentrant));
     }
+    scope::open(generation);
     let uninstall = Uninstall;
     let out = f(model);
     let trace = TRACE
@@ -134,6 +135,7 @@ struct Uninstall;
 impl Drop for Uninstall {
     fn drop(&mut self) {
         TRACE.with(|cell| cell.borrow_mut().take());
+        scope::close();
     }
 }
 
@@ -151,14 +153,6 @@ pub(crate) fn is_active() -> bool {
 
 fn with_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Option<R> {
     TRACE.with(|cell| cell.borrow_mut().as_mut().map(f))
-}
-
-/// The innermost module call on this thread, for error messages.
-pub(crate) fn current_location() -> Option<Location> {
-    TRACE.with(|cell| {
-        let trace = cell.try_borrow().ok()?;
-        trace.as_ref()?.location()
-    })
 }
 
 /// Applies `prim` to `inputs` with results of `outputs` specs, recording the application
@@ -220,17 +214,6 @@ pub(crate) fn loop_region<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     out
 }
 
-/// Opens a call that a lifted transform records for a function that is not a method of
-/// `module` (`scan_fn`, `<lambda>`); `path` overrides the module's path when given.
-pub(crate) fn enter_lifted_call(
-    module: &dyn Tabulate,
-    method: &'static str,
-    path: Option<Vec<String>>,
-    args: impl FnOnce(&mut CallArgs),
-) -> CallGuard {
-    open_call(module, method, args, Some(&Lifted { path }))
-}
-
 /// The path of the module whose call is running now, without its last name: where the
 /// module that called it lives.
 pub(crate) fn parent_path() -> Vec<String> {
@@ -245,9 +228,9 @@ pub(crate) fn parent_path() -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// How a lifted call is recorded.
-struct Lifted {
-    path: Option<Vec<String>>,
+/// How a lifted call is recorded: under `path` when given, else the module's own.
+pub(crate) struct Lifted {
+    pub(crate) path: Option<Vec<String>>,
 }
 
 /// `f` differentiated by the custom rule `rule` (`jax.custom_jvp`).
@@ -257,15 +240,6 @@ pub(crate) fn custom_jvp(
     f: impl FnOnce() -> Result<Tensor>,
 ) -> Result<Tensor> {
     region(RegionKind::CustomJvp(rule), inputs, f)
-}
-
-/// Where a module built now is born: this trace and the innermost frame.
-pub(crate) fn birthplace() -> Option<(u64, u64)> {
-    TRACE.with(|cell| {
-        let trace = cell.try_borrow().ok()?;
-        let trace = trace.as_ref()?;
-        Some((trace.generation, trace.frames.last()?.uid))
-    })
 }
 
 /// Declares variable `name` in `collection` on the current module (or returns the
@@ -289,97 +263,6 @@ pub(crate) fn is_mutable(collection: &str) -> bool {
 /// or an error if the run does not provide it. Outside a run, a fresh key.
 pub(crate) fn rng_key(stream: &str) -> Result<Tensor> {
     with_trace(|trace| trace.rng_key(stream)).unwrap_or_else(|| Ok(Tensor::new(DType::U32, [2])))
-}
-
-/// Marks one module call in progress; [`CallGuard::exit`] closes it.
-#[must_use = "a call must be closed with `exit`"]
-pub struct CallGuard {
-    depth: Option<usize>,
-}
-
-/// Opens a call of `method` on `module` if a summary run is active. `args` records the
-/// arguments; it is only called when a run is active.
-pub fn enter_call(
-    module: &dyn Tabulate,
-    method: &'static str,
-    args: impl FnOnce(&mut CallArgs),
-) -> CallGuard {
-    open_call(module, method, args, None)
-}
-
-/// Opens a call, a lifted one if `lifted` says how.
-fn open_call(
-    module: &dyn Tabulate,
-    method: &'static str,
-    args: impl FnOnce(&mut CallArgs),
-    lifted: Option<&Lifted>,
-) -> CallGuard {
-    if !is_active() {
-        return CallGuard { depth: None };
-    }
-    let fields = naming::fields_of(module);
-    let key = naming::key_of(module);
-    let mut call_args = CallArgs::default();
-    args(&mut call_args);
-    let depth =
-        with_trace(|trace| trace.enter(module, &key, fields, method, call_args.to_value(), lifted));
-    CallGuard { depth }
-}
-
-impl CallGuard {
-    /// Closes the call with its result.
-    pub fn exit<T: ForwardOutput + ?Sized>(mut self, result: &T) {
-        if let Some(depth) = self.depth.take() {
-            let outputs = result.output_value();
-            with_trace(|trace| trace.exit(depth, outputs));
-        }
-    }
-}
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        // Only reached without `exit` when the method panicked: unwind the frame.
-        if let Some(depth) = self.depth.take() {
-            with_trace(|trace| trace.exit(depth, None));
-        }
-    }
-}
-
-/// What a `#[forward]` method may return: a [`Describe`] value, or a `Result` of one.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be the result of a `#[forward]` method",
-    label = "results must implement `Describe` (or be a `Result` of such a value)",
-    note = "implement `tabulate::Describe` for the result type"
-)]
-pub trait ForwardOutput {
-    /// The value shown in the `outputs` column, or `None` for an error.
-    fn output_value(&self) -> Option<Value>;
-    /// The error, if the call failed: ours as it is, any other as its message.
-    fn failure(&self) -> Option<Error> {
-        None
-    }
-}
-
-impl<T: Describe, E: std::fmt::Display + 'static> ForwardOutput for std::result::Result<T, E> {
-    fn output_value(&self) -> Option<Value> {
-        self.as_ref().ok().map(Describe::describe)
-    }
-
-    fn failure(&self) -> Option<Error> {
-        let error = self.as_ref().err()?;
-        let any: &dyn std::any::Any = error;
-        Some(any.downcast_ref::<Error>().cloned().unwrap_or_else(|| {
-            Error::new(ErrorKind::Failed {
-                message: error.to_string(),
-            })
-        }))
-    }
-}
-
-impl<T: Describe> ForwardOutput for T {
-    fn output_value(&self) -> Option<Value> {
-        Some(self.describe())
-    }
 }
 
 impl Trace {
@@ -451,11 +334,18 @@ impl Trace {
         });
         let uid = self.next_frame;
         self.next_frame += 1;
+        scope::push_frame(
+            uid,
+            Location {
+                path: path.join("/"),
+                module: module.type_name().to_string(),
+            },
+        );
         self.frames.push(Frame::call(uid, index, path, fields));
         self.frames.len() - 1
     }
 
-    fn exit(&mut self, depth: usize, outputs: Option<Value>) {
+    fn exit(&mut self, depth: usize, outputs: Option<Value>, arrays: Vec<(u64, Spec)>) {
         // A frame deeper than `depth` is left only by a panic inside it; drop it too.
         while self.frames.len() > depth + 1 {
             self.frames.pop();
@@ -463,18 +353,15 @@ impl Trace {
         let Some(frame) = self.frames.pop() else {
             return;
         };
+        scope::truncate_frames(self.frames.len());
         let Some(index) = frame.call else {
             return;
         };
         let end = self.node_count();
-        let mut results = Vec::new();
-        if let Some(value) = &outputs {
-            let mut arrays = Vec::new();
-            value.for_each_array(&mut |id, spec| arrays.push((id, spec)));
-            for (id, spec) in arrays {
-                results.push(self.value_for_id(id, spec));
-            }
-        }
+        let results = arrays
+            .into_iter()
+            .map(|(id, spec)| self.value_for_id(id, spec))
+            .collect();
         let variables = frame
             .touched
             .iter()
@@ -595,16 +482,27 @@ impl Trace {
     }
 }
 
-/// Records `body` as a call of `method` on `module` (what `#[forward]` expands to, for
-/// modules written by hand): `args` describes the arguments, `body` computes the result.
-pub fn module_call<M: Tabulate, T: ForwardOutput>(
-    module: &M,
+/// Opens a call of `method` on `module`, when a run is active: resolves its path, records
+/// its arguments (`args` is only called then) and pushes its frame. Returns the frame's
+/// depth, which [`close_call`] takes.
+pub(crate) fn open_call(
+    module: &dyn Tabulate,
     method: &'static str,
     args: impl FnOnce(&mut CallArgs),
-    body: impl FnOnce() -> T,
-) -> T {
-    let guard = enter_call(module, method, args);
-    let out = body();
-    guard.exit(&out);
-    out
+    lifted: Option<&Lifted>,
+) -> Option<usize> {
+    if !is_active() {
+        return None;
+    }
+    let fields = naming::fields_of(module);
+    let key = naming::key_of(module);
+    let mut call_args = CallArgs::default();
+    args(&mut call_args);
+    with_trace(|trace| trace.enter(module, &key, fields, method, call_args.to_value(), lifted))
+}
+
+/// Closes the call whose frame is at `depth` with its result (`None` when it failed or
+/// panicked); `arrays` are the tensors its result holds, in order.
+pub(crate) fn close_call(depth: usize, outputs: Option<Value>, arrays: Vec<(u64, Spec)>) {
+    with_trace(|trace| trace.exit(depth, outputs, arrays));
 }

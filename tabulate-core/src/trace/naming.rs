@@ -133,8 +133,8 @@ impl Trace {
         module
             .identity()
             .and_then(ModuleIdentity::birthplace)
-            .filter(|&(g, uid)| g == generation && uid != 0)
-            .and_then(|(_, uid)| self.frames.iter().rposition(|f| f.uid == uid))
+            .filter(|born| born.run == generation && born.frame != 0)
+            .and_then(|born| self.frames.iter().rposition(|f| f.uid == born.frame))
     }
 
     /// The path of a module built inline: named in the frame that built it, if that frame

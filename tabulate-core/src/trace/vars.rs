@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::graph::{Spec, ValueId};
+use crate::ops::graph::{Spec, ValueId};
 use crate::tensor::Tensor;
 
 /// Index of a variable in a run.

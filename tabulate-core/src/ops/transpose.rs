@@ -5,9 +5,9 @@
 use super::linearize::{TanId, Tape};
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
 use crate::ops::{Binary, Literal, Prim, ReduceOp};
 use crate::shape::Shape;
-use crate::trace::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
 
 /// An argument of a linear op: a tangent (the op is linear in it) or a primal value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub(crate) enum LinArg {
 
 /// What a transpose rule writes to.
 pub(crate) struct TransposeCx<'a> {
-    h: &'a mut Graph,
+    program: &'a mut Graph,
     tape: &'a Tape,
     region: RegionId,
 }
@@ -26,13 +26,13 @@ pub(crate) struct TransposeCx<'a> {
 impl TransposeCx<'_> {
     pub(crate) fn emit(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
         Ok(self
-            .h
+            .program
             .emit(prim, inputs.to_vec(), self.region, NodeTag::Plain)?[0])
     }
 
     /// Emits a primitive with several results.
     pub(crate) fn emit_multi(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<Vec<ValueId>> {
-        self.h
+        self.program
             .emit(prim, inputs.to_vec(), self.region, NodeTag::Plain)
     }
 
@@ -40,12 +40,12 @@ impl TransposeCx<'_> {
     pub(crate) fn spec(&self, arg: LinArg) -> Spec {
         match arg {
             LinArg::Tan(t) => self.tape.spec(t).clone(),
-            LinArg::Primal(v) => self.h.spec(v).clone(),
+            LinArg::Primal(v) => self.program.spec(v).clone(),
         }
     }
 
     pub(crate) fn value_spec(&self, v: ValueId) -> Spec {
-        self.h.spec(v).clone()
+        self.program.spec(v).clone()
     }
 
     /// A literal scalar.
@@ -120,7 +120,7 @@ impl Cotangents {
     /// Adds `ct` to tangent `t`'s cotangent, emitting an `add_any` if it already has one.
     pub(crate) fn add(
         &mut self,
-        h: &mut Graph,
+        program: &mut Graph,
         t: TanId,
         ct: ValueId,
         region: RegionId,
@@ -128,7 +128,7 @@ impl Cotangents {
         let slot = &mut self.cts[t.0 as usize];
         *slot = Some(match *slot {
             None => ct,
-            Some(previous) => h.emit(
+            Some(previous) => program.emit(
                 Prim::Binary(Binary::Add),
                 vec![previous, ct],
                 region,
@@ -147,15 +147,15 @@ impl Cotangents {
     }
 }
 
-/// Walks `tape` backwards from the cotangents already in `cts`, emitting transposes into `h`.
-pub(crate) fn backward(h: &mut Graph, tape: &Tape, cts: &mut Cotangents) -> Result<()> {
+/// Walks `tape` backwards from the cotangents already in `cts`, emitting transposes into `program`.
+pub(crate) fn backward(program: &mut Graph, tape: &Tape, cts: &mut Cotangents) -> Result<()> {
     for node in tape.nodes.iter().rev() {
         let out_cts: Vec<Option<ValueId>> = node.outs.iter().map(|&t| cts.take(t)).collect();
         if out_cts.iter().all(Option::is_none) {
             continue;
         }
         let mut cx = TransposeCx {
-            h,
+            program,
             tape,
             region: node.region,
         };
@@ -165,7 +165,7 @@ pub(crate) fn backward(h: &mut Graph, tape: &Tape, cts: &mut Cotangents) -> Resu
         };
         for (arg, contribution) in node.args.iter().zip(contributions) {
             if let (LinArg::Tan(t), Some(c)) = (arg, contribution) {
-                cts.add(h, *t, c, node.region)?;
+                cts.add(program, *t, c, node.region)?;
             }
         }
     }

@@ -3,55 +3,11 @@
 //! The same structure holds the programs the cost passes build (a row's forward pass and
 //! its VJP), so one set of passes (fold, dead-code elimination, costing) serves both.
 
-use std::fmt;
 use std::ops::Range;
 
-use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::Prim;
-use crate::shape::Shape;
-
-/// Dtype and shape of a value.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Spec {
-    pub(crate) dtype: DType,
-    pub(crate) shape: Shape,
-}
-
-impl Spec {
-    pub(crate) fn new(dtype: DType, shape: impl Into<Shape>) -> Spec {
-        Spec {
-            dtype,
-            shape: shape.into(),
-        }
-    }
-
-    pub(crate) fn elements(&self) -> u64 {
-        self.shape.elements()
-    }
-
-    pub(crate) fn rank(&self) -> usize {
-        self.shape.rank()
-    }
-
-    pub(crate) fn dims(&self) -> &[usize] {
-        self.shape.dims()
-    }
-
-    pub(crate) fn with_dtype(&self, dtype: DType) -> Spec {
-        Spec::new(dtype, self.shape.clone())
-    }
-
-    pub(crate) fn with_shape(&self, shape: impl Into<Shape>) -> Spec {
-        Spec::new(self.dtype, shape)
-    }
-}
-
-impl fmt::Display for Spec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.dtype, self.shape)
-    }
-}
+pub(crate) use crate::spec::Spec;
 
 /// A value of one graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,8 +9,8 @@
 
 use super::transpose::LinArg;
 use crate::error::{Error, Result};
+use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
 use crate::ops::{Binary, Literal, Prim, Unary};
-use crate::trace::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
 
 /// A tangent on the linear tape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -63,7 +63,7 @@ impl Tape {
 
 /// What a JVP rule writes to.
 pub(crate) struct JvpCx<'a> {
-    pub(crate) h: &'a mut Graph,
+    pub(crate) program: &'a mut Graph,
     pub(crate) tape: &'a mut Tape,
     /// Region of the VJP program for residual ops.
     pub(crate) forward_region: RegionId,
@@ -73,7 +73,7 @@ pub(crate) struct JvpCx<'a> {
 
 impl JvpCx<'_> {
     pub(crate) fn spec(&self, v: ValueId) -> Spec {
-        self.h.spec(v).clone()
+        self.program.spec(v).clone()
     }
 
     fn spec_of(&self, j: J) -> Option<Spec> {
@@ -87,7 +87,7 @@ impl JvpCx<'_> {
     /// A residual: `prim` on primal values, emitted into the forward half now.
     pub(crate) fn primal(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
         let out = self
-            .h
+            .program
             .emit(prim, inputs.to_vec(), self.forward_region, NodeTag::Plain)?;
         Ok(out[0])
     }
@@ -133,11 +133,10 @@ impl JvpCx<'_> {
                 })
                 .collect();
             let Some(primals) = primals else {
-                let results = prim.infer(&[])?.len().max(1);
-                return Ok(vec![J::Zero; results]);
+                return Ok(vec![J::Zero; prim.result_count(args.len())]);
             };
             let outs = self
-                .h
+                .program
                 .emit(prim, primals, self.forward_region, NodeTag::Plain)?;
             return Ok(outs.into_iter().map(J::Primal).collect());
         }
@@ -146,10 +145,7 @@ impl JvpCx<'_> {
             .map(|&a| self.spec_of(a))
             .collect::<Option<Vec<Spec>>>()
             .ok_or_else(|| {
-                Error::invalid(format!(
-                    "internal: a zero tangent reached linear `{}`",
-                    prim.name()
-                ))
+                Error::internal(format!("a zero tangent reached linear `{}`", prim.name()))
             })?;
         let refs: Vec<&Spec> = specs.iter().collect();
         let outs: Vec<TanId> = prim

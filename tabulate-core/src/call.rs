@@ -1,0 +1,118 @@
+//! The public call API: what `#[forward]` expands to ([`enter_call`], [`CallGuard`]),
+//! what hand-written modules call ([`module_call`]), and what a forward method may
+//! return ([`ForwardOutput`]). Each call is opened and closed on the recorder (`trace`).
+
+use crate::error::{Error, ErrorKind};
+use crate::module::Tabulate;
+use crate::scope;
+use crate::trace::{self, Lifted};
+use crate::value::{CallArgs, Describe, Value};
+
+/// Marks one module call in progress; [`CallGuard::exit`] closes it.
+#[must_use = "a call must be closed with `exit`"]
+pub struct CallGuard {
+    depth: Option<usize>,
+}
+
+/// Opens a call of `method` on `module` if a summary run is active. `args` records the
+/// arguments; it is only called when a run is active.
+pub fn enter_call(
+    module: &dyn Tabulate,
+    method: &'static str,
+    args: impl FnOnce(&mut CallArgs),
+) -> CallGuard {
+    open_call(module, method, args, None)
+}
+
+/// Opens a call, a lifted one if `lifted` says how.
+fn open_call(
+    module: &dyn Tabulate,
+    method: &'static str,
+    args: impl FnOnce(&mut CallArgs),
+    lifted: Option<&Lifted>,
+) -> CallGuard {
+    CallGuard {
+        depth: trace::open_call(module, method, args, lifted),
+    }
+}
+
+impl CallGuard {
+    /// Closes the call with its result.
+    pub fn exit<T: ForwardOutput + ?Sized>(mut self, result: &T) {
+        if let Some(depth) = self.depth.take() {
+            let (outputs, arrays) = scope::collect_arrays(|| result.output_value());
+            trace::close_call(depth, outputs, arrays);
+        }
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        // Only reached without `exit` when the method panicked: unwind the frame.
+        if let Some(depth) = self.depth.take() {
+            trace::close_call(depth, None, Vec::new());
+        }
+    }
+}
+
+/// What a `#[forward]` method may return: a [`Describe`] value, or a `Result` of one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the result of a `#[forward]` method",
+    label = "results must implement `Describe` (or be a `Result` of such a value)",
+    note = "implement `tabulate::Describe` for the result type"
+)]
+pub trait ForwardOutput {
+    /// The value shown in the `outputs` column, or `None` for an error.
+    fn output_value(&self) -> Option<Value>;
+    /// The error, if the call failed: ours as it is, any other as its message.
+    fn failure(&self) -> Option<Error> {
+        None
+    }
+}
+
+impl<T: Describe, E: std::fmt::Display + 'static> ForwardOutput for std::result::Result<T, E> {
+    fn output_value(&self) -> Option<Value> {
+        self.as_ref().ok().map(Describe::describe)
+    }
+
+    fn failure(&self) -> Option<Error> {
+        let error = self.as_ref().err()?;
+        let any: &dyn std::any::Any = error;
+        Some(any.downcast_ref::<Error>().cloned().unwrap_or_else(|| {
+            Error::new(ErrorKind::Failed {
+                message: error.to_string(),
+            })
+        }))
+    }
+}
+
+impl<T: Describe> ForwardOutput for T {
+    fn output_value(&self) -> Option<Value> {
+        Some(self.describe())
+    }
+}
+
+/// Opens a call that a lifted transform records for a function that is not a method of
+/// `module` (`scan_fn`, `<lambda>`); `path` overrides the module's path when given.
+pub(crate) fn enter_lifted_call(
+    module: &dyn Tabulate,
+    method: &'static str,
+    path: Option<Vec<String>>,
+    args: impl FnOnce(&mut CallArgs),
+) -> CallGuard {
+    open_call(module, method, args, Some(&Lifted { path }))
+}
+
+/// Records `body` as a call of `method` on `module` (what `#[forward]` expands to, for
+/// modules written by hand): `args` describes the arguments, `body` computes the result.
+pub fn module_call<M: Tabulate, T: ForwardOutput>(
+    module: &M,
+    method: &'static str,
+    args: impl FnOnce(&mut CallArgs),
+    body: impl FnOnce() -> T,
+) -> T {
+    let guard = enter_call(module, method, args);
+    let out = body();
+    guard.exit(&out);
+    out
+}

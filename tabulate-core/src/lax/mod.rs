@@ -1,0 +1,55 @@
+//! The primitives applied to [`Tensor`]s, as `jax.lax` applies them: check shapes with the
+//! primitive's rule, record the application when a summary runs, return the results.
+//! Layers and [`Tensor`] methods are written only in terms of these, in the order Flax
+//! and `jax.numpy` apply them, so their costs come out of the rules in `ops`.
+
+mod control;
+mod conv;
+mod custom;
+mod dot;
+mod elementwise;
+mod gather;
+mod random;
+mod reduce;
+mod structural;
+pub(crate) mod tensor;
+mod window;
+
+use crate::error::Result;
+use crate::ops::Prim;
+use crate::spec::Spec;
+use crate::tensor::Tensor;
+use crate::trace;
+
+pub(crate) use control::{loop_exit, loop_slice, loop_var};
+pub(crate) use conv::conv_general_dilated;
+pub(crate) use custom::{logaddexp, relu};
+pub(crate) use dot::dot_general;
+pub(crate) use elementwise::{
+    binary, bitcast_convert, compare, convert, integer_pow, select_n, stop_gradient, unary,
+};
+pub(crate) use gather::take_rows;
+pub(crate) use random::{fold_in, iota_2x32_shape, threefry2x32};
+pub(crate) use reduce::{argmax, reduce};
+pub(crate) use structural::{
+    broadcast_in_dim, concatenate, constant, iota, pad, reshape, rev, slice, split, transpose,
+};
+pub(crate) use window::reduce_window;
+
+pub(crate) use crate::ops::{
+    Binary, Cmp, ConvParams, DotDims, Padding, ReduceOp, Unary, Window, WindowOp, same_padding,
+};
+
+/// Applies `prim` to tensors: checks shapes, records the application when a summary is
+/// running, and returns the results.
+pub(crate) fn bind(prim: Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+    let specs: Vec<&Spec> = inputs.iter().map(|t| t.spec()).collect();
+    let out = prim.infer(&specs)?;
+    Ok(trace::record(prim, inputs, out))
+}
+
+/// [`bind`] for primitives with one result.
+pub(crate) fn bind_one(prim: Prim, inputs: &[&Tensor]) -> Result<Tensor> {
+    let mut out = bind(prim, inputs)?;
+    Ok(out.swap_remove(0))
+}

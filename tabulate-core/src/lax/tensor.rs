@@ -1,0 +1,880 @@
+//! The operations of [`Tensor`]: methods that follow `jax.numpy` (dtype promotion,
+//! broadcasting, `-1` in reshapes) and apply the same primitives in the same order, so
+//! their costs match what Flax measures.
+
+use crate::dtype::{DType, DTypeKind};
+use crate::error::{Error, Result};
+use crate::lax::{self, Binary, Cmp, DotDims, ReduceOp, Unary};
+use crate::shape::{Shape, normalize_axis};
+use crate::spec::Spec;
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// An array of zeros (a constant, like `jnp.zeros`).
+    pub fn zeros(dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
+        Tensor::full(0.0, dtype, shape)
+    }
+
+    /// An array of ones (a constant, like `jnp.ones`).
+    pub fn ones(dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
+        Tensor::full(1.0, dtype, shape)
+    }
+
+    /// An array whose elements all equal `value` (a constant, like `jnp.full`).
+    pub fn full(value: f64, dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
+        lax::constant(value, Spec::new(dtype, shape))
+    }
+
+    /// `0, 1, …, n-1` (like `jnp.arange(n)`).
+    pub fn arange(n: usize, dtype: DType) -> Result<Tensor> {
+        lax::iota(dtype, Shape::new([n]), 0)
+    }
+
+    fn axis(&self, axis: isize, op: &'static str) -> Result<usize> {
+        normalize_axis(axis, self.rank())
+            .ok_or_else(|| Error::shape(op, format!("axis {axis} is out of range for {self}")))
+    }
+
+    fn axes(&self, axes: &[isize], op: &'static str) -> Result<Vec<usize>> {
+        let mut out = axes
+            .iter()
+            .map(|&a| self.axis(a, op))
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_unstable();
+        if out.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::shape(op, format!("repeated axis in {axes:?}")));
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------ elementwise
+
+    /// `jnp.add`: promotes dtypes and broadcasts shapes.
+    pub fn add(&self, other: impl Operand) -> Result<Tensor> {
+        self.binary(Binary::Add, other)
+    }
+
+    /// `jnp.subtract`.
+    pub fn sub(&self, other: impl Operand) -> Result<Tensor> {
+        self.binary(Binary::Sub, other)
+    }
+
+    /// `jnp.multiply`.
+    pub fn mul(&self, other: impl Operand) -> Result<Tensor> {
+        self.binary(Binary::Mul, other)
+    }
+
+    /// `jnp.true_divide` (integers are divided as floats).
+    pub fn div(&self, other: impl Operand) -> Result<Tensor> {
+        let (a, b) = promote(self, other)?;
+        let (a, b) = if a.dtype().is_inexact() {
+            (a, b)
+        } else {
+            (lax::convert(&a, DType::F32)?, lax::convert(&b, DType::F32)?)
+        };
+        let (a, b) = broadcast_ranks(&a, &b)?;
+        lax::binary(Binary::Div, &a, &b)
+    }
+
+    /// `jnp.maximum`.
+    pub fn maximum(&self, other: impl Operand) -> Result<Tensor> {
+        self.binary(Binary::Max, other)
+    }
+
+    /// `jnp.minimum`.
+    pub fn minimum(&self, other: impl Operand) -> Result<Tensor> {
+        self.binary(Binary::Min, other)
+    }
+
+    /// `jnp.power` with a float exponent (`lax.pow`).
+    pub fn pow(&self, exponent: impl Operand) -> Result<Tensor> {
+        self.binary(Binary::Pow, exponent)
+    }
+
+    /// `x ** n` for an integer `n` (`lax.integer_pow`).
+    pub fn powi(&self, n: i32) -> Result<Tensor> {
+        lax::integer_pow(self, n)
+    }
+
+    fn binary(&self, op: Binary, other: impl Operand) -> Result<Tensor> {
+        let (a, b) = promote(self, other)?;
+        let (a, b) = broadcast_ranks(&a, &b)?;
+        lax::binary(op, &a, &b)
+    }
+
+    fn compare(&self, op: Cmp, other: impl Operand) -> Result<Tensor> {
+        let (a, b) = promote(self, other)?;
+        let (a, b) = broadcast_ranks(&a, &b)?;
+        lax::compare(op, &a, &b)
+    }
+
+    /// `jnp.equal`.
+    pub fn equal(&self, other: impl Operand) -> Result<Tensor> {
+        self.compare(Cmp::Eq, other)
+    }
+
+    /// `jnp.not_equal`.
+    pub fn not_equal(&self, other: impl Operand) -> Result<Tensor> {
+        self.compare(Cmp::Ne, other)
+    }
+
+    /// `jnp.less`.
+    pub fn less(&self, other: impl Operand) -> Result<Tensor> {
+        self.compare(Cmp::Lt, other)
+    }
+
+    /// `jnp.less_equal`.
+    pub fn less_equal(&self, other: impl Operand) -> Result<Tensor> {
+        self.compare(Cmp::Le, other)
+    }
+
+    /// `jnp.greater`.
+    pub fn greater(&self, other: impl Operand) -> Result<Tensor> {
+        self.compare(Cmp::Gt, other)
+    }
+
+    /// `jnp.greater_equal`.
+    pub fn greater_equal(&self, other: impl Operand) -> Result<Tensor> {
+        self.compare(Cmp::Ge, other)
+    }
+
+    fn unary_inexact(&self, op: Unary) -> Result<Tensor> {
+        let x = if self.dtype().is_inexact() {
+            self.clone()
+        } else {
+            lax::convert(self, DType::F32)?
+        };
+        lax::unary(op, &x)
+    }
+
+    /// `jnp.negative`.
+    pub fn neg(&self) -> Result<Tensor> {
+        lax::unary(Unary::Neg, self)
+    }
+
+    /// `jnp.abs`.
+    pub fn abs(&self) -> Result<Tensor> {
+        lax::unary(Unary::Abs, self)
+    }
+
+    /// `jnp.square` (`lax.square`: one multiply).
+    pub fn square(&self) -> Result<Tensor> {
+        lax::unary(Unary::Square, self)
+    }
+
+    /// `jnp.exp`.
+    pub fn exp(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Exp)
+    }
+
+    /// `jnp.log`.
+    pub fn log(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Log)
+    }
+
+    /// `jnp.tanh`.
+    pub fn tanh(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Tanh)
+    }
+
+    /// `jnp.sqrt`.
+    pub fn sqrt(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Sqrt)
+    }
+
+    /// `lax.rsqrt`.
+    pub fn rsqrt(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Rsqrt)
+    }
+
+    /// `jax.nn.sigmoid` (`lax.logistic`).
+    pub fn sigmoid(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Logistic)
+    }
+
+    /// `jnp.floor` (integers are returned unchanged).
+    pub fn floor(&self) -> Result<Tensor> {
+        self.rounded(Unary::Floor)
+    }
+
+    /// `jnp.ceil` (integers are returned unchanged).
+    pub fn ceil(&self) -> Result<Tensor> {
+        self.rounded(Unary::Ceil)
+    }
+
+    /// `jnp.round`, halves to even (integers are returned unchanged).
+    pub fn round(&self) -> Result<Tensor> {
+        self.rounded(Unary::Round)
+    }
+
+    fn rounded(&self, op: Unary) -> Result<Tensor> {
+        if self.dtype().is_inexact() {
+            lax::unary(op, self)
+        } else {
+            Ok(self.clone())
+        }
+    }
+
+    /// `jnp.log1p`.
+    pub fn log1p(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Log1p)
+    }
+
+    /// `jnp.expm1`.
+    pub fn expm1(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Expm1)
+    }
+
+    /// `jax.scipy.special.erf` (`lax.erf`).
+    pub fn erf(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Erf)
+    }
+
+    /// `jnp.remainder` (Python's `%`): `lax.rem`, then a fix-up so the result has the
+    /// divisor's sign — eight elementwise ops, as in `jax.numpy`.
+    pub fn rem(&self, other: impl Operand) -> Result<Tensor> {
+        let (a, b) = promote(self, other)?;
+        let (a, b) = broadcast_ranks(&a, &b)?;
+        let trunc = lax::binary(Binary::Rem, &a, &b)?;
+        let zero = lax::constant(0.0, Spec::new(trunc.dtype(), Shape::scalar()))?;
+        let nonzero = lax::compare(Cmp::Ne, &trunc, &zero)?;
+        let zero_b = lax::constant(0.0, Spec::new(b.dtype(), Shape::scalar()))?;
+        let signs_differ = lax::compare(
+            Cmp::Ne,
+            &lax::compare(Cmp::Lt, &trunc, &zero)?,
+            &lax::compare(Cmp::Lt, &b, &zero_b)?,
+        )?;
+        let fix = lax::binary(Binary::And, &signs_differ, &nonzero)?;
+        let shifted = lax::binary(Binary::Add, &trunc, &b)?;
+        fix.select(&shifted, &trunc)
+    }
+
+    /// `jnp.logical_and` of boolean tensors.
+    pub fn logical_and(&self, other: &Tensor) -> Result<Tensor> {
+        self.logical(Binary::And, other)
+    }
+
+    /// `jnp.logical_or` of boolean tensors.
+    pub fn logical_or(&self, other: &Tensor) -> Result<Tensor> {
+        self.logical(Binary::Or, other)
+    }
+
+    fn logical(&self, op: Binary, other: &Tensor) -> Result<Tensor> {
+        let a = self.astype(DType::Bool)?;
+        let b = other.astype(DType::Bool)?;
+        let (a, b) = broadcast_ranks(&a, &b)?;
+        lax::binary(op, &a, &b)
+    }
+
+    /// `lax.stop_gradient`: the same values, with no gradient flowing back.
+    pub fn stop_gradient(&self) -> Result<Tensor> {
+        lax::stop_gradient(self)
+    }
+
+    /// `jnp.where(cond, on_true, on_false)`, with `self` as `cond`. Like `jnp.where` (a
+    /// nested `jit`), a non-boolean condition is compared with zero first.
+    pub fn select(&self, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
+        crate::trace::call_region("_where", &[self, on_true, on_false], || {
+            let cond = if self.dtype() == DType::Bool {
+                self.clone()
+            } else {
+                let zero = lax::constant(0.0, Spec::new(self.dtype(), Shape::scalar()))?;
+                lax::compare(Cmp::Ne, self, &zero)?
+            };
+            let (t, f) = promote(on_true, on_false)?;
+            let shape = cond
+                .shape()
+                .broadcast(t.shape())
+                .and_then(|s| s.broadcast(f.shape()))
+                .ok_or_else(|| {
+                    Error::shape(
+                        "select_n",
+                        format!("cannot broadcast {cond}, {t} and {f} together"),
+                    )
+                })?;
+            let cond = cond.broadcast_to(shape.clone())?;
+            let t = t.broadcast_to(shape.clone())?;
+            let f = f.broadcast_to(shape)?;
+            lax::select_n(&cond, &f, &t)
+        })
+    }
+
+    /// `x.astype(dtype)` (`convert_element_type`; free when the dtype is already `dtype`).
+    pub fn astype(&self, dtype: DType) -> Result<Tensor> {
+        lax::convert(self, dtype)
+    }
+
+    /// `jnp.matmul` (`@`): matrix products over the last two dimensions, batch
+    /// dimensions broadcast; a vector operand is treated as a row or column.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let (a, b) = promote(self, other)?;
+        if a.rank() == 0 || b.rank() == 0 {
+            return Err(Error::shape(
+                "dot_general",
+                format!("matmul needs operands of rank 1 or more: {a} × {b}"),
+            ));
+        }
+        let contract = |lhs: usize, rhs: usize| DotDims {
+            lhs_contracting: vec![lhs],
+            rhs_contracting: vec![rhs],
+            ..DotDims::default()
+        };
+        match (a.rank(), b.rank()) {
+            // A vector or plain matrices: one contraction, free dims in numpy's order.
+            (1, _) | (_, 1) | (2, 2) => {
+                let rhs = if b.rank() == 1 { 0 } else { b.rank() - 2 };
+                lax::dot_general(&a, &b, contract(a.rank() - 1, rhs))
+            }
+            (ra, rb) => {
+                let batch_a = &a.shape().dims()[..ra - 2];
+                let batch_b = &b.shape().dims()[..rb - 2];
+                let batch = Shape::new(batch_a.to_vec())
+                    .broadcast(&Shape::new(batch_b.to_vec()))
+                    .ok_or_else(|| {
+                        Error::shape(
+                            "dot_general",
+                            format!("matmul batch dimensions do not broadcast: {a} × {b}"),
+                        )
+                    })?;
+                let expand = |t: &Tensor| -> Result<Tensor> {
+                    let mut dims = batch.dims().to_vec();
+                    dims.extend_from_slice(&t.shape().dims()[t.rank() - 2..]);
+                    t.broadcast_to(Shape::new(dims))
+                };
+                let (a, b) = (expand(&a)?, expand(&b)?);
+                let nb = batch.rank();
+                lax::dot_general(
+                    &a,
+                    &b,
+                    DotDims {
+                        lhs_contracting: vec![nb + 1],
+                        rhs_contracting: vec![nb],
+                        lhs_batch: (0..nb).collect(),
+                        rhs_batch: (0..nb).collect(),
+                    },
+                )
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ shapes
+
+    /// `jnp.reshape`; one dimension may be `-1`, inferred from the others.
+    pub fn reshape(&self, shape: impl ReshapeArg) -> Result<Tensor> {
+        let dims = shape.resolve(self)?;
+        lax::reshape(self, dims)
+    }
+
+    /// `jnp.transpose` with axes `perm`.
+    pub fn transpose(&self, perm: &[usize]) -> Result<Tensor> {
+        lax::transpose(self, perm.to_vec())
+    }
+
+    /// `jnp.swapaxes`.
+    pub fn swapaxes(&self, a: isize, b: isize) -> Result<Tensor> {
+        let (a, b) = (self.axis(a, "transpose")?, self.axis(b, "transpose")?);
+        let mut perm: Vec<usize> = (0..self.rank()).collect();
+        perm.swap(a, b);
+        self.transpose(&perm)
+    }
+
+    /// `jnp.expand_dims`: a new axis of size 1 at `axis`.
+    pub fn expand_dims(&self, axis: isize) -> Result<Tensor> {
+        let axis = normalize_axis(axis, self.rank() + 1).ok_or_else(|| {
+            Error::shape(
+                "broadcast_in_dim",
+                format!("axis {axis} is out of range for {self}"),
+            )
+        })?;
+        let mut dims = self.shape().dims().to_vec();
+        dims.insert(axis, 1);
+        let kept: Vec<usize> = (0..=self.rank()).filter(|&d| d != axis).collect();
+        lax::broadcast_in_dim(self, Shape::new(dims), kept)
+    }
+
+    /// `jnp.squeeze` of the size-1 axis `axis`.
+    pub fn squeeze(&self, axis: isize) -> Result<Tensor> {
+        let axis = self.axis(axis, "squeeze")?;
+        if self.shape().dims()[axis] != 1 {
+            return Err(Error::shape(
+                "squeeze",
+                format!("axis {axis} of {self} is not of size 1"),
+            ));
+        }
+        let mut dims = self.shape().dims().to_vec();
+        dims.remove(axis);
+        lax::reshape(self, Shape::new(dims))
+    }
+
+    /// `jnp.broadcast_to`.
+    pub fn broadcast_to(&self, shape: impl Into<Shape>) -> Result<Tensor> {
+        let shape = shape.into();
+        if self.shape() == &shape {
+            return Ok(self.clone());
+        }
+        if shape.rank() < self.rank() || self.shape().broadcast(&shape).as_ref() != Some(&shape) {
+            return Err(Error::shape(
+                "broadcast_in_dim",
+                format!("cannot broadcast {self} to {shape}"),
+            ));
+        }
+        let offset = shape.rank() - self.rank();
+        lax::broadcast_in_dim(self, shape, (offset..offset + self.rank()).collect())
+    }
+
+    /// `x[..., start:end, ...]` along `axis`.
+    pub fn slice(&self, axis: isize, start: usize, end: usize) -> Result<Tensor> {
+        let axis = self.axis(axis, "slice")?;
+        let mut starts = vec![0; self.rank()];
+        let mut limits = self.shape().dims().to_vec();
+        starts[axis] = start;
+        limits[axis] = end;
+        lax::slice(self, starts, limits, vec![1; self.rank()])
+    }
+
+    /// `jnp.split(x, sections, axis)`: `sections` equal parts along `axis`.
+    pub fn split(&self, sections: usize, axis: isize) -> Result<Vec<Tensor>> {
+        let a = self.axis(axis, "split")?;
+        let size = self.shape().dims()[a];
+        if sections == 0 || !size.is_multiple_of(sections) {
+            return Err(Error::shape(
+                "split",
+                format!("{self} does not split into {sections} equal parts along axis {axis}"),
+            ));
+        }
+        lax::split(self, a, vec![size / sections; sections])
+    }
+
+    /// `jnp.flip` along `axis`.
+    pub fn flip(&self, axis: isize) -> Result<Tensor> {
+        let axis = self.axis(axis, "rev")?;
+        lax::rev(self, vec![axis])
+    }
+
+    /// `jnp.pad(x, widths, constant_values=value)`: `(before, after)` per dimension.
+    /// Like `jnp.pad` (a nested `jit`), it converts the padding value inside the call.
+    pub fn pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Tensor> {
+        if widths.len() != self.rank() {
+            return Err(Error::shape(
+                "pad",
+                format!("one (before, after) pair per dimension of {self} is needed"),
+            ));
+        }
+        let value = lax::constant(value, Spec::new(DType::I32, Shape::scalar()))?;
+        let low = widths
+            .iter()
+            .map(|&(l, _)| i64::try_from(l).unwrap_or(i64::MAX))
+            .collect();
+        let high = widths
+            .iter()
+            .map(|&(_, h)| i64::try_from(h).unwrap_or(i64::MAX))
+            .collect();
+        let interior = vec![0; self.rank()];
+        crate::trace::call_region("pad", &[self, &value], || {
+            let value = lax::convert(&value, self.dtype())?;
+            lax::pad(self, &value, low, high, interior)
+        })
+    }
+
+    /// `jnp.pad(x, widths, mode="wrap")`: periodic padding, made of slices and
+    /// concatenations (no arithmetic).
+    pub fn pad_wrap(&self, widths: &[(usize, usize)]) -> Result<Tensor> {
+        if widths.len() != self.rank() {
+            return Err(Error::shape(
+                "pad",
+                format!("one (before, after) pair per dimension of {self} is needed"),
+            ));
+        }
+        let mut x = self.clone();
+        for (axis, &(before, after)) in widths.iter().enumerate() {
+            let size = x.shape().dims()[axis];
+            if size == 0 {
+                if before + after > 0 {
+                    return Err(Error::shape(
+                        "pad",
+                        format!("cannot wrap-pad the empty axis {axis} of {self}"),
+                    ));
+                }
+                continue;
+            }
+            let a = isize::try_from(axis).unwrap_or(isize::MAX);
+            let mut parts = Vec::new();
+            if before % size > 0 {
+                parts.push(x.slice(a, size - before % size, size)?);
+            }
+            parts.extend(std::iter::repeat_n(
+                x.clone(),
+                before / size + after / size + 1,
+            ));
+            if after % size > 0 {
+                parts.push(x.slice(a, 0, after % size)?);
+            }
+            let refs: Vec<&Tensor> = parts.iter().collect();
+            x = lax::concatenate(&refs, axis)?;
+        }
+        Ok(x)
+    }
+
+    /// `jnp.argmax` along `axis`, as `int32` indices.
+    pub fn argmax(&self, axis: isize) -> Result<Tensor> {
+        let axis = self.axis(axis, "argmax")?;
+        lax::argmax(self, axis, DType::I32)
+    }
+
+    /// `jnp.any` over `axes` (all axes when empty).
+    pub fn any(&self, axes: &[isize]) -> Result<Tensor> {
+        self.astype(DType::Bool)?
+            .reduce(ReduceOp::Or, &self.axes_or_all(axes), false)
+    }
+
+    /// `jnp.all` over `axes` (all axes when empty).
+    pub fn all(&self, axes: &[isize]) -> Result<Tensor> {
+        self.astype(DType::Bool)?
+            .reduce(ReduceOp::And, &self.axes_or_all(axes), false)
+    }
+
+    /// `jnp.concatenate(tensors, axis)`.
+    pub fn concatenate(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::shape("concatenate", "needs at least one tensor"))?;
+        let axis = first.axis(axis, "concatenate")?;
+        lax::concatenate(tensors, axis)
+    }
+
+    // ------------------------------------------------------------ reductions
+
+    fn reduce(&self, op: ReduceOp, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+        let axes = self.axes(axes, op.name())?;
+        let reduced = lax::reduce(op, self, axes.clone())?;
+        if keepdims {
+            keep_dims(&reduced, self, &axes)
+        } else {
+            Ok(reduced)
+        }
+    }
+
+    /// `jnp.sum` over `axes` (all axes when empty).
+    pub fn sum(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Sum, &self.axes_or_all(axes), keepdims)
+    }
+
+    /// `jnp.max` over `axes` (all axes when empty).
+    pub fn max(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Max, &self.axes_or_all(axes), keepdims)
+    }
+
+    /// `jnp.min` over `axes` (all axes when empty).
+    pub fn min(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Min, &self.axes_or_all(axes), keepdims)
+    }
+
+    /// `jnp.mean` over `axes` (all axes when empty): a sum, then a divide by the count.
+    pub fn mean(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+        let axes = self.axes_or_all(axes);
+        let resolved = self.axes(&axes, "reduce_sum")?;
+        let count: usize = resolved.iter().map(|&a| self.shape().dims()[a]).product();
+        let x = if self.dtype().is_inexact() {
+            self.clone()
+        } else {
+            lax::convert(self, DType::F32)?
+        };
+        let sum = x.reduce(ReduceOp::Sum, &axes, keepdims)?;
+        let n = lax::constant(count as f64, Spec::new(x.dtype(), Shape::scalar()))?;
+        lax::binary(Binary::Div, &sum, &n)
+    }
+
+    fn axes_or_all(&self, axes: &[isize]) -> Vec<isize> {
+        if axes.is_empty() {
+            (0..self.rank())
+                .map(|a| isize::try_from(a).unwrap_or(isize::MAX))
+                .collect()
+        } else {
+            axes.to_vec()
+        }
+    }
+}
+
+/// Restores reduced axes as size-1 dimensions (`keepdims=True`), with `lax.expand_dims`.
+fn keep_dims(reduced: &Tensor, original: &Tensor, axes: &[usize]) -> Result<Tensor> {
+    let dims: Vec<usize> = (0..original.rank())
+        .map(|d| {
+            if axes.contains(&d) {
+                1
+            } else {
+                original.shape().dims()[d]
+            }
+        })
+        .collect();
+    let kept: Vec<usize> = (0..original.rank()).filter(|d| !axes.contains(d)).collect();
+    lax::broadcast_in_dim(reduced, Shape::new(dims), kept)
+}
+
+/// Right-hand operands of `Tensor` arithmetic: tensors, and Python-style scalars that
+/// adopt the tensor's dtype (JAX's weak types).
+pub trait Operand {
+    /// This operand as a tensor, given the tensor it is combined with.
+    fn operand(self, like: &Tensor) -> Result<(Tensor, bool)>;
+}
+
+impl Operand for &Tensor {
+    fn operand(self, _like: &Tensor) -> Result<(Tensor, bool)> {
+        Ok((self.clone(), false))
+    }
+}
+
+impl Operand for Tensor {
+    fn operand(self, _like: &Tensor) -> Result<(Tensor, bool)> {
+        Ok((self, false))
+    }
+}
+
+impl Operand for f64 {
+    fn operand(self, like: &Tensor) -> Result<(Tensor, bool)> {
+        let dtype = if like.dtype().is_inexact() {
+            like.dtype()
+        } else {
+            DType::F32
+        };
+        Ok((
+            lax::constant(self, Spec::new(dtype, Shape::scalar()))?,
+            true,
+        ))
+    }
+}
+
+impl Operand for f32 {
+    fn operand(self, like: &Tensor) -> Result<(Tensor, bool)> {
+        f64::from(self).operand(like)
+    }
+}
+
+impl Operand for i32 {
+    fn operand(self, like: &Tensor) -> Result<(Tensor, bool)> {
+        let dtype = if like.dtype().kind() == DTypeKind::Bool {
+            DType::I32
+        } else {
+            like.dtype()
+        };
+        Ok((
+            lax::constant(f64::from(self), Spec::new(dtype, Shape::scalar()))?,
+            true,
+        ))
+    }
+}
+
+/// Promotes `a` and `b` to one dtype as `jnp` does; a scalar operand is weakly typed.
+fn promote(a: &Tensor, b: impl Operand) -> Result<(Tensor, Tensor)> {
+    let (b, weak) = b.operand(a)?;
+    let dtype = if weak {
+        b.dtype()
+    } else {
+        a.dtype().promote(b.dtype())
+    };
+    Ok((lax::convert(a, dtype)?, lax::convert(&b, dtype)?))
+}
+
+/// Brings two operands to one rank with leading size-1 dimensions, as
+/// `jnp`'s `promote_shapes` does; scalars are left to `lax`'s scalar broadcasting.
+fn broadcast_ranks(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
+    if a.rank() == b.rank() || a.rank() == 0 || b.rank() == 0 {
+        return Ok((a.clone(), b.clone()));
+    }
+    let rank = a.rank().max(b.rank());
+    let lift = |t: &Tensor| -> Result<Tensor> {
+        if t.rank() == rank {
+            return Ok(t.clone());
+        }
+        let offset = rank - t.rank();
+        lax::broadcast_in_dim(
+            t,
+            t.shape().with_leading_ones(rank),
+            (offset..rank).collect(),
+        )
+    };
+    Ok((lift(a)?, lift(b)?))
+}
+
+/// Shapes accepted by [`Tensor::reshape`]: an array or slice of `isize` where one entry may
+/// be `-1`, or a [`Shape`].
+pub trait ReshapeArg {
+    /// The target shape for `x`.
+    fn resolve(self, x: &Tensor) -> Result<Shape>;
+}
+
+impl ReshapeArg for Shape {
+    fn resolve(self, _x: &Tensor) -> Result<Shape> {
+        Ok(self)
+    }
+}
+
+impl ReshapeArg for &Shape {
+    fn resolve(self, _x: &Tensor) -> Result<Shape> {
+        Ok(self.clone())
+    }
+}
+
+impl ReshapeArg for &[isize] {
+    fn resolve(self, x: &Tensor) -> Result<Shape> {
+        let fail = || Error::shape("reshape", format!("cannot reshape {x} to {self:?}"));
+        let known: u64 = self
+            .iter()
+            .filter(|&&d| d != -1)
+            .map(|&d| u64::try_from(d).map_err(|_| fail()))
+            .product::<Result<u64>>()?;
+        let mut dims = Vec::with_capacity(self.len());
+        let inferred = self.iter().filter(|&&d| d == -1).count();
+        if inferred > 1 {
+            return Err(fail());
+        }
+        for &d in self {
+            if d == -1 {
+                if known == 0 || !x.elements().is_multiple_of(known) {
+                    return Err(fail());
+                }
+                dims.push(usize::try_from(x.elements() / known).map_err(|_| fail())?);
+            } else {
+                dims.push(d.unsigned_abs());
+            }
+        }
+        Ok(Shape::new(dims))
+    }
+}
+
+impl<const N: usize> ReshapeArg for [isize; N] {
+    fn resolve(self, x: &Tensor) -> Result<Shape> {
+        self.as_slice().resolve(x)
+    }
+}
+
+impl ReshapeArg for Vec<isize> {
+    fn resolve(self, x: &Tensor) -> Result<Shape> {
+        self.as_slice().resolve(x)
+    }
+}
+
+macro_rules! operator {
+    ($trait:ident, $method:ident, $op:ident) => {
+        impl<O: Operand> std::ops::$trait<O> for &Tensor {
+            type Output = Result<Tensor>;
+            fn $method(self, rhs: O) -> Result<Tensor> {
+                Tensor::$op(self, rhs)
+            }
+        }
+        impl<O: Operand> std::ops::$trait<O> for Tensor {
+            type Output = Result<Tensor>;
+            fn $method(self, rhs: O) -> Result<Tensor> {
+                Tensor::$op(&self, rhs)
+            }
+        }
+    };
+}
+operator!(Add, add, add);
+operator!(Sub, sub, sub);
+operator!(Mul, mul, mul);
+operator!(Div, div, div);
+
+impl std::ops::Neg for &Tensor {
+    type Output = Result<Tensor>;
+    fn neg(self) -> Result<Tensor> {
+        Tensor::neg(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(shape: &[usize]) -> Tensor {
+        Tensor::new(DType::F32, shape)
+    }
+
+    #[test]
+    fn arithmetic_broadcasts_like_numpy() {
+        let y = (&t(&[16, 4]) + &t(&[4])).unwrap();
+        assert_eq!(y.to_string(), "float32[16,4]");
+        let y = (&t(&[2, 1, 3]) * &t(&[5, 1])).unwrap();
+        assert_eq!(y.to_string(), "float32[2,5,3]");
+        let y = (&t(&[3]) + 1.0).unwrap();
+        assert_eq!(y.to_string(), "float32[3]");
+        let err = (&t(&[16, 4]) + &t(&[3])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "add: incompatible shapes: float32[16,4] and float32[1,3]"
+        );
+    }
+
+    #[test]
+    fn dtypes_promote_like_jax() {
+        let i = Tensor::new(DType::I32, [3]);
+        assert_eq!((&i + 1).unwrap().dtype(), DType::I32);
+        assert_eq!((&i + 1.0).unwrap().dtype(), DType::F32);
+        let h = Tensor::new(DType::BF16, [3]);
+        assert_eq!((&h + 2.0).unwrap().dtype(), DType::BF16);
+        assert_eq!((&h + &t(&[3])).unwrap().dtype(), DType::F32);
+        assert_eq!(i.div(2).unwrap().dtype(), DType::F32);
+    }
+
+    #[test]
+    fn reshapes_infer_one_dimension() {
+        let x = t(&[4, 7, 7, 64]);
+        assert_eq!(x.reshape([4, -1]).unwrap().to_string(), "float32[4,3136]");
+        assert!(x.reshape([5, -1]).is_err());
+        assert!(x.reshape([-1, -1]).is_err());
+        assert_eq!(
+            x.reshape(Shape::new([196, 64])).unwrap().to_string(),
+            "float32[196,64]"
+        );
+    }
+
+    #[test]
+    fn slicing_splitting_and_padding() {
+        let x = t(&[2, 16, 192]);
+        let parts = x.split(3, -1).unwrap();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[2].to_string(), "float32[2,16,64]");
+        assert!(x.split(5, -1).is_err());
+        assert_eq!(x.slice(1, 4, 10).unwrap().to_string(), "float32[2,6,192]");
+        assert!(x.slice(1, 4, 17).is_err());
+        assert_eq!(
+            x.pad(&[(0, 0), (1, 2), (0, 0)], 0.0).unwrap().to_string(),
+            "float32[2,19,192]"
+        );
+        assert_eq!(x.argmax(-1).unwrap().to_string(), "int32[2,16]");
+        assert_eq!(x.flip(0).unwrap().to_string(), "float32[2,16,192]");
+        assert_eq!(
+            x.greater(0.0).unwrap().any(&[]).unwrap().to_string(),
+            "bool[]"
+        );
+        assert_eq!(x.rem(2.0).unwrap().to_string(), "float32[2,16,192]");
+    }
+
+    #[test]
+    fn matmul_follows_numpy_shapes() {
+        let mm = |a: &[usize], b: &[usize]| t(a).matmul(&t(b)).map(|y| y.to_string());
+        assert_eq!(mm(&[16, 9], &[9, 4]).unwrap(), "float32[16,4]");
+        assert_eq!(mm(&[2, 16, 9], &[9, 4]).unwrap(), "float32[2,16,4]");
+        assert_eq!(
+            mm(&[2, 4, 16, 8], &[2, 4, 8, 16]).unwrap(),
+            "float32[2,4,16,16]"
+        );
+        assert_eq!(mm(&[4, 16, 8], &[1, 8, 3]).unwrap(), "float32[4,16,3]");
+        assert_eq!(mm(&[9], &[9, 4]).unwrap(), "float32[4]");
+        assert_eq!(mm(&[16, 9], &[9]).unwrap(), "float32[16]");
+        assert_eq!(
+            mm(&[16, 9], &[8, 4]).unwrap_err().to_string(),
+            "dot_general: contracting dimensions differ (9 vs 8): float32[16,9] × float32[8,4]"
+        );
+        assert!(mm(&[2, 16, 9], &[3, 9, 4]).is_err());
+    }
+
+    #[test]
+    fn reductions_keep_or_drop_axes() {
+        let x = t(&[2, 16, 64]);
+        assert_eq!(x.mean(&[-1], true).unwrap().to_string(), "float32[2,16,1]");
+        assert_eq!(x.sum(&[0, 2], false).unwrap().to_string(), "float32[16]");
+        assert_eq!(x.max(&[], false).unwrap().to_string(), "float32[]");
+        assert!(x.sum(&[3], false).is_err());
+        assert!(x.sum(&[1, -2], false).is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! The scope cell: what code below the recorder may know about the run in progress on
+//! this thread (the innermost module call, where a module is built, which tensors a
+//! result holds), without depending on the recorder. The recorder (`trace`) writes it;
+//! `error`, `module` and `tensor` read it.
+
+use std::cell::RefCell;
+
+use crate::spec::Spec;
+
+/// The module call an error happened in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The module's path, `/`-joined (`Block_0/Dense_1`); empty for the root module.
+    pub path: String,
+    /// The module's type name (`Dense`).
+    pub module: String,
+}
+
+/// Where a module was built: in which summary run, inside which open call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Birthplace {
+    /// The run (a number unique per run).
+    pub(crate) run: u64,
+    /// The call frame that was innermost (0: the run's base, outside every call).
+    pub(crate) frame: u64,
+}
+
+/// One open frame of the run: its number and, for a module call, its location.
+struct ScopeFrame {
+    frame: u64,
+    location: Option<Location>,
+}
+
+/// The state of the run in progress.
+struct Scope {
+    run: u64,
+    frames: Vec<ScopeFrame>,
+    /// Tensors described while a result is being described, in description order.
+    arrays: Option<Vec<(u64, Spec)>>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+fn with_scope<R>(f: impl FnOnce(&mut Scope) -> R) -> Option<R> {
+    SCOPE.with(|cell| cell.try_borrow_mut().ok()?.as_mut().map(f))
+}
+
+/// Opens the scope of run `run`, with its base frame (number 0).
+pub(crate) fn open(run: u64) {
+    SCOPE.with(|cell| {
+        *cell.borrow_mut() = Some(Scope {
+            run,
+            frames: vec![ScopeFrame {
+                frame: 0,
+                location: None,
+            }],
+            arrays: None,
+        });
+    });
+}
+
+/// Closes the run's scope.
+pub(crate) fn close() {
+    SCOPE.with(|cell| cell.borrow_mut().take());
+}
+
+/// Enters call frame `frame` of the module at `location`.
+pub(crate) fn push_frame(frame: u64, location: Location) {
+    with_scope(|scope| {
+        scope.frames.push(ScopeFrame {
+            frame,
+            location: Some(location),
+        });
+    });
+}
+
+/// Leaves frames until `depth` remain.
+pub(crate) fn truncate_frames(depth: usize) {
+    with_scope(|scope| scope.frames.truncate(depth));
+}
+
+/// The innermost module call on this thread, for error messages.
+pub(crate) fn current_location() -> Option<Location> {
+    with_scope(|scope| scope.frames.iter().rev().find_map(|f| f.location.clone())).flatten()
+}
+
+/// Where a module built now is born, when a run is active.
+pub(crate) fn birthplace() -> Option<Birthplace> {
+    with_scope(|scope| {
+        Some(Birthplace {
+            run: scope.run,
+            frame: scope.frames.last()?.frame,
+        })
+    })
+    .flatten()
+}
+
+/// Notes that tensor `id` of `spec` is being described, when [`collect_arrays`] listens.
+pub(crate) fn note_array(id: u64, spec: &Spec) {
+    with_scope(|scope| {
+        if let Some(arrays) = &mut scope.arrays {
+            arrays.push((id, spec.clone()));
+        }
+    });
+}
+
+/// Runs `describe` and returns what it returned with the tensors it described, in order.
+pub(crate) fn collect_arrays<R>(describe: impl FnOnce() -> R) -> (R, Vec<(u64, Spec)>) {
+    let outer = with_scope(|scope| scope.arrays.replace(Vec::new())).flatten();
+    let out = describe();
+    let arrays = with_scope(|scope| std::mem::replace(&mut scope.arrays, outer))
+        .flatten()
+        .unwrap_or_default();
+    (out, arrays)
+}
