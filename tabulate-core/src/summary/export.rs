@@ -154,7 +154,7 @@ impl Summary {
     ///     summary.to_markdown(),
     ///     "**Dense Summary**\n\n\
     ///      | path | module | inputs | outputs | macs | params |\n\
-    ///      |:-----|:-------|:-------|:--------|-----:|-------:|\n\
+    ///      |:----|:------|:------|:-------|----:|------:|\n\
     ///      |  | Dense | float32[16,9] | float32[16,4] | 576 | 40 (160 B) |\n\
     ///      |  |  |  |  | **Total** | **40 (160 B)** |\n\n\
     ///      **Total Parameters: 40 (160 B)**\n\n\
