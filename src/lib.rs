@@ -39,11 +39,11 @@
 //! `DESIGN.md`), so layers you write from [`Tensor`] operations are counted too.
 
 pub use tabulate_core::{
-    CallArgs, ColorChoice, DType, DTypeKind, Describe, Error, ErrorKind, ForwardOutput, Leaf,
-    Location, Metric, MetricValue, Metrics, ModuleIdentity, Mutable, Operand, RenderOptions,
-    ReshapeArg, Result, Row, RowVariables, Shape, Size, Submodules, Summary, Tabulate, Tabulator,
-    Tensor, Value, Variable, Visitor, is_mutable_collection, module_call, param, tabulate,
-    variable,
+    CallArgs, ColorChoice, Column, DType, DTypeKind, Describe, Error, ErrorKind, ForwardOutput,
+    Frozen, Leaf, Location, MemoryEstimate, Metric, MetricValue, Metrics, ModuleIdentity, Mutable,
+    Operand, OperatorCount, Optimizer, RenderOptions, ReshapeArg, Result, Row, RowVariables,
+    SCHEMA_VERSION, Shape, Size, Submodules, Summary, Tabulate, Tabulator, Tensor, TrainableSplit,
+    Value, Variable, Visitor, is_mutable_collection, module_call, param, tabulate, variable,
 };
 pub use tabulate_derive::{Describe, Tabulate, forward};
 

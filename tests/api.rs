@@ -69,17 +69,18 @@ fn summaries_are_plain_data() {
 
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["rows"][1]["path"], serde_json::json!(["Dense_0"]));
-    assert_eq!(json["rows"][1]["vjp_flops"], 3620);
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["rows"][1]["metrics"]["vjp_flops"], 3620);
     assert_eq!(
         json["rows"][1]["inputs"],
         serde_json::json!({"kind": "array", "dtype": "float32", "shape": [16, 9]})
     );
     assert_eq!(
-        json["rows"][1]["variables"][0]["own"][1],
-        serde_json::json!({"name": "kernel", "dtype": "float32", "shape": [9, 4]})
+        json["rows"][1]["variables"]["params"]["own"]["kernel"],
+        serde_json::json!({"dtype": "float32", "shape": [9, 4]})
     );
     assert_eq!(
-        json["totals"][0],
+        json["totals"]["params"],
         serde_json::json!({"count": 50, "bytes": 200})
     );
 }
@@ -166,8 +167,8 @@ fn mappings_serialise_as_objects_and_rows_name_their_metrics() {
     let row = &summary.rows[1];
     assert_eq!((row.flops(), row.vjp_flops()), (None, Some(3620)));
     let json = serde_json::to_value(row).unwrap();
-    assert_eq!(json["vjp_flops"], 3620);
-    assert!(json.get("flops").is_none());
+    assert_eq!(json["metrics"]["vjp_flops"], 3620);
+    assert!(json["metrics"].get("flops").is_none());
     assert_eq!(
         row.metrics()
             .iter()

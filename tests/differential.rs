@@ -626,8 +626,8 @@ fn our_row(summary: &Summary, row: &tabulate::Row) -> BTreeMap<String, String> {
     fields.insert("inputs".into(), text(&row.inputs));
     fields.insert("outputs".into(), text(&row.outputs));
     let count = |n: Option<u64>| n.map_or_else(|| "-".into(), |n| n.to_string());
-    fields.insert("flops".into(), count(row.flops));
-    fields.insert("vjp_flops".into(), count(row.vjp_flops));
+    fields.insert("flops".into(), count(row.flops()));
+    fields.insert("vjp_flops".into(), count(row.vjp_flops()));
     for (col, vars) in summary.collections.iter().zip(&row.variables) {
         let leaves: Vec<String> = vars
             .own

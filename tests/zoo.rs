@@ -43,7 +43,7 @@ mod vit_b16;
 /// torchvision's published multiply-accumulates at 1×3×224×224 (`_ops`, issue 10 item 5;
 /// `peers.md` §4): convolutions, linear layers and matmuls only, no bias, counted on the
 /// full padded input. `scripts/zoo.py` counts the same from the Flax twins' jaxprs
-/// (`macs` in `tests/zoo/<name>.json`); a `macs` column will be checked against these.
+/// (`macs` in `tests/zoo/<name>.json`); the `macs` column is checked against these (`*_macs` tests).
 const TORCHVISION_MACS: [(&str, u64); 5] = [
     ("resnet18", 1_814_073_344),
     ("resnet50", 4_089_184_256),
@@ -211,8 +211,8 @@ fn check_flops<M: Tabulate>(
         .iter()
         .map(|row| {
             let value = match column {
-                Flops::Forward => row.flops,
-                Flops::Vjp => row.vjp_flops,
+                Flops::Forward => row.flops(),
+                Flops::Vjp => row.vjp_flops(),
             };
             (row.path.join("/"), value)
         })
@@ -389,6 +389,81 @@ fn vit_b16_vjp_flops() {
         vit_b16::ViT::forward,
         Flops::Vjp,
     );
+}
+
+/// The `macs` column of the root row at depth 0 (only the root is measured).
+fn root_macs<M: Tabulate>(model: &M, forward: impl Fn(&M, &Tensor) -> Result<Tensor>) -> u64 {
+    let x = image();
+    let (summary, _) = run(tabulate(model).depth(0).compute_macs(true), |m| {
+        forward(m, &x)
+    });
+    summary.rows[0].macs().expect("macs computed")
+}
+
+fn torchvision_macs(name: &str) -> u64 {
+    TORCHVISION_MACS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, macs)| macs)
+        .expect("a published figure")
+}
+
+#[test]
+fn resnet18_macs() {
+    let macs = root_macs(&resnet18::ResNet::resnet18(), resnet18::ResNet::forward);
+    assert_eq!(macs, torchvision_macs("resnet18"));
+}
+
+#[test]
+fn resnet50_macs() {
+    let macs = root_macs(&resnet50::ResNet::resnet50(), resnet50::ResNet::forward);
+    assert_eq!(macs, torchvision_macs("resnet50"));
+}
+
+#[test]
+fn vgg16_macs() {
+    let macs = root_macs(&vgg16::VGG::vgg16(), vgg16::VGG::forward);
+    assert_eq!(macs, torchvision_macs("vgg16"));
+}
+
+#[test]
+fn mobilenet_v2_macs() {
+    let macs = root_macs(
+        &mobilenet_v2::MobileNetV2::default(),
+        mobilenet_v2::MobileNetV2::forward,
+    );
+    assert_eq!(macs, torchvision_macs("mobilenet_v2"));
+}
+
+#[test]
+fn vit_b16_macs() {
+    let macs = root_macs(&vit_b16::ViT::b16(), vit_b16::ViT::forward);
+    assert_eq!(macs, torchvision_macs("vit_b16"));
+}
+
+/// Every row's `macs` sums, over the leaves, to the root's: a MAC is counted in exactly
+/// one leaf call of these models (no glue matmuls).
+#[test]
+fn resnet18_leaf_macs_sum_to_the_root() {
+    let x = image();
+    let (summary, _) = run(
+        tabulate(&resnet18::ResNet::resnet18()).compute_macs(true),
+        |m| m.forward(&x),
+    );
+    let leaves: u64 = summary
+        .rows
+        .iter()
+        .filter(|r| matches!(r.module_type.as_str(), "Conv" | "Dense"))
+        .map(|r| r.macs().expect("computed"))
+        .sum();
+    assert_eq!(leaves, torchvision_macs("resnet18"));
+    // The stem: 64 × 112 × 112 outputs × 7 × 7 taps × 3 input features.
+    let stem = summary
+        .rows
+        .iter()
+        .find(|r| r.path == ["conv1"])
+        .expect("stem");
+    assert_eq!(stem.macs(), Some(64 * 112 * 112 * 7 * 7 * 3));
 }
 
 /// The independent MAC counts of the Flax twins (`scripts/zoo.py`) are torchvision's: the

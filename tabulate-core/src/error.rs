@@ -1,6 +1,7 @@
 //! The one error type: everything a user can get wrong at run time, with where it happened.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -18,7 +19,29 @@ pub struct Error(Box<Inner>);
 struct Inner {
     location: Option<Location>,
     kind: ErrorKind,
+    partial: Option<Partial>,
 }
+
+/// The table of the calls made before a forward pass failed. The summary layer, above
+/// this one, implements it for its `Summary`.
+pub(crate) trait PartialTable: fmt::Display + fmt::Debug + Send + Sync + 'static {
+    /// For downcasting to the summary type.
+    fn as_any(&self) -> &dyn std::any::Any;
+    /// The inputs of the call that failed, as one line, when known.
+    fn failed_inputs(&self) -> Option<String>;
+}
+
+/// A shared partial table; errors compare equal whatever their tables.
+#[derive(Clone, Debug)]
+struct Partial(Arc<dyn PartialTable>);
+
+impl PartialEq for Partial {
+    fn eq(&self, _: &Partial) -> bool {
+        true
+    }
+}
+
+impl Eq for Partial {}
 
 pub use crate::scope::Location;
 
@@ -110,7 +133,11 @@ impl Error {
 
     /// An error of `kind` at `location`.
     pub(crate) fn located(kind: ErrorKind, location: Option<Location>) -> Error {
-        Error(Box::new(Inner { location, kind }))
+        Error(Box::new(Inner {
+            location,
+            kind,
+            partial: None,
+        }))
     }
 
     /// A shape error of operation `op`.
@@ -140,10 +167,47 @@ impl Error {
     pub fn location(&self) -> Option<&Location> {
         self.0.location.as_ref()
     }
+
+    /// This error with the table of the calls made before it.
+    pub(crate) fn with_partial(mut self, table: Arc<dyn PartialTable>) -> Error {
+        self.0.partial = Some(Partial(table));
+        self
+    }
+
+    /// The table of the calls made before the failure, for the summary layer.
+    pub(crate) fn partial_table(&self) -> Option<&dyn PartialTable> {
+        self.0.partial.as_ref().map(|p| &*p.0)
+    }
 }
 
 impl fmt::Display for Error {
+    /// `path (Type): op: detail`. With the table of the calls made so far
+    /// ([`Tabulator::table_on_error`](crate::Tabulator::table_on_error)): that table, then
+    /// the message in the style of Keras' input-spec errors, naming the call, the
+    /// operation, and what it got.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(partial) = &self.0.partial {
+            write!(f, "{}", partial.0)?;
+            let (path, module) = match &self.0.location {
+                Some(Location { path, module }) if path.is_empty() => ("(root)", module.as_str()),
+                Some(Location { path, module }) => (path.as_str(), module.as_str()),
+                None => ("(outside any module)", ""),
+            };
+            write!(f, "Call `{path}`")?;
+            if !module.is_empty() {
+                write!(f, " ({module})")?;
+            }
+            match &self.0.kind {
+                ErrorKind::Shape { op, detail } => {
+                    write!(f, " failed in operation `{op}`: {detail}")?;
+                }
+                other => write!(f, " failed: {other}")?,
+            }
+            if let Some(inputs) = partial.0.failed_inputs() {
+                write!(f, "\n  the call received: {inputs}")?;
+            }
+            return Ok(());
+        }
         match &self.0.location {
             Some(Location { path, module }) if path.is_empty() => write!(f, "{module}: ")?,
             Some(Location { path, module }) => write!(f, "{path} ({module}): ")?,

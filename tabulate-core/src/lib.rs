@@ -31,14 +31,17 @@ mod variable;
 #[doc(hidden)]
 pub use call::{CallGuard, enter_call};
 pub use call::{ForwardOutput, module_call};
-pub use cost::{Metric, MetricValue, Metrics};
+pub use cost::{Metric, MetricValue, Metrics, OperatorCount};
 pub use dtype::{DType, DTypeKind};
 pub use error::{Error, ErrorKind, Location, Result};
 pub use lax::tensor::{Operand, ReshapeArg};
 pub use module::{ModuleIdentity, Submodules, Tabulate, Visitor};
-pub use options::Mutable;
+pub use options::{Frozen, Mutable, Optimizer};
 pub use shape::Shape;
-pub use summary::{ColorChoice, Leaf, RenderOptions, Row, RowVariables, Size, Summary};
+pub use summary::{
+    ColorChoice, Column, Leaf, MemoryEstimate, RenderOptions, Row, RowVariables, SCHEMA_VERSION,
+    Size, Summary, TrainableSplit,
+};
 pub use tabulator::{Tabulator, tabulate};
 pub use tensor::Tensor;
 pub use value::{CallArgs, Describe, Value};

@@ -1,4 +1,6 @@
-//! Options of a summary run that the trace needs: which variable collections are mutable.
+//! Options of a summary run that the stages below the summary need: which variable
+//! collections are mutable (the trace), which parameters are frozen and which optimizer
+//! holds state (the memory and trainable columns).
 
 /// Which variable collections a run may create and write, as Flax's `mutable` argument.
 ///
@@ -41,9 +43,126 @@ impl Mutable {
     }
 }
 
+/// The optimizer whose state the memory columns count, per trainable parameter element.
+///
+/// ```
+/// use tabulate::Optimizer;
+///
+/// assert_eq!(Optimizer::Sgd.slots(), 0);
+/// assert_eq!(Optimizer::Momentum.slots(), 1);
+/// assert_eq!(Optimizer::Adam.slots(), 2);
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    /// Plain SGD: no state.
+    Sgd,
+    /// SGD with momentum (`optax.sgd(momentum=…)`): one trace per parameter.
+    Momentum,
+    /// Adam (`optax.adam`): first and second moments per parameter. The default.
+    #[default]
+    Adam,
+}
+
+impl Optimizer {
+    /// Arrays of state per trainable parameter, each of the parameter's dtype and shape.
+    pub fn slots(self) -> u64 {
+        match self {
+            Optimizer::Sgd => 0,
+            Optimizer::Momentum => 1,
+            Optimizer::Adam => 2,
+        }
+    }
+
+    /// Its name in the table's notes (`Adam`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::Sgd => "SGD",
+            Optimizer::Momentum => "SGD with momentum",
+            Optimizer::Adam => "Adam",
+        }
+    }
+}
+
+/// Parameters held fixed while fine-tuning: glob patterns over a parameter's path, its
+/// module path and name joined by `/` (`backbone/layers_0/Dense_0/kernel`). `*` matches
+/// within one segment, `**` across segments, `?` one character.
+///
+/// ```
+/// use tabulate::Frozen;
+///
+/// let frozen = Frozen::new(["backbone/**", "*/bias"]);
+/// assert!(frozen.matches("backbone/Dense_0/kernel"));
+/// assert!(frozen.matches("head/bias"));
+/// assert!(!frozen.matches("head/kernel"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frozen {
+    patterns: Vec<String>,
+}
+
+impl Frozen {
+    /// The parameters matching any of `patterns`.
+    pub fn new<S: Into<String>>(patterns: impl IntoIterator<Item = S>) -> Frozen {
+        Frozen {
+            patterns: patterns.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Whether no pattern was given.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Whether the parameter at `path` (`Dense_0/kernel`) is frozen.
+    pub fn matches(&self, path: &str) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| glob(p.as_bytes(), path.as_bytes()))
+    }
+}
+
+/// Glob matching with `*` (not across `/`), `**` (across `/`) and `?`.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern {
+        [] => text.is_empty(),
+        [b'*', b'*', rest @ ..] => {
+            // `**/` also matches no segment at all.
+            let rest_after_slash = rest.strip_prefix(b"/").unwrap_or(rest);
+            (0..=text.len()).any(|i| glob(rest, &text[i..]))
+                || (rest.first() == Some(&b'/') && glob(rest_after_slash, text))
+        }
+        [b'*', rest @ ..] => {
+            let segment = text.iter().position(|&c| c == b'/').unwrap_or(text.len());
+            (0..=segment).any(|i| glob(rest, &text[i..]))
+        }
+        [b'?', rest @ ..] => text.first().is_some_and(|&c| c != b'/') && glob(rest, &text[1..]),
+        [c, rest @ ..] => text.first() == Some(c) && glob(rest, &text[1..]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Mutable;
+    use super::{Frozen, Mutable};
+
+    #[test]
+    fn frozen_globs() {
+        let f = Frozen::new(["encoder/**"]);
+        assert!(f.matches("encoder/layers_0/attn/kernel"));
+        assert!(f.matches("encoder/x"));
+        assert!(!f.matches("encoderx/kernel"));
+        assert!(!f.matches("decoder/encoder/kernel"));
+        let f = Frozen::new(["**/bias"]);
+        assert!(f.matches("bias"));
+        assert!(f.matches("a/b/bias"));
+        assert!(!f.matches("a/b/bias2"));
+        let f = Frozen::new(["Dense_?/*"]);
+        assert!(f.matches("Dense_1/kernel"));
+        assert!(!f.matches("Dense_1/sub/kernel"));
+        assert!(!f.matches("Dense_10/kernel"));
+        assert!(!Frozen::default().matches("anything"));
+    }
 
     #[test]
     fn default_denies_intermediates_only() {

@@ -2,47 +2,148 @@
 //! ([`MetricValue`]), and how each is measured on one call. A new column is a variant
 //! here, its header in [`Metric::header`] and its arm in [`measure`].
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
-use super::{count, program, vjp};
+use super::{count, program, tally, vjp};
+use crate::dtype::DType;
 use crate::error::Result;
+use crate::ops::graph::Graph;
+use crate::options::{Frozen, Optimizer};
 use crate::trace::{CallRecord, Recording};
 
 /// A computed column of a summary, off unless an option asks for it.
 ///
-/// Columns appear in the order of [`Metric::ALL`], after `outputs` and before the
-/// variable collections.
+/// Flax's columns are [`Metric::Flops`] and [`Metric::VjpFlops`]; the others go beyond
+/// Flax. Columns asked for one at a time ([`Tabulator::metric`](crate::Tabulator::metric))
+/// appear in the order of [`Metric::ALL`]; [`Tabulator::metrics`](crate::Tabulator::metrics)
+/// takes an order. They sit after `outputs` and before the variable collections.
+///
+/// ```
+/// use tabulate::Metric;
+///
+/// assert_eq!(Metric::Macs.header(), "macs");
+/// assert_eq!(Metric::ALL[0], Metric::Flops);
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
-    /// XLA's flops of the call's forward pass (Flax's `compute_flops`).
+    /// XLA's flops of the call's forward pass (Flax's `compute_flops`): a multiply-add
+    /// counts 2, every elementwise op 1 per element, the call's children included.
     Flops,
     /// XLA's flops of the call's forward pass plus its VJP with respect to its variables
     /// and array inputs (Flax's `compute_vjp_flops`).
     VjpFlops,
+    /// XLA's flops of the call's own operations, its child calls left out: the program
+    /// of the call with each child replaced by its results (what the row adds around its
+    /// children: residual adds, activations, reshapes). Costed directly, not as the
+    /// difference of float32 totals, so a leaf's equals its `flops` and a row that only
+    /// calls children has 0.
+    SelfFlops,
+    /// Multiply-accumulates of the forward pass as torchvision, ptflops and fvcore count
+    /// them: matmuls (`dot_general`) and convolutions only, no bias, every tap of a
+    /// convolution counted on the padded input. Not half of `flops`: XLA's flops skip
+    /// the taps on padding, so a CNN's `flops` are 3–7% below `2 × macs`.
+    Macs,
+    /// The call's forward pass by primitive, as `FlopCounterMode` reports: per primitive,
+    /// its live applications, flops (exact integer sums) and MACs.
+    ByOperator,
+    #[serde(rename = "trainable_params")]
+    /// Trainable parameters of the row: the `params` collection, less those
+    /// [`Frozen`] selects. Other collections (`batch_stats`, …) are never trainable.
+    Trainable,
+    #[serde(rename = "saved_activation_bytes")]
+    /// Bytes of the activations the call's backward pass reads from its forward pass (the
+    /// residuals of its VJP program), by dtype: intermediates only, not the call's
+    /// inputs, variables or outputs.
+    SavedActivations,
+    #[serde(rename = "gradient_bytes")]
+    /// Bytes of the gradients of the row's trainable parameters.
+    Gradients,
+    #[serde(rename = "optimizer_state_bytes")]
+    /// Bytes of the optimizer's state for the row's trainable parameters ([`Optimizer`]).
+    OptimizerState,
 }
 
 impl Metric {
     /// Every metric, in column order.
-    pub const ALL: [Metric; 2] = [Metric::Flops, Metric::VjpFlops];
+    pub const ALL: [Metric; 9] = [
+        Metric::Flops,
+        Metric::VjpFlops,
+        Metric::SelfFlops,
+        Metric::Macs,
+        Metric::ByOperator,
+        Metric::Trainable,
+        Metric::SavedActivations,
+        Metric::Gradients,
+        Metric::OptimizerState,
+    ];
 
     /// The column's header, which is also its key in a serialised row.
     pub fn header(self) -> &'static str {
         match self {
             Metric::Flops => "flops",
             Metric::VjpFlops => "vjp_flops",
+            Metric::SelfFlops => "self_flops",
+            Metric::Macs => "macs",
+            Metric::ByOperator => "by_operator",
+            Metric::Trainable => "trainable_params",
+            Metric::SavedActivations => "saved_activation_bytes",
+            Metric::Gradients => "gradient_bytes",
+            Metric::OptimizerState => "optimizer_state_bytes",
         }
+    }
+
+    /// Whether this is one of Flax's own columns.
+    pub fn is_flax(self) -> bool {
+        matches!(self, Metric::Flops | Metric::VjpFlops)
+    }
+
+    /// Whether measuring it needs the call's program (as opposed to its variables).
+    fn needs_program(self) -> bool {
+        !matches!(
+            self,
+            Metric::Trainable | Metric::Gradients | Metric::OptimizerState
+        )
     }
 }
 
 /// One metric's value in one row.
+///
+/// In JSON a count or a byte count is a number, a breakdown an object.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum MetricValue {
-    /// A count (flops), shown as a plain integer.
+    /// A count (flops, MACs), shown as a plain integer.
     Count(u64),
+    /// A number of bytes, shown in Flax's units (`1.2 KB`).
+    Bytes(u64),
+    /// Bytes per dtype, shown one dtype a line; `{"float32": 256}` in JSON.
+    BytesByDtype(BTreeMap<DType, u64>),
+    /// A number of parameter elements and their bytes, shown as `40 (160 B)`.
+    Params {
+        /// Elements.
+        count: u64,
+        /// Bytes.
+        bytes: u64,
+    },
+    /// Per primitive name, what it contributes; `{"dot_general": {…}}` in JSON.
+    ByOperator(BTreeMap<String, OperatorCount>),
+}
+
+/// What one primitive contributes to a forward pass ([`Metric::ByOperator`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OperatorCount {
+    /// How many times it is applied (live applications after dead-code elimination).
+    pub calls: u64,
+    /// XLA's flops, summed exactly.
+    pub flops: u64,
+    /// Multiply-accumulates ([`Metric::Macs`]'s convention).
+    pub macs: u64,
 }
 
 impl MetricValue {
@@ -50,6 +151,16 @@ impl MetricValue {
     pub fn as_count(&self) -> Option<u64> {
         match self {
             MetricValue::Count(count) => Some(*count),
+            _ => None,
+        }
+    }
+
+    /// The total number of bytes, when the value is a number of bytes.
+    pub fn as_bytes(&self) -> Option<u64> {
+        match self {
+            MetricValue::Bytes(bytes) | MetricValue::Params { bytes, .. } => Some(*bytes),
+            MetricValue::BytesByDtype(by) => Some(by.values().sum()),
+            _ => None,
         }
     }
 }
@@ -86,28 +197,189 @@ impl Serialize for Metrics {
     }
 }
 
+/// The options the metrics depend on.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MetricOptions {
+    pub(crate) frozen: Frozen,
+    pub(crate) optimizer: Optimizer,
+}
+
+/// Where a row stands: what its variable cells count.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowScope {
+    /// A repeated call: no variables of its own.
+    pub(crate) repeated: bool,
+    /// At the `depth` limit: counts its whole subtree's variables.
+    pub(crate) collapsed: bool,
+}
+
 /// Measures `metrics` (in column order) on `call`: the costing stage, run once per row
 /// before the rows are assembled.
 pub(crate) fn measure(
     recording: &Recording,
     call: &CallRecord,
+    scope: RowScope,
     metrics: &[Metric],
+    options: &MetricOptions,
 ) -> Result<Metrics> {
     if metrics.is_empty() {
         return Ok(Metrics::default());
     }
-    let mut outputs = call.results.clone();
-    outputs.extend(call.variables.iter().copied());
-    let forward = program::extract(&recording.graph, call.span.clone(), &outputs);
+    let forward = metrics
+        .iter()
+        .any(|m| m.needs_program())
+        .then(|| forward_program(recording, call));
+    let trainable = trainable_size(recording, call, scope, &options.frozen);
     let mut values = Vec::with_capacity(metrics.len());
     for &metric in metrics {
+        let program = || {
+            forward
+                .as_ref()
+                .ok_or_else(|| crate::error::Error::internal("a metric's program was not built"))
+        };
         let value = match metric {
-            Metric::Flops => MetricValue::Count(count::count(&forward).flops),
+            Metric::Flops => MetricValue::Count(count::count(program()?).flops),
             Metric::VjpFlops => {
-                MetricValue::Count(count::count(&vjp::vjp_program(&forward)?).flops)
+                MetricValue::Count(count::count(&vjp::vjp_program(program()?)?).flops)
+            }
+            Metric::SelfFlops => {
+                MetricValue::Count(count::count(&glue_program(recording, call)).flops)
+            }
+            Metric::Macs => MetricValue::Count(tally::macs(program()?)),
+            Metric::ByOperator => MetricValue::ByOperator(by_operator(program()?)),
+            Metric::SavedActivations => {
+                MetricValue::BytesByDtype(tally::residual_bytes(&vjp::vjp_parts(program()?)?))
+            }
+            Metric::Trainable => MetricValue::Params {
+                count: trainable.0,
+                bytes: trainable.1,
+            },
+            Metric::Gradients => MetricValue::Bytes(trainable.1),
+            Metric::OptimizerState => {
+                MetricValue::Bytes(trainable.1.saturating_mul(options.optimizer.slots()))
             }
         };
         values.push((metric, value));
     }
     Ok(Metrics { values })
+}
+
+/// The call's program as Flax costs it: its span, with its results and every variable it
+/// touched as outputs.
+fn forward_program(recording: &Recording, call: &CallRecord) -> Graph {
+    let mut outputs = call.results.clone();
+    outputs.extend(call.variables.iter().copied());
+    program::extract(&recording.graph, call.span.clone(), &outputs)
+}
+
+/// The call's own operations: its program with the spans of the calls inside it removed.
+fn glue_program(recording: &Recording, call: &CallRecord) -> Graph {
+    let index = recording
+        .calls
+        .iter()
+        .position(|c| std::ptr::eq(c, call))
+        .unwrap_or(recording.calls.len());
+    let holes: Vec<_> = recording.calls[index.saturating_add(1).min(recording.calls.len())..]
+        .iter()
+        .take_while(|c| c.span.start < call.span.end || c.span.is_empty())
+        .filter(|c| {
+            !c.span.is_empty() && c.span.start >= call.span.start && c.span.end <= call.span.end
+        })
+        .map(|c| c.span.clone())
+        .collect();
+    let mut outputs = call.results.clone();
+    outputs.extend(call.variables.iter().copied());
+    program::extract_glue(&recording.graph, call.span.clone(), &holes, &outputs)
+}
+
+fn by_operator(program: &Graph) -> BTreeMap<String, OperatorCount> {
+    tally::by_primitive(program)
+        .into_iter()
+        .map(|(name, t)| {
+            (
+                name.to_string(),
+                OperatorCount {
+                    calls: t.calls,
+                    flops: t.flops,
+                    macs: t.macs,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Elements and bytes of the trainable parameters a row counts.
+fn trainable_size(
+    recording: &Recording,
+    call: &CallRecord,
+    scope: RowScope,
+    frozen: &Frozen,
+) -> (u64, u64) {
+    if scope.repeated {
+        return (0, 0);
+    }
+    recording
+        .variables
+        .iter()
+        .filter(|v| v.collection == "params")
+        .filter(|v| {
+            if scope.collapsed {
+                v.path.starts_with(&call.path)
+            } else {
+                v.path == call.path
+            }
+        })
+        .filter(|v| !frozen.matches(&variable_path(&v.path, &v.name)))
+        .fold((0, 0), |(count, bytes), v| {
+            let n = v.spec.elements();
+            (
+                count + n,
+                bytes + n.saturating_mul(v.spec.dtype.item_size()),
+            )
+        })
+}
+
+/// A variable's path as [`Frozen`] patterns see it: `Block_0/Dense_1/kernel`.
+pub(crate) fn variable_path(module: &[String], name: &str) -> String {
+    let mut path = module.join("/");
+    if !path.is_empty() {
+        path.push('/');
+    }
+    path.push_str(name);
+    path
+}
+
+/// Model-wide figures: the program of every top-level call at once.
+pub(crate) struct ModelPrograms {
+    forward: Graph,
+}
+
+impl ModelPrograms {
+    /// The forward program of the calls not nested in another call.
+    pub(crate) fn new(recording: &Recording) -> ModelPrograms {
+        let mut outputs = Vec::new();
+        let mut end = 0;
+        for call in &recording.calls {
+            if call.span.start < end {
+                continue; // nested in an earlier top-level call
+            }
+            end = end.max(call.span.end);
+            outputs.extend(call.results.iter().copied());
+            outputs.extend(call.variables.iter().copied());
+        }
+        let nodes = u32::try_from(recording.graph.nodes.len()).unwrap_or(u32::MAX);
+        ModelPrograms {
+            forward: program::extract(&recording.graph, 0..nodes, &outputs),
+        }
+    }
+
+    /// The model's forward pass by primitive.
+    pub(crate) fn by_operator(&self) -> BTreeMap<String, OperatorCount> {
+        by_operator(&self.forward)
+    }
+
+    /// Bytes of the activations the model's backward pass keeps, by dtype.
+    pub(crate) fn saved_activations(&self) -> Result<BTreeMap<DType, u64>> {
+        Ok(tally::residual_bytes(&vjp::vjp_parts(&self.forward)?))
+    }
 }

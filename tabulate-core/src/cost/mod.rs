@@ -1,12 +1,15 @@
 //! The costing stage: each shown row's metrics ([`metric`]). FLOPs are computed as Flax
 //! asks XLA for them: the row's forward program (`flops`) and the program of its VJP
-//! (`vjp_flops`), each folded, pruned of dead code and costed per instruction in float32 (`reference/xla-cost-model.md` §7.8).
+//! (`vjp_flops`), each folded, pruned of dead code and costed per instruction in float32
+//! (`reference/xla-cost-model.md` §7.8). MACs, the per-operator breakdown and the saved
+//! activations are exact integer counts over the same live instructions ([`tally`]).
 
 mod count;
 mod fold;
 pub(crate) mod metric;
 mod program;
+mod tally;
 mod vjp;
 
-pub(crate) use metric::measure;
-pub use metric::{Metric, MetricValue, Metrics};
+pub use metric::{Metric, MetricValue, Metrics, OperatorCount};
+pub(crate) use metric::{MetricOptions, ModelPrograms, RowScope, measure, variable_path};

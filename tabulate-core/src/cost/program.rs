@@ -10,10 +10,48 @@ use crate::ops::graph::{Graph, Region, RegionId, ValueId};
 
 /// Copies nodes `span` of `source` into a new graph whose outputs are `outputs`.
 pub(crate) fn extract(source: &Graph, span: Range<u32>, outputs: &[ValueId]) -> Graph {
+    extract_without(source, span, &[], outputs)
+}
+
+/// The program of a row's own operations: nodes `span` of `source` except those in
+/// `holes` (its child calls). A child's results become inputs; whatever the row computes
+/// for a child becomes an output, so that it stays live.
+pub(crate) fn extract_glue(
+    source: &Graph,
+    span: Range<u32>,
+    holes: &[Range<u32>],
+    outputs: &[ValueId],
+) -> Graph {
+    let mut outputs = outputs.to_vec();
+    let own = |n: &u32| !holes.iter().any(|h| h.contains(n));
+    let produced: std::collections::HashSet<ValueId> = span
+        .clone()
+        .filter(own)
+        .flat_map(|n| source.node(n).outputs.iter().copied())
+        .collect();
+    for n in span.clone().filter(|n| !own(n)) {
+        for v in &source.node(n).inputs {
+            if produced.contains(v) && !outputs.contains(v) {
+                outputs.push(*v);
+            }
+        }
+    }
+    extract_without(source, span, holes, &outputs)
+}
+
+fn extract_without(
+    source: &Graph,
+    span: Range<u32>,
+    holes: &[Range<u32>],
+    outputs: &[ValueId],
+) -> Graph {
     let mut graph = Graph::default();
     let mut values: HashMap<ValueId, ValueId> = HashMap::new();
     let mut regions: HashMap<RegionId, RegionId> = HashMap::from([(RegionId::TOP, RegionId::TOP)]);
-    for n in span.clone() {
+    for n in span
+        .clone()
+        .filter(|n| !holes.iter().any(|h| h.contains(n)))
+    {
         let node = source.node(n);
         let inputs = node
             .inputs

@@ -15,6 +15,21 @@ use crate::ops::transpose::{Cotangents, LinArg, backward};
 
 /// Builds the VJP program of `forward` (a closed program with inputs and outputs).
 pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
+    vjp_parts(forward).map(|parts| parts.program)
+}
+
+/// The VJP program with where its halves meet: what the memory columns read.
+pub(crate) struct VjpParts {
+    pub(crate) program: Graph,
+    /// Nodes before this index are the forward half (primal ops and residuals); the
+    /// rest is the backward half.
+    pub(crate) backward_start: usize,
+    /// The forward outputs' primal values in `program` (also the seed cotangents).
+    pub(crate) primal_outputs: Vec<ValueId>,
+}
+
+/// [`vjp_program`], keeping the boundary between its halves.
+pub(crate) fn vjp_parts(forward: &Graph) -> Result<VjpParts> {
     let mut lin = Linearizer {
         forward,
         program: Graph::default(),
@@ -49,6 +64,7 @@ pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
         tangent,
         ..
     } = lin;
+    let backward_start = program.nodes.len();
     let mut cts = Cotangents::new(&tape);
     for &o in &forward.outputs {
         if let J::Tan(t) = tangent[o.0 as usize] {
@@ -58,7 +74,16 @@ pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
     }
     backward(&mut program, &tape, &mut cts)?;
     program.outputs = differentiated.iter().filter_map(|&t| cts.get(t)).collect();
-    Ok(program)
+    let primal_outputs = forward
+        .outputs
+        .iter()
+        .filter_map(|o| primal[o.0 as usize])
+        .collect();
+    Ok(VjpParts {
+        program,
+        backward_start,
+        primal_outputs,
+    })
 }
 
 /// `jax.linearize` of a forward program: primal ops with their residuals into `program`, linear

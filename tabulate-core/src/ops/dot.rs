@@ -82,6 +82,14 @@ pub(super) fn dot_general_cost(inputs: &[&Spec], out: u64, dims: &DotDims) -> Co
     Cost::flops(out.saturating_mul(contracted).saturating_mul(2))
 }
 
+/// Multiply-accumulates as torchvision and ptflops count a matmul: one per output element
+/// and contracted element (half of XLA's flops, which count the multiply-add as 2).
+pub(super) fn dot_general_macs(inputs: &[&Spec], out: u64, dims: &DotDims) -> u64 {
+    dims.lhs_contracting.iter().fold(out, |acc, &d| {
+        acc.saturating_mul(inputs[0].dims()[d] as u64)
+    })
+}
+
 /// Bilinear: `dot(xdot, y) + dot(x, ydot)`.
 pub(super) fn dot_general_jvp(
     dims: &DotDims,

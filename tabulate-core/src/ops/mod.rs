@@ -474,6 +474,57 @@ impl Prim {
         }
     }
 
+    /// Multiply-accumulates of the forward pass as torchvision, ptflops and fvcore count
+    /// them: matmuls and convolutions only (no bias, no elementwise op), every tap of a
+    /// convolution counted on the padded input. Every primitive must decide here.
+    pub(crate) fn macs(&self, inputs: &[&Spec], outputs: &[&Spec]) -> u64 {
+        match self {
+            Prim::DotGeneral(dims) => {
+                let out = outputs.first().map_or(0, |s| s.elements());
+                dot::dot_general_macs(inputs, out, dims)
+            }
+            Prim::Conv(params) => outputs
+                .first()
+                .map_or(0, |out| conv::conv_macs(inputs, out, params)),
+            // Elementwise, structural, reductions, windows, gathers, random bits and loop
+            // plumbing: no multiply-accumulate in the torchvision convention.
+            Prim::Unary(_)
+            | Prim::Binary(_)
+            | Prim::Compare(_)
+            | Prim::SelectN
+            | Prim::Convert(_)
+            | Prim::IntegerPow(_)
+            | Prim::StopGradient
+            | Prim::Constant { .. }
+            | Prim::Iota { .. }
+            | Prim::BroadcastInDim { .. }
+            | Prim::Reshape { .. }
+            | Prim::Transpose { .. }
+            | Prim::Slice { .. }
+            | Prim::Pad { .. }
+            | Prim::Concatenate { .. }
+            | Prim::Split { .. }
+            | Prim::Rev { .. }
+            | Prim::Reduce { .. }
+            | Prim::Argmax { .. }
+            | Prim::ReduceWindow { .. }
+            | Prim::SelectAndGatherAdd { .. }
+            | Prim::SelectAndScatterAdd { .. }
+            | Prim::Gather { .. }
+            | Prim::ScatterAdd { .. }
+            | Prim::BitcastConvert(_)
+            | Prim::RandomFoldIn
+            | Prim::Iota2x32 { .. }
+            | Prim::Threefry2x32
+            | Prim::LoopVar
+            | Prim::LoopSlice { .. }
+            | Prim::LoopExit { .. }
+            | Prim::LoopEntry { .. }
+            | Prim::LoopBackwardEnter { .. }
+            | Prim::LoopBackwardExit { .. } => 0,
+        }
+    }
+
     /// The primitive's JVP: tangents of the outputs from tangents of the inputs `t`
     /// (never all zero), primal inputs `x` and primal outputs `y`.
     pub(crate) fn jvp(

@@ -23,9 +23,9 @@ pub(crate) struct Selection {
 pub(crate) struct ShownCall<'r> {
     pub(crate) call: &'r CallRecord,
     /// Called before (shared weights, another method) or lifted: no variables shown.
-    repeated: bool,
+    pub(crate) repeated: bool,
     /// At the `depth` limit: counts its whole subtree's variables.
-    collapsed: bool,
+    pub(crate) collapsed: bool,
 }
 
 /// The calls shown as rows, in call order.
@@ -79,6 +79,10 @@ pub(crate) fn collect(
         collections,
         rows,
         totals,
+        trainable: None,
+        memory: None,
+        operators: None,
+        notes: Vec::new(),
     }
 }
 
@@ -149,4 +153,14 @@ fn subtree_size(recording: &Recording, collection: &str, path: &[String]) -> Siz
         .filter(|v| v.collection == collection && v.path.starts_with(path))
         .map(|v| Size::of(v.spec.dtype, &v.spec.shape))
         .sum()
+}
+
+/// Bytes of the arrays in a value tree.
+pub(crate) fn value_bytes(value: &Value) -> u64 {
+    match value {
+        Value::Array { dtype, shape } => Size::of(*dtype, shape).bytes,
+        Value::Object { .. } => 0,
+        Value::Sequence { items } => items.iter().map(value_bytes).sum(),
+        Value::Mapping { entries } => entries.iter().map(|(_, v)| value_bytes(v)).sum(),
+    }
 }

@@ -1,7 +1,8 @@
 //! The text of every cell, with its styles, exactly as Flax writes it: value trees in
 //! `PyYAML`'s block style with dimmed dtypes, `{:,}` counts, decimal byte units.
 
-use super::{Row, RowVariables, Size, Summary};
+use super::render::Column;
+use super::{RowVariables, Size, Summary};
 use crate::cost::MetricValue;
 use crate::value::Value;
 
@@ -90,39 +91,107 @@ pub(crate) struct Cells {
     pub(crate) total_column: usize,
 }
 
-pub(crate) fn cells(summary: &Summary) -> Cells {
-    let mut headers: Vec<String> = ["path", "module", "inputs", "outputs"]
-        .map(String::from)
-        .to_vec();
-    headers.extend(summary.metrics.iter().map(|m| m.header().to_string()));
-    let total_column = headers.len() - 1;
-    headers.extend(summary.collections.iter().cloned());
+/// The columns of the table in order, with every collection named.
+pub(crate) fn resolve_columns(summary: &Summary, chosen: Option<&[Column]>) -> Vec<Column> {
+    let default;
+    let chosen = if let Some(chosen) = chosen {
+        chosen
+    } else {
+        default = [
+            Column::Path,
+            Column::Module,
+            Column::Inputs,
+            Column::Outputs,
+            Column::Metrics,
+            Column::Collections,
+        ];
+        &default
+    };
+    let mut columns = Vec::new();
+    for column in chosen {
+        match column {
+            Column::Metrics => columns.extend(summary.metrics.iter().map(|&m| Column::Metric(m))),
+            Column::Collections => columns.extend(
+                summary
+                    .collections
+                    .iter()
+                    .map(|c| Column::Collection(c.clone())),
+            ),
+            Column::Metric(m) if !summary.shows(*m) => {}
+            Column::Collection(c) if !summary.collections.contains(c) => {}
+            other => columns.push(other.clone()),
+        }
+    }
+    columns
+}
+
+/// The cells of `columns` ([`resolve_columns`]); `compact` writes every cell on one line.
+pub(crate) fn cells(summary: &Summary, columns: &[Column], compact: bool) -> Cells {
+    let collection_index = |name: &str| summary.collections.iter().position(|c| c == name);
+    let headers = columns
+        .iter()
+        .map(|column| match column {
+            Column::Path => "path".to_string(),
+            Column::Module => "module".to_string(),
+            Column::Inputs => "inputs".to_string(),
+            Column::Outputs => "outputs".to_string(),
+            Column::Metric(m) => m.header().to_string(),
+            Column::Collection(c) => c.clone(),
+            Column::Metrics | Column::Collections => String::new(),
+        })
+        .collect::<Vec<_>>();
     let rows = summary
         .rows
         .iter()
-        .map(|row| row_cells(summary, row))
+        .map(|row| {
+            columns
+                .iter()
+                .map(|column| match column {
+                    Column::Path => StyledText::plain(row.path.join("/")),
+                    Column::Module => module_text(&row.module_type, &row.method),
+                    Column::Inputs if compact => flow_text(&row.inputs),
+                    Column::Inputs => value_text(&row.inputs),
+                    Column::Outputs if compact => flow_text(&row.outputs),
+                    Column::Outputs => value_text(&row.outputs),
+                    Column::Metric(m) => metric_text(row.metric(*m), compact),
+                    Column::Collection(c) => collection_index(c)
+                        .and_then(|i| row.variables.get(i))
+                        .map(|vars| {
+                            if compact {
+                                size_text(vars.counted).restyle(Style::BOLD)
+                            } else {
+                                variables_text(vars)
+                            }
+                        })
+                        .unwrap_or_default(),
+                    Column::Metrics | Column::Collections => StyledText::default(),
+                })
+                .collect()
+        })
         .collect();
-    let mut footers = vec![StyledText::default(); total_column];
-    footers.push(StyledText::plain("Total"));
-    footers.extend(summary.totals.iter().map(|&size| size_text(size)));
+    let first_collection = columns
+        .iter()
+        .position(|c| matches!(c, Column::Collection(_)))
+        .unwrap_or(columns.len());
+    let total_column = first_collection.saturating_sub(1);
+    let footers = columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| match column {
+            Column::Collection(c) => collection_index(c)
+                .and_then(|i| summary.totals.get(i))
+                .map(|&size| size_text(size))
+                .unwrap_or_default(),
+            _ if i == total_column => StyledText::plain("Total"),
+            _ => StyledText::default(),
+        })
+        .collect();
     Cells {
         headers,
         rows,
         footers,
         total_column,
     }
-}
-
-fn row_cells(summary: &Summary, row: &Row) -> Vec<StyledText> {
-    let mut cells = vec![
-        StyledText::plain(row.path.join("/")),
-        module_text(&row.module_type, &row.method),
-        value_text(&row.inputs),
-        value_text(&row.outputs),
-    ];
-    cells.extend(summary.metrics.iter().map(|&m| metric_text(row.metric(m))));
-    cells.extend(row.variables.iter().map(variables_text));
-    cells
 }
 
 /// `Dense`, or `ConvBlock (block_method)` with the method dimmed for methods other than
@@ -136,13 +205,102 @@ fn module_text(module_type: &str, method: &str) -> StyledText {
     text
 }
 
-/// FLOP counts are plain integers, without separators.
-/// A metric's cell: a count as a plain integer; `-1` where none was computed, as Flax
-/// writes a missing cost.
-fn metric_text(value: Option<&MetricValue>) -> StyledText {
+/// A metric's cell: a count as a plain integer (Flax writes FLOP counts without
+/// separators), bytes in Flax's units; `-1` where none was computed, as Flax writes a
+/// missing cost. Breakdowns take a line per entry, or `; ` between entries in `compact`.
+pub(crate) fn metric_text(value: Option<&MetricValue>, compact: bool) -> StyledText {
+    let lines: Vec<String> = match value {
+        Some(MetricValue::Count(count)) => vec![count.to_string()],
+        Some(MetricValue::Bytes(bytes)) => vec![bytes_text(*bytes)],
+        Some(MetricValue::BytesByDtype(by)) => match by.len() {
+            0 => vec![bytes_text(0)],
+            1 => by.values().map(|&b| bytes_text(b)).collect(),
+            _ => by
+                .iter()
+                .map(|(dtype, &b)| format!("{}: {}", dtype.name(), bytes_text(b)))
+                .collect(),
+        },
+        Some(MetricValue::Params { count, bytes }) => {
+            vec![format!("{} ({})", grouped(*count), bytes_text(*bytes))]
+        }
+        Some(MetricValue::ByOperator(by)) => by
+            .iter()
+            .map(|(name, c)| {
+                if c.macs > 0 {
+                    format!("{name}: {} ({} MACs)", c.flops, c.macs)
+                } else {
+                    format!("{name}: {}", c.flops)
+                }
+            })
+            .collect(),
+        None => vec![String::from("-1")],
+    };
+    StyledText::plain(lines.join(if compact { "; " } else { "\n" }))
+}
+
+/// The cells of the per-operator table: primitive, applications, flops, MACs, a total.
+pub(crate) fn operator_cells(
+    operators: &std::collections::BTreeMap<String, crate::cost::OperatorCount>,
+) -> Cells {
+    let headers = ["primitive", "calls", "flops", "macs"]
+        .map(String::from)
+        .to_vec();
+    let rows = operators
+        .iter()
+        .map(|(name, c)| {
+            vec![
+                StyledText::plain(name.clone()),
+                StyledText::plain(c.calls.to_string()),
+                StyledText::plain(c.flops.to_string()),
+                StyledText::plain(c.macs.to_string()),
+            ]
+        })
+        .collect();
+    let sum =
+        |f: fn(&crate::cost::OperatorCount) -> u64| -> u64 { operators.values().map(f).sum() };
+    let footers = vec![
+        StyledText::plain("Total"),
+        StyledText::plain(sum(|c| c.calls).to_string()),
+        StyledText::plain(sum(|c| c.flops).to_string()),
+        StyledText::plain(sum(|c| c.macs).to_string()),
+    ];
+    Cells {
+        headers,
+        rows,
+        footers,
+        total_column: 0,
+    }
+}
+
+/// A value tree on one line: `float32[16,9]`, `[float32[2], True]`, `{a: float32[2]}`.
+pub(crate) fn flow_text(value: &Value) -> StyledText {
     match value {
-        Some(MetricValue::Count(count)) => StyledText::plain(count.to_string()),
-        None => StyledText::plain("-1"),
+        Value::Sequence { items } if items.is_empty() => StyledText::default(),
+        Value::Mapping { entries } if entries.is_empty() => StyledText::default(),
+        Value::Sequence { items } => {
+            let mut text = StyledText::plain("[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    text.push(", ", Style::NONE);
+                }
+                text.append(flow_text(item));
+            }
+            text.push("]", Style::NONE);
+            text
+        }
+        Value::Mapping { entries } => {
+            let mut text = StyledText::plain("{");
+            for (i, (key, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    text.push(", ", Style::NONE);
+                }
+                text.push(format!("{key}: "), Style::NONE);
+                text.append(flow_text(item));
+            }
+            text.push("}", Style::NONE);
+            text
+        }
+        leaf => scalar(leaf),
     }
 }
 

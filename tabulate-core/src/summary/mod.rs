@@ -2,23 +2,28 @@
 //! into text by `render`.
 
 pub(crate) mod collect;
+mod export;
 pub(crate) mod format;
 mod render;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::cost::{Metric, MetricValue, Metrics};
+use crate::cost::{Metric, MetricValue, Metrics, OperatorCount};
 use crate::dtype::DType;
+use crate::options::Optimizer;
 use crate::shape::Shape;
 use crate::value::Value;
-pub use render::{ColorChoice, RenderOptions};
+pub use export::SCHEMA_VERSION;
+pub use render::{ColorChoice, Column, RenderOptions};
 
 /// A model summary: one row per module call, the variable collections as columns, and
-/// totals. Display it to get Flax's table; serialise it for programs.
+/// totals. Display it to get Flax's table; serialise it for programs (a stable JSON
+/// object, [`SCHEMA_VERSION`]), or write it as Markdown or CSV.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
     /// The summarised module's type name; the title reads `{module_type} Summary`.
     pub module_type: String,
@@ -31,11 +36,61 @@ pub struct Summary {
     pub rows: Vec<Row>,
     /// Per collection (in [`Summary::collections`] order), the sum over rows.
     pub totals: Vec<Size>,
+    /// Trainable versus non-trainable variables, when asked for
+    /// ([`Tabulator::trainable`](crate::Tabulator::trainable)).
+    pub trainable: Option<TrainableSplit>,
+    /// The estimated memory of one training step, when asked for
+    /// ([`Tabulator::estimate_memory`](crate::Tabulator::estimate_memory)).
+    pub memory: Option<MemoryEstimate>,
+    /// The model's forward pass by primitive, when asked for
+    /// ([`Tabulator::operators`](crate::Tabulator::operators)).
+    pub operators: Option<BTreeMap<String, OperatorCount>>,
+    /// Footnotes saying what the numbers count (the FLOP and MAC conventions); empty
+    /// for a table with only Flax's options, which stays Flax's byte for byte.
+    pub notes: Vec<String>,
+}
+
+/// Trainable versus non-trainable variables, as Keras' summary footer shows them.
+///
+/// Trainable: the `params` collection, less the parameters a
+/// [`Frozen`](crate::Frozen) pattern selects. Non-trainable: every other collection
+/// (`batch_stats`, …) and the frozen parameters.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TrainableSplit {
+    /// Trainable parameters.
+    pub trainable: Size,
+    /// Everything else.
+    pub non_trainable: Size,
+}
+
+/// The memory of one training step, estimated like torchinfo's "Estimated Total Size":
+/// the inputs, every variable, a gradient per trainable parameter, the optimizer's state,
+/// and the activations the backward pass keeps. All in bytes; temporaries that XLA frees
+/// early and its workspace are not counted.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MemoryEstimate {
+    /// The optimizer whose state is counted.
+    pub optimizer: Optimizer,
+    /// The arrays passed to the top-level calls.
+    pub inputs: u64,
+    /// Every variable, all collections.
+    pub variables: u64,
+    /// One gradient per trainable parameter.
+    pub gradients: u64,
+    /// The optimizer's state ([`Optimizer::slots`] arrays per trainable parameter).
+    pub optimizer_state: u64,
+    /// The residuals the model's VJP keeps between its forward and backward halves, by
+    /// dtype.
+    pub saved_activations: BTreeMap<DType, u64>,
+    /// The sum of the above.
+    pub total: u64,
 }
 
 /// One module call.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     /// The module's path (`["Block_0", "Dense_1"]`); empty for the root module.
     pub path: Vec<String>,
@@ -47,8 +102,7 @@ pub struct Row {
     pub inputs: Value,
     /// The result.
     pub outputs: Value,
-    /// The computed columns ([`Summary::metrics`]); serialised as one key per metric.
-    #[serde(flatten)]
+    /// The computed columns ([`Summary::metrics`]).
     pub(crate) metrics: Metrics,
     /// Per collection (in [`Summary::collections`] order), the row's variables.
     pub variables: Vec<RowVariables>,
@@ -56,7 +110,7 @@ pub struct Row {
 
 /// A row's variables in one collection.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RowVariables {
     /// The variables the module itself declared, sorted by name.
     pub own: Vec<Leaf>,
@@ -106,6 +160,17 @@ impl Row {
     /// Every computed metric of this row, in column order.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Multiply-accumulates of the call's forward pass ([`Metric::Macs`]), when computed.
+    pub fn macs(&self) -> Option<u64> {
+        self.metric(Metric::Macs).and_then(MetricValue::as_count)
+    }
+
+    /// XLA's flops of the call's own operations ([`Metric::SelfFlops`]), when computed.
+    pub fn self_flops(&self) -> Option<u64> {
+        self.metric(Metric::SelfFlops)
+            .and_then(MetricValue::as_count)
     }
 }
 
@@ -158,5 +223,30 @@ impl fmt::Display for Summary {
     /// `NO_COLOR` is unset), as wide as needed unless `COLUMNS` or the terminal limit it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render(&RenderOptions::auto()))
+    }
+}
+
+impl crate::error::PartialTable for Summary {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn failed_inputs(&self) -> Option<String> {
+        let failed = Value::object("<failed>");
+        self.rows
+            .iter()
+            .rev()
+            .find(|row| row.outputs == failed)
+            .map(|row| format::flow_text(&row.inputs).text())
+    }
+}
+
+impl crate::error::Error {
+    /// The table of the calls made before the forward pass failed, when the run asked
+    /// for it ([`Tabulator::table_on_error`](crate::Tabulator::table_on_error)): rows of
+    /// every call opened so far, with the shapes known so far; calls that did not return
+    /// show `<failed>` as their output.
+    pub fn partial_summary(&self) -> Option<&Summary> {
+        self.partial_table()?.as_any().downcast_ref::<Summary>()
     }
 }

@@ -13,6 +13,7 @@ use tabled::settings::style::{Border, HorizontalLine, Style as BoxStyle};
 
 use super::Summary;
 use super::format::{self, Cells, Style, StyledText};
+use crate::cost::Metric;
 
 /// When to colour the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -26,12 +27,46 @@ pub enum ColorChoice {
     Never,
 }
 
+/// A column of the table, for choosing which are drawn and in what order
+/// ([`RenderOptions::columns`]), as torchinfo's `col_names`.
+///
+/// ```
+/// use tabulate::{Column, Metric, RenderOptions};
+///
+/// let options = RenderOptions::new()
+///     .columns([Column::Path, Column::Outputs, Column::Metric(Metric::Macs), Column::Collections])
+///     .compact(true);
+/// # let _ = options;
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Column {
+    /// The module's path.
+    Path,
+    /// The module's type (and method, when not `forward`).
+    Module,
+    /// The call's arguments.
+    Inputs,
+    /// The call's result.
+    Outputs,
+    /// One computed column; left out when the summary did not compute it.
+    Metric(Metric),
+    /// Every computed column, in the summary's order.
+    Metrics,
+    /// One variable collection (`params`); left out when the model has none.
+    Collection(String),
+    /// Every variable collection, in the summary's order.
+    Collections,
+}
+
 /// How to render a [`Summary`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenderOptions {
     width: Option<usize>,
     color: ColorChoice,
     detect_width: bool,
+    columns: Option<Vec<Column>>,
+    compact: bool,
 }
 
 impl RenderOptions {
@@ -41,6 +76,8 @@ impl RenderOptions {
             width: None,
             color: ColorChoice::Never,
             detect_width: false,
+            columns: None,
+            compact: false,
         }
     }
 
@@ -51,6 +88,8 @@ impl RenderOptions {
             width: None,
             color: ColorChoice::Auto,
             detect_width: true,
+            columns: None,
+            compact: false,
         }
     }
 
@@ -65,6 +104,23 @@ impl RenderOptions {
     #[must_use]
     pub fn color(mut self, color: ColorChoice) -> RenderOptions {
         self.color = color;
+        self
+    }
+
+    /// Draws only `columns`, in this order. Default: path, module, inputs, outputs, the
+    /// computed columns, the collections (Flax's table).
+    #[must_use]
+    pub fn columns(mut self, columns: impl IntoIterator<Item = Column>) -> RenderOptions {
+        self.columns = Some(columns.into_iter().collect());
+        self
+    }
+
+    /// One line per row: inputs and outputs inline (`[float32[2], True]`), variable
+    /// cells without their YAML list of arrays (the count and bytes only), breakdowns
+    /// separated by `; `. For models with thousands of rows. Default: `false`.
+    #[must_use]
+    pub fn compact(mut self, compact: bool) -> RenderOptions {
+        self.compact = compact;
         self
     }
 
@@ -115,7 +171,8 @@ impl Environment {
 
 /// The whole text: a blank line, the title, the table, the caption, a blank line.
 pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
-    let cells = format::cells(summary);
+    let columns = format::resolve_columns(summary, options.columns.as_deref());
+    let cells = format::cells(summary, &columns, options.compact);
     let (width, color) = options.resolve(&Environment::current());
     let widths = column_widths(&cells, width);
     let table_width = widths.iter().sum::<usize>() + widths.len() + 1;
@@ -126,14 +183,87 @@ pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
     out.push('\n');
     out.push_str(&draw_box(&cells, &widths, color));
     out.push('\n');
-    let mut caption = StyledText::plain("Total Parameters: ");
-    caption.append(format::size_text(summary.total()));
-    for line in [StyledText::default(), caption] {
+    // Flax's caption, byte for byte (an empty count when there are no parameters).
+    let mut total = StyledText::plain("Total Parameters: ");
+    total.append(format::size_text(summary.total()));
+    let mut caption = vec![StyledText::default(), total];
+    if let Some(split) = &summary.trainable {
+        caption.push(size_line("Trainable Parameters: ", split.trainable));
+        caption.push(size_line("Non-trainable Parameters: ", split.non_trainable));
+    }
+    if let Some(memory) = &summary.memory {
+        caption.extend(memory_lines(memory));
+    }
+    for line in caption {
         out.push_str(&paint(&center(&line, table_width), Style::BOLD, color));
         out.push('\n');
     }
     out.push('\n');
+    if let Some(operators) = &summary.operators {
+        let cells = format::operator_cells(operators);
+        let widths = column_widths(&cells, width);
+        let op_width = widths.iter().sum::<usize>() + widths.len() + 1;
+        let title = StyledText::plain("Operators (forward pass)");
+        out.push_str(&paint(&center(&title, op_width), Style::ITALIC, color));
+        out.push('\n');
+        out.push_str(&draw_box(&cells, &widths, color));
+        out.push_str("\n\n");
+    }
+    for note in &summary.notes {
+        out.push_str(&paint(
+            &StyledText::plain(format!("* {note}")),
+            Style::DIM,
+            color,
+        ));
+        out.push('\n');
+    }
+    if !summary.notes.is_empty() {
+        out.push('\n');
+    }
     out
+}
+
+/// `Trainable Parameters: 40 (160 B)`; `0` when there are none.
+fn size_line(label: &str, size: crate::summary::Size) -> StyledText {
+    let mut line = StyledText::plain(label);
+    if size.count == 0 {
+        line.push("0", Style::NONE);
+    } else {
+        line.append(format::size_text(size));
+    }
+    line
+}
+
+/// torchinfo's size lines, then the estimate.
+fn memory_lines(memory: &crate::summary::MemoryEstimate) -> Vec<StyledText> {
+    let bytes = format::bytes_text;
+    let activations: u64 = memory.saved_activations.values().sum();
+    let mut saved = format!("Saved Activations: {}", bytes(activations));
+    if memory.saved_activations.len() > 1 {
+        let by: Vec<String> = memory
+            .saved_activations
+            .iter()
+            .map(|(dtype, &b)| format!("{} {}", dtype.name(), bytes(b)))
+            .collect();
+        saved.push_str(" (");
+        saved.push_str(&by.join(", "));
+        saved.push(')');
+    }
+    [
+        format!("Input Size: {}", bytes(memory.inputs)),
+        format!("Variables Size: {}", bytes(memory.variables)),
+        format!("Gradients Size: {}", bytes(memory.gradients)),
+        format!(
+            "Optimizer State Size ({}): {}",
+            memory.optimizer.name(),
+            bytes(memory.optimizer_state)
+        ),
+        saved,
+        format!("Estimated Training-Step Memory: {}", bytes(memory.total)),
+    ]
+    .into_iter()
+    .map(StyledText::plain)
+    .collect()
 }
 
 // ------------------------------------------------------------------ column widths
