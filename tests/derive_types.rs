@@ -359,7 +359,6 @@ fn forward_may_return_a_reference_into_self() {
     let weights = Value::Array {
         dtype: DType::F32,
         shape: [10, 4].into(),
-        tensor: None,
     };
     assert_eq!(summary.rows.len(), 1);
     assert_eq!(summary.rows[0].outputs, weights);
