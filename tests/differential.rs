@@ -911,3 +911,30 @@ fn differential_against_flax() {
     }
     assert!(problems.is_empty(), "{report}\n{problems}");
 }
+
+/// The minimal repro of each class the random suite found (`scripts/differential_targeted.py`):
+/// every one must match Flax, with no known-failures list.
+#[test]
+fn targeted_against_flax() {
+    let path = data_dir().join("targeted.json");
+    let data: Json =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("valid JSON");
+    let cases = data["cases"].as_array().expect("cases");
+    let mut problems = String::new();
+    for case in cases {
+        let (mismatches, _) = compare(case);
+        for m in &mismatches {
+            let _ = writeln!(
+                problems,
+                "{} ({}) {} {}: ours {:?} vs Flax {:?}",
+                case["id"].as_str().unwrap_or("?"),
+                case["why"].as_str().unwrap_or(""),
+                m.row,
+                m.field,
+                m.ours,
+                m.flax
+            );
+        }
+    }
+    assert!(problems.is_empty(), "{problems}");
+}

@@ -38,6 +38,25 @@ pub trait Tabulate {
     fn identity(&self) -> Option<&ModuleIdentity> {
         None
     }
+
+    /// Whether the modules in this module's fields are its `setup` attributes (`true`, the
+    /// default, and what `#[derive(Tabulate)]` gives) or Flax dataclass fields (`false`).
+    ///
+    /// Flax names a submodule where it is bound (`flax/linen/module.py`): a module
+    /// constructed in a compact method is bound there at once (`Module.__post_init__`
+    /// auto-names it `{Type}_{n}` in `_context.module_stack[-1]`), while one constructed
+    /// in `setup` without a name is deferred and bound by the first module that adopts it
+    /// (`_register_submodules`: a `setup` attribute, or a dataclass field registered by
+    /// `_try_setup`), under that field's name. A derived module stands for a `setup`-style
+    /// Flax module: its fields were built for it, so they take the field names
+    /// (`SetupStack_0/layers_0`) wherever they were built. Built-in layers that take modules
+    /// as constructor arguments (`RNN`'s cell, `Sequential`'s layers) answer `false`: a
+    /// child built in a running compact call stays bound there (`RNN(LSTMCell())` gives
+    /// `LSTMCell_0` beside `RNN_0`), and is adopted under its field name (`layers_1/cell`)
+    /// only when this module was itself adopted or its child was built outside the run.
+    fn fields_are_attributes(&self) -> bool {
+        true
+    }
 }
 
 /// Receives the submodules of a module, with their names.
@@ -77,6 +96,9 @@ impl<M: Tabulate + ?Sized> Tabulate for Box<M> {
     fn identity(&self) -> Option<&ModuleIdentity> {
         (**self).identity()
     }
+    fn fields_are_attributes(&self) -> bool {
+        (**self).fields_are_attributes()
+    }
 }
 
 impl<M: Tabulate + ?Sized> Tabulate for &M {
@@ -88,6 +110,9 @@ impl<M: Tabulate + ?Sized> Tabulate for &M {
     }
     fn identity(&self) -> Option<&ModuleIdentity> {
         (**self).identity()
+    }
+    fn fields_are_attributes(&self) -> bool {
+        (**self).fields_are_attributes()
     }
 }
 

@@ -1,0 +1,88 @@
+"""Targeted differential cases: the minimal repro of each class the random suite found.
+
+Each case is a hand-written model spec in the format of `scripts/differential.py`
+(same user modules, same ops), run through Flax's own table builder exactly as the
+random cases are, and written to `tests/differential/targeted.json`.
+`tests/differential.rs` (`targeted_against_flax`) requires every one to match, with no
+known-failures list: a fix lands with its repro here.
+
+Run (from the repository root):
+
+    PYTHONHASHSEED=0 JAX_PLATFORMS=cpu /work/venv/bin/python scripts/differential_targeted.py
+
+Reference environment: jax 0.10.2, flax 0.12.8 (CPU).
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import differential as d  # noqa: E402
+
+
+def dense(features, use_bias=True):
+  return {'op': 'Dense', 'features': features, 'use_bias': use_bias}
+
+
+def stack(*ops):
+  return {'class': 'Stack', 'ops': list(ops)}
+
+
+def setup_stack(*ops):
+  return {'class': 'SetupStack', 'ops': list(ops)}
+
+
+def module(spec):
+  return {'op': 'module', 'module': spec}
+
+
+def case(cid, shape, model, depth=None, show_repeated=False, why=''):
+  return {
+    'id': cid,
+    'why': why,
+    'input': {'dtype': 'float32', 'shape': shape},
+    'depth': depth,
+    'show_repeated': show_repeated,
+    'model': model,
+  }
+
+
+SETUP_OPS = (
+  dense(3),
+  {'op': 'RNN', 'cell': 'lstm', 'features': 3},
+  {'op': 'Sequential', 'layers': [dense(4), {'op': 'LayerNorm', 'epsilon': 1e-6,
+                                             'use_scale': True, 'use_bias': True}]},
+)
+
+CASES = [
+  case('t-setup-in-compact', [2, 4], stack(module(setup_stack(dense(3)))),
+       why='a setup-style module built in a compact parent: SetupStack_0/layers_0'),
+  case('t-setup-in-compact-adopts', [2, 5, 4], stack(module(setup_stack(*SETUP_OPS))),
+       why='setup attributes adopt their dataclass fields: layers_1/cell, layers_2/layers_0'),
+  case('t-setup-in-compact-depth', [2, 5, 4], stack(module(setup_stack(*SETUP_OPS))),
+       depth=1, why='with depth, the setup-style row counts its children\'s params'),
+  case('t-compact-keeps-binding', [2, 5, 4],
+       stack(*SETUP_OPS, module(setup_stack(dense(2)))),
+       why='compact RNN/Sequential children stay siblings (LSTMCell_0 beside RNN_0)'),
+  case('t-setup-root', [2, 5, 4], setup_stack(*SETUP_OPS),
+       why='the root in setup style'),
+]
+
+
+def main():
+  out = []
+  for c in CASES:
+    c['collections'], c['rows'] = d.run_flax(c)
+    print(f"{c['id']}: {len(c['rows'])} rows", file=sys.stderr)
+    out.append(c)
+  path = os.path.join(d.OUT_DIR, 'targeted.json')
+  with open(path, 'w') as f:
+    f.write('{"generator": "scripts/differential_targeted.py", "cases": [\n')
+    f.write(',\n'.join(json.dumps(c, sort_keys=True) for c in out))
+    f.write('\n]}\n')
+  print(f'wrote {len(out)} cases to {os.path.relpath(path, d.ROOT)}', file=sys.stderr)
+
+
+if __name__ == '__main__':
+  main()
