@@ -67,6 +67,16 @@ CASES = [
        why='compact RNN/Sequential children stay siblings (LSTMCell_0 beside RNN_0)'),
   case('t-setup-root', [2, 5, 4], setup_stack(*SETUP_OPS),
        why='the root in setup style'),
+  case('t-convtranspose-explicit', [1, 4, 1],
+       stack({'op': 'ConvTranspose', 'features': 2, 'kernel_size': [1], 'strides': [1],
+              'padding': [[0, 1]], 'kernel_dilation': [1], 'transpose_kernel': False,
+              'use_bias': True}),
+       why='explicit ConvTranspose padding pads the dilated input as given: float32[1,5,2]'),
+  case('t-convtranspose-explicit-strided', [2, 5, 6, 3],
+       stack({'op': 'ConvTranspose', 'features': 4, 'kernel_size': [3, 2], 'strides': [2, 3],
+              'padding': [[1, 2], [0, 3]], 'kernel_dilation': [2, 1],
+              'transpose_kernel': True, 'use_bias': False}),
+       why='explicit padding with strides, dilation and a transposed kernel'),
 ]
 
 
