@@ -77,6 +77,12 @@ CASES = [
               'padding': [[1, 2], [0, 3]], 'kernel_dilation': [2, 1],
               'transpose_kernel': True, 'use_bias': False}),
        why='explicit padding with strides, dilation and a transposed kernel'),
+  case('t-embed-attend', [1, 3], stack({'op': 'EmbedAttend', 'num_embeddings': 2,
+                                        'features': 3}),
+       why='Embed.attend: jnp.dot(query, embedding.T); one pass-through add per entry'),
+  case('t-embed-attend-batched', [4, 64, 128],
+       stack({'op': 'EmbedAttend', 'num_embeddings': 24, 'features': 128}),
+       why='Embed.attend on a batch of sequences'),
 ]
 
 
