@@ -83,6 +83,10 @@ CASES = [
   case('t-embed-attend-batched', [4, 64, 128],
        stack({'op': 'EmbedAttend', 'num_embeddings': 24, 'features': 128}),
        why='Embed.attend on a batch of sequences'),
+  case('t-lstmcell-direct', [1, 2], stack({'op': 'Cell', 'cell': 'lstm', 'features': 2}),
+       why='LSTMCell called directly on a zero carry'),
+  case('t-grucell-direct', [3, 4], stack({'op': 'Cell', 'cell': 'gru', 'features': 5}),
+       why='GRUCell called directly on a zero carry'),
 ]
 
 

@@ -356,8 +356,10 @@ impl Built {
             Built::RnnGru(m) => m.forward(x),
             Built::RnnSimple(m) => m.forward(x),
             Built::Lstm(m) => {
-                let zeros = Tensor::zeros(x.dtype(), carry_shape(m.features))?;
-                Ok(m.forward(&(zeros.clone(), zeros), x)?.1)
+                // Two arrays, as the script's two `jnp.zeros`: Flax costs a call with one
+                // input per argument leaf, and one `Tensor` passed twice is one input.
+                let zeros = || Tensor::zeros(x.dtype(), carry_shape(m.features));
+                Ok(m.forward(&(zeros()?, zeros()?), x)?.1)
             }
             Built::Gru(m) => {
                 let zeros = Tensor::zeros(x.dtype(), carry_shape(m.features))?;
