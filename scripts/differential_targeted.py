@@ -87,6 +87,11 @@ CASES = [
        why='LSTMCell called directly on a zero carry'),
   case('t-grucell-direct', [3, 4], stack({'op': 'Cell', 'cell': 'gru', 'features': 5}),
        why='GRUCell called directly on a zero carry'),
+  case('t-selfattention-repeated', [2, 5, 8],
+       stack({'op': 'SelfAttention', 'num_heads': 2, 'qkv_features': 8,
+              'deterministic': True}),
+       show_repeated=True,
+       why='SelfAttention calls MultiHeadDotProductAttention.__call__ with every keyword'),
 ]
 
 

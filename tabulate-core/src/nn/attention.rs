@@ -447,10 +447,18 @@ impl SelfAttention {
             "forward",
             |args| call.describe(args),
             || {
+                // `super().__call__(inputs_q, mask=…, deterministic=…, dropout_rng=…,
+                // sow_weights=…)`: the inner call has every keyword (Flax shows them sorted).
                 module_call(
                     self,
                     "forward",
-                    |args| call.describe(args),
+                    |args| {
+                        args.positional(call.inputs_q);
+                        args.keyword("deterministic", &call.deterministic);
+                        args.keyword("dropout_rng", &());
+                        args.keyword("mask", &call.mask);
+                        args.keyword("sow_weights", &false);
+                    },
                     || self.attention.attend(&call),
                 )
             },
