@@ -92,6 +92,12 @@ CASES = [
               'deterministic': True}),
        show_repeated=True,
        why='SelfAttention calls MultiHeadDotProductAttention.__call__ with every keyword'),
+  case('t-einsum-bias-shape', [2, 3, 4],
+       stack({'op': 'Einsum', 'shape': [3, 4, 5], 'equation': 'abc,bcd->abd',
+              'use_bias': True}),
+       show_repeated=True,
+       why='Einsum._get_bias_shape is a call (a repeated row); the bias takes every output '
+           'letter of the kernel, batch letters too'),
 ]
 
 
