@@ -98,6 +98,25 @@ CASES = [
        show_repeated=True,
        why='Einsum._get_bias_shape is a call (a repeated row); the bias takes every output '
            'letter of the kernel, batch letters too'),
+  # Flax's merge_param: given at construction, the call shows no keyword.
+  case('t-dropout-at-init', [2, 6, 8],
+       stack({'op': 'Dropout', 'rate': 0.5, 'deterministic': True, 'deterministic_at': 'init'},
+             {'op': 'Dropout', 'rate': 0.25, 'deterministic': False,
+              'deterministic_at': 'init'}),
+       why='Dropout(deterministic=...) at construction: dropout(x)'),
+  case('t-batchnorm-at-call', [4, 5, 3],
+       stack({'op': 'BatchNorm', 'use_running_average': False, 'use_scale': True,
+              'use_bias': True, 'use_running_average_at': 'call'},
+             {'op': 'BatchNorm', 'use_running_average': True, 'use_scale': True,
+              'use_bias': False, 'use_running_average_at': 'call'}),
+       why='BatchNorm() then bn(x, use_running_average=...)'),
+  case('t-attention-at-init', [2, 5, 8],
+       stack({'op': 'MHA', 'num_heads': 2, 'qkv_features': 8, 'dropout_rate': 0.1,
+              'deterministic': False, 'deterministic_at': 'init'},
+             {'op': 'SelfAttention', 'num_heads': 2, 'qkv_features': 8,
+              'deterministic': True, 'deterministic_at': 'init'}),
+       show_repeated=True,
+       why='attention configured at construction; SelfAttention passes deterministic=None on'),
 ]
 
 

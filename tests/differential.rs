@@ -119,15 +119,15 @@ fn apply_fn(op: &Json, x: &Tensor) -> Result<Tensor> {
     let axis = || isize::try_from(op["axis"].as_i64().expect("spec: axis")).expect("axis");
     match op["name"].as_str().expect("spec: function name") {
         "relu" => nn::relu(x),
-        "gelu" => nn::gelu(x, flag(op, "approximate")),
+        "gelu" => nn::gelu_with(x, flag(op, "approximate")),
         "silu" => nn::silu(x),
         "swish" => nn::swish(x),
         "sigmoid" => nn::sigmoid(x),
         "tanh" => nn::tanh(x),
-        "softmax" => nn::softmax(x, axis()),
-        "log_softmax" => nn::log_softmax(x, axis()),
-        "elu" => nn::elu(x, 1.0),
-        "leaky_relu" => nn::leaky_relu(x, 0.01),
+        "softmax" => nn::softmax_with(x, axis()),
+        "log_softmax" => nn::log_softmax_with(x, axis()),
+        "elu" => nn::elu(x),
+        "leaky_relu" => nn::leaky_relu(x),
         "softplus" => nn::softplus(x),
         other => panic!("spec: function {other}"),
     }
@@ -204,6 +204,11 @@ macro_rules! named {
     }};
 }
 
+/// Whether op `op` gives `deterministic` at construction rather than at the call.
+fn at_init(op: &Json) -> bool {
+    op["deterministic_at"] == "init"
+}
+
 /// The module of op `op`; `in_setup` ignores explicit names, as the script does.
 #[allow(clippy::too_many_lines)] // one arm per layer kind
 fn build(op: &Json, in_setup: bool) -> Built {
@@ -248,9 +253,11 @@ fn build(op: &Json, in_setup: bool) -> Built {
             name
         )),
         "BatchNorm" => Built::BatchNorm(named!(
-            BatchNorm::new(flag(op, "use_running_average"))
-                .use_scale(flag(op, "use_scale"))
-                .use_bias(flag(op, "use_bias")),
+            BatchNorm::new(
+                (op["use_running_average_at"] != "call").then(|| flag(op, "use_running_average"))
+            )
+            .use_scale(flag(op, "use_scale"))
+            .use_bias(flag(op, "use_bias")),
             name
         )),
         "LayerNorm" => Built::LayerNorm(named!(
@@ -276,13 +283,19 @@ fn build(op: &Json, in_setup: bool) -> Built {
             if op.get("out_features").is_some_and(|f| !f.is_null()) {
                 mha = mha.out_features(usize_of(op, "out_features"));
             }
+            if at_init(op) {
+                mha = mha.deterministic(flag(op, "deterministic"));
+            }
             Built::Mha(named!(mha, name))
         }
-        "SelfAttention" => Built::SelfAttention(named!(
-            SelfAttention::new(usize_of(op, "num_heads"))
-                .qkv_features(usize_of(op, "qkv_features")),
-            name
-        )),
+        "SelfAttention" => {
+            let mut attention = SelfAttention::new(usize_of(op, "num_heads"))
+                .qkv_features(usize_of(op, "qkv_features"));
+            if at_init(op) {
+                attention = attention.deterministic(flag(op, "deterministic"));
+            }
+            Built::SelfAttention(named!(attention, name))
+        }
         "RNN" => {
             let f = usize_of(op, "features");
             match op["cell"].as_str() {
@@ -303,6 +316,9 @@ fn build(op: &Json, in_setup: bool) -> Built {
             let mut dropout = Dropout::new(float(op, "rate"));
             if op.get("broadcast_dims").is_some_and(|d| !d.is_null()) {
                 dropout = dropout.broadcast_dims(isizes(op, "broadcast_dims"));
+            }
+            if at_init(op) {
+                dropout = dropout.deterministic(flag(op, "deterministic"));
             }
             Built::Dropout(named!(dropout, name))
         }
@@ -330,7 +346,8 @@ fn build(op: &Json, in_setup: bool) -> Built {
 impl Built {
     /// Calls the module the way op `op` says.
     fn call(&self, op: &Json, x: &Tensor) -> Result<Tensor> {
-        let deterministic = || flag(op, "deterministic");
+        // `deterministic` at the call unless the op gives it at construction.
+        let deterministic = || (!at_init(op)).then(|| flag(op, "deterministic"));
         let carry_shape = |features: usize| {
             let mut dims = x.shape().dims().to_vec();
             if let Some(last) = dims.last_mut() {
@@ -346,6 +363,9 @@ impl Built {
             Built::Embed(m) => m.forward(x),
             Built::Conv(m) => m.forward(x),
             Built::ConvTranspose(m) => m.forward(x),
+            Built::BatchNorm(m) if op["use_running_average_at"] == "call" => {
+                m.forward_with(x, flag(op, "use_running_average"))
+            }
             Built::BatchNorm(m) => m.forward(x),
             Built::LayerNorm(m) => m.forward(x),
             Built::RMSNorm(m) => m.forward(x),
