@@ -412,7 +412,6 @@ fn apply_op(op: &Json, x: &Tensor) -> Result<Tensor> {
 struct Stack {
     #[tabulate(skip)]
     ops: Vec<Json>,
-    #[tabulate(identity)]
     identity: ModuleIdentity,
 }
 
@@ -433,7 +432,6 @@ struct SetupStack {
     layers: Vec<Built>,
     #[tabulate(skip)]
     ops: Vec<Json>,
-    #[tabulate(identity)]
     identity: ModuleIdentity,
 }
 
@@ -461,7 +459,6 @@ impl SetupStack {
 struct Residual {
     #[tabulate(skip)]
     body: Json,
-    #[tabulate(identity)]
     identity: ModuleIdentity,
 }
 
@@ -482,7 +479,6 @@ impl Residual {
 struct Shared {
     #[tabulate(skip)]
     op: Json,
-    #[tabulate(identity)]
     identity: ModuleIdentity,
 }
 
@@ -502,7 +498,6 @@ struct Branch {
     left: Json,
     #[tabulate(skip)]
     right: Json,
-    #[tabulate(identity)]
     identity: ModuleIdentity,
 }
 

@@ -220,7 +220,8 @@ impl ModuleIdentity {
     }
 
     /// A new identity with an explicit name, as Flax's `name=` gives one: for a module of
-    /// your own, hold it in a `#[tabulate(identity)]` field.
+    /// your own, hold it in a field of type `ModuleIdentity` (the derive finds it by its
+    /// type; `#[tabulate(identity)]` marks it explicitly).
     ///
     /// ```
     /// use tabulate::prelude::*;
@@ -228,7 +229,6 @@ impl ModuleIdentity {
     ///
     /// #[derive(Tabulate)]
     /// struct Block {
-    ///     #[tabulate(identity)]
     ///     identity: ModuleIdentity,
     /// }
     ///
