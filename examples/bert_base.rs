@@ -10,7 +10,7 @@
 //! the same count). Dropout is the identity in evaluation and is not written; the
 //! attention mask is all ones and is left out.
 
-use tabulate::nn::{Dense, Embed, LayerNorm, MultiHeadDotProductAttention, gelu};
+use tabulate::nn::{Dense, Embed, LayerNorm, MultiHeadDotProductAttention, gelu_with};
 use tabulate::prelude::*;
 
 /// Word + position + token-type embeddings, then `LayerNorm`.
@@ -61,7 +61,7 @@ impl BertLayer {
         let x = self
             .attention_norm
             .forward(&x.add(&self.attention.forward(x, true)?)?)?;
-        let h = gelu(&self.intermediate.forward(&x)?, false)?;
+        let h = gelu_with(&self.intermediate.forward(&x)?, false)?;
         self.output_norm.forward(&x.add(&self.output.forward(&h)?)?)
     }
 }

@@ -55,7 +55,7 @@ impl GPT2MLP {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let c = x.dim(-1)?;
         let h = Dense::new(4 * c).name("c_fc").forward(x)?;
-        let h = gelu(&h, true)?;
+        let h = gelu(&h)?;
         Dense::new(c).name("c_proj").forward(&h)
     }
 }

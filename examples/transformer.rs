@@ -41,7 +41,7 @@ impl EncoderBlock {
         let x = x.add(&h)?;
         let h = LayerNorm::new().forward(&x)?;
         let h = Dense::new(self.mlp_dim).forward(&h)?;
-        let h = gelu(&h, true)?;
+        let h = gelu(&h)?;
         let h = Dense::new(x.dim(-1)?).forward(&h)?;
         let h = Dropout::new(self.dropout_rate).forward(&h, true)?;
         x.add(&h)

@@ -8,7 +8,7 @@
 //! plus bias; Flax's `MultiHeadDotProductAttention` has `query`, `key`, `value` of
 //! `[768, 12, 64]` plus `[12, 64]` biases each: the same count. Dropout rates are 0.
 
-use tabulate::nn::{Conv, Dense, LayerNorm, MultiHeadDotProductAttention, Padding, gelu};
+use tabulate::nn::{Conv, Dense, LayerNorm, MultiHeadDotProductAttention, Padding, gelu_with};
 use tabulate::prelude::*;
 
 const WIDTH: usize = 768;
@@ -25,7 +25,7 @@ impl MlpBlock {
     #[forward]
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.linear_2
-            .forward(&gelu(&self.linear_1.forward(x)?, false)?)
+            .forward(&gelu_with(&self.linear_1.forward(x)?, false)?)
     }
 }
 

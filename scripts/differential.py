@@ -36,6 +36,10 @@ An op is `{"op": KIND, ...}`; KIND is a layer (`Dense`, `DenseGeneral`,
 `LayerNorm`, `RMSNorm`, `GroupNorm`, `MHA`, `SelfAttention`, `RNN`, `Cell`,
 `Dropout`, `Sequential`), a function (`fn`, `pool`) or `module` (a nested
 user module, under `"module"`). See `build_layer` / `apply_op` for the fields.
+Flax's construction-or-call hyperparameters follow the calls the generator
+writes (`deterministic` at the call, `use_running_average` at construction)
+unless an op says `"deterministic_at": "init"` or
+`"use_running_average_at": "call"` (used by the targeted cases).
 
 ## The rows
 
@@ -114,8 +118,9 @@ def build_layer(op, in_setup=False):
       padding=conv_padding(op['padding']), kernel_dilation=tuple(op['kernel_dilation']),
       transpose_kernel=op['transpose_kernel'], use_bias=op['use_bias'], **kw)
   if k == 'BatchNorm':
-    return nn.BatchNorm(use_running_average=op['use_running_average'],
-                        use_scale=op['use_scale'], use_bias=op['use_bias'], **kw)
+    if op.get('use_running_average_at') != 'call':
+      kw['use_running_average'] = op['use_running_average']
+    return nn.BatchNorm(use_scale=op['use_scale'], use_bias=op['use_bias'], **kw)
   if k == 'LayerNorm':
     return nn.LayerNorm(epsilon=op['epsilon'], use_scale=op['use_scale'],
                         use_bias=op['use_bias'], **kw)
@@ -125,6 +130,8 @@ def build_layer(op, in_setup=False):
     if op.get('group_size'):
       return nn.GroupNorm(num_groups=None, group_size=op['group_size'], **kw)
     return nn.GroupNorm(num_groups=op['num_groups'], **kw)
+  if op.get('deterministic_at') == 'init':
+    kw['deterministic'] = op['deterministic']
   if k == 'MHA':
     extra = {'out_features': op['out_features']} if op.get('out_features') else {}
     return nn.MultiHeadDotProductAttention(
@@ -170,10 +177,14 @@ def apply_fn(op, x):
 def call_module(m, op, x):
   """Calls module `m` of op `op` on `x` the way the op says."""
   k = op['op']
+  if k in ('Dropout', 'MHA', 'SelfAttention') and op.get('deterministic_at') == 'init':
+    return m(x)
   if k == 'Dropout':
     return m(x, deterministic=op['deterministic'])
   if k in ('MHA', 'SelfAttention'):
     return m(x, deterministic=op['deterministic'])
+  if k == 'BatchNorm' and op.get('use_running_average_at') == 'call':
+    return m(x, use_running_average=op['use_running_average'])
   if k == 'EmbedAttend':
     return m.attend(x)
   if k == 'Cell':

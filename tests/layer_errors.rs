@@ -121,3 +121,52 @@ fn stochastic_dropout_needs_the_dropout_stream() {
         .run(|d| d.forward(&f32s(&[4, 8]), false));
     assert_eq!(ok.expect("with the stream").rows[0].flops(), Some(1360));
 }
+
+/// Flax's `merge_param`: a hyperparameter accepted at construction or at the call must be
+/// given exactly once (messages from `flax/linen/module.py`).
+#[test]
+fn construction_or_call_hyperparameters_are_given_exactly_once() {
+    let x = f32s(&[4, 8]);
+    let neither = "must be passed to the constructor or at call time.";
+    let both = "was passed to the constructor and at call time. Should be passed just once.";
+
+    let msg = message(&Dropout::new(0.5), |d| d.forward(&x, None));
+    assert_eq!(
+        msg,
+        format!("Dropout: Parameter \"deterministic\" {neither}"),
+    );
+    let configured = Dropout::new(0.5).deterministic(true);
+    let msg = message(&configured, |d| d.forward(&x, true));
+    assert!(
+        msg.ends_with(&format!("Parameter \"deterministic\" {both}")),
+        "{msg}"
+    );
+    assert!(tabulate(&configured).run(|d| d.forward(&x, None)).is_ok());
+
+    let msg = message(&BatchNorm::new(None), |b| b.forward(&x));
+    assert!(
+        msg.ends_with(&format!("Parameter \"use_running_average\" {neither}")),
+        "{msg}"
+    );
+    let msg = message(&BatchNorm::new(true), |b| b.forward_with(&x, false));
+    assert!(
+        msg.ends_with(&format!("Parameter \"use_running_average\" {both}")),
+        "{msg}"
+    );
+
+    // Attention asks for `deterministic` only when it uses dropout, as Flax does.
+    let x = f32s(&[2, 5, 8]);
+    let mha = MultiHeadDotProductAttention::new(2).dropout_rate(0.1);
+    let msg = message(&mha, |m| m.forward(&x, None));
+    assert!(
+        msg.ends_with(&format!("Parameter \"deterministic\" {neither}")),
+        "{msg}"
+    );
+    let msg = message(&mha.clone().deterministic(true), |m| m.forward(&x, true));
+    assert!(
+        msg.ends_with(&format!("Parameter \"deterministic\" {both}")),
+        "{msg}"
+    );
+    let no_dropout = MultiHeadDotProductAttention::new(2).deterministic(true);
+    assert!(tabulate(&no_dropout).run(|m| m.forward(&x, false)).is_ok());
+}

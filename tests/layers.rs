@@ -178,17 +178,17 @@ fn run_functions(name: &str, x: &[Tensor]) -> Option<Result<Summary>> {
     let x0 = x[0].clone();
     Some(match name {
         "relu" => func(x, |a| nn::relu(&a[0])),
-        "gelu" => func(x, |a| nn::gelu(&a[0], true)),
-        "gelu_exact" => func(x, |a| nn::gelu(&a[0], false)),
+        "gelu" => func(x, |a| nn::gelu(&a[0])),
+        "gelu_exact" => func(x, |a| nn::gelu_with(&a[0], false)),
         "silu" => func(x, |a| nn::silu(&a[0])),
         "swish" => func(x, |a| nn::swish(&a[0])),
         "sigmoid" => func(x, |a| nn::sigmoid(&a[0])),
         "tanh" => func(x, |a| nn::tanh(&a[0])),
-        "softmax" => func(x, |a| nn::softmax(&a[0], -1)),
-        "softmax_axis0" => func(x, |a| nn::softmax(&a[0], 0)),
-        "log_softmax" => func(x, |a| nn::log_softmax(&a[0], -1)),
-        "elu" => func(x, |a| nn::elu(&a[0], 1.0)),
-        "leaky_relu" => func(x, |a| nn::leaky_relu(&a[0], 0.01)),
+        "softmax" => func(x, |a| nn::softmax(&a[0])),
+        "softmax_axis0" => func(x, |a| nn::softmax_with(&a[0], 0)),
+        "log_softmax" => func(x, |a| nn::log_softmax(&a[0])),
+        "elu" => func(x, |a| nn::elu(&a[0])),
+        "leaky_relu" => func(x, |a| nn::leaky_relu(&a[0])),
         "softplus" => func(x, |a| nn::softplus(&a[0])),
         "avg_pool_2x2" => func(x, |a| {
             nn::avg_pool(&a[0], &[2, 2], Some(&[2, 2]), &PoolPadding::Valid, true)

@@ -281,3 +281,53 @@ fn generic_and_tuple_fields_and_keywords() {
     // `#[forward]` on `forward` adds `summary` with the same arguments.
     assert_eq!(model.summary(&input, true).unwrap(), summary);
 }
+
+/// `name=` on a user module: a `ModuleIdentity` field is the module's identity without any
+/// attribute (Flax: `Block(name='h_0')(x); Block()(h)` gives `h_0`, `h_0/Dense_0`,
+/// `Block_0`, `Block_0/Dense_0`).
+#[derive(Tabulate)]
+struct NamedBlock {
+    identity: ModuleIdentity,
+}
+
+impl NamedBlock {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Dense::new(4).forward(x)
+    }
+}
+
+#[derive(Tabulate)]
+#[tabulate(rename = "Net")]
+struct NamesUserModules;
+
+impl NamesUserModules {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = NamedBlock {
+            identity: ModuleIdentity::named("h_0"),
+        }
+        .forward(x)?;
+        NamedBlock {
+            identity: ModuleIdentity::new(),
+        }
+        .forward(&h)
+    }
+}
+
+#[test]
+fn a_module_identity_field_names_a_user_module_without_an_attribute() {
+    let summary = tabulate(&NamesUserModules)
+        .run(|m| m.forward(&x(&[2, 3])))
+        .unwrap();
+    assert_eq!(
+        paths(&summary),
+        [
+            "",
+            "h_0",
+            "h_0/Dense_0",
+            "NamedBlock_0",
+            "NamedBlock_0/Dense_0"
+        ]
+    );
+}

@@ -39,6 +39,25 @@ pub trait Tabulate {
     fn identity(&self) -> Option<&ModuleIdentity> {
         None
     }
+
+    /// Whether the modules in this module's fields are its `setup` attributes (`true`, the
+    /// default, and what `#[derive(Tabulate)]` gives) or Flax dataclass fields (`false`).
+    ///
+    /// Flax names a submodule where it is bound (`flax/linen/module.py`): a module
+    /// constructed in a compact method is bound there at once (`Module.__post_init__`
+    /// auto-names it `{Type}_{n}` in `_context.module_stack[-1]`), while one constructed
+    /// in `setup` without a name is deferred and bound by the first module that adopts it
+    /// (`_register_submodules`: a `setup` attribute, or a dataclass field registered by
+    /// `_try_setup`), under that field's name. A derived module stands for a `setup`-style
+    /// Flax module: its fields were built for it, so they take the field names
+    /// (`SetupStack_0/layers_0`) wherever they were built. Built-in layers that take modules
+    /// as constructor arguments (`RNN`'s cell, `Sequential`'s layers) answer `false`: a
+    /// child built in a running compact call stays bound there (`RNN(LSTMCell())` gives
+    /// `LSTMCell_0` beside `RNN_0`), and is adopted under its field name (`layers_1/cell`)
+    /// only when this module was itself adopted or its child was built outside the run.
+    fn fields_are_attributes(&self) -> bool {
+        true
+    }
 }
 
 /// Receives the submodules of a module, with their names.
@@ -132,6 +151,9 @@ impl<M: Tabulate + ?Sized> Tabulate for Box<M> {
     fn identity(&self) -> Option<&ModuleIdentity> {
         (**self).identity()
     }
+    fn fields_are_attributes(&self) -> bool {
+        (**self).fields_are_attributes()
+    }
 }
 
 impl<M: Tabulate + ?Sized> Tabulate for &M {
@@ -143,6 +165,9 @@ impl<M: Tabulate + ?Sized> Tabulate for &M {
     }
     fn identity(&self) -> Option<&ModuleIdentity> {
         (**self).identity()
+    }
+    fn fields_are_attributes(&self) -> bool {
+        (**self).fields_are_attributes()
     }
 }
 
@@ -374,7 +399,8 @@ impl ModuleIdentity {
     }
 
     /// A new identity with an explicit name, as Flax's `name=` gives one: for a module of
-    /// your own, hold it in a `#[tabulate(identity)]` field.
+    /// your own, hold it in a field of type `ModuleIdentity` (the derive finds it by its
+    /// type; `#[tabulate(identity)]` marks it explicitly).
     ///
     /// ```
     /// use tabulate::prelude::*;
@@ -382,7 +408,6 @@ impl ModuleIdentity {
     ///
     /// #[derive(Tabulate)]
     /// struct Block {
-    ///     #[tabulate(identity)]
     ///     identity: ModuleIdentity,
     /// }
     ///

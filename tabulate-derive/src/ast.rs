@@ -86,3 +86,29 @@ impl Field<'_> {
         }
     }
 }
+
+impl Field<'_> {
+    /// Whether the field holds the module's `ModuleIdentity`: marked
+    /// `#[tabulate(identity)]`, or (with no `skip`/`rename`) of a type named
+    /// `ModuleIdentity`, so that `name=` needs no attribute.
+    pub(crate) fn is_identity(&self) -> bool {
+        self.attrs.identity.is_some()
+            || (self.attrs.skip.is_none()
+                && self.attrs.rename.is_none()
+                && is_module_identity(self.ty))
+    }
+}
+
+/// `ModuleIdentity`, `tabulate::ModuleIdentity`, … (no generic arguments).
+fn is_module_identity(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == "ModuleIdentity" && last.arguments.is_none()),
+        Type::Group(group) => is_module_identity(&group.elem),
+        Type::Paren(paren) => is_module_identity(&paren.elem),
+        _ => false,
+    }
+}

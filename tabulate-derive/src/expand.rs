@@ -50,7 +50,7 @@ fn impl_tabulate(container: &Container<'_>) -> TokenStream {
     let identity = container
         .fields
         .iter()
-        .find(|f| f.attrs.identity.is_some())
+        .find(|f| f.is_identity())
         .map(|field| {
             let member = &field.member;
             let span = field.ty.span();
@@ -64,7 +64,7 @@ fn impl_tabulate(container: &Container<'_>) -> TokenStream {
     for field in container
         .fields
         .iter()
-        .filter(|f| f.attrs.skip.is_none() && f.attrs.identity.is_none())
+        .filter(|f| f.attrs.skip.is_none() && !f.is_identity())
     {
         let member = &field.member;
         visits.push(visit_part(

@@ -7,10 +7,19 @@ use crate::ctxt::Ctxt;
 
 pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
     let mut seen: HashMap<String, &syn::Field> = HashMap::new();
-    let mut identity: Option<&syn::Path> = None;
+    let mut identity: Option<&syn::Field> = None;
     for field in &container.fields {
+        if field.is_identity() && field.attrs.identity.is_none() {
+            if identity.replace(field.original).is_some() {
+                cx.error_spanned_by(
+                    field.original,
+                    "only one field can hold the module's identity (a `ModuleIdentity` field is it); mark any other `#[tabulate(skip)]`",
+                );
+            }
+            continue;
+        }
         if let Some(path) = &field.attrs.identity {
-            if identity.replace(path).is_some() {
+            if identity.replace(field.original).is_some() {
                 cx.error_spanned_by(path, "only one field can hold the module's identity");
             }
             if field.attrs.skip.is_some() || field.attrs.rename.is_some() {

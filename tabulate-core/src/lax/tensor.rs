@@ -305,7 +305,10 @@ impl Tensor {
     }
 
     /// `jnp.matmul` (`@`): matrix products over the last two dimensions, batch
-    /// dimensions broadcast; a vector operand is treated as a row or column.
+    /// dimensions broadcast; a vector operand is treated as a row or column. Emits what
+    /// `jnp.matmul` emits: one `dot_general` whose batch dimensions are those both operands
+    /// have (size-1 ones squeezed), the others left as free dimensions, then a `transpose`
+    /// into numpy's order when needed (never a broadcast).
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = promote(self, other)?;
         if a.rank() == 0 || b.rank() == 0 {
@@ -325,35 +328,7 @@ impl Tensor {
                 let rhs = if b.rank() == 1 { 0 } else { b.rank() - 2 };
                 lax::dot_general(&a, &b, contract(a.rank() - 1, rhs))
             }
-            (ra, rb) => {
-                let batch_a = &a.shape().dims()[..ra - 2];
-                let batch_b = &b.shape().dims()[..rb - 2];
-                let batch = Shape::new(batch_a.to_vec())
-                    .broadcast(&Shape::new(batch_b.to_vec()))
-                    .ok_or_else(|| {
-                        Error::shape(
-                            "dot_general",
-                            format!("matmul batch dimensions do not broadcast: {a} × {b}"),
-                        )
-                    })?;
-                let expand = |t: &Tensor| -> Result<Tensor> {
-                    let mut dims = batch.dims().to_vec();
-                    dims.extend_from_slice(&t.shape().dims()[t.rank() - 2..]);
-                    t.broadcast_to(Shape::new(dims))
-                };
-                let (a, b) = (expand(&a)?, expand(&b)?);
-                let nb = batch.rank();
-                lax::dot_general(
-                    &a,
-                    &b,
-                    DotDims {
-                        lhs_contracting: vec![nb + 1],
-                        rhs_contracting: vec![nb],
-                        lhs_batch: (0..nb).collect(),
-                        rhs_batch: (0..nb).collect(),
-                    },
-                )
-            }
+            (ra, rb) => matmul_batched(&a, &b, ra - 2, rb - 2),
         }
     }
 
@@ -781,6 +756,92 @@ impl std::ops::Neg for &Tensor {
     }
 }
 
+/// `jnp.matmul` of two operands of rank 2 or more, with `na` and `nb` batch dimensions
+/// (`jax/_src/numpy/tensor_contractions.py`): a batch dimension only one operand has, or of
+/// size 1 in one of them, is a free dimension of the other; equal ones are `dot_general`
+/// batch dimensions; the result is transposed into numpy's order.
+fn matmul_batched(lhs: &Tensor, rhs: &Tensor, na: usize, nb: usize) -> Result<Tensor> {
+    let batch_rank = na.max(nb);
+    let batch = |t: &Tensor, own: usize, i: usize| -> Option<usize> {
+        (i >= batch_rank - own).then(|| t.shape().dims()[i - (batch_rank - own)])
+    };
+    let (mut a_squeeze, mut b_squeeze, mut both_squeeze) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut a_batch, mut b_batch) = (Vec::new(), Vec::new());
+    let (mut idx_batch, mut idx_a_other, mut idx_b_other) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..batch_rank {
+        match (batch(lhs, na, i), batch(rhs, nb, i)) {
+            (None, _) => idx_b_other.push(i),
+            (_, None) => idx_a_other.push(i),
+            (Some(1), Some(1)) => {
+                a_squeeze.push(idx_batch.len() + idx_a_other.len() + a_squeeze.len());
+                b_squeeze.push(idx_batch.len() + idx_b_other.len() + b_squeeze.len());
+                both_squeeze.push(i);
+            }
+            (Some(1), Some(_)) => {
+                idx_b_other.push(i);
+                a_squeeze.push(idx_batch.len() + idx_a_other.len() + a_squeeze.len());
+            }
+            (Some(_), Some(1)) => {
+                idx_a_other.push(i);
+                b_squeeze.push(idx_batch.len() + idx_b_other.len() + b_squeeze.len());
+            }
+            (Some(da), Some(db)) if da == db => {
+                a_batch.push(idx_batch.len() + idx_a_other.len());
+                b_batch.push(idx_batch.len() + idx_b_other.len());
+                idx_batch.push(i);
+            }
+            _ => {
+                return Err(Error::shape(
+                    "dot_general",
+                    format!("matmul batch dimensions do not broadcast: {lhs} × {rhs}"),
+                ));
+            }
+        }
+    }
+    idx_a_other.push(batch_rank);
+    idx_b_other.push(batch_rank + 1);
+    let order: Vec<usize> = idx_batch
+        .iter()
+        .chain(&idx_a_other)
+        .chain(&idx_b_other)
+        .copied()
+        .collect();
+    // `np.argsort(order)`: the positions of `order`'s values, smallest first.
+    let mut perm: Vec<usize> = (0..order.len()).collect();
+    perm.sort_by_key(|&position| order[position]);
+    let squeeze = |t: &Tensor, axes: &[usize]| -> Result<Tensor> {
+        if axes.is_empty() {
+            return Ok(t.clone());
+        }
+        let dims: Vec<usize> = t
+            .shape()
+            .dims()
+            .iter()
+            .enumerate()
+            .filter(|(d, _)| !axes.contains(d))
+            .map(|(_, &size)| size)
+            .collect();
+        lax::reshape(t, Shape::new(dims))
+    };
+    let lhs = squeeze(lhs, &a_squeeze)?;
+    let rhs = squeeze(rhs, &b_squeeze)?;
+    let out = lax::dot_general(
+        &lhs,
+        &rhs,
+        DotDims {
+            lhs_contracting: vec![lhs.rank() - 1],
+            rhs_contracting: vec![rhs.rank() - 2],
+            lhs_batch: a_batch,
+            rhs_batch: b_batch,
+        },
+    )?;
+    let mut result = lax::transpose(&out, perm)?;
+    for axis in both_squeeze {
+        result = result.expand_dims(axis.cast_signed())?;
+    }
+    Ok(result)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -866,6 +927,10 @@ mod tests {
             "dot_general: contracting dimensions differ (9 vs 8): float32[16,9] × float32[8,4]"
         );
         assert!(mm(&[2, 16, 9], &[3, 9, 4]).is_err());
+        // jnp.matmul's free batch dimensions, squeezed size-1 ones and final transpose.
+        assert_eq!(mm(&[2, 1, 3, 4], &[5, 4, 6]).unwrap(), "float32[2,5,3,6]");
+        assert_eq!(mm(&[1, 3, 4], &[1, 4, 5]).unwrap(), "float32[1,3,5]");
+        assert_eq!(mm(&[7, 3, 4], &[4]).unwrap(), "float32[7,3]");
     }
 
     #[test]

@@ -26,9 +26,15 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
     lax::relu(x)
 }
 
-/// `jax.nn.gelu`: with `approximate` (Flax's default) the tanh form
-/// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, else `0.5·x·erfc(−x/√2)`.
-pub fn gelu(x: &Tensor, approximate: bool) -> Result<Tensor> {
+/// `jax.nn.gelu` with its default `approximate=True`: the tanh form
+/// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    gelu_with(x, true)
+}
+
+/// `jax.nn.gelu(x, approximate)`: the tanh form when `approximate`, else the exact
+/// `0.5·x·erfc(−x/√2)`.
+pub fn gelu_with(x: &Tensor, approximate: bool) -> Result<Tensor> {
     let x = inexact(x)?;
     if approximate {
         let cube = x.powi(3)?;
@@ -63,9 +69,14 @@ pub fn swish(x: &Tensor) -> Result<Tensor> {
     silu(x)
 }
 
+/// `jax.nn.softmax` over the last axis (its default `axis=-1`).
+pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    softmax_with(x, -1)
+}
+
 /// `jax.nn.softmax` along `axis`: `exp(x − max) / Σ exp(x − max)`, the max held constant
 /// (`stop_gradient`), as JAX's default (non-custom-JVP) softmax computes it.
-pub fn softmax(x: &Tensor, axis: isize) -> Result<Tensor> {
+pub fn softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
     let shifted = shift_by_max(x, axis)?;
     let unnormalized = shifted.exp()?;
     let total = unnormalized.sum(&[axis], true)?;
@@ -90,8 +101,13 @@ fn axis_after_reduction(axis: isize, rank: usize) -> isize {
     }
 }
 
+/// `jax.nn.log_softmax` over the last axis (its default `axis=-1`).
+pub fn log_softmax(x: &Tensor) -> Result<Tensor> {
+    log_softmax_with(x, -1)
+}
+
 /// `jax.nn.log_softmax` along `axis`: `(x − max) − log Σ exp(x − max)`.
-pub fn log_softmax(x: &Tensor, axis: isize) -> Result<Tensor> {
+pub fn log_softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
     call_region("log_softmax", &[x], || {
         let shifted = shift_by_max(x, axis)?;
         let total = shifted.exp()?.sum(&[axis], true)?;
@@ -99,8 +115,13 @@ pub fn log_softmax(x: &Tensor, axis: isize) -> Result<Tensor> {
     })
 }
 
+/// `jax.nn.elu` with its default `alpha=1.0`.
+pub fn elu(x: &Tensor) -> Result<Tensor> {
+    elu_with(x, 1.0)
+}
+
 /// `jax.nn.elu`: `x` where positive, else `alpha · expm1(x)`.
-pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
+pub fn elu_with(x: &Tensor, alpha: f64) -> Result<Tensor> {
     call_region("elu", &[x], || {
         let positive = x.greater(0.0)?;
         let positive_again = x.greater(0.0)?;
@@ -110,9 +131,13 @@ pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
     })
 }
 
-/// `jax.nn.leaky_relu`: `x` where non-negative, else `negative_slope · x`
-/// (Flax's default slope is 0.01).
-pub fn leaky_relu(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
+/// `jax.nn.leaky_relu` with its default `negative_slope=0.01`.
+pub fn leaky_relu(x: &Tensor) -> Result<Tensor> {
+    leaky_relu_with(x, 0.01)
+}
+
+/// `jax.nn.leaky_relu`: `x` where non-negative, else `negative_slope · x`.
+pub fn leaky_relu_with(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
     call_region("leaky_relu", &[x], || {
         let keep = x.greater_equal(0.0)?;
         let scaled = x.mul(negative_slope)?;

@@ -102,7 +102,7 @@ pub fn dot_product_attention_weights(
         let big_neg = Tensor::full(f64::from(f32::MIN), dtype, Shape::scalar())?;
         weights = mask.select(&weights, &big_neg)?;
     }
-    let mut weights = softmax(&weights, -1)?.astype(dtype)?;
+    let mut weights = softmax(&weights)?.astype(dtype)?;
     if let Some(dropout) = &options.dropout
         && dropout.rate > 0.0
     {
@@ -335,9 +335,20 @@ impl MultiHeadDotProductAttention {
         self
     }
 
-    /// Self-attention of `x`, recorded as Flax's `mha(x, deterministic=…)`.
-    pub fn forward(&self, x: &Tensor, deterministic: bool) -> Result<Tensor> {
-        self.forward_with(&AttentionCall::new(x).deterministic(deterministic))
+    /// Sets `deterministic` at construction, as Flax's
+    /// `MultiHeadDotProductAttention(…, deterministic=…)`; then call with `None`.
+    #[must_use]
+    pub fn deterministic(mut self, deterministic: bool) -> Self {
+        self.deterministic = Some(deterministic);
+        self
+    }
+
+    /// Self-attention of `x`, recorded as Flax's `mha(x, deterministic=…)`, or `mha(x)`
+    /// with `None` (the layer's [`deterministic`](Self::deterministic)).
+    pub fn forward(&self, x: &Tensor, deterministic: impl Into<Option<bool>>) -> Result<Tensor> {
+        let mut call = AttentionCall::new(x);
+        call.deterministic = deterministic.into();
+        self.forward_with(&call)
     }
 
     /// Attention with every input of Flax's `__call__`.
@@ -376,11 +387,10 @@ impl MultiHeadDotProductAttention {
         let query = projection("query").forward(inputs_q)?;
         let key = projection("key").forward(inputs_k)?;
         let value = projection("value").forward(inputs_v)?;
-        let deterministic = call.deterministic.or(self.deterministic);
+        // Flax requires `deterministic` (`merge_param`) only when using dropout.
         let dropout = if self.dropout_rate > 0.0 {
-            let deterministic = deterministic.ok_or_else(|| {
-                Error::invalid("MultiHeadDotProductAttention with dropout needs `deterministic` (in the layer or the call)")
-            })?;
+            let deterministic =
+                super::merge_param("deterministic", self.deterministic, call.deterministic)?;
             (!deterministic).then_some(AttentionDropout {
                 rate: self.dropout_rate,
                 broadcast: self.broadcast_dropout,
@@ -439,18 +449,42 @@ impl SelfAttention {
         self
     }
 
-    /// Attention of `x` over itself.
-    pub fn forward(&self, x: &Tensor, deterministic: bool) -> Result<Tensor> {
-        let call = AttentionCall::new(x).deterministic(deterministic);
+    /// Sets `deterministic` at construction; then call with `None`.
+    #[must_use]
+    pub fn deterministic(mut self, deterministic: bool) -> Self {
+        self.attention = self.attention.deterministic(deterministic);
+        self
+    }
+
+    /// Sets the attention-weight dropout rate.
+    #[must_use]
+    pub fn dropout_rate(mut self, rate: f64) -> Self {
+        self.attention = self.attention.dropout_rate(rate);
+        self
+    }
+
+    /// Attention of `x` over itself, `deterministic` given at the call or `None` (the
+    /// layer's).
+    pub fn forward(&self, x: &Tensor, deterministic: impl Into<Option<bool>>) -> Result<Tensor> {
+        let mut call = AttentionCall::new(x);
+        call.deterministic = deterministic.into();
         module_call(
             self,
             "forward",
             |args| call.describe(args),
             || {
+                // `super().__call__(inputs_q, mask=…, deterministic=…, dropout_rng=…,
+                // sow_weights=…)`: the inner call has every keyword (Flax shows them sorted).
                 module_call(
                     self,
                     "forward",
-                    |args| call.describe(args),
+                    |args| {
+                        args.positional(call.inputs_q);
+                        args.keyword("deterministic", &call.deterministic);
+                        args.keyword("dropout_rng", &());
+                        args.keyword("mask", &call.mask);
+                        args.keyword("sow_weights", &false);
+                    },
                     || self.attention.attend(&call),
                 )
             },

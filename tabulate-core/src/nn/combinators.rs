@@ -144,4 +144,8 @@ impl Tabulate for Sequential {
     fn identity(&self) -> Option<&ModuleIdentity> {
         Some(&self.identity)
     }
+
+    fn fields_are_attributes(&self) -> bool {
+        false
+    }
 }

@@ -274,7 +274,9 @@ pub struct ConvTranspose {
     pub kernel_size: Vec<usize>,
     /// Strides (default 1).
     pub strides: Vec<usize>,
-    /// Padding of the forward convolution it transposes (default `Same`).
+    /// Padding (default `Same`): `Same`, `Valid` and `Circular` are those of the forward
+    /// convolution it transposes; `Explicit` pairs pad the transposed convolution's dilated
+    /// input as given (Flax's `lax.conv_transpose` call, `use_consistent_padding=False`).
     pub padding: Padding,
     /// Kernel dilation (default 1).
     pub kernel_dilation: Vec<usize>,
@@ -388,14 +390,14 @@ impl ConvTranspose {
                         let len = k + st - 2 + (k - st).max(0);
                         Ok((k - 1, len - (k - 1)))
                     }
-                    Padding::Explicit(p) => p
-                        .get(s)
-                        .map(|&(lo, hi)| (k - lo - 1, k - hi - 1))
-                        .ok_or_else(|| {
-                            Error::invalid(format!(
-                                "padding {p:?} needs one pair per spatial dimension"
-                            ))
-                        }),
+                    // Flax calls `lax.conv_transpose` with `use_consistent_padding=False`:
+                    // integer pairs pad the transposed convolution's (dilated) input as
+                    // given, they are not the forward convolution's padding.
+                    Padding::Explicit(p) => p.get(s).copied().ok_or_else(|| {
+                        Error::invalid(format!(
+                            "padding {p:?} needs one pair per spatial dimension"
+                        ))
+                    }),
                 }
             })
             .collect::<Result<_>>()?;

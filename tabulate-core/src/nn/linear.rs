@@ -343,28 +343,18 @@ impl Einsum {
             })?;
         let kernel = param("kernel", self.param_dtype, self.shape.clone())?;
         let bias = if self.use_bias {
-            // `_get_bias_shape`: the kernel's dimensions that survive into the output.
-            let bias_letters: Vec<char> = rhs
-                .chars()
-                .filter(|&c| output.contains(c) && !lhs.contains(c))
-                .collect();
-            let size = |c: char| {
-                rhs.chars()
-                    .position(|r| r == c)
-                    .and_then(|i| self.shape.get(i).copied())
-                    .unwrap_or(1)
-            };
-            let bias_shape: Vec<usize> = bias_letters.iter().map(|&c| size(c)).collect();
-            let broadcast: Vec<usize> = output
-                .chars()
-                .map(|c| {
-                    if bias_letters.contains(&c) {
-                        size(c)
-                    } else {
-                        1
-                    }
-                })
-                .collect();
+            // Flax calls its method `self._get_bias_shape(einsum_str, inputs, kernel)`, a
+            // call of the module (a repeated row with `show_repeated`).
+            let (bias_shape, broadcast) = module_call(
+                self,
+                "_get_bias_shape",
+                |args| {
+                    args.positional(spec.as_str());
+                    args.positional(x);
+                    args.positional(&kernel);
+                },
+                || Ok::<_, Error>(bias_shape(rhs, output, &self.shape)),
+            )?;
             Some((param("bias", self.param_dtype, bias_shape)?, broadcast))
         } else {
             None
@@ -385,6 +375,29 @@ impl Einsum {
 }
 
 layer_common!(Einsum, "Einsum");
+
+/// Flax's `Einsum._get_bias_shape`: for each output letter that names a kernel dimension,
+/// in output order, that dimension (the bias shape), and the output's rank with ones
+/// elsewhere (the broadcast shape).
+fn bias_shape(rhs: &str, output: &str, shape: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let kernel_dim = |c: char| {
+        rhs.chars()
+            .position(|r| r == c)
+            .map(|i| shape.get(i).copied().unwrap_or(1))
+    };
+    let mut bias = Vec::new();
+    let broadcast = output
+        .chars()
+        .map(|c| match kernel_dim(c) {
+            Some(size) => {
+                bias.push(size);
+                size
+            }
+            None => 1,
+        })
+        .collect();
+    (bias, broadcast)
+}
 
 /// `jnp.einsum` of two operands: a `dot_general` with the shared letters as batch or
 /// contracted dimensions, then a transpose to the output's order.

@@ -13,7 +13,8 @@ mod recurrent;
 mod stochastic;
 
 pub use activation::{
-    elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, swish, tanh,
+    elu, elu_with, gelu, gelu_with, leaky_relu, leaky_relu_with, log_softmax, log_softmax_with,
+    relu, sigmoid, silu, softmax, softmax_with, softplus, swish, tanh,
 };
 pub use attention::{
     AttentionCall, AttentionDropout, AttentionOptions, MultiHeadDotProductAttention, SelfAttention,
@@ -29,7 +30,22 @@ pub use recurrent::{Carry, GRUCell, LSTMCell, RNN, RNNCell, SimpleCell};
 pub use stochastic::Dropout;
 
 use crate::dtype::DType;
+use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+
+/// `flax.linen.merge_param`: a hyperparameter given at construction (`a`) or at the call
+/// (`b`), exactly one of them; otherwise Flax's error.
+pub(crate) fn merge_param<T>(name: &str, a: Option<T>, b: Option<T>) -> Result<T> {
+    match (a, b) {
+        (Some(value), None) | (None, Some(value)) => Ok(value),
+        (None, None) => Err(Error::invalid(format!(
+            "Parameter \"{name}\" must be passed to the constructor or at call time."
+        ))),
+        (Some(_), Some(_)) => Err(Error::invalid(format!(
+            "Parameter \"{name}\" was passed to the constructor and at call time. Should be passed just once."
+        ))),
+    }
+}
 
 /// `flax.linen.dtypes.promote_dtype`: `dtype` if given, else the promotion of the arrays'
 /// dtypes; made inexact (at least `float32`) when `inexact`.

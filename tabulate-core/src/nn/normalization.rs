@@ -441,8 +441,10 @@ layer_common!(GroupNorm, "GroupNorm");
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::struct_excessive_bools)] // Flax's fields
 pub struct BatchNorm {
-    /// Use the running averages instead of the batch's statistics.
-    pub use_running_average: bool,
+    /// Use the running averages instead of the batch's statistics, if given at
+    /// construction; otherwise it is given at the call (exactly one of the two, Flax's
+    /// `merge_param`).
+    pub use_running_average: Option<bool>,
     /// The feature axis (default `-1`).
     pub axis: isize,
     /// Weight of the old running average (default 0.99).
@@ -463,10 +465,12 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
-    /// A `BatchNorm` in training (`false`) or evaluation (`true`) mode.
-    pub fn new(use_running_average: bool) -> BatchNorm {
+    /// A `BatchNorm` in training (`false`) or evaluation (`true`) mode, or `None` to give
+    /// the mode at each call ([`BatchNorm::forward_with`]), as Flax's
+    /// `BatchNorm(use_running_average=…)`.
+    pub fn new(use_running_average: impl Into<Option<bool>>) -> BatchNorm {
         BatchNorm {
-            use_running_average,
+            use_running_average: use_running_average.into(),
             axis: -1,
             momentum: 0.99,
             epsilon: 1e-5,
@@ -507,13 +511,35 @@ impl BatchNorm {
         self
     }
 
-    /// Applies the layer.
+    /// Applies the layer in the mode given at construction (Flax's `bn(x)`).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(x, None)
+    }
+
+    /// Applies the layer with `use_running_average` given at the call (Flax's
+    /// `bn(x, use_running_average=…)`, shown in the inputs cell), or `None` for the
+    /// layer's; exactly one of the two must be given, as Flax's `merge_param` requires.
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        use_running_average: impl Into<Option<bool>>,
+    ) -> Result<Tensor> {
+        let use_running_average = use_running_average.into();
         module_call(
             self,
             "forward",
-            |args| args.positional(x),
+            |args| {
+                args.positional(x);
+                if let Some(value) = &use_running_average {
+                    args.keyword("use_running_average", value);
+                }
+            },
             || {
+                let use_running_average = super::merge_param(
+                    "use_running_average",
+                    self.use_running_average,
+                    use_running_average,
+                )?;
                 let features = normalize_axes(&[self.axis], x.rank(), "BatchNorm axis")?;
                 let reduction: Vec<usize> =
                     (0..x.rank()).filter(|a| !features.contains(a)).collect();
@@ -522,7 +548,7 @@ impl BatchNorm {
                 let mut running_mean =
                     variable("batch_stats", "mean", DType::F32, feature_shape.clone())?;
                 let mut running_var = variable("batch_stats", "var", DType::F32, feature_shape)?;
-                let (mean, var) = if self.use_running_average {
+                let (mean, var) = if use_running_average {
                     (running_mean.value().clone(), running_var.value().clone())
                 } else {
                     let stats = Stats {

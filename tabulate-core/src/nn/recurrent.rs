@@ -413,4 +413,8 @@ impl<C: RNNCell> Tabulate for RNN<C> {
     fn identity(&self) -> Option<&ModuleIdentity> {
         Some(&self.identity)
     }
+
+    fn fields_are_attributes(&self) -> bool {
+        false
+    }
 }

@@ -37,6 +37,9 @@ pub struct Dropout {
     pub broadcast_dims: Vec<isize>,
     /// The random stream the mask is drawn from (default `dropout`).
     pub rng_collection: String,
+    /// Whether dropout is off, if given at construction; otherwise it is given at the call
+    /// (exactly one of the two, Flax's `merge_param`).
+    pub deterministic: Option<bool>,
     identity: ModuleIdentity,
 }
 
@@ -47,6 +50,7 @@ impl Dropout {
             rate,
             broadcast_dims: Vec::new(),
             rng_collection: "dropout".to_string(),
+            deterministic: None,
             identity: ModuleIdentity::new(),
         }
     }
@@ -65,17 +69,34 @@ impl Dropout {
         self
     }
 
-    /// Applies dropout unless `deterministic`; recorded as Flax's
-    /// `dropout(x, deterministic=…)`.
-    pub fn forward(&self, x: &Tensor, deterministic: bool) -> Result<Tensor> {
+    /// Sets `deterministic` at construction, as Flax's `Dropout(rate, deterministic=…)`;
+    /// then call with `None`.
+    #[must_use]
+    pub fn deterministic(mut self, deterministic: bool) -> Dropout {
+        self.deterministic = Some(deterministic);
+        self
+    }
+
+    /// Applies dropout unless deterministic. `deterministic` is the call's keyword
+    /// (`dropout(x, deterministic=…)`, shown in the inputs cell) or `None` to use the
+    /// layer's (`dropout(x)`); exactly one of the two must be given, as Flax's
+    /// `merge_param` requires.
+    pub fn forward(&self, x: &Tensor, deterministic: impl Into<Option<bool>>) -> Result<Tensor> {
+        let deterministic = deterministic.into();
         module_call(
             self,
             "forward",
             |args| {
                 args.positional(x);
-                args.keyword("deterministic", &deterministic);
+                if let Some(deterministic) = &deterministic {
+                    args.keyword("deterministic", deterministic);
+                }
             },
-            || self.apply(x, deterministic),
+            || {
+                let deterministic =
+                    super::merge_param("deterministic", self.deterministic, deterministic)?;
+                self.apply(x, deterministic)
+            },
         )
     }
 

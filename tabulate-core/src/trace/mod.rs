@@ -71,7 +71,7 @@ struct Trace {
     region: RegionId,
     next_frame: u64,
     /// Paths already given to modules that carry an identity (built-in layers).
-    token_paths: HashMap<u64, Vec<String>>,
+    token_paths: HashMap<u64, (Vec<String>, bool)>,
     model: ModuleKey,
     /// The random streams the run provides, each with its root key once drawn from.
     rngs: HashMap<String, Option<Tensor>>,
@@ -316,10 +316,11 @@ impl Trace {
         inputs: Value,
         lifted: Option<&Lifted>,
     ) -> usize {
-        let path = match lifted.and_then(|l| l.path.clone()) {
-            Some(path) => path,
+        let (path, attached) = match lifted.and_then(|l| l.path.clone()) {
+            Some(path) => (path, false),
             None => self.resolve_path(module, key),
         };
+        let adopts = attached || module.fields_are_attributes();
         let index = self.calls.len();
         self.calls.push(CallRecord {
             path: path.clone(),
@@ -341,7 +342,8 @@ impl Trace {
                 module: module.type_name().to_string(),
             },
         );
-        self.frames.push(Frame::call(uid, index, path, fields));
+        self.frames
+            .push(Frame::call(uid, index, path, fields, adopts));
         self.frames.len() - 1
     }
 

@@ -1,9 +1,12 @@
 //! Path resolution: which name a module call gets, exactly as Flax names modules.
 //!
-//! A module stored in a field of a calling module (setup style) takes the field's name;
-//! the root module has the empty path; any other module (built inline, compact style) takes
-//! its explicit name or `{Type}_{n}`, counted per parent call and type, in the module that
-//! built it when it carries an identity (built-in layers), else in the calling module.
+//! The root module has the empty path. A module stored in a field of a calling module takes
+//! the field's name when that module adopts its fields (a `setup` attribute, or a Flax
+//! dataclass field of a module that was itself adopted: [`Tabulate::fields_are_attributes`])
+//! or when it was not built inside a call still open. Any other module (built inline,
+//! compact style) takes its explicit name or `{Type}_{n}`, counted per parent call and type,
+//! in the module that built it when it carries an identity (built-in layers), else in the
+//! calling module.
 
 use std::collections::HashMap;
 
@@ -51,6 +54,9 @@ pub(super) struct Frame {
     pub(super) call: Option<usize>,
     pub(super) path: Vec<String>,
     fields: Vec<(ModuleKey, String)>,
+    /// Whether the modules in `fields` are named after their fields even when built inside
+    /// an open call (Flax's adoption by `_register_submodules`).
+    adopts: bool,
     counters: HashMap<&'static str, usize>,
     /// Variables touched during the call.
     pub(super) touched: Vec<VarId>,
@@ -63,6 +69,7 @@ impl Frame {
             call: None,
             path: Vec::new(),
             fields,
+            adopts: true,
             counters: HashMap::new(),
             touched: Vec::new(),
         }
@@ -73,12 +80,14 @@ impl Frame {
         index: usize,
         path: Vec<String>,
         fields: Vec<(ModuleKey, String)>,
+        adopts: bool,
     ) -> Frame {
         Frame {
             uid,
             call: Some(index),
             path,
             fields,
+            adopts,
             counters: HashMap::new(),
             touched: Vec::new(),
         }
@@ -93,36 +102,46 @@ impl Frame {
 }
 
 impl Trace {
-    pub(super) fn resolve_path(&mut self, module: &dyn Tabulate, key: &ModuleKey) -> Vec<String> {
+    /// The path of a call of `module`, and whether it was named by attachment (as the root
+    /// or after a field) rather than where it was built.
+    pub(super) fn resolve_path(
+        &mut self,
+        module: &dyn Tabulate,
+        key: &ModuleKey,
+    ) -> (Vec<String>, bool) {
         if let ModuleKey::Token(id) = key
-            && let Some(path) = self.token_paths.get(id)
+            && let Some(resolved) = self.token_paths.get(id)
         {
-            return path.clone();
+            return resolved.clone();
         }
-        // A module built during this run belongs to the call that built it, as a Flax
-        // module binds to the module whose compact method built it, even when it is then
-        // handed to another module (`RNN(LSTMCell(…))`, `Sequential([Dense(…), …])`).
-        let path = if *key == self.model {
-            Vec::new()
-        } else if self.born_in_open_frame(module).is_some() {
-            self.inline_path(module)
+        // Flax binds a module built in a compact method to that method's module at once,
+        // even when it is then handed to another module (`RNN(LSTMCell(…))`,
+        // `Sequential([Dense(…), …])`); a module built for a `setup` attribute is bound
+        // where it is attached (`_register_submodules`), and so is everything built for it.
+        let resolved = if *key == self.model {
+            (Vec::new(), true)
         } else {
-            self.field_path(key)
-                .unwrap_or_else(|| self.inline_path(module))
+            match self.field_path(key) {
+                Some((path, adopts)) if adopts || self.born_in_open_frame(module).is_none() => {
+                    (path, true)
+                }
+                _ => (self.inline_path(module), false),
+            }
         };
         if let ModuleKey::Token(id) = key {
-            self.token_paths.insert(*id, path.clone());
+            self.token_paths.insert(*id, resolved.clone());
         }
-        path
+        resolved
     }
 
-    /// The path of a module held in a field of a module being called, innermost first.
-    fn field_path(&self, key: &ModuleKey) -> Option<Vec<String>> {
+    /// The path of a module held in a field of a module being called, innermost first, and
+    /// whether that module adopts its fields.
+    fn field_path(&self, key: &ModuleKey) -> Option<(Vec<String>, bool)> {
         self.frames.iter().rev().find_map(|frame| {
             frame.field_name(key).map(|name| {
                 let mut path = frame.path.clone();
                 path.push(name.to_string());
-                path
+                (path, frame.adopts)
             })
         })
     }
