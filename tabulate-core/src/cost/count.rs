@@ -6,8 +6,8 @@
 //! visited just before its first consumer in the backward half.
 
 use super::fold::fold;
-use crate::ops::Cost;
 use crate::ops::graph::{Graph, Node, RegionId, RegionKind, Spec, ValueId};
+use crate::ops::{Cost, Term};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
 pub(crate) fn count(graph: &Graph) -> Cost {
@@ -26,16 +26,7 @@ pub(crate) fn count(graph: &Graph) -> Cost {
             needed[folded.alias[v.0 as usize].0 as usize] = true;
         }
     }
-    let live_keys = graph
-        .keys
-        .iter()
-        .filter(|&&k| needed[folded.alias[k.0 as usize].0 as usize])
-        .count();
-    // The `Sharding` custom call on each typed key argument: XLA scores custom calls −1.
-    #[allow(clippy::cast_precision_loss)] // a handful of keys
-    let mut flops = -(live_keys as f32);
-    let (f, transcendentals) = xla_sum(graph, &folded.alias, &live);
-    flops += f;
+    let (flops, transcendentals) = xla_sum(graph, &folded.alias, &live);
     Cost {
         flops: to_count(flops),
         transcendentals: to_count(transcendentals),
@@ -53,14 +44,14 @@ fn to_count(total: f32) -> u64 {
     }
 }
 
-/// The flops of each HLO instruction `node` lowers to, in lowering order, and its
+/// The terms `node` adds to XLA's float32 flop sum, in visiting order, and its
 /// transcendentals.
-fn terms(graph: &Graph, node: &Node) -> (Vec<u64>, u64) {
+fn terms(graph: &Graph, node: &Node) -> (Vec<Term>, u64) {
     let inputs: Vec<&Spec> = node.inputs.iter().map(|&v| graph.spec(v)).collect();
     let outputs: Vec<&Spec> = node.outputs.iter().map(|&v| graph.spec(v)).collect();
     let cost = node.prim.cost(&inputs, &outputs);
     (
-        node.prim.instruction_flops(cost, &outputs),
+        node.prim.instruction_terms(cost, &inputs, &outputs),
         cost.transcendentals,
     )
 }
@@ -69,6 +60,8 @@ fn terms(graph: &Graph, node: &Node) -> (Vec<u64>, u64) {
 enum Visit {
     /// A plain instruction, `next` operands pushed so far.
     Node { n: usize, next: usize },
+    /// The `Sharding` custom call on a typed key argument, which XLA scores −1.
+    Key,
     /// A nested `jit` seen as one `call`: its operands (`body == false`), then its body.
     Call {
         r: RegionId,
@@ -101,6 +94,8 @@ struct XlaWalk<'g> {
     done: Vec<bool>,
     /// Call regions already visited.
     call_done: Vec<bool>,
+    /// Key inputs whose custom call was visited.
+    keys_done: Vec<ValueId>,
 }
 
 impl<'g> XlaWalk<'g> {
@@ -120,6 +115,7 @@ impl<'g> XlaWalk<'g> {
             results: vec![Vec::new(); graph.regions.len()],
             done: vec![false; graph.nodes.len()],
             call_done: vec![false; graph.regions.len()],
+            keys_done: Vec::new(),
         }
     }
 
@@ -156,8 +152,43 @@ impl<'g> XlaWalk<'g> {
         found
     }
 
-    /// Fills each call's operands and results, in first-use order.
+    /// Fills each call's operands and results: the callee's parameters in argument
+    /// order and its results in result order, as JAX lowers a nested `jit` (unused ones
+    /// are pruned); values used across the boundary that are neither (closed over) follow
+    /// in first-use order.
     fn note_call_boundaries(&mut self) {
+        let graph = self.graph;
+        self.note_first_uses();
+        for (i, region) in graph.regions.iter().enumerate() {
+            if !matches!(region.kind, RegionKind::Call(_)) {
+                continue;
+            }
+            let alias = self.alias;
+            let declared = |values: &[ValueId], used: &[ValueId]| {
+                let mut ordered: Vec<ValueId> = Vec::new();
+                for &v in values {
+                    let v = alias[v.0 as usize];
+                    if used.contains(&v) && !ordered.contains(&v) {
+                        ordered.push(v);
+                    }
+                }
+                let rest: Vec<ValueId> = used
+                    .iter()
+                    .copied()
+                    .filter(|v| !ordered.contains(v))
+                    .collect();
+                ordered.extend(rest);
+                ordered
+            };
+            let operands = declared(&region.inputs, &self.operands[i]);
+            let results = declared(&region.outputs, &self.results[i]);
+            self.operands[i] = operands;
+            self.results[i] = results;
+        }
+    }
+
+    /// Fills each call's operands and results in first-use order.
+    fn note_first_uses(&mut self) {
         let graph = self.graph;
         for (i, node) in graph.nodes.iter().enumerate() {
             if !self.live[i] {
@@ -209,7 +240,15 @@ impl<'g> XlaWalk<'g> {
 
     /// What visiting `v` from inside `scope` starts, if anything.
     fn start(&mut self, v: ValueId, scope: RegionId) -> Option<Visit> {
-        let n = self.producer[self.resolve(v).0 as usize]?;
+        let v = self.resolve(v);
+        let Some(n) = self.producer[v.0 as usize] else {
+            // An input: a typed key's custom call is visited at its first reach.
+            if self.graph.keys.contains(&v) && !self.keys_done.contains(&v) {
+                self.keys_done.push(v);
+                return Some(Visit::Key);
+            }
+            return None;
+        };
         if self.done[n] || !self.live[n] || !self.within(self.graph.nodes[n].region, scope) {
             return None; // visited, folded away, or a parameter of this computation
         }
@@ -253,14 +292,21 @@ impl<'g> XlaWalk<'g> {
                         } else {
                             let (flops, transcendentals) = terms(graph, node);
                             if let Some(sum) = scopes.last_mut() {
-                                for f in flops {
-                                    sum.1 += f as f32;
+                                for term in flops {
+                                    sum.1 += term.value();
                                 }
                                 sum.2 += transcendentals as f32;
                             }
                             stack.pop();
                             None
                         }
+                    }
+                    Visit::Key => {
+                        if let Some(sum) = scopes.last_mut() {
+                            sum.1 += -1.0;
+                        }
+                        stack.pop();
+                        None
                     }
                     Visit::Call { r, next, body } => {
                         let r = *r;
