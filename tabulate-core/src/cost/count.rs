@@ -77,6 +77,40 @@ fn xla_sum(graph: &Graph, alias: &[ValueId], live: &[bool]) -> (f32, f32) {
     walk.sum()
 }
 
+/// A computation being summed: the top, a call's body or a loop's.
+struct Scope {
+    region: RegionId,
+    /// Float32 sums of its instructions.
+    flops: f32,
+    transcendentals: f32,
+    /// A loop's own scalar ops (its `while` node's terms: the counter and index updates
+    /// of the body, then the condition's `compare`); 0 elsewhere.
+    control: f32,
+}
+
+impl Scope {
+    fn new(region: RegionId) -> Scope {
+        Scope {
+            region,
+            flops: 0.0,
+            transcendentals: 0.0,
+            control: 0.0,
+        }
+    }
+
+    /// The term this computation adds to its caller. A loop is XLA's `while`: its body
+    /// (the scalar updates, then the step function as one nested call) plus its
+    /// condition (one `compare`), each summed in float32.
+    fn total(&self) -> f32 {
+        if self.control == 0.0 {
+            return self.flops;
+        }
+        let condition = 1.0;
+        let body = (self.control - condition) + self.flops;
+        body + condition
+    }
+}
+
 /// The state of XLA's post-order walk over one graph.
 struct XlaWalk<'g> {
     graph: &'g Graph,
@@ -123,8 +157,13 @@ impl<'g> XlaWalk<'g> {
         self.alias[v.0 as usize]
     }
 
+    /// Whether region `r` is a nested computation of its own: a `call`, or a `while`
+    /// loop (a scan), whose body XLA sums on its own.
     fn is_call(&self, r: RegionId) -> bool {
-        matches!(self.graph.region(r).kind, RegionKind::Call(_))
+        matches!(
+            self.graph.region(r).kind,
+            RegionKind::Call(_) | RegionKind::Loop
+        )
     }
 
     /// Whether region `r` is `scope` or nested in it.
@@ -274,13 +313,13 @@ impl<'g> XlaWalk<'g> {
     fn sum(&mut self) -> (f32, f32) {
         let graph = self.graph;
         // Per open scope (the top, then each call being summed): its region and sums.
-        let mut scopes = vec![(RegionId::TOP, 0f32, 0f32)];
+        let mut scopes = vec![Scope::new(RegionId::TOP)];
         let mut stack: Vec<Visit> = Vec::new();
         for &o in &graph.outputs {
             stack.extend(self.start(o, RegionId::TOP));
             while let Some(visit) = stack.last_mut() {
                 // The scope stack starts with the top and pops only what it pushed.
-                let Some(&(scope, _, _)) = scopes.last() else {
+                let Some(scope) = scopes.last().map(|s| s.region) else {
                     break;
                 };
                 let next = match visit {
@@ -292,10 +331,15 @@ impl<'g> XlaWalk<'g> {
                         } else {
                             let (flops, transcendentals) = terms(graph, node);
                             if let Some(sum) = scopes.last_mut() {
-                                for term in flops {
-                                    sum.1 += term.value();
+                                if node.prim.is_loop_exit() {
+                                    // The loop's own scalar ops sit outside its body call.
+                                    sum.control += flops.iter().map(Term::value).sum::<f32>();
+                                } else {
+                                    for term in flops {
+                                        sum.flops += term.value();
+                                    }
                                 }
-                                sum.2 += transcendentals as f32;
+                                sum.transcendentals += transcendentals as f32;
                             }
                             stack.pop();
                             None
@@ -303,7 +347,7 @@ impl<'g> XlaWalk<'g> {
                     }
                     Visit::Key => {
                         if let Some(sum) = scopes.last_mut() {
-                            sum.1 += -1.0;
+                            sum.flops += -1.0;
                         }
                         stack.pop();
                         None
@@ -318,7 +362,7 @@ impl<'g> XlaWalk<'g> {
                         } else if !*body {
                             *body = true;
                             *next = 0;
-                            scopes.push((r, 0.0, 0.0));
+                            scopes.push(Scope::new(r));
                             None
                         } else if *next < self.results[i].len() {
                             *next += 1;
@@ -326,11 +370,11 @@ impl<'g> XlaWalk<'g> {
                             self.start(result, r)
                         } else {
                             // The body's own float32 sum enters the caller as one term.
-                            if let Some((_, flops, transcendentals)) = scopes.pop()
+                            if let Some(inner) = scopes.pop()
                                 && let Some(sum) = scopes.last_mut()
                             {
-                                sum.1 += flops;
-                                sum.2 += transcendentals;
+                                sum.flops += inner.total();
+                                sum.transcendentals += inner.transcendentals;
                             }
                             stack.pop();
                             None
@@ -341,6 +385,6 @@ impl<'g> XlaWalk<'g> {
             }
         }
         // The top scope is never popped: calls pop only the scopes they pushed.
-        (scopes[0].1, scopes[0].2)
+        (scopes[0].flops, scopes[0].transcendentals)
     }
 }

@@ -473,6 +473,12 @@ impl Prim {
         }
     }
 
+    /// Whether the primitive is the `while` that ends a loop region (forward or
+    /// transposed): its terms are the loop's own scalar ops, not its body's.
+    pub(crate) fn is_loop_exit(&self) -> bool {
+        matches!(self, Prim::LoopExit { .. } | Prim::LoopBackwardExit { .. })
+    }
+
     /// Whether a tangent can flow through the primitive: false where its JVP is zero
     /// (JAX's `defjvp_zero`, integer and key results). The carries' fixpoint of a loop
     /// uses it as JAX's does.
