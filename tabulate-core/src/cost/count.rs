@@ -56,6 +56,12 @@ fn terms(graph: &Graph, node: &Node) -> (Vec<Term>, u64) {
     )
 }
 
+/// Where a computation's DFS starts: an unreachable root (a loop), or a result.
+enum Root {
+    Region(RegionId),
+    Value(ValueId),
+}
+
 /// One step of the DFS in progress.
 enum Visit {
     /// A plain instruction, `next` operands pushed so far.
@@ -277,6 +283,42 @@ impl<'g> XlaWalk<'g> {
         }
     }
 
+    /// The live loop regions directly inside `scope` (not inside a call or loop nested
+    /// in it), in emission order.
+    fn loop_roots(&self, scope: RegionId) -> Vec<RegionId> {
+        let graph = self.graph;
+        let mut live = vec![false; graph.regions.len()];
+        for (n, node) in graph.nodes.iter().enumerate() {
+            if self.live[n] {
+                live[node.region.0 as usize] = true;
+            }
+        }
+        (1..graph.regions.len())
+            .filter_map(|i| {
+                let r = RegionId(u32::try_from(i).ok()?);
+                let region = graph.region(r);
+                (region.kind == RegionKind::Loop
+                    && live[i]
+                    && self.call_of(region.parent, scope).is_none()
+                    && self.within(region.parent, scope))
+                .then_some(r)
+            })
+            .collect()
+    }
+
+    /// Starts the visit of call or loop region `r` unless it was visited.
+    fn start_region(&mut self, r: RegionId) -> Option<Visit> {
+        if self.call_done[r.0 as usize] {
+            return None;
+        }
+        self.call_done[r.0 as usize] = true;
+        Some(Visit::Call {
+            r,
+            next: 0,
+            body: false,
+        })
+    }
+
     /// What visiting `v` from inside `scope` starts, if anything.
     fn start(&mut self, v: ValueId, scope: RegionId) -> Option<Visit> {
         let v = self.resolve(v);
@@ -315,8 +357,19 @@ impl<'g> XlaWalk<'g> {
         // Per open scope (the top, then each call being summed): its region and sums.
         let mut scopes = vec![Scope::new(RegionId::TOP)];
         let mut stack: Vec<Visit> = Vec::new();
-        for &o in &graph.outputs {
-            stack.extend(self.start(o, RegionId::TOP));
+        // XLA visits a computation's unreachable roots before its ROOT: each `while`
+        // leaves its loop counter unused, so every loop comes first, in emission order.
+        let mut roots: Vec<Root> = self
+            .loop_roots(RegionId::TOP)
+            .into_iter()
+            .map(Root::Region)
+            .collect();
+        roots.extend(graph.outputs.iter().map(|&o| Root::Value(o)));
+        for root in roots {
+            match root {
+                Root::Region(r) => stack.extend(self.start_region(r)),
+                Root::Value(o) => stack.extend(self.start(o, RegionId::TOP)),
+            }
             while let Some(visit) = stack.last_mut() {
                 // The scope stack starts with the top and pops only what it pushed.
                 let Some(scope) = scopes.last().map(|s| s.region) else {
@@ -363,6 +416,14 @@ impl<'g> XlaWalk<'g> {
                             *body = true;
                             *next = 0;
                             scopes.push(Scope::new(r));
+                            // The body's loops first, as unreachable roots (see above).
+                            let loops: Vec<Visit> = self
+                                .loop_roots(r)
+                                .into_iter()
+                                .rev()
+                                .filter_map(|inner| self.start_region(inner))
+                                .collect();
+                            stack.extend(loops);
                             None
                         } else if *next < self.results[i].len() {
                             *next += 1;
