@@ -1,7 +1,10 @@
 //! Costing a program as XLA does: fold, drop dead code, then add each surviving
 //! instruction's cost in float32 in the order XLA's `HloCostAnalysis` visits them: a
 //! post-order DFS from the root tuple, operands left to right, each nested `jit` (an HLO
-//! `call`) one instruction whose body is summed on its own (`reference/xla-cost-model.md` §5).
+//! `call`) and each loop (an HLO `while`) one instruction whose body is summed on its own
+//! (`reference/xla-cost-model.md` §5). Loops are visited first, as XLA visits a
+//! computation's unreachable roots (their unused counter) before its ROOT. Each
+//! instruction adds the float32 `Term`s its primitive defines (`Prim::instruction_terms`).
 //! That is not the emission order: a JVP residual is emitted in the forward half but
 //! visited just before its first consumer in the backward half.
 

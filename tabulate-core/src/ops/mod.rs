@@ -429,6 +429,10 @@ impl Prim {
             (Prim::Argmax { .. }, Some(out)) => {
                 reduce::argmax_terms(inputs.first().map_or(0, |x| x.elements()), out.elements())
             }
+            (Prim::Gather { mode, .. }, Some(out)) => match inputs.get(1) {
+                Some(indices) => gather::gather_terms(indices, out, *mode),
+                None => vec![Term::Op(cost.flops)],
+            },
             (Prim::RandomFoldIn, _) => random::fold_in_terms(),
             (Prim::Iota2x32 { shape }, _) => random::iota_2x32_terms(shape),
             (Prim::Threefry2x32, _) => {
