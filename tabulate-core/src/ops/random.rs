@@ -137,3 +137,31 @@ const THREEFRY_BODY: [bool; 30] = [
     true, true, true, false, true, true, true, // round 4 after the key add
     true, false, false, true, // key injection: add, counter add, convert, add
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::{Term, threefry_terms};
+
+    /// The threefry computation on 1048576 elements (Dropout's mask on
+    /// float32[1,32,32,1024]) as XLA's cost analysis sums it (traced with
+    /// `notes/xla-scripts/tree.py`): the loop's inner call 23N+7 sums to 24117252 in
+    /// float32, the loop to 24117252, the whole hash to 26214406 (25N+11 = 26214411).
+    #[test]
+    fn threefry_sums_its_nested_computations_in_float32() {
+        let n = 1_048_576;
+        let terms = threefry_terms(n);
+        let [Term::Nested(hash)] = terms.as_slice() else {
+            panic!("threefry is one nested computation");
+        };
+        let Term::Nested(body_and_condition) = &hash[4] else {
+            panic!("the fifth instruction is the loop");
+        };
+        let Term::Nested(body) = &body_and_condition[0] else {
+            panic!("the loop's body");
+        };
+        assert_eq!(body[1].value().to_bits(), 24_117_252.0_f32.to_bits());
+        assert_eq!(hash[4].value().to_bits(), 24_117_252.0_f32.to_bits());
+        assert_eq!(terms[0].value().to_bits(), 26_214_406.0_f32.to_bits());
+        assert_eq!(threefry_terms(1)[0].value().to_bits(), 36.0_f32.to_bits());
+    }
+}
