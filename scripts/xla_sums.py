@@ -67,6 +67,8 @@ def named():
          stack({'op': 'Dropout', 'rate': 0.5, 'deterministic': False})),
     case('dense_no_bias_16x1875_4843', [16, 1875], stack(dense(4843, bias=False))),
     case('resnet_basic_block_224', [2, 224, 224, 64], basic_block),
+    case('resnet_basic_block_224_b8', [8, 224, 224, 64], basic_block),
+    case('resnet_basic_block_224_b32', [32, 224, 224, 64], basic_block),
   ]
 
 
