@@ -14,6 +14,24 @@ use crate::ops::{Cost, Term};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
 pub(crate) fn count(graph: &Graph) -> Cost {
+    let Live { alias, live } = live(graph);
+    let (flops, transcendentals) = xla_sum(graph, &alias, &live);
+    Cost {
+        flops: to_count(flops),
+        transcendentals: to_count(transcendentals),
+    }
+}
+
+/// A program's live instructions: what survives folding and dead-code elimination.
+pub(crate) struct Live {
+    /// Per value, the value it stands for after folding.
+    pub(crate) alias: Vec<ValueId>,
+    /// Per node, whether an output of the program needs it.
+    pub(crate) live: Vec<bool>,
+}
+
+/// Folds `graph`, then marks the nodes its outputs need, walking backwards.
+pub(crate) fn live(graph: &Graph) -> Live {
     let folded = fold(graph);
     let mut needed = vec![false; graph.values.len()];
     for &v in &graph.outputs {
@@ -29,10 +47,9 @@ pub(crate) fn count(graph: &Graph) -> Cost {
             needed[folded.alias[v.0 as usize].0 as usize] = true;
         }
     }
-    let (flops, transcendentals) = xla_sum(graph, &folded.alias, &live);
-    Cost {
-        flops: to_count(flops),
-        transcendentals: to_count(transcendentals),
+    Live {
+        alias: folded.alias,
+        live,
     }
 }
 
