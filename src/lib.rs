@@ -40,10 +40,10 @@
 
 pub use tabulate_core::{
     CallArgs, ColorChoice, DType, DTypeKind, Describe, Error, ErrorKind, ForwardOutput, Leaf,
-    Location, Metric, MetricValue, Metrics, ModuleIdentity, Mutable, Operand, RenderOptions,
-    ReshapeArg, Result, Row, RowVariables, Shape, Size, Submodules, Summary, Tabulate, Tabulator,
-    Tensor, Value, Variable, Visitor, is_mutable_collection, module_call, param, tabulate,
-    variable,
+    Location, Metric, MetricValue, Metrics, ModuleIdentity, ModulePath, Mutable, Operand,
+    RenderOptions, ReshapeArg, Result, Row, RowVariables, Shape, Size, Submodules, Summary,
+    Tabulate, Tabulator, Tensor, Value, Variable, Visitor, is_mutable_collection, module_call,
+    param, tabulate, variable,
 };
 pub use tabulate_derive::{Tabulate, forward};
 

@@ -97,7 +97,7 @@ pub(crate) fn measure(
         return Ok(Metrics::default());
     }
     let mut outputs = call.results.clone();
-    outputs.extend(call.variables.iter().copied());
+    outputs.extend(recording.variables_of(call));
     let forward = program::extract(&recording.graph, call.span.clone(), &outputs);
     let mut values = Vec::with_capacity(metrics.len());
     for &metric in metrics {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::ops::graph::{Spec, ValueId};
+use crate::path::ModulePath;
 use crate::tensor::Tensor;
 
 /// Index of a variable in a run.
@@ -15,7 +16,7 @@ pub(crate) struct VarId(pub(crate) usize);
 pub(crate) struct Variable {
     pub(crate) collection: String,
     /// Path of the module that declared it.
-    pub(crate) path: Vec<String>,
+    pub(crate) path: ModulePath,
     pub(crate) name: String,
     pub(crate) spec: Spec,
     /// The graph value it holds now.
@@ -27,13 +28,14 @@ pub(crate) struct Variable {
 #[derive(Debug, Default)]
 pub(super) struct Variables {
     list: Vec<Variable>,
-    index: HashMap<(String, Vec<String>, String), VarId>,
+    /// By collection, interned path and name.
+    index: HashMap<(String, usize, String), VarId>,
 }
 
 impl Variables {
-    pub(super) fn find(&self, collection: &str, path: &[String], name: &str) -> Option<VarId> {
+    pub(super) fn find(&self, collection: &str, path: &ModulePath, name: &str) -> Option<VarId> {
         self.index
-            .get(&(collection.to_string(), path.to_vec(), name.to_string()))
+            .get(&(collection.to_string(), path.addr(), name.to_string()))
             .copied()
     }
 
@@ -44,7 +46,7 @@ impl Variables {
     pub(super) fn add(
         &mut self,
         collection: &str,
-        path: Vec<String>,
+        path: ModulePath,
         name: &str,
         spec: Spec,
         value: ValueId,
@@ -52,7 +54,7 @@ impl Variables {
     ) -> VarId {
         let id = VarId(self.list.len());
         self.index
-            .insert((collection.to_string(), path.clone(), name.to_string()), id);
+            .insert((collection.to_string(), path.addr(), name.to_string()), id);
         self.list.push(Variable {
             collection: collection.to_string(),
             path,
