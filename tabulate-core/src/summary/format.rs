@@ -1,6 +1,9 @@
 //! The text of every cell, with its styles, exactly as Flax writes it: value trees in
 //! `PyYAML`'s block style with dimmed dtypes, `{:,}` counts, decimal byte units.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use super::{Row, RowVariables, Size, Summary};
 use crate::cost::MetricValue;
 use crate::value::Value;
@@ -113,9 +116,36 @@ pub(crate) fn cells(summary: &Summary) -> Cells {
     }
 }
 
+/// `s` with control characters (ANSI escapes included) and bidirectional overrides
+/// written as escapes (`\x1b`, `\n`, `\u{202e}`), so that a name cannot move the cursor,
+/// restyle the terminal or break the table's lines.
+pub(crate) fn escape(s: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.contains(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) && u32::from(c) <= 0xff => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 fn row_cells(summary: &Summary, row: &Row) -> Vec<StyledText> {
     let mut cells = vec![
-        StyledText::plain(row.path.join("/")),
+        StyledText::plain(escape(&row.path.join("/"))),
         module_text(&row.module_type, &row.method),
         value_text(&row.inputs),
         value_text(&row.outputs),
@@ -128,10 +158,10 @@ fn row_cells(summary: &Summary, row: &Row) -> Vec<StyledText> {
 /// `Dense`, or `ConvBlock (block_method)` with the method dimmed for methods other than
 /// the main one (`forward`, Flax's `__call__`) and anonymous ones (a lifted `<lambda>`).
 fn module_text(module_type: &str, method: &str) -> StyledText {
-    let mut text = StyledText::plain(module_type);
+    let mut text = StyledText::plain(escape(module_type));
     if method != "forward" && method != "<lambda>" {
         text.push(" ", Style::NONE);
-        text.push(format!("({method})"), Style::DIM);
+        text.push(format!("({})", escape(method)), Style::DIM);
     }
     text
 }
@@ -156,7 +186,7 @@ fn variables_text(vars: &RowVariables) -> StyledText {
                 .iter()
                 .map(|l| {
                     (
-                        l.name.clone(),
+                        escape(&l.name).into_owned(),
                         Value::Array {
                             dtype: l.dtype,
                             shape: l.shape.clone(),
@@ -241,7 +271,7 @@ fn scalar(value: &Value) -> StyledText {
             text.push(shape.to_string(), Style::NONE);
             text
         }
-        Value::Object { repr } => StyledText::plain(object_text(repr)),
+        Value::Object { repr } => StyledText::plain(escape(&object_text(repr)).into_owned()),
         Value::Sequence { .. } => StyledText::plain("[]"),
         Value::Mapping { .. } => StyledText::plain("{}"),
     }
@@ -290,7 +320,7 @@ fn block(value: &Value) -> Vec<StyledText> {
             for (key, item) in entries {
                 match item {
                     Value::Sequence { .. } | Value::Mapping { .. } if !is_empty_container(item) => {
-                        lines.push(StyledText::plain(format!("{key}:")));
+                        lines.push(StyledText::plain(format!("{}:", escape(key))));
                         let indent = if matches!(item, Value::Mapping { .. }) {
                             "  "
                         } else {
@@ -303,7 +333,7 @@ fn block(value: &Value) -> Vec<StyledText> {
                         }
                     }
                     _ => {
-                        let mut line = StyledText::plain(format!("{key}: "));
+                        let mut line = StyledText::plain(format!("{}: ", escape(key)));
                         line.append(scalar(item));
                         lines.push(line);
                     }
