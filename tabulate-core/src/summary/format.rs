@@ -2,10 +2,12 @@
 //! `PyYAML`'s block style with dimmed dtypes, `{:,}` counts, decimal byte units.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::{Row, RowVariables, Size, Summary};
 use crate::cost::MetricValue;
+use crate::path::ModulePath;
 use crate::value::Value;
 
 /// Text attributes rich uses in the table.
@@ -23,13 +25,9 @@ impl Style {
     }
 
     /// The SGR codes, in rich's order (`1;2`).
-    pub(crate) fn sgr(self) -> Option<String> {
-        let codes: Vec<&str> = [(Style::BOLD, "1"), (Style::DIM, "2"), (Style::ITALIC, "3")]
-            .iter()
-            .filter(|(s, _)| self.0 & s.0 != 0)
-            .map(|(_, c)| *c)
-            .collect();
-        (!codes.is_empty()).then(|| codes.join(";"))
+    pub(crate) fn sgr(self) -> Option<&'static str> {
+        const CODES: [&str; 8] = ["", "1", "2", "1;2", "3", "1;3", "2;3", "1;2;3"];
+        Some(CODES[usize::from(self.0 & 7)]).filter(|c| !c.is_empty())
     }
 }
 
@@ -93,17 +91,23 @@ pub(crate) struct Cells {
     pub(crate) total_column: usize,
 }
 
-pub(crate) fn cells(summary: &Summary) -> Cells {
+/// Every cell; `cap` bounds the path cells' text when the table's width is bounded (see
+/// [`PathTexts`]).
+pub(crate) fn cells(summary: &Summary, cap: Option<usize>) -> Cells {
     let mut headers: Vec<String> = ["path", "module", "inputs", "outputs"]
         .map(String::from)
         .to_vec();
     headers.extend(summary.metrics.iter().map(|m| m.header().to_string()));
     let total_column = headers.len() - 1;
     headers.extend(summary.collections.iter().cloned());
+    let mut paths = PathTexts {
+        cap,
+        known: HashMap::new(),
+    };
     let rows = summary
         .rows
         .iter()
-        .map(|row| row_cells(summary, row))
+        .map(|row| row_cells(summary, row, &mut paths))
         .collect();
     let mut footers = vec![StyledText::default(); total_column];
     footers.push(StyledText::plain("Total"));
@@ -143,9 +147,85 @@ pub(crate) fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn row_cells(summary: &Summary, row: &Row) -> Vec<StyledText> {
+/// The path cells' texts, each made from its parent's: a row's path costs its own name,
+/// not its depth. With a `cap` (a bound on the table's width), a path without whitespace
+/// is one word, shown cut to its column, so only its first `cap` characters are kept.
+struct PathTexts {
+    cap: Option<usize>,
+    /// By path address: the escaped text (cut to `cap` + 1 characters when it has no
+    /// whitespace) and whether it has whitespace.
+    known: HashMap<usize, (String, bool)>,
+}
+
+impl PathTexts {
+    fn text(&mut self, path: &ModulePath) -> String {
+        self.entry(path).0.clone()
+    }
+
+    fn entry(&mut self, path: &ModulePath) -> &(String, bool) {
+        if !self.known.contains_key(&path.addr()) {
+            let value = match (path.parent(), path.name()) {
+                (Some(parent), Some(name)) if self.cap.is_some() => {
+                    // A chain of parents not seen yet is resolved outermost first, without
+                    // recursion.
+                    let mut missing = vec![];
+                    let mut p = parent;
+                    while !p.is_empty() && !self.known.contains_key(&p.addr()) {
+                        missing.push(p.clone());
+                        p = p.parent().unwrap_or(p);
+                    }
+                    for p in missing.into_iter().rev() {
+                        let value = self.extend(p.parent(), p.name().unwrap_or(""));
+                        self.known.insert(p.addr(), value);
+                    }
+                    self.extend(Some(parent), name)
+                }
+                _ => {
+                    let text = escape(&path.join("/")).into_owned();
+                    let spaced = text.contains(char::is_whitespace);
+                    (text, spaced)
+                }
+            };
+            self.known.insert(path.addr(), value);
+        }
+        &self.known[&path.addr()]
+    }
+
+    /// The entry of `parent/name`, from the parent's (known, or the root's).
+    fn extend(&self, parent: Option<&ModulePath>, name: &str) -> (String, bool) {
+        let (base, spaced) = match parent.filter(|p| !p.is_empty()) {
+            Some(p) => self.known[&p.addr()].clone(),
+            None => (String::new(), false),
+        };
+        let name = escape(name);
+        let spaced = spaced || name.contains(char::is_whitespace);
+        if spaced {
+            // Whitespace breaks the path into words that wrap: keep all of it.
+            let mut full: Vec<&str> = Vec::new();
+            if let Some(p) = parent {
+                full = p.segments();
+            }
+            full.push(name.as_ref());
+            let text = full.iter().map(|n| escape(n)).collect::<Vec<_>>().join("/");
+            return (text, true);
+        }
+        let mut text = base;
+        if !text.is_empty() || parent.is_some_and(|p| !p.is_empty()) {
+            text.push('/');
+        }
+        text.push_str(&name);
+        if let Some(cap) = self.cap
+            && let Some((end, _)) = text.char_indices().nth(cap + 1)
+        {
+            text.truncate(end);
+        }
+        (text, false)
+    }
+}
+
+fn row_cells(summary: &Summary, row: &Row, paths: &mut PathTexts) -> Vec<StyledText> {
     let mut cells = vec![
-        StyledText::plain(escape(&row.path.join("/"))),
+        StyledText::plain(paths.text(&row.path)),
         module_text(&row.module_type, &row.method),
         value_text(&row.inputs),
         value_text(&row.outputs),

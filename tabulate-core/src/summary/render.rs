@@ -143,8 +143,8 @@ impl Environment {
 
 /// The whole text: a blank line, the title, the table, the caption, a blank line.
 pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
-    let cells = format::cells(summary);
     let (width, color) = options.resolve(&Environment::current());
+    let cells = format::cells(summary, width);
     let widths = column_widths(&cells, width);
     let table_width = widths.iter().sum::<usize>() + widths.len() + 1;
 
@@ -347,6 +347,12 @@ fn wrap(text: &StyledText, width: usize, right: bool) -> Vec<Line> {
     let mut lines = Vec::new();
     for line in split_lines(text) {
         let plain = line.text();
+        // A line of at most `width` bytes has at most `width` characters and cells:
+        // nothing breaks or is stripped, it is only justified.
+        if plain.len() <= width {
+            lines.push(justify(&line, width, right));
+            continue;
+        }
         let breaks = divide_line(&plain, width);
         for piece in divide(&line, &breaks) {
             let piece = rstrip_end(&piece, width);
@@ -534,12 +540,18 @@ fn center(text: &StyledText, width: usize) -> Line {
 /// Writes styled runs, each with the extra `style` on top; ANSI escapes when `color`.
 fn paint(text: &StyledText, style: Style, color: bool) -> String {
     let mut out = String::new();
+    paint_into(&mut out, text, style, color);
+    out
+}
+
+/// [`paint`], appending to `out`.
+fn paint_into(out: &mut String, text: &StyledText, style: Style, color: bool) {
     for (run, own) in &text.runs {
         let sgr = own.with(style).sgr().filter(|_| color);
         match sgr {
             Some(codes) => {
                 out.push_str("\x1b[");
-                out.push_str(&codes);
+                out.push_str(codes);
                 out.push('m');
                 out.push_str(run);
                 out.push_str("\x1b[0m");
@@ -547,55 +559,70 @@ fn paint(text: &StyledText, style: Style, color: bool) -> String {
             None => out.push_str(run),
         }
     }
-    out
 }
 
-/// One cell's lines, `height` tall and `width` wide (padding included), painted.
-fn cell_lines(
-    text: &StyledText,
-    width: usize,
-    height: usize,
-    style: Style,
-    right: bool,
-    bottom: bool,
-    color: bool,
-) -> Vec<String> {
-    let inner = width.saturating_sub(2);
-    let pad = |s: &mut String| s.push_str(&paint(&StyledText::plain(" "), style, color));
-    let mut lines: Vec<String> = wrap(text, inner, right)
-        .iter()
-        .map(|line| {
-            let mut s = String::new();
-            if width >= 1 {
-                pad(&mut s);
+/// Writes one line of a cell, `width` wide (padding included), painted; `None` is a
+/// blank line.
+fn push_cell_line(out: &mut String, line: Option<&Line>, width: usize, style: Style, color: bool) {
+    let sgr = style.sgr().filter(|_| color);
+    let spaces = |out: &mut String, n: usize| {
+        if n == 0 {
+            return;
+        }
+        match &sgr {
+            Some(codes) => {
+                out.push_str("\x1b[");
+                out.push_str(codes);
+                out.push('m');
+                out.extend(std::iter::repeat_n(' ', n));
+                out.push_str("\x1b[0m");
             }
-            s.push_str(&paint(line, style, color));
-            if width >= 2 {
-                pad(&mut s);
-            }
-            s
-        })
-        .collect();
-    let blank = paint(&StyledText::plain(" ".repeat(width)), style, color);
-    let missing = height.saturating_sub(lines.len());
-    if bottom {
-        let mut padded = vec![blank; missing];
-        padded.append(&mut lines);
-        padded
-    } else {
-        lines.extend(std::iter::repeat_n(blank, missing));
-        lines
+            None => out.extend(std::iter::repeat_n(' ', n)),
+        }
+    };
+    let Some(line) = line else {
+        spaces(out, width);
+        return;
+    };
+    if width >= 1 {
+        spaces(out, 1);
+    }
+    paint_into(out, line, style, color);
+    if width >= 2 {
+        spaces(out, 1);
     }
 }
 
-fn row_height(texts: &[&StyledText], widths: &[usize], right: &[bool]) -> usize {
-    texts
+/// Writes one row's lines: each cell wrapped to its column, short cells padded below (or
+/// above, for the `header`, which is bottom-aligned between heavy borders).
+fn draw_row(
+    out: &mut String,
+    texts: &[&StyledText],
+    widths: &[usize],
+    (style, right, header): (Style, &[bool], bool),
+    color: bool,
+) {
+    let border = if header { '┃' } else { '│' };
+    let columns: Vec<Vec<Line>> = texts
         .iter()
-        .zip(widths)
-        .zip(right)
-        .map(|((t, &w), &r)| wrap(t, w.saturating_sub(2), r).len())
-        .max()
-        .unwrap_or(1)
+        .enumerate()
+        .map(|(c, t)| wrap(t, widths[c].saturating_sub(2), right[c]))
+        .collect();
+    let height = columns.iter().map(Vec::len).max().unwrap_or(1);
+    for line in 0..height {
+        out.push(border);
+        for (column, lines) in columns.iter().enumerate() {
+            let index = if header {
+                line.checked_sub(height - lines.len())
+            } else {
+                Some(line)
+            };
+            let text = index.and_then(|i| lines.get(i));
+            push_cell_line(out, text, widths[column], style, color);
+            out.push(border);
+        }
+        out.push('\n');
+    }
 }
 
 /// Lays out every row inside rich's `HEAVY_HEAD` box: heavy lines around the header,
@@ -614,60 +641,37 @@ fn draw_box(cells: &Cells, widths: &[usize], color: bool) -> String {
         out.push(right);
         out.push('\n');
     };
-    // The header is bottom-aligned between heavy borders; body and footer top-aligned.
-    let row =
-        |out: &mut String, texts: &[&StyledText], style: Style, right: &[bool], header: bool| {
-            let (border, bottom) = if header {
-                ('┃', true)
-            } else {
-                ('│', false)
-            };
-            let height = row_height(texts, widths, right);
-            let columns: Vec<Vec<String>> = texts
-                .iter()
-                .enumerate()
-                .map(|(c, t)| cell_lines(t, widths[c], height, style, right[c], bottom, color))
-                .collect();
-            for line in 0..height {
-                out.push(border);
-                for column in &columns {
-                    out.push_str(&column[line]);
-                    out.push(border);
-                }
-                out.push('\n');
-            }
-        };
     rule(&mut out, ['┏', '━', '┳', '┓']);
     let headers: Vec<StyledText> = cells.headers.iter().map(StyledText::plain).collect();
     let left = vec![false; n];
-    row(
+    draw_row(
         &mut out,
         &headers.iter().collect::<Vec<_>>(),
-        Style::BOLD,
-        &left,
-        true,
+        widths,
+        (Style::BOLD, &left, true),
+        color,
     );
     rule(&mut out, ['┡', '━', '╇', '┩']);
     for (i, cells_of_row) in cells.rows.iter().enumerate() {
         if i > 0 {
             rule(&mut out, ['├', '─', '┼', '┤']);
         }
-        row(
+        draw_row(
             &mut out,
             &cells_of_row.iter().collect::<Vec<_>>(),
-            Style::NONE,
-            &left,
-            false,
+            widths,
+            (Style::NONE, &left, false),
+            color,
         );
     }
     rule(&mut out, ['├', '─', '┼', '┤']);
     let right: Vec<bool> = (0..n).map(|c| c == cells.total_column).collect();
-    row(
+    draw_row(
         &mut out,
         &cells.footers.iter().collect::<Vec<_>>(),
-        Style::BOLD,
-        &right,
-        false,
+        widths,
+        (Style::BOLD, &right, false),
+        color,
     );
     rule(&mut out, ['└', '─', '┴', '┘']);
     out.pop();
