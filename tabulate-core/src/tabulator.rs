@@ -111,9 +111,10 @@ impl<M: Tabulate> Tabulator<'_, M> {
             show_repeated: self.show_repeated,
         };
         let shown = shown_calls(&recording, selection);
+        let mut memo = cost::Memo::default();
         let measured = shown
             .iter()
-            .map(|s| cost::measure(&recording, s.call, &self.metrics))
+            .map(|s| cost::measure(&recording, s.call, &self.metrics, &mut memo))
             .collect::<Result<Vec<_>>>()?;
         Ok(collect(
             &recording,

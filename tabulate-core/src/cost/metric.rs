@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::memo::Memo;
 use super::{count, program, vjp};
 use crate::error::Result;
 use crate::trace::{CallRecord, Recording};
@@ -87,11 +88,13 @@ impl Serialize for Metrics {
 }
 
 /// Measures `metrics` (in column order) on `call`: the costing stage, run once per row
-/// before the rows are assembled.
+/// before the rows are assembled. A program measured before in the run (`memo`) is not
+/// measured again.
 pub(crate) fn measure(
     recording: &Recording,
     call: &CallRecord,
     metrics: &[Metric],
+    memo: &mut Memo,
 ) -> Result<Metrics> {
     if metrics.is_empty() {
         return Ok(Metrics::default());
@@ -99,6 +102,10 @@ pub(crate) fn measure(
     let mut outputs = call.results.clone();
     outputs.extend(recording.variables_of(call));
     let forward = program::extract(&recording.graph, call.span.clone(), &outputs);
+    let key = memo.key(&forward, metrics);
+    if let Some(known) = memo.get(key) {
+        return Ok(known.clone());
+    }
     let mut values = Vec::with_capacity(metrics.len());
     for &metric in metrics {
         let value = match metric {
@@ -109,5 +116,7 @@ pub(crate) fn measure(
         };
         values.push((metric, value));
     }
-    Ok(Metrics { values })
+    let measured = Metrics { values };
+    memo.insert(key, measured.clone());
+    Ok(measured)
 }

@@ -4,9 +4,11 @@
 
 mod count;
 mod fold;
+mod memo;
 pub(crate) mod metric;
 mod program;
 mod vjp;
 
+pub(crate) use memo::Memo;
 pub(crate) use metric::measure;
 pub use metric::{Metric, MetricValue, Metrics};
