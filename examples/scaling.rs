@@ -5,6 +5,8 @@
 //! `cargo run --release --example scaling -- siblings 100000 [flops]` prints the time
 //! each stage takes and the table's size.
 
+use std::sync::Arc;
+
 use tabulate::nn::Dense;
 use tabulate::prelude::*;
 
@@ -37,8 +39,9 @@ impl Stack {
 /// A module holding the next one: a chain `N` deep (`inner/inner/…`).
 #[derive(Tabulate)]
 pub struct Nest {
-    /// The module one level deeper, if any.
-    pub inner: Option<Box<Nest>>,
+    /// The module one level deeper, if any. (`Arc`, not `Box`: a `Box` field is visited as
+    /// the box, whose address is not the module's, so its calls would be named `Nest_0`.)
+    pub inner: Option<Arc<Nest>>,
 }
 
 impl Nest {
@@ -47,7 +50,7 @@ impl Nest {
         let mut nest = Nest { inner: None };
         for _ in 1..depth {
             nest = Nest {
-                inner: Some(Box::new(nest)),
+                inner: Some(Arc::new(nest)),
             };
         }
         nest
@@ -69,8 +72,8 @@ impl Drop for Nest {
     /// the stack.
     fn drop(&mut self) {
         let mut next = self.inner.take();
-        while let Some(mut nest) = next {
-            next = nest.inner.take();
+        while let Some(nest) = next {
+            next = Arc::try_unwrap(nest).ok().and_then(|mut n| n.inner.take());
         }
     }
 }

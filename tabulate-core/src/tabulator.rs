@@ -111,7 +111,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
             show_repeated: self.show_repeated,
         };
         let shown = shown_calls(&recording, selection);
-        let mut memo = cost::Memo::default();
+        let mut memo = cost::Memo::new(shown.iter().map(|s| s.call.span.len()));
         let measured = shown
             .iter()
             .map(|s| cost::measure(&recording, s.call, &self.metrics, &mut memo))

@@ -17,6 +17,9 @@ use crate::ops::graph::Graph;
 pub(crate) struct Memo {
     known: HashMap<(u64, u64), Metrics>,
     seeds: (RandomState, RandomState),
+    /// How many of the run's programs have each node count: a program whose count is
+    /// unique (the root's) cannot equal another, so it is not hashed.
+    sizes: HashMap<usize, usize>,
 }
 
 /// A program's memo key, with the metrics asked for.
@@ -24,30 +27,67 @@ pub(crate) struct Memo {
 pub(crate) struct Key((u64, u64));
 
 impl Memo {
+    /// A memo for the programs of calls spanning `sizes` nodes each (a program has the
+    /// nodes of its call's span).
+    pub(crate) fn new(sizes: impl IntoIterator<Item = usize>) -> Memo {
+        let mut memo = Memo::default();
+        for size in sizes {
+            *memo.sizes.entry(size).or_default() += 1;
+        }
+        memo
+    }
+
     /// The key of `program` measured for `metrics`: two independent hashes of its full
-    /// description, written straight into the hashers (nothing is built in memory).
-    pub(crate) fn key(&self, program: &Graph, metrics: &[Metric]) -> Key {
-        struct Feed<A, B>(A, B);
+    /// description, fed to the hashers through a small buffer (the description is never
+    /// built in memory). `None` when no other program of the run has as many nodes.
+    pub(crate) fn key(&self, program: &Graph, metrics: &[Metric]) -> Option<Key> {
+        struct Feed<A, B> {
+            hashers: (A, B),
+            buffer: Vec<u8>,
+        }
+        impl<A: Hasher, B: Hasher> Feed<A, B> {
+            fn flush(&mut self) {
+                self.hashers.0.write(&self.buffer);
+                self.hashers.1.write(&self.buffer);
+                self.buffer.clear();
+            }
+        }
         impl<A: Hasher, B: Hasher> fmt::Write for Feed<A, B> {
             fn write_str(&mut self, s: &str) -> fmt::Result {
-                self.0.write(s.as_bytes());
-                self.1.write(s.as_bytes());
+                if self.buffer.len() + s.len() > self.buffer.capacity() {
+                    self.flush();
+                }
+                if s.len() > self.buffer.capacity() {
+                    self.hashers.0.write(s.as_bytes());
+                    self.hashers.1.write(s.as_bytes());
+                } else {
+                    self.buffer.extend_from_slice(s.as_bytes());
+                }
                 Ok(())
             }
         }
-        let mut feed = Feed(self.seeds.0.build_hasher(), self.seeds.1.build_hasher());
+        if self.sizes.get(&program.nodes.len()).copied().unwrap_or(0) < 2 {
+            return None;
+        }
+        let mut feed = Feed {
+            hashers: (self.seeds.0.build_hasher(), self.seeds.1.build_hasher()),
+            buffer: Vec::with_capacity(1 << 14),
+        };
         // Writing into a hasher cannot fail.
         let _ = write!(feed, "{metrics:?}{program:?}");
-        Key((feed.0.finish(), feed.1.finish()))
+        feed.flush();
+        Some(Key((feed.hashers.0.finish(), feed.hashers.1.finish())))
     }
 
     /// The metrics already measured for `key`.
-    pub(crate) fn get(&self, key: Key) -> Option<&Metrics> {
-        self.known.get(&key.0)
+    pub(crate) fn get(&self, key: Option<Key>) -> Option<&Metrics> {
+        self.known.get(&key?.0)
     }
 
     /// Remembers the metrics measured for `key`.
-    pub(crate) fn insert(&mut self, key: Key, metrics: Metrics) {
-        self.known.insert(key.0, metrics);
+    pub(crate) fn insert(&mut self, key: Option<Key>, metrics: &Metrics) {
+        if let Some(key) = key {
+            self.known.insert(key.0, metrics.clone());
+        }
     }
 }

@@ -117,6 +117,6 @@ pub(crate) fn measure(
         values.push((metric, value));
     }
     let measured = Metrics { values };
-    memo.insert(key, measured.clone());
+    memo.insert(key, &measured);
     Ok(measured)
 }

@@ -85,7 +85,7 @@ struct Trace {
     generation: u64,
     graph: Graph,
     /// Graph value of every tensor seen in this trace, by tensor id.
-    values: HashMap<u64, ValueId>,
+    values: IdMap<ValueId>,
     calls: Vec<CallRecord>,
     frames: Vec<Frame>,
     /// The submodule fields of the open frames.
@@ -124,7 +124,7 @@ pub(crate) fn run<M: Tabulate, R>(
         *slot = Some(Trace {
             generation,
             graph: Graph::default(),
-            values: HashMap::new(),
+            values: IdMap::default(),
             calls: Vec::new(),
             frames: vec![base],
             fields,
@@ -191,9 +191,39 @@ fn with_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Option<R> {
 /// Applies `prim` to `inputs` with results of `outputs` specs, recording the application
 /// when a trace is active.
 pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<Tensor> {
-    with_trace(|trace| trace.record(prim, inputs, outputs.clone()))
-        .unwrap_or_else(|| outputs.into_iter().map(Tensor::from_spec).collect())
+    let mut outputs = Some(outputs);
+    with_trace(|trace| trace.record(prim, inputs, outputs.take().unwrap_or_default()))
+        .unwrap_or_else(|| {
+            outputs
+                .unwrap_or_default()
+                .into_iter()
+                .map(Tensor::from_spec)
+                .collect()
+        })
 }
+
+/// Hashes tensor ids (sequential numbers) by one multiplication: the trace looks one up
+/// for every operand of every op.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// Runs `f`, recording the ops it emits as a region of `kind` with `inputs`.
 fn region(
