@@ -70,6 +70,15 @@ impl StyledText {
         self.runs.iter().map(|(t, _)| t.as_str()).collect()
     }
 
+    /// The text without styles, borrowed when it is one run.
+    pub(crate) fn plain_text(&self) -> Cow<'_, str> {
+        match self.runs.as_slice() {
+            [] => Cow::Borrowed(""),
+            [(text, _)] => Cow::Borrowed(text),
+            _ => Cow::Owned(self.text()),
+        }
+    }
+
     /// Adds `style` to every run (a cell or row style on top of the text's own).
     pub(crate) fn restyle(&self, style: Style) -> StyledText {
         StyledText {

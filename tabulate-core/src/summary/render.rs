@@ -221,21 +221,21 @@ fn measure_cell(text: &str, max_width: usize) -> Measure {
     .with_maximum(max_width)
 }
 
-fn column_texts(cells: &Cells, column: usize) -> Vec<String> {
-    let mut texts = vec![cells.headers[column].clone()];
-    texts.extend(cells.rows.iter().map(|row| row[column].text()));
-    texts.push(cells.footers[column].text());
-    texts
-}
-
 /// rich's `_measure_column`.
 fn measure_column(cells: &Cells, column: usize, max_width: usize) -> Measure {
     if max_width < 1 {
         return Measure { min: 0, max: 0 };
     }
-    let measures: Vec<Measure> = column_texts(cells, column)
-        .iter()
-        .map(|t| measure_cell(t, max_width))
+    let header = measure_cell(&cells.headers[column], max_width);
+    let measures: Vec<Measure> = std::iter::once(header)
+        .chain(
+            cells
+                .rows
+                .iter()
+                .map(|row| &row[column])
+                .chain(std::iter::once(&cells.footers[column]))
+                .map(|t| measure_cell(&t.plain_text(), max_width)),
+        )
         .collect();
     Measure {
         min: measures.iter().map(|m| m.min).max().unwrap_or(1),
@@ -344,6 +344,13 @@ type Line = StyledText;
 /// rich's `Text.wrap` with `overflow="ellipsis"`: split at newlines, break lines at
 /// whitespace, crop surplus trailing spaces, justify, and end over-long words with `…`.
 fn wrap(text: &StyledText, width: usize, right: bool) -> Vec<Line> {
+    // One line that fits (at most `width` bytes, so characters and cells): only justified.
+    if let [(run, _)] = text.runs.as_slice()
+        && run.len() <= width
+        && !run.contains('\n')
+    {
+        return vec![justify(text, width, right)];
+    }
     let mut lines = Vec::new();
     for line in split_lines(text) {
         let plain = line.text();

@@ -28,15 +28,16 @@ pub(crate) struct Variable {
 #[derive(Debug, Default)]
 pub(super) struct Variables {
     list: Vec<Variable>,
-    /// By collection, interned path and name.
-    index: HashMap<(String, usize, String), VarId>,
+    /// By interned path: the module's variables (a module declares a few).
+    index: HashMap<usize, Vec<VarId>>,
 }
 
 impl Variables {
     pub(super) fn find(&self, collection: &str, path: &ModulePath, name: &str) -> Option<VarId> {
-        self.index
-            .get(&(collection.to_string(), path.addr(), name.to_string()))
-            .copied()
+        self.index.get(&path.addr())?.iter().copied().find(|v| {
+            let var = &self.list[v.0];
+            var.name == name && var.collection == collection
+        })
     }
 
     pub(super) fn get(&self, var: VarId) -> &Variable {
@@ -53,8 +54,7 @@ impl Variables {
         tensor: Tensor,
     ) -> VarId {
         let id = VarId(self.list.len());
-        self.index
-            .insert((collection.to_string(), path.addr(), name.to_string()), id);
+        self.index.entry(path.addr()).or_default().push(id);
         self.list.push(Variable {
             collection: collection.to_string(),
             path,
