@@ -40,10 +40,11 @@
 
 pub use tabulate_core::{
     CallArgs, ColorChoice, Column, DType, DTypeKind, Describe, Error, ErrorKind, ForwardOutput,
-    Frozen, Leaf, Location, MemoryEstimate, Metric, MetricValue, Metrics, ModuleIdentity, Mutable,
-    Operand, OperatorCount, Optimizer, RenderOptions, ReshapeArg, Result, Row, RowVariables,
-    SCHEMA_VERSION, Shape, Size, Submodules, Summary, Tabulate, Tabulator, Tensor, TrainableSplit,
-    Value, Variable, Visitor, is_mutable_collection, module_call, param, tabulate, variable,
+    Frozen, Leaf, Location, MemoryEstimate, Metric, MetricValue, Metrics, ModuleIdentity,
+    ModulePath, Mutable, Operand, OperatorCount, Optimizer, RenderOptions, ReshapeArg, Result, Row,
+    RowVariables, SCHEMA_VERSION, Shape, Size, Submodules, Summary, Tabulate, Tabulator, Tensor,
+    TrainableSplit, Value, Variable, Visitor, is_mutable_collection, module_call, param, tabulate,
+    variable,
 };
 pub use tabulate_derive::{Describe, Tabulate, forward};
 

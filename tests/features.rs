@@ -437,3 +437,67 @@ fn a_failing_forward_pass_carries_its_partial_table() {
         )
     );
 }
+
+/// `Dense(3)` twice on f32[16,3]: two identical programs, so the second is answered by
+/// the memo of identical subprograms; the columns that depend on more than the program
+/// (frozen patterns match the path, self FLOPs the calls inside) must still be the row's
+/// own. Each Dense: dot 16·3·3 = 144 MACs = 288 flops, bias add 48.
+#[derive(Tabulate)]
+struct Twin;
+
+impl Twin {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = Dense::new(3).forward(x)?;
+        Dense::new(3).forward(&h)
+    }
+}
+
+#[test]
+fn the_memo_never_changes_a_number() {
+    let x = Tensor::new(DType::F32, [16, 3]);
+    let s = tabulate(&Twin)
+        .metrics([
+            Metric::Flops,
+            Metric::SelfFlops,
+            Metric::Macs,
+            Metric::Trainable,
+        ])
+        .frozen(Frozen::new(["Dense_0/**"]))
+        .run(|m| m.forward(&x))
+        .unwrap();
+    let rows: Vec<_> = s
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.path.join("/"),
+                r.flops(),
+                r.self_flops(),
+                r.macs(),
+                r.metric(Metric::Trainable).cloned(),
+            )
+        })
+        .collect();
+    let params = |count, bytes| Some(MetricValue::Params { count, bytes });
+    assert_eq!(
+        rows,
+        [
+            (String::new(), Some(672), Some(0), Some(288), params(0, 0)),
+            (
+                "Dense_0".into(),
+                Some(336),
+                Some(336),
+                Some(144),
+                params(0, 0)
+            ),
+            (
+                "Dense_1".into(),
+                Some(336),
+                Some(336),
+                Some(144),
+                params(12, 48)
+            ),
+        ]
+    );
+}

@@ -11,6 +11,7 @@ const LAYERS: &[&str] = &[
     "shape",     // dimensions, broadcasting
     "options",   // `Mutable`
     "spec",      // dtype + shape of a value
+    "path",      // module paths: shared, interned chains of names
     "scope",     // the leaf cell: innermost call, birthplace, described tensors
     "error",     // the one error type
     "value",     // value trees of inputs and outputs

@@ -97,7 +97,7 @@ impl<T: Describe> ForwardOutput for T {
 pub(crate) fn enter_lifted_call(
     module: &dyn Tabulate,
     method: &'static str,
-    path: Option<Vec<String>>,
+    path: Option<crate::path::ModulePath>,
     args: impl FnOnce(&mut CallArgs),
 ) -> CallGuard {
     open_call(module, method, args, Some(&Lifted { path }))

@@ -16,6 +16,7 @@ mod module;
 pub mod nn;
 mod ops;
 mod options;
+mod path;
 #[doc(hidden)]
 pub mod random;
 mod scope;
@@ -37,6 +38,7 @@ pub use error::{Error, ErrorKind, Location, Result};
 pub use lax::tensor::{Operand, ReshapeArg};
 pub use module::{ModuleIdentity, Submodules, Tabulate, Visitor};
 pub use options::{Frozen, Mutable, Optimizer};
+pub use path::ModulePath;
 pub use shape::Shape;
 pub use summary::{
     ColorChoice, Column, Leaf, MemoryEstimate, RenderOptions, Row, RowVariables, SCHEMA_VERSION,

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 
+use crate::path::ModulePath;
 use crate::spec::Spec;
 
 /// The module call an error happened in.
@@ -25,10 +26,11 @@ pub(crate) struct Birthplace {
     pub(crate) frame: u64,
 }
 
-/// One open frame of the run: its number and, for a module call, its location.
+/// One open frame of the run: its number and, for a module call, its path and type (a
+/// [`Location`] once an error asks for it).
 struct ScopeFrame {
     frame: u64,
-    location: Option<Location>,
+    location: Option<(ModulePath, &'static str)>,
 }
 
 /// The state of the run in progress.
@@ -66,12 +68,12 @@ pub(crate) fn close() {
     SCOPE.with(|cell| cell.borrow_mut().take());
 }
 
-/// Enters call frame `frame` of the module at `location`.
-pub(crate) fn push_frame(frame: u64, location: Location) {
+/// Enters call frame `frame` of the module of type `module` at `path`.
+pub(crate) fn push_frame(frame: u64, path: ModulePath, module: &'static str) {
     with_scope(|scope| {
         scope.frames.push(ScopeFrame {
             frame,
-            location: Some(location),
+            location: Some((path, module)),
         });
     });
 }
@@ -83,7 +85,15 @@ pub(crate) fn truncate_frames(depth: usize) {
 
 /// The innermost module call on this thread, for error messages.
 pub(crate) fn current_location() -> Option<Location> {
-    with_scope(|scope| scope.frames.iter().rev().find_map(|f| f.location.clone())).flatten()
+    with_scope(|scope| {
+        scope.frames.iter().rev().find_map(|f| {
+            f.location.as_ref().map(|(path, module)| Location {
+                path: path.join("/"),
+                module: (*module).to_string(),
+            })
+        })
+    })
+    .flatten()
 }
 
 /// Where a module built now is born, when a run is active.

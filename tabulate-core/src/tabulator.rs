@@ -232,6 +232,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
             return Err(Error::new(ErrorKind::NoCall));
         }
         let shown = shown_calls(&recording, selection);
+        let mut memo = cost::Memo::new(shown.iter().map(|s| s.call.span.len()));
         let measured = shown
             .iter()
             .map(|s| {
@@ -245,6 +246,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
                     scope,
                     &self.metrics,
                     &self.metric_options,
+                    &mut memo,
                 )
             })
             .collect::<Result<Vec<_>>>()?;

@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::memo::Memo;
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::graph::{Graph, ValueId};
 use crate::options::{Frozen, Optimizer};
-use crate::trace::{CallRecord, Recording};
+use crate::path::ModulePath;
+use crate::trace::{CallRecord, CallVariables, Recording};
 
 /// A computed column of a summary, off unless an option asks for it.
 ///
@@ -102,6 +104,15 @@ impl Metric {
     }
 
     /// Whether measuring it needs the call's program (as opposed to its variables).
+    /// Whether the call's forward program alone determines the value (so the memo may
+    /// answer it).
+    fn program_determined(self) -> bool {
+        !matches!(
+            self,
+            Metric::SelfFlops | Metric::Trainable | Metric::Gradients | Metric::OptimizerState
+        )
+    }
+
     fn needs_program(self) -> bool {
         !matches!(
             self,
@@ -214,22 +225,38 @@ pub(crate) struct RowScope {
 }
 
 /// Measures `metrics` (in column order) on `call`: the costing stage, run once per row
-/// before the rows are assembled.
+/// before the rows are assembled. A program measured before in the run (`memo`) is not
+/// measured again.
 pub(crate) fn measure(
     recording: &Recording,
     call: &CallRecord,
     scope: RowScope,
     metrics: &[Metric],
     options: &MetricOptions,
+    memo: &mut Memo,
 ) -> Result<Metrics> {
     if metrics.is_empty() {
         return Ok(Metrics::default());
     }
+    let variables = recording.variables_of(call);
     let forward = metrics
         .iter()
         .any(|m| m.needs_program())
-        .then(|| forward_program(recording, call));
-    let trainable = trainable_size(recording, call, scope, &options.frozen);
+        .then(|| forward_program(recording, call, &variables));
+    // The columns a row's program determines are asked of the memo; the key holds every
+    // metric asked for, their options and the row's scope as well as the whole program,
+    // so a hit is exactly the same question. The others depend on more than the program
+    // (the row's path against frozen patterns, the calls inside it) and are measured here.
+    let key = forward
+        .as_ref()
+        .and_then(|f| memo.key(f, &(metrics, options, scope)));
+    let known = memo.get(key).cloned();
+    let mut determined = Vec::new();
+    let trainable = if metrics.iter().any(|m| !m.needs_program()) {
+        trainable_size(recording, call, scope, &options.frozen)
+    } else {
+        (0, 0)
+    };
     let mut values = Vec::with_capacity(metrics.len());
     for &metric in metrics {
         let program = || {
@@ -237,13 +264,19 @@ pub(crate) fn measure(
                 .as_ref()
                 .ok_or_else(|| crate::error::Error::internal("a metric's program was not built"))
         };
+        if metric.program_determined()
+            && let Some(value) = known.as_ref().and_then(|k| k.get(metric))
+        {
+            values.push((metric, value.clone()));
+            continue;
+        }
         let value = match metric {
             Metric::Flops => MetricValue::Count(count::count(program()?).flops),
             Metric::VjpFlops => {
                 MetricValue::Count(count::count(&vjp::vjp_program(program()?)?).flops)
             }
             Metric::SelfFlops => {
-                MetricValue::Count(count::count(&glue_program(recording, call)).flops)
+                MetricValue::Count(count::count(&glue_program(recording, call, &variables)).flops)
             }
             Metric::Macs => MetricValue::Count(tally::macs(program()?)),
             Metric::ByOperator => MetricValue::ByOperator(by_operator(program()?)),
@@ -259,34 +292,40 @@ pub(crate) fn measure(
                 MetricValue::Bytes(trainable.1.saturating_mul(options.optimizer.slots()))
             }
         };
+        if metric.program_determined() {
+            determined.push((metric, value.clone()));
+        }
         values.push((metric, value));
+    }
+    if known.is_none() {
+        memo.insert(key, &Metrics { values: determined });
     }
     Ok(Metrics { values })
 }
 
 /// The call's program as Flax costs it: its span, with its results and every variable it
 /// touched as outputs.
-fn forward_program(recording: &Recording, call: &CallRecord) -> Graph {
+fn forward_program(recording: &Recording, call: &CallRecord, variables: &CallVariables) -> Graph {
     let mut outputs = call.results.clone();
-    outputs.extend(call.variables.iter().copied());
+    outputs.extend(variables.finals.iter().copied());
     program::extract(
         &recording.graph,
         call.span.clone(),
-        &program_inputs(call),
+        &program_inputs(call, variables),
         &outputs,
     )
 }
 
 /// The values a call's program takes, in JAX's order for `apply(variables, rngs,
 /// *args)`: its variables as the flattened (sorted) variables dict, then its arguments.
-fn program_inputs(call: &CallRecord) -> Vec<ValueId> {
-    let mut inputs = call.variable_inputs.clone();
+fn program_inputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
+    let mut inputs = variables.inputs.clone();
     inputs.extend(call.arguments.iter().copied());
     inputs
 }
 
 /// The call's own operations: its program with the spans of the calls inside it removed.
-fn glue_program(recording: &Recording, call: &CallRecord) -> Graph {
+fn glue_program(recording: &Recording, call: &CallRecord, variables: &CallVariables) -> Graph {
     let index = recording
         .calls
         .iter()
@@ -301,12 +340,12 @@ fn glue_program(recording: &Recording, call: &CallRecord) -> Graph {
         .map(|c| c.span.clone())
         .collect();
     let mut outputs = call.results.clone();
-    outputs.extend(call.variables.iter().copied());
+    outputs.extend(variables.finals.iter().copied());
     program::extract_glue(
         &recording.graph,
         call.span.clone(),
         &holes,
-        &program_inputs(call),
+        &program_inputs(call, variables),
         &outputs,
     )
 }
@@ -359,7 +398,7 @@ fn trainable_size(
 }
 
 /// A variable's path as [`Frozen`] patterns see it: `Block_0/Dense_1/kernel`.
-pub(crate) fn variable_path(module: &[String], name: &str) -> String {
+pub(crate) fn variable_path(module: &ModulePath, name: &str) -> String {
     let mut path = module.join("/");
     if !path.is_empty() {
         path.push('/');
@@ -384,7 +423,7 @@ impl ModelPrograms {
             }
             end = end.max(call.span.end);
             outputs.extend(call.results.iter().copied());
-            outputs.extend(call.variables.iter().copied());
+            outputs.extend(recording.variables_of(call).finals);
         }
         let nodes = u32::try_from(recording.graph.nodes.len()).unwrap_or(u32::MAX);
         ModelPrograms {

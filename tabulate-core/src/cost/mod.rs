@@ -6,10 +6,12 @@
 
 mod count;
 mod fold;
+mod memo;
 pub(crate) mod metric;
 mod program;
 mod tally;
 mod vjp;
 
+pub(crate) use memo::Memo;
 pub use metric::{Metric, MetricValue, Metrics, OperatorCount};
 pub(crate) use metric::{MetricOptions, ModelPrograms, RowScope, measure, variable_path};

@@ -2,12 +2,14 @@
 //! hidden unless asked for, `depth` collapsing subtrees into the deepest row shown.
 //!
 //! Two steps around the costing stage: [`shown_calls`] picks the calls that become rows,
-//! the caller measures each one's metrics, and [`collect`] assembles the rows.
+//! the caller measures each one's metrics, and [`collect`] assembles the rows. Both take
+//! time linear in the calls and variables: paths are interned, so a path is an address.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{Leaf, Row, RowVariables, Size, Summary};
 use crate::cost::{Metric, Metrics};
+use crate::path::ModulePath;
 use crate::trace::{CallRecord, Recording, Variable};
 use crate::value::Value;
 
@@ -30,18 +32,18 @@ pub(crate) struct ShownCall<'r> {
 
 /// The calls shown as rows, in call order.
 pub(crate) fn shown_calls(recording: &Recording, selection: Selection) -> Vec<ShownCall<'_>> {
-    let mut visited: HashSet<&[String]> = HashSet::new();
+    let mut visited: HashSet<usize> = HashSet::new();
     let mut shown = Vec::new();
     for call in &recording.calls {
         let depth = call.path.len();
-        let repeated = call.lifted || visited.contains(call.path.as_slice());
+        let repeated = call.lifted || visited.contains(&call.path.addr());
         if repeated && !selection.show_repeated {
             continue;
         }
         if !repeated && selection.depth.is_some_and(|d| depth > d) {
             continue;
         }
-        visited.insert(&call.path);
+        visited.insert(call.path.addr());
         shown.push(ShownCall {
             call,
             repeated,
@@ -60,10 +62,11 @@ pub(crate) fn collect(
     measured: Vec<Metrics>,
 ) -> Summary {
     let collections = collection_order(&recording.variables);
+    let index = VariableIndex::new(recording, &collections, shown);
     let rows: Vec<Row> = shown
         .iter()
         .zip(measured)
-        .map(|(shown, metrics)| row(recording, &collections, shown, metrics))
+        .map(|(shown, metrics)| row(&index, &collections, shown, metrics))
         .collect();
     let totals = (0..collections.len())
         .map(|i| {
@@ -86,8 +89,70 @@ pub(crate) fn collect(
     }
 }
 
+/// The variables of a run by the module that declared them, and the sizes of the
+/// subtrees of collapsed rows, each found in one pass.
+struct VariableIndex<'r> {
+    /// By path address: the module's own variables.
+    own: HashMap<usize, Vec<&'r Variable>>,
+    /// By path address of a collapsed row, per collection: its subtree's size.
+    subtree: HashMap<usize, Vec<Size>>,
+}
+
+impl<'r> VariableIndex<'r> {
+    fn new(recording: &'r Recording, collections: &[String], shown: &[ShownCall<'_>]) -> Self {
+        let mut own: HashMap<usize, Vec<&Variable>> = HashMap::new();
+        for v in &recording.variables {
+            own.entry(v.path.addr()).or_default().push(v);
+        }
+        let mut subtree = HashMap::new();
+        if let Some(depth) = shown
+            .iter()
+            .find(|s| s.collapsed)
+            .map(|s| s.call.path.len())
+        {
+            // Each variable counts in its ancestor at the collapsed depth; the ancestor of
+            // each path is found once.
+            let mut ancestor: HashMap<usize, usize> = HashMap::new();
+            for v in &recording.variables {
+                if v.path.len() < depth {
+                    continue;
+                }
+                let top = ancestor_at(&mut ancestor, &v.path, depth);
+                let Some(c) = collections.iter().position(|c| *c == v.collection) else {
+                    continue;
+                };
+                let sizes = subtree
+                    .entry(top)
+                    .or_insert_with(|| vec![Size::default(); collections.len()]);
+                sizes[c] = sizes[c] + Size::of(v.spec.dtype, &v.spec.shape);
+            }
+        }
+        VariableIndex { own, subtree }
+    }
+}
+
+/// The address of `path`'s ancestor `depth` names long, caching it for every path walked.
+fn ancestor_at(cache: &mut HashMap<usize, usize>, path: &ModulePath, depth: usize) -> usize {
+    let mut walked = Vec::new();
+    let mut current = path;
+    let top = loop {
+        if let Some(&top) = cache.get(&current.addr()) {
+            break top;
+        }
+        if current.len() <= depth {
+            break current.addr();
+        }
+        walked.push(current.addr());
+        current = current.parent().unwrap_or(current);
+    };
+    for addr in walked {
+        cache.insert(addr, top);
+    }
+    top
+}
+
 fn row(
-    recording: &Recording,
+    index: &VariableIndex<'_>,
     collections: &[String],
     shown: &ShownCall<'_>,
     metrics: Metrics,
@@ -95,16 +160,21 @@ fn row(
     let call = shown.call;
     let variables = collections
         .iter()
-        .map(|collection| {
+        .enumerate()
+        .map(|(c, collection)| {
             if shown.repeated {
                 return RowVariables {
                     own: Vec::new(),
                     counted: Size::default(),
                 };
             }
-            let own = own_variables(recording, collection, &call.path);
+            let own = own_variables(index, collection, &call.path);
             let counted = if shown.collapsed {
-                subtree_size(recording, collection, &call.path)
+                index
+                    .subtree
+                    .get(&call.path.addr())
+                    .map(|sizes| sizes[c])
+                    .unwrap_or_default()
             } else {
                 own.iter().map(|l| Size::of(l.dtype, &l.shape)).sum()
             };
@@ -113,8 +183,8 @@ fn row(
         .collect();
     Row {
         path: call.path.clone(),
-        module_type: call.type_name.clone(),
-        method: call.method.clone(),
+        module_type: call.type_name.to_string(),
+        method: call.method.to_string(),
         inputs: call.inputs.clone(),
         outputs: call.outputs.clone().unwrap_or_else(Value::none),
         metrics,
@@ -131,11 +201,14 @@ fn collection_order(variables: &[Variable]) -> Vec<String> {
     names.sort_by_key(|c| c != "params");
     names
 }
-fn own_variables(recording: &Recording, collection: &str, path: &[String]) -> Vec<Leaf> {
-    let mut leaves: Vec<Leaf> = recording
-        .variables
-        .iter()
-        .filter(|v| v.collection == collection && v.path == path)
+
+fn own_variables(index: &VariableIndex<'_>, collection: &str, path: &ModulePath) -> Vec<Leaf> {
+    let mut leaves: Vec<Leaf> = index
+        .own
+        .get(&path.addr())
+        .into_iter()
+        .flatten()
+        .filter(|v| v.collection == collection)
         .map(|v| Leaf {
             name: v.name.clone(),
             dtype: v.spec.dtype,
@@ -144,15 +217,6 @@ fn own_variables(recording: &Recording, collection: &str, path: &[String]) -> Ve
         .collect();
     leaves.sort_by(|a, b| a.name.cmp(&b.name));
     leaves
-}
-
-fn subtree_size(recording: &Recording, collection: &str, path: &[String]) -> Size {
-    recording
-        .variables
-        .iter()
-        .filter(|v| v.collection == collection && v.path.starts_with(path))
-        .map(|v| Size::of(v.spec.dtype, &v.spec.shape))
-        .sum()
 }
 
 /// Bytes of the arrays in a value tree.

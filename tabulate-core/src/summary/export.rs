@@ -165,7 +165,7 @@ impl Summary {
     /// ```
     pub fn to_markdown(&self) -> String {
         let columns = format::resolve_columns(self, None);
-        let cells = format::cells(self, &columns, true);
+        let cells = format::cells(self, &columns, true, None);
         let numeric: Vec<bool> = columns
             .iter()
             .map(|c| matches!(c, Column::Metric(_) | Column::Collection(_)))

@@ -1,9 +1,14 @@
 //! The text of every cell, with its styles, exactly as Flax writes it: value trees in
 //! `PyYAML`'s block style with dimmed dtypes, `{:,}` counts, decimal byte units.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
 use super::render::Column;
 use super::{RowVariables, Size, Summary};
 use crate::cost::MetricValue;
+use crate::path::ModulePath;
 use crate::value::Value;
 
 /// Text attributes rich uses in the table.
@@ -21,13 +26,9 @@ impl Style {
     }
 
     /// The SGR codes, in rich's order (`1;2`).
-    pub(crate) fn sgr(self) -> Option<String> {
-        let codes: Vec<&str> = [(Style::BOLD, "1"), (Style::DIM, "2"), (Style::ITALIC, "3")]
-            .iter()
-            .filter(|(s, _)| self.0 & s.0 != 0)
-            .map(|(_, c)| *c)
-            .collect();
-        (!codes.is_empty()).then(|| codes.join(";"))
+    pub(crate) fn sgr(self) -> Option<&'static str> {
+        const CODES: [&str; 8] = ["", "1", "2", "1;2", "3", "1;3", "2;3", "1;2;3"];
+        Some(CODES[usize::from(self.0 & 7)]).filter(|c| !c.is_empty())
     }
 }
 
@@ -68,6 +69,15 @@ impl StyledText {
     /// The text without styles.
     pub(crate) fn text(&self) -> String {
         self.runs.iter().map(|(t, _)| t.as_str()).collect()
+    }
+
+    /// The text without styles, borrowed when it is one run.
+    pub(crate) fn plain_text(&self) -> Cow<'_, str> {
+        match self.runs.as_slice() {
+            [] => Cow::Borrowed(""),
+            [(text, _)] => Cow::Borrowed(text),
+            _ => Cow::Owned(self.text()),
+        }
     }
 
     /// Adds `style` to every run (a cell or row style on top of the text's own).
@@ -125,8 +135,15 @@ pub(crate) fn resolve_columns(summary: &Summary, chosen: Option<&[Column]>) -> V
     columns
 }
 
-/// The cells of `columns` ([`resolve_columns`]); `compact` writes every cell on one line.
-pub(crate) fn cells(summary: &Summary, columns: &[Column], compact: bool) -> Cells {
+/// The cells of `columns` ([`resolve_columns`]); `compact` writes every cell on one line;
+/// `cap` bounds the path cells' text when the table's width is bounded (see
+/// [`PathTexts`]).
+pub(crate) fn cells(
+    summary: &Summary,
+    columns: &[Column],
+    compact: bool,
+    cap: Option<usize>,
+) -> Cells {
     let collection_index = |name: &str| summary.collections.iter().position(|c| c == name);
     let headers = columns
         .iter()
@@ -140,6 +157,10 @@ pub(crate) fn cells(summary: &Summary, columns: &[Column], compact: bool) -> Cel
             Column::Metrics | Column::Collections => String::new(),
         })
         .collect::<Vec<_>>();
+    let mut paths = PathTexts {
+        cap,
+        known: HashMap::new(),
+    };
     let rows = summary
         .rows
         .iter()
@@ -147,7 +168,7 @@ pub(crate) fn cells(summary: &Summary, columns: &[Column], compact: bool) -> Cel
             columns
                 .iter()
                 .map(|column| match column {
-                    Column::Path => StyledText::plain(row.path.join("/")),
+                    Column::Path => StyledText::plain(paths.text(&row.path)),
                     Column::Module => module_text(&row.module_type, &row.method),
                     Column::Inputs if compact => flow_text(&row.inputs),
                     Column::Inputs => value_text(&row.inputs),
@@ -194,13 +215,116 @@ pub(crate) fn cells(summary: &Summary, columns: &[Column], compact: bool) -> Cel
     }
 }
 
+/// `s` with control characters (ANSI escapes included) and bidirectional overrides
+/// written as escapes (`\x1b`, `\n`, `\u{202e}`), so that a name cannot move the cursor,
+/// restyle the terminal or break the table's lines.
+pub(crate) fn escape(s: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.contains(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) && u32::from(c) <= 0xff => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The path cells' texts, each made from its parent's: a row's path costs its own name,
+/// not its depth. With a `cap` (a bound on the table's width), a path without whitespace
+/// is one word, shown cut to its column, so only its first `cap` characters are kept.
+struct PathTexts {
+    cap: Option<usize>,
+    /// By path address: the escaped text (cut to `cap` + 1 characters when it has no
+    /// whitespace) and whether it has whitespace.
+    known: HashMap<usize, (String, bool)>,
+}
+
+impl PathTexts {
+    fn text(&mut self, path: &ModulePath) -> String {
+        self.entry(path).0.clone()
+    }
+
+    fn entry(&mut self, path: &ModulePath) -> &(String, bool) {
+        if !self.known.contains_key(&path.addr()) {
+            let value = match (path.parent(), path.name()) {
+                (Some(parent), Some(name)) if self.cap.is_some() => {
+                    // A chain of parents not seen yet is resolved outermost first, without
+                    // recursion.
+                    let mut missing = vec![];
+                    let mut p = parent;
+                    while !p.is_empty() && !self.known.contains_key(&p.addr()) {
+                        missing.push(p.clone());
+                        p = p.parent().unwrap_or(p);
+                    }
+                    for p in missing.into_iter().rev() {
+                        let value = self.extend(p.parent(), p.name().unwrap_or(""));
+                        self.known.insert(p.addr(), value);
+                    }
+                    self.extend(Some(parent), name)
+                }
+                _ => {
+                    let text = escape(&path.join("/")).into_owned();
+                    let spaced = text.contains(char::is_whitespace);
+                    (text, spaced)
+                }
+            };
+            self.known.insert(path.addr(), value);
+        }
+        &self.known[&path.addr()]
+    }
+
+    /// The entry of `parent/name`, from the parent's (known, or the root's).
+    fn extend(&self, parent: Option<&ModulePath>, name: &str) -> (String, bool) {
+        let (base, spaced) = match parent.filter(|p| !p.is_empty()) {
+            Some(p) => self.known[&p.addr()].clone(),
+            None => (String::new(), false),
+        };
+        let name = escape(name);
+        let spaced = spaced || name.contains(char::is_whitespace);
+        if spaced {
+            // Whitespace breaks the path into words that wrap: keep all of it.
+            let mut full: Vec<&str> = Vec::new();
+            if let Some(p) = parent {
+                full = p.segments();
+            }
+            full.push(name.as_ref());
+            let text = full.iter().map(|n| escape(n)).collect::<Vec<_>>().join("/");
+            return (text, true);
+        }
+        let mut text = base;
+        if !text.is_empty() || parent.is_some_and(|p| !p.is_empty()) {
+            text.push('/');
+        }
+        text.push_str(&name);
+        if let Some(cap) = self.cap
+            && let Some((end, _)) = text.char_indices().nth(cap + 1)
+        {
+            text.truncate(end);
+        }
+        (text, false)
+    }
+}
+
 /// `Dense`, or `ConvBlock (block_method)` with the method dimmed for methods other than
 /// the main one (`forward`, Flax's `__call__`) and anonymous ones (a lifted `<lambda>`).
 fn module_text(module_type: &str, method: &str) -> StyledText {
-    let mut text = StyledText::plain(module_type);
+    let mut text = StyledText::plain(escape(module_type));
     if method != "forward" && method != "<lambda>" {
         text.push(" ", Style::NONE);
-        text.push(format!("({method})"), Style::DIM);
+        text.push(format!("({})", escape(method)), Style::DIM);
     }
     text
 }
@@ -294,7 +418,7 @@ pub(crate) fn flow_text(value: &Value) -> StyledText {
                 if i > 0 {
                     text.push(", ", Style::NONE);
                 }
-                text.push(format!("{key}: "), Style::NONE);
+                text.push(format!("{}: ", escape(key)), Style::NONE);
                 text.append(flow_text(item));
             }
             text.push("}", Style::NONE);
@@ -314,7 +438,7 @@ fn variables_text(vars: &RowVariables) -> StyledText {
                 .iter()
                 .map(|l| {
                     (
-                        l.name.clone(),
+                        escape(&l.name).into_owned(),
                         Value::Array {
                             dtype: l.dtype,
                             shape: l.shape.clone(),
@@ -399,7 +523,7 @@ fn scalar(value: &Value) -> StyledText {
             text.push(shape.to_string(), Style::NONE);
             text
         }
-        Value::Object { repr } => StyledText::plain(object_text(repr)),
+        Value::Object { repr } => StyledText::plain(escape(&object_text(repr)).into_owned()),
         Value::Sequence { .. } => StyledText::plain("[]"),
         Value::Mapping { .. } => StyledText::plain("{}"),
     }
@@ -448,7 +572,7 @@ fn block(value: &Value) -> Vec<StyledText> {
             for (key, item) in entries {
                 match item {
                     Value::Sequence { .. } | Value::Mapping { .. } if !is_empty_container(item) => {
-                        lines.push(StyledText::plain(format!("{key}:")));
+                        lines.push(StyledText::plain(format!("{}:", escape(key))));
                         let indent = if matches!(item, Value::Mapping { .. }) {
                             "  "
                         } else {
@@ -461,7 +585,7 @@ fn block(value: &Value) -> Vec<StyledText> {
                         }
                     }
                     _ => {
-                        let mut line = StyledText::plain(format!("{key}: "));
+                        let mut line = StyledText::plain(format!("{}: ", escape(key)));
                         line.append(scalar(item));
                         lines.push(line);
                     }

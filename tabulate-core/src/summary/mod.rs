@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::cost::{Metric, MetricValue, Metrics, OperatorCount};
 use crate::dtype::DType;
 use crate::options::Optimizer;
+use crate::path::ModulePath;
 use crate::shape::Shape;
 use crate::value::Value;
 pub use export::SCHEMA_VERSION;
@@ -92,8 +93,9 @@ pub struct MemoryEstimate {
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
-    /// The module's path (`["Block_0", "Dense_1"]`); empty for the root module.
-    pub path: Vec<String>,
+    /// The module's path (`["Block_0", "Dense_1"]`); empty for the root module. Rows
+    /// share their ancestors' names.
+    pub path: ModulePath,
     /// The module's type name (`Dense`).
     pub module_type: String,
     /// The method called (`forward` for the module's main method).

@@ -1,15 +1,11 @@
 //! The table as text, laid out exactly as Flax's rich table: rich's column measuring,
 //! shrinking (`_collapse_widths`, `ratio_reduce`), word wrapping and `…` truncation, its
-//! styles and its `HEAVY_HEAD` box. This is the only file that knows `tabled`, which
-//! draws the box around the cells laid out here.
+//! styles and its `HEAVY_HEAD` box. Text is measured in terminal cells (`unicode-width`:
+//! CJK and emoji take two), so wide characters line up.
 
 use std::io::IsTerminal;
 
-use tabled::builder::Builder;
-use tabled::grid::util::string::get_text_width;
-use tabled::settings::Padding;
-use tabled::settings::object::Rows;
-use tabled::settings::style::{Border, HorizontalLine, Style as BoxStyle};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::Summary;
 use super::format::{self, Cells, Style, StyledText};
@@ -18,7 +14,9 @@ use crate::cost::Metric;
 /// When to colour the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ColorChoice {
-    /// When standard output is a terminal and `NO_COLOR` is unset.
+    /// As the environment says, first rule that applies wins: `NO_COLOR` set and not
+    /// empty → never; `FORCE_COLOR` set and not empty, or `CLICOLOR_FORCE` set and not
+    /// `0` → always; `TERM=dumb` → never; else when standard output is a terminal.
     #[default]
     Auto,
     /// Always (Flax's default, `force_terminal=True`).
@@ -94,6 +92,11 @@ impl RenderOptions {
     }
 
     /// Fits the table in `width` columns, wrapping and truncating cells like rich.
+    ///
+    /// A table cannot be narrower than one character per column with its padding and
+    /// borders (`4 × columns + 1`: 21 for the five columns of a table without FLOPs);
+    /// below that it is drawn at that minimum, every cell cut to `…` or one character.
+    /// The title and caption are centred on the table and not cut.
     #[must_use]
     pub fn width(mut self, width: usize) -> RenderOptions {
         self.width = Some(width);
@@ -137,10 +140,7 @@ impl RenderOptions {
         let color = match self.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            // https://no-color.org: set and not empty disables colour.
-            ColorChoice::Auto => {
-                env.is_terminal && env.no_color.as_deref().is_none_or(str::is_empty)
-            }
+            ColorChoice::Auto => env.wants_color(),
         };
         (width, color)
     }
@@ -151,6 +151,9 @@ impl RenderOptions {
 struct Environment {
     columns: Option<String>,
     no_color: Option<String>,
+    force_color: Option<String>,
+    clicolor_force: Option<String>,
+    term: Option<String>,
     is_terminal: bool,
     terminal_width: Option<usize>,
 }
@@ -158,9 +161,13 @@ struct Environment {
 impl Environment {
     fn current() -> Environment {
         let is_terminal = std::io::stdout().is_terminal();
+        let var = |name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
         Environment {
             columns: std::env::var("COLUMNS").ok(),
-            no_color: std::env::var_os("NO_COLOR").map(|v| v.to_string_lossy().into_owned()),
+            no_color: var("NO_COLOR"),
+            force_color: var("FORCE_COLOR"),
+            clicolor_force: var("CLICOLOR_FORCE"),
+            term: var("TERM"),
             is_terminal,
             terminal_width: is_terminal
                 .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
@@ -169,16 +176,37 @@ impl Environment {
     }
 }
 
+impl Environment {
+    /// Whether automatic colour is on (see [`ColorChoice::Auto`] for the precedence).
+    fn wants_color(&self) -> bool {
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+        // https://no-color.org: set and not empty disables colour, whatever else is set.
+        if set(&self.no_color) {
+            return false;
+        }
+        // https://force-color.org and https://bixense.com/clicolors/.
+        if set(&self.force_color)
+            || self
+                .clicolor_force
+                .as_deref()
+                .is_some_and(|v| !v.is_empty() && v != "0")
+        {
+            return true;
+        }
+        self.is_terminal && self.term.as_deref() != Some("dumb")
+    }
+}
+
 /// The whole text: a blank line, the title, the table, the caption, a blank line.
 pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
-    let columns = format::resolve_columns(summary, options.columns.as_deref());
-    let cells = format::cells(summary, &columns, options.compact);
     let (width, color) = options.resolve(&Environment::current());
+    let columns = format::resolve_columns(summary, options.columns.as_deref());
+    let cells = format::cells(summary, &columns, options.compact, width);
     let widths = column_widths(&cells, width);
     let table_width = widths.iter().sum::<usize>() + widths.len() + 1;
 
     let mut out = String::from("\n");
-    let title = StyledText::plain(format!("{} Summary", summary.module_type));
+    let title = StyledText::plain(format!("{} Summary", format::escape(&summary.module_type)));
     out.push_str(&paint(&center(&title, table_width), Style::ITALIC, color));
     out.push('\n');
     out.push_str(&draw_box(&cells, &widths, color));
@@ -284,8 +312,9 @@ impl Measure {
     }
 }
 
+/// The width in terminal cells of the widest line of `s`.
 fn text_width(s: &str) -> usize {
-    get_text_width(s)
+    s.lines().map(UnicodeWidthStr::width).max().unwrap_or(0)
 }
 
 /// rich's `Measurement.get` of a cell: `Padding(Text)` with one space on each side.
@@ -322,21 +351,21 @@ fn measure_cell(text: &str, max_width: usize) -> Measure {
     .with_maximum(max_width)
 }
 
-fn column_texts(cells: &Cells, column: usize) -> Vec<String> {
-    let mut texts = vec![cells.headers[column].clone()];
-    texts.extend(cells.rows.iter().map(|row| row[column].text()));
-    texts.push(cells.footers[column].text());
-    texts
-}
-
 /// rich's `_measure_column`.
 fn measure_column(cells: &Cells, column: usize, max_width: usize) -> Measure {
     if max_width < 1 {
         return Measure { min: 0, max: 0 };
     }
-    let measures: Vec<Measure> = column_texts(cells, column)
-        .iter()
-        .map(|t| measure_cell(t, max_width))
+    let header = measure_cell(&cells.headers[column], max_width);
+    let measures: Vec<Measure> = std::iter::once(header)
+        .chain(
+            cells
+                .rows
+                .iter()
+                .map(|row| &row[column])
+                .chain(std::iter::once(&cells.footers[column]))
+                .map(|t| measure_cell(&t.plain_text(), max_width)),
+        )
         .collect();
     Measure {
         min: measures.iter().map(|m| m.min).max().unwrap_or(1),
@@ -363,12 +392,18 @@ fn column_widths(cells: &Cells, width: Option<usize>) -> Vec<usize> {
             let excess = total - available;
             widths = ratio_reduce(excess, &vec![1; n], &widths.clone(), &widths);
         }
+        // Below the narrowest table (one character and its padding per column: width
+        // 4 × columns + 1) columns keep that minimum, so the box stays aligned: the
+        // documented fallback of `RenderOptions::width`.
         widths = (0..n)
-            .map(|c| measure_column(cells, c, widths[c]).max)
+            .map(|c| measure_column(cells, c, widths[c]).max.max(MIN_COLUMN))
             .collect();
     }
     widths
 }
+
+/// The narrowest column: one character (or `…`) between its two spaces of padding.
+const MIN_COLUMN: usize = 3;
 
 /// rich's `_collapse_widths`: repeatedly narrow the widest columns to the next widest.
 fn collapse_widths(widths: &[usize], max_width: usize) -> Vec<usize> {
@@ -439,9 +474,22 @@ type Line = StyledText;
 /// rich's `Text.wrap` with `overflow="ellipsis"`: split at newlines, break lines at
 /// whitespace, crop surplus trailing spaces, justify, and end over-long words with `…`.
 fn wrap(text: &StyledText, width: usize, right: bool) -> Vec<Line> {
+    // One line that fits (at most `width` bytes, so characters and cells): only justified.
+    if let [(run, _)] = text.runs.as_slice()
+        && run.len() <= width
+        && !run.contains('\n')
+    {
+        return vec![justify(text, width, right)];
+    }
     let mut lines = Vec::new();
     for line in split_lines(text) {
         let plain = line.text();
+        // A line of at most `width` bytes has at most `width` characters and cells:
+        // nothing breaks or is stripped, it is only justified.
+        if plain.len() <= width {
+            lines.push(justify(&line, width, right));
+            continue;
+        }
         let breaks = divide_line(&plain, width);
         for piece in divide(&line, &breaks) {
             let piece = rstrip_end(&piece, width);
@@ -566,6 +614,28 @@ fn truncate_chars(text: &StyledText, n: usize) -> StyledText {
     out
 }
 
+/// The first `n` cells of styled text, exactly `n` wide: a wide character that would
+/// straddle the edge becomes a space (rich's `set_cell_size`).
+fn truncate_cells(text: &StyledText, n: usize) -> StyledText {
+    let mut out = StyledText::default();
+    let mut used = 0;
+    'runs: for (run, style) in &text.runs {
+        let mut taken = String::new();
+        for c in run.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > n {
+                out.push(taken, *style);
+                break 'runs;
+            }
+            used += w;
+            taken.push(c);
+        }
+        out.push(taken, *style);
+    }
+    out.push(" ".repeat(n - used), Style::NONE);
+    out
+}
+
 /// Left: cut with `…` or pad to `width`. Right: strip, cut, pad on the left.
 fn justify(text: &StyledText, width: usize, right: bool) -> Line {
     let mut text = text.clone();
@@ -575,7 +645,7 @@ fn justify(text: &StyledText, width: usize, right: bool) -> Line {
     }
     let length = text_width(&text.text());
     if length > width {
-        let mut cut = truncate_chars(&text, width.saturating_sub(1));
+        let mut cut = truncate_cells(&text, width.saturating_sub(1));
         cut.push("…", Style::NONE);
         return cut;
     }
@@ -607,12 +677,18 @@ fn center(text: &StyledText, width: usize) -> Line {
 /// Writes styled runs, each with the extra `style` on top; ANSI escapes when `color`.
 fn paint(text: &StyledText, style: Style, color: bool) -> String {
     let mut out = String::new();
+    paint_into(&mut out, text, style, color);
+    out
+}
+
+/// [`paint`], appending to `out`.
+fn paint_into(out: &mut String, text: &StyledText, style: Style, color: bool) {
     for (run, own) in &text.runs {
         let sgr = own.with(style).sgr().filter(|_| color);
         match sgr {
             Some(codes) => {
                 out.push_str("\x1b[");
-                out.push_str(&codes);
+                out.push_str(codes);
                 out.push('m');
                 out.push_str(run);
                 out.push_str("\x1b[0m");
@@ -620,92 +696,123 @@ fn paint(text: &StyledText, style: Style, color: bool) -> String {
             None => out.push_str(run),
         }
     }
-    out
 }
 
-/// One cell's lines, `height` tall and `width` wide (padding included), painted.
-fn cell_lines(
-    text: &StyledText,
-    width: usize,
-    height: usize,
-    style: Style,
-    right: bool,
-    bottom: bool,
-    color: bool,
-) -> Vec<String> {
-    let inner = width.saturating_sub(2);
-    let pad = |s: &mut String| s.push_str(&paint(&StyledText::plain(" "), style, color));
-    let mut lines: Vec<String> = wrap(text, inner, right)
-        .iter()
-        .map(|line| {
-            let mut s = String::new();
-            if width >= 1 {
-                pad(&mut s);
+/// Writes one line of a cell, `width` wide (padding included), painted; `None` is a
+/// blank line.
+fn push_cell_line(out: &mut String, line: Option<&Line>, width: usize, style: Style, color: bool) {
+    let sgr = style.sgr().filter(|_| color);
+    let spaces = |out: &mut String, n: usize| {
+        if n == 0 {
+            return;
+        }
+        match &sgr {
+            Some(codes) => {
+                out.push_str("\x1b[");
+                out.push_str(codes);
+                out.push('m');
+                out.extend(std::iter::repeat_n(' ', n));
+                out.push_str("\x1b[0m");
             }
-            s.push_str(&paint(line, style, color));
-            if width >= 2 {
-                pad(&mut s);
-            }
-            s
-        })
-        .collect();
-    let blank = paint(&StyledText::plain(" ".repeat(width)), style, color);
-    let missing = height.saturating_sub(lines.len());
-    if bottom {
-        let mut padded = vec![blank; missing];
-        padded.append(&mut lines);
-        padded
-    } else {
-        lines.extend(std::iter::repeat_n(blank, missing));
-        lines
+            None => out.extend(std::iter::repeat_n(' ', n)),
+        }
+    };
+    let Some(line) = line else {
+        spaces(out, width);
+        return;
+    };
+    if width >= 1 {
+        spaces(out, 1);
+    }
+    paint_into(out, line, style, color);
+    if width >= 2 {
+        spaces(out, 1);
     }
 }
 
-fn row_height(texts: &[&StyledText], widths: &[usize], right: &[bool]) -> usize {
-    texts
+/// Writes one row's lines: each cell wrapped to its column, short cells padded below (or
+/// above, for the `header`, which is bottom-aligned between heavy borders).
+fn draw_row(
+    out: &mut String,
+    texts: &[&StyledText],
+    widths: &[usize],
+    (style, right, header): (Style, &[bool], bool),
+    color: bool,
+) {
+    let border = if header { '┃' } else { '│' };
+    let columns: Vec<Vec<Line>> = texts
         .iter()
-        .zip(widths)
-        .zip(right)
-        .map(|((t, &w), &r)| wrap(t, w.saturating_sub(2), r).len())
-        .max()
-        .unwrap_or(1)
+        .enumerate()
+        .map(|(c, t)| wrap(t, widths[c].saturating_sub(2), right[c]))
+        .collect();
+    let height = columns.iter().map(Vec::len).max().unwrap_or(1);
+    for line in 0..height {
+        out.push(border);
+        for (column, lines) in columns.iter().enumerate() {
+            let index = if header {
+                line.checked_sub(height - lines.len())
+            } else {
+                Some(line)
+            };
+            let text = index.and_then(|i| lines.get(i));
+            push_cell_line(out, text, widths[column], style, color);
+            out.push(border);
+        }
+        out.push('\n');
+    }
 }
 
-/// Lays out every row and hands the cells to `tabled` for the `HEAVY_HEAD` box.
+/// Lays out every row inside rich's `HEAVY_HEAD` box: heavy lines around the header,
+/// light ones between rows.
 fn draw_box(cells: &Cells, widths: &[usize], color: bool) -> String {
     let n = widths.len();
-    let mut builder = Builder::default();
-    let mut push = |texts: Vec<&StyledText>, style: Style, right: Vec<bool>, bottom: bool| {
-        let height = row_height(&texts, widths, &right);
-        let record: Vec<String> = texts
-            .iter()
-            .enumerate()
-            .map(|(c, t)| {
-                cell_lines(t, widths[c], height, style, right[c], bottom, color).join("\n")
-            })
-            .collect();
-        builder.push_record(record);
+    let mut out = String::new();
+    let rule = |out: &mut String, [left, fill, cross, right]: [char; 4]| {
+        out.push(left);
+        for (c, &w) in widths.iter().enumerate() {
+            if c > 0 {
+                out.push(cross);
+            }
+            out.extend(std::iter::repeat_n(fill, w));
+        }
+        out.push(right);
+        out.push('\n');
     };
+    rule(&mut out, ['┏', '━', '┳', '┓']);
     let headers: Vec<StyledText> = cells.headers.iter().map(StyledText::plain).collect();
-    push(headers.iter().collect(), Style::BOLD, vec![false; n], true);
-    for row in &cells.rows {
-        push(row.iter().collect(), Style::NONE, vec![false; n], false);
-    }
-    let right: Vec<bool> = (0..n).map(|c| c == cells.total_column).collect();
-    push(cells.footers.iter().collect(), Style::BOLD, right, false);
-
-    let mut table = builder.build();
-    table.with(
-        BoxStyle::modern()
-            .top('━')
-            .corner_top_left('┏')
-            .corner_top_right('┓')
-            .intersection_top('┳')
-            .horizontals([(1, HorizontalLine::full('━', '╇', '┡', '┩'))]),
+    let left = vec![false; n];
+    draw_row(
+        &mut out,
+        &headers.iter().collect::<Vec<_>>(),
+        widths,
+        (Style::BOLD, &left, true),
+        color,
     );
-    table.with(Padding::zero());
-    table.modify(Rows::first(), Border::new().left('┃').right('┃'));
-    table.to_string()
+    rule(&mut out, ['┡', '━', '╇', '┩']);
+    for (i, cells_of_row) in cells.rows.iter().enumerate() {
+        if i > 0 {
+            rule(&mut out, ['├', '─', '┼', '┤']);
+        }
+        draw_row(
+            &mut out,
+            &cells_of_row.iter().collect::<Vec<_>>(),
+            widths,
+            (Style::NONE, &left, false),
+            color,
+        );
+    }
+    rule(&mut out, ['├', '─', '┼', '┤']);
+    let right: Vec<bool> = (0..n).map(|c| c == cells.total_column).collect();
+    draw_row(
+        &mut out,
+        &cells.footers.iter().collect::<Vec<_>>(),
+        widths,
+        (Style::BOLD, &right, false),
+        color,
+    );
+    rule(&mut out, ['└', '─', '┴', '┘']);
+    out.pop();
+    out
 }
 
 #[cfg(test)]
@@ -767,6 +874,62 @@ mod tests {
                 .resolve(&pipe),
             (None, true)
         );
+    }
+
+    #[test]
+    fn colour_follows_no_color_then_force_color_then_term() {
+        let env = |vars: &[(&str, &str)], is_terminal: bool| {
+            let get = |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_string())
+            };
+            Environment {
+                no_color: get("NO_COLOR"),
+                force_color: get("FORCE_COLOR"),
+                clicolor_force: get("CLICOLOR_FORCE"),
+                term: get("TERM"),
+                is_terminal,
+                ..Environment::default()
+            }
+        };
+        let color = |vars: &[(&str, &str)], is_terminal: bool| {
+            RenderOptions::auto().resolve(&env(vars, is_terminal)).1
+        };
+        // Forced on a pipe.
+        assert!(color(&[("FORCE_COLOR", "1")], false));
+        assert!(color(&[("FORCE_COLOR", "0")], false)); // any non-empty value forces
+        assert!(!color(&[("FORCE_COLOR", "")], false));
+        assert!(color(&[("CLICOLOR_FORCE", "1")], false));
+        assert!(!color(&[("CLICOLOR_FORCE", "0")], false));
+        // TERM=dumb turns a terminal's colour off, unless forced.
+        assert!(!color(&[("TERM", "dumb")], true));
+        assert!(color(&[("TERM", "xterm-256color")], true));
+        assert!(color(&[("TERM", "dumb"), ("FORCE_COLOR", "1")], true));
+        // NO_COLOR wins over everything.
+        assert!(!color(&[("NO_COLOR", "1"), ("FORCE_COLOR", "1")], true));
+        assert!(!color(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")], false));
+        assert!(color(&[("NO_COLOR", ""), ("FORCE_COLOR", "1")], false));
+        // Explicit choices win over the environment.
+        let never = RenderOptions::auto().color(ColorChoice::Never);
+        assert!(!never.resolve(&env(&[("FORCE_COLOR", "1")], true)).1);
+        let always = RenderOptions::auto().color(ColorChoice::Always);
+        assert!(always.resolve(&env(&[("NO_COLOR", "1")], false)).1);
+    }
+
+    #[test]
+    fn escapes_replace_control_characters() {
+        assert_eq!(format::escape("Dense_0"), "Dense_0");
+        assert_eq!(format::escape("a\x1b[1mb\x00\r"), "a\\x1b[1mb\\x00\\r");
+        assert_eq!(format::escape("\u{9b}\u{2066}"), "\\x9b\\u{2066}");
+    }
+
+    #[test]
+    fn wide_characters_are_cut_to_exact_cells() {
+        let cut = truncate_cells(&StyledText::plain("密集層"), 3);
+        assert_eq!(cut.text(), "密 ");
+        let lines = wrap(&StyledText::plain("密集層😀"), 6, false);
+        assert_eq!(lines[0].text(), "密集 …");
     }
 
     #[test]

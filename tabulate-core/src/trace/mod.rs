@@ -18,10 +18,11 @@ use crate::module::Tabulate;
 use crate::ops::graph::{Graph, NodeTag, RegionId, RegionKind, Spec, ValueId};
 use crate::ops::{CustomRule, Prim};
 use crate::options::Mutable;
+use crate::path::{ModulePath, PathInterner};
 use crate::scope;
 use crate::tensor::Tensor;
 use crate::value::{CallArgs, Value};
-use naming::{Frame, ModuleKey};
+use naming::{Fields, Frame, ModuleKey};
 use vars::Variables;
 pub(crate) use vars::{VarId, Variable};
 
@@ -32,10 +33,11 @@ thread_local! {
 /// One module call, as recorded.
 #[derive(Clone, Debug)]
 pub(crate) struct CallRecord {
-    /// The module's path (`["Block_0", "Dense_1"]`); empty for the root.
-    pub(crate) path: Vec<String>,
-    pub(crate) type_name: String,
-    pub(crate) method: String,
+    /// The module's path (`["Block_0", "Dense_1"]`); empty for the root. Equal paths
+    /// are one interned node.
+    pub(crate) path: ModulePath,
+    pub(crate) type_name: &'static str,
+    pub(crate) method: &'static str,
     pub(crate) inputs: Value,
     /// `None` when the call returned an error.
     pub(crate) outputs: Option<Value>,
@@ -46,13 +48,9 @@ pub(crate) struct CallRecord {
     /// Recorded by a lifted transform (`scan`) for a function that is not a method of the
     /// module: Flax's `hasattr(module, method)` is false, so it only shows as repeated.
     pub(crate) lifted: bool,
-    /// The final value of every variable the call (or a call inside it) declared, read
-    /// or wrote: the mutable state Flax's `apply` returns. Sorted as JAX flattens the
-    /// variables dict: by collection, module path and name, in code-point order.
-    pub(crate) variables: Vec<ValueId>,
-    /// The value each of those variables held when the call first touched it, in the
-    /// same order: the variable inputs of the call's program.
-    pub(crate) variable_inputs: Vec<ValueId>,
+    /// The call's entries in the run's touch log: every variable the call (or a call
+    /// inside it) declared, read or wrote, with the value it held then.
+    pub(crate) touches: Range<usize>,
     /// The tensors of the call's arguments, as JAX flattens `(args, kwargs)`.
     pub(crate) arguments: Vec<ValueId>,
 }
@@ -63,21 +61,65 @@ pub(crate) struct Recording {
     pub(crate) graph: Graph,
     pub(crate) calls: Vec<CallRecord>,
     pub(crate) variables: Vec<Variable>,
+    /// Every declaration, read and write of a variable, in order, with its value after it.
+    touches: Vec<(VarId, ValueId)>,
+}
+
+impl Recording {
+    /// Every variable `call` (or a call inside it) declared, read or wrote: the mutable
+    /// state Flax's `apply` returns. Sorted as JAX flattens the variables dict: by
+    /// collection, module path and name, in code-point order (the order of the program's
+    /// inputs and outputs, on which XLA's summation order depends).
+    pub(crate) fn variables_of(&self, call: &CallRecord) -> CallVariables {
+        // For each variable: its value when first touched, and its final value.
+        let mut position: HashMap<VarId, usize> = HashMap::new();
+        let mut touched: Vec<(VarId, ValueId, ValueId)> = Vec::new();
+        for &(var, value) in &self.touches[call.touches.clone()] {
+            if let Some(&i) = position.get(&var) {
+                touched[i].2 = value;
+            } else {
+                position.insert(var, touched.len());
+                touched.push((var, value, value));
+            }
+        }
+        touched.sort_by_cached_key(|&(var, _, _)| {
+            let v = &self.variables[var.0];
+            (v.collection.as_str(), v.path.segments(), v.name.as_str())
+        });
+        CallVariables {
+            finals: touched.iter().map(|&(_, _, last)| last).collect(),
+            inputs: touched.iter().map(|&(_, first, _)| first).collect(),
+        }
+    }
+}
+
+/// The variables a call touched, in JAX's flattening order.
+#[derive(Debug, Default)]
+pub(crate) struct CallVariables {
+    /// The final value of each: the call program's variable outputs.
+    pub(crate) finals: Vec<ValueId>,
+    /// The value each held when the call first touched it: the program's variable inputs.
+    pub(crate) inputs: Vec<ValueId>,
 }
 
 struct Trace {
     generation: u64,
     graph: Graph,
     /// Graph value of every tensor seen in this trace, by tensor id.
-    values: HashMap<u64, ValueId>,
+    values: IdMap<ValueId>,
     calls: Vec<CallRecord>,
     frames: Vec<Frame>,
+    /// The submodule fields of the open frames.
+    fields: Fields,
+    /// Every path given, interned.
+    paths: PathInterner,
+    touches: Vec<(VarId, ValueId)>,
     variables: Variables,
     mutable: Mutable,
     region: RegionId,
     next_frame: u64,
     /// Paths already given to modules that carry an identity (built-in layers).
-    token_paths: HashMap<u64, (Vec<String>, bool)>,
+    token_paths: HashMap<u64, (ModulePath, bool)>,
     model: ModuleKey,
     /// The random streams the run provides, each with its root key once drawn from.
     rngs: HashMap<String, Option<Tensor>>,
@@ -92,7 +134,9 @@ pub(crate) fn run<M: Tabulate, R>(
     f: impl FnOnce(&M) -> R,
 ) -> Result<(R, Recording)> {
     let generation = next_generation();
-    let base = Frame::base(naming::fields_of(model));
+    let mut base = Frame::base();
+    let mut fields = Fields::default();
+    fields.push(&mut base, 0, naming::fields_of(model));
     let installed = TRACE.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_some() {
@@ -101,9 +145,12 @@ pub(crate) fn run<M: Tabulate, R>(
         *slot = Some(Trace {
             generation,
             graph: Graph::default(),
-            values: HashMap::new(),
+            values: IdMap::default(),
             calls: Vec::new(),
             frames: vec![base],
+            fields,
+            paths: PathInterner::default(),
+            touches: Vec::new(),
             variables: Variables::default(),
             mutable,
             region: RegionId::TOP,
@@ -130,6 +177,7 @@ pub(crate) fn run<M: Tabulate, R>(
             graph: trace.graph,
             calls: trace.calls,
             variables: trace.variables.into_list(),
+            touches: trace.touches,
         },
     ))
 }
@@ -164,9 +212,39 @@ fn with_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Option<R> {
 /// Applies `prim` to `inputs` with results of `outputs` specs, recording the application
 /// when a trace is active.
 pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<Tensor> {
-    with_trace(|trace| trace.record(prim, inputs, outputs.clone()))
-        .unwrap_or_else(|| outputs.into_iter().map(Tensor::from_spec).collect())
+    let mut outputs = Some(outputs);
+    with_trace(|trace| trace.record(prim, inputs, outputs.take().unwrap_or_default()))
+        .unwrap_or_else(|| {
+            outputs
+                .unwrap_or_default()
+                .into_iter()
+                .map(Tensor::from_spec)
+                .collect()
+        })
 }
+
+/// Hashes tensor ids (sequential numbers) by one multiplication: the trace looks one up
+/// for every operand of every op.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// Runs `f`, recording the ops it emits as a region of `kind` with `inputs`.
 fn region(
@@ -222,21 +300,20 @@ pub(crate) fn loop_region<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 
 /// The path of the module whose call is running now, without its last name: where the
 /// module that called it lives.
-pub(crate) fn parent_path() -> Vec<String> {
+pub(crate) fn parent_path() -> ModulePath {
     with_trace(|trace| {
-        let mut path = trace
+        trace
             .current_path()
-            .map(<[String]>::to_vec)
-            .unwrap_or_default();
-        path.pop();
-        path
+            .and_then(ModulePath::parent)
+            .cloned()
+            .unwrap_or_default()
     })
     .unwrap_or_default()
 }
 
 /// How a lifted call is recorded: under `path` when given, else the module's own.
 pub(crate) struct Lifted {
-    pub(crate) path: Option<Vec<String>>,
+    pub(crate) path: Option<ModulePath>,
 }
 
 /// `f` differentiated by the custom rule `rule` (`jax.custom_jvp`).
@@ -277,7 +354,7 @@ impl Trace {
         let call = &self.calls[frame.call?];
         Some(Location {
             path: call.path.join("/"),
-            module: call.type_name.clone(),
+            module: call.type_name.to_string(),
         })
     }
 
@@ -322,8 +399,8 @@ impl Trace {
         call_args: &CallArgs,
         lifted: Option<&Lifted>,
     ) -> usize {
-        let (path, attached) = match lifted.and_then(|l| l.path.clone()) {
-            Some(path) => (path, false),
+        let (path, attached) = match lifted.and_then(|l| l.path.as_ref()) {
+            Some(path) => (self.paths.intern(path), false),
             None => self.resolve_path(module, key),
         };
         let adopts = attached || module.fields_are_attributes();
@@ -334,39 +411,42 @@ impl Trace {
             .collect();
         let inputs = call_args.to_value();
         let index = self.calls.len();
+        let touches = self.touches.len();
         self.calls.push(CallRecord {
             path: path.clone(),
-            type_name: module.type_name().to_string(),
-            method: method.to_string(),
+            type_name: module.type_name(),
+            method,
             inputs,
             outputs: None,
             span: self.node_count()..self.node_count(),
             results: Vec::new(),
-            variables: Vec::new(),
-            variable_inputs: Vec::new(),
+            touches: touches..touches,
             arguments,
             lifted: lifted.is_some(),
         });
         let uid = self.next_frame;
         self.next_frame += 1;
-        scope::push_frame(
-            uid,
-            Location {
-                path: path.join("/"),
-                module: module.type_name().to_string(),
-            },
-        );
-        self.frames
-            .push(Frame::call(uid, index, path, fields, adopts));
-        self.frames.len() - 1
+        scope::push_frame(uid, path.clone(), module.type_name());
+        let mut frame = Frame::call(uid, index, path, adopts, touches);
+        let depth = self.frames.len();
+        self.fields.push(&mut frame, depth, fields);
+        self.frames.push(frame);
+        depth
+    }
+
+    /// Closes the innermost frame.
+    fn pop_frame(&mut self) -> Option<Frame> {
+        let frame = self.frames.pop()?;
+        self.fields.pop(&frame, self.frames.len());
+        Some(frame)
     }
 
     fn exit(&mut self, depth: usize, outputs: Option<Value>, arrays: Vec<(u64, Spec)>) {
         // A frame deeper than `depth` is left only by a panic inside it; drop it too.
         while self.frames.len() > depth + 1 {
-            self.frames.pop();
+            self.pop_frame();
         }
-        let Some(frame) = self.frames.pop() else {
+        let Some(frame) = self.pop_frame() else {
             return;
         };
         scope::truncate_frames(self.frames.len());
@@ -378,21 +458,12 @@ impl Trace {
             .into_iter()
             .map(|(id, spec)| self.value_for_id(id, spec))
             .collect();
-        let mut touched = frame.touched;
-        touched.sort_by(|a, b| {
-            let (a, b) = (self.variables.get(a.0), self.variables.get(b.0));
-            (&a.collection, &a.path, &a.name).cmp(&(&b.collection, &b.path, &b.name))
-        });
-        let variables = touched
-            .iter()
-            .map(|&(var, _)| self.variables.get(var).current)
-            .collect();
+        let touches = frame.touches..self.touches.len();
         let call = &mut self.calls[index];
         call.span.end = end;
         call.outputs = outputs;
         call.results = results;
-        call.variables = variables;
-        call.variable_inputs = touched.iter().map(|&(_, entry)| entry).collect();
+        call.touches = touches;
     }
 
     /// The graph value of tensor `id`; a tensor the trace never saw (made outside the run
@@ -406,9 +477,9 @@ impl Trace {
         v
     }
 
-    fn current_path(&self) -> Option<&[String]> {
+    fn current_path(&self) -> Option<&ModulePath> {
         let frame = self.frames.last()?;
-        frame.call.map(|_| frame.path.as_slice())
+        frame.call.map(|_| &frame.path)
     }
 
     fn rng_key(&mut self, stream: &str) -> Result<Tensor> {
@@ -434,7 +505,7 @@ impl Trace {
     }
 
     fn declare(&mut self, collection: &str, name: &str, spec: Spec) -> Result<Tensor> {
-        let Some(path) = self.current_path().map(<[String]>::to_vec) else {
+        let Some(path) = self.current_path().cloned() else {
             return Err(self.error(ErrorKind::OutsideModule {
                 what: "declaring a variable",
             }));
@@ -470,7 +541,7 @@ impl Trace {
     }
 
     fn write(&mut self, collection: &str, name: &str, value: &Tensor) -> Result<()> {
-        let Some(path) = self.current_path().map(<[String]>::to_vec) else {
+        let Some(path) = self.current_path().cloned() else {
             return Err(self.error(ErrorKind::OutsideModule {
                 what: "writing a variable",
             }));
@@ -487,20 +558,15 @@ impl Trace {
                 what: format!("variable `{name}` in collection `{collection}` is written before it is declared"),
             }));
         };
-        self.touch(var);
         let v = self.value_of(value);
         self.variables.set_current(var, v, value.clone());
+        self.touch(var);
         Ok(())
     }
 
-    /// Notes, in every open call, that the call touched `var`.
+    /// Notes, for every open call, that the call touched `var` (which holds its value).
     fn touch(&mut self, var: VarId) {
-        let value = self.variables.get(var).current;
-        for frame in &mut self.frames {
-            if frame.call.is_some() && !frame.touched.iter().any(|&(v, _)| v == var) {
-                frame.touched.push((var, value));
-            }
-        }
+        self.touches.push((var, self.variables.get(var).current));
     }
 }
 

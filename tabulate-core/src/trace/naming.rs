@@ -11,11 +11,11 @@
 use std::collections::HashMap;
 
 use super::Trace;
-use super::vars::VarId;
 use crate::module::{ModuleIdentity, Tabulate, Visitor};
+use crate::path::ModulePath;
 
 /// What identifies a module between calls.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) enum ModuleKey {
     /// A module with an identity token (built-in layers).
     Token(u64),
@@ -52,53 +52,95 @@ pub(super) struct Frame {
     pub(super) uid: u64,
     /// The call's index, `None` for the base frame.
     pub(super) call: Option<usize>,
-    pub(super) path: Vec<String>,
-    fields: Vec<(ModuleKey, String)>,
+    pub(super) path: ModulePath,
+    /// The keys of the fields this frame registered in [`Fields`].
+    fields: Vec<ModuleKey>,
     /// Whether the modules in `fields` are named after their fields even when built inside
     /// an open call (Flax's adoption by `_register_submodules`).
     adopts: bool,
     counters: HashMap<&'static str, usize>,
-    /// Variables touched during the call, each with the value it held when first
-    /// touched (what the call's program takes as that variable's input).
-    pub(super) touched: Vec<(VarId, crate::ops::graph::ValueId)>,
+    /// Where the call's entries start in the run's touch log.
+    pub(super) touches: usize,
 }
 
 impl Frame {
-    pub(super) fn base(fields: Vec<(ModuleKey, String)>) -> Frame {
+    pub(super) fn base() -> Frame {
         Frame {
             uid: 0,
             call: None,
-            path: Vec::new(),
-            fields,
+            path: ModulePath::root(),
+            fields: Vec::new(),
             adopts: true,
             counters: HashMap::new(),
-            touched: Vec::new(),
+            touches: 0,
         }
     }
 
     pub(super) fn call(
         uid: u64,
         index: usize,
-        path: Vec<String>,
-        fields: Vec<(ModuleKey, String)>,
+        path: ModulePath,
         adopts: bool,
+        touches: usize,
     ) -> Frame {
         Frame {
             uid,
             call: Some(index),
             path,
-            fields,
+            fields: Vec::new(),
             adopts,
             counters: HashMap::new(),
-            touched: Vec::new(),
+            touches,
+        }
+    }
+}
+
+/// The submodule fields of every open frame, by module key: for each key, the frames that
+/// hold it (outermost first) with the field's name. Finding a field is one look-up
+/// however many fields and frames there are.
+#[derive(Debug, Default)]
+pub(super) struct Fields {
+    by_key: HashMap<ModuleKey, Vec<(usize, Box<str>)>>,
+}
+
+impl Fields {
+    /// Registers the `fields` of the frame at `index` (a key held twice keeps its first name).
+    pub(super) fn push(
+        &mut self,
+        frame: &mut Frame,
+        index: usize,
+        fields: Vec<(ModuleKey, String)>,
+    ) {
+        for (key, name) in fields {
+            let holders = self.by_key.entry(key.clone()).or_default();
+            if holders.last().is_some_and(|(f, _)| *f == index) {
+                continue;
+            }
+            holders.push((index, name.into()));
+            frame.fields.push(key);
         }
     }
 
-    fn field_name(&self, key: &ModuleKey) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, name)| name.as_str())
+    /// Unregisters the fields of `frame`, at `index`, which is being closed.
+    pub(super) fn pop(&mut self, frame: &Frame, index: usize) {
+        for key in &frame.fields {
+            if let Some(holders) = self.by_key.get_mut(key) {
+                if holders.last().is_some_and(|(f, _)| *f == index) {
+                    holders.pop();
+                }
+                if holders.is_empty() {
+                    self.by_key.remove(key);
+                }
+            }
+        }
+    }
+
+    /// The innermost open frame holding `key`, with the field's name.
+    fn find(&self, key: &ModuleKey) -> Option<(usize, &str)> {
+        self.by_key
+            .get(key)
+            .and_then(|holders| holders.last())
+            .map(|(frame, name)| (*frame, &**name))
     }
 }
 
@@ -109,7 +151,7 @@ impl Trace {
         &mut self,
         module: &dyn Tabulate,
         key: &ModuleKey,
-    ) -> (Vec<String>, bool) {
+    ) -> (ModulePath, bool) {
         if let ModuleKey::Token(id) = key
             && let Some(resolved) = self.token_paths.get(id)
         {
@@ -120,7 +162,7 @@ impl Trace {
         // `Sequential([Dense(…), …])`); a module built for a `setup` attribute is bound
         // where it is attached (`_register_submodules`), and so is everything built for it.
         let resolved = if *key == self.model {
-            (Vec::new(), true)
+            (ModulePath::root(), true)
         } else {
             match self.field_path(key) {
                 Some((path, adopts)) if adopts || self.born_in_open_frame(module).is_none() => {
@@ -137,14 +179,12 @@ impl Trace {
 
     /// The path of a module held in a field of a module being called, innermost first, and
     /// whether that module adopts its fields.
-    fn field_path(&self, key: &ModuleKey) -> Option<(Vec<String>, bool)> {
-        self.frames.iter().rev().find_map(|frame| {
-            frame.field_name(key).map(|name| {
-                let mut path = frame.path.clone();
-                path.push(name.to_string());
-                (path, frame.adopts)
-            })
-        })
+    fn field_path(&mut self, key: &ModuleKey) -> Option<(ModulePath, bool)> {
+        let (frame, name) = self.fields.find(key)?;
+        let frame = &self.frames[frame];
+        let adopts = frame.adopts;
+        let parent = frame.path.clone();
+        Some((self.paths.child(&parent, name), adopts))
     }
 
     /// The open frame that built `module` during this run, if any.
@@ -154,12 +194,17 @@ impl Trace {
             .identity()
             .and_then(ModuleIdentity::birthplace)
             .filter(|born| born.run == generation && born.frame != 0)
-            .and_then(|born| self.frames.iter().rposition(|f| f.uid == born.frame))
+            // Open frames are in increasing `uid` order.
+            .and_then(|born| {
+                self.frames
+                    .binary_search_by_key(&born.frame, |f| f.uid)
+                    .ok()
+            })
     }
 
     /// The path of a module built inline: named in the frame that built it, if that frame
     /// is still open, else in the current one.
-    fn inline_path(&mut self, module: &dyn Tabulate) -> Vec<String> {
+    fn inline_path(&mut self, module: &dyn Tabulate) -> ModulePath {
         let identity = module.identity();
         let parent = self
             .born_in_open_frame(module)
@@ -173,8 +218,7 @@ impl Trace {
             *counter += 1;
             name
         };
-        let mut path = frame.path.clone();
-        path.push(name);
-        path
+        let parent = frame.path.clone();
+        self.paths.child(&parent, &name)
     }
 }

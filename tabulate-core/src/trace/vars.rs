@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::ops::graph::{Spec, ValueId};
+use crate::path::ModulePath;
 use crate::tensor::Tensor;
 
 /// Index of a variable in a run.
@@ -15,7 +16,7 @@ pub(crate) struct VarId(pub(crate) usize);
 pub(crate) struct Variable {
     pub(crate) collection: String,
     /// Path of the module that declared it.
-    pub(crate) path: Vec<String>,
+    pub(crate) path: ModulePath,
     pub(crate) name: String,
     pub(crate) spec: Spec,
     /// The graph value it holds now.
@@ -27,14 +28,16 @@ pub(crate) struct Variable {
 #[derive(Debug, Default)]
 pub(super) struct Variables {
     list: Vec<Variable>,
-    index: HashMap<(String, Vec<String>, String), VarId>,
+    /// By interned path: the module's variables (a module declares a few).
+    index: HashMap<usize, Vec<VarId>>,
 }
 
 impl Variables {
-    pub(super) fn find(&self, collection: &str, path: &[String], name: &str) -> Option<VarId> {
-        self.index
-            .get(&(collection.to_string(), path.to_vec(), name.to_string()))
-            .copied()
+    pub(super) fn find(&self, collection: &str, path: &ModulePath, name: &str) -> Option<VarId> {
+        self.index.get(&path.addr())?.iter().copied().find(|v| {
+            let var = &self.list[v.0];
+            var.name == name && var.collection == collection
+        })
     }
 
     pub(super) fn get(&self, var: VarId) -> &Variable {
@@ -44,15 +47,14 @@ impl Variables {
     pub(super) fn add(
         &mut self,
         collection: &str,
-        path: Vec<String>,
+        path: ModulePath,
         name: &str,
         spec: Spec,
         value: ValueId,
         tensor: Tensor,
     ) -> VarId {
         let id = VarId(self.list.len());
-        self.index
-            .insert((collection.to_string(), path.clone(), name.to_string()), id);
+        self.index.entry(path.addr()).or_default().push(id);
         self.list.push(Variable {
             collection: collection.to_string(),
             path,

@@ -1,0 +1,46 @@
+//! How the summary scales with the number of calls: a `Vec<Dense>` of 1k, 10k and 100k
+//! layers (sibling calls) and a chain of modules 1k and 10k deep, without FLOP columns,
+//! render included. Linear cost means ten times the calls take about ten times as long.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use tabulate::RenderOptions;
+use tabulate::prelude::*;
+
+#[path = "../examples/scaling.rs"]
+#[allow(dead_code, unreachable_pub)] // the example's models, without its `main`
+mod scaling;
+
+fn siblings(c: &mut Criterion) {
+    let x = Tensor::new(DType::F32, [1, 4]);
+    let mut group = c.benchmark_group("siblings");
+    group.sample_size(10);
+    for n in [1_000, 10_000, 100_000] {
+        let stack = scaling::Stack::new(n, 4);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &stack, |b, stack| {
+            b.iter(|| {
+                let summary = tabulate(stack).run(|m| m.forward(&x)).expect("runs");
+                summary.render(&RenderOptions::new().width(200))
+            });
+        });
+    }
+    group.finish();
+}
+
+fn nesting(c: &mut Criterion) {
+    let x = Tensor::new(DType::F32, [1, 4]);
+    let mut group = c.benchmark_group("nesting");
+    group.sample_size(10);
+    for n in [1_000, 10_000] {
+        let nest = scaling::Nest::new(n);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &nest, |b, nest| {
+            b.iter(|| {
+                let summary = tabulate(nest).run(|m| m.forward(&x)).expect("runs");
+                summary.render(&RenderOptions::new().width(200))
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, siblings, nesting);
+criterion_main!(benches);
