@@ -1,11 +1,13 @@
-//! A Llama-2-7B-sized decoder built from `burn::nn` modules (RMSNorm, bias-free attention
-//! projections, SwiGLU MLP; 32 layers of width 4096, 32 heads, MLP width 11008, vocabulary
+//! A Llama-2-7B-sized decoder built from `burn::nn` modules (`RmsNorm`, bias-free attention
+//! projections, `SwiGlu` MLP; 32 layers of width 4096, 32 heads, MLP width 11008, vocabulary
 //! 32000: 6,738,415,616 parameters, 27 GB in float32), summarised on one sequence of 2048
 //! tokens. It allocates no weight: run it under `/usr/bin/time -v` to see the peak memory.
 //! (Rotary position embeddings are left out; they hold no parameters.)
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig, SwiGlu, SwiGluConfig};
+use burn::nn::{
+    Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig, SwiGlu, SwiGluConfig,
+};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
@@ -58,11 +60,12 @@ impl Attention {
         let scores = q.matmul(k.transpose()).div_scalar((d_head as f64).sqrt());
         let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
         let context = softmax(scores, 3).matmul(v);
-        self.wo.forward(context.swap_dims(1, 2).reshape([batch, len, width]))
+        self.wo
+            .forward(context.swap_dims(1, 2).reshape([batch, len, width]))
     }
 }
 
-/// SwiGLU feed-forward: `down(silu(gate(x)) · up(x))`.
+/// `SwiGlu` feed-forward: `down(silu(gate(x)) · up(x))`.
 #[derive(Module, Debug)]
 pub struct FeedForward {
     swiglu: SwiGlu,
@@ -130,7 +133,9 @@ impl Llama {
                 .forward(layer.attention_norm.forward(x.clone()), mask.clone());
             x = x + h;
             let f = &layer.feed_forward;
-            let h = f.down.forward(f.swiglu.forward(layer.ffn_norm.forward(x.clone())));
+            let h = f
+                .down
+                .forward(f.swiglu.forward(layer.ffn_norm.forward(x.clone())));
             x = x + h;
         }
         self.output.forward(self.norm.forward(x))

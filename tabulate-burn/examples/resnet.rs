@@ -97,8 +97,14 @@ impl ResNet {
 
     /// Logits for a batch of images `[batch, 3, height, width]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.relu.forward(self.stem_bn.forward(self.stem.forward(x)));
-        let x = self.layers.iter().fold(x, |x, block| block.forward(x));
+        let x = self
+            .relu
+            .forward(self.stem_bn.forward(self.stem.forward(x)));
+        // Marking each block's call gives its row the residual add and final relu, which
+        // come after the block's last parameter read (burn 0.22 has no forward hooks).
+        let x = self.layers.iter().fold(x, |x, block| {
+            tabulate_burn::call(block, || block.forward(x))
+        });
         let x = self.pool.forward(x).flatten::<2>(1, 3);
         self.fc.forward(x)
     }

@@ -4,8 +4,12 @@
 //! `llama_7b` sizes the same kind of model to Llama-2-7B.
 
 use burn::module::Module;
-use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig, generate_autoregressive_mask};
-use burn::nn::{Embedding, EmbeddingConfig, Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::attention::{
+    MhaInput, MultiHeadAttention, MultiHeadAttentionConfig, generate_autoregressive_mask,
+};
+use burn::nn::{
+    Embedding, EmbeddingConfig, Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
 use burn::tensor::{Device, Int, Tensor};
 
 /// Sizes of the model.
@@ -95,10 +99,15 @@ impl Gpt {
     }
 
     /// Logits `[batch, len, vocab]` for token ids `[batch, len]`.
+    ///
+    /// # Panics
+    ///
+    /// If the sequence is longer than `i64::MAX` tokens.
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let [batch, len] = tokens.dims();
         let device = tokens.device();
-        let positions = Tensor::<1, Int>::arange(0..len as i64, &device)
+        let end = i64::try_from(len).expect("sequence length fits in i64");
+        let positions = Tensor::<1, Int>::arange(0..end, &device)
             .unsqueeze::<2>()
             .expand([batch, len]);
         let x = self.tok_emb.forward(tokens) + self.pos_emb.forward(positions);

@@ -163,9 +163,8 @@ struct Event {
     params: Vec<usize>,
 }
 
-/// The calls of every module with parameters, plus the root's single call; sorted by
-/// start, outer calls first.
-pub(crate) fn calls(tree: &Tree, ops: &[OperationIr]) -> Vec<Call> {
+/// The operations reading parameters, in order.
+fn events(tree: &Tree, ops: &[OperationIr]) -> Vec<Event> {
     // Tensors computed from parameters only (a transposed weight, a reshaped bias) belong
     // to the parameters' owners too.
     let mut derived: HashMap<TensorId, Vec<usize>> = HashMap::new();
@@ -207,7 +206,17 @@ pub(crate) fn calls(tree: &Tree, ops: &[OperationIr]) -> Vec<Call> {
             params: direct,
         });
     }
+    events
+}
 
+/// The calls of every module with parameters, plus the root's single call; sorted by
+/// start, outer calls first.
+pub(crate) fn calls(
+    tree: &Tree,
+    ops: &[OperationIr],
+    marked: &[(Vec<TensorId>, usize, usize)],
+) -> Vec<Call> {
+    let events = events(tree, ops);
     let mut calls = Vec::new();
     if !ops.is_empty() {
         calls.push(Call {
@@ -216,8 +225,24 @@ pub(crate) fn calls(tree: &Tree, ops: &[OperationIr]) -> Vec<Call> {
             end: ops.len() - 1,
         });
     }
+    // Calls marked with `tabulate_burn::call` replace the dataflow's calls of their module.
+    let mut exact: HashSet<usize> = HashSet::new();
+    for (ids, start, end) in marked {
+        let module = ids
+            .iter()
+            .filter_map(|id| tree.by_id.get(id).map(|&p| tree.owner[p]))
+            .reduce(|a, b| tree.lowest_common_ancestor(a, b));
+        if let Some(module) = module.filter(|&m| m != 0) {
+            exact.insert(module);
+            calls.push(Call {
+                module,
+                start: *start,
+                end: end - 1,
+            });
+        }
+    }
     for (c, node) in tree.nodes.iter().enumerate().skip(1) {
-        if !node.has_params || node.is_container() {
+        if !node.has_params || node.is_container() || exact.contains(&c) {
             continue;
         }
         let mut current: Option<(Call, HashSet<usize>)> = None;

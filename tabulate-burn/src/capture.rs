@@ -7,6 +7,7 @@
 //! pass must run inside one capture scope (burn rejects capture ops outside a scope).
 
 use std::any::Any;
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use burn::backend::Capture;
@@ -92,16 +93,25 @@ impl Inputs {
     }
 }
 
-fn float_id<const D: usize>(t: &Tensor<D>) -> Option<TensorId> {
-    t.clone().try_into_primitive::<Capture>().ok().map(|p| p.id())
+pub(crate) fn float_id<const D: usize>(t: &Tensor<D>) -> Option<TensorId> {
+    t.clone()
+        .try_into_primitive::<Capture>()
+        .ok()
+        .map(|p| p.id())
 }
 
 fn int_id<const D: usize>(t: &Tensor<D, Int>) -> Option<TensorId> {
-    t.clone().try_into_primitive::<Capture>().ok().map(|p| p.id())
+    t.clone()
+        .try_into_primitive::<Capture>()
+        .ok()
+        .map(|p| p.id())
 }
 
 fn bool_id<const D: usize>(t: &Tensor<D, Bool>) -> Option<TensorId> {
-    t.clone().try_into_primitive::<Capture>().ok().map(|p| p.id())
+    t.clone()
+        .try_into_primitive::<Capture>()
+        .ok()
+        .map(|p| p.id())
 }
 
 /// What a forward closure returns: one or more tensors, whose ids mark the root's outputs.
@@ -201,6 +211,9 @@ pub(crate) struct Captured {
     pub(crate) inputs: Vec<(TensorId, TensorSpec)>,
     /// The root's outputs.
     pub(crate) outputs: Vec<TensorId>,
+    /// Calls marked with [`crate::call`]: the module's parameter ids and the range of
+    /// forward ops between its marks (`start..end`, marker ops removed).
+    pub(crate) marked: Vec<(Vec<TensorId>, usize, usize)>,
     /// Tensors holding real data in host memory (weights loaded from records, tables
     /// built from host data), and their total bytes.
     pub(crate) stored_values: usize,
@@ -283,6 +296,24 @@ impl ModuleVisitor for TreeVisitor {
     }
 }
 
+/// The tensor ids of a module's parameters.
+#[derive(Default)]
+pub(crate) struct ParamIds(pub(crate) Vec<TensorId>);
+
+impl ModuleVisitor for ParamIds {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.extend(float_id(&param.val()));
+    }
+
+    fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
+        self.0.extend(int_id(&param.val()));
+    }
+
+    fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, Bool>>) {
+        self.0.extend(bool_id(&param.val()));
+    }
+}
+
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -324,12 +355,32 @@ where
         .iter()
         .position(|op| op.outputs().any(|t| t.id == stage.marker))
         .ok_or_else(|| Error::capture("the forward-pass marker was not recorded"))?;
-    let forward_ops: Vec<OperationIr> = ops.into_iter().skip(marker_at + 1).collect();
-    let stored_bytes = graph
-        .values
-        .values()
-        .map(|v| v.bytes().len() as u64)
-        .sum();
+    // Marker ops of marked calls are boundaries, not computation: drop them and remember
+    // where each one stood.
+    let markers: HashSet<TensorId> = stage
+        .marked
+        .iter()
+        .flat_map(|m| std::iter::once(m.enter).chain(m.exit))
+        .collect();
+    let mut position: HashMap<TensorId, usize> = HashMap::new();
+    let mut forward_ops: Vec<OperationIr> = Vec::new();
+    for op in ops.into_iter().skip(marker_at + 1) {
+        if let Some(t) = op.outputs().find(|t| markers.contains(&t.id)) {
+            position.insert(t.id, forward_ops.len());
+            continue;
+        }
+        forward_ops.push(op);
+    }
+    let marked = stage
+        .marked
+        .iter()
+        .filter_map(|m| {
+            let start = *position.get(&m.enter)?;
+            let end = *position.get(&m.exit?)?;
+            (end > start).then(|| (m.params.clone(), start, end))
+        })
+        .collect();
+    let stored_bytes = graph.values.values().map(|v| v.bytes().len() as u64).sum();
     Ok(Captured {
         root_type: short_type_name::<M>(),
         module_types: stage
@@ -344,6 +395,7 @@ where
         init_ops: marker_at,
         inputs: stage.inputs,
         outputs: stage.outputs,
+        marked,
         stored_values: graph.values.len(),
         stored_bytes,
     })
@@ -355,6 +407,7 @@ struct Stage {
     marker: TensorId,
     inputs: Vec<(TensorId, TensorSpec)>,
     outputs: Vec<TensorId>,
+    marked: Vec<crate::marked::MarkedCall>,
 }
 
 fn run_stages<M, O>(
@@ -373,7 +426,12 @@ where
         model.visit(&mut visitor);
         model.num_params()
     }))
-    .map_err(|p| Error::panicked("visiting the model's parameters", &panic_message(p.as_ref())))?;
+    .map_err(|p| {
+        Error::panicked(
+            "visiting the model's parameters",
+            &panic_message(p.as_ref()),
+        )
+    })?;
     if let Some(path) = visitor.missing.first() {
         return Err(Error::capture(format!(
             "parameter `{path}` is not on the capture device: build the model with the \
@@ -388,8 +446,10 @@ where
         device: device.clone(),
         ids: Vec::new(),
     };
-    let out = catch_unwind(AssertUnwindSafe(|| forward(&model, &mut inputs)))
-        .map_err(|p| Error::panicked("the forward pass", &panic_message(p.as_ref())))?;
+    crate::marked::start(device);
+    let out = catch_unwind(AssertUnwindSafe(|| forward(&model, &mut inputs)));
+    let marked = crate::marked::finish();
+    let out = out.map_err(|p| Error::panicked("the forward pass", &panic_message(p.as_ref())))?;
     let mut outputs = Vec::new();
     out.tensor_ids(&mut outputs);
     Ok(Stage {
@@ -398,5 +458,6 @@ where
         marker,
         inputs: inputs.ids,
         outputs,
+        marked,
     })
 }

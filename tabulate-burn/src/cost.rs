@@ -127,7 +127,7 @@ fn dot_general(out: u64, contracted: u64) -> (&'static str, Cost) {
 }
 
 /// Elementwise op of `n` results costing one flop each: add, sub, mul, div, max, min,
-/// compare, select_n, convert, neg, abs, floor, round, … (`ops/elementwise.rs`).
+/// compare, `select_n`, convert, neg, abs, floor, round, … (`ops/elementwise.rs`).
 fn elementwise(name: &'static str, n: u64) -> (&'static str, Cost) {
     (name, Cost::flops(n))
 }
@@ -172,7 +172,7 @@ fn argmax(input: u64, out: u64) -> (&'static str, Cost) {
     ("argmax", Cost::flops(9 * input.saturating_sub(out)))
 }
 
-/// Zero-cost structural primitives (reshape, transpose, broadcast_in_dim, slice, pad,
+/// Zero-cost structural primitives (reshape, transpose, `broadcast_in_dim`, slice, pad,
 /// concatenate, rev, constant, iota).
 fn free(name: &'static str) -> (&'static str, Cost) {
     (name, Cost::ZERO)
@@ -262,7 +262,11 @@ fn valid_positions(g: &ConvGeometry<'_>, s: usize) -> u64 {
         }
         for o in 0..out {
             let undilated = o * stride - pad_low + k * window_dilation;
-            let index = if base > 1 { undilated / base } else { undilated };
+            let index = if base > 1 {
+                undilated / base
+            } else {
+                undilated
+            };
             if undilated != index * base {
                 continue;
             }
@@ -294,7 +298,10 @@ fn conv_with_bias(
 /// general case: pools here never hit its cumsum-shaped special case, which needs a single
 /// padded reduced dim whose window spans the whole output).
 fn reduce_window(name: &'static str, out: u64, window: u64) -> (&'static str, Cost) {
-    (name, Cost::flops(window.saturating_sub(1).saturating_mul(out)))
+    (
+        name,
+        Cost::flops(window.saturating_sub(1).saturating_mul(out)),
+    )
 }
 
 /// `jnp.take(table, indices, axis=0)` (`flax.linen.Embed`, `ops/gather.rs`, fill mode):
@@ -303,8 +310,8 @@ fn take_rows(indices: u64, out: u64) -> (&'static str, Cost) {
     ("gather", Cost::flops(3 * indices + out))
 }
 
-/// `jax.nn.softmax` over one axis of `n` elements reduced to `r`: reduce_max, max with
-/// −∞, sub, exp, reduce_sum, div (`tabulate-core/src/nn/activation.rs`).
+/// `jax.nn.softmax` over one axis of `n` elements reduced to `r`: `reduce_max`, max with
+/// −∞, sub, exp, `reduce_sum`, div (`tabulate-core/src/nn/activation.rs`).
 fn softmax(n: u64, r: u64) -> Vec<(&'static str, Cost)> {
     vec![
         reduce("reduce_max", n, r),
@@ -317,7 +324,7 @@ fn softmax(n: u64, r: u64) -> Vec<(&'static str, Cost)> {
     ]
 }
 
-/// `jnp.mean` over axes reducing `n` elements to `r`: reduce_sum, then div by the count.
+/// `jnp.mean` over axes reducing `n` elements to `r`: `reduce_sum`, then div by the count.
 fn mean(n: u64, r: u64) -> Vec<(&'static str, Cost)> {
     vec![reduce("reduce_sum", n, r), elementwise("div", r)]
 }
@@ -336,14 +343,13 @@ pub fn op_name(op: &OperationIr) -> String {
     let outer = &debug[..outer_end];
     let mut rest = debug.get(outer_end + 1..).unwrap_or("");
     // Skip a leading dtype argument (`NumericFloat(F32, Add(..))`).
-    if let Some(comma) = rest.find(", ") {
-        if rest[..comma]
+    if let Some(comma) = rest.find(", ")
+        && rest[..comma]
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '(' || c == ')')
-            && !rest[..comma].contains("OpIr")
-        {
-            rest = &rest[comma + 2..];
-        }
+        && !rest[..comma].contains("OpIr")
+    {
+        rest = &rest[comma + 2..];
     }
     let inner_end = rest
         .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
@@ -376,7 +382,7 @@ fn parts(op: &OperationIr) -> Option<Vec<(&'static str, Cost)>> {
         OperationIr::BaseFloat(b) | OperationIr::BaseInt(b) | OperationIr::BaseBool(b) => base(b),
         OperationIr::NumericFloat(_, n) | OperationIr::NumericInt(_, n) => numeric(n),
         OperationIr::Float(_, f) => float(f),
-        OperationIr::Int(i) => int(i),
+        OperationIr::Int(i) => Some(vec![int(i)]),
         OperationIr::Bool(b) => Some(vec![match b {
             BoolOperationIr::IntoFloat(c) | BoolOperationIr::IntoInt(c) => {
                 elementwise("convert_element_type", elements(&c.out))
@@ -401,12 +407,13 @@ fn base(op: &BaseOperationIr) -> Option<Vec<(&'static str, Cost)>> {
         B::Reshape(_) => free("reshape"),
         B::SwapDims(_) | B::Permute(_) => free("transpose"),
         B::Flip(_) => free("rev"),
-        B::Expand(_) => free("broadcast_in_dim"),
+        // Broadcasts: `expand`, `jnp.repeat` of a whole axis (broadcast then reshape), and
+        // constants filled with one value.
+        B::Expand(_) | B::RepeatDim(_) | B::Empty(_) | B::Zeros(_) | B::Ones(_) => {
+            free("broadcast_in_dim")
+        }
         B::Slice(_) => free("slice"),
         B::Cat(_) => free("concatenate"),
-        // `jnp.repeat` of a whole axis: broadcast then reshape.
-        B::RepeatDim(_) => free("broadcast_in_dim"),
-        B::Empty(_) | B::Zeros(_) | B::Ones(_) => free("broadcast_in_dim"),
         B::Cast(c) => {
             if c.input.dtype == c.out.dtype {
                 free("convert_element_type")
@@ -563,9 +570,9 @@ fn float(op: &FloatOperationIr) -> Option<Vec<(&'static str, Cost)>> {
     }
 }
 
-fn int(op: &IntOperationIr) -> Option<Vec<(&'static str, Cost)>> {
+fn int(op: &IntOperationIr) -> (&'static str, Cost) {
     use IntOperationIr as I;
-    Some(vec![match op {
+    match op {
         I::IntoFloat(c) => elementwise("convert_element_type", elements(&c.out)),
         I::BitwiseAnd(b) => elementwise("and", elements(&b.out)),
         I::BitwiseOr(b) => elementwise("or", elements(&b.out)),
@@ -582,7 +589,7 @@ fn int(op: &IntOperationIr) -> Option<Vec<(&'static str, Cost)>> {
             let k = m.lhs.shape.last().copied().unwrap_or(1) as u64;
             dot_general(elements(&m.out), k)
         }
-    }])
+    }
 }
 
 /// Normalisation by given statistics (`_normalize` in Flax, `tabulate-core`'s
@@ -731,10 +738,7 @@ fn module(op: &ModuleOperationIr) -> Option<Vec<(&'static str, Cost)>> {
             let dv = a.value.shape[rank - 1] as u64;
             let batch: u64 = q.shape[..rank - 2].iter().map(|&v| v as u64).product();
             let scores = batch * lq * lk;
-            let mut parts = vec![
-                elementwise("mul", elements(q)),
-                dot_general(scores, d),
-            ];
+            let mut parts = vec![elementwise("mul", elements(q)), dot_general(scores, d)];
             if a.mask.is_some() || a.options.is_causal {
                 parts.push(elementwise("select_n", scores));
             }
@@ -742,6 +746,9 @@ fn module(op: &ModuleOperationIr) -> Option<Vec<(&'static str, Cost)>> {
             parts.push(dot_general(batch * lq * dv, lk));
             Some(parts)
         }
+        // Transposed and deformable convolutions, pools with indices or excluding padding,
+        // interpolation, CTC loss and unfold have no primitive mapping here; backward ops
+        // only appear on autodiff devices, which capture rejects.
         M::ConvTranspose1d(_)
         | M::ConvTranspose2d(_)
         | M::ConvTranspose3d(_)
@@ -752,9 +759,8 @@ fn module(op: &ModuleOperationIr) -> Option<Vec<(&'static str, Cost)>> {
         | M::MaxPool2dWithIndices(_)
         | M::Interpolate(_)
         | M::CtcLoss(_)
-        | M::Unfold4d(_) => None,
-        // Backward ops only appear on autodiff devices, which capture rejects.
-        M::EmbeddingBackward(_)
+        | M::Unfold4d(_)
+        | M::EmbeddingBackward(_)
         | M::LinearXBackward(_)
         | M::LinearWeightBackward(_)
         | M::LinearBiasBackward(_)
@@ -861,8 +867,10 @@ fn activation(op: &ActivationOperationIr) -> Option<Vec<(&'static str, Cost)>> {
             parts.extend(softmax(n, r));
             Some(parts)
         }
-        A::HardSigmoid(_) | A::LogSigmoid(_) => None,
-        A::ReluBackward(_)
+        // Not measured; backward ops never appear on the capture device.
+        A::HardSigmoid(_)
+        | A::LogSigmoid(_)
+        | A::ReluBackward(_)
         | A::GeluBackward(_)
         | A::SigmoidBackward(_)
         | A::LogSigmoidBackward(_) => None,

@@ -30,10 +30,12 @@ mod attribution;
 pub mod capture;
 pub mod cost;
 mod error;
+mod marked;
 mod rows;
 
 pub use capture::{Inputs, Outputs, ParamInfo, ParamKind, TensorSpec};
 pub use error::{Error, ErrorKind};
+pub use marked::call;
 pub use rows::{BurnSummary, NotCosted, OpRecord, ParamSpec, Row, Unattributed};
 
 use burn::module::Module;

@@ -146,7 +146,7 @@ pub(crate) fn build(captured: &Captured) -> BurnSummary {
         .collect();
     let costs: Vec<OpCost> = ops.iter().map(cost::cost).collect();
 
-    let calls = attribution::calls(&tree, ops);
+    let calls = attribution::calls(&tree, ops, &captured.marked);
     let owner_call = attribution::innermost(&tree, &calls, ops.len());
 
     let mut producer: HashMap<TensorId, (usize, TensorSpec)> = HashMap::new();
@@ -160,16 +160,6 @@ pub(crate) fn build(captured: &Captured) -> BurnSummary {
         }
     }
     let root_outputs: HashSet<TensorId> = captured.outputs.iter().copied().collect();
-
-    let subtree = |node: usize| -> (u64, u64) {
-        tree.params
-            .iter()
-            .enumerate()
-            .filter(|(p, _)| tree.ancestors[tree.owner[*p]].contains(&node))
-            .fold((0, 0), |(n, b), (_, p)| {
-                (n + p.spec.elements(), b + bytes(&p.spec))
-            })
-    };
 
     let mut call_counts: HashMap<usize, usize> = HashMap::new();
     let mut rows = Vec::with_capacity(calls.len());
@@ -201,7 +191,7 @@ pub(crate) fn build(captured: &Captured) -> BurnSummary {
                 outputs: ops[i].outputs().map(spec).collect(),
             })
             .collect();
-        let (subtree_params, subtree_param_bytes) = subtree(call.module);
+        let (subtree_params, subtree_param_bytes) = subtree_params(&tree, call.module);
         rows.push(Row {
             path: node.path.clone(),
             module_type: node.ty.clone(),
@@ -224,16 +214,51 @@ pub(crate) fn build(captured: &Captured) -> BurnSummary {
         });
     }
 
+    let not_costed = not_costed_ops(&costs, &is_input_op, &owner_call, &rows);
+    let (parameter_free, not_called) = unattributed(&tree, &calls);
+
+    let (total_params, total_param_bytes) = tree.params.iter().fold((0, 0), |(n, b), p| {
+        (n + p.spec.elements(), b + bytes(&p.spec))
+    });
+    BurnSummary {
+        rows,
+        params: tree
+            .params
+            .iter()
+            .map(|p: &ParamInfo| (p.path.join("."), p.spec.clone()))
+            .collect(),
+        total_params,
+        total_param_bytes,
+        burn_num_params: captured.burn_num_params as u64,
+        not_costed,
+        parameter_free,
+        not_called,
+        init_ops: captured.init_ops,
+        forward_ops: ops.len(),
+        stored_values: captured.stored_values,
+        stored_bytes: captured.stored_bytes,
+    }
+}
+
+/// Operation kinds with no cost, with the rows they were attributed to.
+fn not_costed_ops(
+    costs: &[OpCost],
+    is_input_op: &[bool],
+    owner_call: &[usize],
+    rows: &[Row],
+) -> Vec<NotCosted> {
     let mut not_costed: BTreeMap<String, NotCosted> = BTreeMap::new();
     for (i, c) in costs.iter().enumerate() {
         if c.costed || is_input_op[i] {
             continue;
         }
-        let entry = not_costed.entry(c.name.clone()).or_insert_with(|| NotCosted {
-            name: c.name.clone(),
-            count: 0,
-            rows: Vec::new(),
-        });
+        let entry = not_costed
+            .entry(c.name.clone())
+            .or_insert_with(|| NotCosted {
+                name: c.name.clone(),
+                count: 0,
+                rows: Vec::new(),
+            });
         entry.count += 1;
         let path = rows[owner_call[i]].path_string();
         if !entry.rows.contains(&path) {
@@ -241,6 +266,11 @@ pub(crate) fn build(captured: &Captured) -> BurnSummary {
         }
     }
 
+    not_costed.into_values().collect()
+}
+
+/// Modules without parameters (no row) and modules with parameters never called.
+fn unattributed(tree: &Tree, calls: &[Call]) -> (Vec<Unattributed>, Vec<Unattributed>) {
     let called: HashSet<usize> = calls.iter().map(|c| c.module).collect();
     let mut parameter_free = Vec::new();
     let mut not_called = Vec::new();
@@ -251,7 +281,7 @@ pub(crate) fn build(captured: &Captured) -> BurnSummary {
         let entry = Unattributed {
             path: node.path.join("."),
             module_type: node.ty.clone(),
-            params: subtree(i).0,
+            params: subtree_params(tree, i).0,
         };
         if !node.has_params {
             // One entry per field pattern: `layers.*.relu` for every block's `relu`.
@@ -275,28 +305,18 @@ pub(crate) fn build(captured: &Captured) -> BurnSummary {
         }
     }
 
-    let (total_params, total_param_bytes) = tree
-        .params
+    (parameter_free, not_called)
+}
+
+/// Elements and bytes of the parameters of `node` and its submodules.
+fn subtree_params(tree: &Tree, node: usize) -> (u64, u64) {
+    tree.params
         .iter()
-        .fold((0, 0), |(n, b), p| (n + p.spec.elements(), b + bytes(&p.spec)));
-    BurnSummary {
-        rows,
-        params: tree
-            .params
-            .iter()
-            .map(|p: &ParamInfo| (p.path.join("."), p.spec.clone()))
-            .collect(),
-        total_params,
-        total_param_bytes,
-        burn_num_params: captured.burn_num_params as u64,
-        not_costed: not_costed.into_values().collect(),
-        parameter_free,
-        not_called,
-        init_ops: captured.init_ops,
-        forward_ops: ops.len(),
-        stored_values: captured.stored_values,
-        stored_bytes: captured.stored_bytes,
-    }
+        .enumerate()
+        .filter(|(p, _)| tree.ancestors[tree.owner[*p]].contains(&node))
+        .fold((0, 0), |(n, b), (_, p)| {
+            (n + p.spec.elements(), b + bytes(&p.spec))
+        })
 }
 
 fn root_boundary(
@@ -334,10 +354,11 @@ fn call_boundary(
     let mut outputs = Vec::new();
     for op in &ops[call.start..=call.end] {
         for t in op.inputs() {
-            if let Some((at, s)) = producer.get(&t.id) {
-                if *at < call.start && seen.insert(t.id) {
-                    inputs.push(s.clone());
-                }
+            if let Some((at, s)) = producer.get(&t.id)
+                && *at < call.start
+                && seen.insert(t.id)
+            {
+                inputs.push(s.clone());
             }
         }
         for t in op.outputs() {
@@ -365,7 +386,7 @@ fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -407,7 +428,13 @@ impl fmt::Display for BurnSummary {
             ]);
         }
         let widths: Vec<usize> = (0..7)
-            .map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .map(|c| {
+                table
+                    .iter()
+                    .map(|r| r[c].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         for (i, r) in table.iter().enumerate() {
             let cells: Vec<String> = r
@@ -448,6 +475,13 @@ impl fmt::Display for BurnSummary {
             self.stored_values,
             count(self.stored_bytes)
         )?;
+        self.write_notes(f)
+    }
+}
+
+impl BurnSummary {
+    /// The lines under the table: what was not costed, not attributed or not called.
+    fn write_notes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for n in &self.not_costed {
             writeln!(
                 f,
@@ -478,12 +512,7 @@ impl fmt::Display for BurnSummary {
             )?;
         }
         for u in &self.not_called {
-            writeln!(
-                f,
-                "Not called: {} ({} params)",
-                u.path,
-                count(u.params)
-            )?;
+            writeln!(f, "Not called: {} ({} params)", u.path, count(u.params))?;
         }
         Ok(())
     }

@@ -76,9 +76,17 @@ fn resnet_rows_shapes_params_and_flops() {
     assert_eq!(bn.cost.transcendentals, 64);
     assert_eq!(bn.subtree_params, 4 * 64);
 
+    // The example marks each block's call, so its row ends after the residual add and relu.
     let down = row(&s, "layers.2");
     assert_eq!(down.module_type.as_deref(), Some("BasicBlock"));
     assert_eq!(shapes(&down.inputs), vec![vec![8, 64, 32, 32]]);
+    assert_eq!(shapes(&down.outputs), vec![vec![8, 128, 16, 16]]);
+    let children: u64 = ["downsample", "conv1", "bn1", "conv2", "bn2"]
+        .iter()
+        .map(|c| row(&s, &format!("layers.2.{c}")).cost.flops)
+        .sum();
+    // Plus relu after bn1, the residual add and the final relu: one flop per element each.
+    assert_eq!(down.cost.flops, children + 3 * 8 * 128 * 16 * 16);
     let shortcut = row(&s, "layers.2.downsample.conv");
     assert_eq!(shortcut.subtree_params, 64 * 128);
     assert_eq!(shapes(&shortcut.outputs), vec![vec![8, 128, 16, 16]]);
@@ -161,7 +169,10 @@ fn reading_values_is_an_error_naming_the_stage() {
     )
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Panicked);
-    assert!(err.to_string().starts_with("the forward pass panicked on the capture device"));
+    assert!(
+        err.to_string()
+            .starts_with("the forward pass panicked on the capture device")
+    );
 }
 
 #[test]
@@ -186,7 +197,10 @@ fn uncosted_operations_are_listed_with_their_row() {
     assert_eq!(s.not_costed[0].count, 1);
     assert_eq!(s.not_costed[0].rows, [""]);
     assert_eq!(s.rows[0].not_costed, 1);
-    assert!(s.to_string().contains("Not costed: Float::CumSum ×1 (in <model>)"));
+    assert!(
+        s.to_string()
+            .contains("Not costed: Float::CumSum ×1 (in <model>)")
+    );
 }
 
 #[test]
@@ -210,4 +224,61 @@ fn a_layer_applied_twice_is_two_calls() {
         .collect();
     assert_eq!(calls, [0, 1], "{s}");
     assert_eq!(s.rows[0].cost.flops, 2 * (2 * 2 * 4 * 4 + 2 * 4));
+}
+
+#[derive(Module, Debug)]
+struct Mlp {
+    fc1: Linear,
+    fc2: Linear,
+    act: burn::nn::Relu,
+}
+
+impl Mlp {
+    fn forward(&self, x: burn::tensor::Tensor<2>) -> burn::tensor::Tensor<2> {
+        self.act
+            .forward(self.fc2.forward(self.act.forward(self.fc1.forward(x))))
+    }
+}
+
+#[derive(Module, Debug)]
+struct Residual {
+    mlp: Mlp,
+}
+
+fn residual(device: &burn::tensor::Device) -> Residual {
+    Residual {
+        mlp: Mlp {
+            fc1: LinearConfig::new(8, 16).init(device),
+            fc2: LinearConfig::new(16, 8).init(device),
+            act: burn::nn::Relu::new(),
+        },
+    }
+}
+
+/// Without marks a call ends at its last parameter read: the MLP's final relu counts in
+/// the parent row. Marked with `tabulate_burn::call`, the row holds all of it.
+#[test]
+fn marked_calls_have_exact_boundaries() {
+    let linears = (2 * 4 * 8 * 16 + 4 * 16) + (2 * 4 * 16 * 8 + 4 * 8);
+    let relus = 4 * 16 + 4 * 8;
+
+    let dataflow = tabulate_burn::summarize(residual, |m: &Residual, inputs| {
+        let x = inputs.float([4, 8]);
+        x.clone() + m.mlp.forward(x)
+    })
+    .unwrap();
+    assert_eq!(row(&dataflow, "mlp").cost.flops, linears + 4 * 16);
+    assert_eq!(dataflow.rows[0].cost.flops, linears + relus + 4 * 8);
+
+    let marked = tabulate_burn::summarize(residual, |m: &Residual, inputs| {
+        let x = inputs.float([4, 8]);
+        x.clone() + tabulate_burn::call(&m.mlp, || m.mlp.forward(x))
+    })
+    .unwrap();
+    let mlp = row(&marked, "mlp");
+    assert_eq!(mlp.cost.flops, linears + relus);
+    assert_eq!(shapes(&mlp.outputs), vec![vec![4, 8]]);
+    assert_eq!(marked.rows[0].cost.flops, linears + relus + 4 * 8);
+    // Marker ops are not part of the forward pass.
+    assert_eq!(marked.forward_ops, dataflow.forward_ops);
 }
