@@ -126,19 +126,24 @@ impl Llama {
         let mask = Tensor::<2, Bool>::tril_mask([len, len], 0, &device)
             .unsqueeze::<4>()
             .expand([batch, 1, len, len]);
+        // `tabulate_burn::call` marks exact call boundaries (burn 0.22 has no forward hooks):
+        // RMSNorm computes its statistics before reading its scale, SwiGLU multiplies after
+        // its last projection, a layer adds its residual after its last parameter read.
+        let norm = |n: &RmsNorm, x: Tensor<3>| tabulate_burn::call(n, || n.forward(x));
         let mut x = self.tok_embeddings.forward(tokens);
         for layer in &self.layers {
-            let h = layer
-                .attention
-                .forward(layer.attention_norm.forward(x.clone()), mask.clone());
-            x = x + h;
-            let f = &layer.feed_forward;
-            let h = f
-                .down
-                .forward(f.swiglu.forward(layer.ffn_norm.forward(x.clone())));
-            x = x + h;
+            x = tabulate_burn::call(layer, || {
+                let h = layer
+                    .attention
+                    .forward(norm(&layer.attention_norm, x.clone()), mask.clone());
+                let x = x + h;
+                let f = &layer.feed_forward;
+                let normed = norm(&layer.ffn_norm, x.clone());
+                let gated = tabulate_burn::call(&f.swiglu, || f.swiglu.forward(normed));
+                x + f.down.forward(gated)
+            });
         }
-        self.output.forward(self.norm.forward(x))
+        self.output.forward(norm(&self.norm, x))
     }
 }
 

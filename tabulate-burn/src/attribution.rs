@@ -286,8 +286,33 @@ pub(crate) fn calls(
             calls.push(call);
         }
     }
+    widen_to_marked(tree, &mut calls, &exact);
     calls.sort_by_key(|c| (c.start, tree.depth(c.module), std::cmp::Reverse(c.end)));
     calls
+}
+
+/// A call found by dataflow grows to cover the calls of its submodules that overlap it
+/// (a marked submodule call can start before, or end after, the dataflow's span), inner
+/// calls first so that growth propagates outwards.
+fn widen_to_marked(tree: &Tree, calls: &mut [Call], exact: &HashSet<usize>) {
+    if exact.is_empty() {
+        return;
+    }
+    let mut order: Vec<usize> = (0..calls.len())
+        .filter(|&i| calls[i].module != 0 && !exact.contains(&calls[i].module))
+        .collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(tree.depth(calls[i].module)));
+    for i in order {
+        let mut call = calls[i];
+        for other in calls.iter() {
+            let inside = other.module != call.module && tree.contains(call.module, other.module);
+            if inside && other.start <= call.end && other.end >= call.start {
+                call.start = call.start.min(other.start);
+                call.end = call.end.max(other.end);
+            }
+        }
+        calls[i] = call;
+    }
 }
 
 /// For each op, the index (into `calls`) of the innermost call spanning it.
