@@ -462,15 +462,15 @@ fn numeric(op: &NumericOperationIr) -> Option<Vec<(&'static str, Cost)>> {
         N::Full(_) => one(free("broadcast_in_dim")),
         N::Mean(r) => Some(mean(elements(&r.input), elements(&r.out))),
         N::MeanDim(r) => Some(mean(elements(&r.input), elements(&r.out))),
-        N::Sum(r) | N::Prod(r) => one(reduce("reduce_sum", elements(&r.input), elements(&r.out))),
-        N::SumDim(r) | N::ProdDim(r) => {
-            one(reduce("reduce_sum", elements(&r.input), elements(&r.out)))
-        }
+        N::Sum(r) => one(reduce("reduce_sum", elements(&r.input), elements(&r.out))),
+        N::SumDim(r) => one(reduce("reduce_sum", elements(&r.input), elements(&r.out))),
+        N::Prod(r) => one(reduce("reduce_mul", elements(&r.input), elements(&r.out))),
+        N::ProdDim(r) => one(reduce("reduce_mul", elements(&r.input), elements(&r.out))),
         N::SumDims(r) => one(reduce("reduce_sum", elements(&r.input), elements(&r.out))),
-        N::Max(r) | N::Min(r) => one(reduce("reduce_max", elements(&r.input), elements(&r.out))),
-        N::MaxDim(r) | N::MinDim(r) => {
-            one(reduce("reduce_max", elements(&r.input), elements(&r.out)))
-        }
+        N::Max(r) => one(reduce("reduce_max", elements(&r.input), elements(&r.out))),
+        N::MaxDim(r) => one(reduce("reduce_max", elements(&r.input), elements(&r.out))),
+        N::Min(r) => one(reduce("reduce_min", elements(&r.input), elements(&r.out))),
+        N::MinDim(r) => one(reduce("reduce_min", elements(&r.input), elements(&r.out))),
         N::MaxAbs(r) => Some(vec![
             elementwise("abs", elements(&r.input)),
             reduce("reduce_max", elements(&r.input), elements(&r.out)),
