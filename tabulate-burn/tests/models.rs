@@ -20,6 +20,16 @@ fn row<'a>(s: &'a BurnSummary, path: &str) -> &'a Row {
         .unwrap_or_else(|| panic!("no row `{path}` in\n{s}"))
 }
 
+/// Flax 0.12.8's FLOPs for the Flax layer a burn layer is costed as
+/// (`scripts/burn_flax_flops.py`).
+fn flax(case: &str) -> u64 {
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("flax_flops.json")).expect("valid JSON");
+    json[case]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no case `{case}`"))
+}
+
 fn shapes(specs: &[TensorSpec]) -> Vec<Vec<usize>> {
     specs.iter().map(|s| s.shape.clone()).collect()
 }
@@ -67,12 +77,14 @@ fn resnet_rows_shapes_params_and_flops() {
     // conv_general_dilated counts only taps that read real input: with padding 1, each
     // spatial dim has 31 + 32 + 31 = 94 (output, tap) pairs; 2·3·64·8·94² flops.
     assert_eq!(stem.cost.flops, 2 * 3 * 64 * 8 * 94 * 94);
+    assert_eq!(stem.cost.flops, flax("conv_3_64_k3_p1_on_8x32x32x3"));
 
     // Batch norm with running statistics, Flax's `_normalize`: sub, mul, add per element
     // (3·n) and add ε, mul scale per channel (2·C); rsqrt per channel is transcendental.
     let bn = row(&s, "stem_bn");
     let n = 8 * 64 * 32 * 32;
     assert_eq!(bn.cost.flops, 3 * n + 2 * 64);
+    assert_eq!(bn.cost.flops, flax("batchnorm_64_on_8x32x32x64"));
     assert_eq!(bn.cost.transcendentals, 64);
     assert_eq!(bn.subtree_params, 4 * 64);
 
@@ -99,6 +111,7 @@ fn resnet_rows_shapes_params_and_flops() {
     // Linear 512 → 10 on [8, 512]: 2·8·512·10 + 8·10.
     let fc = row(&s, "fc");
     assert_eq!(fc.cost.flops, 2 * 8 * 512 * 10 + 8 * 10);
+    assert_eq!(fc.cost.flops, flax("dense_512_10_on_8x512"));
     assert_eq!(shapes(&fc.inputs), vec![vec![8, 512]]);
 
     // The root's cost is the sum over every recorded op; rows are listed in call order.
@@ -134,6 +147,14 @@ fn transformer_rows_shapes_params_and_flops() {
     assert_eq!(shapes(&b0.inputs)[0], vec![2, 64, 128]);
     assert_eq!(row(&s, "blocks.0.attn").subtree_params, 4 * (d * d + d));
     assert_eq!(row(&s, "tok_emb").subtree_params, 1000 * d);
+
+    // burn's variance is `mean((x − mean)²)`: Flax's `LayerNorm(use_fast_variance=False)`.
+    // Stats 4n (mean, sub, square, mean), then sub n, + ε r, × scale n (per-row statistics
+    // broadcast against the per-feature scale), × n, + bias n; 128 rsqrt.
+    let ln = row(&s, "blocks.0.ln1");
+    assert_eq!(ln.cost.flops, 8 * (2 * 64 * 128) + 2 * 64);
+    assert_eq!(ln.cost.flops, flax("layernorm_slow_variance_on_2x64x128"));
+    assert_eq!(ln.cost.transcendentals, 128);
 
     // Linear 128 → 512 on [2, 64, 128]: 2·128·128·512 + 128·512.
     let fc = row(&s, "blocks.0.mlp.fc");
