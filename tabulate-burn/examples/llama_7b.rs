@@ -148,7 +148,7 @@ impl Llama {
 }
 
 /// Summarises the Llama-2-7B-sized model on one sequence of 2048 tokens.
-pub fn summary() -> Result<tabulate_burn::BurnSummary, tabulate_burn::Error> {
+pub fn summary() -> Result<tabulate::Summary, tabulate_burn::Error> {
     tabulate_burn::summarize(
         |device| Llama::new(&LLAMA_2_7B, device),
         |model: &Llama, inputs| model.forward(inputs.int([1, 2048])),

@@ -111,7 +111,7 @@ impl ResNet {
 }
 
 /// Summarises ResNet-18 on a batch of 8 CIFAR images.
-pub fn summary() -> Result<tabulate_burn::BurnSummary, tabulate_burn::Error> {
+pub fn summary() -> Result<tabulate::Summary, tabulate_burn::Error> {
     tabulate_burn::summarize(
         |device| ResNet::new(10, device),
         |model: &ResNet, inputs| model.forward(inputs.float([8, 3, 32, 32])),

@@ -126,7 +126,7 @@ pub const SMALL: GptConfig = GptConfig {
 };
 
 /// Summarises [`SMALL`] on two sequences of 64 tokens.
-pub fn summary() -> Result<tabulate_burn::BurnSummary, tabulate_burn::Error> {
+pub fn summary() -> Result<tabulate::Summary, tabulate_burn::Error> {
     tabulate_burn::summarize(
         |device| Gpt::new(&SMALL, device),
         |model: &Gpt, inputs| model.forward(inputs.int([2, 64])),

@@ -314,17 +314,3 @@ fn widen_to_marked(tree: &Tree, calls: &mut [Call], exact: &HashSet<usize>) {
         calls[i] = call;
     }
 }
-
-/// For each op, the index (into `calls`) of the innermost call spanning it.
-pub(crate) fn innermost(tree: &Tree, calls: &[Call], ops: usize) -> Vec<usize> {
-    let mut best: Vec<Option<usize>> = vec![None; ops];
-    let mut order: Vec<usize> = (0..calls.len()).collect();
-    order.sort_by_key(|&i| tree.depth(calls[i].module));
-    for i in order {
-        let c = calls[i];
-        for slot in &mut best[c.start..=c.end] {
-            *slot = Some(i);
-        }
-    }
-    best.into_iter().map(|b| b.unwrap_or(0)).collect()
-}

@@ -461,3 +461,7 @@ where
         marked,
     })
 }
+
+impl Outputs for () {
+    fn tensor_ids(&self, _ids: &mut Vec<TensorId>) {}
+}

@@ -19,6 +19,9 @@ pub enum ErrorKind {
     /// read a tensor's values (`into_data`, `into_scalar`), which a shape-only run cannot
     /// answer, or a burn shape assertion failed.
     Panicked,
+    /// `tabulate` refused the replayed forward pass (its message names the row and the
+    /// operation).
+    Summary,
 }
 
 impl Error {
@@ -33,6 +36,13 @@ impl Error {
         Error {
             kind: ErrorKind::Panicked,
             message: format!("{stage} panicked on the capture device: {message}"),
+        }
+    }
+
+    pub(crate) fn summary(error: &tabulate::Error) -> Error {
+        Error {
+            kind: ErrorKind::Summary,
+            message: error.to_string(),
         }
     }
 
