@@ -218,3 +218,39 @@ fn a_shape_mismatch_is_an_error() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Panicked);
 }
+
+/// Common burn tensor ops replay onto `tabulate` with burn's own result shapes: a
+/// mismatch or a missing mapping would be listed as "Not mapped".
+#[test]
+fn common_ops_replay_with_burn_shapes() {
+    use burn::nn::conv::{Conv2d, Conv2dConfig};
+    use burn::tensor::Tensor;
+    use burn::tensor::activation::{gelu, leaky_relu, log_softmax, sigmoid, softmax};
+
+    let s = tabulate_burn::summarize(
+        |device| Conv2dConfig::new([3, 8], [3, 3]).init(device),
+        |conv: &Conv2d, inputs| {
+            let x = conv.forward(inputs.float([2, 3, 16, 16]));
+            let x = gelu(sigmoid(leaky_relu(x, 0.1)));
+            let x: Tensor<3> = x.flatten(2, 3);
+            let y = softmax(x.clone(), 2) + log_softmax(x.clone(), 2);
+            let y = y
+                .clone()
+                .matmul(y.swap_dims(1, 2))
+                .clamp(-1.0, 1.0)
+                .sqrt()
+                .exp();
+            let z = Tensor::cat(vec![y.clone(), y.slice([0..2, 0..8, 0..4])], 2);
+            z.mean_dim(2).sum_dim(1).powi_scalar(2)
+        },
+    )
+    .unwrap();
+    assert!(not_mapped(&s).is_empty(), "{s}");
+    assert_eq!(shapes(&s.rows[0].outputs), vec![vec![2, 1, 1]]);
+    // The conv row: 3×3 kernel without padding, every tap reads real input:
+    // 2·3·8·2·14² (+ the bias add, 2·8·14²).
+    assert_eq!(
+        s.rows[0].flops().map(|f| f > 2 * 3 * 9 * 8 * 2 * 196),
+        Some(true)
+    );
+}
