@@ -53,6 +53,13 @@ pub mod nn {
     pub use tabulate_core::nn::*;
 }
 
+/// Primitives without a [`Tensor`] method (`dot_general`, `conv_general_dilated`,
+/// `reduce_window`, `take`, `argmax`), for mapping another framework's operations onto
+/// `tabulate`'s.
+pub mod lax {
+    pub use tabulate_core::lax_api::*;
+}
+
 /// Random numbers as `jax.random` draws them, for stochastic layers of your own.
 pub mod random {
     pub use tabulate_core::random::*;

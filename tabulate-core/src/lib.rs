@@ -36,6 +36,11 @@ pub use cost::{Metric, MetricValue, Metrics, OperatorCount};
 pub use dtype::{DType, DTypeKind};
 pub use error::{Error, ErrorKind, Location, Result};
 pub use lax::tensor::{Operand, ReshapeArg};
+/// Primitives without a [`Tensor`] method (re-exported by the facade as `tabulate::lax`).
+#[doc(hidden)]
+pub mod lax_api {
+    pub use crate::lax::public::*;
+}
 pub use module::{ModuleIdentity, Submodules, Tabulate, Visitor};
 pub use options::{Frozen, Mutable, Optimizer};
 pub use path::ModulePath;

@@ -9,6 +9,7 @@ mod custom;
 mod dot;
 mod elementwise;
 mod gather;
+pub(crate) mod public;
 mod random;
 mod reduce;
 mod structural;
