@@ -652,13 +652,22 @@ impl Replay<'_> {
         match op {
             A::Relu(u) => one(tnn::relu(&self.get(&u.input))),
             // burn's gelu is the exact (erf) form.
-            A::Gelu(u) => one(tnn::gelu(&self.get(&u.input), false)),
+            A::Gelu(u) => one(tnn::gelu_with(&self.get(&u.input), false)),
             A::Sigmoid(u) => one(tnn::sigmoid(&self.get(&u.input))),
-            A::LeakyRelu(s) => one(tnn::leaky_relu(&self.get(&s.lhs), scalar_value(&s.rhs))),
-            A::Softmax(d) => one(tnn::softmax(&self.get(&d.input), isize_dim(d.axis))),
-            A::LogSoftmax(d) => one(tnn::log_softmax(&self.get(&d.input), isize_dim(d.axis))),
+            A::LeakyRelu(s) => one(tnn::leaky_relu_with(
+                &self.get(&s.lhs),
+                scalar_value(&s.rhs),
+            )),
+            A::Softmax(d) => one(tnn::softmax_with(&self.get(&d.input), isize_dim(d.axis))),
+            A::LogSoftmax(d) => one(tnn::log_softmax_with(
+                &self.get(&d.input),
+                isize_dim(d.axis),
+            )),
             // softmin(x) = softmax(−x).
-            A::Softmin(d) => one(tnn::softmax(&self.get(&d.input).neg()?, isize_dim(d.axis))),
+            A::Softmin(d) => one(tnn::softmax_with(
+                &self.get(&d.input).neg()?,
+                isize_dim(d.axis),
+            )),
             _ => Ok(None),
         }
     }

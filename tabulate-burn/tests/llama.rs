@@ -43,7 +43,7 @@ fn llama_2_7b_summarises_without_weight_memory() {
     let layers: Vec<_> = s
         .rows
         .iter()
-        .filter(|r| r.path.len() == 1 && r.path[0].starts_with("layers_"))
+        .filter(|r| r.path.len() == 1 && r.path.segments()[0].starts_with("layers_"))
         .collect();
     assert_eq!(layers.len(), 32);
     let last = match &row("layers_31").outputs {

@@ -156,7 +156,7 @@ fn transformer_rows_shapes_params_and_flops() {
     let q = s
         .rows
         .iter()
-        .find(|r| r.path.last().is_some_and(|p| p == "query"))
+        .find(|r| r.path.name() == Some("query"))
         .unwrap_or_else(|| panic!("no query row in\n{s}"));
     assert_eq!(q.module_type, "Linear");
     // Dense 128 → 128 on [2, 64, 128]: 2·128·128·128 + 128·128.
