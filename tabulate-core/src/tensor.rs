@@ -153,6 +153,15 @@ impl Tensor {
 
     /// `x ** n` for an integer `n` (`lax.integer_pow`).
     pub fn powi(&self, n: i32) -> Result<Tensor> {
+        if n == i32::MIN {
+            // Its derivative, n·x^(n−1), has an exponent no `i32` holds.
+            return Err(Error::shape(
+                "integer_pow",
+                format!(
+                    "the exponent {n} is out of range (its derivative's exponent does not fit in 32 bits)"
+                ),
+            ));
+        }
         ops::integer_pow(self, n)
     }
 
@@ -496,10 +505,19 @@ impl Tensor {
     pub fn split(&self, sections: usize, axis: isize) -> Result<Vec<Tensor>> {
         let a = self.axis(axis, "split")?;
         let size = self.shape().dims()[a];
-        if sections == 0 || !size.is_multiple_of(sections) {
+        if sections == 0 || !size.is_multiple_of(sections) || sections > size.max(1) {
             return Err(Error::shape(
                 "split",
                 format!("{self} does not split into {sections} equal parts along axis {axis}"),
+            ));
+        }
+        // One result per part: bound them before making them.
+        if sections > MAX_WRAP_REPEATS {
+            return Err(Error::shape(
+                "split",
+                format!(
+                    "{self} split into {sections} parts along axis {axis}: at most {MAX_WRAP_REPEATS} parts are supported"
+                ),
             ));
         }
         ops::split(self, a, vec![size / sections; sections])
@@ -558,6 +576,19 @@ impl Tensor {
                 continue;
             }
             let a = isize::try_from(axis).unwrap_or(isize::MAX);
+            // jnp.pad concatenates one copy of the axis per repeat: bound the copies
+            // before making them.
+            let repeats = (before / size)
+                .saturating_add(after / size)
+                .saturating_add(1);
+            if repeats > MAX_WRAP_REPEATS {
+                return Err(Error::shape(
+                    "pad",
+                    format!(
+                        "wrap padding ({before}, {after}) repeats axis {axis} of {self} {repeats} times; at most {MAX_WRAP_REPEATS} are supported"
+                    ),
+                ));
+            }
             let mut parts = Vec::new();
             if before % size > 0 {
                 parts.push(x.slice(a, size - before % size, size)?);
@@ -599,7 +630,18 @@ impl Tensor {
             .first()
             .ok_or_else(|| Error::shape("concatenate", "needs at least one tensor"))?;
         let axis = first.axis(axis, "concatenate")?;
-        ops::concatenate(tensors, axis)
+        // Like `jnp.concatenate`, operands are promoted to one dtype first.
+        let dtype = tensors
+            .iter()
+            .map(|t| t.dtype())
+            .reduce(DType::promote)
+            .unwrap_or(first.dtype());
+        let promoted = tensors
+            .iter()
+            .map(|t| ops::convert(t, dtype))
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&Tensor> = promoted.iter().collect();
+        ops::concatenate(&refs, axis)
     }
 
     // ------------------------------------------------------------ reductions
@@ -633,7 +675,17 @@ impl Tensor {
     pub fn mean(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
         let axes = self.axes_or_all(axes);
         let resolved = self.axes(&axes, "reduce_sum")?;
-        let count: usize = resolved.iter().map(|&a| self.shape().dims()[a]).product();
+        let count = resolved
+            .iter()
+            .try_fold(1u64, |acc, &a| {
+                acc.checked_mul(self.shape().dims()[a] as u64)
+            })
+            .ok_or_else(|| {
+                Error::shape(
+                    "reduce_sum",
+                    format!("{self} has too many elements to average"),
+                )
+            })?;
         let x = if self.dtype().is_inexact() {
             self.clone()
         } else {
@@ -654,6 +706,11 @@ impl Tensor {
         }
     }
 }
+
+/// The most copies of an axis [`Tensor::pad_wrap`] concatenates (as `jnp.pad` does, one
+/// operand per copy), and the most parts [`Tensor::split`] makes; more is refused rather
+/// than allocated.
+const MAX_WRAP_REPEATS: usize = 1 << 16;
 
 /// Restores reduced axes as size-1 dimensions (`keepdims=True`), with `lax.expand_dims`.
 fn keep_dims(reduced: &Tensor, original: &Tensor, axes: &[usize]) -> Result<Tensor> {
@@ -780,8 +837,10 @@ impl ReshapeArg for &[isize] {
         let known: u64 = self
             .iter()
             .filter(|&&d| d != -1)
-            .map(|&d| u64::try_from(d).map_err(|_| fail()))
-            .product::<Result<u64>>()?;
+            .try_fold(1u64, |acc, &d| {
+                u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+            })
+            .ok_or_else(fail)?;
         let mut dims = Vec::with_capacity(self.len());
         let inferred = self.iter().filter(|&&d| d == -1).count();
         if inferred > 1 {

@@ -39,6 +39,13 @@ fn pool(
             "strides {strides:?} need one entry per window dimension ({spatial})"
         )));
     }
+    for (what, values) in [("window", window), ("strides", strides.as_slice())] {
+        if values.contains(&0) {
+            return Err(Error::invalid(format!(
+                "a pool's {what} must be at least 1 in every dimension, got {values:?}"
+            )));
+        }
+    }
     let batch = x.rank() - (spatial + 1);
     let single = batch == 0;
     let x = if single { x.expand_dims(0)? } else { x.clone() };

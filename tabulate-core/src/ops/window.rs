@@ -130,10 +130,10 @@ pub(super) fn reduce_window_cost(out: &Spec, w: &Window) -> Cost {
             && lo == to_i64(out.dims()[d]) - 1;
         if broadcast_back {
             let size = out.dims()[d] as u64;
-            return Cost::flops(output / size + size - 1);
+            return Cost::flops((output / size).saturating_add(size - 1));
         }
     }
-    Cost::flops((w.elements() - 1).saturating_mul(output))
+    Cost::flops(w.elements().saturating_sub(1).saturating_mul(output))
 }
 
 /// `_select_and_scatter_add(source, operand)`: scatters `source` into `operand`'s shape
@@ -153,7 +153,10 @@ pub(super) fn select_and_scatter_spec(inputs: &[&Spec], w: &Window) -> Result<Sp
 /// `HandleSelectAndScatter`: a compare per extra window tap and an add per source element.
 pub(super) fn select_and_scatter_cost(source: &Spec, w: &Window) -> Cost {
     let n = source.elements();
-    Cost::flops(n.saturating_mul(w.elements() - 1).saturating_add(n))
+    Cost::flops(
+        n.saturating_mul(w.elements().saturating_sub(1))
+            .saturating_add(n),
+    )
 }
 
 pub(super) fn reduce_window_jvp(

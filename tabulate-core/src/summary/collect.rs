@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::{Leaf, Row, RowVariables, Size, Summary};
 use crate::cost;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::trace::{Recording, Variable};
 use crate::value::Value;
 
@@ -40,20 +40,23 @@ pub(crate) fn collect(
             .iter()
             .map(|collection| {
                 if repeated {
-                    return RowVariables {
+                    return Ok(RowVariables {
                         own: Vec::new(),
                         counted: Size::default(),
-                    };
+                    });
                 }
                 let own = own_variables(recording, collection, &call.path);
                 let counted = if collapsed {
                     subtree_size(recording, collection, &call.path)
                 } else {
-                    own.iter().map(|l| Size::of(l.dtype, &l.shape)).sum()
+                    exact_sum(own.iter().map(|l| Size::of(l.dtype, &l.shape)))
                 };
-                RowVariables { own, counted }
+                Ok(RowVariables {
+                    own,
+                    counted: counted.ok_or_else(|| too_many(&call.path, &call.type_name))?,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         visited.insert(&call.path);
         let (flops, vjp_flops) = if selection.flops || selection.vjp_flops {
             cost::call_flops(recording, call, selection.flops, selection.vjp_flops)?
@@ -72,8 +75,14 @@ pub(crate) fn collect(
         });
     }
     let totals = (0..collections.len())
-        .map(|i| rows.iter().map(|r: &Row| r.variables[i].counted).sum())
-        .collect();
+        .map(|i| {
+            exact_sum(rows.iter().map(|r: &Row| r.variables[i].counted))
+                .ok_or_else(|| too_many(&[], module_type))
+        })
+        .collect::<Result<Vec<Size>>>()?;
+    if exact_sum(totals.iter().copied()).is_none() {
+        return Err(too_many(&[], module_type));
+    }
     Ok(Summary {
         module_type: module_type.to_string(),
         show_flops: selection.flops,
@@ -109,11 +118,35 @@ fn own_variables(recording: &Recording, collection: &str, path: &[String]) -> Ve
     leaves
 }
 
-fn subtree_size(recording: &Recording, collection: &str, path: &[String]) -> Size {
-    recording
-        .variables
-        .iter()
-        .filter(|v| v.collection == collection && v.path.starts_with(path))
-        .map(|v| Size::of(v.spec.dtype, &v.spec.shape))
-        .sum()
+fn subtree_size(recording: &Recording, collection: &str, path: &[String]) -> Option<Size> {
+    exact_sum(
+        recording
+            .variables
+            .iter()
+            .filter(|v| v.collection == collection && v.path.starts_with(path))
+            .map(|v| Size::of(v.spec.dtype, &v.spec.shape)),
+    )
+}
+
+/// The sum of sizes, or `None` when a count or byte total does not fit in a `u64`.
+/// (Each variable's own size fits: `variable` checks it when declared.)
+fn exact_sum(sizes: impl Iterator<Item = Size>) -> Option<Size> {
+    sizes.into_iter().try_fold(Size::default(), |acc, s| {
+        Some(Size {
+            count: acc.count.checked_add(s.count)?,
+            bytes: acc.bytes.checked_add(s.bytes)?,
+        })
+    })
+}
+
+fn too_many(path: &[String], module: &str) -> Error {
+    Error::located(
+        ErrorKind::InvalidArgument {
+            what: "the variables' total size does not fit in 64 bits (2^64 or more parameters or bytes)".into(),
+        },
+        Some(Location {
+            path: path.join("/"),
+            module: module.to_string(),
+        }),
+    )
 }
