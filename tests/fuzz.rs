@@ -796,7 +796,8 @@ fn expected(case: &Case) -> Option<Expect> {
             _ => Some(Expect::Fails),
         },
         Op::Split(n, a) => match norm_axis(*a, rank) {
-            Some(a) if *n > 0 && xs[a] % n == 0 => {
+            // At most 65,536 parts are made (more is refused before allocating).
+            Some(a) if *n > 0 && *n <= 1 << 16 && xs[a] % n == 0 => {
                 let mut out = xs.clone();
                 out[a] = xs[a] / n;
                 Some(Expect::Shape(out))
@@ -922,7 +923,10 @@ fn expected(case: &Case) -> Option<Expect> {
         Op::Activation(..) => Some(Expect::Shape(xs.clone())),
         Op::Conv(c) => conv_expected(c, xs),
         Op::Pool(_, w, s, p, _) => pool_expected(w, s.as_deref(), p, xs),
-        Op::Embed(n, f, false) if *n > 0 && *f <= SMALL && x_is_int(case) => {
+        // (One entry and a scalar index: Flax's `where` broadcasts to [1, features].)
+        Op::Embed(n, f, false)
+            if (1..=SMALL).contains(n) && *f <= SMALL && x_is_int(case) && (rank > 0 || *n > 1) =>
+        {
             let mut out = xs.clone();
             out.push(*f);
             Some(Expect::Shape(out))
@@ -965,6 +969,9 @@ fn conv_expected(c: &ConvConfig, xs: &[usize]) -> Option<Expect> {
     ) else {
         return fails;
     };
+    if ld.iter().any(|&d| d != 1) && matches!(c.padding, nn::Padding::Same) {
+        return Some(Expect::Fails); // as in JAX: string padding with input dilation
+    }
     let zero = |v: &[usize]| v.contains(&0);
     if zero(&c.kernel) || zero(&strides) || zero(&ld) || zero(&kd) || c.groups == 0 {
         return fails;
@@ -1037,6 +1044,9 @@ fn pool_expected(
     let strides = s.map_or_else(|| vec![1; spatial], <[usize]>::to_vec);
     if xs.len() < spatial + 1 || strides.len() != spatial || w.contains(&0) || strides.contains(&0)
     {
+        return Some(Expect::Fails);
+    }
+    if matches!(p, PoolPadding::Explicit(q) if q.len() != spatial) {
         return Some(Expect::Fails);
     }
     let lead = xs.len() - 1 - spatial;
@@ -1230,7 +1240,16 @@ fn survey() {
     let mut classes: BTreeMap<String, (usize, String)> = BTreeMap::new();
     let mut runner = TestRunner::new(config());
     let strategy = prop_oneof![case(tensor_op()), case(nn_op())];
-    for _ in 0..cases {
+    let started = Instant::now();
+    for n in 0..cases {
+        if n > 0 && n % 10_000 == 0 {
+            let failures: usize = classes.values().map(|c| c.0).sum();
+            eprintln!(
+                "{n} cases, {failures} failures in {} classes, {:?}",
+                classes.len(),
+                started.elapsed()
+            );
+        }
         let case = strategy.new_tree(&mut runner).unwrap().current();
         *LOCATION.lock().unwrap() = None;
         if trace {
@@ -1260,5 +1279,9 @@ fn survey() {
         example.truncate(600);
         println!("{count:6}  {key}\n        {example}\n");
     }
-    println!("{} classes in {cases} cases", classes.len());
+    println!(
+        "{} classes in {cases} cases, {:?}",
+        classes.len(),
+        started.elapsed()
+    );
 }

@@ -74,8 +74,12 @@ fn split_into_huge_counts_is_an_error_not_an_abort() {
     let msg = error(|x| Ok(x.split(1 << 40, 0)?.remove(0)), &f32s(&[0]));
     assert_eq!(
         msg,
-        "Probe: split: float32[0] does not split into 1099511627776 equal parts along axis 0"
+        "Probe: split: float32[0] split into 1099511627776 parts along axis 0: at most 65536 parts are supported"
     );
+    // Like numpy, an empty axis splits into empty parts.
+    let parts = f32s(&[0, 2]).split(3, 0).unwrap();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[2].to_string(), "float32[0,2]");
 }
 
 #[test]
@@ -291,4 +295,43 @@ fn integer_pow_of_the_smallest_exponent_is_an_error() {
 fn concatenate_promotes_dtypes_like_jnp() {
     let y = Tensor::concatenate(&[&f32s(&[2, 3]), &Tensor::new(DType::BF16, [1, 3])], 0).unwrap();
     assert_eq!(y.to_string(), "float32[3,3]");
+}
+
+#[test]
+fn softplus_promotes_integers_like_logaddexp() {
+    let y = tabulate::nn::softplus(&Tensor::new(DType::I32, [2, 3])).unwrap();
+    assert_eq!(y.to_string(), "float32[2,3]");
+}
+
+#[test]
+fn conv_on_an_empty_batch_keeps_it_empty() {
+    // Flax reshapes to (prod(batch),) + rest: an empty batch is a batch of 0.
+    let y = Conv::new(4, [3]).forward(&f32s(&[0, 2, 7, 3])).unwrap();
+    assert_eq!(y.to_string(), "float32[0,2,7,4]");
+}
+
+#[test]
+fn pools_with_huge_or_empty_windows_do_not_overflow() {
+    let x = f32s(&[1, 3, 5, 1, 5]);
+    let y = tabulate::nn::avg_pool(
+        &x,
+        &[1 << 40, (1 << 40) + 3, 1],
+        None,
+        &PoolPadding::Same,
+        true,
+    )
+    .unwrap();
+    assert_eq!(y.to_string(), "float32[1,3,5,1,5]");
+    // A 0-D window over a rank-1 input: no spatial dimension, features only.
+    let y = tabulate::nn::avg_pool(&f32s(&[4]), &[], None, &PoolPadding::Same, false).unwrap();
+    assert_eq!(y.to_string(), "float32[4]");
+}
+
+#[test]
+fn wrap_padding_an_empty_axis_by_huge_widths_is_an_error() {
+    let msg = error(|x| x.pad_wrap(&[(usize::MAX, 4)]), &f32s(&[0]));
+    assert_eq!(
+        msg,
+        "Probe: pad: cannot wrap-pad the empty axis 0 of float32[0]"
+    );
 }

@@ -505,7 +505,7 @@ impl Tensor {
     pub fn split(&self, sections: usize, axis: isize) -> Result<Vec<Tensor>> {
         let a = self.axis(axis, "split")?;
         let size = self.shape().dims()[a];
-        if sections == 0 || !size.is_multiple_of(sections) || sections > size.max(1) {
+        if sections == 0 || !size.is_multiple_of(sections) {
             return Err(Error::shape(
                 "split",
                 format!("{self} does not split into {sections} equal parts along axis {axis}"),
@@ -567,7 +567,7 @@ impl Tensor {
         for (axis, &(before, after)) in widths.iter().enumerate() {
             let size = x.shape().dims()[axis];
             if size == 0 {
-                if before + after > 0 {
+                if before > 0 || after > 0 {
                     return Err(Error::shape(
                         "pad",
                         format!("cannot wrap-pad the empty axis {axis} of {self}"),

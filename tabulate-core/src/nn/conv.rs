@@ -74,12 +74,14 @@ fn flatten_batch(x: &Tensor, spatial: usize, layer: &str) -> Result<(Tensor, Opt
         return Ok((x.clone(), None));
     }
     let batch = x.shape().dims()[..batch_dims].to_vec();
-    let mut flat: Vec<isize> = vec![-1];
-    flat.extend(
-        x.shape().dims()[batch_dims..]
-            .iter()
-            .map(|&d| isize::try_from(d).unwrap_or(isize::MAX)),
-    );
+    // Flax reshapes to `(prod(batch),) + rest`: an explicit size, so empty batches work.
+    let total = batch
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::invalid(format!("{layer}: the batch of {x} is too large")))?;
+    let mut flat = vec![total];
+    flat.extend_from_slice(&x.shape().dims()[batch_dims..]);
+    let flat = Shape::new(flat);
     Ok((x.reshape(flat)?, Some(batch)))
 }
 

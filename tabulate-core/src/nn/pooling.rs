@@ -86,14 +86,15 @@ pub fn avg_pool(
 ) -> Result<Tensor> {
     let y = pool(x, WindowOp::Sum, window, strides, padding)?;
     if count_include_pad {
-        let size: usize = window.iter().product();
-        return y.div(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
+        // The window's size as a float (f64 holds any product of 64-bit sizes in range).
+        let size: f64 = window.iter().map(|&w| w as f64).product();
+        return y.div(size);
     }
     let mut div_shape = x.shape().dims().to_vec();
     if let Some(last) = div_shape.last_mut() {
         *last = 1;
     }
-    if div_shape.len() - 2 == window.len() {
+    if div_shape.len() == window.len() + 2 {
         div_shape[0] = 1;
     }
     let ones = Tensor::ones(x.dtype(), Shape::new(div_shape))?;
