@@ -12,4 +12,4 @@ mod tally;
 mod vjp;
 
 pub use metric::{Metric, MetricValue, Metrics, OperatorCount};
-pub(crate) use metric::{MetricOptions, ModelPrograms, RowScope, measure, variable_path};
+pub(crate) use metric::{MetricOptions, ModelPrograms, RowScope, measure, overflow, variable_path};

@@ -77,7 +77,12 @@ pub(super) fn iota_2x32_cost(shape: &Shape) -> Cost {
 }
 
 pub(super) fn threefry_cost(counts: &Spec) -> Cost {
-    Cost::flops(THREEFRY_FLOPS_PER_ELEMENT * counts.elements() + THREEFRY_SCALAR_FLOPS)
+    Cost::flops(
+        counts
+            .elements()
+            .saturating_mul(THREEFRY_FLOPS_PER_ELEMENT)
+            .saturating_add(THREEFRY_SCALAR_FLOPS),
+    )
 }
 
 pub(super) fn fold_in_cost() -> Cost {

@@ -75,7 +75,7 @@ pub(super) fn argmax_spec(inputs: &[&Spec], axis: usize, index_dtype: DType) -> 
 
 /// The variadic reducer compares values and indices and selects both: 9 flops.
 pub(super) fn argmax_cost(input: &Spec, out: u64) -> Cost {
-    Cost::flops(9 * input.elements().saturating_sub(out))
+    Cost::flops(input.elements().saturating_sub(out).saturating_mul(9))
 }
 
 pub(super) fn reduce_jvp(
