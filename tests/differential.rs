@@ -955,3 +955,44 @@ fn targeted_against_flax() {
     }
     assert!(problems.is_empty(), "{problems}");
 }
+
+/// XLA's float32 sums far above 2^24 (`tests/golden/xla_sums.json`, made by
+/// `scripts/xla_sums.py` with real Flax): the three mismatches — stochastic
+/// `Dropout` on `float32[32,28,28,32]` (36126764 / 37732396), `Dense(4843, use_bias=False)`
+/// on `[16,1875]` (vjp 880820608), a `ResNet` basic block at 224×224 — and generated stacks.
+/// Every field of every row must match; there is no list of known failures here.
+#[test]
+fn xla_sums_match_flax() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/xla_sums.json");
+    let data: Json = serde_json::from_str(&std::fs::read_to_string(path).expect("xla_sums.json"))
+        .expect("valid JSON");
+    let cases = data["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 20, "{} cases", cases.len());
+    // The figures, as real Flax gave them when the file was made.
+    let root = |id: &str| {
+        let case = cases.iter().find(|c| c["id"] == id).expect("named case");
+        let row = &case["rows"][0];
+        (row["flops"].as_u64(), row["vjp_flops"].as_u64())
+    };
+    assert_eq!(
+        root("dropout_32x28x28x32"),
+        (Some(36_126_764), Some(37_732_396))
+    );
+    assert_eq!(root("dense_no_bias_16x1875_4843").1, Some(880_820_608));
+    let mut problems = String::new();
+    for case in cases {
+        let id = case["id"].as_str().expect("id");
+        let (mismatches, _) = compare(case);
+        for m in &mismatches {
+            let _ = writeln!(
+                problems,
+                "  {id} {} {}: ours {:?} vs Flax {:?}",
+                m.row, m.field, m.ours, m.flax
+            );
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "XLA sums differ from Flax:\n{problems}"
+    );
+}

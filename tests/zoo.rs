@@ -252,7 +252,6 @@ fn resnet18_flops() {
 }
 
 #[test]
-#[ignore = "float32 summation order of VJP programs differs from XLA: root 10,128,419,840 vs Flax 10,128,439,296 (BasicBlocks 6 ulps off; every leaf row exact)"]
 fn resnet18_vjp_flops() {
     check_flops(
         "resnet18",
@@ -284,7 +283,6 @@ fn resnet50_flops() {
 }
 
 #[test]
-#[ignore = "float32 summation order of VJP programs differs from XLA: root 23,858,546,688 vs Flax 23,858,618,368 (every leaf row exact)"]
 fn resnet50_vjp_flops() {
     check_flops(
         "resnet50",
@@ -316,7 +314,6 @@ fn vgg16_flops() {
 }
 
 #[test]
-#[ignore = "float32 summation order of VJP programs differs from XLA: root 90,035,765,248 vs Flax 90,035,773,440 (1 ulp; every other row exact)"]
 fn vgg16_vjp_flops() {
     check_flops(
         "vgg16",
@@ -348,7 +345,6 @@ fn mobilenet_v2_flops() {
 }
 
 #[test]
-#[ignore = "float32 summation order of VJP programs differs from XLA: root 1,923,322,112 vs Flax 1,923,322,368 (2 ulps; every leaf row exact)"]
 fn mobilenet_v2_vjp_flops() {
     check_flops(
         "mobilenet_v2",
@@ -370,7 +366,6 @@ fn vit_b16() {
 }
 
 #[test]
-#[ignore = "float32 summation order differs from XLA: self_attention 1,051,400,832 vs Flax 1,051,400,896 (1 ulp), root 35,677,904,896 vs 35,678,298,112; every leaf row exact"]
 fn vit_b16_flops() {
     check_flops(
         "vit_b16",
@@ -381,7 +376,6 @@ fn vit_b16_flops() {
 }
 
 #[test]
-#[ignore = "float32 summation order differs from XLA: root 106,200,203,264 vs Flax 106,200,596,480 (every leaf row exact)"]
 fn vit_b16_vjp_flops() {
     check_flops(
         "vit_b16",

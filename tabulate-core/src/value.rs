@@ -329,17 +329,39 @@ fn python_str_repr(s: &str) -> String {
 pub struct CallArgs {
     positional: Vec<Value>,
     keyword: Vec<(String, Value)>,
+    /// The tensors of each positional argument, then of each keyword argument (with its
+    /// name), by tensor id.
+    positional_arrays: Vec<Vec<(u64, crate::spec::Spec)>>,
+    keyword_arrays: Vec<(String, Vec<(u64, crate::spec::Spec)>)>,
 }
 
 impl CallArgs {
     /// Records a positional argument.
     pub fn positional(&mut self, value: &(impl Describe + ?Sized)) {
-        self.positional.push(value.describe());
+        let (described, arrays) = crate::scope::collect_arrays(|| value.describe());
+        self.positional.push(described);
+        self.positional_arrays.push(arrays);
     }
 
     /// Records a keyword argument.
     pub fn keyword(&mut self, name: &str, value: &(impl Describe + ?Sized)) {
-        self.keyword.push((name.to_string(), value.describe()));
+        let (described, arrays) = crate::scope::collect_arrays(|| value.describe());
+        self.keyword.push((name.to_string(), described));
+        self.keyword_arrays.push((name.to_string(), arrays));
+    }
+
+    /// The arguments' tensors as JAX flattens `(args, kwargs)`: positional arguments in
+    /// order, then keyword arguments sorted by name.
+    pub(crate) fn flat_arrays(&self) -> Vec<(u64, crate::spec::Spec)> {
+        let mut keywords: Vec<&(String, Vec<(u64, crate::spec::Spec)>)> =
+            self.keyword_arrays.iter().collect();
+        keywords.sort_by(|a, b| a.0.cmp(&b.0));
+        self.positional_arrays
+            .iter()
+            .flatten()
+            .chain(keywords.into_iter().flat_map(|(_, arrays)| arrays))
+            .cloned()
+            .collect()
     }
 
     /// The `inputs` cell value, normalised as Flax does: one positional argument alone is

@@ -1,16 +1,37 @@
 //! Costing a program as XLA does: fold, drop dead code, then add each surviving
 //! instruction's cost in float32 in the order XLA's `HloCostAnalysis` visits them: a
 //! post-order DFS from the root tuple, operands left to right, each nested `jit` (an HLO
-//! `call`) one instruction whose body is summed on its own (`reference/xla-cost-model.md` §5).
+//! `call`) and each loop (an HLO `while`) one instruction whose body is summed on its own
+//! (`reference/xla-cost-model.md` §5). Loops are visited first, as XLA visits a
+//! computation's unreachable roots (their unused counter) before its ROOT. Each
+//! instruction adds the float32 `Term`s its primitive defines (`Prim::instruction_terms`).
 //! That is not the emission order: a JVP residual is emitted in the forward half but
 //! visited just before its first consumer in the backward half.
 
 use super::fold::fold;
-use crate::ops::Cost;
 use crate::ops::graph::{Graph, Node, RegionId, RegionKind, Spec, ValueId};
+use crate::ops::{Cost, Term};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
 pub(crate) fn count(graph: &Graph) -> Cost {
+    let Live { alias, live } = live(graph);
+    let (flops, transcendentals) = xla_sum(graph, &alias, &live);
+    Cost {
+        flops: to_count(flops),
+        transcendentals: to_count(transcendentals),
+    }
+}
+
+/// A program's live instructions: what survives folding and dead-code elimination.
+pub(crate) struct Live {
+    /// Per value, the value it stands for after folding.
+    pub(crate) alias: Vec<ValueId>,
+    /// Per node, whether an output of the program needs it.
+    pub(crate) live: Vec<bool>,
+}
+
+/// Folds `graph`, then marks the nodes its outputs need, walking backwards.
+pub(crate) fn live(graph: &Graph) -> Live {
     let folded = fold(graph);
     let mut needed = vec![false; graph.values.len()];
     for &v in &graph.outputs {
@@ -26,19 +47,9 @@ pub(crate) fn count(graph: &Graph) -> Cost {
             needed[folded.alias[v.0 as usize].0 as usize] = true;
         }
     }
-    let live_keys = graph
-        .keys
-        .iter()
-        .filter(|&&k| needed[folded.alias[k.0 as usize].0 as usize])
-        .count();
-    // The `Sharding` custom call on each typed key argument: XLA scores custom calls −1.
-    #[allow(clippy::cast_precision_loss)] // a handful of keys
-    let mut flops = -(live_keys as f32);
-    let (f, transcendentals) = xla_sum(graph, &folded.alias, &live);
-    flops += f;
-    Cost {
-        flops: to_count(flops),
-        transcendentals: to_count(transcendentals),
+    Live {
+        alias: folded.alias,
+        live,
     }
 }
 
@@ -56,22 +67,30 @@ fn to_count(total: f32) -> u64 {
     }
 }
 
-/// The flops of each HLO instruction `node` lowers to, in lowering order, and its
+/// The terms `node` adds to XLA's float32 flop sum, in visiting order, and its
 /// transcendentals.
-fn terms(graph: &Graph, node: &Node) -> (Vec<u64>, u64) {
+fn terms(graph: &Graph, node: &Node) -> (Vec<Term>, u64) {
     let inputs: Vec<&Spec> = node.inputs.iter().map(|&v| graph.spec(v)).collect();
     let outputs: Vec<&Spec> = node.outputs.iter().map(|&v| graph.spec(v)).collect();
     let cost = node.prim.cost(&inputs, &outputs);
     (
-        node.prim.instruction_flops(cost, &outputs),
+        node.prim.instruction_terms(cost, &inputs, &outputs),
         cost.transcendentals,
     )
+}
+
+/// Where a computation's DFS starts: an unreachable root (a loop), or a result.
+enum Root {
+    Region(RegionId),
+    Value(ValueId),
 }
 
 /// One step of the DFS in progress.
 enum Visit {
     /// A plain instruction, `next` operands pushed so far.
     Node { n: usize, next: usize },
+    /// The `Sharding` custom call on a typed key argument, which XLA scores −1.
+    Key,
     /// A nested `jit` seen as one `call`: its operands (`body == false`), then its body.
     Call {
         r: RegionId,
@@ -85,6 +104,40 @@ fn xla_sum(graph: &Graph, alias: &[ValueId], live: &[bool]) -> (f32, f32) {
     let mut walk = XlaWalk::new(graph, alias, live);
     walk.note_call_boundaries();
     walk.sum()
+}
+
+/// A computation being summed: the top, a call's body or a loop's.
+struct Scope {
+    region: RegionId,
+    /// Float32 sums of its instructions.
+    flops: f32,
+    transcendentals: f32,
+    /// A loop's own scalar ops (its `while` node's terms: the counter and index updates
+    /// of the body, then the condition's `compare`); 0 elsewhere.
+    control: f32,
+}
+
+impl Scope {
+    fn new(region: RegionId) -> Scope {
+        Scope {
+            region,
+            flops: 0.0,
+            transcendentals: 0.0,
+            control: 0.0,
+        }
+    }
+
+    /// The term this computation adds to its caller. A loop is XLA's `while`: its body
+    /// (the scalar updates, then the step function as one nested call) plus its
+    /// condition (one `compare`), each summed in float32.
+    fn total(&self) -> f32 {
+        if self.control == 0.0 {
+            return self.flops;
+        }
+        let condition = 1.0;
+        let body = (self.control - condition) + self.flops;
+        body + condition
+    }
 }
 
 /// The state of XLA's post-order walk over one graph.
@@ -104,6 +157,8 @@ struct XlaWalk<'g> {
     done: Vec<bool>,
     /// Call regions already visited.
     call_done: Vec<bool>,
+    /// Key inputs whose custom call was visited.
+    keys_done: Vec<ValueId>,
 }
 
 impl<'g> XlaWalk<'g> {
@@ -123,6 +178,7 @@ impl<'g> XlaWalk<'g> {
             results: vec![Vec::new(); graph.regions.len()],
             done: vec![false; graph.nodes.len()],
             call_done: vec![false; graph.regions.len()],
+            keys_done: Vec::new(),
         }
     }
 
@@ -131,9 +187,14 @@ impl<'g> XlaWalk<'g> {
         self.alias[v.0 as usize]
     }
 
+    /// Whether region `r` is a nested computation of its own: a `call`, or a `while`
+    /// loop (a scan), whose body XLA sums on its own.
     #[inline]
     fn is_call(&self, r: RegionId) -> bool {
-        matches!(self.graph.region(r).kind, RegionKind::Call(_))
+        matches!(
+            self.graph.region(r).kind,
+            RegionKind::Call(_) | RegionKind::Loop
+        )
     }
 
     /// Whether region `r` is `scope` or nested in it.
@@ -163,8 +224,43 @@ impl<'g> XlaWalk<'g> {
         found
     }
 
-    /// Fills each call's operands and results, in first-use order.
+    /// Fills each call's operands and results: the callee's parameters in argument
+    /// order and its results in result order, as JAX lowers a nested `jit` (unused ones
+    /// are pruned); values used across the boundary that are neither (closed over) follow
+    /// in first-use order.
     fn note_call_boundaries(&mut self) {
+        let graph = self.graph;
+        self.note_first_uses();
+        for (i, region) in graph.regions.iter().enumerate() {
+            if !matches!(region.kind, RegionKind::Call(_)) {
+                continue;
+            }
+            let alias = self.alias;
+            let declared = |values: &[ValueId], used: &[ValueId]| {
+                let mut ordered: Vec<ValueId> = Vec::new();
+                for &v in values {
+                    let v = alias[v.0 as usize];
+                    if used.contains(&v) && !ordered.contains(&v) {
+                        ordered.push(v);
+                    }
+                }
+                let rest: Vec<ValueId> = used
+                    .iter()
+                    .copied()
+                    .filter(|v| !ordered.contains(v))
+                    .collect();
+                ordered.extend(rest);
+                ordered
+            };
+            let operands = declared(&region.inputs, &self.operands[i]);
+            let results = declared(&region.outputs, &self.results[i]);
+            self.operands[i] = operands;
+            self.results[i] = results;
+        }
+    }
+
+    /// Fills each call's operands and results in first-use order.
+    fn note_first_uses(&mut self) {
         let graph = self.graph;
         for (i, node) in graph.nodes.iter().enumerate() {
             if !self.live[i] {
@@ -214,10 +310,54 @@ impl<'g> XlaWalk<'g> {
         }
     }
 
+    /// The live loop regions directly inside `scope` (not inside a call or loop nested
+    /// in it), in emission order.
+    fn loop_roots(&self, scope: RegionId) -> Vec<RegionId> {
+        let graph = self.graph;
+        let mut live = vec![false; graph.regions.len()];
+        for (n, node) in graph.nodes.iter().enumerate() {
+            if self.live[n] {
+                live[node.region.0 as usize] = true;
+            }
+        }
+        (1..graph.regions.len())
+            .filter_map(|i| {
+                let r = RegionId(u32::try_from(i).ok()?);
+                let region = graph.region(r);
+                (region.kind == RegionKind::Loop
+                    && live[i]
+                    && self.call_of(region.parent, scope).is_none()
+                    && self.within(region.parent, scope))
+                .then_some(r)
+            })
+            .collect()
+    }
+
+    /// Starts the visit of call or loop region `r` unless it was visited.
+    fn start_region(&mut self, r: RegionId) -> Option<Visit> {
+        if self.call_done[r.0 as usize] {
+            return None;
+        }
+        self.call_done[r.0 as usize] = true;
+        Some(Visit::Call {
+            r,
+            next: 0,
+            body: false,
+        })
+    }
+
     /// What visiting `v` from inside `scope` starts, if anything.
     #[inline]
     fn start(&mut self, v: ValueId, scope: RegionId) -> Option<Visit> {
-        let n = self.producer[self.resolve(v).0 as usize]?;
+        let v = self.resolve(v);
+        let Some(n) = self.producer[v.0 as usize] else {
+            // An input: a typed key's custom call is visited at its first reach.
+            if self.graph.keys.contains(&v) && !self.keys_done.contains(&v) {
+                self.keys_done.push(v);
+                return Some(Visit::Key);
+            }
+            return None;
+        };
         if self.done[n] || !self.live[n] || !self.within(self.graph.nodes[n].region, scope) {
             return None; // visited, folded away, or a parameter of this computation
         }
@@ -243,13 +383,24 @@ impl<'g> XlaWalk<'g> {
     fn sum(&mut self) -> (f32, f32) {
         let graph = self.graph;
         // Per open scope (the top, then each call being summed): its region and sums.
-        let mut scopes = vec![(RegionId::TOP, 0f32, 0f32)];
+        let mut scopes = vec![Scope::new(RegionId::TOP)];
         let mut stack: Vec<Visit> = Vec::new();
-        for &o in &graph.outputs {
-            stack.extend(self.start(o, RegionId::TOP));
+        // XLA visits a computation's unreachable roots before its ROOT: each `while`
+        // leaves its loop counter unused, so every loop comes first, in emission order.
+        let mut roots: Vec<Root> = self
+            .loop_roots(RegionId::TOP)
+            .into_iter()
+            .map(Root::Region)
+            .collect();
+        roots.extend(graph.outputs.iter().map(|&o| Root::Value(o)));
+        for root in roots {
+            match root {
+                Root::Region(r) => stack.extend(self.start_region(r)),
+                Root::Value(o) => stack.extend(self.start(o, RegionId::TOP)),
+            }
             while let Some(visit) = stack.last_mut() {
                 // The scope stack starts with the top and pops only what it pushed.
-                let Some(&(scope, _, _)) = scopes.last() else {
+                let Some(scope) = scopes.last().map(|s| s.region) else {
                     break;
                 };
                 let next = match visit {
@@ -261,14 +412,26 @@ impl<'g> XlaWalk<'g> {
                         } else {
                             let (flops, transcendentals) = terms(graph, node);
                             if let Some(sum) = scopes.last_mut() {
-                                for f in flops {
-                                    sum.1 += f as f32;
+                                if node.prim.is_loop_exit() {
+                                    // The loop's own scalar ops sit outside its body call.
+                                    sum.control += flops.iter().map(Term::value).sum::<f32>();
+                                } else {
+                                    for term in flops {
+                                        sum.flops += term.value();
+                                    }
                                 }
-                                sum.2 += transcendentals as f32;
+                                sum.transcendentals += transcendentals as f32;
                             }
                             stack.pop();
                             None
                         }
+                    }
+                    Visit::Key => {
+                        if let Some(sum) = scopes.last_mut() {
+                            sum.flops += -1.0;
+                        }
+                        stack.pop();
+                        None
                     }
                     Visit::Call { r, next, body } => {
                         let r = *r;
@@ -280,7 +443,15 @@ impl<'g> XlaWalk<'g> {
                         } else if !*body {
                             *body = true;
                             *next = 0;
-                            scopes.push((r, 0.0, 0.0));
+                            scopes.push(Scope::new(r));
+                            // The body's loops first, as unreachable roots (see above).
+                            let loops: Vec<Visit> = self
+                                .loop_roots(r)
+                                .into_iter()
+                                .rev()
+                                .filter_map(|inner| self.start_region(inner))
+                                .collect();
+                            stack.extend(loops);
                             None
                         } else if *next < self.results[i].len() {
                             *next += 1;
@@ -288,11 +459,11 @@ impl<'g> XlaWalk<'g> {
                             self.start(result, r)
                         } else {
                             // The body's own float32 sum enters the caller as one term.
-                            if let Some((_, flops, transcendentals)) = scopes.pop()
+                            if let Some(inner) = scopes.pop()
                                 && let Some(sum) = scopes.last_mut()
                             {
-                                sum.1 += flops;
-                                sum.2 += transcendentals;
+                                sum.flops += inner.total();
+                                sum.transcendentals += inner.transcendentals;
                             }
                             stack.pop();
                             None
@@ -303,6 +474,6 @@ impl<'g> XlaWalk<'g> {
             }
         }
         // The top scope is never popped: calls pop only the scopes they pushed.
-        (scopes[0].1, scopes[0].2)
+        (scopes[0].flops, scopes[0].transcendentals)
     }
 }

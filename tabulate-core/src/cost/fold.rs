@@ -31,6 +31,12 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
         .collect();
     let mut known: Vec<Option<Known>> = vec![None; graph.values.len()];
     let mut removed = vec![false; graph.nodes.len()];
+    let mut producer: Vec<Option<usize>> = vec![None; graph.values.len()];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for v in &node.outputs {
+            producer[v.0 as usize] = Some(i);
+        }
+    }
     for (i, node) in graph.nodes.iter().enumerate() {
         let inputs: Vec<ValueId> = node.inputs.iter().map(|v| alias[v.0 as usize]).collect();
         let scope = call_scope(graph, node.region);
@@ -44,6 +50,15 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
                 splat: Some(x),
                 scope,
             });
+            removed[i] = true;
+            continue;
+        }
+        if let Some(parts) = concat_parts(graph, &producer, &removed, &alias, &inputs, scope)
+            && let Some(picked) = pieces_of_concat(graph, &node.prim, &node.outputs, &parts)
+        {
+            for (out, operand) in node.outputs.iter().zip(picked) {
+                alias[out.0 as usize] = operand;
+            }
             removed[i] = true;
             continue;
         }
@@ -75,6 +90,78 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
 
 /// The nearest enclosing call or loop region of `region` (or the top), as the scope whose
 /// literals are visible: a transposed call sees its forward call's literals.
+/// The operands of the `concatenate` producing `inputs[0]` with the axis and each
+/// operand's offset along it, when that `concatenate` is live and in the same function.
+fn concat_parts(
+    graph: &Graph,
+    producer: &[Option<usize>],
+    removed: &[bool],
+    alias: &[ValueId],
+    inputs: &[ValueId],
+    scope: RegionId,
+) -> Option<(usize, Vec<(ValueId, usize)>)> {
+    let p = producer[inputs.first()?.0 as usize]?;
+    let concat = &graph.nodes[p];
+    let Prim::Concatenate { axis } = concat.prim else {
+        return None;
+    };
+    if removed[p] || call_scope(graph, concat.region) != scope {
+        return None;
+    }
+    let mut offset = 0;
+    let parts = concat
+        .inputs
+        .iter()
+        .map(|&v| {
+            let v = alias[v.0 as usize];
+            let start = offset;
+            offset += graph.spec(v).shape.dims()[axis];
+            (v, start)
+        })
+        .collect();
+    Some((axis, parts))
+}
+
+/// The canonicaliser's `slice(concatenate(a, b, …))` fold: a slice (or each result of
+/// a `split`) that is exactly one operand of the `concatenate` is that operand — how
+/// the transpose of a `concatenate` applied to its own output reads its pieces.
+fn pieces_of_concat(
+    graph: &Graph,
+    prim: &Prim,
+    outputs: &[ValueId],
+    (axis, parts): &(usize, Vec<(ValueId, usize)>),
+) -> Option<Vec<ValueId>> {
+    let axis = *axis;
+    let find = |start: usize, out: ValueId| {
+        parts
+            .iter()
+            .find(|&&(v, offset)| offset == start && graph.spec(v) == graph.spec(out))
+            .map(|&(v, _)| v)
+    };
+    match prim {
+        Prim::Slice { start, strides, .. } => {
+            let whole_elsewhere = start.iter().enumerate().all(|(d, &s)| d == axis || s == 0);
+            if !whole_elsewhere || strides.iter().any(|&s| s != 1) {
+                return None;
+            }
+            Some(vec![find(start[axis], *outputs.first()?)?])
+        }
+        Prim::Split { axis: a, sizes } if *a == axis => {
+            let mut offset = 0;
+            sizes
+                .iter()
+                .zip(outputs)
+                .map(|(&size, &out)| {
+                    let piece = find(offset, out);
+                    offset += size;
+                    piece
+                })
+                .collect()
+        }
+        _ => None,
+    }
+}
+
 fn call_scope(graph: &Graph, mut region: RegionId) -> RegionId {
     while region != RegionId::TOP {
         let r = graph.region(region);

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
-use crate::ops::graph::Graph;
+use crate::ops::graph::{Graph, ValueId};
 use crate::options::{Frozen, Optimizer};
 use crate::trace::{CallRecord, Recording};
 
@@ -337,7 +337,20 @@ fn saved_bytes(
 fn forward_program(recording: &Recording, call: &CallRecord) -> Graph {
     let mut outputs = call.results.clone();
     outputs.extend(call.variables.iter().copied());
-    program::extract(&recording.graph, call.span.clone(), &outputs)
+    program::extract(
+        &recording.graph,
+        call.span.clone(),
+        &program_inputs(call),
+        &outputs,
+    )
+}
+
+/// The values a call's program takes, in JAX's order for `apply(variables, rngs,
+/// *args)`: its variables as the flattened (sorted) variables dict, then its arguments.
+fn program_inputs(call: &CallRecord) -> Vec<ValueId> {
+    let mut inputs = call.variable_inputs.clone();
+    inputs.extend(call.arguments.iter().copied());
+    inputs
 }
 
 /// The call's own operations: its program with the spans of the calls inside it removed.
@@ -357,7 +370,13 @@ fn glue_program(recording: &Recording, call: &CallRecord) -> Graph {
         .collect();
     let mut outputs = call.results.clone();
     outputs.extend(call.variables.iter().copied());
-    program::extract_glue(&recording.graph, call.span.clone(), &holes, &outputs)
+    program::extract_glue(
+        &recording.graph,
+        call.span.clone(),
+        &holes,
+        &program_inputs(call),
+        &outputs,
+    )
 }
 
 fn by_operator(program: &Graph) -> Option<BTreeMap<String, OperatorCount>> {
@@ -438,7 +457,7 @@ impl ModelPrograms {
         }
         let nodes = u32::try_from(recording.graph.nodes.len()).unwrap_or(u32::MAX);
         ModelPrograms {
-            forward: program::extract(&recording.graph, 0..nodes, &outputs),
+            forward: program::extract(&recording.graph, 0..nodes, &[], &outputs),
         }
     }
 

@@ -8,9 +8,17 @@ use std::ops::Range;
 
 use crate::ops::graph::{Graph, Region, RegionId, ValueId};
 
-/// Copies nodes `span` of `source` into a new graph whose outputs are `outputs`.
-pub(crate) fn extract(source: &Graph, span: Range<u32>, outputs: &[ValueId]) -> Graph {
-    extract_without(source, span, &[], outputs)
+/// Copies nodes `span` of `source` into a new graph whose outputs are `outputs`. Its
+/// inputs come in the order of `inputs` (the values of `source` that JAX passes as the
+/// program's arguments: variables, then the call's arguments), then any other value read
+/// from outside the span in first-use order. The VJP's root tuple follows that order.
+pub(crate) fn extract(
+    source: &Graph,
+    span: Range<u32>,
+    inputs: &[ValueId],
+    outputs: &[ValueId],
+) -> Graph {
+    extract_without(source, span, &[], inputs, outputs)
 }
 
 /// The program of a row's own operations: nodes `span` of `source` except those in
@@ -20,6 +28,7 @@ pub(crate) fn extract_glue(
     source: &Graph,
     span: Range<u32>,
     holes: &[Range<u32>],
+    inputs: &[ValueId],
     outputs: &[ValueId],
 ) -> Graph {
     let mut outputs = outputs.to_vec();
@@ -36,13 +45,14 @@ pub(crate) fn extract_glue(
             }
         }
     }
-    extract_without(source, span, holes, &outputs)
+    extract_without(source, span, holes, inputs, &outputs)
 }
 
 fn extract_without(
     source: &Graph,
     span: Range<u32>,
     holes: &[Range<u32>],
+    inputs: &[ValueId],
     outputs: &[ValueId],
 ) -> Graph {
     let mut graph = Graph::default();
@@ -93,6 +103,23 @@ fn extract_without(
         .iter()
         .map(|&v| map_value(source, &mut graph, &mut values, v))
         .collect();
+    let mut ordered: Vec<ValueId> = Vec::with_capacity(graph.inputs.len());
+    for v in inputs {
+        if let Some(&mapped) = values.get(v)
+            && graph.inputs.contains(&mapped)
+            && !ordered.contains(&mapped)
+        {
+            ordered.push(mapped);
+        }
+    }
+    let rest: Vec<ValueId> = graph
+        .inputs
+        .iter()
+        .copied()
+        .filter(|v| !ordered.contains(v))
+        .collect();
+    ordered.extend(rest);
+    graph.inputs = ordered;
     graph
 }
 

@@ -5,38 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use super::fold::fold;
+use super::count::{Live, live};
 use super::vjp::VjpParts;
 use crate::dtype::DType;
 use crate::ops::graph::{Graph, Spec, ValueId};
-
-/// The program's live nodes and, per value, the value it stands for after folding.
-struct Live {
-    alias: Vec<ValueId>,
-    live: Vec<bool>,
-}
-
-fn live(graph: &Graph) -> Live {
-    let folded = fold(graph);
-    let mut needed = vec![false; graph.values.len()];
-    for &v in &graph.outputs {
-        needed[folded.alias[v.0 as usize].0 as usize] = true;
-    }
-    let mut live = vec![false; graph.nodes.len()];
-    for (i, node) in graph.nodes.iter().enumerate().rev() {
-        if folded.removed[i] || !node.outputs.iter().any(|v| needed[v.0 as usize]) {
-            continue;
-        }
-        live[i] = true;
-        for v in &node.inputs {
-            needed[folded.alias[v.0 as usize].0 as usize] = true;
-        }
-    }
-    Live {
-        alias: folded.alias,
-        live,
-    }
-}
 
 /// What one primitive contributes to a program.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -405,8 +405,11 @@ fn bias_shape(rhs: &str, output: &str, shape: &[usize]) -> (Vec<usize>, Vec<usiz
     (bias, broadcast)
 }
 
-/// `jnp.einsum` of two operands: a `dot_general` with the shared letters as batch or
-/// contracted dimensions, then a transpose to the output's order.
+/// `jnp.einsum` of two operands as JAX contracts them: a `dot_general` with the shared
+/// letters as batch (in the output's order) or contracted dimensions, then a transpose
+/// to the output's order. JAX tries `dot_general(a, b)` first and keeps it when its
+/// result is already in the output's order; otherwise it contracts `dot_general(b, a)`,
+/// which decides the order XLA visits the operands in.
 pub(crate) fn einsum2(lhs: &str, rhs: &str, out: &str, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (lc, rc, oc): (Vec<char>, Vec<char>, Vec<char>) = (
         lhs.chars().collect(),
@@ -419,18 +422,8 @@ pub(crate) fn einsum2(lhs: &str, rhs: &str, out: &str, a: &Tensor, b: &Tensor) -
             format!("einsum {lhs},{rhs}->{out} does not match the operands {a} and {b}"),
         ));
     }
-    let pos = |s: &[char], c: char| s.iter().position(|&x| x == c);
-    let mut dims = DotDims::default();
-    for (i, &c) in lc.iter().enumerate() {
-        if let Some(j) = pos(&rc, c) {
-            if oc.contains(&c) {
-                dims.lhs_batch.push(i);
-                dims.rhs_batch.push(j);
-            } else {
-                dims.lhs_contracting.push(i);
-                dims.rhs_contracting.push(j);
-            }
-        } else if !oc.contains(&c) {
+    for &c in &lc {
+        if !rc.contains(&c) && !oc.contains(&c) {
             return Err(Error::invalid(format!(
                 "einsum letter {c:?} appears only in the input and is not summed here"
             )));
@@ -441,11 +434,50 @@ pub(crate) fn einsum2(lhs: &str, rhs: &str, out: &str, a: &Tensor, b: &Tensor) -
             "einsum {lhs},{rhs}->{out}: a kernel letter appears nowhere else"
         )));
     }
-    let y = lax::dot_general(a, b, dims.clone())?;
+    let batch: Vec<char> = oc
+        .iter()
+        .copied()
+        .filter(|c| lc.contains(c) && rc.contains(c))
+        .collect();
+    let mut contracted: Vec<char> = lc
+        .iter()
+        .copied()
+        .filter(|c| rc.contains(c) && !oc.contains(c))
+        .collect();
+    contracted.sort_unstable();
+    let free = |s: &[char], other: &[char]| -> Vec<char> {
+        s.iter().copied().filter(|c| !other.contains(c)).collect()
+    };
+    let (a_free, b_free) = (free(&lc, &rc), free(&rc, &lc));
+    let straight: Vec<char> = batch
+        .iter()
+        .chain(&a_free)
+        .chain(&b_free)
+        .copied()
+        .collect();
+    let ((x, xc), (y, yc)) = if straight == oc {
+        ((a, &lc), (b, &rc))
+    } else {
+        ((b, &rc), (a, &lc))
+    };
+    let pos = |s: &[char], c: char| s.iter().position(|&x| x == c);
+    let mut dims = DotDims::default();
+    for &c in &batch {
+        dims.lhs_batch.extend(pos(xc, c));
+        dims.rhs_batch.extend(pos(yc, c));
+    }
+    for &c in &contracted {
+        dims.lhs_contracting.extend(pos(xc, c));
+        dims.rhs_contracting.extend(pos(yc, c));
+    }
+    let result = lax::dot_general(x, y, dims)?;
     // dot_general's output order: batch letters, lhs free letters, rhs free letters.
-    let mut order: Vec<char> = dims.lhs_batch.iter().map(|&i| lc[i]).collect();
-    order.extend(lc.iter().filter(|c| !rc.contains(c)));
-    order.extend(rc.iter().filter(|c| !lc.contains(c)));
+    let mut order = batch.clone();
+    order.extend(free(xc, yc));
+    order.extend(free(yc, xc));
+    if order == oc {
+        return Ok(result);
+    }
     let perm = oc
         .iter()
         .map(|&c| {
@@ -454,7 +486,7 @@ pub(crate) fn einsum2(lhs: &str, rhs: &str, out: &str, a: &Tensor, b: &Tensor) -
             })
         })
         .collect::<Result<Vec<usize>>>()?;
-    y.transpose(&perm)
+    result.transpose(&perm)
 }
 
 /// A lookup table of `num_embeddings` vectors of `features` (`flax.linen.Embed`); its

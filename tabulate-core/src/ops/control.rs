@@ -114,7 +114,11 @@ pub(super) fn loop_entry_transpose(
     let mut inputs = Vec::new();
     let mut specs = Vec::new();
     let mut which = Vec::new();
-    for (k, (ct, arg)) in cts.iter().zip(args).enumerate() {
+    // The transposed body returns the invariants' cotangents first, then the carries'
+    // and scanned inputs' (JAX's `c_bar + a_bar`): XLA's DFS of the body follows that.
+    let order = (scanned..cts.len().min(args.len())).chain(0..scanned.min(cts.len()));
+    for k in order {
+        let (ct, arg) = (&cts[k], &args[k]);
         let Some(ct) = *ct else { continue };
         let ct = if k < scanned {
             ct

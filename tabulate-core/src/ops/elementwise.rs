@@ -1,7 +1,7 @@
 //! Elementwise primitives: unary and binary arithmetic, comparisons, `select_n`,
 //! `convert_element_type`, `integer_pow` and `stop_gradient`.
 
-use super::{Cost, Prim};
+use super::{Cost, Prim, Term};
 use crate::dtype::{DType, DTypeKind};
 use crate::error::{Error, Result};
 use crate::ops::graph::{Spec, ValueId};
@@ -117,6 +117,22 @@ impl Unary {
                 transcendentals: elements,
             },
             _ => Cost::flops(elements),
+        }
+    }
+
+    /// XLA's terms for this op on `elements` elements: one per HLO instruction it
+    /// lowers to. Logistic is `neg`, `add`, `div` around its `exp` (the constant 1
+    /// folds); erfc is CHLO's float32 expansion, 62 elementwise instructions.
+    pub(crate) fn instruction_terms(self, cost: Cost, elements: u64) -> Vec<Term> {
+        let instructions: usize = match self {
+            Unary::Logistic => 3,
+            Unary::Erfc => 62,
+            _ => return vec![Term::Op(cost.flops)],
+        };
+        if (instructions as u64).checked_mul(elements) == Some(cost.flops) {
+            Term::ops(std::iter::repeat_n(elements, instructions))
+        } else {
+            vec![Term::Op(cost.flops)]
         }
     }
 
@@ -709,13 +725,13 @@ pub(super) fn bitcast_convert_spec(inputs: &[&Spec], to: DType) -> Result<Spec> 
 
 /// `integer_pow` lowers to one instruction per multiply or divide, each of `elements`
 /// flops: `cost.flops` split into that many terms.
-pub(super) fn integer_pow_instructions(cost: Cost, out: &Spec) -> Vec<u64> {
+pub(super) fn integer_pow_instructions(cost: Cost, out: &Spec) -> Vec<Term> {
     let e = out.elements();
     if e > 0 && cost.flops > e {
         #[allow(clippy::cast_possible_truncation)] // a handful of multiplies
-        return vec![e; (cost.flops / e) as usize];
+        return vec![Term::Op(e); (cost.flops / e) as usize];
     }
-    vec![cost.flops]
+    vec![Term::Op(cost.flops)]
 }
 
 #[cfg(test)]

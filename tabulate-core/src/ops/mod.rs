@@ -49,6 +49,37 @@ pub(crate) struct Cost {
     pub(crate) transcendentals: u64,
 }
 
+/// One term of XLA's float32 flop sum (`HloCostAnalysis`): each is rounded to float32
+/// and added to its computation's float32 total in DFS order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Term {
+    /// One instruction's flops.
+    Op(u64),
+    /// A nested computation (`call`, `while`: body then condition), summed on its own
+    /// in float32; its total is one term of the caller.
+    Nested(Vec<Term>),
+    /// A `reduce` (or `map`, `scatter`, `reduce-window`): `f32(f32(body) × f32(count))`,
+    /// the flops of one application of its body times how often it is applied.
+    Scaled { body: u64, count: u64 },
+}
+
+impl Term {
+    /// The terms of instructions with these element counts, one instruction each.
+    pub(crate) fn ops(counts: impl IntoIterator<Item = u64>) -> Vec<Term> {
+        counts.into_iter().map(Term::Op).collect()
+    }
+
+    /// The float32 value this term adds to its computation's total.
+    #[allow(clippy::cast_precision_loss)] // float32, as XLA's `Properties`
+    pub(crate) fn value(&self) -> f32 {
+        match self {
+            Term::Op(flops) => *flops as f32,
+            Term::Nested(terms) => terms.iter().fold(0f32, |sum, t| sum + t.value()),
+            Term::Scaled { body, count } => (*body as f32) * (*count as f32),
+        }
+    }
+}
+
 impl Cost {
     pub(crate) const ZERO: Cost = Cost {
         flops: 0,
@@ -375,19 +406,44 @@ impl Prim {
         }
     }
 
-    /// The flops of each HLO instruction the primitive lowers to, in lowering order, from
-    /// its [`Prim::cost`]. XLA rounds its float32 total after every instruction, so a
-    /// primitive that lowers to several (`integer_pow` 3 = 2 multiplies, −2 = multiply +
-    /// divide) must not be one term. Others that lower to several outside a call
-    /// (logistic's neg, add, div; erfc's polynomial; fill-mode gather checks) are one
-    /// term: exact below 2^24 per row, and no golden row above it has them.
-    #[inline]
-    pub(crate) fn instruction_flops(&self, cost: Cost, outputs: &[&Spec]) -> Vec<u64> {
+    /// The terms the primitive adds to XLA's float32 sum, in the order XLA's DFS visits
+    /// the HLO instructions it lowers to (`reference/xla-cost-model.md` §7.8): one per
+    /// instruction, a nested computation (a `call`, a `while`) as one term summed on its
+    /// own, a `reduce` as its body's flops times its count. From its [`Prim::cost`] and
+    /// the specs of its operands and results.
+    pub(crate) fn instruction_terms(
+        &self,
+        cost: Cost,
+        inputs: &[&Spec],
+        outputs: &[&Spec],
+    ) -> Vec<Term> {
         match (self, outputs.first()) {
             (Prim::IntegerPow(_), Some(out)) => elementwise::integer_pow_instructions(cost, out),
-            (Prim::IntegerPow(_), None)
-            | (
-                Prim::Unary(_)
+            (Prim::Unary(op), Some(out)) => op.instruction_terms(cost, out.elements()),
+            (Prim::Reduce { .. }, Some(out)) => vec![Term::Scaled {
+                body: 1,
+                count: inputs
+                    .first()
+                    .map_or(0, |x| x.elements())
+                    .saturating_sub(out.elements()),
+            }],
+            (Prim::Argmax { .. }, Some(out)) => {
+                reduce::argmax_terms(inputs.first().map_or(0, |x| x.elements()), out.elements())
+            }
+            (Prim::Gather { mode, .. }, Some(out)) => match inputs.get(1) {
+                Some(indices) => gather::gather_terms(indices, out, *mode),
+                None => vec![Term::Op(cost.flops)],
+            },
+            (Prim::RandomFoldIn, _) => random::fold_in_terms(),
+            (Prim::Iota2x32 { shape }, _) => random::iota_2x32_terms(shape),
+            (Prim::Threefry2x32, _) => {
+                random::threefry_terms(inputs.get(1).map_or(0, |x| x.elements()))
+            }
+            (
+                Prim::IntegerPow(_)
+                | Prim::Unary(_)
+                | Prim::Reduce { .. }
+                | Prim::Argmax { .. }
                 | Prim::Binary(_)
                 | Prim::Compare(_)
                 | Prim::SelectN
@@ -403,8 +459,6 @@ impl Prim {
                 | Prim::Concatenate { .. }
                 | Prim::Split { .. }
                 | Prim::Rev { .. }
-                | Prim::Reduce { .. }
-                | Prim::Argmax { .. }
                 | Prim::DotGeneral(_)
                 | Prim::Conv(_)
                 | Prim::ReduceWindow { .. }
@@ -413,9 +467,6 @@ impl Prim {
                 | Prim::Gather { .. }
                 | Prim::ScatterAdd { .. }
                 | Prim::BitcastConvert(_)
-                | Prim::RandomFoldIn
-                | Prim::Iota2x32 { .. }
-                | Prim::Threefry2x32
                 | Prim::LoopVar
                 | Prim::LoopSlice { .. }
                 | Prim::LoopExit { .. }
@@ -423,10 +474,14 @@ impl Prim {
                 | Prim::LoopBackwardEnter { .. }
                 | Prim::LoopBackwardExit { .. },
                 _,
-            ) => {
-                vec![cost.flops]
-            }
+            ) => vec![Term::Op(cost.flops)],
         }
+    }
+
+    /// Whether the primitive is the `while` that ends a loop region (forward or
+    /// transposed): its terms are the loop's own scalar ops, not its body's.
+    pub(crate) fn is_loop_exit(&self) -> bool {
+        matches!(self, Prim::LoopExit { .. } | Prim::LoopBackwardExit { .. })
     }
 
     /// Whether a tangent can flow through the primitive: false where its JVP is zero

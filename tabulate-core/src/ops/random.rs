@@ -4,7 +4,7 @@
 //! lowered, uncompiled module): every elementwise integer op counts one per element,
 //! and the hash rounds are a `while` loop whose body and condition count once.
 
-use super::Cost;
+use super::{Cost, Term};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::graph::Spec;
@@ -73,7 +73,7 @@ pub(super) fn iota_2x32_cost(shape: &Shape) -> Cost {
     if k == 0 {
         return Cost::flops(2);
     }
-    Cost::flops((2 * k + 1) * shape.elements())
+    Cost::flops((2 * k + 1).saturating_mul(shape.elements()))
 }
 
 pub(super) fn threefry_cost(counts: &Spec) -> Cost {
@@ -87,4 +87,91 @@ pub(super) fn threefry_cost(counts: &Spec) -> Cost {
 
 pub(super) fn fold_in_cost() -> Cost {
     Cost::flops(FOLD_IN_FLOPS)
+}
+
+/// XLA's terms for `random_fold_in` with a constant (Flax's `make_rng`): the nested
+/// `_threefry_fold_in` computation, a seed shift and a threefry hash of one element.
+pub(super) fn fold_in_terms() -> Vec<Term> {
+    let mut body = vec![Term::Op(1)];
+    body.extend(threefry_terms(1));
+    vec![Term::Nested(body)]
+}
+
+/// XLA's terms for `iota_2x32_shape` (lowered inline): per axis of size > 1 but the
+/// first, a `multiply` by its stride and an `add`; then a `shift-right-logical` and two
+/// `convert`s to split the words, each over the whole shape.
+pub(super) fn iota_2x32_terms(shape: &Shape) -> Vec<Term> {
+    // As `iota_2x32_cost` counts: none for a scalar, the shift and one convert of the
+    // constant index with no axis of size > 1, else 2k + 1 instructions over the shape
+    // (built from `k`, not from the cost, which saturates on huge shapes).
+    let k = shape.dims().iter().filter(|&&d| d != 1).count();
+    let elements = shape.elements();
+    if shape.rank() == 0 || (k > 0 && elements == 0) {
+        return Vec::new();
+    }
+    if k == 0 {
+        return Term::ops([1, 1]);
+    }
+    Term::ops(std::iter::repeat_n(elements, 2 * k + 1))
+}
+
+/// XLA's terms for `threefry2x32` on `n` elements per word, in its DFS order: the
+/// nested `threefry2x32` computation (two key `add`s, two key-schedule `xor`s, the
+/// 5-round `while` loop). The loop is one term, its body plus its condition: the body
+/// is the counter `add` and a nested call of the 20 rounds with their key injections
+/// (`THREEFRY_BODY`), the condition one `compare`.
+pub(super) fn threefry_terms(n: u64) -> Vec<Term> {
+    let rounds = Term::Nested(
+        THREEFRY_BODY
+            .iter()
+            .map(|&whole| Term::Op(if whole { n } else { 1 }))
+            .collect(),
+    );
+    let body = Term::Nested(vec![Term::Op(1), rounds]);
+    let condition = Term::Nested(vec![Term::Op(1)]);
+    vec![Term::Nested(vec![
+        Term::Op(n),
+        Term::Op(n),
+        Term::Op(1),
+        Term::Op(1),
+        Term::Nested(vec![body, condition]),
+    ])]
+}
+
+/// The instructions of the threefry loop's inner call in DFS order: `true` for one over
+/// every element, `false` for a scalar (rotation amounts, key schedule, counters).
+const THREEFRY_BODY: [bool; 30] = [
+    false, true, true, false, true, true, true, // counter add; round 1
+    true, true, false, true, true, true, // round 2
+    true, true, false, true, true, true, // round 3
+    true, true, true, false, true, true, true, // round 4 after the key add
+    true, false, false, true, // key injection: add, counter add, convert, add
+];
+
+#[cfg(test)]
+mod tests {
+    use super::{Term, threefry_terms};
+
+    /// The threefry computation on 1048576 elements (Dropout's mask on
+    /// float32[1,32,32,1024]) as XLA's cost analysis sums it (traced with
+    /// `notes/xla-scripts/tree.py`): the loop's inner call 23N+7 sums to 24117252 in
+    /// float32, the loop to 24117252, the whole hash to 26214406 (25N+11 = 26214411).
+    #[test]
+    fn threefry_sums_its_nested_computations_in_float32() {
+        let n = 1_048_576;
+        let terms = threefry_terms(n);
+        let [Term::Nested(hash)] = terms.as_slice() else {
+            panic!("threefry is one nested computation");
+        };
+        let Term::Nested(body_and_condition) = &hash[4] else {
+            panic!("the fifth instruction is the loop");
+        };
+        let Term::Nested(body) = &body_and_condition[0] else {
+            panic!("the loop's body");
+        };
+        assert_eq!(body[1].value().to_bits(), 24_117_252.0_f32.to_bits());
+        assert_eq!(hash[4].value().to_bits(), 24_117_252.0_f32.to_bits());
+        assert_eq!(terms[0].value().to_bits(), 26_214_406.0_f32.to_bits());
+        assert_eq!(threefry_terms(1)[0].value().to_bits(), 36.0_f32.to_bits());
+    }
 }

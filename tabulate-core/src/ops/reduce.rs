@@ -2,7 +2,7 @@
 //! `reduce_or` (an HLO `reduce`: one reducer application per input element beyond the
 //! output's) and `argmax` (a variadic reduce with a 9-flop reducer).
 
-use super::{Cmp, Cost, Prim};
+use super::{Cmp, Cost, Prim, Term};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::graph::{Spec, ValueId};
@@ -75,7 +75,25 @@ pub(super) fn argmax_spec(inputs: &[&Spec], axis: usize, index_dtype: DType) -> 
 
 /// The variadic reducer compares values and indices and selects both: 9 flops.
 pub(super) fn argmax_cost(input: &Spec, out: u64) -> Cost {
-    Cost::flops(input.elements().saturating_sub(out).saturating_mul(9))
+    Cost::flops(
+        input
+            .elements()
+            .saturating_sub(out)
+            .saturating_mul(ARGMAX_BODY_FLOPS),
+    )
+}
+
+/// The flops of argmax's reducer body, applied to one (value, index) pair: `gt`, `ne`,
+/// `or`, `select`, `eq`, `lt`, `and`, `or`, `select`.
+const ARGMAX_BODY_FLOPS: u64 = 9;
+
+/// XLA's term for argmax over `input` elements into `out`: a variadic `reduce` whose
+/// body is applied `input − out` times, `f32(f32(9) × f32(count))`.
+pub(super) fn argmax_terms(input: u64, out: u64) -> Vec<Term> {
+    vec![Term::Scaled {
+        body: ARGMAX_BODY_FLOPS,
+        count: input.saturating_sub(out),
+    }]
 }
 
 pub(super) fn reduce_jvp(

@@ -163,9 +163,16 @@ pub(crate) fn backward(program: &mut Graph, tape: &Tape, cts: &mut Cotangents) -
             [Some(ct)] => node.prim.transpose(&mut cx, *ct, &node.args)?,
             _ => node.prim.transpose_multi(&mut cx, &out_cts, &node.args)?,
         };
+        // The transposed loop entry ends the backward loop: what it hands out are the
+        // loop's results, so their sums with other cotangents come after the loop.
+        let region = if matches!(node.prim, Prim::LoopEntry { .. }) {
+            program.region(node.region).parent
+        } else {
+            node.region
+        };
         for (arg, contribution) in node.args.iter().zip(contributions) {
             if let (LinArg::Tan(t), Some(c)) = (arg, contribution) {
-                cts.add(program, *t, c, node.region)?;
+                cts.add(program, *t, c, region)?;
             }
         }
     }

@@ -47,8 +47,14 @@ pub(crate) struct CallRecord {
     /// module: Flax's `hasattr(module, method)` is false, so it only shows as repeated.
     pub(crate) lifted: bool,
     /// The final value of every variable the call (or a call inside it) declared, read
-    /// or wrote: the mutable state Flax's `apply` returns.
+    /// or wrote: the mutable state Flax's `apply` returns. Sorted as JAX flattens the
+    /// variables dict: by collection, module path and name, in code-point order.
     pub(crate) variables: Vec<ValueId>,
+    /// The value each of those variables held when the call first touched it, in the
+    /// same order: the variable inputs of the call's program.
+    pub(crate) variable_inputs: Vec<ValueId>,
+    /// The tensors of the call's arguments, as JAX flattens `(args, kwargs)`.
+    pub(crate) arguments: Vec<ValueId>,
 }
 
 /// A finished trace: the graph, the calls in entry order and the variables.
@@ -313,7 +319,7 @@ impl Trace {
         key: &ModuleKey,
         fields: Vec<(ModuleKey, String)>,
         method: &'static str,
-        inputs: Value,
+        call_args: &CallArgs,
         lifted: Option<&Lifted>,
     ) -> usize {
         let (path, attached) = match lifted.and_then(|l| l.path.clone()) {
@@ -321,6 +327,12 @@ impl Trace {
             None => self.resolve_path(module, key),
         };
         let adopts = attached || module.fields_are_attributes();
+        let arguments = call_args
+            .flat_arrays()
+            .into_iter()
+            .map(|(id, spec)| self.value_for_id(id, spec))
+            .collect();
+        let inputs = call_args.to_value();
         let index = self.calls.len();
         self.calls.push(CallRecord {
             path: path.clone(),
@@ -331,6 +343,8 @@ impl Trace {
             span: self.node_count()..self.node_count(),
             results: Vec::new(),
             variables: Vec::new(),
+            variable_inputs: Vec::new(),
+            arguments,
             lifted: lifted.is_some(),
         });
         let uid = self.next_frame;
@@ -364,16 +378,21 @@ impl Trace {
             .into_iter()
             .map(|(id, spec)| self.value_for_id(id, spec))
             .collect();
-        let variables = frame
-            .touched
+        let mut touched = frame.touched;
+        touched.sort_by(|a, b| {
+            let (a, b) = (self.variables.get(a.0), self.variables.get(b.0));
+            (&a.collection, &a.path, &a.name).cmp(&(&b.collection, &b.path, &b.name))
+        });
+        let variables = touched
             .iter()
-            .map(|&var| self.variables.get(var).current)
+            .map(|&(var, _)| self.variables.get(var).current)
             .collect();
         let call = &mut self.calls[index];
         call.span.end = end;
         call.outputs = outputs;
         call.results = results;
         call.variables = variables;
+        call.variable_inputs = touched.iter().map(|&(_, entry)| entry).collect();
     }
 
     /// The graph value of tensor `id`; a tensor the trace never saw (made outside the run
@@ -476,9 +495,10 @@ impl Trace {
 
     /// Notes, in every open call, that the call touched `var`.
     fn touch(&mut self, var: VarId) {
+        let value = self.variables.get(var).current;
         for frame in &mut self.frames {
-            if frame.call.is_some() && !frame.touched.contains(&var) {
-                frame.touched.push(var);
+            if frame.call.is_some() && !frame.touched.iter().any(|&(v, _)| v == var) {
+                frame.touched.push((var, value));
             }
         }
     }
@@ -500,7 +520,7 @@ pub(crate) fn open_call(
     let key = naming::key_of(module);
     let mut call_args = CallArgs::default();
     args(&mut call_args);
-    with_trace(|trace| trace.enter(module, &key, fields, method, call_args.to_value(), lifted))
+    with_trace(|trace| trace.enter(module, &key, fields, method, &call_args, lifted))
 }
 
 /// Closes the call whose frame is at `depth` with its result (`None` when it failed or

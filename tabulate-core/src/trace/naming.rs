@@ -58,8 +58,9 @@ pub(super) struct Frame {
     /// an open call (Flax's adoption by `_register_submodules`).
     adopts: bool,
     counters: HashMap<&'static str, usize>,
-    /// Variables touched during the call.
-    pub(super) touched: Vec<VarId>,
+    /// Variables touched during the call, each with the value it held when first
+    /// touched (what the call's program takes as that variable's input).
+    pub(super) touched: Vec<(VarId, crate::ops::graph::ValueId)>,
 }
 
 impl Frame {
