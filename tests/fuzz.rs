@@ -1023,10 +1023,9 @@ fn conv_expected(c: &ConvConfig, xs: &[usize]) -> Option<Expect> {
                 let total = ((out - 1) * s + window - dilated_in).max(0);
                 (total / 2, total - total / 2)
             }
-            nn::Padding::Explicit(p) => {
-                let q = per_pair(p, spatial)?;
-                (i128::from(q[i].0), i128::from(q[i].1))
-            }
+            // As Flax's `canonicalize_padding`: one pair per spatial dimension, or an error.
+            nn::Padding::Explicit(p) if p.len() != spatial => return Some(Expect::Fails),
+            nn::Padding::Explicit(p) => (i128::from(p[i].0), i128::from(p[i].1)),
         };
         if matches!(c.padding, nn::Padding::Circular) {
             return None;
@@ -1039,14 +1038,6 @@ fn conv_expected(c: &ConvConfig, xs: &[usize]) -> Option<Expect> {
     }
     out.push(c.features);
     Some(Expect::Shape(out))
-}
-
-fn per_pair(p: &[(i64, i64)], n: usize) -> Option<Vec<(i64, i64)>> {
-    match p.len() {
-        1 => Some(vec![p[0]; n]),
-        m if m == n => Some(p.to_vec()),
-        _ => None,
-    }
 }
 
 fn pool_expected(

@@ -440,3 +440,21 @@ fn counts_that_fit_exactly_are_shown_exactly() {
         Some(1 << 61)
     );
 }
+
+#[test]
+fn conv_padding_needs_one_pair_per_spatial_dimension() {
+    // Found by the long fuzz run: the reference rule broadcast one pair; Flax's
+    // `canonicalize_padding` (and this crate) reject it.
+    let msg = error(
+        |x| {
+            Conv::new(1, vec![1, 1])
+                .padding(Padding::Explicit(vec![(0, 0)]))
+                .forward(x)
+        },
+        &f32s(&[0, 0, 0]),
+    );
+    assert_eq!(
+        msg,
+        "Conv_0 (Conv): padding [(0, 0)] needs one pair per spatial dimension (2)"
+    );
+}
