@@ -140,6 +140,14 @@ impl Error {
         }))
     }
 
+    /// This error, placed at `location` unless it already has one.
+    pub(crate) fn or_at(mut self, location: impl FnOnce() -> Location) -> Error {
+        if self.0.location.is_none() {
+            self.0.location = Some(location());
+        }
+        self
+    }
+
     /// A shape error of operation `op`.
     pub fn shape(op: &'static str, detail: impl Into<String>) -> Error {
         Error::new(ErrorKind::Shape {

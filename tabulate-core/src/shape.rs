@@ -37,6 +37,13 @@ impl Shape {
             .fold(1u64, |acc, &d| acc.saturating_mul(d as u64))
     }
 
+    /// The number of elements, or `None` when it does not fit in a `u64`.
+    pub fn checked_elements(&self) -> Option<u64> {
+        self.0
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))
+    }
+
     /// Dimension `axis`, counting from the end when negative (`-1` is the last).
     pub fn dim(&self, axis: isize) -> Option<usize> {
         normalize_axis(axis, self.rank()).map(|a| self.0[a])

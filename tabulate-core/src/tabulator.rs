@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use crate::call::ForwardOutput;
 use crate::cost::{self, Metric, MetricOptions, ModelPrograms, RowScope};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::module::Tabulate;
 use crate::options::{Frozen, Mutable, Optimizer};
-use crate::summary::collect::{Selection, collect, shown_calls, value_bytes};
+use crate::summary::collect::{Selection, collect, exact_sum, shown_calls, value_bytes};
 use crate::summary::{MemoryEstimate, Size, Summary, TrainableSplit};
 use crate::trace::{self, Recording};
 use crate::value::Value;
@@ -223,8 +223,10 @@ impl<M: Tabulate> Tabulator<'_, M> {
         };
         if let Some(error) = out.failure() {
             if self.table_on_error && !recording.calls.is_empty() {
-                let partial = self.partial(&recording, selection);
-                return Err(error.with_partial(Arc::new(partial)));
+                // A partial table that cannot be made (its totals overflow) is left out.
+                if let Ok(partial) = self.partial(&recording, selection) {
+                    return Err(error.with_partial(Arc::new(partial)));
+                }
             }
             return Err(error);
         }
@@ -256,19 +258,30 @@ impl<M: Tabulate> Tabulator<'_, M> {
             &shown,
             self.metrics.clone(),
             measured,
-        );
-        let split = self.trainable_split(&recording);
-        if self.trainable {
-            summary.trainable = Some(split);
-        }
-        if self.memory || self.operators {
-            let programs = ModelPrograms::new(&recording);
-            if self.operators {
-                summary.operators = Some(programs.by_operator());
+        )?;
+        // Model-wide figures: their errors name the model.
+        let at_root = |e: Error| {
+            e.or_at(|| Location {
+                path: String::new(),
+                module: self.model.type_name().to_string(),
+            })
+        };
+        if self.trainable || self.memory {
+            let split = self.trainable_split(&recording).map_err(at_root)?;
+            if self.trainable {
+                summary.trainable = Some(split);
             }
             if self.memory {
-                summary.memory = Some(self.memory_estimate(&recording, &programs, split)?);
+                let programs = ModelPrograms::new(&recording);
+                summary.memory = Some(
+                    self.memory_estimate(&recording, &programs, split)
+                        .map_err(at_root)?,
+                );
             }
+        }
+        if self.operators {
+            let programs = ModelPrograms::new(&recording);
+            summary.operators = Some(programs.by_operator().map_err(at_root)?);
         }
         summary.notes = self.notes();
         Ok(summary)
@@ -276,7 +289,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
 
     /// The table of the calls made before a failure: no computed columns, and the calls
     /// that did not return marked in the outputs column.
-    fn partial(&self, recording: &Recording, selection: Selection) -> Summary {
+    fn partial(&self, recording: &Recording, selection: Selection) -> Result<Summary> {
         let shown = shown_calls(recording, selection);
         let measured = vec![cost::Metrics::default(); shown.len()];
         let mut summary = collect(
@@ -285,30 +298,39 @@ impl<M: Tabulate> Tabulator<'_, M> {
             &shown,
             Vec::new(),
             measured,
-        );
+        )?;
         for (row, s) in summary.rows.iter_mut().zip(&shown) {
             if s.call.outputs.is_none() {
                 row.outputs = Value::object("<failed>");
             }
         }
-        summary
+        Ok(summary)
     }
 
-    fn trainable_split(&self, recording: &Recording) -> TrainableSplit {
-        let mut split = TrainableSplit::default();
-        for v in &recording.variables {
-            let size = Size::of(v.spec.dtype, &v.spec.shape);
-            let frozen = self
-                .metric_options
-                .frozen
-                .matches(&cost::variable_path(&v.path, &v.name));
-            if v.collection == "params" && !frozen {
-                split.trainable = split.trainable + size;
-            } else {
-                split.non_trainable = split.non_trainable + size;
-            }
+    fn trainable_split(&self, recording: &Recording) -> Result<TrainableSplit> {
+        let is_trainable = |v: &&trace::Variable| {
+            v.collection == "params"
+                && !self
+                    .metric_options
+                    .frozen
+                    .matches(&cost::variable_path(&v.path, &v.name))
+        };
+        let size = |v: &trace::Variable| Size::of(v.spec.dtype, &v.spec.shape);
+        let trainable = exact_sum(recording.variables.iter().filter(is_trainable).map(size));
+        let non_trainable = exact_sum(
+            recording
+                .variables
+                .iter()
+                .filter(|v| !is_trainable(v))
+                .map(size),
+        );
+        match (trainable, non_trainable) {
+            (Some(trainable), Some(non_trainable)) => Ok(TrainableSplit {
+                trainable,
+                non_trainable,
+            }),
+            _ => Err(cost::overflow("trainable", "model's parameter count")),
         }
-        split
     }
 
     fn memory_estimate(
@@ -326,18 +348,28 @@ impl<M: Tabulate> Tabulator<'_, M> {
             let top_level = call.span.start >= end
                 && !(call.span.is_empty() && end > 0 && call.span.start == end);
             if top_level {
-                inputs = inputs.saturating_add(value_bytes(&call.inputs));
+                inputs = value_bytes(&call.inputs)
+                    .and_then(|bytes| inputs.checked_add(bytes))
+                    .ok_or_else(|| cost::overflow("memory", "model's input byte count"))?;
                 end = end.max(call.span.end);
             }
         }
         let saved_activations = programs.saved_activations()?;
-        let variables = (split.trainable + split.non_trainable).bytes;
+        let too_large = || cost::overflow("memory", "model's byte count");
+        let variables = split
+            .trainable
+            .bytes
+            .checked_add(split.non_trainable.bytes)
+            .ok_or_else(too_large)?;
         let gradients = split.trainable.bytes;
-        let optimizer_state = gradients.saturating_mul(optimizer.slots());
+        let optimizer_state = gradients
+            .checked_mul(optimizer.slots())
+            .ok_or_else(too_large)?;
         let total = [inputs, variables, gradients, optimizer_state]
             .into_iter()
             .chain(saved_activations.values().copied())
-            .fold(0u64, u64::saturating_add);
+            .try_fold(0u64, u64::checked_add)
+            .ok_or_else(too_large)?;
         Ok(MemoryEstimate {
             optimizer,
             inputs,

@@ -27,7 +27,17 @@ pub fn variable(
     dtype: DType,
     shape: impl Into<Shape>,
 ) -> Result<Variable> {
-    let value = trace::declare_variable(collection, name, Spec::new(dtype, shape))?;
+    let spec = Spec::new(dtype, shape);
+    let bytes = spec
+        .shape
+        .checked_elements()
+        .and_then(|n| n.checked_mul(dtype.item_size()));
+    if bytes.is_none() {
+        return Err(Error::invalid(format!(
+            "variable `{name}` in collection `{collection}`: {spec} is too large: its size in bytes does not fit in 64 bits"
+        )));
+    }
+    let value = trace::declare_variable(collection, name, spec)?;
     Ok(Variable {
         collection: collection.to_string(),
         name: name.to_string(),

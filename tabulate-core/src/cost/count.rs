@@ -56,8 +56,11 @@ pub(crate) fn live(graph: &Graph) -> Live {
 /// A non-negative float32 total as Python's `int()` reads it.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // finite and positive
 fn to_count(total: f32) -> u64 {
-    if total.is_finite() && total > 0.0 {
+    if total > 0.0 {
         // f32 totals are integers above 2^24 and exact below; the cast truncates as int().
+        // Totals of 2^64 or more (and infinity) saturate at `u64::MAX`, which no real
+        // total reaches (the largest float32 below 2^64 is 2^64 − 2^40): the caller
+        // reports it as an overflow.
         total as u64
     } else {
         0

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::memo::Memo;
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::ops::graph::{Graph, ValueId};
 use crate::options::{Frozen, Optimizer};
 use crate::path::ModulePath;
@@ -166,11 +166,14 @@ impl MetricValue {
         }
     }
 
-    /// The total number of bytes, when the value is a number of bytes.
+    /// The total number of bytes, when the value is a number of bytes (a summary's
+    /// values always fit in a `u64`: the costing stage reports larger ones as errors).
     pub fn as_bytes(&self) -> Option<u64> {
         match self {
             MetricValue::Bytes(bytes) | MetricValue::Params { bytes, .. } => Some(*bytes),
-            MetricValue::BytesByDtype(by) => Some(by.values().sum()),
+            MetricValue::BytesByDtype(by) => by
+                .values()
+                .try_fold(0u64, |acc, &bytes| acc.checked_add(bytes)),
             _ => None,
         }
     }
@@ -226,7 +229,8 @@ pub(crate) struct RowScope {
 
 /// Measures `metrics` (in column order) on `call`: the costing stage, run once per row
 /// before the rows are assembled. A program measured before in the run (`memo`) is not
-/// measured again.
+/// measured again. Its errors name the call; a count that does not fit in 64 bits is an
+/// error naming the column, never a saturated number.
 pub(crate) fn measure(
     recording: &Recording,
     call: &CallRecord,
@@ -238,6 +242,22 @@ pub(crate) fn measure(
     if metrics.is_empty() {
         return Ok(Metrics::default());
     }
+    measure_unlocated(recording, call, scope, metrics, options, memo).map_err(|e| {
+        e.or_at(|| Location {
+            path: call.path.join("/"),
+            module: call.type_name.to_string(),
+        })
+    })
+}
+
+fn measure_unlocated(
+    recording: &Recording,
+    call: &CallRecord,
+    scope: RowScope,
+    metrics: &[Metric],
+    options: &MetricOptions,
+    memo: &mut Memo,
+) -> Result<Metrics> {
     let variables = recording.variables_of(call);
     let forward = metrics
         .iter()
@@ -252,17 +272,18 @@ pub(crate) fn measure(
         .and_then(|f| memo.key(f, &(metrics, options, scope)));
     let known = memo.get(key).cloned();
     let mut determined = Vec::new();
-    let trainable = if metrics.iter().any(|m| !m.needs_program()) {
-        trainable_size(recording, call, scope, &options.frozen)
-    } else {
+    let trainable = if metrics.iter().all(|m| m.needs_program()) {
         (0, 0)
+    } else {
+        trainable_size(recording, call, scope, &options.frozen)
+            .ok_or_else(|| overflow("trainable_params", "call's parameter count"))?
     };
     let mut values = Vec::with_capacity(metrics.len());
     for &metric in metrics {
         let program = || {
             forward
                 .as_ref()
-                .ok_or_else(|| crate::error::Error::internal("a metric's program was not built"))
+                .ok_or_else(|| Error::internal("a metric's program was not built"))
         };
         if metric.program_determined()
             && let Some(value) = known.as_ref().and_then(|k| k.get(metric))
@@ -270,27 +291,39 @@ pub(crate) fn measure(
             values.push((metric, value.clone()));
             continue;
         }
+        let column = metric.header();
         let value = match metric {
-            Metric::Flops => MetricValue::Count(count::count(program()?).flops),
-            Metric::VjpFlops => {
-                MetricValue::Count(count::count(&vjp::vjp_program(program()?)?).flops)
-            }
-            Metric::SelfFlops => {
-                MetricValue::Count(count::count(&glue_program(recording, call, &variables)).flops)
-            }
-            Metric::Macs => MetricValue::Count(tally::macs(program()?)),
-            Metric::ByOperator => MetricValue::ByOperator(by_operator(program()?)),
-            Metric::SavedActivations => {
-                MetricValue::BytesByDtype(tally::residual_bytes(&vjp::vjp_parts(program()?)?))
-            }
+            Metric::Flops => MetricValue::Count(flops(count::count(program()?).flops, column)?),
+            Metric::VjpFlops => MetricValue::Count(flops(
+                count::count(&vjp::vjp_program(program()?)?).flops,
+                column,
+            )?),
+            Metric::SelfFlops => MetricValue::Count(flops(
+                count::count(&glue_program(recording, call, &variables)).flops,
+                column,
+            )?),
+            Metric::Macs => MetricValue::Count(
+                tally::macs(program()?).ok_or_else(|| overflow(column, "call's count"))?,
+            ),
+            Metric::ByOperator => MetricValue::ByOperator(
+                by_operator(program()?).ok_or_else(|| overflow(column, "call's count"))?,
+            ),
+            Metric::SavedActivations => MetricValue::BytesByDtype(saved_bytes(
+                tally::residual_bytes(&vjp::vjp_parts(program()?)?),
+                column,
+                "call's byte count",
+            )?),
             Metric::Trainable => MetricValue::Params {
                 count: trainable.0,
                 bytes: trainable.1,
             },
             Metric::Gradients => MetricValue::Bytes(trainable.1),
-            Metric::OptimizerState => {
-                MetricValue::Bytes(trainable.1.saturating_mul(options.optimizer.slots()))
-            }
+            Metric::OptimizerState => MetricValue::Bytes(
+                trainable
+                    .1
+                    .checked_mul(options.optimizer.slots())
+                    .ok_or_else(|| overflow(column, "call's byte count"))?,
+            ),
         };
         if metric.program_determined() {
             determined.push((metric, value.clone()));
@@ -301,6 +334,38 @@ pub(crate) fn measure(
         memo.insert(key, &Metrics { values: determined });
     }
     Ok(Metrics { values })
+}
+
+/// A count of `column` that does not fit in 64 bits.
+pub(crate) fn overflow(column: &str, what: &str) -> Error {
+    Error::new(ErrorKind::InvalidArgument {
+        what: format!("{column}: the {what} does not fit in 64 bits (2^64 or more)"),
+    })
+}
+
+/// A float32 flop total as a count: XLA's sum saturates at `u64::MAX` from 2^64 on (the
+/// largest float32 below 2^64 is 2^64 − 2^40), which is reported, not shown.
+fn flops(total: u64, column: &str) -> Result<u64> {
+    if total == u64::MAX {
+        Err(overflow(column, "call's flop count"))
+    } else {
+        Ok(total)
+    }
+}
+
+/// Saved bytes by dtype whose total, as the cell and the footer add them, fits in 64 bits.
+fn saved_bytes(
+    by_dtype: Option<BTreeMap<DType, u64>>,
+    column: &str,
+    what: &str,
+) -> Result<BTreeMap<DType, u64>> {
+    by_dtype
+        .filter(|by| {
+            by.values()
+                .try_fold(0u64, |acc, &b| acc.checked_add(b))
+                .is_some()
+        })
+        .ok_or_else(|| overflow(column, what))
 }
 
 /// The call's program as Flax costs it: its span, with its results and every variable it
@@ -350,8 +415,8 @@ fn glue_program(recording: &Recording, call: &CallRecord, variables: &CallVariab
     )
 }
 
-fn by_operator(program: &Graph) -> BTreeMap<String, OperatorCount> {
-    tally::by_primitive(program)
+fn by_operator(program: &Graph) -> Option<BTreeMap<String, OperatorCount>> {
+    let by = tally::by_primitive(program)?
         .into_iter()
         .map(|(name, t)| {
             (
@@ -363,7 +428,8 @@ fn by_operator(program: &Graph) -> BTreeMap<String, OperatorCount> {
                 },
             )
         })
-        .collect()
+        .collect();
+    Some(by)
 }
 
 /// Elements and bytes of the trainable parameters a row counts.
@@ -372,9 +438,9 @@ fn trainable_size(
     call: &CallRecord,
     scope: RowScope,
     frozen: &Frozen,
-) -> (u64, u64) {
+) -> Option<(u64, u64)> {
     if scope.repeated {
-        return (0, 0);
+        return Some((0, 0));
     }
     recording
         .variables
@@ -388,12 +454,12 @@ fn trainable_size(
             }
         })
         .filter(|v| !frozen.matches(&variable_path(&v.path, &v.name)))
-        .fold((0, 0), |(count, bytes), v| {
-            let n = v.spec.elements();
-            (
-                count + n,
-                bytes + n.saturating_mul(v.spec.dtype.item_size()),
-            )
+        .try_fold((0u64, 0u64), |(count, bytes), v| {
+            let n = v.spec.shape.checked_elements()?;
+            Some((
+                count.checked_add(n)?,
+                bytes.checked_add(n.checked_mul(v.spec.dtype.item_size())?)?,
+            ))
         })
 }
 
@@ -431,13 +497,17 @@ impl ModelPrograms {
         }
     }
 
-    /// The model's forward pass by primitive.
-    pub(crate) fn by_operator(&self) -> BTreeMap<String, OperatorCount> {
-        by_operator(&self.forward)
+    /// The model's forward pass by primitive (unlocated errors: the caller places them).
+    pub(crate) fn by_operator(&self) -> Result<BTreeMap<String, OperatorCount>> {
+        by_operator(&self.forward).ok_or_else(|| overflow("operators", "model's count"))
     }
 
     /// Bytes of the activations the model's backward pass keeps, by dtype.
     pub(crate) fn saved_activations(&self) -> Result<BTreeMap<DType, u64>> {
-        Ok(tally::residual_bytes(&vjp::vjp_parts(&self.forward)?))
+        saved_bytes(
+            tally::residual_bytes(&vjp::vjp_parts(&self.forward)?),
+            "saved activations",
+            "model's byte count",
+        )
     }
 }

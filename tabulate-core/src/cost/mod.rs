@@ -14,4 +14,4 @@ mod vjp;
 
 pub(crate) use memo::Memo;
 pub use metric::{Metric, MetricValue, Metrics, OperatorCount};
-pub(crate) use metric::{MetricOptions, ModelPrograms, RowScope, measure, variable_path};
+pub(crate) use metric::{MetricOptions, ModelPrograms, RowScope, measure, overflow, variable_path};

@@ -21,32 +21,46 @@ pub(crate) struct OpTally {
     pub(crate) macs: u64,
 }
 
-/// Per primitive name, the live applications, flops and MACs of `graph`.
-pub(crate) fn by_primitive(graph: &Graph) -> BTreeMap<&'static str, OpTally> {
+/// Per primitive name, the live applications, flops and MACs of `graph`; `None` when a
+/// sum, or a total over primitives, does not fit in a `u64` (a rule's `u64::MAX` is its
+/// own overflow: rules saturate).
+pub(crate) fn by_primitive(graph: &Graph) -> Option<BTreeMap<&'static str, OpTally>> {
     let Live { live, .. } = live(graph);
     let mut tallies: BTreeMap<&'static str, OpTally> = BTreeMap::new();
+    // The totals over primitives (the operators table's footer) fit too.
+    let mut total = OpTally::default();
     for (node, _) in graph.nodes.iter().zip(&live).filter(|(_, l)| **l) {
         let inputs: Vec<&Spec> = node.inputs.iter().map(|&v| graph.spec(v)).collect();
         let outputs: Vec<&Spec> = node.outputs.iter().map(|&v| graph.spec(v)).collect();
         let tally = tallies.entry(node.prim.name()).or_default();
-        tally.calls += 1;
-        tally.flops = tally
-            .flops
-            .saturating_add(node.prim.cost(&inputs, &outputs).flops);
-        tally.macs = tally.macs.saturating_add(node.prim.macs(&inputs, &outputs));
+        let flops = exact(node.prim.cost(&inputs, &outputs).flops)?;
+        let macs = exact(node.prim.macs(&inputs, &outputs))?;
+        for t in [&mut *tally, &mut total] {
+            t.calls = t.calls.checked_add(1)?;
+            t.flops = t.flops.checked_add(flops)?;
+            t.macs = t.macs.checked_add(macs)?;
+        }
     }
-    tallies
+    Some(tallies)
 }
 
-/// The multiply-accumulates of `graph`'s live instructions.
-pub(crate) fn macs(graph: &Graph) -> u64 {
-    by_primitive(graph).values().map(|t| t.macs).sum()
+/// A rule's count, unless it saturated.
+fn exact(count: u64) -> Option<u64> {
+    (count != u64::MAX).then_some(count)
+}
+
+/// The multiply-accumulates of `graph`'s live instructions; `None` past `u64`.
+pub(crate) fn macs(graph: &Graph) -> Option<u64> {
+    by_primitive(graph)?
+        .values()
+        .try_fold(0u64, |acc, t| acc.checked_add(t.macs))
 }
 
 /// Bytes per dtype of the values the backward half of a VJP program reads from its
 /// forward half: intermediates only, not the program's inputs (arguments, variables: held
 /// anyway) nor its forward outputs (the caller holds them; they are also the seeds).
-pub(crate) fn residual_bytes(parts: &VjpParts) -> BTreeMap<DType, u64> {
+/// `None` when a dtype's total does not fit in a `u64`.
+pub(crate) fn residual_bytes(parts: &VjpParts) -> Option<BTreeMap<DType, u64>> {
     let graph = &parts.program;
     let Live { alias, live } = live(graph);
     let mut producer: Vec<Option<usize>> = vec![None; graph.values.len()];
@@ -73,10 +87,14 @@ pub(crate) fn residual_bytes(parts: &VjpParts) -> BTreeMap<DType, u64> {
             if from_forward && !outputs.contains(&v) && !seen[v.0 as usize] {
                 seen[v.0 as usize] = true;
                 let spec = graph.spec(v);
-                *bytes.entry(spec.dtype).or_default() +=
-                    spec.elements().saturating_mul(spec.dtype.item_size());
+                let size = spec
+                    .shape
+                    .checked_elements()?
+                    .checked_mul(spec.dtype.item_size())?;
+                let total = bytes.entry(spec.dtype).or_default();
+                *total = total.checked_add(size)?;
             }
         }
     }
-    bytes
+    Some(bytes)
 }

@@ -45,8 +45,30 @@ pub(crate) use crate::ops::{
 /// running, and returns the results.
 pub(crate) fn bind(prim: Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
     let specs: Vec<&Spec> = inputs.iter().map(|t| t.spec()).collect();
+    for spec in &specs {
+        check_size(prim.name(), spec)?;
+    }
     let out = prim.infer(&specs)?;
+    for spec in &out {
+        check_size(prim.name(), spec)?;
+    }
     Ok(trace::record(prim, inputs, out))
+}
+
+/// Every array an op takes or makes has a size in bytes that fits in a `u64`, so that
+/// element, byte and flop counts are exact or reported as overflows, never wrapped.
+fn check_size(op: &'static str, spec: &Spec) -> Result<()> {
+    let bytes = spec
+        .shape
+        .checked_elements()
+        .and_then(|n| n.checked_mul(spec.dtype.item_size()));
+    match bytes {
+        Some(_) => Ok(()),
+        None => Err(crate::error::Error::shape(
+            op,
+            format!("{spec} is too large: its size in bytes does not fit in 64 bits"),
+        )),
+    }
 }
 
 /// [`bind`] for primitives with one result.

@@ -93,6 +93,15 @@ impl Tensor {
 
     /// `x ** n` for an integer `n` (`lax.integer_pow`).
     pub fn powi(&self, n: i32) -> Result<Tensor> {
+        if n == i32::MIN {
+            // Its derivative, n·x^(n−1), has an exponent no `i32` holds.
+            return Err(Error::shape(
+                "integer_pow",
+                format!(
+                    "the exponent {n} is out of range (its derivative's exponent does not fit in 32 bits)"
+                ),
+            ));
+        }
         lax::integer_pow(self, n)
     }
 
@@ -417,6 +426,15 @@ impl Tensor {
                 format!("{self} does not split into {sections} equal parts along axis {axis}"),
             ));
         }
+        // One result per part: bound them before making them.
+        if sections > MAX_WRAP_REPEATS {
+            return Err(Error::shape(
+                "split",
+                format!(
+                    "{self} split into {sections} parts along axis {axis}: at most {MAX_WRAP_REPEATS} parts are supported"
+                ),
+            ));
+        }
         lax::split(self, a, vec![size / sections; sections])
     }
 
@@ -464,7 +482,7 @@ impl Tensor {
         for (axis, &(before, after)) in widths.iter().enumerate() {
             let size = x.shape().dims()[axis];
             if size == 0 {
-                if before + after > 0 {
+                if before > 0 || after > 0 {
                     return Err(Error::shape(
                         "pad",
                         format!("cannot wrap-pad the empty axis {axis} of {self}"),
@@ -473,6 +491,19 @@ impl Tensor {
                 continue;
             }
             let a = isize::try_from(axis).unwrap_or(isize::MAX);
+            // jnp.pad concatenates one copy of the axis per repeat: bound the copies
+            // before making them.
+            let repeats = (before / size)
+                .saturating_add(after / size)
+                .saturating_add(1);
+            if repeats > MAX_WRAP_REPEATS {
+                return Err(Error::shape(
+                    "pad",
+                    format!(
+                        "wrap padding ({before}, {after}) repeats axis {axis} of {self} {repeats} times; at most {MAX_WRAP_REPEATS} are supported"
+                    ),
+                ));
+            }
             let mut parts = Vec::new();
             if before % size > 0 {
                 parts.push(x.slice(a, size - before % size, size)?);
@@ -514,7 +545,18 @@ impl Tensor {
             .first()
             .ok_or_else(|| Error::shape("concatenate", "needs at least one tensor"))?;
         let axis = first.axis(axis, "concatenate")?;
-        lax::concatenate(tensors, axis)
+        // Like `jnp.concatenate`, operands are promoted to one dtype first.
+        let dtype = tensors
+            .iter()
+            .map(|t| t.dtype())
+            .reduce(DType::promote)
+            .unwrap_or(first.dtype());
+        let promoted = tensors
+            .iter()
+            .map(|t| lax::convert(t, dtype))
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&Tensor> = promoted.iter().collect();
+        lax::concatenate(&refs, axis)
     }
 
     // ------------------------------------------------------------ reductions
@@ -548,7 +590,17 @@ impl Tensor {
     pub fn mean(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
         let axes = self.axes_or_all(axes);
         let resolved = self.axes(&axes, "reduce_sum")?;
-        let count: usize = resolved.iter().map(|&a| self.shape().dims()[a]).product();
+        let count = resolved
+            .iter()
+            .try_fold(1u64, |acc, &a| {
+                acc.checked_mul(self.shape().dims()[a] as u64)
+            })
+            .ok_or_else(|| {
+                Error::shape(
+                    "reduce_sum",
+                    format!("{self} has too many elements to average"),
+                )
+            })?;
         let x = if self.dtype().is_inexact() {
             self.clone()
         } else {
@@ -569,6 +621,11 @@ impl Tensor {
         }
     }
 }
+
+/// The most copies of an axis [`Tensor::pad_wrap`] concatenates (as `jnp.pad` does, one
+/// operand per copy), and the most parts [`Tensor::split`] makes; more is refused rather
+/// than allocated.
+const MAX_WRAP_REPEATS: usize = 1 << 16;
 
 /// Restores reduced axes as size-1 dimensions (`keepdims=True`), with `lax.expand_dims`.
 fn keep_dims(reduced: &Tensor, original: &Tensor, axes: &[usize]) -> Result<Tensor> {
@@ -695,8 +752,10 @@ impl ReshapeArg for &[isize] {
         let known: u64 = self
             .iter()
             .filter(|&&d| d != -1)
-            .map(|&d| u64::try_from(d).map_err(|_| fail()))
-            .product::<Result<u64>>()?;
+            .try_fold(1u64, |acc, &d| {
+                u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+            })
+            .ok_or_else(fail)?;
         let mut dims = Vec::with_capacity(self.len());
         let inferred = self.iter().filter(|&&d| d == -1).count();
         if inferred > 1 {

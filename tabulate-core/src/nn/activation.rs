@@ -148,6 +148,12 @@ pub fn leaky_relu_with(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
 /// `jax.nn.softplus`: `logaddexp(x, 0)`.
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
     call_region("softplus", &[x], || {
+        // `jnp.logaddexp` promotes its arguments to an inexact dtype.
+        let x = &if x.dtype().is_inexact() {
+            x.clone()
+        } else {
+            x.astype(crate::dtype::DType::F32)?
+        };
         let zero = scalar(0.0, x)?;
         lax::logaddexp(x, &zero)
     })

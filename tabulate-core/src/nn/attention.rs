@@ -129,6 +129,11 @@ pub fn dot_product_attention(
     options: &AttentionOptions<'_>,
 ) -> Result<Tensor> {
     let dtype = promote_dtype(options.dtype, &[Some(query), Some(key), Some(value)], true);
+    if [query, key, value].iter().any(|t| t.rank() < 3) {
+        return Err(Error::invalid(format!(
+            "dot_product_attention: query, key and value must have rank 3 or more ([batch…, length, heads, depth]): query {query}, key {key}, value {value}"
+        )));
+    }
     let (query, key, value) = (
         query.astype(dtype)?,
         key.astype(dtype)?,

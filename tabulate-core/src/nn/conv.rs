@@ -38,6 +38,28 @@ fn per_dim(values: &[usize], rank: usize, what: &str) -> Result<Vec<usize>> {
     }
 }
 
+/// The extent of a kernel of `k` taps dilated by `d`, or an error when it does not fit.
+fn dilate_kernel(layer: &str, k: usize, d: usize) -> Result<usize> {
+    (k - 1)
+        .checked_mul(d)
+        .and_then(|n| n.checked_add(1))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{layer}: kernel size {k} dilated by {d} does not fit in 64 bits"
+            ))
+        })
+}
+
+/// Rejects a kernel size, stride or dilation of 0, in the layer's terms.
+fn check_positive(layer: &str, what: &str, values: &[usize]) -> Result<()> {
+    if values.contains(&0) {
+        return Err(Error::invalid(format!(
+            "{layer}: {what} must be at least 1, got {values:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// Folds leading batch dimensions into one (or adds one), as Flax does, and returns the
 /// batch shape to restore afterwards.
 fn flatten_batch(x: &Tensor, spatial: usize, layer: &str) -> Result<(Tensor, Option<Vec<usize>>)> {
@@ -52,12 +74,14 @@ fn flatten_batch(x: &Tensor, spatial: usize, layer: &str) -> Result<(Tensor, Opt
         return Ok((x.clone(), None));
     }
     let batch = x.shape().dims()[..batch_dims].to_vec();
-    let mut flat: Vec<isize> = vec![-1];
-    flat.extend(
-        x.shape().dims()[batch_dims..]
-            .iter()
-            .map(|&d| isize::try_from(d).unwrap_or(isize::MAX)),
-    );
+    // Flax reshapes to `(prod(batch),) + rest`: an explicit size, so empty batches work.
+    let total = batch
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::invalid(format!("{layer}: the batch of {x} is too large")))?;
+    let mut flat = vec![total];
+    flat.extend_from_slice(&x.shape().dims()[batch_dims..]);
+    let flat = Shape::new(flat);
     Ok((x.reshape(flat)?, Some(batch)))
 }
 
@@ -191,6 +215,10 @@ impl Conv {
         if spatial == 0 {
             return Err(Error::invalid("Conv needs a kernel size"));
         }
+        check_positive("Conv", "kernel_size", &self.kernel_size)?;
+        check_positive("Conv", "strides", &self.strides)?;
+        check_positive("Conv", "input_dilation", &self.input_dilation)?;
+        check_positive("Conv", "kernel_dilation", &self.kernel_dilation)?;
         let (mut x, batch) = flatten_batch(x, spatial, "Conv")?;
         let strides = per_dim(&self.strides, spatial, "strides")?;
         let input_dilation = per_dim(&self.input_dilation, spatial, "input_dilation")?;
@@ -199,7 +227,7 @@ impl Conv {
             Padding::Circular => {
                 let mut pads = vec![(0, 0)];
                 for (&k, &d) in self.kernel_size.iter().zip(&kernel_dilation) {
-                    let dilated = (k - 1) * d + 1;
+                    let dilated = dilate_kernel("Conv", k, d)?;
                     pads.push(((dilated - 1) / 2, dilated / 2));
                 }
                 pads.push((0, 0));
@@ -353,6 +381,9 @@ impl ConvTranspose {
         if spatial == 0 {
             return Err(Error::invalid("ConvTranspose needs a kernel size"));
         }
+        check_positive("ConvTranspose", "kernel_size", &self.kernel_size)?;
+        check_positive("ConvTranspose", "strides", &self.strides)?;
+        check_positive("ConvTranspose", "kernel_dilation", &self.kernel_dilation)?;
         let (x, batch) = flatten_batch(x, spatial, "ConvTranspose")?;
         let strides = per_dim(&self.strides, spatial, "strides")?;
         let kernel_dilation = per_dim(&self.kernel_dilation, spatial, "kernel_dilation")?;
@@ -377,27 +408,37 @@ impl ConvTranspose {
         // `lax.conv_transpose`: padding of the transposed convolution per dimension.
         let pads: Vec<(i64, i64)> = (0..spatial)
             .map(|s| {
-                let k = i64::try_from((self.kernel_size[s] - 1) * kernel_dilation[s] + 1)
-                    .unwrap_or(i64::MAX);
-                let st = i64::try_from(strides[s]).unwrap_or(i64::MAX);
-                match &self.padding {
+                // In i128, so that huge kernels and strides cannot overflow.
+                let k = dilate_kernel("ConvTranspose", self.kernel_size[s], kernel_dilation[s])?
+                    as i128;
+                let st = strides[s] as i128;
+                let (lo, hi) = match &self.padding {
                     Padding::Same => {
                         let len = k + st - 2;
                         let a = if st > k - 1 { k - 1 } else { (len + 1) / 2 };
-                        Ok((a, len - a))
+                        (a, len - a)
                     }
                     Padding::Valid | Padding::Circular => {
                         let len = k + st - 2 + (k - st).max(0);
-                        Ok((k - 1, len - (k - 1)))
+                        (k - 1, len - (k - 1))
                     }
                     // Flax calls `lax.conv_transpose` with `use_consistent_padding=False`:
                     // integer pairs pad the transposed convolution's (dilated) input as
                     // given, they are not the forward convolution's padding.
-                    Padding::Explicit(p) => p.get(s).copied().ok_or_else(|| {
-                        Error::invalid(format!(
-                            "padding {p:?} needs one pair per spatial dimension"
-                        ))
-                    }),
+                    Padding::Explicit(p) => p
+                        .get(s)
+                        .map(|&(lo, hi)| (i128::from(lo), i128::from(hi)))
+                        .ok_or_else(|| {
+                            Error::invalid(format!(
+                                "padding {p:?} needs one pair per spatial dimension"
+                            ))
+                        })?,
+                };
+                match (i64::try_from(lo), i64::try_from(hi)) {
+                    (Ok(lo), Ok(hi)) => Ok((lo, hi)),
+                    _ => Err(Error::invalid(format!(
+                        "ConvTranspose: the padding of spatial dimension {s} does not fit in 64 bits"
+                    ))),
                 }
             })
             .collect::<Result<_>>()?;
@@ -441,13 +482,19 @@ fn circular_fold(
     let scaled: Vec<usize> = x.shape().dims()[1..x.rank() - 1]
         .iter()
         .zip(strides)
-        .map(|(&d, &s)| d * s)
-        .collect();
+        .map(|(&d, &s)| d.checked_mul(s).filter(|&n| n > 0 && n <= usize::MAX / 4))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "ConvTranspose: CIRCULAR padding needs spatial dimensions that are neither empty nor too large (times the strides {strides:?}), got {x}"
+            ))
+        })?;
     let mut pads = vec![(0, 0)];
     for (i, &scaled_dim) in scaled.iter().enumerate() {
         // Python's `-(y_dim - x_dim) % (2 * x_dim)`, always non-negative.
-        let period = 2 * scaled_dim;
-        let diff = (period - (y.shape().dims()[i + 1] + period - scaled_dim) % period) % period;
+        let period = (2 * scaled_dim) as i128;
+        let y_dim = y.shape().dims()[i + 1] as i128;
+        let diff = usize::try_from((-(y_dim - scaled_dim as i128)).rem_euclid(period)).unwrap_or(0);
         pads.push(if transpose_kernel {
             (diff / 2, diff.div_ceil(2))
         } else {

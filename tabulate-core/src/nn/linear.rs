@@ -218,6 +218,12 @@ impl DenseGeneral {
                 self.batch_dims
             )));
         }
+        if let Some(a) = axes.iter().find(|a| batch.contains(a)) {
+            return Err(Error::invalid(format!(
+                "DenseGeneral: axis {:?} and batch_dims {:?} overlap (both contain dimension {a} of {x})",
+                self.axis, self.batch_dims
+            )));
+        }
         let dims = x.shape().dims();
         let batch_shape: Vec<usize> = batch.iter().map(|&a| dims[a]).collect();
         let mut kernel_shape = batch_shape.clone();
@@ -525,6 +531,11 @@ impl Embed {
     }
 
     fn embedding(&self) -> Result<Tensor> {
+        if self.num_embeddings == 0 {
+            return Err(Error::invalid(
+                "Embed: num_embeddings must be at least 1, got 0",
+            ));
+        }
         param(
             "embedding",
             self.param_dtype,

@@ -39,6 +39,13 @@ fn pool(
             "strides {strides:?} need one entry per window dimension ({spatial})"
         )));
     }
+    for (what, values) in [("window", window), ("strides", strides.as_slice())] {
+        if values.contains(&0) {
+            return Err(Error::invalid(format!(
+                "a pool's {what} must be at least 1 in every dimension, got {values:?}"
+            )));
+        }
+    }
     let batch = x.rank() - (spatial + 1);
     let single = batch == 0;
     let x = if single { x.expand_dims(0)? } else { x.clone() };
@@ -79,14 +86,15 @@ pub fn avg_pool(
 ) -> Result<Tensor> {
     let y = pool(x, WindowOp::Sum, window, strides, padding)?;
     if count_include_pad {
-        let size: usize = window.iter().product();
-        return y.div(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
+        // The window's size as a float (f64 holds any product of 64-bit sizes in range).
+        let size: f64 = window.iter().map(|&w| w as f64).product();
+        return y.div(size);
     }
     let mut div_shape = x.shape().dims().to_vec();
     if let Some(last) = div_shape.last_mut() {
         *last = 1;
     }
-    if div_shape.len() - 2 == window.len() {
+    if div_shape.len() == window.len() + 2 {
         div_shape[0] = 1;
     }
     let ones = Tensor::ones(x.dtype(), Shape::new(div_shape))?;

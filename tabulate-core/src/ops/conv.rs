@@ -47,8 +47,10 @@ pub(crate) fn same_padding(
         .zip(window)
         .zip(strides)
         .map(|((&i, &w), &s)| {
-            let out = i.div_ceil(s.max(1));
-            let total = ((out.saturating_sub(1)) * s + w).saturating_sub(i);
+            let (i, w, s) = (i as i128, w as i128, s.max(1) as i128);
+            let out = (i + s - 1) / s;
+            // `lax.padtype_to_pads`: max(0, (out − 1)·stride + window − in), out − 1 may be −1.
+            let total = ((out - 1) * s + w - i).max(0);
             let total = i64::try_from(total).unwrap_or(i64::MAX);
             (total / 2, total - total / 2)
         })
@@ -61,7 +63,11 @@ pub(crate) fn take(dims: &[usize], spec: &[usize]) -> Vec<usize> {
 
 /// `core.dilate_dim`.
 pub(crate) fn dilate(d: usize, dilation: usize) -> usize {
-    if d == 0 { 0 } else { 1 + dilation * (d - 1) }
+    if d == 0 {
+        0
+    } else {
+        dilation.saturating_mul(d - 1).saturating_add(1)
+    }
 }
 
 fn to_i64(v: usize) -> i64 {
@@ -119,19 +125,27 @@ pub(super) fn conv_spec(inputs: &[&Spec], p: &ConvParams) -> Result<Spec> {
         return fail("group counts must divide the output features and the batch".into());
     }
     let mut out = vec![l[0] / bgc, r[0]];
+    // In i128: dilated sizes and paddings of 64-bit numbers cannot overflow it.
+    let wide = |d: usize, dilation: usize| {
+        let (d, dilation) = (d as i128, dilation as i128);
+        if d == 0 { 0 } else { 1 + dilation * (d - 1) }
+    };
     for s in 0..spatial {
-        let input = to_i64(dilate(l[2 + s], p.lhs_dilation[s]));
-        let window = to_i64(dilate(r[2 + s], p.rhs_dilation[s]));
-        let padded = input + p.padding[s].0 + p.padding[s].1;
+        let input = wide(l[2 + s], p.lhs_dilation[s]);
+        let window = wide(r[2 + s], p.rhs_dilation[s]);
+        let padded = input + i128::from(p.padding[s].0) + i128::from(p.padding[s].1);
         if padded < 0 {
             return fail(format!("padding {:?} is larger than the input", p.padding));
         }
         let size = if padded < window {
             0
         } else {
-            (padded - window) / to_i64(p.window_strides[s]) + 1
+            (padded - window) / p.window_strides[s] as i128 + 1
         };
-        out.push(usize::try_from(size).unwrap_or(0));
+        match usize::try_from(size) {
+            Ok(size) => out.push(size),
+            Err(_) => return fail(format!("spatial dimension {s} of the output is too large")),
+        }
     }
     let mut dims = vec![0; rank];
     for (i, &d) in p.out_spec.iter().enumerate() {
@@ -171,6 +185,9 @@ pub(super) fn conv_cost(inputs: &[&Spec], output: &Spec, p: &ConvParams) -> Cost
     let output_feature = output.dims()[p.out_spec[1]] as u64;
     let batch = lhs.dims()[p.lhs_spec[0]] as u64;
     let mut positions = 1u64;
+    if input_feature == 0 || output_feature == 0 || batch == 0 {
+        return Cost::ZERO;
+    }
     for s in 0..p.lhs_spec.len() - 2 {
         let kernel = to_i64(rhs.dims()[p.rhs_spec[2 + s]]);
         let out = to_i64(output.dims()[p.out_spec[2 + s]]);
@@ -185,36 +202,115 @@ pub(super) fn conv_cost(inputs: &[&Spec], output: &Spec, p: &ConvParams) -> Cost
     Cost::flops(fma.saturating_mul(2))
 }
 
-/// (output position, kernel tap) pairs of spatial dim `s` that read a real input element.
+/// (output position, kernel tap) pairs of spatial dim `s` that read a real input element:
+/// pairs `(o, k)`, `0 ≤ o < out`, `0 ≤ k < kernel`, whose position in the dilated, padded
+/// input `u = o·stride + k·window_dilation − pad_low` is a real element, `u = base·i` with
+/// `0 ≤ i < input`. Counted per value of whichever of `o` and `k` has fewer feasible values,
+/// the other in closed form, so the work is bounded by the smaller of the two ranges
+/// (the kernel's extent for any realistic convolution), never by the input's length.
 fn valid_positions(input: i64, kernel: i64, out: i64, p: &ConvParams, s: usize) -> u64 {
-    let stride = to_i64(p.window_strides[s]);
-    let base = to_i64(p.lhs_dilation[s]);
-    let window_dilation = to_i64(p.rhs_dilation[s]);
-    let (pad_low, _) = p.padding[s];
-    let mut count = 0i64;
-    for k in 0..kernel {
-        if stride == 1 && base == 1 {
-            let undilated_base = pad_low - k * window_dilation;
-            count += ((input + undilated_base).min(out) - undilated_base.max(0)).max(0);
-            continue;
+    let stride = i128::from(to_i64(p.window_strides[s]).max(1));
+    let base = i128::from(to_i64(p.lhs_dilation[s]).max(1));
+    let wd = i128::from(to_i64(p.rhs_dilation[s]).max(1));
+    let pad = i128::from(p.padding[s].0);
+    let (input, kernel, out) = (i128::from(input), i128::from(kernel), i128::from(out));
+    if input <= 0 || kernel <= 0 || out <= 0 {
+        return 0;
+    }
+    let last = (input - 1) * base; // the last real element's dilated position
+    // Feasible ranges: u ∈ [0, last] needs k·wd ∈ [pad − (out−1)·stride, pad + last], and
+    // o·stride ∈ [pad − (kernel−1)·wd, pad + last].
+    let k_lo = ceil_div(pad - (out - 1) * stride, wd).max(0);
+    let k_hi = floor_div(pad + last, wd).min(kernel - 1);
+    let o_lo = ceil_div(pad - (kernel - 1) * wd, stride).max(0);
+    let o_hi = floor_div(pad + last, stride).min(out - 1);
+    if k_hi < k_lo || o_hi < o_lo {
+        return 0;
+    }
+    // Real elements i with a reachable position: base·i + pad ∈ [0, (out−1)·stride + (kernel−1)·wd].
+    let i_lo = ceil_div(-pad, base).max(0);
+    let i_hi = floor_div((out - 1) * stride + (kernel - 1) * wd - pad, base).min(input - 1);
+    let mut count: i128 = 0;
+    if i_hi < i_lo {
+        return 0;
+    }
+    if i_hi - i_lo < (k_hi - k_lo).min(o_hi - o_lo) {
+        for i in i_lo..=i_hi {
+            count += pairs_at(stride, wd, base * i + pad, out, kernel);
         }
-        for o in 0..out {
-            let undilated = o * stride - pad_low + k * window_dilation;
-            // C++ division truncates toward zero; the multiply-back check rejects holes.
-            let index = if base > 1 {
-                undilated / base
-            } else {
-                undilated
-            };
-            if undilated != index * base {
-                continue;
-            }
-            if (0..input).contains(&index) {
-                count += 1;
-            }
+    } else if k_hi - k_lo <= o_hi - o_lo {
+        for k in k_lo..=k_hi {
+            count += progression_hits(stride, k * wd - pad, o_lo, o_hi, last, base);
+        }
+    } else {
+        for o in o_lo..=o_hi {
+            count += progression_hits(wd, o * stride - pad, k_lo, k_hi, last, base);
         }
     }
-    u64::try_from(count).unwrap_or(0)
+    u64::try_from(count).unwrap_or(u64::MAX)
+}
+
+/// How many `j ∈ [lo, hi]` put `u = j·step + offset` on a real element: `0 ≤ u ≤ last`
+/// and `base | u`.
+fn progression_hits(step: i128, offset: i128, lo: i128, hi: i128, last: i128, base: i128) -> i128 {
+    let lo = lo.max(ceil_div(-offset, step));
+    let hi = hi.min(floor_div(last - offset, step));
+    if hi < lo {
+        return 0;
+    }
+    if base == 1 {
+        return hi - lo + 1;
+    }
+    // j·step ≡ −offset (mod base): solvable iff g | offset, then j ≡ j0 (mod base / g).
+    let g = gcd(step, base);
+    if offset.rem_euclid(g) != 0 {
+        return 0;
+    }
+    let m = base / g;
+    let j0 = ((-offset / g).rem_euclid(m) * mod_inverse((step / g).rem_euclid(m), m)).rem_euclid(m);
+    floor_div(hi - j0, m) - floor_div(lo - 1 - j0, m)
+}
+
+/// How many `(o, k)`, `0 ≤ o < out`, `0 ≤ k < kernel`, solve `o·stride + k·wd = target`:
+/// the solutions of a linear Diophantine equation, `o = o0 + (wd/g)·j`, `k = k0 − (stride/g)·j`.
+fn pairs_at(stride: i128, wd: i128, target: i128, out: i128, kernel: i128) -> i128 {
+    let g = gcd(stride, wd);
+    if target.rem_euclid(g) != 0 {
+        return 0;
+    }
+    let (s, w, t) = (stride / g, wd / g, target / g);
+    let o0 = (t.rem_euclid(w) * mod_inverse(s.rem_euclid(w), w)).rem_euclid(w);
+    let k0 = (t - s * o0) / w;
+    let lo = ceil_div(-o0, w).max(ceil_div(k0 - (kernel - 1), s));
+    let hi = floor_div(out - 1 - o0, w).min(floor_div(k0, s));
+    (hi - lo + 1).max(0)
+}
+
+fn floor_div(a: i128, b: i128) -> i128 {
+    a.div_euclid(b)
+}
+
+fn ceil_div(a: i128, b: i128) -> i128 {
+    -(-a).div_euclid(b)
+}
+
+fn gcd(mut a: i128, mut b: i128) -> i128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.abs()
+}
+
+/// The inverse of `a` modulo `m` (`a` and `m` coprime; 0 when `m` is 1).
+fn mod_inverse(value: i128, modulus: i128) -> i128 {
+    let (mut old_rem, mut rem) = (value, modulus);
+    let (mut old_coef, mut coef) = (1i128, 0i128);
+    while rem != 0 {
+        let quotient = old_rem / rem;
+        (old_rem, rem) = (rem, old_rem - quotient * rem);
+        (old_coef, coef) = (coef, old_coef - quotient * coef);
+    }
+    old_coef.rem_euclid(modulus)
 }
 
 /// Bilinear: `conv(lhs_dot, rhs) + conv(lhs, rhs_dot)`.
@@ -421,4 +517,84 @@ fn reshape_axis_into(
         },
         &[moved],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, one pair at a time (C++'s truncating division, as XLA writes it).
+    fn brute(input: i64, kernel: i64, out: i64, p: &ConvParams) -> u64 {
+        let (stride, base, wd) = (
+            to_i64(p.window_strides[0]),
+            to_i64(p.lhs_dilation[0]),
+            to_i64(p.rhs_dilation[0]),
+        );
+        let mut count = 0;
+        for k in 0..kernel {
+            for o in 0..out {
+                let undilated = o * stride - p.padding[0].0 + k * wd;
+                let index = undilated / base;
+                if undilated == index * base && (0..input).contains(&index) {
+                    count += 1;
+                }
+            }
+        }
+        count
+    }
+
+    #[test]
+    fn valid_positions_match_the_definition() {
+        for (input, kernel, out) in [
+            (0, 2, 3),
+            (5, 3, 5),
+            (7, 4, 3),
+            (3, 7, 9),
+            (1, 1, 1),
+            (2, 9, 11),
+            (1, 6, 8),
+        ] {
+            for stride in 1..=3 {
+                for base in 1..=3 {
+                    for wd in 1..=3 {
+                        for pad in -4..=5 {
+                            let p = ConvParams {
+                                window_strides: vec![stride],
+                                padding: vec![(pad, 0)],
+                                lhs_dilation: vec![base],
+                                rhs_dilation: vec![wd],
+                                lhs_spec: vec![0, 1, 2],
+                                rhs_spec: vec![0, 1, 2],
+                                out_spec: vec![0, 1, 2],
+                                feature_group_count: 1,
+                                batch_group_count: 1,
+                            };
+                            assert_eq!(
+                                valid_positions(input, kernel, out, &p, 0),
+                                brute(input, kernel, out, &p),
+                                "{input} {kernel} {out} {p:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn valid_positions_of_a_huge_input_are_immediate() {
+        let p = ConvParams {
+            window_strides: vec![1],
+            padding: vec![(1, 1)],
+            lhs_dilation: vec![1],
+            rhs_dilation: vec![1],
+            lhs_spec: vec![0, 1, 2],
+            rhs_spec: vec![0, 1, 2],
+            out_spec: vec![0, 1, 2],
+            feature_group_count: 1,
+            batch_group_count: 1,
+        };
+        let n = 1i64 << 40;
+        assert_eq!(valid_positions(n, 3, n, &p, 0), 3 * (1u64 << 40) - 2);
+    }
 }

@@ -107,13 +107,13 @@ impl Unary {
             | Unary::Cos => Cost::transcendentals(elements),
             // JAX lowers logistic as 1 / (1 + exp(-x)): negate, add, divide and one exp.
             Unary::Logistic => Cost {
-                flops: 3 * elements,
+                flops: elements.saturating_mul(3),
                 transcendentals: elements,
             },
             // CHLO's float32 erfc expansion: 62 flops and one exp per element (measured:
             // exact gelu costs 66 per element, 4 of them around the erfc).
             Unary::Erfc => Cost {
-                flops: 62 * elements,
+                flops: elements.saturating_mul(62),
                 transcendentals: elements,
             },
             _ => Cost::flops(elements),
@@ -129,7 +129,7 @@ impl Unary {
             Unary::Erfc => 62,
             _ => return vec![Term::Op(cost.flops)],
         };
-        if cost.flops == instructions as u64 * elements {
+        if (instructions as u64).checked_mul(elements) == Some(cost.flops) {
             Term::ops(std::iter::repeat_n(elements, instructions))
         } else {
             vec![Term::Op(cost.flops)]

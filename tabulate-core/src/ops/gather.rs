@@ -83,7 +83,12 @@ pub(super) fn gather_cost(indices: &Spec, out: &Spec, mode: GatherMode) -> Cost 
         GatherMode::Fill => {
             let index_elements = indices.elements();
             let vectors = index_elements / indices.dims().last().map_or(1, |&v| v.max(1) as u64);
-            Cost::flops(3 * index_elements + (index_elements - vectors) + out.elements())
+            Cost::flops(
+                index_elements
+                    .saturating_mul(3)
+                    .saturating_add(index_elements - vectors)
+                    .saturating_add(out.elements()),
+            )
         }
     }
 }

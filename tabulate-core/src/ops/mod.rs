@@ -372,7 +372,7 @@ impl Prim {
             Prim::Convert(to) if inputs[0].dtype == *to => Cost::ZERO,
             // `bitcast_convert_type` counts like an elementwise op, unlike a free `bitcast`.
             Prim::Compare(_) | Prim::SelectN | Prim::Convert(_) | Prim::BitcastConvert(_) => Cost::flops(out),
-            Prim::IntegerPow(y) => Cost::flops(out * elementwise::integer_pow_ops(*y)),
+            Prim::IntegerPow(y) => Cost::flops(out.saturating_mul(elementwise::integer_pow_ops(*y))),
             Prim::StopGradient
             | Prim::Constant { .. }
             | Prim::Iota { .. }

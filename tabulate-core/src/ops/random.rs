@@ -73,11 +73,16 @@ pub(super) fn iota_2x32_cost(shape: &Shape) -> Cost {
     if k == 0 {
         return Cost::flops(2);
     }
-    Cost::flops((2 * k + 1) * shape.elements())
+    Cost::flops((2 * k + 1).saturating_mul(shape.elements()))
 }
 
 pub(super) fn threefry_cost(counts: &Spec) -> Cost {
-    Cost::flops(THREEFRY_FLOPS_PER_ELEMENT * counts.elements() + THREEFRY_SCALAR_FLOPS)
+    Cost::flops(
+        counts
+            .elements()
+            .saturating_mul(THREEFRY_FLOPS_PER_ELEMENT)
+            .saturating_add(THREEFRY_SCALAR_FLOPS),
+    )
 }
 
 pub(super) fn fold_in_cost() -> Cost {
@@ -96,13 +101,18 @@ pub(super) fn fold_in_terms() -> Vec<Term> {
 /// first, a `multiply` by its stride and an `add`; then a `shift-right-logical` and two
 /// `convert`s to split the words, each over the whole shape.
 pub(super) fn iota_2x32_terms(shape: &Shape) -> Vec<Term> {
-    let Cost { flops, .. } = iota_2x32_cost(shape);
+    // As `iota_2x32_cost` counts: none for a scalar, the shift and one convert of the
+    // constant index with no axis of size > 1, else 2k + 1 instructions over the shape
+    // (built from `k`, not from the cost, which saturates on huge shapes).
+    let k = shape.dims().iter().filter(|&&d| d != 1).count();
     let elements = shape.elements();
-    if elements == 0 || flops % elements != 0 || flops <= 2 {
-        return Term::ops(std::iter::repeat_n(1, usize::try_from(flops).unwrap_or(0)));
+    if shape.rank() == 0 || (k > 0 && elements == 0) {
+        return Vec::new();
     }
-    let instructions = usize::try_from(flops / elements).unwrap_or(0);
-    Term::ops(std::iter::repeat_n(elements, instructions))
+    if k == 0 {
+        return Term::ops([1, 1]);
+    }
+    Term::ops(std::iter::repeat_n(elements, 2 * k + 1))
 }
 
 /// XLA's terms for `threefry2x32` on `n` elements per word, in its DFS order: the

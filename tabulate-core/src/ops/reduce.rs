@@ -75,7 +75,12 @@ pub(super) fn argmax_spec(inputs: &[&Spec], axis: usize, index_dtype: DType) -> 
 
 /// The variadic reducer compares values and indices and selects both: 9 flops.
 pub(super) fn argmax_cost(input: &Spec, out: u64) -> Cost {
-    Cost::flops(ARGMAX_BODY_FLOPS * input.elements().saturating_sub(out))
+    Cost::flops(
+        input
+            .elements()
+            .saturating_sub(out)
+            .saturating_mul(ARGMAX_BODY_FLOPS),
+    )
 }
 
 /// The flops of argmax's reducer body, applied to one (value, index) pair: `gt`, `ne`,

@@ -44,7 +44,9 @@ pub(super) fn broadcast_in_dim_spec(
 
 pub(super) fn reshape_spec(inputs: &[&Spec], shape: &Shape) -> Result<Spec> {
     let x = inputs[0];
-    if x.elements() != shape.elements() {
+    if x.shape.checked_elements().is_none()
+        || x.shape.checked_elements() != shape.checked_elements()
+    {
         return Err(Error::shape(
             "reshape",
             format!(
@@ -121,8 +123,17 @@ pub(super) fn pad_spec(
     let mut dims = Vec::with_capacity(x.rank());
     for (i, &d) in x.dims().iter().enumerate() {
         let d = i64::try_from(d).unwrap_or(i64::MAX);
-        let holes = i64::try_from(interior[i]).unwrap_or(i64::MAX) * (d - 1).max(0);
-        let size = low[i] + high[i] + d + holes;
+        let holes = i64::try_from(interior[i])
+            .ok()
+            .and_then(|n| n.checked_mul((d - 1).max(0)));
+        let size = holes
+            .and_then(|h| low[i].checked_add(high[i])?.checked_add(d)?.checked_add(h))
+            .ok_or_else(|| {
+                Error::shape(
+                    "pad",
+                    format!("padding {low:?}/{high:?} makes a dimension of {x} too large"),
+                )
+            })?;
         let size = usize::try_from(size).map_err(|_| {
             Error::shape(
                 "pad",
@@ -155,7 +166,12 @@ pub(super) fn concatenate_spec(inputs: &[&Spec], axis: usize) -> Result<Spec> {
                 format!("operands differ outside axis {axis}: {first} and {other}"),
             ));
         }
-        dims[axis] += other.dims()[axis];
+        dims[axis] = dims[axis].checked_add(other.dims()[axis]).ok_or_else(|| {
+            Error::shape(
+                "concatenate",
+                format!("the result is too large along axis {axis}: {first} and {other}"),
+            )
+        })?;
     }
     Ok(first.with_shape(dims))
 }
@@ -331,7 +347,8 @@ pub(super) fn pad_transpose(
 
 pub(super) fn split_spec(inputs: &[&Spec], axis: usize, sizes: &[usize]) -> Result<Vec<Spec>> {
     let x = inputs[0];
-    if axis >= x.rank() || sizes.iter().sum::<usize>() != x.dims()[axis] {
+    let total = sizes.iter().try_fold(0usize, |acc, &s| acc.checked_add(s));
+    if axis >= x.rank() || total != Some(x.dims()[axis]) {
         return Err(Error::shape(
             "split",
             format!("parts {sizes:?} along axis {axis} do not tile {x}"),

@@ -52,7 +52,11 @@ fn to_i64(v: usize) -> i64 {
 }
 
 fn dilate(d: usize, dilation: usize) -> usize {
-    if d == 0 { 0 } else { 1 + dilation * (d - 1) }
+    if d == 0 {
+        0
+    } else {
+        dilation.saturating_mul(d - 1).saturating_add(1)
+    }
 }
 
 pub(super) fn reduce_window_spec(op: WindowOp, inputs: &[&Spec], w: &Window) -> Result<Spec> {
@@ -87,10 +91,16 @@ fn window_output(name: &'static str, x: &Spec, w: &Window) -> Result<Spec> {
         ));
     }
     let mut dims = Vec::with_capacity(n);
+    // In i128: dilated sizes and paddings of 64-bit numbers cannot overflow it.
+    let wide = |d: usize, dilation: usize| {
+        let (d, dilation) = (d as i128, dilation as i128);
+        if d == 0 { 0 } else { 1 + dilation * (d - 1) }
+    };
     for i in 0..n {
-        let input =
-            to_i64(dilate(x.dims()[i], w.base_dilation[i])) + w.padding[i].0 + w.padding[i].1;
-        let window = to_i64(dilate(w.dims[i], w.window_dilation[i]));
+        let input = wide(x.dims()[i], w.base_dilation[i])
+            + i128::from(w.padding[i].0)
+            + i128::from(w.padding[i].1);
+        let window = wide(w.dims[i], w.window_dilation[i]);
         if input < 0 {
             return Err(Error::shape(
                 name,
@@ -100,9 +110,11 @@ fn window_output(name: &'static str, x: &Spec, w: &Window) -> Result<Spec> {
         let out = if input < window {
             0
         } else {
-            (input - window) / to_i64(w.strides[i]) + 1
+            (input - window) / (w.strides[i].max(1) as i128) + 1
         };
-        dims.push(usize::try_from(out).unwrap_or(0));
+        dims.push(usize::try_from(out).map_err(|_| {
+            Error::shape(name, format!("the windows of {x} are too many to count"))
+        })?);
     }
     Ok(x.with_shape(dims))
 }
@@ -124,10 +136,10 @@ pub(super) fn reduce_window_cost(out: &Spec, w: &Window) -> Cost {
             && lo == to_i64(out.dims()[d]) - 1;
         if broadcast_back {
             let size = out.dims()[d] as u64;
-            return Cost::flops(output / size + size - 1);
+            return Cost::flops((output / size).saturating_add(size - 1));
         }
     }
-    Cost::flops((w.elements() - 1).saturating_mul(output))
+    Cost::flops(w.elements().saturating_sub(1).saturating_mul(output))
 }
 
 /// `_select_and_scatter_add(source, operand)`: scatters `source` into `operand`'s shape
@@ -147,7 +159,10 @@ pub(super) fn select_and_scatter_spec(inputs: &[&Spec], w: &Window) -> Result<Sp
 /// `HandleSelectAndScatter`: a compare per extra window tap and an add per source element.
 pub(super) fn select_and_scatter_cost(source: &Spec, w: &Window) -> Cost {
     let n = source.elements();
-    Cost::flops(n.saturating_mul(w.elements() - 1).saturating_add(n))
+    Cost::flops(
+        n.saturating_mul(w.elements().saturating_sub(1))
+            .saturating_add(n),
+    )
 }
 
 pub(super) fn reduce_window_jvp(
@@ -193,8 +208,12 @@ pub(super) fn reduce_window_sum_transpose(
         let lhs = to_i64(dilate(input.dims()[i], w.base_dilation[i]));
         let rhs = to_i64(dilate(w.dims[i], w.window_dilation[i]));
         let out = to_i64(dilate(t.dims()[i], w.strides[i]));
-        let before = rhs - w.padding[i].0 - 1;
-        let after = lhs + rhs - 1 - out - before;
+        let before = rhs.saturating_sub(w.padding[i].0).saturating_sub(1);
+        let after = lhs
+            .saturating_add(rhs)
+            .saturating_sub(1)
+            .saturating_sub(out)
+            .saturating_sub(before);
         low.push(before);
         high.push(after);
         interior.push(w.strides[i] - 1);

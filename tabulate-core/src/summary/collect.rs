@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Leaf, Row, RowVariables, Size, Summary};
 use crate::cost::{Metric, Metrics};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::path::ModulePath;
 use crate::trace::{CallRecord, Recording, Variable};
 use crate::value::Value;
@@ -60,23 +61,29 @@ pub(crate) fn collect(
     shown: &[ShownCall<'_>],
     metrics: Vec<Metric>,
     measured: Vec<Metrics>,
-) -> Summary {
+) -> Result<Summary> {
     let collections = collection_order(&recording.variables);
     let index = VariableIndex::new(recording, &collections, shown);
     let rows: Vec<Row> = shown
         .iter()
         .zip(measured)
         .map(|(shown, metrics)| row(&index, &collections, shown, metrics))
-        .collect();
+        .collect::<Result<_>>()?;
     let totals = (0..collections.len())
         .map(|i| {
-            rows.iter()
-                .filter_map(|r: &Row| r.variables.get(i))
-                .map(|v| v.counted)
-                .sum()
+            exact_sum(
+                rows.iter()
+                    .filter_map(|r: &Row| r.variables.get(i))
+                    .map(|v| v.counted),
+            )
+            .ok_or_else(|| too_many("", module_type))
         })
-        .collect();
-    Summary {
+        .collect::<Result<Vec<Size>>>()?;
+    // The footer adds the collections up too.
+    if exact_sum(totals.iter().copied()).is_none() {
+        return Err(too_many("", module_type));
+    }
+    Ok(Summary {
         module_type: module_type.to_string(),
         metrics,
         collections,
@@ -86,7 +93,7 @@ pub(crate) fn collect(
         memory: None,
         operators: None,
         notes: Vec::new(),
-    }
+    })
 }
 
 /// The variables of a run by the module that declared them, and the sizes of the
@@ -95,7 +102,7 @@ struct VariableIndex<'r> {
     /// By path address: the module's own variables.
     own: HashMap<usize, Vec<&'r Variable>>,
     /// By path address of a collapsed row, per collection: its subtree's size.
-    subtree: HashMap<usize, Vec<Size>>,
+    subtree: HashMap<usize, Vec<Option<Size>>>,
 }
 
 impl<'r> VariableIndex<'r> {
@@ -123,8 +130,9 @@ impl<'r> VariableIndex<'r> {
                 };
                 let sizes = subtree
                     .entry(top)
-                    .or_insert_with(|| vec![Size::default(); collections.len()]);
-                sizes[c] = sizes[c] + Size::of(v.spec.dtype, &v.spec.shape);
+                    .or_insert_with(|| vec![Some(Size::default()); collections.len()]);
+                let size = Size::of(v.spec.dtype, &v.spec.shape);
+                sizes[c] = sizes[c].and_then(|acc| exact_sum([acc, size].into_iter()));
             }
         }
         VariableIndex { own, subtree }
@@ -156,32 +164,34 @@ fn row(
     collections: &[String],
     shown: &ShownCall<'_>,
     metrics: Metrics,
-) -> Row {
+) -> Result<Row> {
     let call = shown.call;
     let variables = collections
         .iter()
         .enumerate()
         .map(|(c, collection)| {
             if shown.repeated {
-                return RowVariables {
+                return Ok(RowVariables {
                     own: Vec::new(),
                     counted: Size::default(),
-                };
+                });
             }
             let own = own_variables(index, collection, &call.path);
             let counted = if shown.collapsed {
                 index
                     .subtree
                     .get(&call.path.addr())
-                    .map(|sizes| sizes[c])
-                    .unwrap_or_default()
+                    .map_or(Some(Size::default()), |sizes| sizes[c])
             } else {
-                own.iter().map(|l| Size::of(l.dtype, &l.shape)).sum()
+                exact_sum(own.iter().map(|l| Size::of(l.dtype, &l.shape)))
             };
-            RowVariables { own, counted }
+            Ok(RowVariables {
+                own,
+                counted: counted.ok_or_else(|| too_many(&call.path.join("/"), call.type_name))?,
+            })
         })
-        .collect();
-    Row {
+        .collect::<Result<_>>()?;
+    Ok(Row {
         path: call.path.clone(),
         module_type: call.type_name.to_string(),
         method: call.method.to_string(),
@@ -189,7 +199,7 @@ fn row(
         outputs: call.outputs.clone().unwrap_or_else(Value::none),
         metrics,
         variables,
-    }
+    })
 }
 
 /// `params` first, then the other collections alphabetically (Flax's order depends on
@@ -219,12 +229,41 @@ fn own_variables(index: &VariableIndex<'_>, collection: &str, path: &ModulePath)
     leaves
 }
 
-/// Bytes of the arrays in a value tree.
-pub(crate) fn value_bytes(value: &Value) -> u64 {
+/// The sum of sizes, or `None` when a count or byte total does not fit in a `u64`.
+/// (Each variable's own size fits: `variable` checks it when declared.)
+pub(crate) fn exact_sum(sizes: impl Iterator<Item = Size>) -> Option<Size> {
+    sizes.into_iter().try_fold(Size::default(), |acc, s| {
+        Some(Size {
+            count: acc.count.checked_add(s.count)?,
+            bytes: acc.bytes.checked_add(s.bytes)?,
+        })
+    })
+}
+
+fn too_many(path: &str, module: &str) -> Error {
+    Error::located(
+        ErrorKind::InvalidArgument {
+            what: "the variables' total size does not fit in 64 bits (2^64 or more parameters or bytes)".into(),
+        },
+        Some(Location {
+            path: path.to_string(),
+            module: module.to_string(),
+        }),
+    )
+}
+
+/// Bytes of the arrays in a value tree, or `None` when they do not fit in a `u64`.
+pub(crate) fn value_bytes(value: &Value) -> Option<u64> {
     match value {
-        Value::Array { dtype, shape } => Size::of(*dtype, shape).bytes,
-        Value::Object { .. } => 0,
-        Value::Sequence { items } => items.iter().map(value_bytes).sum(),
-        Value::Mapping { entries } => entries.iter().map(|(_, v)| value_bytes(v)).sum(),
+        Value::Array { dtype, shape } => shape
+            .checked_elements()
+            .and_then(|n| n.checked_mul(dtype.item_size())),
+        Value::Object { .. } => Some(0),
+        Value::Sequence { items } => items
+            .iter()
+            .try_fold(0u64, |acc, v| acc.checked_add(value_bytes(v)?)),
+        Value::Mapping { entries } => entries
+            .iter()
+            .try_fold(0u64, |acc, (_, v)| acc.checked_add(value_bytes(v)?)),
     }
 }
