@@ -173,13 +173,11 @@ impl Replay<'_> {
             }
             B::All(r) => {
                 let x = self.get(&r.input);
-                let axes: Vec<isize> = (0..x.rank()).map(isize_dim).collect();
-                as_out(x.all(&axes), &r.out)
+                as_out(x.all(&all_axes(&x)), &r.out)
             }
             B::Any(r) => {
                 let x = self.get(&r.input);
-                let axes: Vec<isize> = (0..x.rank()).map(isize_dim).collect();
-                as_out(x.any(&axes), &r.out)
+                as_out(x.any(&all_axes(&x)), &r.out)
             }
             B::AllDim(r) => as_out(self.get(&r.input).all(&[isize_dim(r.axis)]), &r.out),
             B::AnyDim(r) => as_out(self.get(&r.input).any(&[isize_dim(r.axis)]), &r.out),
@@ -237,14 +235,12 @@ impl Replay<'_> {
             },
             N::Mean(r) => {
                 let x = self.get(&r.input);
-                let axes: Vec<isize> = (0..x.rank()).map(isize_dim).collect();
-                as_out(x.mean(&axes, false), &r.out)
+                as_out(x.mean(&all_axes(&x), false), &r.out)
             }
             N::MeanDim(r) => one(self.get(&r.input).mean(&[isize_dim(r.axis)], true)),
             N::Sum(r) => {
                 let x = self.get(&r.input);
-                let axes: Vec<isize> = (0..x.rank()).map(isize_dim).collect();
-                as_out(x.sum(&axes, false), &r.out)
+                as_out(x.sum(&all_axes(&x), false), &r.out)
             }
             N::SumDim(r) => one(self.get(&r.input).sum(&[isize_dim(r.axis)], true)),
             N::SumDims(r) => {
@@ -253,20 +249,17 @@ impl Replay<'_> {
             }
             N::Max(r) => {
                 let x = self.get(&r.input);
-                let axes: Vec<isize> = (0..x.rank()).map(isize_dim).collect();
-                as_out(x.max(&axes, false), &r.out)
+                as_out(x.max(&all_axes(&x), false), &r.out)
             }
             N::MaxDim(r) => one(self.get(&r.input).max(&[isize_dim(r.axis)], true)),
             N::Min(r) => {
                 let x = self.get(&r.input);
-                let axes: Vec<isize> = (0..x.rank()).map(isize_dim).collect();
-                as_out(x.min(&axes, false), &r.out)
+                as_out(x.min(&all_axes(&x), false), &r.out)
             }
             N::MinDim(r) => one(self.get(&r.input).min(&[isize_dim(r.axis)], true)),
             N::MaxAbs(r) => {
                 let x = self.get(&r.input).abs()?;
-                let axes: Vec<isize> = (0..x.rank()).map(isize_dim).collect();
-                as_out(x.max(&axes, false), &r.out)
+                as_out(x.max(&all_axes(&x), false), &r.out)
             }
             N::MaxAbsDim(r) => one(self.get(&r.input).abs()?.max(&[isize_dim(r.axis)], true)),
             N::ArgMax(r) => match dtype(r.out.dtype) {
@@ -671,4 +664,9 @@ impl Replay<'_> {
             _ => Ok(None),
         }
     }
+}
+
+/// Every axis of `x`, for a reduction over the whole tensor.
+fn all_axes(x: &Tensor) -> Vec<isize> {
+    (0..x.rank()).map(isize_dim).collect()
 }
