@@ -15,6 +15,13 @@ Run (from the repository root):
 
 Reference environment: jax 0.10.2, flax 0.12.8 (CPU). N defaults to 320.
 
+A feature family adds its layers to the generator without changing the base
+suite: `DIFF_FAMILY=acts ... differential.py 60` loads
+`scripts/diff_families/acts.py`, mixes its ops in (half of the layer choices)
+and writes `tests/differential/cases_acts_NN.json` with ids `acts-c0000`, ....
+Its Rust side is a module under `tests/differential/families/` listed in
+`FAMILIES` of `tests/differential.rs`.
+
 ## The spec
 
 A case is `{id, input: {dtype, shape}, depth, show_repeated, model}`. `model`
@@ -51,6 +58,7 @@ sorted) and its counted `count` and `bytes`. The table's collections are kept,
 sorted.
 """
 
+import importlib
 import json
 import multiprocessing
 import os
@@ -89,6 +97,20 @@ FNS = {
 }
 POOLS = {'avg': nn.avg_pool, 'max': nn.max_pool, 'min': pooling.min_pool}
 CELLS = {'lstm': nn.LSTMCell, 'gru': nn.GRUCell, 'simple': nn.SimpleCell}
+
+# A family (`DIFF_FAMILY=name`, `scripts/diff_families/<name>.py`) adds ops to the
+# generator: `ops(gen, shape, dtype)` (a random op of the family, or None), `BUILD` (op name
+# -> fn(op, kw) -> module), `CALL` (op name -> fn(module, op, x)) and `FNS` (function name ->
+# fn(x, op)). Without a family the generator is exactly the base suite's.
+FAMILY = os.environ.get('DIFF_FAMILY') or None
+if FAMILY:
+  sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'diff_families'))
+  FAM = importlib.import_module(FAMILY)
+  FNS.update(getattr(FAM, 'FNS', {}))
+else:
+  FAM = None
+FAM_BUILD = getattr(FAM, 'BUILD', {})
+FAM_CALL = getattr(FAM, 'CALL', {})
 
 
 def conv_padding(p):
@@ -150,6 +172,8 @@ def build_layer(op, in_setup=False):
     return nn.Sequential([layer_or_fn(o, in_setup) for o in op['layers']], **kw)
   if k == 'module':
     return build_user(op['module'])
+  if k in FAM_BUILD:
+    return FAM_BUILD[k](op, kw)
   raise ValueError(k)
 
 
@@ -177,6 +201,8 @@ def apply_fn(op, x):
 def call_module(m, op, x):
   """Calls module `m` of op `op` on `x` the way the op says."""
   k = op['op']
+  if k in FAM_CALL:
+    return FAM_CALL[k](m, op, x)
   if k in ('Dropout', 'MHA', 'SelfAttention') and op.get('deterministic_at') == 'init':
     return m(x)
   if k == 'Dropout':
@@ -368,6 +394,10 @@ class Gen:
     """A random op valid on an input of `shape`."""
     rank = len(shape)
     f = shape[-1]
+    if FAM is not None and self.r.random() < 0.5:
+      op = FAM.ops(self, shape, dtype)
+      if op is not None:
+        return op
     if dtype.startswith('int'):
       return {'op': 'Embed', 'num_embeddings': self.w() * 4, 'features': self.w()}
     choices = ['Dense'] * 4 + ['fn'] * 3 + ['LayerNorm', 'RMSNorm', 'BatchNorm', 'Dropout',
@@ -540,7 +570,8 @@ def max_depth(spec):
 
 
 def make_case(index):
-  r = random.Random(f'tabulate-differential-{index}')
+  prefix = f'{FAMILY}-' if FAMILY else ''
+  r = random.Random(f'tabulate-differential-{prefix}{index}')
   scale = r.choice(['small', 'small', 'medium', 'medium', 'large', 'huge'])
   g = Gen(r, scale)
   shape, dtype = g.input()
@@ -553,7 +584,7 @@ def make_case(index):
     # `<lambda>` call of the cell is a repeated row whose FLOPs it then fails to compute.
     show_repeated = False
   return {
-    'id': f'c{index:04d}',
+    'id': f'{prefix}c{index:04d}',
     'scale': scale,
     'input': {'dtype': dtype, 'shape': shape},
     'depth': depth,
@@ -648,12 +679,15 @@ def main():
       results = pool.map(run_index, batch, chunksize=1)
       cases += [c for c in results if c is not None]
   cases = cases[:n]
-  skipped = int(cases[-1]['id'][1:]) + 1 - n
+  skipped = int(cases[-1]['id'].rsplit('c', 1)[1]) + 1 - n
+  # The base suite is `cases_NN.json`; a family's is `cases_<family>_NN.json`.
+  stem = f'cases_{FAMILY}_' if FAMILY else 'cases_'
   for f in os.listdir(OUT_DIR):
-    if f.startswith('cases_') and f.endswith('.json'):
+    rest = f[len(stem):-len('.json')] if f.startswith(stem) and f.endswith('.json') else ''
+    if rest.isdigit():
       os.remove(os.path.join(OUT_DIR, f))
   for i in range(0, len(cases), PER_FILE):
-    path = os.path.join(OUT_DIR, f'cases_{i // PER_FILE:02d}.json')
+    path = os.path.join(OUT_DIR, f'{stem}{i // PER_FILE:02d}.json')
     with open(path, 'w') as f:
       f.write('{"generator": "scripts/differential.py", "cases": [\n')
       f.write(',\n'.join(json.dumps(c, sort_keys=True) for c in cases[i:i + PER_FILE]))

@@ -129,7 +129,10 @@ fn apply_fn(op: &Json, x: &Tensor) -> Result<Tensor> {
         "elu" => nn::elu(x),
         "leaky_relu" => nn::leaky_relu(x),
         "softplus" => nn::softplus(x),
-        other => panic!("spec: function {other}"),
+        other => FAMILIES
+            .iter()
+            .find_map(|family| (family.apply_fn)(op, x))
+            .unwrap_or_else(|| panic!("spec: function {other}")),
     }
 }
 
@@ -162,7 +165,34 @@ enum Built {
     Dropout(Dropout),
     Sequential(Sequential),
     User(User),
+    /// A layer of a feature family (`tests/differential/families/`).
+    #[allow(dead_code)] // constructed only while a family is listed in `FAMILIES`
+    Family(Box<dyn FamilyLayer>),
 }
+
+// ------------------------------------------------------------------ families
+
+/// A layer a feature family adds to the generator (`DIFF_FAMILY` in the script).
+trait FamilyLayer {
+    /// The module, for the summary's field walk.
+    fn module(&self) -> &dyn Tabulate;
+    /// Calls the module the way op `op` says.
+    fn call(&self, op: &Json, x: &Tensor) -> Result<Tensor>;
+}
+
+/// A family's layer, boxed.
+type BoxedLayer = Box<dyn FamilyLayer>;
+
+/// A feature family: its layers and functions, each `None` for an op it does not know.
+struct Family {
+    /// The layer of op `op`, named `name` if given.
+    build: fn(op: &Json, name: Option<&str>) -> Option<BoxedLayer>,
+    /// Function op `op` (`{"op": "fn", "name": …}`) applied to `x`.
+    apply_fn: fn(op: &Json, x: &Tensor) -> Option<Result<Tensor>>,
+}
+
+/// Every family whose cases (`cases_<family>_NN.json`) are in the suite.
+const FAMILIES: &[Family] = &[];
 
 impl Submodules for Built {
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
@@ -188,6 +218,7 @@ impl Submodules for Built {
             Built::Dropout(m) => m,
             Built::Sequential(m) => m,
             Built::User(u) => return u.visit_named(name, visitor),
+            Built::Family(m) => m.module(),
         };
         visitor.visit(name, module);
     }
@@ -339,7 +370,10 @@ fn build(op: &Json, in_setup: bool) -> Built {
             Built::Sequential(named!(seq, name))
         }
         "module" => Built::User(User::build(&op["module"])),
-        other => panic!("spec: layer {other}"),
+        other => FAMILIES
+            .iter()
+            .find_map(|family| (family.build)(op, name))
+            .map_or_else(|| panic!("spec: layer {other}"), Built::Family),
     }
 }
 
@@ -392,6 +426,7 @@ impl Built {
             Built::Dropout(m) => m.forward(x, deterministic()),
             Built::Sequential(m) => m.forward(x),
             Built::User(u) => u.forward(x),
+            Built::Family(m) => m.call(op, x),
         }
     }
 }
