@@ -16,6 +16,7 @@ mod module;
 pub mod nn;
 mod ops;
 mod options;
+mod param;
 mod path;
 #[doc(hidden)]
 pub mod random;
@@ -43,6 +44,7 @@ pub mod lax_api {
 }
 pub use module::{ModuleIdentity, Submodules, Tabulate, Visitor};
 pub use options::{Frozen, Mutable, Optimizer};
+pub use param::Param;
 pub use path::ModulePath;
 pub use shape::Shape;
 pub use summary::{

@@ -4,6 +4,7 @@
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::param::Param;
 use crate::shape::Shape;
 use crate::spec::Spec;
 use crate::tensor::Tensor;
@@ -85,5 +86,52 @@ impl Variable {
         trace::write_variable(&self.collection, &self.name, &value)?;
         self.value = value;
         Ok(())
+    }
+}
+
+impl Param {
+    /// The parameter's value: the variable its field declared when its module's call
+    /// opened, recorded as a read by the running call (so FLOPs and the VJP see it, as a
+    /// tensor from [`param`] would be). Outside a summary run, a fresh tensor of its dtype
+    /// and shape.
+    ///
+    /// An error when the `Param` is not a field of a module whose call is open (a local
+    /// value, a `#[tabulate(skip)]` field, a field of a module that was not called), or
+    /// when its declaration failed (its collection is not mutable, its size overflows).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Scale {
+    ///     gain: Param,
+    /// }
+    ///
+    /// impl Scale {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         x.mul(&self.gain.get()?)
+    ///     }
+    /// }
+    ///
+    /// let scale = Scale { gain: Param::new(DType::F32, [8]) };
+    /// let x = Tensor::new(DType::F32, [2, 8]);
+    /// let summary = tabulate(&scale)
+    ///     .compute_flops(true)
+    ///     .compute_vjp_flops(true)
+    ///     .run(|s| s.forward(&x))?;
+    /// assert_eq!(summary.rows[0].variables[0].own[0].name, "gain");
+    /// // Flax's numbers for `x * self.param('gain', zeros, (8,))`.
+    /// assert_eq!(summary.rows[0].flops(), Some(16));
+    /// assert_eq!(summary.rows[0].vjp_flops(), Some(64));
+    ///
+    /// // A `Param` that no module holds cannot be read inside a run.
+    /// let loose = Param::new(DType::F32, [8]);
+    /// let error = tabulate(&scale).run(|s| x.mul(&loose.get()?)).unwrap_err();
+    /// assert!(error.to_string().contains("not a field of a module being called"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    pub fn get(&self) -> Result<Tensor> {
+        trace::read_field_param(self)
     }
 }

@@ -6,6 +6,7 @@
 //! thread-local check.
 
 mod naming;
+mod params;
 mod vars;
 
 use std::cell::RefCell;
@@ -23,6 +24,7 @@ use crate::scope;
 use crate::tensor::Tensor;
 use crate::value::{CallArgs, Value};
 use naming::{Fields, Frame, ModuleKey};
+use params::FieldParams;
 use vars::Variables;
 pub(crate) use vars::{VarId, Variable};
 
@@ -63,6 +65,8 @@ pub(crate) struct Recording {
     pub(crate) variables: Vec<Variable>,
     /// Every declaration, read and write of a variable, in order, with its value after it.
     touches: Vec<(VarId, ValueId)>,
+    /// The first `Param` field that could not be declared: the run fails with it.
+    pub(crate) field_failure: Option<Error>,
 }
 
 impl Recording {
@@ -115,6 +119,8 @@ struct Trace {
     paths: PathInterner,
     touches: Vec<(VarId, ValueId)>,
     variables: Variables,
+    /// The `Param` fields of the open calls.
+    field_params: FieldParams,
     mutable: Mutable,
     region: RegionId,
     next_frame: u64,
@@ -152,6 +158,7 @@ pub(crate) fn run<M: Tabulate, R>(
             paths: PathInterner::default(),
             touches: Vec::new(),
             variables: Variables::default(),
+            field_params: FieldParams::default(),
             mutable,
             region: RegionId::TOP,
             next_frame: 1,
@@ -178,6 +185,7 @@ pub(crate) fn run<M: Tabulate, R>(
             calls: trace.calls,
             variables: trace.variables.into_list(),
             touches: trace.touches,
+            field_failure: trace.field_params.failure,
         },
     ))
 }
@@ -438,6 +446,7 @@ impl Trace {
     fn pop_frame(&mut self) -> Option<Frame> {
         let frame = self.frames.pop()?;
         self.fields.pop(&frame, self.frames.len());
+        self.field_params.pop(self.frames.len());
         Some(frame)
     }
 
@@ -504,7 +513,22 @@ impl Trace {
         Ok(key)
     }
 
+    /// A `param`/`variable` call: declares the variable (or finds it again), unless a
+    /// `Param` field of the module has its name.
     fn declare(&mut self, collection: &str, name: &str, spec: Spec) -> Result<Tensor> {
+        if let Some(path) = self.current_path()
+            && let Some(var) = self.variables.find(collection, path, name)
+            && self.field_params.is_field(var)
+        {
+            return Err(self.error(params::clash(collection, name)));
+        }
+        let var = self.declare_var(collection, name, spec)?;
+        Ok(self.variables.get(var).tensor.clone())
+    }
+
+    /// Declares variable `name` on the current module, or finds it again (and records the
+    /// touch).
+    fn declare_var(&mut self, collection: &str, name: &str, spec: Spec) -> Result<VarId> {
         let Some(path) = self.current_path().cloned() else {
             return Err(self.error(ErrorKind::OutsideModule {
                 what: "declaring a variable",
@@ -521,7 +545,7 @@ impl Trace {
                 }));
             }
             self.touch(var);
-            return Ok(self.variables.get(var).tensor.clone());
+            return Ok(var);
         }
         if !self.mutable.allows(collection) {
             return Err(self.error(ErrorKind::NotMutable {
@@ -535,9 +559,9 @@ impl Trace {
         self.values.insert(tensor.id(), input);
         let var = self
             .variables
-            .add(collection, path, name, spec, input, tensor.clone());
+            .add(collection, path, name, spec, input, tensor);
         self.touch(var);
-        Ok(tensor)
+        Ok(var)
     }
 
     fn write(&mut self, collection: &str, name: &str, value: &Tensor) -> Result<()> {
@@ -583,10 +607,22 @@ pub(crate) fn open_call(
         return None;
     }
     let fields = naming::fields_of(module);
+    let params = params::params_of(module);
     let key = naming::key_of(module);
     let mut call_args = CallArgs::default();
     args(&mut call_args);
-    with_trace(|trace| trace.enter(module, &key, fields, method, &call_args, lifted))
+    with_trace(|trace| {
+        let depth = trace.enter(module, &key, fields, method, &call_args, lifted);
+        trace.declare_fields(depth, params);
+        depth
+    })
+}
+
+/// Reads a `Param` field: its variable's value, recorded as a read by the running call.
+/// Outside a run, a fresh tensor of its dtype and shape.
+pub(crate) fn read_field_param(param: &crate::param::Param) -> Result<Tensor> {
+    with_trace(|trace| trace.read_field(params::addr_of(param), &param.spec))
+        .unwrap_or_else(|| Ok(Tensor::from_spec(param.spec.clone())))
 }
 
 /// Closes the call whose frame is at `depth` with its result (`None` when it failed or
