@@ -792,3 +792,83 @@ fn repeated_calls_find_the_same_variables() {
         }
     }
 }
+
+/// A recurrent cell of your own, its kernel a field or a `param`, scanned by `RNN`: the
+/// lifted calls Flax records (`scan_fn`, and `<lambda>` next to the `RNN`) do not declare
+/// the cell's fields anywhere else than at the cell.
+#[derive(Tabulate)]
+#[tabulate(rename = "Cell")]
+struct FieldCell {
+    kernel: Param,
+    features: usize,
+}
+
+#[derive(Tabulate)]
+#[tabulate(rename = "Cell")]
+struct ParamCell {
+    inputs: usize,
+    features: usize,
+}
+
+fn cell_step(kernel: &Tensor, carry: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+    let h = Tensor::concatenate(&[carry, x], -1)?
+        .matmul(kernel)?
+        .tanh()?;
+    Ok((h.clone(), h))
+}
+
+impl tabulate::nn::RNNCell for FieldCell {
+    type Carry = Tensor;
+
+    #[forward(no_summary)]
+    fn step(&self, carry: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        cell_step(&self.kernel.get()?, carry, x)
+    }
+
+    fn initialize_carry(&self, input_shape: &[usize]) -> Result<Tensor> {
+        Tensor::zeros(DType::F32, [input_shape[0], self.features])
+    }
+}
+
+impl tabulate::nn::RNNCell for ParamCell {
+    type Carry = Tensor;
+
+    #[forward(no_summary)]
+    fn step(&self, carry: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let kernel = param(
+            "kernel",
+            DType::F32,
+            [self.features + self.inputs, self.features],
+        )?;
+        cell_step(&kernel, carry, x)
+    }
+
+    fn initialize_carry(&self, input_shape: &[usize]) -> Result<Tensor> {
+        Tensor::zeros(DType::F32, [input_shape[0], self.features])
+    }
+}
+
+#[test]
+fn a_scanned_cell_declares_its_fields_at_the_cell() {
+    use tabulate::nn::RNN;
+    let (inputs, features) = (3, 5);
+    let x = Tensor::new(DType::F32, [2, 7, inputs]);
+    let by_field = tabulate(&RNN::new(FieldCell {
+        kernel: Param::new(DType::F32, [features + inputs, features]),
+        features,
+    }))
+    .show_repeated(true)
+    .compute_flops(true)
+    .compute_vjp_flops(true)
+    .run(|m| m.forward(&x))
+    .expect("summary");
+    let by_param = tabulate(&RNN::new(ParamCell { inputs, features }))
+        .show_repeated(true)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .expect("summary");
+    assert_same(&by_field, &by_param, "RNN(Cell)");
+    let paths: Vec<String> = by_field.rows.iter().map(|r| r.path.join("/")).collect();
+    assert!(paths.iter().any(|p| p == "cell"), "{paths:?}");
+}

@@ -592,6 +592,6 @@ pub mod probe {
     impl<T: ParamField, const N: usize> ParamField for [T; N] {}
     impl<K, T: ParamField> ParamField for BTreeMap<K, T> {}
 
-    /// Compiles only when the field's type is a [`ParamField`].
-    pub fn assert_param_field<T: ParamField + ?Sized>(_field: &T) {}
+    /// Compiles only when `T`, a field's type, is a [`ParamField`].
+    pub fn assert_param_field<T: ParamField + ?Sized>() {}
 }

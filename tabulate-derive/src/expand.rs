@@ -75,14 +75,7 @@ fn impl_tabulate(container: &Container<'_>) -> TokenStream {
             &mut generics,
         );
         visits.push(match &field.attrs.collection {
-            Some(collection) => in_collection(
-                &quote!(self.#member),
-                field.ty,
-                collection,
-                &visit,
-                &params,
-                &mut generics,
-            ),
+            Some(collection) => in_collection(field.ty, collection, &visit, &params, &mut generics),
             None => visit,
         });
     }
@@ -157,7 +150,6 @@ fn visit_part(
 /// A field marked `#[tabulate(collection = "…")]`: its type must hold `Param`s (checked at
 /// compile time, with the error at the type), and its visits declare them in `collection`.
 fn in_collection(
-    access: &TokenStream,
     ty: &Type,
     collection: &syn::LitStr,
     visit: &TokenStream,
@@ -170,8 +162,9 @@ fn in_collection(
             .predicates
             .push(parse_quote_spanned!(ty.span()=> #ty: ::tabulate::__private::ParamField));
     }
+    // Spanned at the field's type, where the error for another type points.
     let check = quote_spanned! {ty.span()=>
-        ::tabulate::__private::assert_param_field(&#access);
+        ::tabulate::__private::assert_param_field::<#ty>();
     };
     quote! {
         {
@@ -316,7 +309,7 @@ mod tests {
             }
         ));
         assert!(
-            out.contains("assert_param_field (& self . mean) ; let __visitor : & mut dyn :: tabulate :: Visitor = & mut :: tabulate :: __private :: InCollection :: new (\"batch_stats\" , __visitor) ;"),
+            out.contains("assert_param_field :: < Param > () ; let __visitor : & mut dyn :: tabulate :: Visitor = & mut :: tabulate :: __private :: InCollection :: new (\"batch_stats\" , __visitor) ;"),
             "{out}"
         );
         assert!(

@@ -607,7 +607,14 @@ pub(crate) fn open_call(
         return None;
     }
     let fields = naming::fields_of(module);
-    let params = params::params_of(module);
+    // A lifted call recorded at another path (`<lambda>`, next to the `RNN`) does not
+    // declare the module's `Param` fields there.
+    let own_path = lifted.is_none_or(|l| l.path.is_none());
+    let params = if own_path {
+        params::params_of(module)
+    } else {
+        Vec::new()
+    };
     let key = naming::key_of(module);
     let mut call_args = CallArgs::default();
     args(&mut call_args);
