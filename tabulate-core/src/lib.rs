@@ -52,7 +52,9 @@ pub use summary::{
 pub use tabulator::{Tabulator, tabulate};
 pub use tensor::Tensor;
 pub use value::{CallArgs, Describe, Value};
-pub use variable::{Variable, is_mutable_collection, param, variable};
+pub use variable::{
+    AxisName, Initializer, Variable, is_mutable_collection, param, param_with, sow, variable,
+};
 
 #[doc(hidden)]
 pub use module::probe;
