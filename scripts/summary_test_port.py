@@ -423,19 +423,56 @@ def features():
     jax.random.key(0), jnp.ones((2, 6, 6, 5)),
     console_kwargs=CONSOLE_TEST_KWARGS, **FLOPS))
 
+  P = nn.with_partitioning
+
+  class PartitionedMore(nn.Module):
+    @nn.compact
+    def __call__(self, tokens):
+      x = nn.Embed(11, 8, embedding_init=P(nn.initializers.normal(0.02), ('vocab', 'embed')))(tokens)
+      x = nn.LayerNorm(scale_init=P(nn.initializers.ones, ('embed',)),
+                       bias_init=P(nn.initializers.zeros, ('embed',)))(x)
+      x = nn.MultiHeadDotProductAttention(
+        2, kernel_init=P(nn.initializers.lecun_normal(), ('embed', 'heads', 'kv')),
+        bias_init=P(nn.initializers.zeros, ('heads', 'kv')),
+        out_kernel_init=P(nn.initializers.lecun_normal(), ('heads', 'kv', 'embed')),
+      )(x, deterministic=True)
+      x = nn.RMSNorm(scale_init=P(nn.initializers.ones, ('embed',)))(x)
+      x = nn.Einsum((8, 6), 'btd,de->bte', bias_init=P(nn.initializers.zeros, ('mlp',)),
+                    kernel_init=P(nn.initializers.lecun_normal(), ('embed', 'mlp')))(x)
+      x = nn.GroupNorm(num_groups=2, scale_init=P(nn.initializers.ones, ('mlp',)))(x)
+      x = nn.BatchNorm(use_running_average=False,
+                       bias_init=P(nn.initializers.zeros, ('mlp',)))(x)
+      x = nn.ConvTranspose(4, (3,), kernel_init=P(nn.initializers.lecun_normal(),
+                                                   (None, 'mlp', 'out')))(x)
+      return x
+
+  table_text('part_partitioned_more', PartitionedMore().tabulate(
+    jax.random.key(0), jnp.ones((2, 5), jnp.int32), mutable=True,
+    console_kwargs=CONSOLE_TEST_KWARGS, **FLOPS))
+
 
 def main():
   os.makedirs(OUT, exist_ok=True)
+  # `ONLY=features` (or a test's name) regenerates just that.
+  only = os.environ.get('ONLY')
   for name, fn in list(globals().items()):
-    if name.startswith('test_') and callable(fn):
+    if name.startswith('test_') and callable(fn) and only in (None, name):
       fn()
-  features()
+  if only in (None, 'features'):
+    features()
   for name, s in TEXTS.items():
     with open(os.path.join(OUT, f'{name}.txt'), 'w') as f:
       f.write(s)
-  with open(os.path.join(OUT, 'rows.json'), 'w') as f:
-    json.dump(ROWS, f, indent=1, sort_keys=True)
-    f.write('\n')
+  if ROWS:
+    path = os.path.join(OUT, 'rows.json')
+    rows = {}
+    if only is not None and os.path.exists(path):
+      with open(path) as f:
+        rows = json.load(f)
+    rows.update(ROWS)
+    with open(path, 'w') as f:
+      json.dump(rows, f, indent=1, sort_keys=True)
+      f.write('\n')
 
 
 if __name__ == '__main__':

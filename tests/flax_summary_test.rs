@@ -685,3 +685,74 @@ fn partition_names_are_shown_as_given() {
         "{text}"
     );
 }
+
+/// Partitioned initialisers on every other layer that takes one: `Embed`, the norms,
+/// attention (with `out_kernel_init`), `Einsum`, `ConvTranspose`.
+#[derive(Tabulate)]
+#[tabulate(rename = "PartitionedMore")]
+struct PartitionedMore;
+
+impl PartitionedMore {
+    #[forward]
+    fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+        use tabulate::nn::{
+            ConvTranspose, Einsum, Embed, GroupNorm, LayerNorm, MultiHeadDotProductAttention,
+            RMSNorm,
+        };
+        let x = Embed::new(11, 8)
+            .embedding_init(with_partitioning(
+                initializers::normal(0.02),
+                ["vocab", "embed"],
+            ))
+            .forward(tokens)?;
+        let x = LayerNorm::new()
+            .scale_init(with_partitioning(initializers::ones(), ["embed"]))
+            .bias_init(with_partitioning(initializers::zeros(), ["embed"]))
+            .forward(&x)?;
+        let x = MultiHeadDotProductAttention::new(2)
+            .kernel_init(with_partitioning(
+                initializers::lecun_normal(),
+                ["embed", "heads", "kv"],
+            ))
+            .bias_init(with_partitioning(initializers::zeros(), ["heads", "kv"]))
+            .out_kernel_init(with_partitioning(
+                initializers::lecun_normal(),
+                ["heads", "kv", "embed"],
+            ))
+            .forward(&x, true)?;
+        let x = RMSNorm::new()
+            .scale_init(with_partitioning(initializers::ones(), ["embed"]))
+            .forward(&x)?;
+        let x = Einsum::new([8, 6], "btd,de->bte")
+            .bias_init(with_partitioning(initializers::zeros(), ["mlp"]))
+            .kernel_init(with_partitioning(
+                initializers::lecun_normal(),
+                ["embed", "mlp"],
+            ))
+            .forward(&x)?;
+        let x = GroupNorm::new(2)
+            .scale_init(with_partitioning(initializers::ones(), ["mlp"]))
+            .forward(&x)?;
+        let x = BatchNorm::new(false)
+            .bias_init(with_partitioning(initializers::zeros(), ["mlp"]))
+            .forward(&x)?;
+        ConvTranspose::new(4, [3])
+            .kernel_init(with_partitioning(
+                initializers::lecun_normal(),
+                [None, Some("mlp"), Some("out")],
+            ))
+            .forward(&x)
+    }
+}
+
+#[test]
+fn partitioned_layers_more() {
+    let tokens = Tensor::new(DType::I32, [2, 5]);
+    let summary = tabulate(&PartitionedMore)
+        .mutable(Mutable::All)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&tokens))
+        .expect("summary");
+    assert_table(&plain(&summary), "part_partitioned_more");
+}
