@@ -423,6 +423,26 @@ def features():
     jax.random.key(0), jnp.ones((2, 6, 6, 5)),
     console_kwargs=CONSOLE_TEST_KWARGS, **FLOPS))
 
+  class SowSum(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+      y = nn.Dense(3)(x)
+      add = lambda a, b: a + b
+      self.sow('stats', 'sum', y, reduce_fn=add, init_fn=lambda: 0)
+      self.sow('stats', 'sum', y * 2.0, reduce_fn=add, init_fn=lambda: 0)
+      self.sow('stats', 'max', y, reduce_fn=jnp.maximum, init_fn=lambda: jnp.zeros((), jnp.float32))
+      return y
+
+  class SowSumShared(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+      m = SowSum()
+      return m(nn.Dense(4)(m(x)))
+
+  table_text('part_sow_reduce', SowSumShared().tabulate(
+    jax.random.key(0), jnp.ones((2, 4)), show_repeated=True,
+    console_kwargs=CONSOLE_TEST_KWARGS, **FLOPS))
+
   P = nn.with_partitioning
 
   class PartitionedMore(nn.Module):

@@ -756,3 +756,53 @@ fn partitioned_layers_more() {
         .expect("summary");
     assert_table(&plain(&summary), "part_partitioned_more");
 }
+
+/// `sow` with a `reduce_fn`/`init_fn` (a running sum from `0`, a running maximum), in a
+/// module called twice (`show_repeated`).
+#[derive(Tabulate)]
+#[tabulate(rename = "SowSum")]
+struct SowSum {
+    identity: ModuleIdentity,
+}
+
+impl SowSum {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = Dense::new(3).forward(x)?;
+        let zero = || Tensor::zeros(DType::F32, []);
+        tabulate::sow_with("stats", "sum", &y, zero, |a, b| a.add(b))?;
+        tabulate::sow_with("stats", "sum", &y.mul(2.0)?, zero, |a, b| a.add(b))?;
+        tabulate::sow_with("stats", "max", &y, zero, |a, b| a.maximum(b))?;
+        Ok(y)
+    }
+}
+
+#[derive(Tabulate)]
+#[tabulate(rename = "SowSumShared")]
+struct SowSumShared;
+
+impl SowSumShared {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let m = SowSum {
+            identity: ModuleIdentity::new(),
+        };
+        let h = Dense::new(4).forward(&m.forward(x)?)?;
+        m.forward(&h)
+    }
+}
+
+#[test]
+fn sow_with_reduce_fn() {
+    let x = Tensor::new(DType::F32, [2, 4]);
+    let summary = tabulate(&SowSumShared)
+        .show_repeated(true)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .expect("summary");
+    assert_table(
+        &flax_columns(&summary, &["stats", "params"]),
+        "part_sow_reduce",
+    );
+}

@@ -53,7 +53,8 @@ pub use tabulator::{Tabulator, tabulate};
 pub use tensor::Tensor;
 pub use value::{CallArgs, Describe, Value};
 pub use variable::{
-    AxisName, Initializer, Variable, is_mutable_collection, param, param_with, sow, variable,
+    AxisName, Initializer, Variable, is_mutable_collection, param, param_with, sow, sow_with,
+    variable,
 };
 
 #[doc(hidden)]

@@ -280,3 +280,61 @@ pub fn sow(
     let (tree, arrays) = crate::scope::collect_arrays(|| value.describe());
     trace::sow(collection, name, tree, arrays)
 }
+
+/// Flax's `self.sow(collection, name, value, reduce_fn=…, init_fn=…)` for a tensor state:
+/// the variable `name` of `collection` becomes `reduce_fn(stored, value)`, where `stored`
+/// is what it holds, or `init_fn()` the first time (a running sum:
+/// `init_fn=lambda: 0`, `reduce_fn=lambda a, b: a + b`). Returns `false`, storing
+/// nothing, when `collection` is not mutable.
+///
+/// FLOPs follow Flax's tabulate, whose `apply` receives the value `init` stored: the
+/// first reduction of a call already reads a stored value (one `add` per element for a
+/// sum), and the value is the call's output (its cotangent flows back). The stored value
+/// must keep the dtype and shape the first reduction gives (a reduction that grows it,
+/// such as concatenation, is an error naming the call); Flax's default, a tuple that
+/// grows with each call, is [`sow`].
+///
+/// ```
+/// use tabulate::nn::Dense;
+/// use tabulate::prelude::*;
+///
+/// #[derive(Tabulate)]
+/// struct Probe;
+///
+/// impl Probe {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let h = Dense::new(3).forward(x)?;
+///         let zero = || Tensor::zeros(DType::F32, []);
+///         tabulate::sow_with("stats", "sum", &h, zero, |a, b| a.add(b))?;
+///         Ok(h)
+///     }
+/// }
+///
+/// # fn main() -> tabulate::Result<()> {
+/// let summary = Probe.summary(&Tensor::new(DType::F32, [2, 4]))?;
+/// assert_eq!(summary.collection("stats").count, 6);
+/// # Ok(())
+/// # }
+/// ```
+pub fn sow_with(
+    collection: &str,
+    name: &str,
+    value: &Tensor,
+    init_fn: impl FnOnce() -> Result<Tensor>,
+    reduce_fn: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
+) -> Result<bool> {
+    if !trace::is_active() || !trace::is_mutable(collection) {
+        return Ok(false);
+    }
+    let spec = match trace::variable_spec(collection, name) {
+        Some(spec) => spec,
+        // What Flax's `init` stores: the first reduction from `init_fn()` (traced here
+        // only for its dtype and shape; nothing reads it).
+        None => reduce_fn(&init_fn()?, value)?.spec().clone(),
+    };
+    let mut stored = variable(collection, name, spec.dtype, spec.shape.clone())?;
+    let reduced = reduce_fn(stored.value(), value)?;
+    stored.set(reduced)?;
+    Ok(true)
+}

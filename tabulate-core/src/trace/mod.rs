@@ -361,6 +361,16 @@ pub(crate) fn sow(
     with_trace(|trace| trace.sow(collection, name, value, arrays)).unwrap_or(Ok(false))
 }
 
+/// The spec of variable `name` of `collection` on the current module, if it is declared.
+pub(crate) fn variable_spec(collection: &str, name: &str) -> Option<Spec> {
+    with_trace(|trace| {
+        let path = trace.current_path()?.clone();
+        let var = trace.variables.find(collection, &path, name)?;
+        Some(trace.variables.get(var).spec.clone())
+    })
+    .flatten()
+}
+
 /// Whether `collection` may be written in this run (always true outside a run).
 pub(crate) fn is_mutable(collection: &str) -> bool {
     with_trace(|trace| trace.mutable.allows(collection)).unwrap_or(true)
