@@ -28,6 +28,8 @@ use crate::cost::MetricValue;
 ///     "metrics": {"flops": 1216, "macs": 576}, // by header; see `MetricValue`
 ///     "variables": {"params": {"own": {"bias": {"dtype": "float32", "shape": [4]}, …},
 ///                              "count": 40, "bytes": 160}}
+///     // only when present: a leaf's "partition": [null, "data"] (`with_partitioning`),
+///     // a collection's "values": {"h": <value>} (what `sow` stored, a sequence)
 ///   }],
 ///   "totals": {"params": {"count": 50, "bytes": 200}},
 ///   "trainable": null | {"trainable": {"count", "bytes"}, "non_trainable": {…}},
