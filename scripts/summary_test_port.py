@@ -466,6 +466,25 @@ def features():
                                                    (None, 'mlp', 'out')))(x)
       return x
 
+  def cell_inits():
+    return dict(kernel_init=P(nn.initializers.lecun_normal(), ('embed', 'mlp')),
+                recurrent_kernel_init=P(nn.initializers.orthogonal(), ('mlp', None)),
+                bias_init=P(nn.initializers.zeros_init(), ('mlp',)))
+
+  class PartitionedCells(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+      h = nn.RNN(nn.GRUCell(4, **cell_inits()))(x)
+      h = h.mean(axis=1)
+      carry = (jnp.zeros((2, 4)), jnp.zeros((2, 4)))
+      _, y = nn.LSTMCell(4, **cell_inits())(carry, h)
+      _, z = nn.SimpleCell(4, **cell_inits())(jnp.zeros((2, 4)), y)
+      return z
+
+  table_text('part_partitioned_cells', PartitionedCells().tabulate(
+    jax.random.key(0), jnp.ones((2, 5, 3)),
+    console_kwargs=CONSOLE_TEST_KWARGS, **FLOPS))
+
   table_text('part_partitioned_more', PartitionedMore().tabulate(
     jax.random.key(0), jnp.ones((2, 5), jnp.int32), mutable=True,
     console_kwargs=CONSOLE_TEST_KWARGS, **FLOPS))

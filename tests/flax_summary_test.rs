@@ -806,3 +806,48 @@ fn sow_with_reduce_fn() {
         "part_sow_reduce",
     );
 }
+
+/// The recurrent cells' `kernel_init` (input Denses), `recurrent_kernel_init` (hidden
+/// Denses) and `bias_init`, in an `RNN` and called as cells.
+#[derive(Tabulate)]
+#[tabulate(rename = "PartitionedCells")]
+struct PartitionedCells;
+
+macro_rules! partitioned_cell {
+    ($cell:expr) => {
+        $cell
+            .kernel_init(with_partitioning(
+                initializers::lecun_normal(),
+                ["embed", "mlp"],
+            ))
+            .recurrent_kernel_init(with_partitioning(
+                initializers::orthogonal(),
+                [Some("mlp"), None],
+            ))
+            .bias_init(with_partitioning(initializers::zeros_init(), ["mlp"]))
+    };
+}
+
+impl PartitionedCells {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        use tabulate::nn::{GRUCell, LSTMCell, RNN, SimpleCell};
+        let h = RNN::new(partitioned_cell!(GRUCell::new(4))).forward(x)?;
+        let h = h.mean(&[1], false)?;
+        let zeros = || Tensor::zeros(DType::F32, [2, 4]);
+        let (_, y) = partitioned_cell!(LSTMCell::new(4)).forward(&(zeros()?, zeros()?), &h)?;
+        let (_, z) = partitioned_cell!(SimpleCell::new(4)).forward(&zeros()?, &y)?;
+        Ok(z)
+    }
+}
+
+#[test]
+fn partitioned_cells() {
+    let x = Tensor::new(DType::F32, [2, 5, 3]);
+    let summary = tabulate(&PartitionedCells)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .expect("summary");
+    assert_table(&plain(&summary), "part_partitioned_cells");
+}
