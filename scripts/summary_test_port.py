@@ -481,6 +481,18 @@ def features():
       _, z = nn.SimpleCell(4, **cell_inits())(jnp.zeros((2, 4)), y)
       return z
 
+  class PartitionedVariable(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+      kv = self.variable('cache', 'kv', P(nn.initializers.zeros_init(), ('batch', None)),
+                         None, x.shape, x.dtype)
+      kv.value = kv.value + x
+      return nn.Dense(3)(kv.value)
+
+  table_text('part_partitioned_variable', PartitionedVariable().tabulate(
+    jax.random.key(0), jnp.ones((2, 8)),
+    console_kwargs=CONSOLE_TEST_KWARGS, **FLOPS))
+
   table_text('part_partitioned_cells', PartitionedCells().tabulate(
     jax.random.key(0), jnp.ones((2, 5, 3)),
     console_kwargs=CONSOLE_TEST_KWARGS, **FLOPS))

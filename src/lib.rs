@@ -44,7 +44,7 @@ pub use tabulate_core::{
     Metrics, ModuleIdentity, ModulePath, Mutable, Operand, OperatorCount, Optimizer, RenderOptions,
     ReshapeArg, Result, Row, RowVariables, SCHEMA_VERSION, Shape, Size, Submodules, Summary,
     Tabulate, Tabulator, Tensor, TrainableSplit, Value, Variable, Visitor, is_mutable_collection,
-    module_call, param, param_with, sow, sow_with, tabulate, variable,
+    module_call, param, param_with, sow, sow_with, tabulate, variable, variable_with,
 };
 pub use tabulate_derive::{Describe, Tabulate, forward};
 

@@ -854,3 +854,33 @@ fn partitioned_cells() {
         .expect("summary");
     assert_table(&plain(&summary), "part_partitioned_cells");
 }
+
+/// A partitioned initialiser on a variable of another collection (`self.variable`).
+#[derive(Tabulate)]
+#[tabulate(rename = "PartitionedVariable")]
+struct PartitionedVariable;
+
+impl PartitionedVariable {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let init = with_partitioning(initializers::zeros_init(), [Some("batch"), None]);
+        let mut kv = tabulate::variable_with("cache", "kv", &init, x.dtype(), x.shape().clone())?;
+        let updated = kv.value().add(x)?;
+        kv.set(updated)?;
+        Dense::new(3).forward(kv.value())
+    }
+}
+
+#[test]
+fn partitioned_variable() {
+    let x = Tensor::new(DType::F32, [2, 8]);
+    let summary = tabulate(&PartitionedVariable)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .expect("summary");
+    assert_table(
+        &flax_columns(&summary, &["cache", "params"]),
+        "part_partitioned_variable",
+    );
+}

@@ -54,7 +54,7 @@ pub use tensor::Tensor;
 pub use value::{CallArgs, Describe, Value};
 pub use variable::{
     AxisName, Initializer, Variable, is_mutable_collection, param, param_with, sow, sow_with,
-    variable,
+    variable, variable_with,
 };
 
 #[doc(hidden)]

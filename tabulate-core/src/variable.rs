@@ -236,6 +236,48 @@ pub fn param_with(
     Ok(value)
 }
 
+/// Declares (or fetches) variable `name` in `collection`, made by `init`: Flax's
+/// `self.variable(collection, name, init, …)`. A partitioned initialiser's axis names are
+/// shown after the shape (`kv: float32[2,8] P(batch, None)`), as for [`param_with`].
+///
+/// ```
+/// use tabulate::nn::{initializers, with_partitioning};
+/// use tabulate::prelude::*;
+///
+/// #[derive(Tabulate)]
+/// struct Cache;
+///
+/// impl Cache {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let init = with_partitioning(initializers::zeros_init(), [Some("batch"), None]);
+///         let mut kv = tabulate::variable_with("cache", "kv", &init, x.dtype(), x.shape().clone())?;
+///         let sum = kv.value().add(x)?;
+///         kv.set(sum.clone())?;
+///         Ok(sum)
+///     }
+/// }
+///
+/// # fn main() -> tabulate::Result<()> {
+/// let table = Cache.summary(&Tensor::new(DType::F32, [2, 8]))?.to_string();
+/// assert!(table.contains("kv: float32[2,8] P(batch, None)"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn variable_with(
+    collection: &str,
+    name: &str,
+    init: &Initializer,
+    dtype: DType,
+    shape: impl Into<Shape>,
+) -> Result<Variable> {
+    let declared = variable(collection, name, dtype, shape)?;
+    if let Some(names) = init.partition() {
+        trace::set_partition(collection, name, names);
+    }
+    Ok(declared)
+}
+
 /// Stores `value` under `name` in `collection` on the current module, as Flax's
 /// `self.sow(collection, name, value)` with its defaults (`init_fn=lambda: ()`,
 /// `reduce_fn` appending): each call appends `value` to the tuple stored so far, and the
