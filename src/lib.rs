@@ -39,12 +39,13 @@
 //! `DESIGN.md`), so layers you write from [`Tensor`] operations are counted too.
 
 pub use tabulate_core::{
-    CallArgs, ColorChoice, Column, DType, DTypeKind, Describe, Error, ErrorKind, ForwardOutput,
-    Frozen, Leaf, Location, MemoryEstimate, Metric, MetricValue, Metrics, ModuleIdentity,
-    ModulePath, Mutable, Operand, OperatorCount, Optimizer, Param, RenderOptions, ReshapeArg,
-    Result, Row, RowVariables, SCHEMA_VERSION, Shape, Size, Submodules, Summary, Tabulate,
-    Tabulator, Tensor, TrainableSplit, Value, Variable, Visitor, is_mutable_collection,
-    module_call, param, tabulate, variable,
+    AxisName, CallArgs, ColorChoice, Column, DType, DTypeKind, Describe, Error, ErrorKind,
+    ForwardOutput, Frozen, Initializer, Leaf, Location, MemoryEstimate, Metric, MetricValue,
+    Metrics, ModuleIdentity, ModulePath, Mutable, Operand, OperatorCount, Optimizer, Param,
+    RenderOptions, ReshapeArg, Result, Row, RowVariables, SCHEMA_VERSION, Shape, Size, Submodules,
+    Summary, Tabulate, Tabulator, Tensor, TrainableSplit, Value, Variable, Visitor,
+    is_mutable_collection, module_call, param, param_with, sow, sow_with, tabulate, variable,
+    variable_with,
 };
 pub use tabulate_derive::{Describe, Tabulate, forward};
 

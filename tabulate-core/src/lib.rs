@@ -54,7 +54,10 @@ pub use summary::{
 pub use tabulator::{Tabulator, tabulate};
 pub use tensor::Tensor;
 pub use value::{CallArgs, Describe, Value};
-pub use variable::{Variable, is_mutable_collection, param, variable};
+pub use variable::{
+    AxisName, Initializer, Variable, is_mutable_collection, param, param_with, sow, sow_with,
+    variable, variable_with,
+};
 
 #[doc(hidden)]
 pub use module::probe;

@@ -26,7 +26,7 @@ use crate::value::{CallArgs, Value};
 use naming::{Fields, Frame, ModuleKey};
 use params::FieldParams;
 use vars::Variables;
-pub(crate) use vars::{VarId, Variable};
+pub(crate) use vars::{Sown, VarId, Variable};
 
 thread_local! {
     static TRACE: RefCell<Option<Trace>> = const { RefCell::new(None) };
@@ -63,6 +63,8 @@ pub(crate) struct Recording {
     pub(crate) graph: Graph,
     pub(crate) calls: Vec<CallRecord>,
     pub(crate) variables: Vec<Variable>,
+    /// The values `sow` stored, by collection, module and name, in first-sown order.
+    pub(crate) sown: Vec<Sown>,
     /// Every declaration, read and write of a variable, in order, with its value after it.
     touches: Vec<(VarId, ValueId)>,
     /// The first `Param` field that could not be declared: the run fails with it.
@@ -121,6 +123,7 @@ struct Trace {
     variables: Variables,
     /// The `Param` fields of the open calls.
     field_params: FieldParams,
+    sown: Vec<Sown>,
     mutable: Mutable,
     region: RegionId,
     next_frame: u64,
@@ -159,6 +162,7 @@ pub(crate) fn run<M: Tabulate, R>(
             touches: Vec::new(),
             variables: Variables::default(),
             field_params: FieldParams::default(),
+            sown: Vec::new(),
             mutable,
             region: RegionId::TOP,
             next_frame: 1,
@@ -184,6 +188,7 @@ pub(crate) fn run<M: Tabulate, R>(
             graph: trace.graph,
             calls: trace.calls,
             variables: trace.variables.into_list(),
+            sown: trace.sown,
             touches: trace.touches,
             field_failure: trace.field_params.failure,
         },
@@ -343,6 +348,35 @@ pub(crate) fn declare_variable(collection: &str, name: &str, spec: Spec) -> Resu
 /// Writes a new value to a declared variable.
 pub(crate) fn write_variable(collection: &str, name: &str, value: &Tensor) -> Result<()> {
     with_trace(|trace| trace.write(collection, name, value)).unwrap_or(Ok(()))
+}
+
+/// Gives the variable `name` of `collection` on the current module its logical axis
+/// names (a partitioned initialiser), unless it has some already.
+pub(crate) fn set_partition(collection: &str, name: &str, names: &[Option<String>]) {
+    with_trace(|trace| trace.set_partition(collection, name, names));
+}
+
+/// Stores `value` (whose arrays are `arrays`) under `name` in `collection` on the current
+/// module, as Flax's `Module.sow` with its default `reduce_fn`: appended to the tuple of
+/// values stored so far. `Ok(false)` when the collection is not mutable (nothing stored).
+/// Outside a run, nothing is stored either.
+pub(crate) fn sow(
+    collection: &str,
+    name: &str,
+    value: Value,
+    arrays: Vec<(u64, Spec)>,
+) -> Result<bool> {
+    with_trace(|trace| trace.sow(collection, name, value, arrays)).unwrap_or(Ok(false))
+}
+
+/// The spec of variable `name` of `collection` on the current module, if it is declared.
+pub(crate) fn variable_spec(collection: &str, name: &str) -> Option<Spec> {
+    with_trace(|trace| {
+        let path = trace.current_path()?.clone();
+        let var = trace.variables.find(collection, &path, name)?;
+        Some(trace.variables.get(var).spec.clone())
+    })
+    .flatten()
 }
 
 /// Whether `collection` may be written in this run (always true outside a run).
@@ -586,6 +620,74 @@ impl Trace {
         self.variables.set_current(var, v, value.clone());
         self.touch(var);
         Ok(())
+    }
+
+    fn set_partition(&mut self, collection: &str, name: &str, names: &[Option<String>]) {
+        let Some(path) = self.current_path().cloned() else {
+            return;
+        };
+        if let Some(var) = self.variables.find(collection, &path, name) {
+            let var = self.variables.get_mut(var);
+            if var.partition.is_none() {
+                var.partition = Some(names.to_vec());
+            }
+        }
+    }
+
+    fn sow(
+        &mut self,
+        collection: &str,
+        name: &str,
+        value: Value,
+        arrays: Vec<(u64, Spec)>,
+    ) -> Result<bool> {
+        let Some(path) = self.current_path().cloned() else {
+            return Err(self.error(ErrorKind::OutsideModule { what: "sow" }));
+        };
+        if !self.mutable.allows(collection) {
+            return Ok(false);
+        }
+        if self.variables.find(collection, &path, name).is_some() {
+            return Err(self.error(ErrorKind::InvalidArgument {
+                what: format!(
+                    "sow: `{name}` in collection `{collection}` holds a variable, not the tuple `sow` appends to"
+                ),
+            }));
+        }
+        let existing = self
+            .sown
+            .iter()
+            .position(|s| s.collection == collection && s.path == path && s.name == name);
+        let index = existing.unwrap_or_else(|| {
+            self.sown.push(Sown {
+                collection: collection.to_string(),
+                path: path.clone(),
+                name: name.to_string(),
+                entries: Vec::new(),
+            });
+            self.sown.len() - 1
+        });
+        let entry = self.sown[index].entries.len();
+        self.sown[index].entries.push(value);
+        // Each array is a variable of its own, named so that the variables sort as JAX
+        // flattens `{name: (entry_0, entry_1, …)}` (`\u{1}` sorts below every name
+        // character): its input is the value Flax's `init` stored (never read), its
+        // output the array sown now.
+        for (leaf, (id, spec)) in arrays.into_iter().enumerate() {
+            let hidden = format!("{name}\u{1}{entry:020}\u{1}{leaf:020}");
+            self.declare(collection, &hidden, spec.clone())?;
+            let var = self
+                .variables
+                .find(collection, &path, &hidden)
+                .ok_or_else(|| Error::internal("a sown array's variable was just declared"))?;
+            self.variables.get_mut(var).sown = true;
+            let v = self.value_for_id(id, spec.clone());
+            let tensor = Tensor::from_spec(spec);
+            self.values.insert(tensor.id(), v);
+            self.variables.set_current(var, v, tensor);
+            self.touch(var);
+        }
+        Ok(true)
     }
 
     /// Notes, for every open call, that the call touched `var` (which holds its value).
