@@ -39,3 +39,15 @@ pub(crate) fn relu(x: &Tensor) -> Result<Tensor> {
         })
     })
 }
+
+/// `jax.nn.relu6`: `jnp.minimum(jnp.maximum(x, 0), 6.)` inside a `jit`, with a custom JVP.
+pub(crate) fn relu6(x: &Tensor) -> Result<Tensor> {
+    trace::custom_jvp(CustomRule::Relu6, &[x], || {
+        trace::call_region("relu6", &[x], || {
+            let zero = scalar_like(x, 0.0)?;
+            let low = binary(Binary::Max, x, &zero)?;
+            let six = scalar_like(x, 6.0)?;
+            binary(Binary::Min, &low, &six)
+        })
+    })
+}
