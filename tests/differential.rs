@@ -192,7 +192,7 @@ struct Family {
 }
 
 /// Every family whose cases (`cases_<family>_NN.json`) are in the suite.
-const FAMILIES: &[Family] = &[];
+const FAMILIES: &[Family] = &[acts::FAMILY];
 
 impl Submodules for Built {
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
@@ -234,6 +234,9 @@ macro_rules! named {
         }
     }};
 }
+
+#[path = "differential/families/acts.rs"]
+mod acts;
 
 /// Whether op `op` gives `deterministic` at construction rather than at the call.
 fn at_init(op: &Json) -> bool {
