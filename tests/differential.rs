@@ -647,6 +647,7 @@ impl Submodules for User {
 fn text(value: &Value) -> String {
     match value {
         Value::Array { dtype, shape, .. } => array_text(*dtype, shape.dims()),
+        Value::Key { shape } => format!("key<fry>{shape}"),
         Value::Object { repr } => repr.clone(),
         Value::Sequence { items } => {
             let items: Vec<String> = items.iter().map(text).collect();
