@@ -150,7 +150,19 @@ fn grouped_query_attention_refuses_what_it_cannot_cost() {
     };
     let err = nn::dot_product_attention(&q, &kv, &kv, &options).unwrap_err();
     assert!(
-        err.to_string().contains("takes no bias, mask or dropout"),
+        err.to_string().contains(
+            "takes a boolean mask of shape [2, 1, 5, 5] (one for all heads), got bool[2,8,5,5]"
+        ),
+        "{err}"
+    );
+    let bias = Tensor::new(DType::F32, [2, 8, 5, 5]);
+    let options = AttentionOptions {
+        bias: Some(&bias),
+        ..AttentionOptions::default()
+    };
+    let err = nn::dot_product_attention(&q, &kv, &kv, &options).unwrap_err();
+    assert!(
+        err.to_string().contains("takes no bias or dropout"),
         "{err}"
     );
     let half = Tensor::new(DType::BF16, [2, 5, 8, 4]);

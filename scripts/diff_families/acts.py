@@ -69,25 +69,31 @@ class Noise(nn.Module):
 
 
 class GQA(nn.Module):
-  """Grouped-query self-attention on `[batch, length, features]`."""
+  """Grouped-query self-attention on `[batch, length, features]`, causal if asked (a
+  boolean `[batch, 1, length, length]` mask from `make_causal_mask`)."""
 
   num_heads: int
   num_kv_heads: int
   head_dim: int
+  causal: bool = False
 
   @nn.compact
   def __call__(self, x):
     q = nn.DenseGeneral((self.num_heads, self.head_dim), name='query')(x)
     k = nn.DenseGeneral((self.num_kv_heads, self.head_dim), name='key')(x)
     v = nn.DenseGeneral((self.num_kv_heads, self.head_dim), name='value')(x)
-    o = jax.nn.dot_product_attention(q, k, v, implementation='xla')
+    mask = None
+    if self.causal:
+      mask = nn.make_causal_mask(jnp.ones(x.shape[:2])).astype(jnp.bool_)
+    o = jax.nn.dot_product_attention(q, k, v, mask=mask, implementation='xla')
     return nn.DenseGeneral(x.shape[-1], axis=(-2, -1), name='out')(o)
 
 
 BUILD = {
   'PReLU': lambda op, kw: nn.PReLU(**kw),
   'Noise': lambda op, kw: Noise(op['kind'], op['minval'], op['maxval'], **kw),
-  'GQA': lambda op, kw: GQA(op['num_heads'], op['num_kv_heads'], op['head_dim'], **kw),
+  'GQA': lambda op, kw: GQA(op['num_heads'], op['num_kv_heads'], op['head_dim'],
+                            op.get('causal', False), **kw),
 }
 
 CALL = {

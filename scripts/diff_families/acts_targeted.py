@@ -68,6 +68,11 @@ CASES += [
                                  'head_dim': 4})),
   case('gqa-mqa', [3, 7, 12], stack({'op': 'GQA', 'num_heads': 4, 'num_kv_heads': 1,
                                      'head_dim': 8})),
+  case('gqa-causal', [2, 5, 16], stack({'op': 'GQA', 'num_heads': 8, 'num_kv_heads': 2,
+                                        'head_dim': 4, 'causal': True})),
+  case('gqa-causal-large', [4, 1024, 1024],
+       stack({'op': 'GQA', 'num_heads': 16, 'num_kv_heads': 2, 'head_dim': 64,
+              'causal': True})),
   case('gqa-large', [8, 512, 1024], stack({'op': 'GQA', 'num_heads': 16, 'num_kv_heads': 4,
                                            'head_dim': 64})),
 ]

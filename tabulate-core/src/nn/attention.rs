@@ -127,7 +127,8 @@ pub fn dot_product_attention_weights(
 /// Llama 2 70B uses) when the inputs are `[batch, length, heads, depth]`, float32, and
 /// the key heads divide the query heads. Flax 0.12.8 refuses that; this follows
 /// `jax.nn.dot_product_attention(…, implementation='xla')`, which groups the query
-/// heads, and takes no bias, mask or dropout then.
+/// heads, and takes then a boolean `[batch, 1, q_len, kv_len]` mask (a causal one, say)
+/// but no bias or dropout.
 ///
 /// ```
 /// # use tabulate::{nn, DType, Tensor};

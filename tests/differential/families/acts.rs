@@ -63,6 +63,7 @@ fn build(op: &Json, name: Option<&str>) -> Option<BoxedLayer> {
             num_heads: usize_of(op, "num_heads"),
             num_kv_heads: usize_of(op, "num_kv_heads"),
             head_dim: usize_of(op, "head_dim"),
+            causal: op["causal"] == true,
             identity: identity(),
         }),
         _ => return None,
@@ -112,13 +113,15 @@ impl FamilyLayer for Noise {
     }
 }
 
-/// `GQA` of the script: grouped-query self-attention with `DenseGeneral` projections.
+/// `GQA` of the script: grouped-query self-attention with `DenseGeneral` projections,
+/// causal if asked.
 #[derive(Tabulate)]
 #[tabulate(rename = "GQA")]
 struct Gqa {
     num_heads: usize,
     num_kv_heads: usize,
     head_dim: usize,
+    causal: bool,
     identity: ModuleIdentity,
 }
 
@@ -133,7 +136,18 @@ impl Gqa {
         let q = project(self.num_heads, "query")?;
         let k = project(self.num_kv_heads, "key")?;
         let v = project(self.num_kv_heads, "value")?;
-        let o = nn::dot_product_attention(&q, &k, &v, &nn::AttentionOptions::default())?;
+        let mask = if self.causal {
+            let dims = x.shape().dims();
+            let positions = Tensor::ones(DType::F32, [dims[0], dims[1]])?;
+            Some(nn::make_causal_mask(&positions)?.astype(DType::Bool)?)
+        } else {
+            None
+        };
+        let options = nn::AttentionOptions {
+            mask: mask.as_ref(),
+            ..nn::AttentionOptions::default()
+        };
+        let o = nn::dot_product_attention(&q, &k, &v, &options)?;
         DenseGeneral::new([x.dim(-1)?])
             .axis([-2, -1])
             .name("out")
