@@ -7,8 +7,8 @@ heads), mixed into the base suite's random models.
         /work/venv/bin/python scripts/differential.py 60
 
 Ops: `{"op": "fn", "name": NAME, ...}` for the functions (parameters below), and the
-layers `PReLU`, `Noise {kind, minval, maxval}` and `GQA {num_heads, num_kv_heads,
-head_dim}` (see `BUILD`).
+layers `PReLU`, `Noise {kind, minval, maxval}`, `GQA {num_heads, num_kv_heads,
+head_dim, causal}` and `Rotary` (targeted cases only) (see `BUILD`).
 """
 
 import jax
@@ -89,17 +89,34 @@ class GQA(nn.Module):
     return nn.DenseGeneral(x.shape[-1], axis=(-2, -1), name='out')(o)
 
 
+class Rotary(nn.Module):
+  """Rotary position embedding of `[..., length, features]` (features even): the
+  `sin`/`cos` tables of `position / 10000^(2i/features)`, applied to the two halves."""
+
+  @nn.compact
+  def __call__(self, x):
+    length, features = x.shape[-2], x.shape[-1]
+    half = features // 2
+    freqs = 1.0 / (10000.0 ** (jnp.arange(half, dtype=jnp.float32) / half))
+    angles = jnp.arange(length, dtype=jnp.float32)[:, None] * freqs[None, :]
+    sin, cos = jnp.sin(angles), jnp.cos(angles)
+    x1, x2 = x[..., :half], x[..., half:]
+    return jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+
+
 BUILD = {
   'PReLU': lambda op, kw: nn.PReLU(**kw),
   'Noise': lambda op, kw: Noise(op['kind'], op['minval'], op['maxval'], **kw),
   'GQA': lambda op, kw: GQA(op['num_heads'], op['num_kv_heads'], op['head_dim'],
                             op.get('causal', False), **kw),
+  'Rotary': lambda op, kw: Rotary(**kw),
 }
 
 CALL = {
   'PReLU': lambda m, op, x: m(x),
   'Noise': lambda m, op, x: m(x),
   'GQA': lambda m, op, x: m(x),
+  'Rotary': lambda m, op, x: m(x),
 }
 
 

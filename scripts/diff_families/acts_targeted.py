@@ -73,6 +73,8 @@ CASES += [
   case('gqa-causal-large', [4, 1024, 1024],
        stack({'op': 'GQA', 'num_heads': 16, 'num_kv_heads': 2, 'head_dim': 64,
               'causal': True})),
+  case('rotary', [2, 5, 8], stack({'op': 'Rotary'}, DENSE)),
+  case('rotary-large', [16, 2048, 1024], stack({'op': 'Rotary'})),
   case('gqa-large', [8, 512, 1024], stack({'op': 'GQA', 'num_heads': 16, 'num_kv_heads': 4,
                                            'head_dim': 64})),
 ]

@@ -1,7 +1,7 @@
 //! Family `acts` (`scripts/diff_families/acts.py`): the rest of `flax.linen`'s
 //! activations and `PReLU`, `jnp`'s trigonometric and hyperbolic functions, random noise
 //! (`jax.random.normal`, `uniform` with bounds) inside a module, and grouped-query
-//! attention (fewer key/value heads).
+//! attention (fewer key/value heads), and a rotary embedding built from `sin`/`cos`.
 
 use super::*;
 use tabulate::nn::PReLU;
@@ -64,6 +64,9 @@ fn build(op: &Json, name: Option<&str>) -> Option<BoxedLayer> {
             num_kv_heads: usize_of(op, "num_kv_heads"),
             head_dim: usize_of(op, "head_dim"),
             causal: op["causal"] == true,
+            identity: identity(),
+        }),
+        "Rotary" => Box::new(Rotary {
             identity: identity(),
         }),
         _ => return None,
@@ -156,6 +159,42 @@ impl Gqa {
 }
 
 impl FamilyLayer for Gqa {
+    fn module(&self) -> &dyn Tabulate {
+        self
+    }
+
+    fn call(&self, _op: &Json, x: &Tensor) -> Result<Tensor> {
+        self.forward(x)
+    }
+}
+
+/// `Rotary` of the script: rotary position embedding, its tables from `sin` and `cos`.
+#[derive(Tabulate)]
+struct Rotary {
+    identity: ModuleIdentity,
+}
+
+impl Rotary {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (length, features) = (x.dim(-2)?, x.dim(-1)?);
+        let half = features / 2;
+        #[allow(clippy::cast_precision_loss)] // a feature count
+        let exponents = Tensor::arange(half, DType::F32)?.div(half as f64)?;
+        let scalar = |v: f64| Tensor::full(v, DType::F32, tabulate::Shape::scalar());
+        let freqs = scalar(1.0)?.div(&scalar(10000.0)?.pow(&exponents)?)?;
+        let positions = Tensor::arange(length, DType::F32)?;
+        let angles = positions.expand_dims(1)?.mul(&freqs.expand_dims(0)?)?;
+        let (sin, cos) = (angles.sin()?, angles.cos()?);
+        let x1 = x.slice(-1, 0, half)?;
+        let x2 = x.slice(-1, half, features)?;
+        let first = x1.mul(&cos)?.sub(&x2.mul(&sin)?)?;
+        let second = x1.mul(&sin)?.add(&x2.mul(&cos)?)?;
+        Tensor::concatenate(&[&first, &second], -1)
+    }
+}
+
+impl FamilyLayer for Rotary {
     fn module(&self) -> &dyn Tabulate {
         self
     }
