@@ -56,6 +56,13 @@ for i, f in enumerate(FNS):
   CASES.append(case(f'{tag}-large', [32, 1024, 1024], stack(module(stack(f)))))
 CASES += [
   case('one-hot-int', [4, 7], stack(fn('one_hot', num_classes=5, axis=0)), dtype='int32'),
+] + [
+  # Integer inputs: each function promotes where (and as often as) `jnp` does.
+  case(f"int-{f['name']}", [4, 6], stack(f), dtype='int32')
+  for f in (fn('relu6'), fn('hard_sigmoid'), fn('hard_tanh'), fn('hard_silu'),
+            fn('celu', alpha=1.0), fn('log_sigmoid'), fn('soft_sign'), fn('sin'),
+            fn('arcsinh'))
+] + [
   case('prelu', [2, 3, 4], setup_stack({'op': 'PReLU'}, DENSE, {'op': 'PReLU'})),
   case('prelu-large', [64, 1024, 1024], stack({'op': 'PReLU'})),
   case('normal', [4, 6], stack({'op': 'Noise', 'kind': 'normal', 'minval': 0.0,

@@ -46,7 +46,13 @@ pub(crate) fn relu6(x: &Tensor) -> Result<Tensor> {
         trace::call_region("relu6", &[x], || {
             let zero = scalar_like(x, 0.0)?;
             let low = binary(Binary::Max, x, &zero)?;
-            let six = scalar_like(x, 6.0)?;
+            // `jnp.minimum(…, 6.)`: a float bound makes an integer operand float32.
+            let low = if low.dtype().is_inexact() {
+                low
+            } else {
+                super::convert(&low, crate::dtype::DType::F32)?
+            };
+            let six = scalar_like(&low, 6.0)?;
             binary(Binary::Min, &low, &six)
         })
     })

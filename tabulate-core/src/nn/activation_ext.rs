@@ -97,8 +97,9 @@ pub fn hard_swish(x: &Tensor) -> Result<Tensor> {
 /// ```
 pub fn hard_tanh(x: &Tensor) -> Result<Tensor> {
     call_region("hard_tanh", &[x], || {
-        let above = x.greater(1.0)?;
-        let below = x.less(-1.0)?;
+        // Integer bounds: an integer `x` stays integer, as in `jnp`.
+        let above = x.greater(1)?;
+        let below = x.less(-1)?;
         let low = below.select(&int_literal(-1)?, x)?;
         above.select(&int_literal(1)?, &low)
     })
@@ -127,10 +128,15 @@ pub fn celu(x: &Tensor) -> Result<Tensor> {
 /// # Ok(()) }
 /// ```
 pub fn celu_with(x: &Tensor, alpha: f64) -> Result<Tensor> {
-    let x = inexact(x)?;
-    // `alpha` is an argument of the `jit`, so nothing folds on it (not even `1.0 · y`).
-    let alpha = scalar(alpha, &x)?;
-    call_region("celu", &[&x, &alpha], || {
+    // `alpha` is an argument of the `jit`, so nothing folds on it (not even `1.0 · y`); a
+    // Python float, it takes an integer `x`'s promotion, float32.
+    let dtype = if x.dtype().is_inexact() {
+        x.dtype()
+    } else {
+        DType::F32
+    };
+    let alpha = Tensor::full(alpha, dtype, Shape::scalar())?;
+    call_region("celu", &[x, &alpha], || {
         let positive = x.maximum(0.0)?;
         let negative = x.minimum(0.0)?.div(&alpha)?.expm1()?;
         let scaled = alpha.mul(&negative)?;
@@ -198,7 +204,6 @@ pub fn glu_with(x: &Tensor, axis: isize) -> Result<Tensor> {
 /// ```
 pub fn log_sigmoid(x: &Tensor) -> Result<Tensor> {
     call_region("log_sigmoid", &[x], || {
-        let x = inexact(x)?;
         super::activation::softplus(&x.neg()?)?.neg()
     })
 }
@@ -213,7 +218,7 @@ pub fn log_sigmoid(x: &Tensor) -> Result<Tensor> {
 /// # Ok(()) }
 /// ```
 pub fn soft_sign(x: &Tensor) -> Result<Tensor> {
-    call_region("soft_sign", &[x], || x.div(&x.abs()?.add(1.0)?))
+    call_region("soft_sign", &[x], || x.div(&x.abs()?.add(1)?))
 }
 
 /// `jax.nn.standardize` over the last axis with its default `epsilon=1e-5`.
