@@ -195,7 +195,7 @@ struct Family {
 mod part;
 
 /// Every family whose cases (`cases_<family>_NN.json`) are in the suite.
-const FAMILIES: &[Family] = &[part::FAMILY];
+const FAMILIES: &[Family] = &[part::FAMILY, acts::FAMILY];
 
 impl Submodules for Built {
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
@@ -237,6 +237,9 @@ macro_rules! named {
         }
     }};
 }
+
+#[path = "differential/families/acts.rs"]
+mod acts;
 
 /// Whether op `op` gives `deterministic` at construction rather than at the call.
 fn at_init(op: &Json) -> bool {
@@ -647,6 +650,7 @@ impl Submodules for User {
 fn text(value: &Value) -> String {
     match value {
         Value::Array { dtype, shape, .. } => array_text(*dtype, shape.dims()),
+        Value::Key { shape } => format!("key<fry>{shape}"),
         Value::Object { repr } => repr.clone(),
         Value::Sequence { items } => {
             let items: Vec<String> = items.iter().map(text).collect();

@@ -239,6 +239,162 @@ impl Tensor {
         self.unary_inexact(Unary::Erf)
     }
 
+    /// `jnp.sin` (`lax.sin`, one transcendental per element), e.g. for rotary tables.
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.sin()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn sin(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Sin)
+    }
+
+    /// `jnp.cos` (`lax.cos`, one transcendental per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.cos()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn cos(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Cos)
+    }
+
+    /// `jnp.tan` (`lax.tan`, one transcendental per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.tan()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn tan(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Tan)
+    }
+
+    /// `jnp.arcsin` (`lax.asin`: XLA expands it into 5 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arcsin()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arcsin(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Asin)
+    }
+
+    /// `jnp.arccos` (`lax.acos`: 3 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arccos()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arccos(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Acos)
+    }
+
+    /// `jnp.arctan` (`lax.atan`: one `atan2` per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arctan()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arctan(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Atan)
+    }
+
+    /// `jnp.sinh` (`lax.sinh`: 10 flops and 3 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.sinh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn sinh(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Sinh)
+    }
+
+    /// `jnp.cosh` (`lax.cosh`: 3 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.cosh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn cosh(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Cosh)
+    }
+
+    /// `jnp.arcsinh` (`lax.asinh`: 11 flops and 3 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arcsinh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arcsinh(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Asinh)
+    }
+
+    /// `jnp.arccosh`: `lax.acosh` (7 flops and 4 transcendentals per element) inside the nested `jit` `jnp` puts it in.
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arccosh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arccosh(&self) -> Result<Tensor> {
+        crate::trace::call_region("arccosh", &[self], || self.unary_inexact(Unary::Acosh))
+    }
+
+    /// `jnp.arctanh` (`lax.atanh`: 6 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arctanh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arctanh(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Atanh)
+    }
+
+    /// `jax.scipy.special.erfinv` (`lax.erf_inv`: 37 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.erf_inv()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn erf_inv(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::ErfInv)
+    }
+
     /// `jnp.remainder` (Python's `%`): `lax.rem`, then a fix-up so the result has the
     /// divisor's sign — eight elementwise ops, as in `jax.numpy`.
     pub fn rem(&self, other: impl Operand) -> Result<Tensor> {

@@ -124,6 +124,23 @@ pub fn dot_product_attention_weights(
 
 /// `flax.linen.dot_product_attention`: the attention weights applied to `value`;
 /// `[batch…, q_len, heads, depth]`.
+///
+/// Key and value may have fewer heads than the query (grouped-query attention, as
+/// Llama 2 70B uses) when the inputs are `[batch, length, heads, depth]`, float32, and
+/// the key heads divide the query heads. Flax 0.12.8 refuses that; this follows
+/// `jax.nn.dot_product_attention(…, implementation='xla')`, which groups the query
+/// heads, and takes then a boolean `[batch, 1, q_len, kv_len]` mask (a causal one, say)
+/// but no bias or dropout.
+///
+/// ```
+/// # use tabulate::{nn, DType, Tensor};
+/// # fn main() -> tabulate::Result<()> {
+/// let q = Tensor::new(DType::F32, [2, 5, 8, 4]);
+/// let kv = Tensor::new(DType::F32, [2, 5, 2, 4]); // 2 key/value heads for 8 query heads
+/// let out = nn::dot_product_attention(&q, &kv, &kv, &nn::AttentionOptions::default())?;
+/// assert_eq!(out.to_string(), "float32[2,5,8,4]");
+/// # Ok(()) }
+/// ```
 pub fn dot_product_attention(
     query: &Tensor,
     key: &Tensor,
@@ -135,6 +152,9 @@ pub fn dot_product_attention(
         return Err(Error::invalid(format!(
             "dot_product_attention: query, key and value must have rank 3 or more ([batch…, length, heads, depth]): query {query}, key {key}, value {value}"
         )));
+    }
+    if super::grouped_attention::is_grouped(query, key) {
+        return super::grouped_attention::grouped_attention(query, key, value, options);
     }
     let (query, key, value) = (
         query.astype(dtype)?,

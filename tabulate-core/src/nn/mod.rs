@@ -3,9 +3,11 @@
 //! applies them, so that their FLOPs come out of the primitives' rules.
 
 mod activation;
+mod activation_ext;
 mod attention;
 mod combinators;
 mod conv;
+mod grouped_attention;
 pub mod initializers;
 mod linear;
 mod normalization;
@@ -16,6 +18,11 @@ mod stochastic;
 pub use activation::{
     elu, elu_with, gelu, gelu_with, leaky_relu, leaky_relu_with, log_softmax, log_softmax_with,
     relu, sigmoid, silu, softmax, softmax_with, softplus, swish, tanh,
+};
+pub use activation_ext::{
+    PReLU, celu, celu_with, glu, glu_with, hard_sigmoid, hard_silu, hard_swish, hard_tanh,
+    log_sigmoid, logsumexp, logsumexp_with, normalize, one_hot, one_hot_with, relu6, selu,
+    soft_sign, standardize, standardize_with,
 };
 pub use attention::{
     AttentionCall, AttentionDropout, AttentionOptions, MultiHeadDotProductAttention, SelfAttention,

@@ -301,6 +301,8 @@ pub(crate) fn value_bytes(value: &Value) -> Option<u64> {
         Value::Array { dtype, shape } => shape
             .checked_elements()
             .and_then(|n| n.checked_mul(dtype.item_size())),
+        // Two `uint32` words per threefry key.
+        Value::Key { shape } => shape.checked_elements().and_then(|n| n.checked_mul(8)),
         Value::Object { .. } => Some(0),
         Value::Sequence { items } => items
             .iter()

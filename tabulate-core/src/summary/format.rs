@@ -549,6 +549,11 @@ fn scalar(value: &Value) -> StyledText {
             text.push(shape.to_string(), Style::NONE);
             text
         }
+        Value::Key { shape } => {
+            let mut text = StyledText::styled("key<fry>", Style::DIM);
+            text.push(shape.to_string(), Style::NONE);
+            text
+        }
         Value::Object { repr } => StyledText::plain(escape(&object_text(repr)).into_owned()),
         Value::Sequence { .. } => StyledText::plain("[]"),
         Value::Mapping { .. } => StyledText::plain("{}"),

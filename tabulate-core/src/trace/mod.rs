@@ -387,7 +387,20 @@ pub(crate) fn is_mutable(collection: &str) -> bool {
 /// The root key of random stream `stream` (an input of the program, like a variable),
 /// or an error if the run does not provide it. Outside a run, a fresh key.
 pub(crate) fn rng_key(stream: &str) -> Result<Tensor> {
-    with_trace(|trace| trace.rng_key(stream)).unwrap_or_else(|| Ok(Tensor::new(DType::U32, [2])))
+    with_trace(|trace| trace.rng_key(stream))
+        .unwrap_or_else(|| Ok(Tensor::new(DType::U32, [2]).into_typed_key()))
+}
+
+/// Marks `key`'s value as a typed PRNG key (one derived from a typed key, as `fold_in`'s
+/// result): a program that takes it as an input then counts its `Sharding` custom call,
+/// as a Flax submodule given `self.make_rng(…)` does.
+pub(crate) fn mark_typed_key(key: &Tensor) {
+    with_trace(|trace| {
+        let v = trace.value_of(key);
+        if !trace.graph.keys.contains(&v) {
+            trace.graph.keys.push(v);
+        }
+    });
 }
 
 impl Trace {
@@ -411,6 +424,9 @@ impl Trace {
         }
         let v = self.graph.add_input(tensor.spec().clone());
         self.values.insert(tensor.id(), v);
+        if tensor.is_typed_key() {
+            self.graph.keys.push(v);
+        }
         v
     }
 
@@ -517,6 +533,9 @@ impl Trace {
         }
         let v = self.graph.add_input(spec);
         self.values.insert(id, v);
+        if crate::scope::is_typed_key(id) {
+            self.graph.keys.push(v);
+        }
         v
     }
 
@@ -540,9 +559,9 @@ impl Trace {
         if let Some(Some(key)) = self.rngs.get(stream) {
             return Ok(key.clone());
         }
-        let key = Tensor::new(DType::U32, [2]);
-        let v = self.value_of(&key);
-        self.graph.keys.push(v);
+        // A typed key: `value_of` lists it among the graph's keys.
+        let key = Tensor::new(DType::U32, [2]).into_typed_key();
+        self.value_of(&key);
         self.rngs.insert(stream.to_string(), Some(key.clone()));
         Ok(key)
     }
