@@ -11,6 +11,7 @@ mod normalization;
 mod pooling;
 mod recurrent;
 mod stochastic;
+mod wrappers;
 
 pub use activation::{
     elu, elu_with, gelu, gelu_with, leaky_relu, leaky_relu_with, log_softmax, log_softmax_with,
@@ -28,6 +29,7 @@ pub use normalization::{BatchNorm, GroupNorm, LayerNorm, RMSNorm};
 pub use pooling::{PoolPadding, avg_pool, max_pool, min_pool};
 pub use recurrent::{Carry, GRUCell, LSTMCell, RNN, RNNCell, SimpleCell};
 pub use stochastic::Dropout;
+pub use wrappers::{Remat, SpectralNorm, WeightNorm, checkpoint, remat};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};

@@ -72,6 +72,10 @@ impl Variables {
         v.tensor = tensor;
     }
 
+    pub(super) fn iter(&self) -> impl Iterator<Item = (VarId, &Variable)> {
+        self.list.iter().enumerate().map(|(i, v)| (VarId(i), v))
+    }
+
     pub(super) fn into_list(self) -> Vec<Variable> {
         self.list
     }
