@@ -76,19 +76,19 @@ pub(crate) fn remat_transpose(
     }
     let mut cotangents = Vec::with_capacity(cts.len());
     for (k, ct) in cts.iter().enumerate() {
-        cotangents.push(match ct {
-            Some(ct) => *ct,
-            None => {
-                let spec = fragment.spec(fragment.inputs[rule.residuals + k]).clone();
-                cx.emit(
-                    Prim::Constant {
-                        literal: Literal::Splat(0.0),
-                        spec,
-                    },
-                    &[],
-                )?
-            }
-        });
+        let ct = if let Some(ct) = ct {
+            *ct
+        } else {
+            let spec = fragment.spec(fragment.inputs[rule.residuals + k]).clone();
+            cx.emit(
+                Prim::Constant {
+                    literal: Literal::Splat(0.0),
+                    spec,
+                },
+                &[],
+            )?
+        };
+        cotangents.push(ct);
     }
     let mut inputs = residuals.clone();
     inputs.extend(cotangents.iter().copied());
