@@ -68,11 +68,27 @@ pub struct Remat<M> {
 
 impl<M: Tabulate> Remat<M> {
     /// Wraps `module`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, Remat};
+    ///
+    /// assert_eq!(Remat::new(Dense::new(4)).module().features, 4);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(module: M) -> Remat<M> {
         Remat { module }
     }
 
     /// The wrapped module.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, remat};
+    ///
+    /// assert!(remat(Dense::new(4)).module().use_bias);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn module(&self) -> &M {
         &self.module
     }
@@ -218,6 +234,15 @@ pub struct SpectralNorm<M> {
 
 impl<M: Layer + Tabulate> SpectralNorm<M> {
     /// Wraps `layer` with Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, SpectralNorm};
+    ///
+    /// let sn = SpectralNorm::new(Dense::new(4));
+    /// assert_eq!((sn.n_steps, sn.collection_name.as_str()), (1, "batch_stats"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(layer: M) -> SpectralNorm<M> {
         SpectralNorm {
             layer,
@@ -232,6 +257,14 @@ impl<M: Layer + Tabulate> SpectralNorm<M> {
     }
 
     /// Sets the number of power-iteration steps.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, SpectralNorm};
+    ///
+    /// assert_eq!(SpectralNorm::new(Dense::new(4)).n_steps(3).n_steps, 3);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn n_steps(mut self, n_steps: usize) -> Self {
         self.n_steps = n_steps;
@@ -239,6 +272,16 @@ impl<M: Layer + Tabulate> SpectralNorm<M> {
     }
 
     /// Names the module, as Flax's `name=`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, SpectralNorm};
+    ///
+    /// let sn = SpectralNorm::new(Dense::new(4)).name("sn");
+    /// let summary = tabulate(&sn).run(|m| m.forward(&Tensor::new(DType::F32, [2, 3]), false))?;
+    /// assert_eq!(summary.rows[0].module_type, "SpectralNorm");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.identity.set_name(name);
@@ -246,6 +289,14 @@ impl<M: Layer + Tabulate> SpectralNorm<M> {
     }
 
     /// Sets `epsilon`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, SpectralNorm};
+    ///
+    /// assert_eq!(SpectralNorm::new(Dense::new(4)).epsilon(1e-6).epsilon, 1e-6);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn epsilon(mut self, epsilon: f64) -> Self {
         self.epsilon = epsilon;
@@ -253,6 +304,14 @@ impl<M: Layer + Tabulate> SpectralNorm<M> {
     }
 
     /// Sets the result's dtype.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, SpectralNorm};
+    ///
+    /// assert_eq!(SpectralNorm::new(Dense::new(4)).dtype(DType::F16).dtype, Some(DType::F16));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn dtype(mut self, dtype: DType) -> Self {
         self.dtype = Some(dtype);
@@ -260,6 +319,15 @@ impl<M: Layer + Tabulate> SpectralNorm<M> {
     }
 
     /// Sets the dtype of `u` and `sigma`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, SpectralNorm};
+    ///
+    /// let sn = SpectralNorm::new(Dense::new(4)).param_dtype(DType::BF16);
+    /// assert_eq!(sn.param_dtype, DType::BF16);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn param_dtype(mut self, dtype: DType) -> Self {
         self.param_dtype = dtype;
@@ -267,6 +335,17 @@ impl<M: Layer + Tabulate> SpectralNorm<M> {
     }
 
     /// Rejects weights of rank 3 or more.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Conv, SpectralNorm};
+    ///
+    /// let sn = SpectralNorm::new(Conv::new(4, [3, 3])).error_on_non_matrix(true);
+    /// let x = Tensor::new(DType::F32, [1, 5, 5, 2]);
+    /// let error = tabulate(&sn).run(|m| m.forward(&x, false)).unwrap_err();
+    /// assert!(error.to_string().contains("Input is 4D but error_on_non_matrix is True"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn error_on_non_matrix(mut self, error: bool) -> Self {
         self.error_on_non_matrix = error;
@@ -274,6 +353,15 @@ impl<M: Layer + Tabulate> SpectralNorm<M> {
     }
 
     /// Sets the collection of `u` and `sigma`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, SpectralNorm};
+    ///
+    /// let sn = SpectralNorm::new(Dense::new(4)).collection_name("spectral");
+    /// assert_eq!(sn.collection_name, "spectral");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn collection_name(mut self, collection: impl Into<String>) -> Self {
         self.collection_name = collection.into();
@@ -281,12 +369,31 @@ impl<M: Layer + Tabulate> SpectralNorm<M> {
     }
 
     /// The wrapped layer.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, SpectralNorm};
+    ///
+    /// assert_eq!(SpectralNorm::new(Dense::new(4)).layer().features, 4);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn layer(&self) -> &M {
         &self.layer
     }
 
     /// Applies the layer with normalised weights; with `update_stats`, writes the new
     /// `u` and `sigma`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, SpectralNorm};
+    ///
+    /// let sn = SpectralNorm::new(Dense::new(4));
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&sn).compute_flops(true).run(|m| m.forward(&x, true))?;
+    /// assert_eq!(summary.rows[0].flops(), Some(1518));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor, update_stats: bool) -> Result<Tensor> {
         module_call(
             self,
@@ -429,6 +536,15 @@ pub struct WeightNorm<M> {
 
 impl<M: Layer + Tabulate> WeightNorm<M> {
     /// Wraps `layer` with Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// let wn = WeightNorm::new(Dense::new(4));
+    /// assert_eq!((wn.use_scale, wn.variable_filter.clone()), (true, vec!["kernel".to_string()]));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(layer: M) -> WeightNorm<M> {
         WeightNorm {
             layer,
@@ -443,6 +559,16 @@ impl<M: Layer + Tabulate> WeightNorm<M> {
     }
 
     /// Names the module, as Flax's `name=`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// let wn = WeightNorm::new(Dense::new(4)).name("wn");
+    /// let summary = tabulate(&wn).run(|m| m.forward(&Tensor::new(DType::F32, [2, 3])))?;
+    /// assert_eq!(summary.rows[0].module_type, "WeightNorm");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.identity.set_name(name);
@@ -450,6 +576,14 @@ impl<M: Layer + Tabulate> WeightNorm<M> {
     }
 
     /// Sets `epsilon`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// assert_eq!(WeightNorm::new(Dense::new(4)).epsilon(1e-6).epsilon, 1e-6);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn epsilon(mut self, epsilon: f64) -> Self {
         self.epsilon = epsilon;
@@ -457,6 +591,14 @@ impl<M: Layer + Tabulate> WeightNorm<M> {
     }
 
     /// Sets the result's dtype.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// assert_eq!(WeightNorm::new(Dense::new(4)).dtype(DType::F16).dtype, Some(DType::F16));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn dtype(mut self, dtype: DType) -> Self {
         self.dtype = Some(dtype);
@@ -464,6 +606,14 @@ impl<M: Layer + Tabulate> WeightNorm<M> {
     }
 
     /// Sets the dtype of `scale`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// assert_eq!(WeightNorm::new(Dense::new(4)).param_dtype(DType::BF16).param_dtype, DType::BF16);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn param_dtype(mut self, dtype: DType) -> Self {
         self.param_dtype = dtype;
@@ -471,6 +621,14 @@ impl<M: Layer + Tabulate> WeightNorm<M> {
     }
 
     /// Whether to learn a `scale`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// assert!(!WeightNorm::new(Dense::new(4)).use_scale(false).use_scale);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_scale(mut self, use_scale: bool) -> Self {
         self.use_scale = use_scale;
@@ -478,6 +636,14 @@ impl<M: Layer + Tabulate> WeightNorm<M> {
     }
 
     /// Sets the feature axes (`None`: normalise each variable as a whole).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// assert_eq!(WeightNorm::new(Dense::new(4)).feature_axes(None).feature_axes, None);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn feature_axes(mut self, axes: Option<Vec<isize>>) -> Self {
         self.feature_axes = axes;
@@ -485,6 +651,15 @@ impl<M: Layer + Tabulate> WeightNorm<M> {
     }
 
     /// Sets the variable filter (empty: every variable).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// let wn = WeightNorm::new(Dense::new(4)).variable_filter(["kernel", "bias"]);
+    /// assert_eq!(wn.variable_filter.len(), 2);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn variable_filter<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
         self.variable_filter = names.into_iter().map(Into::into).collect();
@@ -492,11 +667,30 @@ impl<M: Layer + Tabulate> WeightNorm<M> {
     }
 
     /// The wrapped layer.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// assert_eq!(WeightNorm::new(Dense::new(4)).layer().features, 4);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn layer(&self) -> &M {
         &self.layer
     }
 
     /// Applies the layer with normalised weights.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, WeightNorm};
+    ///
+    /// let wn = WeightNorm::new(Dense::new(3));
+    /// let x = Tensor::new(DType::F32, [16, 4]);
+    /// let summary = tabulate(&wn).compute_flops(true).run(|m| m.forward(&x))?;
+    /// assert_eq!(summary.rows[0].flops(), Some(480));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(
             self,
