@@ -1,5 +1,6 @@
 //! Lifted wrappers (`nn::remat`, `nn::SpectralNorm`, `nn::WeightNorm`) against real Flax
-//! 0.12.8 / jax 0.10.2 (numbers from `scripts/wrap_cases.py`).
+//! 0.12.8 / jax 0.10.2: every row's path, type, flops and vjp_flops as
+//! `scripts/wrap_cases.py` prints them.
 
 use tabulate::nn::{Dense, SpectralNorm, WeightNorm, checkpoint, remat};
 use tabulate::prelude::*;
@@ -28,7 +29,8 @@ struct Blk;
 impl Blk {
     #[forward]
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Dense::new(3).forward(&Dense::new(5).forward(x)?.tanh()?)
+        let h = Dense::new(5).forward(x)?.tanh()?;
+        Dense::new(3).forward(&h)
     }
 }
 
@@ -137,4 +139,34 @@ fn spectral_and_weight_norm_rows_and_numbers() {
             ]
         );
     }
+}
+
+#[derive(Tabulate)]
+struct BadWrapped;
+
+impl BadWrapped {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = remat(Dense::new(4)).forward(x)?;
+        SpectralNorm::new(tabulate::nn::Conv::new(2, [3]))
+            .error_on_non_matrix(true)
+            .forward(&x.reshape([16, 4, 1])?, false)
+    }
+}
+
+#[test]
+fn errors_name_the_wrapped_call() {
+    // A shape error inside a checkpointed layer names its row.
+    let bad = Tensor::new(DType::F32, [0usize; 0]);
+    let error = tabulate(&BadWrapped).run(|m| m.forward(&bad)).unwrap_err();
+    assert!(
+        error.to_string().starts_with("CheckpointDense_0 (Dense): "),
+        "{error}"
+    );
+    // Flax's error for a 3-D kernel with `error_on_non_matrix`, at the wrapper.
+    let error = tabulate(&BadWrapped).run(|m| m.forward(&x())).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "SpectralNorm_0 (SpectralNorm): Input is 3D but error_on_non_matrix is True"
+    );
 }
