@@ -1,5 +1,5 @@
 //! Lifted wrappers (`nn::remat`, `nn::SpectralNorm`, `nn::WeightNorm`) against real Flax
-//! 0.12.8 / jax 0.10.2: every row's path, type, flops and vjp_flops as
+//! 0.12.8 / jax 0.10.2: every row's path, type, `flops` and `vjp_flops` as
 //! `scripts/wrap_cases.py` prints them.
 
 use tabulate::nn::{Dense, SpectralNorm, WeightNorm, checkpoint, remat};
