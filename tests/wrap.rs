@@ -2,7 +2,7 @@
 //! 0.12.8 / jax 0.10.2: every row's path, type, `flops` and `vjp_flops` as
 //! `scripts/wrap_cases.py` prints them.
 
-use tabulate::nn::{Dense, SpectralNorm, WeightNorm, checkpoint, remat};
+use tabulate::nn::{Dense, LayerNorm, SpectralNorm, WeightNorm, checkpoint, remat, vmap};
 use tabulate::prelude::*;
 
 fn rows(s: &Summary) -> Vec<(String, String, Option<u64>, Option<u64>)> {
@@ -168,5 +168,130 @@ fn errors_name_the_wrapped_call() {
     assert_eq!(
         error.to_string(),
         "SpectralNorm_0 (SpectralNorm): Input is 3D but error_on_non_matrix is True"
+    );
+}
+
+#[derive(Tabulate)]
+struct Mapped;
+
+impl Mapped {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = vmap(Dense::new(4))
+            .variable_axes("params", Some(0))
+            .split_rngs("params", true)
+            .forward(x)?;
+        let x = vmap(Dense::new(3))
+            .variable_axes("params", None)
+            .split_rngs("params", false)
+            .in_axes(Some(1))
+            .out_axes(1)
+            .forward(&x)?;
+        let x = tabulate::nn::relu(&x)?;
+        vmap(LayerNorm::new())
+            .variable_axes("params", Some(0))
+            .split_rngs("params", true)
+            .in_axes(Some(2))
+            .out_axes(0)
+            .forward(&x)
+    }
+}
+
+/// An array value as Flax's table shows it (`float32[16,9]`).
+fn array(value: &tabulate::Value) -> String {
+    match value {
+        tabulate::Value::Array { dtype, shape, .. } => format!(
+            "{dtype}[{}]",
+            shape
+                .dims()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+fn io_and_params(s: &Summary) -> Vec<(String, String, String, Vec<String>)> {
+    s.rows
+        .iter()
+        .map(|r| {
+            (
+                r.path.join("/"),
+                array(&r.inputs),
+                array(&r.outputs),
+                r.variables
+                    .iter()
+                    .flat_map(|v| v.own.iter())
+                    .map(|l| format!("{}: {:?}", l.name, l.shape.dims()))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn vmap_rows_show_one_example_and_stacked_variables() {
+    let x = Tensor::new(DType::F32, [5, 16, 9]);
+    let s = run(&Mapped, |m| m.forward(&x));
+    let r = |p: &str, t: &str, f, v| (p.to_string(), t.to_string(), Some(f), Some(v));
+    assert_eq!(
+        rows(&s),
+        [
+            r("", "Mapped", 10220, 30127),
+            r("VmapDense_0", "Dense", 1216, 3620),
+            r("VmapDense_1", "Dense", 135, 402),
+            r("VmapLayerNorm_0", "LayerNorm", 580, 1685),
+        ]
+    );
+    let p = |s: &[&str]| s.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        io_and_params(&s)[1..],
+        [
+            (
+                "VmapDense_0".into(),
+                "float32[16,9]".into(),
+                "float32[16,4]".into(),
+                p(&["bias: [5, 4]", "kernel: [5, 9, 4]"])
+            ),
+            (
+                "VmapDense_1".into(),
+                "float32[5,4]".into(),
+                "float32[5,3]".into(),
+                p(&["bias: [3]", "kernel: [4, 3]"])
+            ),
+            (
+                "VmapLayerNorm_0".into(),
+                "float32[5,16]".into(),
+                "float32[5,16]".into(),
+                p(&["bias: [3, 16]", "scale: [3, 16]"])
+            ),
+        ]
+    );
+    assert_eq!(array(&s.rows[0].outputs), "float32[3,5,16]");
+}
+
+#[derive(Tabulate)]
+struct SharedParams;
+
+impl SharedParams {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        vmap(Dense::new(3)).variable_axes("params", None).forward(x)
+    }
+}
+
+#[test]
+fn vmap_with_shared_parameters() {
+    let x = Tensor::new(DType::F32, [5, 16, 9]);
+    let s = run(&SharedParams, |m| m.forward(&x));
+    let r = |p: &str, t: &str, f, v| (p.to_string(), t.to_string(), Some(f), Some(v));
+    assert_eq!(
+        rows(&s),
+        [
+            r("", "SharedParams", 4560, 13467),
+            r("VmapDense_0", "Dense", 912, 2715)
+        ]
     );
 }

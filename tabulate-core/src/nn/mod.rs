@@ -29,7 +29,7 @@ pub use normalization::{BatchNorm, GroupNorm, LayerNorm, RMSNorm};
 pub use pooling::{PoolPadding, avg_pool, max_pool, min_pool};
 pub use recurrent::{Carry, GRUCell, LSTMCell, RNN, RNNCell, SimpleCell};
 pub use stochastic::Dropout;
-pub use wrappers::{Remat, SpectralNorm, WeightNorm, checkpoint, remat};
+pub use wrappers::{Remat, SpectralNorm, Vmap, WeightNorm, checkpoint, remat, vmap};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};

@@ -5,6 +5,7 @@
 //! result, and the variables it read or wrote. Outside a run, recording costs one
 //! thread-local check.
 
+mod batch;
 mod naming;
 mod vars;
 
@@ -66,6 +67,10 @@ pub(crate) struct Recording {
     pub(crate) variables: Vec<Variable>,
     /// Every declaration, read and write of a variable, in order, with its value after it.
     touches: Vec<(VarId, ValueId)>,
+    /// Variables a lifted `vmap` batched: the per-example value its module's call read,
+    /// the batched value, and the end of that call's span. A call whose span goes past
+    /// it (one that holds the batched replay) takes the batched value.
+    lifted: HashMap<ValueId, (ValueId, u32)>,
 }
 
 impl Recording {
@@ -89,6 +94,19 @@ impl Recording {
             let v = &self.variables[var.0];
             (v.collection.as_str(), v.path.segments(), v.name.as_str())
         });
+        if !self.lifted.is_empty() {
+            let lift = |v: &mut ValueId| {
+                if let Some(&(batched, end)) = self.lifted.get(v)
+                    && call.span.end > end
+                {
+                    *v = batched;
+                }
+            };
+            for (_, first, last) in &mut touched {
+                lift(first);
+                lift(last);
+            }
+        }
         CallVariables {
             finals: touched.iter().map(|&(_, _, last)| last).collect(),
             inputs: touched.iter().map(|&(_, first, _)| first).collect(),
@@ -135,8 +153,16 @@ struct Trace {
     /// The open remat regions: the depth of the frame that owns each, the region and the
     /// region around it.
     remats: Vec<(usize, RegionId, RegionId)>,
-    /// The type-name prefix of the call being resolved (from `pending_remat`).
+    /// The type-name prefix of the call being resolved (from `pending_remat` or
+    /// `pending_lift`).
     name_prefix: Option<&'static str>,
+    /// Set by a lifted transform for the next call opened: the prefix of its type in
+    /// automatic names (`Vmap`, as `VmapDense_0`).
+    pending_lift: Option<&'static str>,
+    /// See [`Recording::lifted`].
+    lifted: HashMap<ValueId, (ValueId, u32)>,
+    /// Variables stored batched by a `vmap`: the spec and tensor its module reads.
+    per_example: HashMap<VarId, (Spec, Tensor)>,
 }
 
 /// Runs `f` with a trace active on this thread, for `model`, and returns what it returned
@@ -176,6 +202,9 @@ pub(crate) fn run<M: Tabulate, R>(
             pending_remat: None,
             remats: Vec::new(),
             name_prefix: None,
+            pending_lift: None,
+            lifted: HashMap::new(),
+            per_example: HashMap::new(),
         });
         true
     });
@@ -196,6 +225,7 @@ pub(crate) fn run<M: Tabulate, R>(
             calls: trace.calls,
             variables: trace.variables.into_list(),
             touches: trace.touches,
+            lifted: trace.lifted,
         },
     ))
 }
@@ -418,7 +448,7 @@ impl Trace {
         lifted: Option<&Lifted>,
     ) -> usize {
         let remat = self.pending_remat.take();
-        self.name_prefix = remat;
+        self.name_prefix = remat.or(self.pending_lift.take());
         let (path, attached) = match lifted.and_then(|l| l.path.as_ref()) {
             Some(path) => (self.paths.intern(path), false),
             None => self.resolve_path(module, key),
@@ -576,6 +606,17 @@ impl Trace {
             }));
         };
         if let Some(var) = self.variables.find(collection, &path, name) {
+            if let Some((pe_spec, pe_tensor)) = self.per_example.get(&var) {
+                if *pe_spec != spec {
+                    return Err(self.error(ErrorKind::VariableMismatch {
+                        collection: collection.to_string(),
+                        name: name.to_string(),
+                        first: pe_spec.to_string(),
+                        second: spec.to_string(),
+                    }));
+                }
+                return Ok(pe_tensor.clone());
+            }
             let existing = self.variables.get(var);
             if existing.spec != spec {
                 return Err(self.error(ErrorKind::VariableMismatch {
@@ -728,6 +769,17 @@ pub(crate) fn remat_call<R>(prefix: &'static str, f: impl FnOnce() -> R) -> R {
     with_trace(|trace| trace.pending_remat = None);
     out
 }
+
+/// Runs `f` with the first call it opens named as a lifted transform names it: `prefix`
+/// before its type in automatic names (`VmapDense_0`).
+pub(crate) fn lifted_call<R>(prefix: &'static str, f: impl FnOnce() -> R) -> R {
+    with_trace(|trace| trace.pending_lift = Some(prefix));
+    let out = f();
+    with_trace(|trace| trace.pending_lift = None);
+    out
+}
+
+pub(crate) use batch::{VmapAxes, vmap_finish};
 
 /// Opens a call of `method` on `module`, when a run is active: resolves its path, records
 /// its arguments (`args` is only called then) and pushes its frame. Returns the frame's

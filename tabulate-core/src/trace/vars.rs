@@ -66,6 +66,10 @@ impl Variables {
         id
     }
 
+    pub(super) fn get_mut(&mut self, var: VarId) -> &mut Variable {
+        &mut self.list[var.0]
+    }
+
     pub(super) fn set_current(&mut self, var: VarId, value: ValueId, tensor: Tensor) {
         let v = &mut self.list[var.0];
         v.current = value;
