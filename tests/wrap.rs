@@ -295,3 +295,23 @@ fn vmap_with_shared_parameters() {
         ]
     );
 }
+
+#[derive(Tabulate)]
+struct MappedConv;
+
+impl MappedConv {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        vmap(tabulate::nn::Conv::new(4, [3])).forward(x)
+    }
+}
+
+#[test]
+fn vmap_of_an_unmodelled_primitive_is_an_error() {
+    let x = Tensor::new(DType::F32, [5, 2, 8, 3]);
+    let error = tabulate(&MappedConv).run(|m| m.forward(&x)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "MappedConv: vmap: batching `conv_general_dilated` is not modelled"
+    );
+}

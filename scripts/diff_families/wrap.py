@@ -6,6 +6,10 @@
   called with `update_stats` (Dense, DenseGeneral, Conv, Einsum).
 - `WeightNorm {inner, use_scale, feature_axes}`: `nn.WeightNorm(layer, ...)` (Dense,
   DenseGeneral, Conv, Einsum); `feature_axes` is `-1` or `null` (the whole kernel).
+- `Vmap {inner, variable_axes, in_axes, out_axes}`: `nn.vmap(type(layer),
+  variable_axes={'params': variable_axes}, split_rngs={'params': variable_axes is not
+  None}, in_axes=..., out_axes=...)(**fields)` of a layer op valid on one example
+  (Dense, DenseGeneral, Einsum, LayerNorm, RMSNorm).
 
 Flax 0.12.8 cannot tabulate these with `show_repeated=True` (the lifted `<lambda>` call
 is a repeated row whose FLOPs it fails to compute): such generated cases are skipped.
@@ -18,6 +22,7 @@ from flax.linen import module as flax_module
 
 REMAT_INNER = ('Dense', 'DenseGeneral', 'Conv', 'LayerNorm', 'RMSNorm', 'BatchNorm')
 NORM_INNER = ('Dense', 'DenseGeneral', 'Conv', 'Einsum')
+VMAP_INNER = ('Dense', 'DenseGeneral', 'Einsum', 'LayerNorm', 'RMSNorm')
 
 
 _GEN = []
@@ -49,7 +54,15 @@ def ops(gen, shape, dtype):
     _GEN.append(type(gen).layer_op.__globals__)
   if dtype.startswith('int'):
     return None
-  k = gen.r.choice(['Remat', 'Remat', 'SpectralNorm', 'WeightNorm'])
+  k = gen.r.choice(['Remat', 'Remat', 'SpectralNorm', 'WeightNorm', 'Vmap', 'Vmap'])
+  if k == 'Vmap':
+    if len(shape) < 2:
+      return None
+    in_axes = gen.r.randrange(len(shape) - 1) if gen.r.random() < 0.4 else 0
+    example = shape[:in_axes] + shape[in_axes + 1:]
+    return {'op': 'Vmap', 'inner': _inner(gen, example, dtype, VMAP_INNER),
+            'variable_axes': gen.r.choice([0, 0, None]), 'in_axes': in_axes,
+            'out_axes': gen.r.choice([0, 0, 1])}
   if k == 'Remat':
     return {'op': 'Remat', 'inner': _inner(gen, shape, dtype, REMAT_INNER)}
   inner = _inner(gen, shape, dtype, NORM_INNER)
@@ -76,6 +89,17 @@ def _remat(op, kw):
   return nn.remat(type(layer))(**fields, **kw)
 
 
+def _vmap(op, kw):
+  layer = _unbound(op['inner'])
+  fields = {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)
+            if f.init and f.name not in ('parent', 'name')}
+  va = op['variable_axes']
+  cls = nn.vmap(type(layer), variable_axes={'params': va},
+                split_rngs={'params': va is not None},
+                in_axes=op['in_axes'], out_axes=op['out_axes'])
+  return cls(**fields, **kw)
+
+
 def _layer(op):
   return _d()['build_layer'](op['inner'])
 
@@ -83,6 +107,7 @@ def _layer(op):
 BUILD = {
   'Remat': _remat,
   'SpectralNorm': lambda op, kw: nn.SpectralNorm(_layer(op), n_steps=op['n_steps'], **kw),
+  'Vmap': _vmap,
   'WeightNorm': lambda op, kw: nn.WeightNorm(
     _layer(op), use_scale=op['use_scale'], feature_axes=op['feature_axes'], **kw),
 }
@@ -96,4 +121,5 @@ CALL = {
   'Remat': _call_remat,
   'SpectralNorm': lambda m, op, x: m(x, update_stats=op['update_stats']),
   'WeightNorm': lambda m, op, x: m(x),
+  'Vmap': lambda m, op, x: m(x),
 }

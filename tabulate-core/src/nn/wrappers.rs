@@ -808,7 +808,7 @@ impl<M: Tabulate> Tabulate for WeightNorm<M> {
 /// it pay for the batched computation. `split_rngs` is accepted for Flax's spelling (the
 /// forward pass draws no random numbers here). Not modelled yet (a clear error): a
 /// mapped call that writes variables, draws random numbers, or uses a primitive
-/// without a batching rule here (convolutions, gathers, windows, loops).
+/// without a batching rule here (convolutions, gathers, windows, loops, `remat`).
 ///
 /// ```
 /// use tabulate::prelude::*;
@@ -971,30 +971,27 @@ impl<M: Tabulate + Layer> Vmap<M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (per_example, size) = match self.in_axes {
-            Some(axis) => {
-                if axis >= x.rank() {
-                    return Err(Error::shape(
-                        "vmap",
-                        format!("in_axes {axis} is out of range for {x}"),
-                    ));
-                }
-                let mut dims = x.shape().dims().to_vec();
-                let size = dims.remove(axis);
-                if self.axis_size.is_some_and(|s| s != size) {
-                    return Err(Error::shape(
-                        "vmap",
-                        format!("axis_size {size} differs from {x}'s axis {axis}"),
-                    ));
-                }
-                (Tensor::new(x.dtype(), dims), size)
+        let (per_example, size) = if let Some(axis) = self.in_axes {
+            if axis >= x.rank() {
+                return Err(Error::shape(
+                    "vmap",
+                    format!("in_axes {axis} is out of range for {x}"),
+                ));
             }
-            None => {
-                let Some(size) = self.axis_size else {
-                    return Err(Error::invalid("vmap: with in_axes None, give axis_size"));
-                };
-                (x.clone(), size)
+            let mut dims = x.shape().dims().to_vec();
+            let size = dims.remove(axis);
+            if self.axis_size.is_some_and(|s| s != size) {
+                return Err(Error::shape(
+                    "vmap",
+                    format!("axis_size {size} differs from {x}'s axis {axis}"),
+                ));
             }
+            (Tensor::new(x.dtype(), dims), size)
+        } else {
+            let Some(size) = self.axis_size else {
+                return Err(Error::invalid("vmap: with in_axes None, give axis_size"));
+            };
+            (x.clone(), size)
         };
         let first = trace::call_count();
         let y = trace::lifted_call("Vmap", || self.module.apply(&per_example))?;

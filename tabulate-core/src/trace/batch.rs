@@ -87,7 +87,7 @@ impl Trace {
         map.insert(
             x_pe,
             match axes.in_axis {
-                Some(a) => (self.to_front(x_b, a, top)?, true),
+                Some(a) => (self.move_to_front(x_b, a, top)?, true),
                 None => (x_b, false),
             },
         );
@@ -131,13 +131,13 @@ impl Trace {
                 self.lifted.insert(value, (input, span.end));
                 input
             };
-            map.insert(value, (self.to_front(batched, axis, top)?, true));
+            map.insert(value, (self.move_to_front(batched, axis, top)?, true));
         }
         self.replay(span, top, axes.size, &mut map)?;
         let y_pe = self.value_of(y_pe);
         let (y, batched) = map.get(&y_pe).copied().unwrap_or((y_pe, false));
         let out = if batched {
-            self.from_front(y, axes.out_axis, top)?
+            self.move_from_front(y, axes.out_axis, top)?
         } else {
             let spec = self.graph.spec(y).clone();
             let target = insert_axis(&spec, axes.out_axis, axes.size)?;
@@ -165,7 +165,7 @@ impl Trace {
     }
 
     /// `moveaxis(v, axis, 0)` (a `transpose`, none when `axis` is 0).
-    fn to_front(&mut self, v: ValueId, axis: usize, region: RegionId) -> Result<ValueId> {
+    fn move_to_front(&mut self, v: ValueId, axis: usize, region: RegionId) -> Result<ValueId> {
         if axis == 0 {
             return Ok(v);
         }
@@ -176,7 +176,7 @@ impl Trace {
     }
 
     /// `moveaxis(v, 0, axis)`.
-    fn from_front(&mut self, v: ValueId, axis: usize, region: RegionId) -> Result<ValueId> {
+    fn move_from_front(&mut self, v: ValueId, axis: usize, region: RegionId) -> Result<ValueId> {
         if axis == 0 {
             return Ok(v);
         }
@@ -440,6 +440,6 @@ impl Trace {
             (false, false) => unreachable!("an operand is batched"),
         };
         let out = self.emit(Prim::DotGeneral(new), &[lhs, rhs], region)?;
-        Ok(vec![(self.to_front(out, result_dim, region)?, true)])
+        Ok(vec![(self.move_to_front(out, result_dim, region)?, true)])
     }
 }

@@ -1,8 +1,8 @@
 //! Family `wrap` (`scripts/diff_families/wrap.py`): `nn::remat`, `nn::SpectralNorm` and
-//! `nn::WeightNorm` around a base layer.
+//! `nn::WeightNorm` around a base layer, and `nn::vmap` of one.
 
 use super::*;
-use tabulate::nn::{Remat, SpectralNorm, WeightNorm, remat};
+use tabulate::nn::{Remat, SpectralNorm, Vmap, WeightNorm, remat, vmap};
 
 pub(crate) const FAMILY: Family = Family {
     build,
@@ -38,6 +38,15 @@ wrapped!(
 );
 wrapped!(Spectral, SpectralNorm, Dense, DenseGeneral, Conv, Einsum);
 wrapped!(Weight, WeightNorm, Dense, DenseGeneral, Conv, Einsum);
+wrapped!(
+    Mapped,
+    Vmap,
+    Dense,
+    DenseGeneral,
+    Einsum,
+    LayerNorm,
+    RMSNorm
+);
 
 /// `layer`, named `name` if given.
 fn named<T>(layer: T, name: Option<&str>, set: fn(T, String) -> T) -> T {
@@ -106,8 +115,54 @@ fn build(op: &Json, name: Option<&str>) -> Option<BoxedLayer> {
                 _ => panic!("spec: WeightNorm of {}", kind(&op["inner"])),
             })
         }
+        "Vmap" => {
+            let axes = op["variable_axes"]
+                .as_u64()
+                .map(|a| usize::try_from(a).expect("axis"));
+            let inner = match name {
+                Some(name) => {
+                    let mut inner = op["inner"].clone();
+                    inner["name"] = Json::from(name);
+                    super::build(&inner, false)
+                }
+                None => super::build(&op["inner"], true),
+            };
+            macro_rules! mapped {
+                ($m:expr) => {
+                    vmap($m)
+                        .variable_axes("params", axes)
+                        .split_rngs("params", axes.is_some())
+                        .in_axes(Some(usize_of(op, "in_axes")))
+                        .out_axes(usize_of(op, "out_axes"))
+                };
+            }
+            Box::new(match inner {
+                Built::Dense(m) => Mapped::Dense(mapped!(m)),
+                Built::DenseGeneral(m) => Mapped::DenseGeneral(mapped!(m)),
+                Built::Einsum(m) => Mapped::Einsum(mapped!(m)),
+                Built::LayerNorm(m) => Mapped::LayerNorm(mapped!(m)),
+                Built::RMSNorm(m) => Mapped::RMSNorm(mapped!(m)),
+                _ => panic!("spec: Vmap of {}", kind(&op["inner"])),
+            })
+        }
         _ => return None,
     })
+}
+
+impl FamilyLayer for Mapped {
+    fn module(&self) -> &dyn Tabulate {
+        Mapped::module(self)
+    }
+
+    fn call(&self, _op: &Json, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Mapped::Dense(m) => m.forward(x),
+            Mapped::DenseGeneral(m) => m.forward(x),
+            Mapped::Einsum(m) => m.forward(x),
+            Mapped::LayerNorm(m) => m.forward(x),
+            Mapped::RMSNorm(m) => m.forward(x),
+        }
+    }
 }
 
 impl FamilyLayer for Checkpointed {
