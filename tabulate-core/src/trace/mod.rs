@@ -606,7 +606,9 @@ impl Trace {
             }));
         };
         if let Some(var) = self.variables.find(collection, &path, name) {
-            if let Some((pe_spec, pe_tensor)) = self.per_example.get(&var) {
+            if !self.per_example.is_empty()
+                && let Some((pe_spec, pe_tensor)) = self.per_example.get(&var)
+            {
                 if *pe_spec != spec {
                     return Err(self.error(ErrorKind::VariableMismatch {
                         collection: collection.to_string(),
@@ -626,7 +628,9 @@ impl Trace {
                     second: spec.to_string(),
                 }));
             }
-            if let Some(view) = self.overrides.get(&var) {
+            if !self.overrides.is_empty()
+                && let Some(view) = self.overrides.get(&var)
+            {
                 return Ok(view.clone());
             }
             self.touch(var);
