@@ -617,7 +617,11 @@ impl Trace {
                         second: spec.to_string(),
                     }));
                 }
-                return Ok(pe_tensor.clone());
+                // The call reads its per-example view: that is what its touch holds.
+                let pe_tensor = pe_tensor.clone();
+                let view = self.value_of(&pe_tensor);
+                self.touches.push((var, view));
+                return Ok(pe_tensor);
             }
             let existing = self.variables.get(var);
             if existing.spec != spec {
