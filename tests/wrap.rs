@@ -315,3 +315,19 @@ fn vmap_of_an_unmodelled_primitive_is_an_error() {
         "MappedConv: vmap: batching `conv_general_dilated` is not modelled"
     );
 }
+
+/// Found by the `wrap` family (case `wrap-c0071`): `jnp.pad` of zero widths (a CIRCULAR
+/// `ConvTranspose` with kernel 1) folds away, its padding value's conversion with it.
+/// Flax: 512 and 1568.
+#[test]
+fn a_pad_of_zero_widths_folds_away() {
+    let layer = tabulate::nn::ConvTranspose::new(2, [1])
+        .padding(tabulate::nn::Padding::Circular)
+        .use_bias(false);
+    let x = Tensor::new(DType::F32, [4, 2, 16]);
+    let s = run(&layer, |m| m.forward(&x));
+    assert_eq!(
+        (s.rows[0].flops(), s.rows[0].vjp_flops()),
+        (Some(512), Some(1568))
+    );
+}
