@@ -1,5 +1,5 @@
 """Flax's rows for the targeted wrapper tests of `tests/wrap.rs` (`nn.remat`,
-`nn.checkpoint`, `nn.SpectralNorm`, `nn.WeightNorm`): path, module type, flops and
+`nn.checkpoint`, `nn.SpectralNorm`, `nn.WeightNorm`, `nn.vmap`): path, module type, flops and
 vjp_flops of each row, as `_get_module_table` gives them (what `nn.tabulate` renders
 with `compute_flops=True, compute_vjp_flops=True`).
 
@@ -18,8 +18,10 @@ def rows(title, model, *args):
   )({'params': jax.random.key(0)}, *args)
   print(title)
   for r in table:
+    shapes = jax.tree_util.tree_map(lambda v: list(v.shape), r.module_variables)
+    ins = jax.tree_util.tree_map(lambda v: getattr(v, 'shape', v), r.inputs)
     print(f"  {'/'.join(r.path)!r:28} {type(r.module_copy).__name__:14} "
-          f'{int(r.flops):8d} {int(r.vjp_flops):8d}')
+          f'{int(r.flops):8d} {int(r.vjp_flops):8d}  in {ins} vars {shapes}')
 
 
 class Blk(nn.Module):
@@ -54,9 +56,32 @@ class Norms(nn.Module):
     return nn.WeightNorm(nn.Dense(3))(x)
 
 
+class Mapped(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    x = nn.vmap(nn.Dense, variable_axes={'params': 0}, split_rngs={'params': True},
+                in_axes=0, out_axes=0)(4)(x)
+    x = nn.vmap(nn.Dense, variable_axes={'params': None}, split_rngs={'params': False},
+                in_axes=1, out_axes=1)(3)(x)
+    x = nn.relu(x)
+    return nn.vmap(nn.LayerNorm, variable_axes={'params': 0}, split_rngs={'params': True},
+                   in_axes=2, out_axes=0)()(x)
+
+
+class SharedParams(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    return nn.vmap(nn.Dense, variable_axes={'params': None},
+                   split_rngs={'params': False})(3)(x)
+
+
 x = jnp.ones((16, 9))
 rows('RematBlock(remat=False)', RematBlock(False), x)
 rows('RematBlock(remat=True)', RematBlock(True), x)
 rows('RematDense', RematDense(), x)
 rows('Norms(train=False)', Norms(), x, False)
 rows('Norms(train=True)', Norms(), x, True)
+rows('Mapped', Mapped(), jnp.ones((5, 16, 9)))
+rows('SharedParams', SharedParams(), jnp.ones((5, 16, 9)))
+rows('ConvTranspose CIRCULAR kernel 1', nn.ConvTranspose(2, (1,), padding='CIRCULAR',
+                                                         use_bias=False), jnp.ones((4, 2, 16)))
