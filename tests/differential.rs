@@ -194,8 +194,11 @@ struct Family {
 #[path = "differential/families/part.rs"]
 mod part;
 
+#[path = "differential/families/wrap.rs"]
+mod wrap;
+
 /// Every family whose cases (`cases_<family>_NN.json`) are in the suite.
-const FAMILIES: &[Family] = &[part::FAMILY, acts::FAMILY];
+const FAMILIES: &[Family] = &[part::FAMILY, acts::FAMILY, wrap::FAMILY];
 
 impl Submodules for Built {
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {

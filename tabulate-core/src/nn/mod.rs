@@ -14,6 +14,7 @@ mod normalization;
 mod pooling;
 mod recurrent;
 mod stochastic;
+mod wrappers;
 
 pub use activation::{
     elu, elu_with, gelu, gelu_with, leaky_relu, leaky_relu_with, log_softmax, log_softmax_with,
@@ -36,6 +37,7 @@ pub use normalization::{BatchNorm, GroupNorm, LayerNorm, RMSNorm};
 pub use pooling::{PoolPadding, avg_pool, max_pool, min_pool};
 pub use recurrent::{Carry, GRUCell, LSTMCell, RNN, RNNCell, SimpleCell};
 pub use stochastic::Dropout;
+pub use wrappers::{Remat, SpectralNorm, Vmap, WeightNorm, checkpoint, remat, vmap};
 
 /// `flax.linen.with_partitioning(init, names)`: `init`, with its parameters given the
 /// logical axis names `names` (one per dimension; `None` for an axis not partitioned).
