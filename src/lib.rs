@@ -48,10 +48,8 @@ pub use tabulate_core::{
 };
 pub use tabulate_derive::{Describe, Tabulate, forward};
 
-/// Built-in layers and functions mirroring `flax.linen`.
-pub mod nn {
-    pub use tabulate_core::nn::*;
-}
+#[doc(inline)]
+pub use tabulate_core::nn;
 
 /// Primitives without a [`Tensor`] method (`dot_general`, `conv_general_dilated`,
 /// `reduce_window`, `take`, `argmax`), for mapping another framework's operations onto
@@ -60,10 +58,8 @@ pub mod lax {
     pub use tabulate_core::lax_api::*;
 }
 
-/// Random numbers as `jax.random` draws them, for stochastic layers of your own.
-pub mod random {
-    pub use tabulate_core::random::*;
-}
+#[doc(inline)]
+pub use tabulate_core::random;
 
 /// The names most programs need: `use tabulate::prelude::*;`.
 pub mod prelude {

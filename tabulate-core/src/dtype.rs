@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
 /// The element type of a tensor.
@@ -229,6 +230,7 @@ impl fmt::Display for DType {
     }
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for DType {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.name())

@@ -53,8 +53,9 @@ impl Mutable {
 /// assert_eq!(Optimizer::Adam.slots(), 2);
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Optimizer {
     /// Plain SGD: no state.
     Sgd,

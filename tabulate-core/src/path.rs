@@ -5,6 +5,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
 /// A module's path from the root (`Block_0/Dense_1` is `["Block_0", "Dense_1"]`); empty
@@ -171,6 +172,7 @@ impl fmt::Debug for ModulePath {
     }
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for ModulePath {
     /// A list of names, as `Vec<String>` serialises.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -229,6 +231,7 @@ mod tests {
         assert_eq!(dense.join("/"), "Block_0/Dense_1");
         assert_eq!(dense.to_string(), "Block_0/Dense_1");
         assert_eq!(format!("{dense:?}"), r#"["Block_0", "Dense_1"]"#);
+        #[cfg(feature = "serde")]
         assert_eq!(
             serde_json::to_string(&dense).unwrap(),
             r#"["Block_0","Dense_1"]"#

@@ -6,15 +6,14 @@ use std::fmt::{Display, Write as _};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::dtype::DType;
 use crate::shape::Shape;
 
 /// A value as the summary shows it: arrays by dtype and shape, other leaves by their
 /// Python-style `repr`, and the sequences and mappings around them.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
 pub enum Value {
     /// An array (a [`Tensor`](crate::Tensor)): `float32[16,9]`.
     Array {
@@ -37,12 +36,13 @@ pub enum Value {
     /// utilities sort them.
     Mapping {
         /// The entries, sorted by key; serialised as an object.
-        #[serde(serialize_with = "entries_as_object")]
+        #[cfg_attr(feature = "serde", serde(serialize_with = "entries_as_object"))]
         entries: Vec<(String, Value)>,
     },
 }
 
 /// Serialises mapping entries as a JSON object, keys in entry order.
+#[cfg(feature = "serde")]
 fn entries_as_object<S: serde::Serializer>(
     entries: &[(String, Value)],
     serializer: S,

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::memo::Memo;
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
@@ -29,8 +27,9 @@ use crate::trace::{CallRecord, CallVariables, Recording};
 /// assert_eq!(Metric::ALL[0], Metric::Flops);
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Metric {
     /// XLA's flops of the call's forward pass (Flax's `compute_flops`): a multiply-add
     /// counts 2, every elementwise op 1 per element, the call's children included.
@@ -52,19 +51,19 @@ pub enum Metric {
     /// The call's forward pass by primitive, as `FlopCounterMode` reports: per primitive,
     /// its live applications, flops (exact integer sums) and MACs.
     ByOperator,
-    #[serde(rename = "trainable_params")]
+    #[cfg_attr(feature = "serde", serde(rename = "trainable_params"))]
     /// Trainable parameters of the row: the `params` collection, less those
     /// [`Frozen`] selects. Other collections (`batch_stats`, …) are never trainable.
     Trainable,
-    #[serde(rename = "saved_activation_bytes")]
+    #[cfg_attr(feature = "serde", serde(rename = "saved_activation_bytes"))]
     /// Bytes of the activations the call's backward pass reads from its forward pass (the
     /// residuals of its VJP program), by dtype: intermediates only, not the call's
     /// inputs, variables or outputs.
     SavedActivations,
-    #[serde(rename = "gradient_bytes")]
+    #[cfg_attr(feature = "serde", serde(rename = "gradient_bytes"))]
     /// Bytes of the gradients of the row's trainable parameters.
     Gradients,
-    #[serde(rename = "optimizer_state_bytes")]
+    #[cfg_attr(feature = "serde", serde(rename = "optimizer_state_bytes"))]
     /// Bytes of the optimizer's state for the row's trainable parameters ([`Optimizer`]).
     OptimizerState,
 }
@@ -125,8 +124,9 @@ impl Metric {
 ///
 /// In JSON a count or a byte count is a number, a breakdown an object.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
 pub enum MetricValue {
     /// A count (flops, MACs), shown as a plain integer.
     Count(u64),
@@ -147,7 +147,8 @@ pub enum MetricValue {
 
 /// What one primitive contributes to a forward pass ([`Metric::ByOperator`]).
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OperatorCount {
     /// How many times it is applied (live applications after dead-code elimination).
     pub calls: u64,
@@ -204,7 +205,8 @@ impl Metrics {
     }
 }
 
-impl Serialize for Metrics {
+#[cfg(feature = "serde")]
+impl serde::Serialize for Metrics {
     /// A map from header to value: `{"flops": 1216, "vjp_flops": 3620}`.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.values.iter().map(|(m, v)| (m.header(), v)))

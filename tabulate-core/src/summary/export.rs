@@ -3,12 +3,16 @@
 
 use std::fmt::Write as _;
 
+#[cfg(feature = "serde")]
 use serde::ser::{SerializeMap, SerializeStruct};
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
+use super::Summary;
 use super::format;
 use super::render::Column;
-use super::{Leaf, Row, RowVariables, Summary};
+#[cfg(feature = "serde")]
+use super::{Leaf, Row, RowVariables};
 use crate::cost::MetricValue;
 
 /// The version of the JSON object a [`Summary`] serialises to. It changes only when a
@@ -39,6 +43,7 @@ use crate::cost::MetricValue;
 /// ```
 pub const SCHEMA_VERSION: u32 = 1;
 
+#[cfg(feature = "serde")]
 impl Serialize for Summary {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Summary", 11)?;
@@ -65,6 +70,7 @@ impl Serialize for Summary {
     }
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for Row {
     /// A row as it appears in a summary's `rows`, its variables keyed by position
     /// (`"0"`, `"1"`, …) since a row alone does not know the collections' names.
@@ -78,20 +84,24 @@ impl Serialize for Row {
     }
 }
 
+#[cfg(feature = "serde")]
 /// Values keyed by collection name.
 struct ByCollection<'a, T>(&'a [String], &'a [T]);
 
+#[cfg(feature = "serde")]
 impl<T: Serialize> Serialize for ByCollection<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.0.iter().zip(self.1))
     }
 }
 
+#[cfg(feature = "serde")]
 struct RowJson<'a> {
     row: &'a Row,
     collections: &'a [String],
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for RowJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let row = self.row;
@@ -107,6 +117,7 @@ impl Serialize for RowJson<'_> {
     }
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for RowVariables {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("RowVariables", 3)?;
@@ -117,8 +128,10 @@ impl Serialize for RowVariables {
     }
 }
 
+#[cfg(feature = "serde")]
 struct Leaves<'a>(&'a [Leaf]);
 
+#[cfg(feature = "serde")]
 impl Serialize for Leaves<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
@@ -129,8 +142,10 @@ impl Serialize for Leaves<'_> {
     }
 }
 
+#[cfg(feature = "serde")]
 struct LeafJson<'a>(&'a Leaf);
 
+#[cfg(feature = "serde")]
 impl Serialize for LeafJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Leaf", 2)?;

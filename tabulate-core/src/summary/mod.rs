@@ -9,8 +9,6 @@ mod render;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
-
 use crate::cost::{Metric, MetricValue, Metrics, OperatorCount};
 use crate::dtype::DType;
 use crate::options::Optimizer;
@@ -57,7 +55,8 @@ pub struct Summary {
 /// [`Frozen`](crate::Frozen) pattern selects. Non-trainable: every other collection
 /// (`batch_stats`, …) and the frozen parameters.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TrainableSplit {
     /// Trainable parameters.
     pub trainable: Size,
@@ -70,7 +69,8 @@ pub struct TrainableSplit {
 /// and the activations the backward pass keeps. All in bytes; temporaries that XLA frees
 /// early and its workspace are not counted.
 #[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MemoryEstimate {
     /// The optimizer whose state is counted.
     pub optimizer: Optimizer,
@@ -123,7 +123,8 @@ pub struct RowVariables {
 
 /// One variable.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Leaf {
     /// Its name (`kernel`).
     pub name: String,
@@ -134,7 +135,8 @@ pub struct Leaf {
 }
 
 /// A number of elements and the bytes they take.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Size {
     /// Elements.
     pub count: u64,
