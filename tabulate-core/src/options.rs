@@ -8,6 +8,15 @@
 /// except `intermediates`. Declaring a variable in a collection that is not mutable is an
 /// error ([`ErrorKind::NotMutable`](crate::ErrorKind::NotMutable)), as in Flax; so is
 /// writing one.
+///
+/// ```
+/// use tabulate::Mutable;
+///
+/// assert!(Mutable::default().allows("batch_stats"));
+/// assert!(!Mutable::default().allows("intermediates")); // Flax's default
+/// assert!(Mutable::only(["params"]).allows("params"));
+/// assert!(!Mutable::Nothing.allows("params"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mutable {
     /// Every collection (Flax's `mutable=True`).

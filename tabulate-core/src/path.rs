@@ -16,6 +16,29 @@ use serde::{Serialize, Serializer};
 ///
 /// [`join`]: ModulePath::join
 /// [`segments`]: ModulePath::segments
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// #[derive(Tabulate)]
+/// struct Block;
+///
+/// impl Block {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         Dense::new(2).forward(x)
+///     }
+/// }
+///
+/// let summary = tabulate(&Block).run(|m| m.forward(&Tensor::new(DType::F32, [1, 3])))?;
+/// let path = &summary.rows[1].path;
+/// assert_eq!(*path, ["Dense_0"]); // compares with lists of names
+/// assert_eq!(path.name(), Some("Dense_0"));
+/// assert!(path.starts_with(&summary.rows[0].path)); // the root's, empty
+/// assert_eq!(path.join("/"), "Dense_0");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct ModulePath(Option<Arc<Node>>);
 

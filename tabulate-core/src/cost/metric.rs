@@ -123,6 +123,19 @@ impl Metric {
 /// One metric's value in one row.
 ///
 /// In JSON a count or a byte count is a number, a breakdown an object.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::{Metric, MetricValue};
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).compute_macs(true).metric(Metric::Gradients, true).run(|d| d.forward(&x))?;
+/// let row = &summary.rows[0];
+/// assert_eq!(row.metric(Metric::Macs), Some(&MetricValue::Count(576)));
+/// assert_eq!(row.metric(Metric::Gradients).and_then(MetricValue::as_bytes), Some(160));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -146,6 +159,21 @@ pub enum MetricValue {
 }
 
 /// What one primitive contributes to a forward pass ([`Metric::ByOperator`]).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::Metric;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).metric(Metric::ByOperator, true).run(|d| d.forward(&x))?;
+/// let Some(tabulate::MetricValue::ByOperator(ops)) = summary.rows[0].metric(Metric::ByOperator) else {
+///     unreachable!("asked for")
+/// };
+/// assert_eq!((ops["dot_general"].calls, ops["dot_general"].flops, ops["dot_general"].macs), (1, 1152, 576));
+/// assert_eq!(ops["add"].flops, 64); // the bias
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -181,6 +209,20 @@ impl MetricValue {
 }
 
 /// The values of the computed columns of one row, in column order.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::Metric;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).metrics([Metric::Macs, Metric::Flops]).run(|d| d.forward(&x))?;
+/// let metrics = summary.rows[0].metrics();
+/// let headers: Vec<&str> = metrics.iter().map(|(m, _)| m.header()).collect();
+/// assert_eq!(headers, ["macs", "flops"]); // `metrics` keeps the order asked
+/// assert!(metrics.get(Metric::VjpFlops).is_none());
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metrics {
     values: Vec<(Metric, MetricValue)>,

@@ -41,6 +41,20 @@ use crate::cost::MetricValue;
 ///   "notes": ["…"]
 /// }
 /// ```
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+/// # #[cfg(feature = "serde")] {
+/// let json = serde_json::to_value(&summary).unwrap();
+/// assert_eq!(json["schema_version"], tabulate::SCHEMA_VERSION);
+/// assert_eq!(json["rows"][0]["variables"]["params"]["count"], 40);
+/// # }
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[cfg(feature = "serde")]
