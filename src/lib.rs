@@ -323,7 +323,30 @@ pub use tabulate_core::nn;
 
 /// Primitives without a [`Tensor`] method (`dot_general`, `conv_general_dilated`,
 /// `reduce_window`, `take`, `argmax`), for mapping another framework's operations onto
-/// `tabulate`'s.
+/// `tabulate`'s. They record and cost like every other operation.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::lax;
+///
+/// /// A bilinear form `xᵀ W y` over a batch, written with `dot_general`.
+/// #[derive(Tabulate)]
+/// struct Bilinear;
+///
+/// impl Bilinear {
+///     #[forward]
+///     fn forward(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+///         let w = tabulate::param("kernel", DType::F32, [x.dim(-1)?, y.dim(-1)?])?;
+///         let xw = lax::dot_general(x, &w, (&[1], &[0]), (&[], &[]))?; // [batch, m]
+///         lax::dot_general(&xw, y, (&[1], &[1]), (&[0], &[0])) // [batch]
+///     }
+/// }
+///
+/// let (x, y) = (Tensor::new(DType::F32, [8, 3]), Tensor::new(DType::F32, [8, 5]));
+/// let summary = tabulate(&Bilinear).compute_macs(true).run(|b| b.forward(&x, &y))?;
+/// assert_eq!(summary.rows[0].macs(), Some(8 * 3 * 5 + 8 * 5));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub mod lax {
     pub use tabulate_core::lax_api::*;
 }
