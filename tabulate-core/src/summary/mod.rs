@@ -264,32 +264,105 @@ pub struct Size {
 
 impl Row {
     /// XLA's flops of the call's forward pass, when computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_flops(true).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.rows[0].flops(), Some(2 * 16 * 9 * 4 + 16 * 4)); // Flax's 1216
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn flops(&self) -> Option<u64> {
         self.metric(Metric::Flops).and_then(MetricValue::as_count)
     }
 
     /// XLA's flops of the call's forward pass plus its VJP, when computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_vjp_flops(true).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.rows[0].vjp_flops(), Some(3620)); // Flax's figure
+    /// assert_eq!(summary.rows[0].flops(), None); // not asked for
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn vjp_flops(&self) -> Option<u64> {
         self.metric(Metric::VjpFlops)
             .and_then(MetricValue::as_count)
     }
 
     /// The value of `metric` in this row, when it was computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{Metric, MetricValue};
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).metric(Metric::OptimizerState, true).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.rows[0].metric(Metric::OptimizerState), Some(&MetricValue::Bytes(320))); // Adam
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn metric(&self, metric: Metric) -> Option<&MetricValue> {
         self.metrics.get(metric)
     }
 
     /// Every computed metric of this row, in column order.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Metric;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).metrics(Metric::ALL).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.rows[0].metrics().iter().count(), Metric::ALL.len());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
     /// Multiply-accumulates of the call's forward pass ([`Metric::Macs`]), when computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Conv;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 8, 8, 3]);
+    /// let summary = tabulate(&Conv::new(4, [3, 3])).compute_macs(true).run(|c| c.forward(&x))?;
+    /// assert_eq!(summary.rows[0].macs(), Some(8 * 8 * 4 * 3 * 3 * 3)); // every tap, padding included
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn macs(&self) -> Option<u64> {
         self.metric(Metric::Macs).and_then(MetricValue::as_count)
     }
 
     /// XLA's flops of the call's own operations ([`Metric::SelfFlops`]), when computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Residual;
+    ///
+    /// impl Residual {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         Dense::new(9).forward(x)?.add(x) // the add is the row's own
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Residual).compute_self_flops(true).run(|m| m.forward(&x))?;
+    /// assert_eq!(summary.rows[0].self_flops(), Some(16 * 9));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn self_flops(&self) -> Option<u64> {
         self.metric(Metric::SelfFlops)
             .and_then(MetricValue::as_count)
@@ -341,6 +414,17 @@ impl Summary {
     }
 
     /// Whether the table has a column for `metric`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Metric;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_macs(true).run(|d| d.forward(&x))?;
+    /// assert!(summary.shows(Metric::Macs) && !summary.shows(Metric::Flops));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn shows(&self, metric: Metric) -> bool {
         self.metrics.contains(&metric)
     }
