@@ -33,6 +33,7 @@ fn summary_uses_flax_defaults() {
 }
 
 #[test]
+#[cfg(feature = "serde")]
 fn summaries_are_plain_data() {
     let x = Tensor::new(DType::F32, [16, 9]);
     let summary = tabulate(&foo::Foo)
@@ -143,6 +144,7 @@ fn any_width_renders_without_panicking() {
 }
 
 #[test]
+#[cfg(feature = "serde")]
 fn mappings_serialise_as_objects_and_rows_name_their_metrics() {
     let value = tabulate::Value::mapping([
         ("b", tabulate::Value::object("True")),

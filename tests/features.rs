@@ -240,6 +240,7 @@ fn footnotes_only_beyond_flax_or_when_asked() {
 }
 
 #[test]
+#[cfg(feature = "serde")]
 fn json_schema_version_1() {
     let s = all_columns();
     let json = serde_json::to_value(&s).unwrap();

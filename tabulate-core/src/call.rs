@@ -56,6 +56,17 @@ impl Drop for CallGuard {
 }
 
 /// What a `#[forward]` method may return: a [`Describe`] value, or a `Result` of one.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::ForwardOutput;
+///
+/// let x = Tensor::new(DType::F32, [2]);
+/// let ok: tabulate::Result<Tensor> = Ok(x.clone());
+/// assert_eq!(ok.output_value(), Some(x.describe()));
+/// let failed: std::result::Result<Tensor, String> = Err("no".to_string());
+/// assert_eq!(failed.failure().map(|e| e.to_string()), Some("the forward pass failed: no".to_string()));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the result of a `#[forward]` method",
     label = "results must implement `Describe` (or be a `Result` of such a value)",
@@ -105,6 +116,37 @@ pub(crate) fn enter_lifted_call(
 
 /// Records `body` as a call of `method` on `module` (what `#[forward]` expands to, for
 /// modules written by hand): `args` describes the arguments, `body` computes the result.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// /// A module written without `#[derive(Tabulate)]` or `#[forward]`.
+/// struct Projection {
+///     dense: Dense,
+/// }
+///
+/// impl tabulate::Tabulate for Projection {
+///     fn type_name(&self) -> &'static str {
+///         "Projection"
+///     }
+///     fn visit_submodules(&self, visitor: &mut dyn tabulate::Visitor) {
+///         visitor.visit("dense", &self.dense);
+///     }
+/// }
+///
+/// impl Projection {
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         tabulate::module_call(self, "forward", |args| args.positional(x), || self.dense.forward(x))
+///     }
+/// }
+///
+/// let model = Projection { dense: Dense::new(2) };
+/// let summary = tabulate(&model).run(|m| m.forward(&Tensor::new(DType::F32, [4, 3])))?;
+/// assert_eq!(summary.rows[0].module_type, "Projection");
+/// assert_eq!(summary.rows[1].path, ["dense"]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn module_call<M: Tabulate, T: ForwardOutput>(
     module: &M,
     method: &'static str,

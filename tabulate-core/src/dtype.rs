@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
 /// The element type of a tensor.
@@ -9,6 +10,17 @@ use serde::{Serialize, Serializer};
 /// Names follow numpy (`float32`, `bfloat16`, `int8`, `bool`, …) because that is how Flax
 /// prints them; sizes are numpy's `itemsize`, which is what parameter byte counts use
 /// (`int4` occupies a whole byte, as in `ml_dtypes`).
+///
+/// ```
+/// use tabulate::{DType, DTypeKind};
+///
+/// assert_eq!(DType::BF16.name(), "bfloat16");
+/// assert_eq!(DType::from_name("float32"), Some(DType::F32));
+/// assert_eq!(DType::F16.item_size(), 2);
+/// assert_eq!(DType::I8.kind(), DTypeKind::Int);
+/// assert_eq!(DType::I32.promote(DType::F16), DType::F16); // jax.numpy's promotion
+/// assert_eq!(DType::U8.promote(DType::I8), DType::I16);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum DType {
@@ -53,6 +65,14 @@ pub enum DType {
 }
 
 /// What kind of number a [`DType`] holds.
+///
+/// ```
+/// use tabulate::{DType, DTypeKind};
+///
+/// let floats: Vec<DType> = DType::ALL.into_iter().filter(|d| d.kind() == DTypeKind::Float).collect();
+/// assert!(floats.contains(&DType::BF16) && floats.contains(&DType::F64));
+/// assert!(DType::C64.is_inexact() && !DType::U32.is_inexact());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DTypeKind {
     /// `bool`
@@ -229,6 +249,7 @@ impl fmt::Display for DType {
     }
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for DType {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.name())

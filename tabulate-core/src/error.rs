@@ -4,6 +4,16 @@ use std::fmt;
 use std::sync::Arc;
 
 /// A `Result` whose error is [`Error`].
+///
+/// ```
+/// use tabulate::prelude::*;
+/// fn widen(x: &Tensor) -> tabulate::Result<Tensor> {
+///     x.reshape(vec![-1, 6])
+/// }
+///
+/// assert!(widen(&Tensor::new(DType::F32, [4, 3])).is_ok());
+/// assert!(widen(&Tensor::new(DType::F32, [4, 5])).is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, and in which module call.
@@ -11,6 +21,40 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Displays as `Block_0/Dense_1 (Dense): dot_general: contracting dimensions differ: …`:
 /// the module path and type first (when the error happened inside a module call), then
 /// the [`ErrorKind`].
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::ErrorKind;
+/// use tabulate::nn::Dense;
+///
+/// #[derive(Tabulate)]
+/// struct Block;
+///
+/// impl Block {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let w = Tensor::new(DType::F32, [8, 4]);
+///         x.matmul(&w)
+///     }
+/// }
+///
+/// #[derive(Tabulate)]
+/// struct Net;
+///
+/// impl Net {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         Block.forward(&Dense::new(9).forward(x)?)
+///     }
+/// }
+///
+/// let x = Tensor::new(DType::F32, [16, 3]);
+/// let error = Net.summary(&x).unwrap_err();
+/// let location = error.location().expect("inside a module call");
+/// assert_eq!((location.path.as_str(), location.module.as_str()), ("Block_0", "Block"));
+/// assert!(matches!(error.kind(), ErrorKind::Shape { op: "dot_general", .. }));
+/// assert!(error.to_string().starts_with("Block_0 (Block): dot_general: "));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error(Box<Inner>);
 
@@ -46,6 +90,25 @@ impl Eq for Partial {}
 pub use crate::scope::Location;
 
 /// The kinds of [`Error`].
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::{Error, ErrorKind};
+///
+/// // Errors of your own layers: a kind, placed in the module call running now.
+/// fn check_rank(x: &Tensor) -> tabulate::Result<()> {
+///     if x.rank() != 4 {
+///         return Err(Error::new(ErrorKind::InvalidArgument {
+///             what: format!("expected NHWC input, got {x}"),
+///         }));
+///     }
+///     Ok(())
+/// }
+///
+/// let error = check_rank(&Tensor::new(DType::F32, [2, 3])).unwrap_err();
+/// assert_eq!(error.to_string(), "expected NHWC input, got float32[2,3]");
+/// assert!(error.location().is_none()); // made outside any module call
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {

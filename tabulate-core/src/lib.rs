@@ -11,14 +11,14 @@ mod dtype;
 mod error;
 mod lax;
 mod module;
-// Re-exported by the `tabulate` facade as `tabulate::nn` and `tabulate::random`.
-#[doc(hidden)]
+// Re-exported by the `tabulate` facade as `tabulate::nn` and `tabulate::random`. Not
+// `#[doc(hidden)]`: rustdoc drops the impls (`Dense::new`, `forward`, …) of items it
+// inlines from a hidden module, and the facade shows these modules' own docs.
 pub mod nn;
 mod ops;
 mod options;
 mod param;
 mod path;
-#[doc(hidden)]
 pub mod random;
 mod scope;
 mod shape;

@@ -16,6 +16,34 @@ use crate::scope::{self, Birthplace};
 /// Derive it with `#[derive(Tabulate)]`; the derive names the type and lists the fields
 /// that hold submodules, so that their calls are named after the fields (`dense`,
 /// `layers_0`, …) as Flax names `setup` attributes.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// #[derive(Tabulate)]
+/// #[tabulate(rename = "Encoder")]
+/// struct MyEncoder {
+///     #[tabulate(rename = "proj")]
+///     projection: Dense,
+///     #[tabulate(skip)]
+///     debug_copy: Option<Dense>,
+///     hidden: usize, // configuration: needs no attribute
+/// }
+///
+/// impl MyEncoder {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         self.projection.forward(x)
+///     }
+/// }
+///
+/// let model = MyEncoder { projection: Dense::new(8), debug_copy: None, hidden: 8 };
+/// assert_eq!(tabulate::Tabulate::type_name(&model), "Encoder");
+/// let summary = model.summary(&Tensor::new(DType::F32, [1, 3]))?;
+/// assert_eq!(summary.rows[1].path, ["proj"]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a module",
     label = "`#[forward]` methods and summaries need a module",
@@ -62,6 +90,31 @@ pub trait Tabulate {
 }
 
 /// Receives the submodules of a module, with their names.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+/// use tabulate::{Tabulate, Visitor};
+///
+/// #[derive(Tabulate)]
+/// struct Tower {
+///     layers: Vec<Dense>,
+///     head: Dense,
+/// }
+///
+/// struct Names(Vec<String>);
+///
+/// impl Visitor for Names {
+///     fn visit(&mut self, name: &str, _module: &dyn Tabulate) {
+///         self.0.push(name.to_string());
+///     }
+/// }
+///
+/// let tower = Tower { layers: vec![Dense::new(4), Dense::new(4)], head: Dense::new(1) };
+/// let mut names = Names(Vec::new());
+/// tower.visit_submodules(&mut names);
+/// assert_eq!(names.0, ["layers_0", "layers_1", "head"]);
+/// ```
 pub trait Visitor {
     /// Called for one submodule named `name`.
     fn visit(&mut self, name: &str, module: &dyn Tabulate);
@@ -417,6 +470,28 @@ tuple_submodules!(
 /// named in that module (as Flax binds a module to the one whose method constructs it),
 /// and it tells two calls of the same layer apart from calls of two equal layers. Cloning
 /// a layer makes a new module, with a new identity.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// #[derive(Tabulate)]
+/// struct Shared;
+///
+/// impl Shared {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let dense = Dense::new(3); // one identity: one module, called twice
+///         dense.forward(&dense.forward(x)?)
+///     }
+/// }
+///
+/// let summary = tabulate(&Shared).show_repeated(true).run(|m| m.forward(&Tensor::new(DType::F32, [1, 3])))?;
+/// let paths: Vec<_> = summary.rows.iter().map(|r| r.path.join("/")).collect();
+/// assert_eq!(paths, ["", "Dense_0", "Dense_0"]);
+/// assert_eq!(summary.total().count, 12); // counted once
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct ModuleIdentity {
     id: u64,

@@ -8,6 +8,15 @@
 /// except `intermediates`. Declaring a variable in a collection that is not mutable is an
 /// error ([`ErrorKind::NotMutable`](crate::ErrorKind::NotMutable)), as in Flax; so is
 /// writing one.
+///
+/// ```
+/// use tabulate::Mutable;
+///
+/// assert!(Mutable::default().allows("batch_stats"));
+/// assert!(!Mutable::default().allows("intermediates")); // Flax's default
+/// assert!(Mutable::only(["params"]).allows("params"));
+/// assert!(!Mutable::Nothing.allows("params"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mutable {
     /// Every collection (Flax's `mutable=True`).
@@ -53,8 +62,9 @@ impl Mutable {
 /// assert_eq!(Optimizer::Adam.slots(), 2);
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Optimizer {
     /// Plain SGD: no state.
     Sgd,

@@ -5,6 +5,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
 /// A module's path from the root (`Block_0/Dense_1` is `["Block_0", "Dense_1"]`); empty
@@ -15,6 +16,29 @@ use serde::{Serialize, Serializer};
 ///
 /// [`join`]: ModulePath::join
 /// [`segments`]: ModulePath::segments
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// #[derive(Tabulate)]
+/// struct Block;
+///
+/// impl Block {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         Dense::new(2).forward(x)
+///     }
+/// }
+///
+/// let summary = tabulate(&Block).run(|m| m.forward(&Tensor::new(DType::F32, [1, 3])))?;
+/// let path = &summary.rows[1].path;
+/// assert_eq!(*path, ["Dense_0"]); // compares with lists of names
+/// assert_eq!(path.name(), Some("Dense_0"));
+/// assert!(path.starts_with(&summary.rows[0].path)); // the root's, empty
+/// assert_eq!(path.join("/"), "Dense_0");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct ModulePath(Option<Arc<Node>>);
 
@@ -171,6 +195,7 @@ impl fmt::Debug for ModulePath {
     }
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for ModulePath {
     /// A list of names, as `Vec<String>` serialises.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -229,6 +254,7 @@ mod tests {
         assert_eq!(dense.join("/"), "Block_0/Dense_1");
         assert_eq!(dense.to_string(), "Block_0/Dense_1");
         assert_eq!(format!("{dense:?}"), r#"["Block_0", "Dense_1"]"#);
+        #[cfg(feature = "serde")]
         assert_eq!(
             serde_json::to_string(&dense).unwrap(),
             r#"["Block_0","Dense_1"]"#

@@ -38,8 +38,31 @@ use crate::trace;
 
 /// A fresh key from random stream `stream` for the current module call, as Flax's
 /// `self.make_rng(stream)`: the stream's key folded with a constant of the call's path.
-/// An error outside a module call, or if the run does not provide the stream
-/// ([`Tabulator::rngs`](crate::Tabulator::rngs); `params` is always provided).
+/// In a summary run, an error if the run does not provide the stream
+/// ([`Tabulator::rngs`](crate::Tabulator::rngs); `params` is always provided); outside
+/// one, a fresh key, so that stochastic layers also run without a summary.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::random;
+///
+/// #[derive(Tabulate)]
+/// struct Noise;
+///
+/// impl Noise {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let key = random::make_rng("noise")?;
+///         random::uniform(&key, x.shape().dims())?.add(x)
+///     }
+/// }
+///
+/// let x = Tensor::new(DType::F32, [4, 8]);
+/// let summary = tabulate(&Noise).rngs(["noise"]).run(|n| n.forward(&x))?;
+/// assert_eq!(summary.rows[0].outputs, tabulate::Value::Array { dtype: DType::F32, shape: [4, 8].into() });
+/// assert_eq!(random::make_rng("noise")?.to_string(), "uint32[2]"); // outside a run: a fresh key
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn make_rng(stream: &str) -> Result<Tensor> {
     lax::fold_in(&trace::rng_key(stream)?)
 }
@@ -75,6 +98,27 @@ pub fn key() -> Tensor {
 }
 
 /// `jax.random.bits(key, shape)` (32-bit): the threefry hash of each element's index.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::random;
+///
+/// #[derive(Tabulate)]
+/// struct Noise;
+///
+/// impl Noise {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let key = random::make_rng("noise")?;
+///         random::bits(&key, x.shape().dims())
+///     }
+/// }
+///
+/// let x = Tensor::new(DType::F32, [4, 8]);
+/// let summary = tabulate(&Noise).rngs(["noise"]).run(|n| n.forward(&x))?;
+/// assert_eq!(summary.rows[0].outputs, tabulate::Value::Array { dtype: DType::U32, shape: [4, 8].into() });
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn bits(key: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let (hi, lo) = lax::iota_2x32_shape(Shape::new(shape.to_vec()))?;
     let (b1, b2) = lax::threefry2x32(key, &hi, &lo)?;
@@ -83,6 +127,27 @@ pub fn bits(key: &Tensor, shape: &[usize]) -> Result<Tensor> {
 
 /// `jax.random.uniform(key, shape)` in float32 over `[0, 1)`: a nested `jit` (JAX's
 /// `_uniform`) that builds floats from the top 23 random bits.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::random;
+///
+/// #[derive(Tabulate)]
+/// struct Noise;
+///
+/// impl Noise {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let key = random::make_rng("noise")?;
+///         random::uniform(&key, &[4, 8])
+///     }
+/// }
+///
+/// let x = Tensor::new(DType::F32, [4, 8]);
+/// let summary = tabulate(&Noise).rngs(["noise"]).run(|n| n.forward(&x))?;
+/// assert_eq!(summary.rows[0].outputs, tabulate::Value::Array { dtype: DType::F32, shape: [4, 8].into() });
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn uniform(key: &Tensor, shape: &[usize]) -> Result<Tensor> {
     uniform_with(key, shape, 0.0, 1.0)
 }
@@ -166,6 +231,27 @@ pub fn normal(key: &Tensor, shape: &[usize]) -> Result<Tensor> {
 
 /// `jax.random.bernoulli(key, p, shape)`: `true` with probability `p`, as `uniform < p`
 /// in JAX's nested `_bernoulli` `jit`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::random;
+///
+/// #[derive(Tabulate)]
+/// struct Noise;
+///
+/// impl Noise {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let key = random::make_rng("noise")?;
+///         random::bernoulli(&key, 0.9, x.shape().dims())
+///     }
+/// }
+///
+/// let x = Tensor::new(DType::F32, [4, 8]);
+/// let summary = tabulate(&Noise).rngs(["noise"]).run(|n| n.forward(&x))?;
+/// assert_eq!(summary.rows[0].outputs, tabulate::Value::Array { dtype: DType::Bool, shape: [4, 8].into() });
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn bernoulli(key: &Tensor, p: f64, shape: &[usize]) -> Result<Tensor> {
     if !(0.0..=1.0).contains(&p) {
         return Err(Error::invalid(format!(

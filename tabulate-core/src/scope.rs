@@ -9,6 +9,15 @@ use crate::path::ModulePath;
 use crate::spec::Spec;
 
 /// The module call an error happened in.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// let error = tabulate(&tabulate::nn::Dense::new(4))
+///     .run(|d| d.forward(&Tensor::new(DType::F32, [])))
+///     .unwrap_err(); // Dense needs at least one axis
+/// let location = error.location().expect("inside the call");
+/// assert_eq!((location.path.as_str(), location.module.as_str()), ("", "Dense")); // the root
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
     /// The module's path, `/`-joined (`Block_0/Dense_1`); empty for the root module.

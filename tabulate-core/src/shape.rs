@@ -2,11 +2,21 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 /// The dimensions of a tensor, outermost first. A scalar has no dimensions.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
+///
+/// ```
+/// use tabulate::Shape;
+///
+/// let shape = Shape::new([16, 1, 9]);
+/// assert_eq!((shape.rank(), shape.elements()), (3, 144));
+/// assert_eq!(shape.dim(-1), Some(9));
+/// assert_eq!(shape.broadcast(&Shape::new([4, 1])), Some(Shape::new([16, 4, 9])));
+/// assert_eq!(shape.to_string(), "[16,1,9]");
+/// assert_eq!(Shape::scalar().elements(), 1);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct Shape(Vec<usize>);
 
 impl Shape {

@@ -43,6 +43,32 @@ pub fn tabulate<M: Tabulate>(model: &M) -> Tabulator<'_, M> {
 }
 
 /// The options of a summary, as Flax's `nn.tabulate` takes them.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{Dense, relu};
+///
+/// #[derive(Tabulate)]
+/// struct Mlp;
+///
+/// impl Mlp {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let h = relu(&Dense::new(4).forward(x)?)?;
+///         Dense::new(2).forward(&h)
+///     }
+/// }
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Mlp)        // the options of Flax's `nn.tabulate`, then extras
+///     .depth(1)
+///     .compute_flops(true)
+///     .compute_vjp_flops(true)
+///     .run(|m| m.forward(&x))?;          // any method, any arguments
+/// assert_eq!(summary.rows.len(), 3);
+/// assert_eq!(summary.rows[1].flops(), Some(1216));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a Tabulator does nothing until `run`"]
 #[allow(clippy::struct_excessive_bools)] // independent on/off options, as Flax's are
@@ -64,6 +90,28 @@ pub struct Tabulator<'a, M> {
 impl<M: Tabulate> Tabulator<'_, M> {
     /// Shows modules up to `depth` levels deep (0: the root only); a row at the limit
     /// counts the variables of its whole subtree. Default: no limit.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, relu};
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Mlp;
+    ///
+    /// impl Mlp {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let h = relu(&Dense::new(4).forward(x)?)?;
+    ///         Dense::new(2).forward(&h)
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Mlp).depth(0).run(|m| m.forward(&x))?;
+    /// assert_eq!(summary.rows.len(), 1);
+    /// assert_eq!(summary.rows[0].variables[0].counted.count, 50); // its subtree's
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn depth(mut self, depth: usize) -> Self {
         self.depth = Some(depth);
         self
@@ -71,6 +119,29 @@ impl<M: Tabulate> Tabulator<'_, M> {
 
     /// Also shows repeated calls of a module (shared weights, other methods), with empty
     /// variable cells. Default: `false`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Twice {
+    ///     dense: Dense,
+    /// }
+    ///
+    /// impl Twice {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         self.dense.forward(&self.dense.forward(x)?)
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 4]);
+    /// let model = Twice { dense: Dense::new(4) };
+    /// assert_eq!(tabulate(&model).run(|m| m.forward(&x))?.rows.len(), 2);
+    /// assert_eq!(tabulate(&model).show_repeated(true).run(|m| m.forward(&x))?.rows.len(), 3);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn show_repeated(mut self, show: bool) -> Self {
         self.show_repeated = show;
         self
@@ -78,24 +149,85 @@ impl<M: Tabulate> Tabulator<'_, M> {
 
     /// Which variable collections may be created and written. Default: all but
     /// `intermediates`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Mutable;
+    /// use tabulate::nn::BatchNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let training = BatchNorm::new(false); // writes `batch_stats`
+    /// let error = tabulate(&training)
+    ///     .mutable(Mutable::only(["params"]))
+    ///     .run(|bn| bn.forward(&x))
+    ///     .unwrap_err();
+    /// assert!(matches!(error.kind(), tabulate::ErrorKind::NotMutable { .. }));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn mutable(mut self, mutable: Mutable) -> Self {
         self.mutable = mutable;
         self
     }
 
     /// Adds a `flops` column: XLA's flops of each call's forward pass. Default: `false`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, relu};
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Mlp;
+    ///
+    /// impl Mlp {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let h = relu(&Dense::new(4).forward(x)?)?;
+    ///         Dense::new(2).forward(&h)
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Mlp).compute_flops(true).run(|m| m.forward(&x))?;
+    /// let flops: Vec<_> = summary.rows.iter().map(|r| r.flops()).collect();
+    /// assert_eq!(flops, [Some(1568), Some(1216), Some(288)]); // relu's 64 in the root's sum
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn compute_flops(self, compute: bool) -> Self {
         self.metric(Metric::Flops, compute)
     }
 
     /// Adds a `vjp_flops` column: XLA's flops of each call's forward pass plus its VJP
     /// with respect to its variables and array inputs. Default: `false`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_vjp_flops(true).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.rows[0].vjp_flops(), Some(3620)); // Flax's figure
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn compute_vjp_flops(self, compute: bool) -> Self {
         self.metric(Metric::VjpFlops, compute)
     }
 
     /// Adds (`true`) or removes (`false`) the column of `metric`. Columns appear in the
     /// order of [`Metric::ALL`] whatever the order of the calls. Default: none.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Metric;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4))
+    ///     .metric(Metric::Macs, true)
+    ///     .metric(Metric::Flops, true) // columns in `Metric::ALL` order, not call order
+    ///     .run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.metrics, [Metric::Flops, Metric::Macs]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn metric(mut self, metric: Metric, compute: bool) -> Self {
         self.metrics.retain(|&m| m != metric);
         if compute {
@@ -124,6 +256,27 @@ impl<M: Tabulate> Tabulator<'_, M> {
 
     /// Adds a `self_flops` column: XLA's flops of each call's own operations, its child
     /// calls left out ([`Metric::SelfFlops`]). Default: `false`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, relu};
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Mlp;
+    ///
+    /// impl Mlp {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let h = relu(&Dense::new(4).forward(x)?)?;
+    ///         Dense::new(2).forward(&h)
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Mlp).compute_self_flops(true).run(|m| m.forward(&x))?;
+    /// assert_eq!(summary.rows[0].self_flops(), Some(64)); // relu's max, the root's own op
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn compute_self_flops(self, compute: bool) -> Self {
         self.metric(Metric::SelfFlops, compute)
     }
@@ -162,6 +315,17 @@ impl<M: Tabulate> Tabulator<'_, M> {
     }
 
     /// The optimizer whose state the memory figures count. Default: Adam.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Optimizer;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).optimizer(Optimizer::Momentum).estimate_memory(true).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.memory.expect("asked for").optimizer_state, 160); // one slot
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn optimizer(mut self, optimizer: Optimizer) -> Self {
         self.metric_options.optimizer = optimizer;
         self
@@ -169,6 +333,16 @@ impl<M: Tabulate> Tabulator<'_, M> {
 
     /// Adds the trainable and non-trainable totals to the footer, as Keras does.
     /// Default: `false`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).trainable(true).run(|d| d.forward(&x))?;
+    /// assert!(summary.to_string().contains("Trainable Parameters: 40 (160 B)"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn trainable(mut self, show: bool) -> Self {
         self.trainable = show;
         self
@@ -177,6 +351,18 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// Adds an estimate of the memory of one training step to the footer: inputs,
     /// variables, gradients, optimizer state and saved activations, like torchinfo's
     /// "Estimated Total Size". Default: `false`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).estimate_memory(true).run(|d| d.forward(&x))?;
+    /// let text = summary.to_string();
+    /// assert!(text.contains("Optimizer State Size (Adam): 320 B")); // Adam: two slots
+    /// assert!(text.contains("Estimated Training-Step Memory"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn estimate_memory(mut self, estimate: bool) -> Self {
         self.memory = estimate;
         self
@@ -185,6 +371,29 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// Adds a table of the model's forward pass by primitive (applications, flops,
     /// MACs), as `FlopCounterMode` reports. Per row: [`Metric::ByOperator`]. Default:
     /// `false`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, relu};
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Mlp;
+    ///
+    /// impl Mlp {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let h = relu(&Dense::new(4).forward(x)?)?;
+    ///         Dense::new(2).forward(&h)
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Mlp).operators(true).run(|m| m.forward(&x))?;
+    /// let operators = summary.operators.expect("asked for");
+    /// assert_eq!(operators["dot_general"].calls, 2);
+    /// assert_eq!(operators["dot_general"].macs, 16 * 9 * 4 + 16 * 4 * 2);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn operators(mut self, show: bool) -> Self {
         self.operators = show;
         self
@@ -193,6 +402,18 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// States the FLOP convention (and the MAC convention when shown) under the table
     /// even with only Flax's columns. Notes appear on their own whenever an option beyond
     /// Flax's is on. Default: `false`, so that Flax's table stays byte for byte.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let plain = tabulate(&Dense::new(4)).compute_flops(true).run(|d| d.forward(&x))?;
+    /// assert!(plain.notes.is_empty()); // Flax's options: Flax's table
+    /// let noted = tabulate(&Dense::new(4)).compute_flops(true).footnotes(true).run(|d| d.forward(&x))?;
+    /// assert!(!noted.notes.is_empty());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn footnotes(mut self, show: bool) -> Self {
         self.footnotes = show;
         self
@@ -201,6 +422,27 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// When the forward pass fails, the error carries the table of the calls made so
     /// far and displays it above the message ([`Error::partial_summary`]). Default:
     /// `false`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Broken;
+    ///
+    /// impl Broken {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         Dense::new(4).forward(&x.reshape(vec![-1, 7])?) // 16×9 is no multiple of 7
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let error = tabulate(&Broken).table_on_error(true).run(|m| m.forward(&x)).unwrap_err();
+    /// assert!(error.partial_summary().is_some());
+    /// let shown = error.to_string(); // the table so far, then what failed
+    /// assert!(shown.contains("Broken Summary") && shown.contains("reshape"));
+    /// ```
     pub fn table_on_error(mut self, show: bool) -> Self {
         self.table_on_error = show;
         self
@@ -209,12 +451,48 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// The random streams the run provides besides `params` (Flax's
     /// `rngs={'params': …, 'dropout': …}`): a stochastic `Dropout` needs `dropout`.
     /// Default: only `params`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dropout;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let dropout = Dropout::new(0.5);
+    /// let summary = tabulate(&dropout).rngs(["dropout"]).run(|d| d.forward(&x, false))?;
+    /// assert_eq!(summary.rows[0].outputs, tabulate::Value::Array { dtype: DType::F32, shape: [4, 8].into() });
+    /// assert!(tabulate(&dropout).run(|d| d.forward(&x, false)).is_err()); // no `dropout` stream
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn rngs<S: Into<String>>(mut self, streams: impl IntoIterator<Item = S>) -> Self {
         self.rngs = streams.into_iter().map(Into::into).collect();
         self
     }
 
     /// Runs `forward` on the model with abstract tensors and summarises the calls it made.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Encoder {
+    ///     dense: Dense,
+    /// }
+    ///
+    /// impl Encoder {
+    ///     #[forward]
+    ///     fn encode(&self, x: &Tensor, #[kwarg] scale: f64) -> Result<Tensor> {
+    ///         self.dense.forward(&x.mul(scale)?)
+    ///     }
+    /// }
+    ///
+    /// let encoder = Encoder { dense: Dense::new(3) };
+    /// let x = Tensor::new(DType::F32, [2, 5]);
+    /// let summary = tabulate(&encoder).run(|e| e.encode(&x, 0.5))?;
+    /// assert_eq!(summary.rows[0].method, "encode"); // shown as `Encoder (encode)`
+    /// assert_eq!(summary.rows[1].path, ["dense"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn run<R: ForwardOutput>(self, forward: impl FnOnce(&M) -> R) -> Result<Summary> {
         let (out, recording) = trace::run(self.model, self.mutable.clone(), &self.rngs, forward)?;
         let selection = Selection {

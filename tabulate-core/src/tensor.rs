@@ -14,6 +14,19 @@ use crate::value::{Describe, Value};
 /// An abstract array: its element type and shape. No memory is allocated for its
 /// elements and no arithmetic is done on them; operations only compute the shape of
 /// their result (or an error) and, during a summary run, record themselves.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// // Outside a summary, operations only check and compute shapes, as `jax.eval_shape`.
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let w = Tensor::new(DType::BF16, [9, 4]);
+/// let y = x.matmul(&w)?.add(1.0)?; // float32 × bfloat16 → float32; scalars are weak
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// let z = y.reshape(vec![-1])?.sum(&[0], false)?;
+/// assert_eq!((z.dtype(), z.rank()), (DType::F32, 0));
+/// assert!(x.matmul(&x).is_err()); // contracting dimensions differ
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Tensor {
     spec: Spec,
@@ -25,6 +38,13 @@ pub struct Tensor {
 
 impl Tensor {
     /// An input tensor of `dtype` and `shape`, e.g. `Tensor::new(DType::F32, [16, 9])`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let tokens = Tensor::new(DType::I32, [1, 1024]);
+    /// assert_eq!((tokens.dtype(), tokens.shape().dims()), (DType::I32, &[1, 1024][..]));
+    /// assert_eq!(tokens.elements(), 1024);
+    /// ```
     pub fn new(dtype: DType, shape: impl Into<Shape>) -> Tensor {
         Tensor::from_spec(Spec::new(dtype, shape))
     }
@@ -98,6 +118,14 @@ impl Tensor {
     }
 
     /// The size of dimension `axis`, counting from the end when negative.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [2, 3, 5]);
+    /// assert_eq!(x.dim(-1)?, 5);
+    /// assert!(x.dim(3).is_err());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn dim(&self, axis: isize) -> Result<usize> {
         self.shape()
             .dim(axis)

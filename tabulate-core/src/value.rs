@@ -6,15 +6,35 @@ use std::fmt::{Display, Write as _};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::dtype::DType;
 use crate::shape::Shape;
 
 /// A value as the summary shows it: arrays by dtype and shape, other leaves by their
 /// Python-style `repr`, and the sequences and mappings around them.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::Value;
+///
+/// #[derive(Tabulate)]
+/// struct Split;
+///
+/// impl Split {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+///         Ok((x.slice(-1, 0, 2)?, x.slice(-1, 2, 4)?))
+///     }
+/// }
+///
+/// let summary = tabulate(&Split).run(|m| m.forward(&Tensor::new(DType::F32, [3, 4])))?;
+/// let half = Value::Array { dtype: DType::F32, shape: [3, 2].into() };
+/// assert_eq!(summary.rows[0].outputs, Value::sequence([half.clone(), half]));
+/// assert_eq!(true.describe(), Value::object("True")); // Python's repr
+/// # Ok::<(), tabulate::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
 pub enum Value {
     /// An array (a [`Tensor`](crate::Tensor)): `float32[16,9]`.
     Array {
@@ -43,12 +63,13 @@ pub enum Value {
     /// utilities sort them.
     Mapping {
         /// The entries, sorted by key; serialised as an object.
-        #[serde(serialize_with = "entries_as_object")]
+        #[cfg_attr(feature = "serde", serde(serialize_with = "entries_as_object"))]
         entries: Vec<(String, Value)>,
     },
 }
 
 /// Serialises mapping entries as a JSON object, keys in entry order.
+#[cfg(feature = "serde")]
 fn entries_as_object<S: serde::Serializer>(
     entries: &[(String, Value)],
     serializer: S,
@@ -89,6 +110,45 @@ impl Value {
 /// `Vec`, slices and string-keyed maps. For a struct of your own, `#[derive(Describe)]`
 /// shows it as Flax shows a `flax.struct.dataclass` (a mapping of its fields) or, for a
 /// tuple struct, a `NamedTuple` (a list); implement it by hand for anything else.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::Value;
+///
+/// /// A configuration value shown as Flax shows a string argument.
+/// enum Activation {
+///     Relu,
+///     Gelu,
+/// }
+///
+/// impl Describe for Activation {
+///     fn describe(&self) -> Value {
+///         Value::object(match self {
+///             Activation::Relu => "'relu'",
+///             Activation::Gelu => "'gelu'",
+///         })
+///     }
+/// }
+///
+/// #[derive(Tabulate)]
+/// struct Act;
+///
+/// impl Act {
+///     #[forward]
+///     fn forward(&self, x: &Tensor, #[kwarg] kind: &Activation) -> Result<Tensor> {
+///         match kind {
+///             Activation::Relu => tabulate::nn::relu(x),
+///             Activation::Gelu => tabulate::nn::gelu(x),
+///         }
+///     }
+/// }
+///
+/// let x = Tensor::new(DType::F32, [2, 3]);
+/// let summary = tabulate(&Act).run(|m| m.forward(&x, &Activation::Gelu))?;
+/// let kwargs = Value::mapping([("kind", Value::object("'gelu'"))]);
+/// assert_eq!(summary.rows[0].inputs, Value::sequence([x.describe(), kwargs]));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be shown in the `inputs`/`outputs` columns",
     label = "arguments and results of `#[forward]` methods must implement `Describe`",
@@ -331,6 +391,18 @@ fn python_str_repr(s: &str) -> String {
 }
 
 /// The positional and keyword arguments of one module call.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::{CallArgs, Value};
+///
+/// let x = Tensor::new(DType::F32, [2, 3]);
+/// let mut args = CallArgs::default();
+/// args.positional(&x);
+/// args.keyword("train", &false);
+/// let shown = Value::sequence([x.describe(), Value::mapping([("train", Value::object("False"))])]);
+/// assert_eq!(args.to_value(), shown); // what the `inputs` cell shows
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallArgs {
     positional: Vec<Value>,

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::memo::Memo;
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
@@ -29,8 +27,9 @@ use crate::trace::{CallRecord, CallVariables, Recording};
 /// assert_eq!(Metric::ALL[0], Metric::Flops);
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Metric {
     /// XLA's flops of the call's forward pass (Flax's `compute_flops`): a multiply-add
     /// counts 2, every elementwise op 1 per element, the call's children included.
@@ -52,19 +51,19 @@ pub enum Metric {
     /// The call's forward pass by primitive, as `FlopCounterMode` reports: per primitive,
     /// its live applications, flops (exact integer sums) and MACs.
     ByOperator,
-    #[serde(rename = "trainable_params")]
+    #[cfg_attr(feature = "serde", serde(rename = "trainable_params"))]
     /// Trainable parameters of the row: the `params` collection, less those
     /// [`Frozen`] selects. Other collections (`batch_stats`, …) are never trainable.
     Trainable,
-    #[serde(rename = "saved_activation_bytes")]
+    #[cfg_attr(feature = "serde", serde(rename = "saved_activation_bytes"))]
     /// Bytes of the activations the call's backward pass reads from its forward pass (the
     /// residuals of its VJP program), by dtype: intermediates only, not the call's
     /// inputs, variables or outputs.
     SavedActivations,
-    #[serde(rename = "gradient_bytes")]
+    #[cfg_attr(feature = "serde", serde(rename = "gradient_bytes"))]
     /// Bytes of the gradients of the row's trainable parameters.
     Gradients,
-    #[serde(rename = "optimizer_state_bytes")]
+    #[cfg_attr(feature = "serde", serde(rename = "optimizer_state_bytes"))]
     /// Bytes of the optimizer's state for the row's trainable parameters ([`Optimizer`]).
     OptimizerState,
 }
@@ -124,9 +123,23 @@ impl Metric {
 /// One metric's value in one row.
 ///
 /// In JSON a count or a byte count is a number, a breakdown an object.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::{Metric, MetricValue};
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).compute_macs(true).metric(Metric::Gradients, true).run(|d| d.forward(&x))?;
+/// let row = &summary.rows[0];
+/// assert_eq!(row.metric(Metric::Macs), Some(&MetricValue::Count(576)));
+/// assert_eq!(row.metric(Metric::Gradients).and_then(MetricValue::as_bytes), Some(160));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
 pub enum MetricValue {
     /// A count (flops, MACs), shown as a plain integer.
     Count(u64),
@@ -146,8 +159,24 @@ pub enum MetricValue {
 }
 
 /// What one primitive contributes to a forward pass ([`Metric::ByOperator`]).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::Metric;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).metric(Metric::ByOperator, true).run(|d| d.forward(&x))?;
+/// let Some(tabulate::MetricValue::ByOperator(ops)) = summary.rows[0].metric(Metric::ByOperator) else {
+///     unreachable!("asked for")
+/// };
+/// assert_eq!((ops["dot_general"].calls, ops["dot_general"].flops, ops["dot_general"].macs), (1, 1152, 576));
+/// assert_eq!(ops["add"].flops, 64); // the bias
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OperatorCount {
     /// How many times it is applied (live applications after dead-code elimination).
     pub calls: u64,
@@ -180,6 +209,20 @@ impl MetricValue {
 }
 
 /// The values of the computed columns of one row, in column order.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::Metric;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).metrics([Metric::Macs, Metric::Flops]).run(|d| d.forward(&x))?;
+/// let metrics = summary.rows[0].metrics();
+/// let headers: Vec<&str> = metrics.iter().map(|(m, _)| m.header()).collect();
+/// assert_eq!(headers, ["macs", "flops"]); // `metrics` keeps the order asked
+/// assert!(metrics.get(Metric::VjpFlops).is_none());
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metrics {
     values: Vec<(Metric, MetricValue)>,
@@ -204,7 +247,8 @@ impl Metrics {
     }
 }
 
-impl Serialize for Metrics {
+#[cfg(feature = "serde")]
+impl serde::Serialize for Metrics {
     /// A map from header to value: `{"flops": 1216, "vjp_flops": 3620}`.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.values.iter().map(|(m, v)| (m.header(), v)))

@@ -11,6 +11,18 @@ use crate::tensor::Tensor;
 
 /// `lax.dot_general(lhs, rhs, ((lhs_contracting, rhs_contracting), (lhs_batch,
 /// rhs_batch)))`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::lax::dot_general;
+///
+/// let a = Tensor::new(DType::F32, [2, 3, 4]);
+/// let b = Tensor::new(DType::F32, [2, 4, 5]);
+/// // Contract a's axis 2 with b's axis 1; batch over axis 0 of both.
+/// let c = dot_general(&a, &b, (&[2], &[1]), (&[0], &[0]))?;
+/// assert_eq!(c.shape().dims(), [2, 3, 5]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn dot_general(
     lhs: &Tensor,
     rhs: &Tensor,
@@ -30,6 +42,23 @@ pub fn dot_general(
 }
 
 /// How a convolution slides: `lax.conv_general_dilated`'s arguments other than the operands.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::lax::{ConvOptions, conv_general_dilated};
+///
+/// let lhs = Tensor::new(DType::F32, [1, 3, 8, 8]); // N, C, H, W
+/// let rhs = Tensor::new(DType::F32, [4, 3, 3, 3]); // O, I, H, W
+/// let options = ConvOptions {
+///     window_strides: vec![1, 1],
+///     padding: vec![(1, 1), (1, 1)],
+///     lhs_dilation: vec![1, 1],
+///     rhs_dilation: vec![1, 1],
+///     feature_group_count: 1,
+/// };
+/// assert_eq!(conv_general_dilated(&lhs, &rhs, options)?.shape().dims(), [1, 4, 8, 8]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConvOptions {
     /// Stride per spatial dimension.
@@ -46,6 +75,24 @@ pub struct ConvOptions {
 
 /// `lax.conv_general_dilated` with its default layouts: input and output `NC…` (batch,
 /// feature, spatial), kernel `OI…` (output feature, input feature, spatial).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::lax::{ConvOptions, conv_general_dilated};
+///
+/// // A depthwise convolution, stride 2, no padding: 8 groups of one channel.
+/// let lhs = Tensor::new(DType::F32, [1, 8, 9, 9]);
+/// let rhs = Tensor::new(DType::F32, [8, 1, 3, 3]);
+/// let options = ConvOptions {
+///     window_strides: vec![2, 2],
+///     padding: vec![(0, 0), (0, 0)],
+///     lhs_dilation: vec![1, 1],
+///     rhs_dilation: vec![1, 1],
+///     feature_group_count: 8,
+/// };
+/// assert_eq!(conv_general_dilated(&lhs, &rhs, options)?.shape().dims(), [1, 8, 4, 4]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn conv_general_dilated(lhs: &Tensor, rhs: &Tensor, options: ConvOptions) -> Result<Tensor> {
     let identity: Vec<usize> = (0..lhs.rank()).collect();
     let padding = options.padding.clone();
@@ -68,6 +115,16 @@ pub fn conv_general_dilated(lhs: &Tensor, rhs: &Tensor, options: ConvOptions) ->
 }
 
 /// The monoid of a [`reduce_window`].
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::lax::{WindowReduction, reduce_window};
+///
+/// let x = Tensor::new(DType::F32, [1, 8, 8, 3]);
+/// let pooled = reduce_window(WindowReduction::Max, &x, &[1, 2, 2, 1], &[1, 2, 2, 1], &[(0, 0); 4], &[1; 4])?;
+/// assert_eq!(pooled.shape().dims(), [1, 4, 4, 3]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowReduction {
     /// `reduce_window_sum`.
@@ -80,6 +137,17 @@ pub enum WindowReduction {
 
 /// `lax.reduce_window` over every dimension of `x` (window 1 and stride 1 where nothing
 /// slides), with explicit `(low, high)` padding and window dilation.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::lax::{WindowReduction, reduce_window};
+///
+/// // A sum over windows of 3 with padding 1: a box filter along the length axis.
+/// let x = Tensor::new(DType::F32, [2, 10, 4]);
+/// let y = reduce_window(WindowReduction::Sum, &x, &[1, 3, 1], &[1, 1, 1], &[(0, 0), (1, 1), (0, 0)], &[1, 1, 1])?;
+/// assert_eq!(y.shape().dims(), [2, 10, 4]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn reduce_window(
     reduction: WindowReduction,
     x: &Tensor,
@@ -100,11 +168,30 @@ pub fn reduce_window(
 
 /// `jnp.take(table, indices, axis=0)` as JAX emits it (the `take` region: negative
 /// indices wrapped, a gather filling out-of-bounds rows), as `flax.linen.Embed` uses it.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::lax::take;
+///
+/// let table = Tensor::new(DType::F32, [1000, 64]);
+/// let ids = Tensor::new(DType::I32, [2, 16]);
+/// assert_eq!(take(&table, &ids)?.shape().dims(), [2, 16, 64]); // an embedding lookup
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn take(table: &Tensor, indices: &Tensor) -> Result<Tensor> {
     super::take_rows(table, indices)
 }
 
 /// `lax.argmax(x, axis, index_dtype)`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::lax::argmax;
+///
+/// let logits = Tensor::new(DType::F32, [8, 10]);
+/// assert_eq!(argmax(&logits, 1, DType::I64)?.to_string(), "int64[8]");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn argmax(x: &Tensor, axis: usize, index_dtype: DType) -> Result<Tensor> {
     super::argmax(x, axis, index_dtype)
 }

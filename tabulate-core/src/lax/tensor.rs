@@ -11,6 +11,15 @@ use crate::tensor::Tensor;
 
 impl Tensor {
     /// An array of zeros (a constant, like `jnp.zeros`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let mask = Tensor::zeros(DType::Bool, [4, 4])?;
+    /// let ramp = Tensor::arange(8, DType::I32)?;
+    /// let filled = Tensor::full(0.5, DType::F16, [2])?;
+    /// assert_eq!((mask.to_string(), ramp.to_string(), filled.to_string()), ("bool[4,4]".into(), "int32[8]".into(), "float16[2]".into()));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn zeros(dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
         Tensor::full(0.0, dtype, shape)
     }
@@ -50,6 +59,17 @@ impl Tensor {
     // ------------------------------------------------------------ elementwise
 
     /// `jnp.add`: promotes dtypes and broadcasts shapes.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [8, 1, 3]);
+    /// let y = Tensor::new(DType::F32, [5, 3]);
+    /// assert_eq!(x.add(&y)?.shape().dims(), [8, 5, 3]); // numpy broadcasting
+    /// assert_eq!(x.add(2)?.dtype(), DType::F32); // a Python scalar: weakly typed
+    /// let i = Tensor::new(DType::I8, [3]);
+    /// assert_eq!(i.add(&Tensor::new(DType::U8, [3]))?.dtype(), DType::I16);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn add(&self, other: impl Operand) -> Result<Tensor> {
         self.binary(Binary::Add, other)
     }
@@ -172,6 +192,14 @@ impl Tensor {
     }
 
     /// `jnp.exp`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::BF16, [2, 3]);
+    /// assert_eq!(x.exp()?.dtype(), DType::BF16);
+    /// assert_eq!(x.neg()?.abs()?.sqrt()?.shape().dims(), [2, 3]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn exp(&self) -> Result<Tensor> {
         self.unary_inexact(Unary::Exp)
     }
@@ -438,6 +466,15 @@ impl Tensor {
 
     /// `jnp.where(cond, on_true, on_false)`, with `self` as `cond`. Like `jnp.where` (a
     /// nested `jit`), a non-boolean condition is compared with zero first.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [4, 4]);
+    /// let positive = x.greater(0.0)?; // bool[4,4]
+    /// let y = positive.select(&x, &x.mul(0.01)?)?; // leaky ReLU
+    /// assert_eq!(y.to_string(), "float32[4,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn select(&self, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
         crate::trace::call_region("_where", &[self, on_true, on_false], || {
             let cond = if self.dtype() == DType::Bool {
@@ -465,6 +502,13 @@ impl Tensor {
     }
 
     /// `x.astype(dtype)` (`convert_element_type`; free when the dtype is already `dtype`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let ids = Tensor::new(DType::I32, [2, 7]);
+    /// assert_eq!(ids.astype(DType::F32)?.to_string(), "float32[2,7]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn astype(&self, dtype: DType) -> Result<Tensor> {
         lax::convert(self, dtype)
     }
@@ -474,6 +518,14 @@ impl Tensor {
     /// `jnp.matmul` emits: one `dot_general` whose batch dimensions are those both operands
     /// have (size-1 ones squeezed), the others left as free dimensions, then a `transpose`
     /// into numpy's order when needed (never a broadcast).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let q = Tensor::new(DType::F32, [2, 8, 5, 16]);
+    /// let k = Tensor::new(DType::F32, [2, 8, 16, 7]);
+    /// assert_eq!(q.matmul(&k)?.shape().dims(), [2, 8, 5, 7]); // batched, as jnp.matmul
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = promote(self, other)?;
         if a.rank() == 0 || b.rank() == 0 {
@@ -500,12 +552,33 @@ impl Tensor {
     // ------------------------------------------------------------ shapes
 
     /// `jnp.reshape`; one dimension may be `-1`, inferred from the others.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Shape;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 3, 4]);
+    /// assert_eq!(x.reshape(vec![-1, 4])?.shape().dims(), [6, 4]); // -1: inferred
+    /// assert_eq!(x.reshape(&[2isize, 12][..])?.shape().dims(), [2, 12]);
+    /// assert_eq!(x.reshape(Shape::new([24]))?.shape().dims(), [24]);
+    /// assert!(x.reshape(vec![-1, 5]).is_err());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn reshape(&self, shape: impl ReshapeArg) -> Result<Tensor> {
         let dims = shape.resolve(self)?;
         lax::reshape(self, dims)
     }
 
     /// `jnp.transpose` with axes `perm`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [2, 3, 4]);
+    /// assert_eq!(x.transpose(&[2, 0, 1])?.shape().dims(), [4, 2, 3]);
+    /// assert_eq!(x.swapaxes(0, -1)?.shape().dims(), [4, 3, 2]);
+    /// assert_eq!(x.expand_dims(1)?.squeeze(1)?.shape().dims(), [2, 3, 4]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn transpose(&self, perm: &[usize]) -> Result<Tensor> {
         lax::transpose(self, perm.to_vec())
     }
@@ -563,6 +636,16 @@ impl Tensor {
     }
 
     /// `x[..., start:end, ...]` along `axis`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let qkv = Tensor::new(DType::F32, [2, 10, 96]);
+    /// assert_eq!(qkv.slice(-1, 0, 32)?.shape().dims(), [2, 10, 32]);
+    /// let parts = qkv.split(3, -1)?;
+    /// assert_eq!(parts.len(), 3);
+    /// assert_eq!(Tensor::concatenate(&[&parts[0], &parts[2]], -1)?.shape().dims(), [2, 10, 64]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn slice(&self, axis: isize, start: usize, end: usize) -> Result<Tensor> {
         let axis = self.axis(axis, "slice")?;
         let mut starts = vec![0; self.rank()];
@@ -602,6 +685,14 @@ impl Tensor {
 
     /// `jnp.pad(x, widths, constant_values=value)`: `(before, after)` per dimension.
     /// Like `jnp.pad` (a nested `jit`), it converts the padding value inside the call.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let image = Tensor::new(DType::F32, [1, 28, 28, 3]);
+    /// let padded = image.pad(&[(0, 0), (2, 2), (2, 2), (0, 0)], 0.0)?;
+    /// assert_eq!(padded.shape().dims(), [1, 32, 32, 3]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Tensor> {
         if widths.len() != self.rank() {
             return Err(Error::shape(
@@ -678,6 +769,13 @@ impl Tensor {
     }
 
     /// `jnp.argmax` along `axis`, as `int32` indices.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let logits = Tensor::new(DType::F32, [8, 10]);
+    /// assert_eq!(logits.argmax(-1)?.to_string(), "int32[8]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn argmax(&self, axis: isize) -> Result<Tensor> {
         let axis = self.axis(axis, "argmax")?;
         lax::argmax(self, axis, DType::I32)
@@ -728,6 +826,16 @@ impl Tensor {
     }
 
     /// `jnp.sum` over `axes` (all axes when empty).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [4, 5, 6]);
+    /// assert_eq!(x.sum(&[1, 2], false)?.shape().dims(), [4]);
+    /// assert_eq!(x.mean(&[-1], true)?.shape().dims(), [4, 5, 1]);
+    /// assert_eq!(x.max(&[0], false)?.shape().dims(), [5, 6]);
+    /// assert_eq!(Tensor::new(DType::I32, [3]).mean(&[0], false)?.dtype(), DType::F32); // as jnp.mean
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn sum(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
         self.reduce(ReduceOp::Sum, &self.axes_or_all(axes), keepdims)
     }
@@ -800,6 +908,15 @@ fn keep_dims(reduced: &Tensor, original: &Tensor, axes: &[usize]) -> Result<Tens
 
 /// Right-hand operands of `Tensor` arithmetic: tensors, and Python-style scalars that
 /// adopt the tensor's dtype (JAX's weak types).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// let x = Tensor::new(DType::BF16, [3]);
+/// assert_eq!(x.mul(2.0)?.dtype(), DType::BF16); // f64, f32, i32: weak scalars
+/// assert_eq!(x.mul(&x)?.dtype(), DType::BF16); // &Tensor
+/// assert_eq!(x.mul(Tensor::new(DType::F32, []))?.dtype(), DType::F32); // Tensor
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub trait Operand {
     /// This operand as a tensor, given the tensor it is combined with.
     fn operand(self, like: &Tensor) -> Result<(Tensor, bool)>;

@@ -22,18 +22,51 @@ fn scalar(value: f64, like: &Tensor) -> Result<Tensor> {
 }
 
 /// `jax.nn.relu`: `max(x, 0)`, with JAX's custom derivative (`select(x > 0, g, 0)`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::relu;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = relu(&x)?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(relu(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     lax::relu(x)
 }
 
 /// `jax.nn.gelu` with its default `approximate=True`: the tanh form
 /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::gelu;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = gelu(&x)?; // tanh approximation, Flax's default
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(gelu(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
     gelu_with(x, true)
 }
 
 /// `jax.nn.gelu(x, approximate)`: the tanh form when `approximate`, else the exact
 /// `0.5·x·erfc(−x/√2)`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::gelu_with;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = gelu_with(&x, false)?; // exact: erf
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(gelu_with(&Tensor::new(DType::BF16, [2]), false)?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn gelu_with(x: &Tensor, approximate: bool) -> Result<Tensor> {
     let x = inexact(x)?;
     if approximate {
@@ -50,32 +83,98 @@ pub fn gelu_with(x: &Tensor, approximate: bool) -> Result<Tensor> {
 }
 
 /// `jax.nn.sigmoid` (`lax.logistic`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::sigmoid;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = sigmoid(&x)?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(sigmoid(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
     x.sigmoid()
 }
 
 /// `jnp.tanh`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::tanh;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = tanh(&x)?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(tanh(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn tanh(x: &Tensor) -> Result<Tensor> {
     x.tanh()
 }
 
 /// `jax.nn.silu` (also `swish`): `x · sigmoid(x)`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::silu;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = silu(&x)?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(silu(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn silu(x: &Tensor) -> Result<Tensor> {
     call_region("silu", &[x], || x.mul(&x.sigmoid()?))
 }
 
 /// `jax.nn.swish`, the same function as [`silu`].
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::swish;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = swish(&x)?; // silu's other name
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(swish(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn swish(x: &Tensor) -> Result<Tensor> {
     silu(x)
 }
 
 /// `jax.nn.softmax` over the last axis (its default `axis=-1`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::softmax;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = softmax(&x)?; // over the last axis
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(softmax(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn softmax(x: &Tensor) -> Result<Tensor> {
     softmax_with(x, -1)
 }
 
 /// `jax.nn.softmax` along `axis`: `exp(x − max) / Σ exp(x − max)`, the max held constant
 /// (`stop_gradient`), as JAX's default (non-custom-JVP) softmax computes it.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::softmax_with;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = softmax_with(&x, 0)?; // over axis 0
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(softmax_with(&Tensor::new(DType::BF16, [2]), 0)?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
     let shifted = shift_by_max(x, axis)?;
     let unnormalized = shifted.exp()?;
@@ -102,11 +201,33 @@ fn axis_after_reduction(axis: isize, rank: usize) -> isize {
 }
 
 /// `jax.nn.log_softmax` over the last axis (its default `axis=-1`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::log_softmax;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = log_softmax(&x)?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(log_softmax(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn log_softmax(x: &Tensor) -> Result<Tensor> {
     log_softmax_with(x, -1)
 }
 
 /// `jax.nn.log_softmax` along `axis`: `(x − max) − log Σ exp(x − max)`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::log_softmax_with;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = log_softmax_with(&x, 0)?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(log_softmax_with(&Tensor::new(DType::BF16, [2]), 0)?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn log_softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
     call_region("log_softmax", &[x], || {
         let shifted = shift_by_max(x, axis)?;
@@ -116,11 +237,33 @@ pub fn log_softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
 }
 
 /// `jax.nn.elu` with its default `alpha=1.0`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::elu;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = elu(&x)?; // alpha = 1
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(elu(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn elu(x: &Tensor) -> Result<Tensor> {
     elu_with(x, 1.0)
 }
 
 /// `jax.nn.elu`: `x` where positive, else `alpha · expm1(x)`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::elu_with;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = elu_with(&x, 0.5)?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(elu_with(&Tensor::new(DType::BF16, [2]), 0.5)?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn elu_with(x: &Tensor, alpha: f64) -> Result<Tensor> {
     call_region("elu", &[x], || {
         let positive = x.greater(0.0)?;
@@ -132,11 +275,33 @@ pub fn elu_with(x: &Tensor, alpha: f64) -> Result<Tensor> {
 }
 
 /// `jax.nn.leaky_relu` with its default `negative_slope=0.01`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::leaky_relu;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = leaky_relu(&x)?; // slope 0.01
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(leaky_relu(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn leaky_relu(x: &Tensor) -> Result<Tensor> {
     leaky_relu_with(x, 0.01)
 }
 
 /// `jax.nn.leaky_relu`: `x` where non-negative, else `negative_slope · x`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::leaky_relu_with;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = leaky_relu_with(&x, 0.2)?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(leaky_relu_with(&Tensor::new(DType::BF16, [2]), 0.2)?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn leaky_relu_with(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
     call_region("leaky_relu", &[x], || {
         let keep = x.greater_equal(0.0)?;
@@ -146,6 +311,17 @@ pub fn leaky_relu_with(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
 }
 
 /// `jax.nn.softplus`: `logaddexp(x, 0)`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::softplus;
+///
+/// let x = Tensor::new(DType::F32, [16, 4]);
+/// let y = softplus(&x)?;
+/// assert_eq!(y.to_string(), "float32[16,4]");
+/// assert_eq!(softplus(&Tensor::new(DType::BF16, [2]))?.dtype(), DType::BF16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
     call_region("softplus", &[x], || {
         // `jnp.logaddexp` promotes its arguments to an inexact dtype.

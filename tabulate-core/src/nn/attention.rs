@@ -22,6 +22,28 @@ fn batch_letters(n: usize) -> String {
 
 /// Dropout of attention weights: the rate, the random stream, and whether one mask is
 /// shared across the batch dimensions (Flax's `broadcast_dropout`, default `true`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{AttentionDropout, AttentionOptions, dot_product_attention};
+///
+/// #[derive(Tabulate)]
+/// struct Attend;
+///
+/// impl Attend {
+///     #[forward]
+///     fn forward(&self, q: &Tensor) -> Result<Tensor> {
+///         let dropout = AttentionDropout { rate: 0.1, broadcast: true };
+///         let options = AttentionOptions { dropout: Some(dropout), ..AttentionOptions::default() };
+///         dot_product_attention(q, q, q, &options)
+///     }
+/// }
+///
+/// let q = Tensor::new(DType::F32, [2, 5, 4, 8]);
+/// assert!(tabulate(&Attend).rngs(["dropout"]).run(|m| m.forward(&q)).is_ok());
+/// assert!(tabulate(&Attend).run(|m| m.forward(&q)).is_err()); // needs the `dropout` stream
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttentionDropout {
     /// Probability of dropping a weight.
@@ -31,6 +53,17 @@ pub struct AttentionDropout {
 }
 
 /// The optional parts of a dot-product attention.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{AttentionOptions, dot_product_attention, make_causal_mask};
+///
+/// let q = Tensor::new(DType::F32, [2, 5, 4, 8]); // [batch, length, heads, depth]
+/// let mask = make_causal_mask(&Tensor::new(DType::I32, [2, 5]))?;
+/// let options = AttentionOptions { mask: Some(&mask), ..AttentionOptions::default() };
+/// assert_eq!(dot_product_attention(&q, &q, &q, &options)?.shape().dims(), [2, 5, 4, 8]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct AttentionOptions<'a> {
     /// Added to the logits (`[batch…, heads, q_len, kv_len]`).
@@ -70,6 +103,17 @@ fn check_qk(query: &Tensor, key: &Tensor) -> Result<()> {
 
 /// `flax.linen.dot_product_attention_weights`: `softmax(q·kᵀ / √depth)` over the key
 /// axis, masked and with dropout when asked; `[batch…, heads, q_len, kv_len]`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{AttentionOptions, dot_product_attention_weights};
+///
+/// let q = Tensor::new(DType::F32, [2, 5, 4, 8]);
+/// let k = Tensor::new(DType::F32, [2, 7, 4, 8]);
+/// let weights = dot_product_attention_weights(&q, &k, &AttentionOptions::default())?;
+/// assert_eq!(weights.shape().dims(), [2, 4, 5, 7]); // [batch, heads, q_len, kv_len]
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn dot_product_attention_weights(
     query: &Tensor,
     key: &Tensor,
@@ -141,6 +185,18 @@ pub fn dot_product_attention_weights(
 /// assert_eq!(out.to_string(), "float32[2,5,8,4]");
 /// # Ok(()) }
 /// ```
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{AttentionOptions, dot_product_attention};
+///
+/// let q = Tensor::new(DType::F32, [2, 5, 4, 8]);
+/// let kv = Tensor::new(DType::F32, [2, 7, 4, 8]);
+/// let out = dot_product_attention(&q, &kv, &kv, &AttentionOptions::default())?;
+/// assert_eq!(out.shape().dims(), [2, 5, 4, 8]);
+/// assert!(dot_product_attention(&q, &q.reshape(vec![2, 5, 8, 4])?, &kv, &AttentionOptions::default()).is_err());
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn dot_product_attention(
     query: &Tensor,
     key: &Tensor,
@@ -188,11 +244,32 @@ pub fn dot_product_attention(
 
 /// `flax.linen.make_attention_mask` with `jnp.multiply`: `[batch…, 1, q_len, kv_len]`,
 /// as float32.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::make_attention_mask;
+///
+/// let queries = Tensor::new(DType::I32, [2, 5]); // e.g. token ids != padding
+/// let keys = Tensor::new(DType::I32, [2, 7]);
+/// assert_eq!(make_attention_mask(&queries, &keys)?.to_string(), "float32[2,1,5,7]");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn make_attention_mask(query_input: &Tensor, key_input: &Tensor) -> Result<Tensor> {
     make_attention_mask_with(query_input, key_input, |q, k| q.mul(k))
 }
 
 /// `flax.linen.make_attention_mask` with a pairwise function of its own.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::make_attention_mask_with;
+///
+/// // Query and key positions attend when their segment ids are equal.
+/// let segments = Tensor::new(DType::I32, [2, 5]);
+/// let mask = make_attention_mask_with(&segments, &segments, |q, k| q.equal(k))?;
+/// assert_eq!(mask.to_string(), "float32[2,1,5,5]");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn make_attention_mask_with(
     query_input: &Tensor,
     key_input: &Tensor,
@@ -206,6 +283,15 @@ pub fn make_attention_mask_with(
 
 /// `flax.linen.make_causal_mask`: position `i` may attend to `j ≤ i`; `x` gives the
 /// batch shape and length (its values are not read).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::make_causal_mask;
+///
+/// let tokens = Tensor::new(DType::I32, [2, 10]);
+/// assert_eq!(make_causal_mask(&tokens)?.to_string(), "float32[2,1,10,10]");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn make_causal_mask(x: &Tensor) -> Result<Tensor> {
     if x.rank() == 0 {
         return Err(Error::invalid(format!(
@@ -217,6 +303,19 @@ pub fn make_causal_mask(x: &Tensor) -> Result<Tensor> {
 }
 
 /// The inputs of one attention call, as Flax's `__call__` takes them.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{AttentionCall, MultiHeadDotProductAttention, make_attention_mask};
+///
+/// let attention = MultiHeadDotProductAttention::new(4);
+/// let queries = Tensor::new(DType::F32, [2, 5, 32]);
+/// let memory = Tensor::new(DType::F32, [2, 9, 32]);
+/// let mask = make_attention_mask(&Tensor::new(DType::I32, [2, 5]), &Tensor::new(DType::I32, [2, 9]))?;
+/// let out = attention.forward_with(&AttentionCall::new(&queries).key(&memory).mask(&mask).deterministic(true))?;
+/// assert_eq!(out.shape().dims(), [2, 5, 32]); // cross-attention
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct AttentionCall<'a> {
     inputs_q: &'a Tensor,
@@ -287,6 +386,19 @@ impl<'a> AttentionCall<'a> {
 /// Multi-head dot-product attention (`flax.linen.MultiHeadDotProductAttention`): query,
 /// key and value `DenseGeneral` projections named `query`, `key`, `value` to
 /// `[num_heads, head_dim]`, attention, and an `out` projection.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::MultiHeadDotProductAttention;
+///
+/// let attention = MultiHeadDotProductAttention::new(2).qkv_features(8);
+/// let x = Tensor::new(DType::F32, [1, 5, 8]);
+/// let summary = tabulate(&attention).run(|a| a.forward(&x, true))?;
+/// let paths: Vec<_> = summary.rows.iter().map(|r| r.path.join("/")).collect();
+/// assert_eq!(paths, ["", "query", "key", "value", "out"]);
+/// assert_eq!(summary.total().count, 3 * (8 * 8 + 8) + (8 * 8 + 8));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct MultiHeadDotProductAttention {
     /// Number of heads.
@@ -535,6 +647,16 @@ layer_common!(MultiHeadDotProductAttention, "MultiHeadDotProductAttention");
 /// Self-attention (`flax.linen.SelfAttention`, Flax's deprecated subclass): the same as
 /// `MultiHeadDotProductAttention` of one input, recorded as a call that calls the
 /// attention again, as Flax's `super().__call__` does.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::SelfAttention;
+///
+/// let x = Tensor::new(DType::F32, [1, 5, 8]);
+/// let summary = tabulate(&SelfAttention::new(2)).run(|a| a.forward(&x, true))?;
+/// assert_eq!(summary.total().count, 4 * (8 * 8 + 8)); // query, key, value, out
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SelfAttention {
     attention: MultiHeadDotProductAttention,

@@ -7,6 +7,21 @@ use crate::tensor::Tensor;
 
 /// Something that maps one tensor to one tensor: a single-input layer, or a function such
 /// as [`relu`](super::relu). Layers are modules (they get a row); functions are not.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{Dense, Layer, relu};
+///
+/// let x = Tensor::new(DType::F32, [2, 3]);
+/// let layers: Vec<Box<dyn Layer>> = vec![Box::new(Dense::new(4)), Box::new(relu)];
+/// let mut h = x.clone();
+/// for layer in &layers {
+///     h = layer.apply(&h)?;
+/// }
+/// assert_eq!(h.shape().dims(), [2, 4]);
+/// assert!(layers[0].as_module().is_some() && layers[1].as_module().is_none());
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub trait Layer {
     /// Applies the layer.
     fn apply(&self, x: &Tensor) -> Result<Tensor>;

@@ -14,6 +14,20 @@ use crate::tensor::Tensor;
 use crate::variable::{Initializer, param_with};
 
 /// How a convolution pads its input.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{Conv, Padding};
+///
+/// let x = Tensor::new(DType::F32, [1, 32, 32, 3]);
+/// let same = Conv::new(8, [3, 3]).strides([2, 2]).forward(&x)?;
+/// let valid = Conv::new(8, [3, 3]).padding(Padding::Valid).forward(&x)?;
+/// let explicit = Conv::new(8, [3, 3]).padding(Padding::Explicit(vec![(2, 2), (2, 2)])).forward(&x)?;
+/// assert_eq!(same.shape().dims(), [1, 16, 16, 8]);
+/// assert_eq!(valid.shape().dims(), [1, 30, 30, 8]);
+/// assert_eq!(explicit.shape().dims(), [1, 34, 34, 8]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Padding {
     /// Output size `ceil(input / stride)` (the default).
@@ -107,6 +121,18 @@ fn channels_last(rank: usize) -> (Vec<usize>, Vec<usize>) {
 
 /// A convolution over the spatial dimensions of channels-last input
 /// (`flax.linen.Conv`): `kernel: [*kernel_size, in / groups, features]`, `bias: [features]`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Conv;
+///
+/// let conv = Conv::new(64, [7, 7]).strides([2, 2]).use_bias(false); // ResNet's stem
+/// let image = Tensor::new(DType::F32, [1, 224, 224, 3]);
+/// let summary = tabulate(&conv).compute_macs(true).run(|c| c.forward(&image))?;
+/// assert_eq!(summary.total().count, 7 * 7 * 3 * 64); // kernel [7,7,3,64]
+/// assert_eq!(summary.rows[0].macs(), Some(118_013_952)); // torchvision's figure
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conv {
     /// Output features.
@@ -339,6 +365,18 @@ impl Conv {
 
 /// A transposed convolution (`flax.linen.ConvTranspose`, `lax.conv_transpose`): the
 /// gradient of a convolution, upsampling by its strides.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::ConvTranspose;
+///
+/// let up = ConvTranspose::new(16, [2, 2]).strides([2, 2]);
+/// let x = Tensor::new(DType::F32, [1, 8, 8, 32]);
+/// let summary = tabulate(&up).run(|u| u.forward(&x))?;
+/// assert_eq!(summary.rows[0].outputs, tabulate::Value::Array { dtype: DType::F32, shape: [1, 16, 16, 16].into() });
+/// assert_eq!(summary.total().count, 2 * 2 * 32 * 16 + 16);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConvTranspose {
     /// Output features.

@@ -188,6 +188,19 @@ impl Dense {
 
 /// A linear transformation over several axes at once, with several output feature
 /// dimensions and optional batch dimensions (`flax.linen.DenseGeneral`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::DenseGeneral;
+///
+/// // Projects the last axis onto (heads, depth), as attention's query projection.
+/// let layer = DenseGeneral::new([2, 3]);
+/// let x = Tensor::new(DType::F32, [4, 5]);
+/// let summary = tabulate(&layer).run(|l| l.forward(&x))?;
+/// assert_eq!(summary.rows[0].outputs, tabulate::Value::Array { dtype: DType::F32, shape: [4, 2, 3].into() });
+/// assert_eq!(summary.total().count, 5 * 2 * 3 + 2 * 3); // kernel [5,2,3], bias [2,3]
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct DenseGeneral {
     /// Output feature dimensions.
@@ -380,6 +393,18 @@ pub(crate) fn normalize_axes(axes: &[isize], rank: usize, what: &str) -> Result<
 /// A learned kernel of a given shape contracted with the input by an einsum expression,
 /// such as `"abc,cde->abde"`, plus a bias over the kernel's output dimensions
 /// (`flax.linen.Einsum`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Einsum;
+///
+/// let layer = Einsum::new([3, 4], "ab,bc->ac");
+/// let x = Tensor::new(DType::F32, [2, 3]);
+/// let summary = tabulate(&layer).run(|l| l.forward(&x))?;
+/// let kernel = &summary.rows[0].variables[0].own[1];
+/// assert_eq!((kernel.name.as_str(), kernel.shape.dims()), ("kernel", &[3, 4][..]));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Einsum {
     /// The kernel's shape.
@@ -632,6 +657,21 @@ pub(crate) fn einsum2(lhs: &str, rhs: &str, out: &str, a: &Tensor, b: &Tensor) -
 
 /// A lookup table of `num_embeddings` vectors of `features` (`flax.linen.Embed`); its
 /// parameter is `embedding: [num_embeddings, features]`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Embed;
+///
+/// let embed = Embed::new(1000, 64);
+/// let tokens = Tensor::new(DType::I32, [2, 16]);
+/// let summary = tabulate(&embed).run(|e| e.forward(&tokens))?;
+/// assert_eq!(summary.total().count, 1000 * 64); // `embedding`
+/// // `attend`: the tied output projection, logits over the vocabulary.
+/// let hidden = Tensor::new(DType::F32, [2, 16, 64]);
+/// let summary = tabulate(&embed).run(|e| e.attend(&hidden))?;
+/// assert_eq!(summary.rows[0].method, "attend");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Embed {
     /// Table size (vocabulary size).

@@ -1,6 +1,35 @@
 //! Built-in layers and functions mirroring `flax.linen`: the same names, defaults,
 //! parameter names and shapes, written only in terms of primitives, in the order Flax
 //! applies them, so that their FLOPs come out of the primitives' rules.
+//!
+//! Layers are builders (`Conv::new(64, [3, 3]).strides([2, 2])`) and modules: called
+//! inside a `#[forward]` method or held in a field, each call is a row. Functions
+//! (`relu`, `softmax`, `max_pool`, …) are not modules; their cost goes to the caller.
+//!
+//! ```
+//! use tabulate::prelude::*;
+//! use tabulate::nn::{BatchNorm, Conv, Dense, PoolPadding, avg_pool, relu};
+//!
+//! #[derive(Tabulate)]
+//! struct SmallCnn;
+//!
+//! impl SmallCnn {
+//!     #[forward]
+//!     fn forward(&self, x: &Tensor, #[kwarg] train: bool) -> Result<Tensor> {
+//!         let h = Conv::new(8, [3, 3]).forward(x)?;
+//!         let h = relu(&BatchNorm::new(!train).forward(&h)?)?;
+//!         let h = avg_pool(&h, &[2, 2], Some(&[2, 2]), &PoolPadding::Valid, true)?;
+//!         Dense::new(10).forward(&h.reshape(vec![h.dim(0)?.cast_signed(), -1])?)
+//!     }
+//! }
+//!
+//! let x = Tensor::new(DType::F32, [4, 28, 28, 1]);
+//! let summary = SmallCnn.summary(&x, false)?;
+//! let paths: Vec<String> = summary.rows.iter().map(|r| r.path.join("/")).collect();
+//! assert_eq!(paths, ["", "Conv_0", "BatchNorm_0", "Dense_0"]);
+//! assert_eq!(summary.totals[0].count, (9 * 8 + 8) + 2 * 8 + (14 * 14 * 8 * 10 + 10));
+//! # Ok::<(), tabulate::Error>(())
+//! ```
 
 mod activation;
 mod activation_ext;

@@ -140,6 +140,16 @@ fn normalize(
 
 /// Layer normalisation over the last axis (`flax.linen.LayerNorm`): `scale` and `bias`
 /// of the feature size in `params`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::LayerNorm;
+///
+/// let x = Tensor::new(DType::F32, [2, 10, 768]);
+/// let summary = tabulate(&LayerNorm::new().epsilon(1e-5)).run(|n| n.forward(&x))?;
+/// assert_eq!(summary.total().count, 2 * 768); // scale and bias
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerNorm {
     /// Added to the variance (default 1e-6).
@@ -294,6 +304,16 @@ impl LayerNorm {
 
 /// Root-mean-square normalisation over the last axis (`flax.linen.RMSNorm`): no mean, no
 /// bias, a `scale` in `params`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::RMSNorm;
+///
+/// let x = Tensor::new(DType::BF16, [2, 10, 4096]);
+/// let summary = tabulate(&RMSNorm::new()).run(|n| n.forward(&x))?;
+/// assert_eq!(summary.total().count, 4096); // scale only
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct RMSNorm {
     /// Added to the mean square (default 1e-6).
@@ -385,6 +405,17 @@ impl RMSNorm {
 
 /// Group normalisation (`flax.linen.GroupNorm`): statistics per group of channels over
 /// all but the batch axis; `scale` and `bias` per channel.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::GroupNorm;
+///
+/// let x = Tensor::new(DType::F32, [2, 8, 8, 64]);
+/// let summary = tabulate(&GroupNorm::new(32)).run(|n| n.forward(&x))?;
+/// assert_eq!(summary.total().count, 2 * 64);
+/// assert!(GroupNorm::new(5).forward(&x).is_err()); // 64 channels are not 5 groups
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupNorm {
     /// Number of groups (default 32); `None` when `group_size` is given.
@@ -562,6 +593,22 @@ impl GroupNorm {
 /// false`) it normalises with the batch's statistics and updates the running averages
 /// `mean` and `var` in `batch_stats` (which must then be mutable); in evaluation it reads
 /// them.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::BatchNorm;
+///
+/// let x = Tensor::new(DType::F32, [8, 16, 16, 32]);
+/// // Training: batch statistics, and `batch_stats` written.
+/// let summary = tabulate(&BatchNorm::new(false)).run(|bn| bn.forward(&x))?;
+/// assert_eq!(summary.collections, ["params", "batch_stats"]);
+/// assert_eq!(summary.totals[1].count, 2 * 32); // mean, var
+/// // `use_running_average` given at the call instead (Flax's merge_param), exactly once.
+/// let bn = BatchNorm::new(None);
+/// assert!(tabulate(&bn).run(|bn| bn.forward_with(&x, true)).is_ok());
+/// assert!(tabulate(&bn).run(|bn| bn.forward(&x)).is_err()); // given nowhere
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::struct_excessive_bools)] // Flax's fields
 pub struct BatchNorm {

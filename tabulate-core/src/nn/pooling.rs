@@ -7,6 +7,17 @@ use crate::shape::Shape;
 use crate::tensor::Tensor;
 
 /// How a pool pads its input.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{PoolPadding, max_pool};
+///
+/// let x = Tensor::new(DType::F32, [1, 7, 7, 8]);
+/// let valid = max_pool(&x, &[2, 2], Some(&[2, 2]), &PoolPadding::Valid)?;
+/// let same = max_pool(&x, &[2, 2], Some(&[2, 2]), &PoolPadding::Same)?;
+/// assert_eq!((valid.shape().dims(), same.shape().dims()), (&[1, 3, 3, 8][..], &[1, 4, 4, 8][..]));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum PoolPadding {
     /// No padding (the default).
@@ -77,6 +88,16 @@ fn pool(
 
 /// `flax.linen.avg_pool`: the window mean. With `count_include_pad` (Flax's default)
 /// padding counts towards the divisor; without, each window is divided by its real size.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{PoolPadding, avg_pool};
+///
+/// let x = Tensor::new(DType::F32, [1, 8, 8, 3]);
+/// let y = avg_pool(&x, &[2, 2], Some(&[2, 2]), &PoolPadding::Valid, true)?;
+/// assert_eq!(y.shape().dims(), [1, 4, 4, 3]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn avg_pool(
     x: &Tensor,
     window: &[usize],
@@ -102,6 +123,16 @@ pub fn avg_pool(
 }
 
 /// `flax.linen.max_pool`: the window maximum.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{PoolPadding, max_pool};
+///
+/// let x = Tensor::new(DType::F32, [1, 112, 112, 64]);
+/// let y = max_pool(&x, &[3, 3], Some(&[2, 2]), &PoolPadding::Explicit(vec![(1, 1), (1, 1)]))?;
+/// assert_eq!(y.shape().dims(), [1, 56, 56, 64]); // ResNet's stem pool
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn max_pool(
     x: &Tensor,
     window: &[usize],
@@ -112,6 +143,16 @@ pub fn max_pool(
 }
 
 /// `flax.linen.pooling.min_pool`: the window minimum.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{PoolPadding, min_pool};
+///
+/// let x = Tensor::new(DType::F32, [4, 10, 2]); // one spatial dimension
+/// let y = min_pool(&x, &[3], None, &PoolPadding::Valid)?; // strides default to 1
+/// assert_eq!(y.shape().dims(), [4, 8, 2]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub fn min_pool(
     x: &Tensor,
     window: &[usize],

@@ -16,6 +16,17 @@ use crate::variable::Initializer;
 
 /// The state a cell carries from one step to the next: one tensor, or a pair (LSTM's
 /// `(c, h)`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Carry;
+///
+/// let c = Tensor::new(DType::F32, [2, 4]);
+/// let pair = (c.clone(), c.clone()); // LSTM's (c, h)
+/// assert_eq!(pair.parts().len(), 2);
+/// assert!(<(Tensor, Tensor)>::from_parts(&pair.parts()).is_ok());
+/// assert!(Tensor::from_parts(&pair.parts()).is_err());
+/// ```
 pub trait Carry: Clone + Describe {
     /// The tensors, in order.
     fn parts(&self) -> Vec<Tensor>;
@@ -50,6 +61,33 @@ impl Carry for (Tensor, Tensor) {
 }
 
 /// A recurrent cell: one step maps `(carry, x)` to `(carry, y)` (`flax.linen.RNNCellBase`).
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{GRUCell, RNNCell};
+///
+/// #[derive(Tabulate)]
+/// struct Unrolled {
+///     cell: GRUCell,
+/// }
+///
+/// impl Unrolled {
+///     #[forward]
+///     fn forward(&self, xs: &[Tensor]) -> Result<Tensor> {
+///         let mut carry = self.cell.initialize_carry(xs[0].shape().dims())?;
+///         for x in xs {
+///             carry = self.cell.step(&carry, x)?.0;
+///         }
+///         Ok(carry)
+///     }
+/// }
+///
+/// let xs = vec![Tensor::new(DType::F32, [2, 3]); 3];
+/// let model = Unrolled { cell: GRUCell::new(4) };
+/// let summary = tabulate(&model).show_repeated(true).run(|m| m.forward(&xs))?;
+/// assert_eq!(summary.rows.iter().filter(|r| r.path == ["cell"]).count(), 3); // one per step
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub trait RNNCell: Tabulate {
     /// What the cell carries between steps.
     type Carry: Carry;
@@ -175,6 +213,19 @@ macro_rules! cell_common {
 /// Long short-term memory (`flax.linen.LSTMCell`): input Denses `ii`, `if`, `ig`, `io`
 /// without bias and hidden Denses `hi`, `hf`, `hg`, `ho` with bias; sigmoid gates and a
 /// tanh activation. The carry is `(c, h)`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{LSTMCell, RNNCell};
+///
+/// let cell = LSTMCell::new(4);
+/// let x = Tensor::new(DType::F32, [2, 3]);
+/// let carry = cell.initialize_carry(&[2, 3])?; // (c, h), zeros
+/// let summary = tabulate(&cell).run(|c| c.forward(&carry, &x))?;
+/// // ii, if, ig, io: kernel [3,4]; hi, hf, hg, ho: kernel [4,4] and bias [4].
+/// assert_eq!(summary.total().count, 4 * 3 * 4 + 4 * (4 * 4 + 4));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct LSTMCell {
     /// Hidden units.
@@ -246,6 +297,18 @@ layer_common!(LSTMCell, "LSTMCell");
 
 /// Gated recurrent unit (`flax.linen.GRUCell`): input Denses `ir`, `iz`, `in` with bias,
 /// hidden Denses `hr`, `hz` without and `hn` with bias.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::GRUCell;
+///
+/// let cell = GRUCell::new(4);
+/// let (h, x) = (Tensor::new(DType::F32, [2, 4]), Tensor::new(DType::F32, [2, 3]));
+/// let summary = tabulate(&cell).run(|c| c.forward(&h, &x))?;
+/// // ir, iz, in: kernel [3,4] and bias; hr, hz: kernel [4,4]; hn: kernel and bias.
+/// assert_eq!(summary.total().count, 3 * (3 * 4 + 4) + 2 * 4 * 4 + (4 * 4 + 4));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct GRUCell {
     /// Hidden units.
@@ -318,6 +381,17 @@ layer_common!(GRUCell, "GRUCell");
 
 /// The Elman cell (`flax.linen.SimpleCell`): `tanh(i(x) + h(carry))`, with `i` biased
 /// and `h` not.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::SimpleCell;
+///
+/// let cell = SimpleCell::new(4);
+/// let (h, x) = (Tensor::new(DType::F32, [2, 4]), Tensor::new(DType::F32, [2, 3]));
+/// let summary = tabulate(&cell).run(|c| c.forward(&h, &x))?;
+/// assert_eq!(summary.total().count, 3 * 4 + (4 * 4 + 4)); // i: kernel; h: kernel and bias
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimpleCell {
     /// Hidden units.

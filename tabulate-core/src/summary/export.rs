@@ -3,12 +3,16 @@
 
 use std::fmt::Write as _;
 
+#[cfg(feature = "serde")]
 use serde::ser::{SerializeMap, SerializeStruct};
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
+use super::Summary;
 use super::format;
 use super::render::Column;
-use super::{Leaf, Row, RowVariables, Summary};
+#[cfg(feature = "serde")]
+use super::{Leaf, Row, RowVariables};
 use crate::cost::MetricValue;
 
 /// The version of the JSON object a [`Summary`] serialises to. It changes only when a
@@ -39,8 +43,23 @@ use crate::cost::MetricValue;
 ///   "notes": ["…"]
 /// }
 /// ```
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+/// # #[cfg(feature = "serde")] {
+/// let json = serde_json::to_value(&summary).unwrap();
+/// assert_eq!(json["schema_version"], tabulate::SCHEMA_VERSION);
+/// assert_eq!(json["rows"][0]["variables"]["params"]["count"], 40);
+/// # }
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub const SCHEMA_VERSION: u32 = 1;
 
+#[cfg(feature = "serde")]
 impl Serialize for Summary {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Summary", 11)?;
@@ -67,6 +86,7 @@ impl Serialize for Summary {
     }
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for Row {
     /// A row as it appears in a summary's `rows`, its variables keyed by position
     /// (`"0"`, `"1"`, …) since a row alone does not know the collections' names.
@@ -80,20 +100,24 @@ impl Serialize for Row {
     }
 }
 
+#[cfg(feature = "serde")]
 /// Values keyed by collection name.
 struct ByCollection<'a, T>(&'a [String], &'a [T]);
 
+#[cfg(feature = "serde")]
 impl<T: Serialize> Serialize for ByCollection<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.0.iter().zip(self.1))
     }
 }
 
+#[cfg(feature = "serde")]
 struct RowJson<'a> {
     row: &'a Row,
     collections: &'a [String],
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for RowJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let row = self.row;
@@ -109,6 +133,7 @@ impl Serialize for RowJson<'_> {
     }
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for RowVariables {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("RowVariables", 3)?;
@@ -125,8 +150,10 @@ impl Serialize for RowVariables {
     }
 }
 
+#[cfg(feature = "serde")]
 struct Leaves<'a>(&'a [Leaf]);
 
+#[cfg(feature = "serde")]
 impl Serialize for Leaves<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
@@ -137,16 +164,20 @@ impl Serialize for Leaves<'_> {
     }
 }
 
+#[cfg(feature = "serde")]
 struct ValuesJson<'a>(&'a [(&'a String, &'a crate::value::Value)]);
 
+#[cfg(feature = "serde")]
 impl Serialize for ValuesJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.0.iter().map(|(k, v)| (*k, *v)))
     }
 }
 
+#[cfg(feature = "serde")]
 struct LeafJson<'a>(&'a Leaf);
 
+#[cfg(feature = "serde")]
 impl Serialize for LeafJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Leaf", 2)?;

@@ -9,8 +9,6 @@ mod render;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
-
 use crate::cost::{Metric, MetricValue, Metrics, OperatorCount};
 use crate::dtype::DType;
 use crate::options::Optimizer;
@@ -23,6 +21,23 @@ pub use render::{ColorChoice, Column, RenderOptions};
 /// A model summary: one row per module call, the variable collections as columns, and
 /// totals. Display it to get Flax's table; serialise it for programs (a stable JSON
 /// object, [`SCHEMA_VERSION`]), or write it as Markdown or CSV.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).compute_flops(true).run(|d| d.forward(&x))?;
+/// assert_eq!(summary.module_type, "Dense");
+/// assert_eq!(summary.collections, ["params"]);
+/// assert_eq!(summary.rows.len(), 1);
+/// assert_eq!(summary.totals[0].count, 40); // kernel 9×4, bias 4
+/// assert_eq!(summary.total().bytes, 160);
+/// assert!(summary.shows(tabulate::Metric::Flops));
+/// let table = summary.to_string(); // what `println!("{summary}")` prints
+/// assert!(table.contains("Dense Summary") && table.contains("Total Parameters: 40 (160 B)"));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
@@ -56,8 +71,36 @@ pub struct Summary {
 /// Trainable: the `params` collection, less the parameters a
 /// [`Frozen`](crate::Frozen) pattern selects. Non-trainable: every other collection
 /// (`batch_stats`, …) and the frozen parameters.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::Frozen;
+/// use tabulate::nn::Dense;
+///
+/// #[derive(Tabulate)]
+/// struct Head {
+///     backbone: Dense,
+///     head: Dense,
+/// }
+///
+/// impl Head {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         self.head.forward(&self.backbone.forward(x)?)
+///     }
+/// }
+///
+/// let model = Head { backbone: Dense::new(4), head: Dense::new(2) };
+/// let x = Tensor::new(DType::F32, [1, 9]);
+/// let summary = tabulate(&model).frozen(Frozen::new(["backbone/**"])).trainable(true).run(|m| m.forward(&x))?;
+/// let split = summary.trainable.expect("asked for");
+/// assert_eq!(split.trainable.count, 10); // head: 4×2 + 2
+/// assert_eq!(split.non_trainable.count, 40); // backbone: 9×4 + 4
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TrainableSplit {
     /// Trainable parameters.
     pub trainable: Size,
@@ -69,8 +112,29 @@ pub struct TrainableSplit {
 /// the inputs, every variable, a gradient per trainable parameter, the optimizer's state,
 /// and the activations the backward pass keeps. All in bytes; temporaries that XLA frees
 /// early and its workspace are not counted.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::Optimizer;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).estimate_memory(true).optimizer(Optimizer::Sgd).run(|d| d.forward(&x))?;
+/// let memory = summary.memory.expect("asked for");
+/// assert_eq!(memory.inputs, 16 * 9 * 4);
+/// assert_eq!(memory.variables, 160);
+/// assert_eq!(memory.gradients, 160); // one per trainable parameter
+/// assert_eq!(memory.optimizer_state, 0); // plain SGD keeps none
+/// assert_eq!(
+///     memory.total,
+///     memory.inputs + memory.variables + memory.gradients + memory.optimizer_state
+///         + memory.saved_activations.values().sum::<u64>()
+/// );
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MemoryEstimate {
     /// The optimizer whose state is counted.
     pub optimizer: Optimizer,
@@ -90,6 +154,25 @@ pub struct MemoryEstimate {
 }
 
 /// One module call.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::{Metric, Value};
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).compute_flops(true).compute_macs(true).run(|d| d.forward(&x))?;
+/// let row = &summary.rows[0];
+/// assert!(row.path.is_empty()); // the root module
+/// assert_eq!((row.module_type.as_str(), row.method.as_str()), ("Dense", "forward"));
+/// assert_eq!(row.outputs, Value::Array { dtype: DType::F32, shape: [16, 4].into() });
+/// assert_eq!(row.flops(), Some(1216)); // Flax's figure
+/// assert_eq!(row.macs(), Some(16 * 9 * 4));
+/// assert_eq!(row.vjp_flops(), None); // not asked for
+/// assert_eq!(row.metrics().iter().map(|(m, _)| m).collect::<Vec<_>>(), [Metric::Flops, Metric::Macs]);
+/// assert_eq!(row.variables[0].counted.count, 40);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
@@ -111,6 +194,19 @@ pub struct Row {
 }
 
 /// A row's variables in one collection.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+/// let params = &summary.rows[0].variables[0]; // collection `params`
+/// let names: Vec<&str> = params.own.iter().map(|leaf| leaf.name.as_str()).collect();
+/// assert_eq!(names, ["bias", "kernel"]);
+/// assert_eq!((params.counted.count, params.counted.bytes), (40, 160));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub struct RowVariables {
@@ -126,8 +222,22 @@ pub struct RowVariables {
 }
 
 /// One variable.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::BF16, [16, 9]);
+/// let summary = tabulate(&Dense::new(4).param_dtype(DType::BF16)).run(|d| d.forward(&x))?;
+/// let kernel = &summary.rows[0].variables[0].own[1];
+/// assert_eq!(kernel.name, "kernel");
+/// assert_eq!(kernel.dtype, DType::BF16);
+/// assert_eq!(kernel.shape.dims(), [9, 4]);
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Leaf {
     /// Its name (`kernel`).
     pub name: String,
@@ -141,7 +251,17 @@ pub struct Leaf {
 }
 
 /// A number of elements and the bytes they take.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+///
+/// ```
+/// use tabulate::{DType, Shape, Size};
+///
+/// let kernel = Size::of(DType::F32, &Shape::new([9, 4]));
+/// let bias = Size::of(DType::F32, &Shape::new([4]));
+/// assert_eq!(kernel + bias, Size { count: 40, bytes: 160 });
+/// assert_eq!([kernel, bias].into_iter().sum::<Size>().bytes, 160);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Size {
     /// Elements.
     pub count: u64,
@@ -151,32 +271,105 @@ pub struct Size {
 
 impl Row {
     /// XLA's flops of the call's forward pass, when computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_flops(true).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.rows[0].flops(), Some(2 * 16 * 9 * 4 + 16 * 4)); // Flax's 1216
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn flops(&self) -> Option<u64> {
         self.metric(Metric::Flops).and_then(MetricValue::as_count)
     }
 
     /// XLA's flops of the call's forward pass plus its VJP, when computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_vjp_flops(true).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.rows[0].vjp_flops(), Some(3620)); // Flax's figure
+    /// assert_eq!(summary.rows[0].flops(), None); // not asked for
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn vjp_flops(&self) -> Option<u64> {
         self.metric(Metric::VjpFlops)
             .and_then(MetricValue::as_count)
     }
 
     /// The value of `metric` in this row, when it was computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{Metric, MetricValue};
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).metric(Metric::OptimizerState, true).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.rows[0].metric(Metric::OptimizerState), Some(&MetricValue::Bytes(320))); // Adam
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn metric(&self, metric: Metric) -> Option<&MetricValue> {
         self.metrics.get(metric)
     }
 
     /// Every computed metric of this row, in column order.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Metric;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).metrics(Metric::ALL).run(|d| d.forward(&x))?;
+    /// assert_eq!(summary.rows[0].metrics().iter().count(), Metric::ALL.len());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
     /// Multiply-accumulates of the call's forward pass ([`Metric::Macs`]), when computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Conv;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 8, 8, 3]);
+    /// let summary = tabulate(&Conv::new(4, [3, 3])).compute_macs(true).run(|c| c.forward(&x))?;
+    /// assert_eq!(summary.rows[0].macs(), Some(8 * 8 * 4 * 3 * 3 * 3)); // every tap, padding included
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn macs(&self) -> Option<u64> {
         self.metric(Metric::Macs).and_then(MetricValue::as_count)
     }
 
     /// XLA's flops of the call's own operations ([`Metric::SelfFlops`]), when computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Residual;
+    ///
+    /// impl Residual {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         Dense::new(9).forward(x)?.add(x) // the add is the row's own
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Residual).compute_self_flops(true).run(|m| m.forward(&x))?;
+    /// assert_eq!(summary.rows[0].self_flops(), Some(16 * 9));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn self_flops(&self) -> Option<u64> {
         self.metric(Metric::SelfFlops)
             .and_then(MetricValue::as_count)
@@ -212,6 +405,17 @@ impl std::iter::Sum for Size {
 
 impl Summary {
     /// The total over every collection, as the caption's `Total Parameters` counts it.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::BatchNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let summary = tabulate(&BatchNorm::new(false)).run(|bn| bn.forward(&x))?;
+    /// assert_eq!(summary.collections, ["params", "batch_stats"]);
+    /// assert_eq!(summary.total().count, 32); // scale, bias, mean, var: 8 each
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn total(&self) -> Size {
         self.totals.iter().copied().sum()
     }
@@ -273,11 +477,35 @@ impl Summary {
     }
 
     /// Whether the table has a column for `metric`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Metric;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_macs(true).run(|d| d.forward(&x))?;
+    /// assert!(summary.shows(Metric::Macs) && !summary.shows(Metric::Flops));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn shows(&self, metric: Metric) -> bool {
         self.metrics.contains(&metric)
     }
 
     /// The table as text, with explicit width and colour choices.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{ColorChoice, RenderOptions};
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+    /// let text = summary.render(&RenderOptions::new().width(60).color(ColorChoice::Never));
+    /// assert!(text.lines().all(|line| line.chars().count() <= 60));
+    /// assert!(!text.contains('\x1b'));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn render(&self, options: &RenderOptions) -> String {
         render::render(self, options)
     }
@@ -311,6 +539,28 @@ impl crate::error::Error {
     /// for it ([`Tabulator::table_on_error`](crate::Tabulator::table_on_error)): rows of
     /// every call opened so far, with the shapes known so far; calls that did not return
     /// show `<failed>` as their output.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Broken;
+    ///
+    /// impl Broken {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let h = Dense::new(4).forward(x)?;
+    ///         h.add(&Tensor::new(DType::F32, [3])) // [16,4] + [3] does not broadcast
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let error = tabulate(&Broken).table_on_error(true).run(|m| m.forward(&x)).unwrap_err();
+    /// let partial = error.partial_summary().expect("asked for");
+    /// assert_eq!(partial.rows[1].path, ["Dense_0"]); // the call that succeeded
+    /// assert_eq!(partial.rows[0].outputs, tabulate::Value::object("<failed>"));
+    /// ```
     pub fn partial_summary(&self) -> Option<&Summary> {
         self.partial_table()?.as_any().downcast_ref::<Summary>()
     }

@@ -12,6 +12,19 @@ use super::format::{self, Cells, Style, StyledText};
 use crate::cost::Metric;
 
 /// When to colour the table.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::{ColorChoice, RenderOptions};
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+/// let coloured = summary.render(&RenderOptions::new().color(ColorChoice::Always));
+/// let plain = summary.render(&RenderOptions::new().color(ColorChoice::Never));
+/// assert!(coloured.contains("\x1b[") && !plain.contains("\x1b["));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ColorChoice {
     /// As the environment says, first rule that applies wins: `NO_COLOR` set and not
@@ -58,6 +71,22 @@ pub enum Column {
 }
 
 /// How to render a [`Summary`].
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::{Column, RenderOptions};
+/// use tabulate::nn::Dense;
+///
+/// let x = Tensor::new(DType::F32, [16, 9]);
+/// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+/// let options = RenderOptions::new()
+///     .width(80)
+///     .compact(true)
+///     .columns([Column::Path, Column::Module, Column::Outputs, Column::Collections]);
+/// let text = summary.render(&options);
+/// assert!(text.contains("float32[16,4]") && !text.contains("float32[16,9]")); // no inputs
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenderOptions {
     width: Option<usize>,
@@ -69,6 +98,19 @@ pub struct RenderOptions {
 
 impl RenderOptions {
     /// Plain text at the table's natural width.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::RenderOptions;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+    /// // Plain and at natural width, whatever the terminal: stable output for tests and files.
+    /// let text = summary.render(&RenderOptions::new());
+    /// assert!(text.contains("│ Dense  │ float32[16,9] │ float32[16,4] │"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new() -> RenderOptions {
         RenderOptions {
             width: None,
@@ -81,6 +123,18 @@ impl RenderOptions {
 
     /// What `Display` uses: colour on a terminal (never with `NO_COLOR`); the width of
     /// `COLUMNS` if set, else of the terminal, else as wide as the table needs.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::RenderOptions;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+    /// // What `Display` does, reading NO_COLOR, FORCE_COLOR, COLUMNS and the terminal.
+    /// assert_eq!(summary.render(&RenderOptions::auto()), summary.to_string());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn auto() -> RenderOptions {
         RenderOptions {
             width: None,
@@ -97,6 +151,18 @@ impl RenderOptions {
     /// borders (`4 × columns + 1`: 21 for the five columns of a table without FLOPs);
     /// below that it is drawn at that minimum, every cell cut to `…` or one character.
     /// The title and caption are centred on the table and not cut.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::RenderOptions;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+    /// let narrow = summary.render(&RenderOptions::new().width(40));
+    /// assert!(narrow.lines().all(|line| line.chars().count() <= 40));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn width(mut self, width: usize) -> RenderOptions {
         self.width = Some(width);
@@ -112,6 +178,19 @@ impl RenderOptions {
 
     /// Draws only `columns`, in this order. Default: path, module, inputs, outputs, the
     /// computed columns, the collections (Flax's table).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{Column, Metric, RenderOptions};
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_flops(true).compute_macs(true).run(|d| d.forward(&x))?;
+    /// let text = summary.render(&RenderOptions::new().columns([Column::Module, Column::Metric(Metric::Macs)]));
+    /// let header = text.lines().find(|line| line.contains("module")).expect("a header");
+    /// assert!(header.contains("macs") && !header.contains("flops") && !header.contains("params"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn columns(mut self, columns: impl IntoIterator<Item = Column>) -> RenderOptions {
         self.columns = Some(columns.into_iter().collect());
@@ -121,6 +200,18 @@ impl RenderOptions {
     /// One line per row: inputs and outputs inline (`[float32[2], True]`), variable
     /// cells without their YAML list of arrays (the count and bytes only), breakdowns
     /// separated by `; `. For models with thousands of rows. Default: `false`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::RenderOptions;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+    /// let compact = summary.render(&RenderOptions::new().compact(true));
+    /// assert!(compact.contains("40 (160 B)") && !compact.contains("kernel: float32[9,4]"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn compact(mut self, compact: bool) -> RenderOptions {
         self.compact = compact;
