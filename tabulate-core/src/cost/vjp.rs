@@ -206,7 +206,11 @@ impl Linearizer<'_> {
             return Ok(());
         }
         let (_, backward_region) = self.regions[r.0 as usize];
-        let saved = self.enter_loop(&entries, &carried, &invariants, backward_region)?;
+        let reverse = matches!(
+            self.forward.node(exit).prim,
+            Prim::LoopExit { reverse: true, .. }
+        );
+        let saved = self.enter_loop(&entries, &carried, &invariants, backward_region, reverse)?;
         self.nodes(body, r)?;
         for (v, outer) in saved {
             self.tangent[v.0 as usize] = J::Tan(outer);
@@ -250,6 +254,7 @@ impl Linearizer<'_> {
         carried: &[bool],
         invariants: &[ValueId],
         backward_region: RegionId,
+        reverse: bool,
     ) -> Result<Vec<(ValueId, TanId)>> {
         let forward = self.forward;
         let mut args = Vec::new();
@@ -284,6 +289,7 @@ impl Linearizer<'_> {
                     .filter(|&&e| forward.node(e).prim == Prim::LoopVar)
                     .count(),
                 scanned: entries.len(),
+                reverse,
             },
             args,
             outs,

@@ -10,6 +10,7 @@ mod linear;
 mod normalization;
 mod pooling;
 mod recurrent;
+mod scan;
 mod stochastic;
 
 pub use activation::{
@@ -26,7 +27,8 @@ pub use conv::{Conv, ConvTranspose, Padding};
 pub use linear::{Dense, DenseGeneral, Einsum, Embed};
 pub use normalization::{BatchNorm, GroupNorm, LayerNorm, RMSNorm};
 pub use pooling::{PoolPadding, avg_pool, max_pool, min_pool};
-pub use recurrent::{Carry, GRUCell, LSTMCell, RNN, RNNCell, SimpleCell};
+pub use recurrent::{GRUCell, LSTMCell, RNN, RNNCell, RnnArgs, RnnOutput, SimpleCell};
+pub use scan::{Carry, Collections, Scan, ScanAxes, ScanAxis, scan};
 pub use stochastic::Dropout;
 
 use crate::dtype::DType;

@@ -1,0 +1,256 @@
+//! Variables inside a lifted `scan` (`flax.core.lift.scan`): each collection is broadcast
+//! (one value shared by every step: a loop invariant), scanned along an axis (a variable
+//! stacked over the steps; each step sees its slice, and the loop stacks what each step
+//! leaves in it), or not lifted at all, which is an error as in Flax.
+//!
+//! A scanned variable is declared with the stacked shape. In the body's first trace (the
+//! one outside the loop, whose calls are the rows) a step's slice is a fresh value, so a
+//! row inside the scan costs one step, as Flax's isolated call does; inside the loop it
+//! is the loop's slice of the stacked value. The calls around the scan see the stacked
+//! value go in and the loop's stacked output come out.
+
+use std::collections::HashMap;
+
+use super::{Trace, VarId, with_trace};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::Prim;
+use crate::ops::graph::Spec;
+use crate::tensor::Tensor;
+
+/// How a collection meets a scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lift {
+    /// Shared by every step (`variable_broadcast`).
+    Broadcast,
+    /// Stacked along this axis of the stacked variable (`variable_axes`).
+    Scanned(isize),
+    /// Neither: a variable of it cannot be made inside the scan.
+    Missing,
+}
+
+/// A scan whose body is running.
+pub(super) struct LiftScope {
+    rule: Box<dyn Fn(&str) -> Lift>,
+    length: usize,
+    /// Scanned variables, with the axis they are stacked along, in declaration order.
+    vars: Vec<(VarId, usize)>,
+    /// The value each scanned variable has in the current step.
+    views: HashMap<VarId, Tensor>,
+    /// The first call made inside the scan.
+    first_call: usize,
+    /// Where the scan's entries start in the touch log.
+    touch_start: usize,
+}
+
+impl Trace {
+    /// Declares a variable inside a scan, or `None` when no scan lifts it (the caller
+    /// declares it as usual).
+    pub(super) fn declare_lifted(
+        &mut self,
+        collection: &str,
+        name: &str,
+        spec: &Spec,
+        found: Option<VarId>,
+    ) -> Option<Result<Tensor>> {
+        let scope = self.lifts.last()?;
+        if let Some(var) = found {
+            let view = scope.views.get(&var)?.clone();
+            if *view.spec() != *spec {
+                return Some(Err(self.error(ErrorKind::VariableMismatch {
+                    collection: collection.to_string(),
+                    name: name.to_string(),
+                    first: view.spec().to_string(),
+                    second: spec.to_string(),
+                })));
+            }
+            let v = self.value_of(&view);
+            self.touches.push((var, v));
+            return Some(Ok(view));
+        }
+        match (scope.rule)(collection) {
+            Lift::Broadcast => None,
+            Lift::Missing => Some(Err(self.error(ErrorKind::InvalidArgument {
+                what: format!(
+                    "scan: variable `{name}` of collection `{collection}` is made inside a \
+                     scan that neither broadcasts (variable_broadcast) nor scans \
+                     (variable_axes) `{collection}`"
+                ),
+            }))),
+            Lift::Scanned(axis) => Some(self.declare_scanned(collection, name, spec, axis)),
+        }
+    }
+
+    fn declare_scanned(
+        &mut self,
+        collection: &str,
+        name: &str,
+        spec: &Spec,
+        axis: isize,
+    ) -> Result<Tensor> {
+        let scope = self.lifts.last().expect("called inside a scan");
+        let rank = spec.rank() + 1;
+        let signed = isize::try_from(rank).unwrap_or(isize::MAX);
+        let a = if axis < 0 { axis + signed } else { axis };
+        let Some(axis) = usize::try_from(a).ok().filter(|&a| a < rank) else {
+            return Err(self.error(ErrorKind::InvalidArgument {
+                what: format!(
+                    "scan: variable_axes gives axis {axis} for `{collection}`, out of range \
+                     for variable `{name}`: {spec}"
+                ),
+            }));
+        };
+        let mut dims = spec.dims().to_vec();
+        dims.insert(axis, scope.length);
+        let stacked = spec.with_shape(dims);
+        let stacked_tensor = self.declare_plain(collection, name, stacked)?;
+        let var = *self
+            .touches
+            .last()
+            .map(|(var, _)| var)
+            .ok_or_else(|| Error::internal("a declared variable is touched"))?;
+        // The calls around the scan see the stacked value enter: its touch goes where the
+        // scan began, before the touches of the calls inside it.
+        let touch = self.touches.pop().expect("just pushed");
+        let scope = self.lifts.last_mut().expect("called inside a scan");
+        let (start, first_call) = (scope.touch_start, scope.first_call);
+        scope.vars.push((var, axis));
+        self.touches.insert(start, touch);
+        for call in &mut self.calls[first_call..] {
+            if call.touches.start >= start {
+                call.touches = call.touches.start + 1..call.touches.end + 1;
+            } else if call.touches.end > start {
+                call.touches.end += 1;
+            }
+        }
+        for frame in &mut self.frames {
+            if frame.call.is_some_and(|c| c >= first_call) {
+                frame.touches += 1;
+            }
+        }
+        let _ = stacked_tensor;
+        // This step's slice: a value of its own in the first trace.
+        let view = Tensor::from_spec(spec.clone());
+        let v = self.graph.add_input(spec.clone());
+        self.values.insert(view.id(), v);
+        self.lifts
+            .last_mut()
+            .expect("called inside a scan")
+            .views
+            .insert(var, view.clone());
+        self.touches.push((var, v));
+        Ok(view)
+    }
+
+    /// Writes a scanned variable inside its scan: the step's value changes, or `None` when
+    /// the variable is not scanned here.
+    pub(super) fn write_lifted(&mut self, var: VarId, value: &Tensor) -> Option<()> {
+        let scope = self.lifts.last_mut()?;
+        if !scope.vars.iter().any(|(v, _)| *v == var) {
+            return None;
+        }
+        scope.views.insert(var, value.clone());
+        let v = self.value_of(value);
+        self.touches.push((var, v));
+        Some(())
+    }
+}
+
+/// Runs `f` (a scan of `length` steps) with variables declared inside it lifted by
+/// `rule`.
+pub(crate) fn with_lifted<T>(
+    rule: Box<dyn Fn(&str) -> Lift>,
+    length: usize,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let opened = with_trace(|trace| {
+        trace.lifts.push(LiftScope {
+            rule,
+            length,
+            vars: Vec::new(),
+            views: HashMap::new(),
+            first_call: trace.calls.len(),
+            touch_start: trace.touches.len(),
+        });
+    })
+    .is_some();
+    let out = f();
+    if opened {
+        with_trace(|trace| trace.lifts.pop());
+    }
+    out
+}
+
+/// Inside the loop, before the body: each scanned variable's slice, a loop entry (in
+/// JAX's order of the variables dict). Returns the variables' axes, in that order.
+pub(crate) fn enter_scanned_variables() -> Result<Vec<usize>> {
+    with_trace(|trace| {
+        let Some(scope) = trace.lifts.last() else {
+            return Ok(Vec::new());
+        };
+        let mut vars = scope.vars.clone();
+        vars.sort_by_cached_key(|(var, _)| {
+            let v = trace.variables.get(*var);
+            (v.collection.clone(), v.path.segments(), v.name.clone())
+        });
+        let mut axes = Vec::new();
+        for (var, axis) in vars {
+            let stacked = trace.variables.get(var).tensor.clone();
+            let spec = stacked.spec().clone();
+            let mut dims = spec.dims().to_vec();
+            dims.remove(axis);
+            let slice = trace
+                .record(
+                    Prim::LoopSlice { axis },
+                    &[&stacked],
+                    vec![spec.with_shape(dims)],
+                )
+                .swap_remove(0);
+            let scope = trace.lifts.last_mut().expect("checked above");
+            scope.views.insert(var, slice);
+            axes.push(axis);
+        }
+        Ok(axes)
+    })
+    .unwrap_or_else(|| Ok(Vec::new()))
+}
+
+/// The value each scanned variable holds at the end of the step, in the order of
+/// [`enter_scanned_variables`]: the loop stacks them.
+pub(crate) fn scanned_variable_values() -> Vec<Tensor> {
+    with_trace(|trace| {
+        let Some(scope) = trace.lifts.last() else {
+            return Vec::new();
+        };
+        let mut vars = scope.vars.clone();
+        vars.sort_by_cached_key(|(var, _)| {
+            let v = trace.variables.get(*var);
+            (v.collection.clone(), v.path.segments(), v.name.clone())
+        });
+        vars.iter()
+            .filter_map(|(var, _)| scope.views.get(var).cloned())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// After the loop: each scanned variable holds the loop's stacked output.
+pub(crate) fn leave_scanned_variables(stacked: &[Tensor]) {
+    with_trace(|trace| {
+        let Some(scope) = trace.lifts.last() else {
+            return;
+        };
+        let mut vars = scope.vars.clone();
+        vars.sort_by_cached_key(|(var, _)| {
+            let v = trace.variables.get(*var);
+            (v.collection.clone(), v.path.segments(), v.name.clone())
+        });
+        for ((var, _), value) in vars.into_iter().zip(stacked) {
+            let v = trace.value_of(value);
+            trace.variables.set_current(var, v, value.clone());
+            trace.touches.push((var, v));
+        }
+        if let Some(scope) = trace.lifts.last_mut() {
+            scope.views.clear();
+        }
+    });
+}
