@@ -40,6 +40,8 @@ pub(super) struct LiftScope {
     first_call: usize,
     /// Where the scan's entries start in the touch log.
     touch_start: usize,
+    /// The scanned variables the body wrote.
+    written: Vec<VarId>,
 }
 
 impl Trace {
@@ -149,6 +151,9 @@ impl Trace {
             return None;
         }
         scope.views.insert(var, value.clone());
+        if !scope.written.contains(&var) {
+            scope.written.push(var);
+        }
         let v = self.value_of(value);
         self.touches.push((var, v));
         Some(())
@@ -170,6 +175,7 @@ pub(crate) fn with_lifted<T>(
             views: HashMap::new(),
             first_call: trace.calls.len(),
             touch_start: trace.touches.len(),
+            written: Vec::new(),
         });
     })
     .is_some();
@@ -214,8 +220,10 @@ pub(crate) fn enter_scanned_variables() -> Result<Vec<usize>> {
     .unwrap_or_else(|| Ok(Vec::new()))
 }
 
-/// The value each scanned variable holds at the end of the step, in the order of
-/// [`enter_scanned_variables`]: the loop stacks them.
+/// The value each scanned variable the step wrote holds at the end of the step, in the
+/// order of [`enter_scanned_variables`]: the loop stacks them. A variable only read is
+/// not an output: JAX forwards a scanned input returned unchanged (its stacked value
+/// stays the variable's).
 pub(crate) fn scanned_variable_values() -> Vec<Tensor> {
     with_trace(|trace| {
         let Some(scope) = trace.lifts.last() else {
@@ -227,13 +235,14 @@ pub(crate) fn scanned_variable_values() -> Vec<Tensor> {
             (v.collection.clone(), v.path.segments(), v.name.clone())
         });
         vars.iter()
+            .filter(|(var, _)| scope.written.contains(var))
             .filter_map(|(var, _)| scope.views.get(var).cloned())
             .collect()
     })
     .unwrap_or_default()
 }
 
-/// After the loop: each scanned variable holds the loop's stacked output.
+/// After the loop: each scanned variable the step wrote holds the loop's stacked output.
 pub(crate) fn leave_scanned_variables(stacked: &[Tensor]) {
     with_trace(|trace| {
         let Some(scope) = trace.lifts.last() else {
@@ -244,10 +253,16 @@ pub(crate) fn leave_scanned_variables(stacked: &[Tensor]) {
             let v = trace.variables.get(*var);
             (v.collection.clone(), v.path.segments(), v.name.clone())
         });
-        for ((var, _), value) in vars.into_iter().zip(stacked) {
+        let (written, read): (Vec<_>, Vec<_>) =
+            vars.into_iter().partition(|(var, _)| scope.written.contains(var));
+        for ((var, _), value) in written.into_iter().zip(stacked) {
             let v = trace.value_of(value);
             trace.variables.set_current(var, v, value.clone());
             trace.touches.push((var, v));
+        }
+        // A variable only read leaves the scan as it entered (the calls around see it so).
+        for (var, _) in read {
+            trace.touch(var);
         }
         if let Some(scope) = trace.lifts.last_mut() {
             scope.views.clear();
