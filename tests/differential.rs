@@ -191,8 +191,11 @@ struct Family {
     apply_fn: fn(op: &Json, x: &Tensor) -> Option<Result<Tensor>>,
 }
 
+#[path = "differential/families/scan.rs"]
+mod scan;
+
 /// Every family whose cases (`cases_<family>_NN.json`) are in the suite.
-const FAMILIES: &[Family] = &[];
+const FAMILIES: &[Family] = &[scan::FAMILY];
 
 impl Submodules for Built {
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {

@@ -303,7 +303,25 @@ impl Linearizer<'_> {
     fn exit_loop(&mut self, exit: u32, backward_region: RegionId) {
         let forward = self.forward;
         let exit_node = forward.node(exit);
-        self.copy_node(exit);
+        // The differentiated loop stacks the residuals its transpose reads per step, so its
+        // step index is live (a `reverse` loop computes it: JAX's partial evaluation).
+        let prim = match &exit_node.prim {
+            Prim::LoopExit {
+                carries,
+                length,
+                axis,
+                reverse,
+                ..
+            } => Prim::LoopExit {
+                carries: *carries,
+                length: *length,
+                axis: *axis,
+                reverse: *reverse,
+                sliced: true,
+            },
+            other => other.clone(),
+        };
+        self.copy_node_as(exit, prim);
         let args: Vec<LinArg> = exit_node
             .inputs
             .iter()
@@ -404,6 +422,11 @@ impl Linearizer<'_> {
     }
 
     fn copy_node(&mut self, n: u32) {
+        self.copy_node_as(n, self.forward.node(n).prim.clone());
+    }
+
+    /// Copies node `n` as an application of `prim`.
+    fn copy_node_as(&mut self, n: u32, prim: Prim) {
         let node = self.forward.node(n);
         let inputs = node.inputs.iter().map(|&v| self.get(v)).collect();
         let specs = node
@@ -412,7 +435,7 @@ impl Linearizer<'_> {
             .map(|&v| self.forward.spec(v).clone())
             .collect();
         let outs = self.program.push_node(
-            node.prim.clone(),
+            prim,
             inputs,
             specs,
             self.regions[node.region.0 as usize].0,

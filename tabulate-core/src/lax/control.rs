@@ -17,13 +17,14 @@ pub(crate) fn loop_slice(xs: &Tensor, axis: usize) -> Result<Tensor> {
 }
 
 /// Leaves the loop: the final carries, and each step's outputs stacked along `axis`;
-/// `reverse` if the steps ran from the last.
+/// `reverse` if the steps ran from the last; `sliced` if the body read per-step slices.
 pub(crate) fn loop_exit(
     carries: &[Tensor],
     ys: &[Tensor],
     length: usize,
     axis: usize,
     reverse: bool,
+    sliced: bool,
 ) -> Result<Vec<Tensor>> {
     let inputs: Vec<&Tensor> = carries.iter().chain(ys).collect();
     bind(
@@ -32,6 +33,7 @@ pub(crate) fn loop_exit(
             length,
             axis,
             reverse,
+            sliced,
         },
         &inputs,
     )

@@ -277,6 +277,9 @@ layer_common!(SimpleCell, "SimpleCell");
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct RnnArgs<C> {
+    /// `initial_carry`, `init_key` and `seq_lengths` given as `None` when not set (what
+    /// `Bidirectional` passes).
+    explicit_none: bool,
     initial_carry: Option<C>,
     seq_lengths: Option<Tensor>,
     return_carry: Option<bool>,
@@ -285,11 +288,12 @@ pub struct RnnArgs<C> {
     keep_order: Option<bool>,
 }
 
-impl<C: Carry> RnnArgs<C> {
+impl<C: Clone + Describe> RnnArgs<C> {
     /// No keyword arguments: the module's attributes apply.
     #[must_use]
     pub fn new() -> RnnArgs<C> {
         RnnArgs {
+            explicit_none: false,
             initial_carry: None,
             seq_lengths: None,
             return_carry: None,
@@ -343,23 +347,32 @@ impl<C: Carry> RnnArgs<C> {
         self
     }
 
-    /// Records the given keywords as Flax shows them (in `__call__`'s order).
+    /// Records the given keywords as Flax shows them (sorted by name).
     fn record(&self, args: &mut crate::value::CallArgs) {
-        if let Some(carry) = &self.initial_carry {
-            args.keyword("initial_carry", carry);
+        if self.explicit_none {
+            args.keyword("init_key", &());
         }
-        if let Some(lengths) = &self.seq_lengths {
-            args.keyword("seq_lengths", lengths);
+        match &self.initial_carry {
+            Some(carry) => args.keyword("initial_carry", carry),
+            None if self.explicit_none => args.keyword("initial_carry", &()),
+            None => {}
         }
-        for (name, value) in [
-            ("return_carry", self.return_carry),
-            ("time_major", self.time_major),
-            ("reverse", self.reverse),
-            ("keep_order", self.keep_order),
-        ] {
-            if let Some(value) = value {
-                args.keyword(name, &value);
-            }
+        if let Some(keep_order) = self.keep_order {
+            args.keyword("keep_order", &keep_order);
+        }
+        if let Some(return_carry) = self.return_carry {
+            args.keyword("return_carry", &return_carry);
+        }
+        if let Some(reverse) = self.reverse {
+            args.keyword("reverse", &reverse);
+        }
+        match &self.seq_lengths {
+            Some(lengths) => args.keyword("seq_lengths", lengths),
+            None if self.explicit_none => args.keyword("seq_lengths", &()),
+            None => {}
+        }
+        if let Some(time_major) = self.time_major {
+            args.keyword("time_major", &time_major);
         }
     }
 }
@@ -383,7 +396,7 @@ pub enum RnnOutput<C> {
     WithCarry(C, Tensor),
 }
 
-impl<C: Carry> RnnOutput<C> {
+impl<C> RnnOutput<C> {
     /// Every step's output.
     #[must_use]
     pub fn outputs(&self) -> &Tensor {
@@ -402,7 +415,7 @@ impl<C: Carry> RnnOutput<C> {
     }
 }
 
-impl<C: Carry> Describe for RnnOutput<C> {
+impl<C: Clone + Describe> Describe for RnnOutput<C> {
     fn describe(&self) -> crate::value::Value {
         match self {
             RnnOutput::Outputs(y) => y.describe(),
@@ -637,6 +650,198 @@ impl<C: RNNCell> Tabulate for RNN<C> {
 
     fn visit_submodules(&self, visitor: &mut dyn Visitor) {
         visitor.visit("cell", &self.cell);
+    }
+
+    fn identity(&self) -> Option<&ModuleIdentity> {
+        Some(&self.identity)
+    }
+
+    fn fields_are_attributes(&self) -> bool {
+        false
+    }
+}
+
+/// `flax.linen.Bidirectional`: a forward and a backward `RNN` over the same inputs, their
+/// outputs merged by `merge_fn` (default: concatenated on the last axis). The backward
+/// one runs with `reverse=True, keep_order=True`, so both outputs are in input order.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{Bidirectional, GRUCell, RNN, SimpleCell};
+///
+/// let x = Tensor::new(DType::F32, [2, 5, 3]);
+/// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(GRUCell::new(3)));
+/// assert_eq!(bi.forward(&x)?.to_string(), "float32[2,5,7]");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Bidirectional<F: RNNCell, B: RNNCell> {
+    /// The RNN run forwards.
+    pub forward_rnn: RNN<F>,
+    /// The RNN run backwards.
+    pub backward_rnn: RNN<B>,
+    /// Merges the two outputs (default: `concatenate([a, b], axis=-1)`).
+    pub merge_fn: fn(&Tensor, &Tensor) -> Result<Tensor>,
+    /// Inputs are `[time, batch…, features]` (default `false`).
+    pub time_major: bool,
+    /// Return `((forward carry, backward carry), outputs)` (default `false`).
+    pub return_carry: bool,
+    identity: ModuleIdentity,
+}
+
+/// What `Bidirectional` passes each of its RNNs: every keyword, `None`s included.
+fn inner_args<C>(initial: Option<C>, seq_lengths: Option<Tensor>, time_major: bool) -> RnnArgs<C> {
+    RnnArgs {
+        explicit_none: true,
+        initial_carry: initial,
+        seq_lengths,
+        return_carry: Some(true),
+        time_major: Some(time_major),
+        reverse: None,
+        keep_order: None,
+    }
+}
+
+/// Flax's `_concatenate`: the two outputs on the last axis.
+fn concatenate_last(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Tensor::concatenate(&[a, b], -1)
+}
+
+impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
+    /// A bidirectional layer of two RNNs, with Flax's defaults.
+    pub fn new(forward_rnn: RNN<F>, backward_rnn: RNN<B>) -> Bidirectional<F, B> {
+        Bidirectional {
+            forward_rnn,
+            backward_rnn,
+            merge_fn: concatenate_last,
+            time_major: false,
+            return_carry: false,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Names the module, as Flax's `name=`.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Bidirectional<F, B> {
+        self.identity.set_name(name);
+        self
+    }
+
+    /// Sets `merge_fn`.
+    #[must_use]
+    pub fn merge_fn(
+        mut self,
+        merge: fn(&Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Bidirectional<F, B> {
+        self.merge_fn = merge;
+        self
+    }
+
+    /// Sets `time_major`.
+    #[must_use]
+    pub fn time_major(mut self, yes: bool) -> Bidirectional<F, B> {
+        self.time_major = yes;
+        self
+    }
+
+    /// Sets `return_carry`.
+    #[must_use]
+    pub fn return_carry(mut self, yes: bool) -> Bidirectional<F, B> {
+        self.return_carry = yes;
+        self
+    }
+
+    /// `layer(x)`: the merged outputs.
+    ///
+    /// # Errors
+    /// As [`RNN::forward_with`], and a `Bidirectional` built with `return_carry` (use
+    /// [`Bidirectional::forward_with`]).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.return_carry {
+            return Err(Error::invalid(
+                "Bidirectional: return_carry=True returns (carry, outputs): call forward_with",
+            ));
+        }
+        module_call(
+            self,
+            "forward",
+            |args| args.positional(x),
+            || Ok(self.run(x, &RnnArgs::new())?.1),
+        )
+    }
+
+    /// `layer(x, **kwargs)`: `initial_carry` (a pair), `seq_lengths`, `return_carry` and
+    /// `time_major` override the attributes (`reverse` and `keep_order` are ignored, as
+    /// in Flax).
+    ///
+    /// # Errors
+    /// As [`RNN::forward_with`].
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        args: RnnArgs<(F::Carry, B::Carry)>,
+    ) -> Result<RnnOutput<(F::Carry, B::Carry)>> {
+        module_call(
+            self,
+            "forward",
+            |call| {
+                call.positional(x);
+                args.record(call);
+            },
+            || {
+                let (carry, y) = self.run(x, &args)?;
+                Ok(if args.return_carry.unwrap_or(self.return_carry) {
+                    RnnOutput::WithCarry(carry, y)
+                } else {
+                    RnnOutput::Outputs(y)
+                })
+            },
+        )
+    }
+
+    fn run(
+        &self,
+        x: &Tensor,
+        args: &RnnArgs<(F::Carry, B::Carry)>,
+    ) -> Result<((F::Carry, B::Carry), Tensor)> {
+        let time_major = args.time_major.unwrap_or(self.time_major);
+        let (forward_carry, backward_carry) = match &args.initial_carry {
+            Some((f, b)) => (Some(f.clone()), Some(b.clone())),
+            None => (None, None),
+        };
+        let forward = self.forward_rnn.forward_with(
+            x,
+            RnnArgs {
+                reverse: Some(false),
+                ..inner_args(forward_carry, args.seq_lengths.clone(), time_major)
+            },
+        )?;
+        let backward = self.backward_rnn.forward_with(
+            x,
+            RnnArgs {
+                reverse: Some(true),
+                keep_order: Some(true),
+                ..inner_args(backward_carry, args.seq_lengths.clone(), time_major)
+            },
+        )?;
+        let (RnnOutput::WithCarry(cf, yf), RnnOutput::WithCarry(cb, yb)) = (forward, backward)
+        else {
+            return Err(Error::internal(
+                "an RNN called with return_carry returns its carry",
+            ));
+        };
+        Ok(((cf, cb), (self.merge_fn)(&yf, &yb)?))
+    }
+}
+
+impl<F: RNNCell, B: RNNCell> Tabulate for Bidirectional<F, B> {
+    fn type_name(&self) -> &'static str {
+        "Bidirectional"
+    }
+
+    fn visit_submodules(&self, visitor: &mut dyn Visitor) {
+        visitor.visit("forward_rnn", &self.forward_rnn);
+        visitor.visit("backward_rnn", &self.backward_rnn);
     }
 
     fn identity(&self) -> Option<&ModuleIdentity> {

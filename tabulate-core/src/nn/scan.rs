@@ -401,6 +401,7 @@ fn passes<C: Carry, X: Carry, Y: Carry>(
         // The scanned variables leave the loop stacked, after the outputs (`(y, scan_vars)`).
         let mut stacked = y.clone();
         stacked.extend(trace::scanned_variable_values());
+        let sliced = !var_axes.is_empty() || in_axes.iter().any(Option::is_some);
         out_axes.extend(var_axes);
         // One `while` stacks every output along one axis; JAX stacks along 0 and moves
         // the axis after the loop (a transpose: free), which is what differing axes take.
@@ -408,7 +409,7 @@ fn passes<C: Carry, X: Carry, Y: Carry>(
             Some(&first) if out_axes.iter().all(|&a| a == first) => first,
             _ => 0,
         };
-        let mut out = lax::loop_exit(&carry, &stacked, length, common, options.reverse)?;
+        let mut out = lax::loop_exit(&carry, &stacked, length, common, options.reverse, sliced)?;
         let mut ys = out.split_off(carry.len());
         let vars = ys.split_off(y.len());
         let var_axes = out_axes.split_off(y.len());

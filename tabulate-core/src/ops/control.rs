@@ -54,7 +54,9 @@ pub(super) fn loop_exit_spec(
     Ok(out)
 }
 
-/// The forward `while`'s own ops: it runs backwards when the scan is `reverse`.
+/// The forward `while`'s own ops: the reversed index when the scan is `reverse` and the
+/// index is used (JAX's loop body is dead-code eliminated: a loop that slices and stacks
+/// nothing computes no index).
 pub(super) fn loop_exit_cost(reverse: bool) -> Cost {
     Cost::flops(if reverse {
         BACKWARD_LOOP_FLOPS

@@ -187,12 +187,16 @@ pub(crate) enum Prim {
     /// One step's slice of a scanned input along `axis`.
     LoopSlice { axis: usize },
     /// The end of a forward `while`: `carries` final carries, then each step's outputs
-    /// stacked (`length` steps) along `axis`; `reverse` runs the steps from the last.
+    /// stacked (`length` steps) along `axis`; `reverse` runs the steps from the last;
+    /// `sliced` if the body reads per-step slices (scanned inputs, or the residuals a
+    /// differentiated loop stacks), which with the stacked outputs make its step index
+    /// live.
     LoopExit {
         carries: usize,
         length: usize,
         axis: usize,
         reverse: bool,
+        sliced: bool,
     },
     /// On the linear tape only: a loop's entry, mapping the tangents of its first
     /// `scanned` inputs (initial carries, scanned inputs) and of its invariants to the
@@ -408,7 +412,12 @@ impl Prim {
             Prim::RandomFoldIn => random::fold_in_cost(),
             Prim::Iota2x32 { shape } => random::iota_2x32_cost(shape),
             Prim::Threefry2x32 => random::threefry_cost(inputs[1]),
-            Prim::LoopExit { reverse, .. } => control::loop_exit_cost(*reverse),
+            Prim::LoopExit {
+                reverse,
+                sliced,
+                carries,
+                ..
+            } => control::loop_exit_cost(*reverse && (*sliced || inputs.len() > *carries)),
             Prim::LoopBackwardExit { reverse, .. } => control::loop_backward_exit_cost(*reverse),
         }
     }

@@ -253,8 +253,9 @@ pub(crate) fn leave_scanned_variables(stacked: &[Tensor]) {
             let v = trace.variables.get(*var);
             (v.collection.clone(), v.path.segments(), v.name.clone())
         });
-        let (written, read): (Vec<_>, Vec<_>) =
-            vars.into_iter().partition(|(var, _)| scope.written.contains(var));
+        let (written, read): (Vec<_>, Vec<_>) = vars
+            .into_iter()
+            .partition(|(var, _)| scope.written.contains(var));
         for ((var, _), value) in written.into_iter().zip(stacked) {
             let v = trace.value_of(value);
             trace.variables.set_current(var, v, value.clone());
