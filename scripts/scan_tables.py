@@ -1,0 +1,159 @@
+"""Real Flax tables of the lifted scan, `RNN`'s options and `Bidirectional`, for
+`tests/scan.rs` and `tests/flax_summary_test_scan.rs`.
+
+Writes `tests/scan/tables.json`: `{name: table text}`, each the plain text `nn.tabulate`
+returns with Flax's test console (`force_terminal=False, no_color=True, width=10_000`, as
+`tests/linen/summary_test.py` has it). `summary_test_*` are the two tests of Flax's
+`tests/linen/summary_test.py` that use `nn.scan` (`test_lifted_transform`,
+`test_lifted_transform_no_rename`), with the same models and call.
+
+Run (from the repository root):
+
+    PYTHONHASHSEED=0 JAX_PLATFORMS=cpu /work/venv/bin/python scripts/scan_tables.py
+
+Reference environment: jax 0.10.2, flax 0.12.8 (CPU).
+"""
+
+import json
+import os
+
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+from jax import random
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, 'tests', 'scan', 'tables.json')
+CONSOLE_TEST_KWARGS = dict(force_terminal=False, no_color=True, width=10_000)
+
+
+# --- Flax's tests/linen/summary_test.py -------------------------------------------------
+class LSTM(nn.Module):
+  features: int
+  rename: bool
+
+  @nn.compact
+  def __call__(self, x):
+    carry = nn.LSTMCell(self.features).initialize_carry(random.key(0), x[:, 0].shape)
+    ScanLSTM = nn.scan(
+      nn.LSTMCell,
+      variable_broadcast='params',
+      split_rngs={'params': False},
+      in_axes=1,
+      out_axes=1,
+    )
+    if self.rename:
+      return ScanLSTM(self.features, name='ScanLSTM')(carry, x)
+    return ScanLSTM(self.features)(carry, x)
+
+
+# --- a user cell --------------------------------------------------------------------------
+class Cell(nn.Module):
+  @nn.compact
+  def __call__(self, c, x):
+    h = nn.tanh(nn.Dense(4)(x) + nn.Dense(4, use_bias=False)(c))
+    return h, nn.Dense(3)(h)
+
+
+class Broadcast(nn.Module):
+  """`Cell` scanned over axis 1 with shared parameters."""
+
+  reverse: bool = False
+  out_axes: int = 1
+
+  @nn.compact
+  def __call__(self, x):
+    ScanCell = nn.scan(Cell, variable_broadcast='params', split_rngs={'params': False},
+                       in_axes=1, out_axes=self.out_axes, reverse=self.reverse)
+    return ScanCell()(jnp.zeros((x.shape[0], 4)), x)
+
+
+class Stacked(nn.Module):
+  """`Cell` scanned over axis 1 with parameters stacked per step."""
+
+  @nn.compact
+  def __call__(self, x):
+    ScanCell = nn.scan(Cell, variable_axes={'params': 0}, split_rngs={'params': True},
+                       in_axes=1, out_axes=1)
+    return ScanCell(name='steps')(jnp.zeros((x.shape[0], 4)), x)
+
+
+class Outer(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    return Broadcast()(x)
+
+
+# --- flax.linen.scan's docstring: layers scanned with `length` ---------------------------
+class ResidualMLPBlock(nn.Module):
+  @nn.compact
+  def __call__(self, x, _):
+    h = nn.Dense(features=2)(x)
+    h = nn.relu(h)
+    return x + h, None
+
+
+class ResidualMLP(nn.Module):
+  n_layers: int = 4
+
+  @nn.compact
+  def __call__(self, x):
+    ScanMLP = nn.scan(
+      ResidualMLPBlock, variable_axes={'params': 0},
+      variable_broadcast=False, split_rngs={'params': True},
+      length=self.n_layers)
+    x, _ = ScanMLP()(x, None)
+    return x
+
+
+# --- RNN's keywords and Bidirectional ----------------------------------------------------
+class RnnKeywords(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    carry, y = nn.RNN(nn.GRUCell(4))(x, return_carry=True, reverse=True, keep_order=True)
+    z = nn.RNN(nn.SimpleCell(3), time_major=True)(y)
+    return carry, z
+
+
+class Bidir(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    return nn.Bidirectional(nn.RNN(nn.LSTMCell(4)), nn.RNN(nn.SimpleCell(3)),
+                            return_carry=True)(x)
+
+
+def table(model, *args, **kw):
+  opts = dict(compute_flops=True, compute_vjp_flops=True)
+  opts.update(kw.pop('options', {}))
+  return model.tabulate(random.key(0), *args, console_kwargs=CONSOLE_TEST_KWARGS, **opts, **kw)
+
+
+def main():
+  seq = jnp.ones((2, 5, 3))
+  tables = {
+    'summary_test_lifted_transform':
+      table(LSTM(features=128, rename=True), x=jnp.ones((32, 128, 64))),
+    'summary_test_lifted_transform_no_rename':
+      table(LSTM(features=128, rename=False), x=jnp.ones((32, 128, 64))),
+    'broadcast': table(Broadcast(), seq),
+    'broadcast_reverse_out0': table(Broadcast(reverse=True, out_axes=0), seq),
+    'stacked': table(Stacked(), seq),
+    'stacked_depth1': table(Stacked(), seq, options={'depth': 1}),
+    'outer_show_repeated': table(Outer(), seq, options={
+      'show_repeated': True, 'compute_flops': False, 'compute_vjp_flops': False}),
+    'residual_mlp': table(ResidualMLP(n_layers=4), jnp.ones((1, 2))),
+    'rnn_keywords': table(RnnKeywords(), seq),
+    'bidirectional': table(Bidir(), seq),
+  }
+  os.makedirs(os.path.dirname(OUT), exist_ok=True)
+  with open(OUT, 'w') as f:
+    json.dump({'generator': 'scripts/scan_tables.py', 'tables': tables}, f, indent=1,
+              sort_keys=True)
+    f.write('\n')
+  print(f'wrote {len(tables)} tables to {os.path.relpath(OUT, ROOT)}')
+
+
+if __name__ == '__main__':
+  main()

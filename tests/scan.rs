@@ -1,0 +1,366 @@
+//! The lifted `nn::scan` used directly on a user cell (a `#[derive(Tabulate)]` module with
+//! `#[forward]`), `RNN`'s keywords and `Bidirectional`, against real Flax 0.12.8: every
+//! table is Flax's text (`tests/scan/tables.json`, made by `scripts/scan_tables.py`),
+//! FLOPs and VJP FLOPs included.
+
+use std::path::Path;
+
+use serde_json::Value as Json;
+use tabulate::nn::{self, Bidirectional, Dense, GRUCell, LSTMCell, RNN, RnnArgs, SimpleCell};
+use tabulate::prelude::*;
+use tabulate::{RenderOptions, Tabulator};
+
+/// Flax's table `name`.
+fn flax(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scan/tables.json");
+    let data: Json = serde_json::from_str(&std::fs::read_to_string(path).expect("tables.json"))
+        .expect("valid JSON");
+    data["tables"][name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no table {name}"))
+        .to_string()
+}
+
+/// Our table as Flax's test console renders it (plain, as wide as it needs).
+fn ours<M: Tabulate, R: tabulate::ForwardOutput>(
+    options: impl FnOnce(Tabulator<'_, M>) -> Tabulator<'_, M>,
+    model: &M,
+    f: impl FnOnce(&M) -> R,
+) -> String {
+    let summary = options(tabulate(model).compute_flops(true).compute_vjp_flops(true))
+        .run(f)
+        .expect("the model runs");
+    summary.render(&RenderOptions::new().width(10_000))
+}
+
+fn assert_same(actual: &str, expected: &str, what: &str) {
+    if actual == expected {
+        return;
+    }
+    let (a, e): (Vec<&str>, Vec<&str>) = (actual.lines().collect(), expected.lines().collect());
+    let line = a
+        .iter()
+        .zip(&e)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(e.len()));
+    panic!(
+        "{what}: first difference at line {}\n  ours: {:?}\n  flax: {:?}\n\nours:\n{actual}\nflax:\n{expected}",
+        line + 1,
+        a.get(line),
+        e.get(line)
+    );
+}
+
+fn seq() -> Tensor {
+    Tensor::new(DType::F32, [2, 5, 3])
+}
+
+/// Flax's `Cell`: `h = tanh(Dense(4)(x) + Dense(4, use_bias=False)(c))`, `(h, Dense(3)(h))`.
+#[derive(Tabulate)]
+struct Cell;
+
+impl Cell {
+    #[forward]
+    fn forward(&self, c: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let h = Dense::new(4)
+            .forward(x)?
+            .add(&Dense::new(4).use_bias(false).forward(c)?)?;
+        let h = nn::tanh(&h)?;
+        Ok((h.clone(), Dense::new(3).forward(&h)?))
+    }
+}
+
+/// `Cell` scanned over axis 1 with shared parameters.
+#[derive(Tabulate)]
+struct Broadcast {
+    #[tabulate(skip)]
+    reverse: bool,
+    #[tabulate(skip)]
+    out_axes: isize,
+}
+
+impl Broadcast {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let scan = nn::scan(Cell)
+            .variable_broadcast("params")
+            .split_rngs([("params", false)])
+            .in_axes(1)
+            .out_axes(self.out_axes)
+            .reverse(self.reverse);
+        let c = Tensor::zeros(DType::F32, [x.dim(0)?, 4])?;
+        scan.call(&c, x, |cell, c, x| cell.forward(c, x))
+    }
+}
+
+#[test]
+fn scanned_user_cell_with_broadcast_parameters() {
+    let model = Broadcast {
+        reverse: false,
+        out_axes: 1,
+    };
+    let x = seq();
+    assert_same(
+        &ours(|t| t, &model, |m| m.forward(&x)),
+        &flax("broadcast"),
+        "broadcast",
+    );
+}
+
+/// `reverse=True`: the forward `while` computes a reversed index (+2); `out_axes=0`
+/// stacks the outputs time-major.
+#[test]
+fn reversed_scan_stacking_along_another_axis() {
+    let model = Broadcast {
+        reverse: true,
+        out_axes: 0,
+    };
+    let x = seq();
+    assert_same(
+        &ours(|t| t, &model, |m| m.forward(&x)),
+        &flax("broadcast_reverse_out0"),
+        "broadcast_reverse_out0",
+    );
+}
+
+/// `Cell` scanned with `variable_axes={'params': 0}` and `name='steps'`.
+#[derive(Tabulate)]
+struct Stacked;
+
+impl Stacked {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let scan = nn::scan(Cell)
+            .variable_axes([("params", 0)])
+            .split_rngs([("params", true)])
+            .in_axes(1)
+            .out_axes(1)
+            .name("steps");
+        let c = Tensor::zeros(DType::F32, [x.dim(0)?, 4])?;
+        scan.call(&c, x, |cell, c, x| cell.forward(c, x))
+    }
+}
+
+/// Parameters stacked per step: each row shows `float32[5,…]` and costs one step, and
+/// the root's VJP takes the per-step cotangents out of the loop (790, not 649).
+#[test]
+fn scanned_user_cell_with_stacked_parameters() {
+    let x = seq();
+    assert_same(
+        &ours(|t| t, &Stacked, |m| m.forward(&x)),
+        &flax("stacked"),
+        "stacked",
+    );
+    assert_same(
+        &ours(|t| t.depth(1), &Stacked, |m| m.forward(&x)),
+        &flax("stacked_depth1"),
+        "stacked_depth1",
+    );
+}
+
+/// `Broadcast` inside another module.
+#[derive(Tabulate)]
+struct Outer;
+
+impl Outer {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        Broadcast {
+            reverse: false,
+            out_axes: 1,
+        }
+        .forward(x)
+    }
+}
+
+/// With `show_repeated`: the `<lambda>` call Flax's lifted scan records on the root path
+/// (type `ScanCell`), then the body's second trace as repeated rows.
+#[test]
+fn repeated_rows_of_a_nested_scan() {
+    let x = seq();
+    let table = ours(
+        |t| {
+            t.show_repeated(true)
+                .compute_flops(false)
+                .compute_vjp_flops(false)
+        },
+        &Outer,
+        |m| m.forward(&x),
+    );
+    assert_same(&table, &flax("outer_show_repeated"), "outer_show_repeated");
+}
+
+/// `ResidualMLPBlock` of `flax.linen.scan`'s docstring: `(x + relu(Dense(2)(x)), None)`.
+#[derive(Tabulate)]
+struct ResidualMLPBlock;
+
+impl ResidualMLPBlock {
+    #[forward]
+    fn forward(&self, x: &Tensor, _none: &()) -> Result<(Tensor, ())> {
+        let h = nn::relu(&Dense::new(2).forward(x)?)?;
+        Ok((x.add(&h)?, ()))
+    }
+}
+
+/// The docstring's `ResidualMLP`: four layers scanned with `length`, no scanned input.
+#[derive(Tabulate)]
+struct ResidualMLP;
+
+impl ResidualMLP {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let scan = nn::scan(ResidualMLPBlock)
+            .variable_axes([("params", 0)])
+            .variable_broadcast(false)
+            .split_rngs([("params", true)])
+            .length(4);
+        Ok(scan
+            .call(x, &(), |block, x, none| block.forward(x, none))?
+            .0)
+    }
+}
+
+#[test]
+fn layers_scanned_with_a_length() {
+    let x = Tensor::new(DType::F32, [1, 2]);
+    assert_same(
+        &ours(|t| t, &ResidualMLP, |m| m.forward(&x)),
+        &flax("residual_mlp"),
+        "residual_mlp",
+    );
+}
+
+/// `RNN(GRUCell(4))(x, return_carry=True, reverse=True, keep_order=True)`, then a
+/// time-major `RNN(SimpleCell(3))`.
+#[derive(Tabulate)]
+struct RnnKeywords;
+
+impl RnnKeywords {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let out = RNN::new(GRUCell::new(4)).forward_with(
+            x,
+            RnnArgs::new()
+                .return_carry(true)
+                .reverse(true)
+                .keep_order(true),
+        )?;
+        let carry = out.carry().expect("return_carry").clone();
+        let z = RNN::new(SimpleCell::new(3))
+            .time_major(true)
+            .forward(out.outputs())?;
+        Ok((carry, z))
+    }
+}
+
+#[test]
+fn rnn_keywords_and_time_major() {
+    let x = seq();
+    assert_same(
+        &ours(|t| t, &RnnKeywords, |m| m.forward(&x)),
+        &flax("rnn_keywords"),
+        "rnn_keywords",
+    );
+}
+
+/// `Bidirectional(RNN(LSTMCell(4)), RNN(SimpleCell(3)), return_carry=True)`.
+#[derive(Tabulate)]
+struct Bidir;
+
+impl Bidir {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<nn::RnnOutput<((Tensor, Tensor), Tensor)>> {
+        Bidirectional::new(RNN::new(LSTMCell::new(4)), RNN::new(SimpleCell::new(3)))
+            .return_carry(true)
+            .forward_with(x, RnnArgs::new())
+    }
+}
+
+#[test]
+fn bidirectional_with_its_carries() {
+    let x = seq();
+    assert_same(
+        &ours(|t| t, &Bidir, |m| m.forward(&x)),
+        &flax("bidirectional"),
+        "bidirectional",
+    );
+}
+
+/// Flax's default scan lifts no collection: a cell with parameters is an error there
+/// (`ScopeCollectionNotFound`) and here, naming the variable, its module and the fix.
+#[derive(Tabulate)]
+struct Unlifted;
+
+impl Unlifted {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let c = Tensor::zeros(DType::F32, [5, 4])?;
+        nn::scan(Cell).call(&c, x, |cell, c, x| cell.forward(c, x))
+    }
+}
+
+#[test]
+fn a_collection_neither_broadcast_nor_scanned_is_an_error() {
+    let x = Tensor::new(DType::F32, [2, 5, 3]);
+    let error = tabulate(&Unlifted)
+        .run(|m| m.forward(&x))
+        .expect_err("params are not lifted");
+    assert_eq!(
+        error.to_string(),
+        "ScanCell_0/Dense_0 (Dense): scan: variable `kernel` of collection `params` is made \
+         inside a scan that neither broadcasts (variable_broadcast) nor scans \
+         (variable_axes) `params`"
+    );
+}
+
+/// Lengths that disagree, and a carry that changes shape, are errors located at the
+/// module that called the scan.
+#[derive(Tabulate)]
+struct BadScan {
+    #[tabulate(skip)]
+    case: u8,
+}
+
+impl BadScan {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let scan = nn::scan(Cell).variable_broadcast("params");
+        match self.case {
+            0 => {
+                let c = Tensor::zeros(DType::F32, [2, 4])?;
+                let other = Tensor::new(DType::F32, [3, 2, 3]);
+                let (c, ys) =
+                    scan.call(&c, &vec![x.clone(), other], |cell, c, xs: &Vec<Tensor>| {
+                        let (c, y) = cell.forward(c, &xs[0])?;
+                        Ok((c, vec![y]))
+                    })?;
+                Ok((c, ys[0].clone()))
+            }
+            _ => {
+                let c = Tensor::zeros(DType::F32, [2, 7])?;
+                scan.call(&c, x, |cell, c, x| cell.forward(c, x))
+            }
+        }
+    }
+}
+
+#[test]
+fn inconsistent_lengths_and_carries_are_errors() {
+    let x = Tensor::new(DType::F32, [5, 2, 3]);
+    let error = tabulate(&BadScan { case: 0 })
+        .run(|m| m.forward(&x))
+        .expect_err("lengths 5 and 3");
+    assert_eq!(
+        error.to_string(),
+        "BadScan: scan: inconsistent scan lengths [5, 3]"
+    );
+    // `jax.lax.scan`: "the input carry and the output carry must have equal types".
+    let error = tabulate(&BadScan { case: 1 })
+        .run(|m| m.forward(&x))
+        .expect_err("a [2,7] carry comes out [2,4]");
+    assert_eq!(
+        error.to_string(),
+        "BadScan: scan: the body's carry output [float32[2,4]] differs from its carry input \
+         [float32[2,7]]"
+    );
+}
