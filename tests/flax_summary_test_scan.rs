@@ -24,6 +24,7 @@ fn flax(name: &str) -> String {
 /// `summary_test.py`'s `LSTM`: an `LSTMCell` scanned over axis 1 with broadcast
 /// parameters, named `ScanLSTM` (or auto-named `ScanLSTMCell_0`).
 #[derive(Tabulate)]
+#[allow(clippy::upper_case_acronyms)] // Flax's class name, shown in the table
 struct LSTM {
     features: usize,
     rename: bool,
@@ -44,7 +45,7 @@ impl LSTM {
         } else {
             scan
         };
-        scan.call(&carry, x, |cell, c, x| cell.forward(c, x))
+        scan.call(&carry, x, LSTMCell::forward)
     }
 }
 

@@ -89,7 +89,7 @@ impl Broadcast {
             .out_axes(self.out_axes)
             .reverse(self.reverse);
         let c = Tensor::zeros(DType::F32, [x.dim(0)?, 4])?;
-        scan.call(&c, x, |cell, c, x| cell.forward(c, x))
+        scan.call(&c, x, Cell::forward)
     }
 }
 
@@ -137,7 +137,7 @@ impl Stacked {
             .out_axes(1)
             .name("steps");
         let c = Tensor::zeros(DType::F32, [x.dim(0)?, 4])?;
-        scan.call(&c, x, |cell, c, x| cell.forward(c, x))
+        scan.call(&c, x, Cell::forward)
     }
 }
 
@@ -214,9 +214,7 @@ impl ResidualMLP {
             .variable_broadcast(false)
             .split_rngs([("params", true)])
             .length(4);
-        Ok(scan
-            .call(x, &(), |block, x, none| block.forward(x, none))?
-            .0)
+        Ok(scan.call(x, &(), ResidualMLPBlock::forward)?.0)
     }
 }
 
@@ -240,7 +238,7 @@ impl RnnKeywords {
     fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let out = RNN::new(GRUCell::new(4)).forward_with(
             x,
-            RnnArgs::new()
+            &RnnArgs::new()
                 .return_carry(true)
                 .reverse(true)
                 .keep_order(true),
@@ -272,7 +270,7 @@ impl Bidir {
     fn forward(&self, x: &Tensor) -> Result<nn::RnnOutput<((Tensor, Tensor), Tensor)>> {
         Bidirectional::new(RNN::new(LSTMCell::new(4)), RNN::new(SimpleCell::new(3)))
             .return_carry(true)
-            .forward_with(x, RnnArgs::new())
+            .forward_with(x, &RnnArgs::new())
     }
 }
 
@@ -295,7 +293,7 @@ impl Unlifted {
     #[forward]
     fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let c = Tensor::zeros(DType::F32, [5, 4])?;
-        nn::scan(Cell).call(&c, x, |cell, c, x| cell.forward(c, x))
+        nn::scan(Cell).call(&c, x, Cell::forward)
     }
 }
 
@@ -318,28 +316,24 @@ fn a_collection_neither_broadcast_nor_scanned_is_an_error() {
 #[derive(Tabulate)]
 struct BadScan {
     #[tabulate(skip)]
-    case: u8,
+    two_inputs: bool,
 }
 
 impl BadScan {
     #[forward]
     fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let scan = nn::scan(Cell).variable_broadcast("params");
-        match self.case {
-            0 => {
-                let c = Tensor::zeros(DType::F32, [2, 4])?;
-                let other = Tensor::new(DType::F32, [3, 2, 3]);
-                let (c, ys) =
-                    scan.call(&c, &vec![x.clone(), other], |cell, c, xs: &Vec<Tensor>| {
-                        let (c, y) = cell.forward(c, &xs[0])?;
-                        Ok((c, vec![y]))
-                    })?;
-                Ok((c, ys[0].clone()))
-            }
-            _ => {
-                let c = Tensor::zeros(DType::F32, [2, 7])?;
-                scan.call(&c, x, |cell, c, x| cell.forward(c, x))
-            }
+        if self.two_inputs {
+            let c = Tensor::zeros(DType::F32, [2, 4])?;
+            let other = Tensor::new(DType::F32, [3, 2, 3]);
+            let (c, ys) = scan.call(&c, &vec![x.clone(), other], |cell, c, xs: &Vec<Tensor>| {
+                let (c, y) = cell.forward(c, &xs[0])?;
+                Ok((c, vec![y]))
+            })?;
+            Ok((c, ys[0].clone()))
+        } else {
+            let c = Tensor::zeros(DType::F32, [2, 7])?;
+            scan.call(&c, x, Cell::forward)
         }
     }
 }
@@ -347,7 +341,7 @@ impl BadScan {
 #[test]
 fn inconsistent_lengths_and_carries_are_errors() {
     let x = Tensor::new(DType::F32, [5, 2, 3]);
-    let error = tabulate(&BadScan { case: 0 })
+    let error = tabulate(&BadScan { two_inputs: true })
         .run(|m| m.forward(&x))
         .expect_err("lengths 5 and 3");
     assert_eq!(
@@ -355,7 +349,7 @@ fn inconsistent_lengths_and_carries_are_errors() {
         "BadScan: scan: inconsistent scan lengths [5, 3]"
     );
     // `jax.lax.scan`: "the input carry and the output carry must have equal types".
-    let error = tabulate(&BadScan { case: 1 })
+    let error = tabulate(&BadScan { two_inputs: false })
         .run(|m| m.forward(&x))
         .expect_err("a [2,7] carry comes out [2,4]");
     assert_eq!(

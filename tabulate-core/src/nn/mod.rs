@@ -28,7 +28,7 @@ pub use linear::{Dense, DenseGeneral, Einsum, Embed};
 pub use normalization::{BatchNorm, GroupNorm, LayerNorm, RMSNorm};
 pub use pooling::{PoolPadding, avg_pool, max_pool, min_pool};
 pub use recurrent::{
-    Bidirectional, GRUCell, LSTMCell, RNN, RNNCell, RnnArgs, RnnOutput, SimpleCell,
+    BiCarry, Bidirectional, GRUCell, LSTMCell, RNN, RNNCell, RnnArgs, RnnOutput, SimpleCell,
 };
 pub use scan::{Carry, Collections, Scan, ScanAxes, ScanAxis, scan};
 pub use stochastic::Dropout;

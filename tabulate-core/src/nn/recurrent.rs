@@ -270,7 +270,7 @@ layer_common!(SimpleCell, "SimpleCell");
 ///
 /// let x = Tensor::new(DType::F32, [2, 5, 3]);
 /// let out = RNN::new(SimpleCell::new(4))
-///     .forward_with(&x, RnnArgs::new().return_carry(true).reverse(true))?;
+///     .forward_with(&x, &RnnArgs::new().return_carry(true).reverse(true))?;
 /// assert_eq!(out.carry().map(ToString::to_string), Some("float32[2,4]".to_string()));
 /// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
 /// # Ok::<(), tabulate::Error>(())
@@ -381,10 +381,10 @@ impl<C: Clone + Describe> RnnArgs<C> {
 ///
 /// ```
 /// use tabulate::prelude::*;
-/// use tabulate::nn::{RnnOutput, RNN, GRUCell};
+/// use tabulate::nn::{GRUCell, RNN, RnnArgs, RnnOutput};
 ///
 /// let x = Tensor::new(DType::F32, [2, 5, 3]);
-/// let out = RNN::new(GRUCell::new(4)).return_carry(true).forward_with(&x, Default::default())?;
+/// let out = RNN::new(GRUCell::new(4)).return_carry(true).forward_with(&x, &RnnArgs::new())?;
 /// assert!(matches!(out, RnnOutput::WithCarry(..)));
 /// # Ok::<(), tabulate::Error>(())
 /// ```
@@ -443,6 +443,7 @@ impl<C: Clone + Describe> Describe for RnnOutput<C> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::struct_excessive_bools)] // Flax's four attributes
 pub struct RNN<C> {
     /// The cell applied at every step.
     pub cell: C,
@@ -564,7 +565,11 @@ impl<C: RNNCell> RNN<C> {
     /// # Errors
     /// Inputs without a time and a feature axis; a carry of the wrong shape;
     /// `seq_lengths` with `reverse` or `return_carry` (not modelled).
-    pub fn forward_with(&self, x: &Tensor, args: RnnArgs<C::Carry>) -> Result<RnnOutput<C::Carry>> {
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        args: &RnnArgs<C::Carry>,
+    ) -> Result<RnnOutput<C::Carry>> {
         module_call(
             self,
             "forward",
@@ -573,7 +578,7 @@ impl<C: RNNCell> RNN<C> {
                 args.record(call);
             },
             || {
-                let (carry, y) = self.run(x, &args)?;
+                let (carry, y) = self.run(x, args)?;
                 Ok(if args.return_carry.unwrap_or(self.return_carry) {
                     RnnOutput::WithCarry(carry, y)
                 } else {
@@ -607,13 +612,12 @@ impl<C: RNNCell> RNN<C> {
         } else {
             x.clone()
         };
-        let carry = match &args.initial_carry {
-            Some(carry) => carry.clone(),
-            None => {
-                let mut step_shape = inputs.shape().dims().to_vec();
-                step_shape.remove(time_axis);
-                self.cell.initialize_carry(&step_shape)?
-            }
+        let carry = if let Some(carry) = &args.initial_carry {
+            carry.clone()
+        } else {
+            let mut step_shape = inputs.shape().dims().to_vec();
+            step_shape.remove(time_axis);
+            self.cell.initialize_carry(&step_shape)?
         };
         let axis = isize::try_from(time_axis).unwrap_or(0);
         let options = ScanOptions {
@@ -688,6 +692,9 @@ pub struct Bidirectional<F: RNNCell, B: RNNCell> {
     pub return_carry: bool,
     identity: ModuleIdentity,
 }
+
+/// The carries of a `Bidirectional`: the forward RNN's, then the backward one's.
+pub type BiCarry<F, B> = (<F as RNNCell>::Carry, <B as RNNCell>::Carry);
 
 /// What `Bidirectional` passes each of its RNNs: every keyword, `None`s included.
 fn inner_args<C>(initial: Option<C>, seq_lengths: Option<Tensor>, time_major: bool) -> RnnArgs<C> {
@@ -779,8 +786,8 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
     pub fn forward_with(
         &self,
         x: &Tensor,
-        args: RnnArgs<(F::Carry, B::Carry)>,
-    ) -> Result<RnnOutput<(F::Carry, B::Carry)>> {
+        args: &RnnArgs<BiCarry<F, B>>,
+    ) -> Result<RnnOutput<BiCarry<F, B>>> {
         module_call(
             self,
             "forward",
@@ -789,7 +796,7 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
                 args.record(call);
             },
             || {
-                let (carry, y) = self.run(x, &args)?;
+                let (carry, y) = self.run(x, args)?;
                 Ok(if args.return_carry.unwrap_or(self.return_carry) {
                     RnnOutput::WithCarry(carry, y)
                 } else {
@@ -799,11 +806,7 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
         )
     }
 
-    fn run(
-        &self,
-        x: &Tensor,
-        args: &RnnArgs<(F::Carry, B::Carry)>,
-    ) -> Result<((F::Carry, B::Carry), Tensor)> {
+    fn run(&self, x: &Tensor, args: &RnnArgs<BiCarry<F, B>>) -> Result<(BiCarry<F, B>, Tensor)> {
         let time_major = args.time_major.unwrap_or(self.time_major);
         let (forward_carry, backward_carry) = match &args.initial_carry {
             Some((f, b)) => (Some(f.clone()), Some(b.clone())),
@@ -811,14 +814,14 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
         };
         let forward = self.forward_rnn.forward_with(
             x,
-            RnnArgs {
+            &RnnArgs {
                 reverse: Some(false),
                 ..inner_args(forward_carry, args.seq_lengths.clone(), time_major)
             },
         )?;
         let backward = self.backward_rnn.forward_with(
             x,
-            RnnArgs {
+            &RnnArgs {
                 reverse: Some(true),
                 keep_order: Some(true),
                 ..inner_args(backward_carry, args.seq_lengths.clone(), time_major)

@@ -275,6 +275,9 @@ fn normalize(axis: isize, rank: usize, what: &str, spec: &dyn std::fmt::Display)
         })
 }
 
+/// One step of a scan's body: `(carry, x) -> (carry, y)`.
+pub(crate) type Step<'a, C, X, Y> = &'a dyn Fn(&C, &X) -> Result<(C, Y)>;
+
 /// Runs `body` over the steps of `xs`, as Flax's lifted scan (`flax.core.lift.scan` over
 /// `jax.lax.scan`): `(carry, ys)`. `lambda_of` is the module Flax records the `<lambda>`
 /// call of.
@@ -283,7 +286,7 @@ pub(crate) fn run<C: Carry, X: Carry, Y: Carry>(
     lambda_of: &dyn Tabulate,
     init: &C,
     xs: &X,
-    body: &dyn Fn(&C, &X) -> Result<(C, Y)>,
+    body: Step<'_, C, X, Y>,
 ) -> Result<(C, Y)> {
     if options.unroll != 1 {
         return Err(Error::invalid(format!(
@@ -355,7 +358,7 @@ fn passes<C: Carry, X: Carry, Y: Carry>(
     init: &[Tensor],
     parts: &[Tensor],
     in_axes: &[Option<usize>],
-    body: &dyn Fn(&C, &X) -> Result<(C, Y)>,
+    body: Step<'_, C, X, Y>,
 ) -> Result<(C, Y)> {
     // The loop's entries, in `jax.lax.scan`'s operand order: the carries, then the scanned
     // inputs (Flax's scanned variables first, then the arguments).
@@ -516,7 +519,7 @@ fn scan_type_name(inner: &'static str) -> &'static str {
 ///     .split_rngs([("params", false)])
 ///     .in_axes(1)
 ///     .out_axes(1)
-///     .call(&c, &x, |cell, c, x| cell.forward(c, x))?;
+///     .call(&c, &x, Cell::forward)?;
 /// assert_eq!((carry.to_string(), ys.to_string()), ("float32[2,4]".into(), "float32[2,5,4]".into()));
 /// # Ok::<(), tabulate::Error>(())
 /// ```

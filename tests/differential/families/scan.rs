@@ -115,7 +115,7 @@ impl FamilyLayer for ScanCell {
 
     fn call(&self, op: &Json, x: &Tensor) -> Result<Tensor> {
         let c = Tensor::zeros(x.dtype(), carry_shape(op, x))?;
-        Ok(self.0.call(&c, x, |cell, c, x| cell.forward(c, x))?.1)
+        Ok(self.0.call(&c, x, Cell::forward)?.1)
     }
 }
 
@@ -127,7 +127,7 @@ impl FamilyLayer for ScanBlock {
     }
 
     fn call(&self, _op: &Json, x: &Tensor) -> Result<Tensor> {
-        Ok(self.0.call(x, &(), |block, c, xs| block.forward(c, xs))?.0)
+        Ok(self.0.call(x, &(), Block::forward)?.0)
     }
 }
 
@@ -144,7 +144,7 @@ impl<C: RNNCell> FamilyLayer for ScanBuiltin<C> {
         let mut step = carry_shape(op, x);
         *step.last_mut().expect("a feature axis") = x.dim(-1)?;
         let c = self.0.module.initialize_carry(&step)?;
-        Ok(self.0.call(&c, x, |cell, c, x| cell.step(c, x))?.1)
+        Ok(self.0.call(&c, x, C::step)?.1)
     }
 }
 
@@ -160,7 +160,7 @@ impl<C: RNNCell> FamilyLayer for Rnn<C> {
         let opts = &op["opts"];
         if op["at"] == "init" {
             return if opts["return_carry"] == true {
-                Ok(self.0.forward_with(x, RnnArgs::new())?.outputs().clone())
+                Ok(self.0.forward_with(x, &RnnArgs::new())?.outputs().clone())
             } else {
                 self.0.forward(x)
             };
@@ -176,7 +176,7 @@ impl<C: RNNCell> FamilyLayer for Rnn<C> {
                 other => panic!("spec: RNN option {other}"),
             };
         }
-        Ok(match self.0.forward_with(x, args)? {
+        Ok(match self.0.forward_with(x, &args)? {
             RnnOutput::Outputs(y) | RnnOutput::WithCarry(_, y) => y,
         })
     }
@@ -215,7 +215,7 @@ impl<F: RNNCell, B: RNNCell> FamilyLayer for Bidir<F, B> {
 
     fn call(&self, _op: &Json, x: &Tensor) -> Result<Tensor> {
         if self.0.return_carry {
-            Ok(self.0.forward_with(x, RnnArgs::new())?.outputs().clone())
+            Ok(self.0.forward_with(x, &RnnArgs::new())?.outputs().clone())
         } else {
             self.0.forward(x)
         }
