@@ -80,6 +80,24 @@ class Stacked(nn.Module):
     return ScanCell(name='steps')(jnp.zeros((x.shape[0], 4)), x)
 
 
+class DropCell(nn.Module):
+  @nn.compact
+  def __call__(self, c, x):
+    h = nn.tanh(nn.Dense(4)(x) + nn.Dense(4, use_bias=False)(c))
+    return h, nn.Dropout(0.5)(h, deterministic=False)
+
+
+class Dropped(nn.Module):
+  """A stochastic cell: the `dropout` stream is not split, so every step draws from the
+  caller's key."""
+
+  @nn.compact
+  def __call__(self, x):
+    ScanCell = nn.scan(DropCell, variable_broadcast='params',
+                       split_rngs={'params': False, 'dropout': False}, in_axes=1, out_axes=1)
+    return ScanCell()(jnp.zeros((x.shape[0], 4)), x)
+
+
 class Outer(nn.Module):
   @nn.compact
   def __call__(self, x):
@@ -144,6 +162,9 @@ def main():
     'outer_show_repeated': table(Outer(), seq, options={
       'show_repeated': True, 'compute_flops': False, 'compute_vjp_flops': False}),
     'residual_mlp': table(ResidualMLP(n_layers=4), jnp.ones((1, 2))),
+    'dropout_not_split': Dropped().tabulate(
+      {'params': random.key(0), 'dropout': random.key(1)}, seq,
+      console_kwargs=CONSOLE_TEST_KWARGS, compute_flops=True, compute_vjp_flops=True),
     'rnn_keywords': table(RnnKeywords(), seq),
     'bidirectional': table(Bidir(), seq),
   }

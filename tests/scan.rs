@@ -358,3 +358,70 @@ fn inconsistent_lengths_and_carries_are_errors() {
          [float32[2,7]]"
     );
 }
+
+/// `DropCell`: `Cell`'s first half, then `Dropout(0.5)` drawing from `dropout`.
+#[derive(Tabulate)]
+struct DropCell;
+
+impl DropCell {
+    #[forward]
+    fn forward(&self, c: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let h = Dense::new(4)
+            .forward(x)?
+            .add(&Dense::new(4).use_bias(false).forward(c)?)?;
+        let h = nn::tanh(&h)?;
+        Ok((h.clone(), nn::Dropout::new(0.5).forward(&h, Some(false))?))
+    }
+}
+
+/// `DropCell` scanned with `split_rngs={'params': False, 'dropout': <split>}`.
+#[derive(Tabulate)]
+struct Dropped {
+    #[tabulate(skip)]
+    split: bool,
+}
+
+impl Dropped {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let scan = nn::scan(DropCell)
+            .variable_broadcast("params")
+            .split_rngs([("params", false), ("dropout", self.split)])
+            .in_axes(1)
+            .out_axes(1);
+        let c = Tensor::zeros(DType::F32, [x.dim(0)?, 4])?;
+        scan.call(&c, x, DropCell::forward)
+    }
+}
+
+/// A stream not split per step is the caller's key in every step: the loop's body draws
+/// from it once (XLA analyses the body once), as Flax's numbers show.
+#[test]
+fn random_stream_not_split_inside_a_scan() {
+    let x = seq();
+    assert_same(
+        &ours(
+            |t| t.rngs(["dropout"]),
+            &Dropped { split: false },
+            |m| m.forward(&x),
+        ),
+        &flax("dropout_not_split"),
+        "dropout_not_split",
+    );
+}
+
+/// A stream split per step is not modelled (Flax splits its key `length` ways outside the
+/// loop): an error naming the stream, not a wrong number.
+#[test]
+fn random_stream_split_per_step_is_an_error() {
+    let x = seq();
+    let error = tabulate(&Dropped { split: true })
+        .rngs(["dropout"])
+        .run(|m| m.forward(&x))
+        .expect_err("split dropout");
+    assert_eq!(
+        error.to_string(),
+        "ScanDropCell_0/Dropout_0 (Dropout): scan: random stream `dropout` is split per step \
+         (split_rngs), which is not modelled; draw it with split_rngs={'dropout': False}"
+    );
+}

@@ -290,6 +290,16 @@ pub struct RnnArgs<C> {
 
 impl<C: Clone + Describe> RnnArgs<C> {
     /// No keyword arguments: the module's attributes apply.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new())?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn new() -> RnnArgs<C> {
         RnnArgs {
@@ -304,6 +314,16 @@ impl<C: Clone + Describe> RnnArgs<C> {
     }
 
     /// `initial_carry=`: the carry the first step starts from (else the cell's zeros).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let h0 = Tensor::zeros(DType::F32, [2, 4])?;
+    /// let y = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().initial_carry(h0))?;
+    /// assert_eq!(y.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn initial_carry(mut self, carry: C) -> RnnArgs<C> {
         self.initial_carry = Some(carry);
@@ -313,6 +333,16 @@ impl<C: Clone + Describe> RnnArgs<C> {
     /// `seq_lengths=`: an integer array of shape `[batch…]` with each sequence's length.
     /// As in Flax it matters only with `reverse` (padding stays at the end) or
     /// `return_carry` (each sequence's last valid carry).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let lengths = Tensor::new(DType::I32, [2]);
+    /// let y = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().seq_lengths(lengths))?;
+    /// assert_eq!(y.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn seq_lengths(mut self, lengths: Tensor) -> RnnArgs<C> {
         self.seq_lengths = Some(lengths);
@@ -320,6 +350,15 @@ impl<C: Clone + Describe> RnnArgs<C> {
     }
 
     /// `return_carry=`: also return the final carry.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().return_carry(true))?;
+    /// assert!(out.carry().is_some());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn return_carry(mut self, yes: bool) -> RnnArgs<C> {
         self.return_carry = Some(yes);
@@ -327,6 +366,15 @@ impl<C: Clone + Describe> RnnArgs<C> {
     }
 
     /// `time_major=`: inputs are `[time, batch…, features]`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [5, 2, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().time_major(true))?;
+    /// assert_eq!(out.outputs().to_string(), "float32[5,2,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn time_major(mut self, yes: bool) -> RnnArgs<C> {
         self.time_major = Some(yes);
@@ -334,6 +382,15 @@ impl<C: Clone + Describe> RnnArgs<C> {
     }
 
     /// `reverse=`: process the sequence from its end.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().reverse(true))?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn reverse(mut self, yes: bool) -> RnnArgs<C> {
         self.reverse = Some(yes);
@@ -341,6 +398,15 @@ impl<C: Clone + Describe> RnnArgs<C> {
     }
 
     /// `keep_order=`: with `reverse`, flip the outputs back to the input's order.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let args = RnnArgs::new().reverse(true).keep_order(true);
+    /// assert_eq!(RNN::new(SimpleCell::new(4)).forward_with(&x, &args)?.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn keep_order(mut self, yes: bool) -> RnnArgs<C> {
         self.keep_order = Some(yes);
@@ -398,6 +464,15 @@ pub enum RnnOutput<C> {
 
 impl<C> RnnOutput<C> {
     /// Every step's output.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new())?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn outputs(&self) -> &Tensor {
         match self {
@@ -406,6 +481,15 @@ impl<C> RnnOutput<C> {
     }
 
     /// The final carry, with `return_carry`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new())?;
+    /// assert!(out.carry().is_none());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn carry(&self) -> Option<&C> {
         match self {
@@ -461,6 +545,13 @@ pub struct RNN<C> {
 
 impl<C: RNNCell> RNN<C> {
     /// An RNN of `cell`, with Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// assert!(!RNN::new(SimpleCell::new(4)).reverse);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(cell: C) -> RNN<C> {
         RNN {
             cell,
@@ -478,6 +569,14 @@ impl<C: RNNCell> RNN<C> {
     }
 
     /// Names the module, as Flax's `name=`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).name("encoder");
+    /// # let _ = rnn;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> RNN<C> {
         self.identity.set_name(name);
@@ -485,6 +584,14 @@ impl<C: RNNCell> RNN<C> {
     }
 
     /// Sets `time_major`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let y = RNN::new(SimpleCell::new(4)).time_major(true).forward(&Tensor::new(DType::F32, [5, 2, 3]))?;
+    /// assert_eq!(y.to_string(), "float32[5,2,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn time_major(mut self, yes: bool) -> RNN<C> {
         self.time_major = yes;
@@ -492,6 +599,15 @@ impl<C: RNNCell> RNN<C> {
     }
 
     /// Sets `return_carry`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).return_carry(true);
+    /// let out = rnn.forward_with(&Tensor::new(DType::F32, [2, 5, 3]), &RnnArgs::new())?;
+    /// assert_eq!(out.carry().map(ToString::to_string), Some("float32[2,4]".into()));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn return_carry(mut self, yes: bool) -> RNN<C> {
         self.return_carry = yes;
@@ -499,6 +615,14 @@ impl<C: RNNCell> RNN<C> {
     }
 
     /// Sets `reverse`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let y = RNN::new(SimpleCell::new(4)).reverse(true).forward(&Tensor::new(DType::F32, [2, 5, 3]))?;
+    /// assert_eq!(y.to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn reverse(mut self, yes: bool) -> RNN<C> {
         self.reverse = yes;
@@ -506,6 +630,14 @@ impl<C: RNNCell> RNN<C> {
     }
 
     /// Sets `keep_order`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).reverse(true).keep_order(true);
+    /// assert_eq!(rnn.forward(&Tensor::new(DType::F32, [2, 5, 3]))?.to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn keep_order(mut self, yes: bool) -> RNN<C> {
         self.keep_order = yes;
@@ -513,6 +645,14 @@ impl<C: RNNCell> RNN<C> {
     }
 
     /// Sets the scan's `unroll` (only 1 is modelled).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).unroll(1);
+    /// assert!(rnn.forward(&Tensor::new(DType::F32, [2, 5, 3])).is_ok());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn unroll(mut self, unroll: usize) -> RNN<C> {
         self.scan.unroll = unroll;
@@ -520,6 +660,14 @@ impl<C: RNNCell> RNN<C> {
     }
 
     /// Sets the scan's `variable_broadcast` (default `'params'`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).variable_broadcast("params");
+    /// assert!(rnn.forward(&Tensor::new(DType::F32, [2, 5, 3])).is_ok());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn variable_broadcast(mut self, collections: impl Into<Collections>) -> RNN<C> {
         self.scan.variable_broadcast = collections.into();
@@ -527,6 +675,14 @@ impl<C: RNNCell> RNN<C> {
     }
 
     /// Sets the scan's `variable_axes` (default none).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).variable_axes([("params", 0)]);
+    /// assert!(rnn.forward(&Tensor::new(DType::F32, [2, 5, 3])).is_ok());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn variable_axes<const N: usize>(mut self, axes: [(&str, isize); N]) -> RNN<C> {
         self.scan.variable_axes = axes.iter().map(|(c, a)| ((*c).to_string(), *a)).collect();
@@ -534,6 +690,14 @@ impl<C: RNNCell> RNN<C> {
     }
 
     /// Sets the scan's `split_rngs` (default `{'params': False}`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).split_rngs([("params", true)]);
+    /// # let _ = rnn;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn split_rngs<const N: usize>(mut self, splits: [(&str, bool); N]) -> RNN<C> {
         self.scan.split_rngs = splits.iter().map(|(s, b)| ((*s).to_string(), *b)).collect();
@@ -545,6 +709,14 @@ impl<C: RNNCell> RNN<C> {
     /// # Errors
     /// Inputs without a time and a feature axis, and an `RNN` built with `return_carry`
     /// (use [`RNN::forward_with`]).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let y = RNN::new(SimpleCell::new(4)).forward(&Tensor::new(DType::F32, [2, 5, 3]))?;
+    /// assert_eq!(y.to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if self.return_carry {
             return Err(Error::invalid(
@@ -565,6 +737,15 @@ impl<C: RNNCell> RNN<C> {
     /// # Errors
     /// Inputs without a time and a feature axis; a carry of the wrong shape;
     /// `seq_lengths` with `reverse` or `return_carry` (not modelled).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().return_carry(true))?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward_with(
         &self,
         x: &Tensor,
@@ -694,6 +875,18 @@ pub struct Bidirectional<F: RNNCell, B: RNNCell> {
 }
 
 /// The carries of a `Bidirectional`: the forward RNN's, then the backward one's.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{BiCarry, GRUCell, LSTMCell};
+///
+/// let carries: BiCarry<LSTMCell, GRUCell> = (
+///     (Tensor::zeros(DType::F32, [2, 4])?, Tensor::zeros(DType::F32, [2, 4])?),
+///     Tensor::zeros(DType::F32, [2, 3])?,
+/// );
+/// # let _ = carries;
+/// # Ok::<(), tabulate::Error>(())
+/// ```
 pub type BiCarry<F, B> = (<F as RNNCell>::Carry, <B as RNNCell>::Carry);
 
 /// What `Bidirectional` passes each of its RNNs: every keyword, `None`s included.
@@ -716,6 +909,14 @@ fn concatenate_last(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
     /// A bidirectional layer of two RNNs, with Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3)));
+    /// assert!(!bi.return_carry);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(forward_rnn: RNN<F>, backward_rnn: RNN<B>) -> Bidirectional<F, B> {
         Bidirectional {
             forward_rnn,
@@ -728,6 +929,14 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
     }
 
     /// Names the module, as Flax's `name=`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3))).name("bi");
+    /// # let _ = bi;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Bidirectional<F, B> {
         self.identity.set_name(name);
@@ -735,6 +944,15 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
     }
 
     /// Sets `merge_fn`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(4)))
+    ///     .merge_fn(|a, b| a.add(b));
+    /// assert_eq!(bi.forward(&Tensor::new(DType::F32, [2, 5, 3]))?.to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn merge_fn(
         mut self,
@@ -745,6 +963,14 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
     }
 
     /// Sets `time_major`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3))).time_major(true);
+    /// assert_eq!(bi.forward(&Tensor::new(DType::F32, [5, 2, 3]))?.to_string(), "float32[5,2,7]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn time_major(mut self, yes: bool) -> Bidirectional<F, B> {
         self.time_major = yes;
@@ -752,6 +978,15 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
     }
 
     /// Sets `return_carry`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, RnnArgs, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3))).return_carry(true);
+    /// let out = bi.forward_with(&Tensor::new(DType::F32, [2, 5, 3]), &RnnArgs::new())?;
+    /// assert!(out.carry().is_some());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn return_carry(mut self, yes: bool) -> Bidirectional<F, B> {
         self.return_carry = yes;
@@ -763,6 +998,14 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
     /// # Errors
     /// As [`RNN::forward_with`], and a `Bidirectional` built with `return_carry` (use
     /// [`Bidirectional::forward_with`]).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3)));
+    /// assert_eq!(bi.forward(&Tensor::new(DType::F32, [2, 5, 3]))?.to_string(), "float32[2,5,7]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if self.return_carry {
             return Err(Error::invalid(
@@ -783,6 +1026,15 @@ impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
     ///
     /// # Errors
     /// As [`RNN::forward_with`].
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, RnnArgs, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3)));
+    /// let out = bi.forward_with(&Tensor::new(DType::F32, [2, 5, 3]), &RnnArgs::new().return_carry(true))?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,7]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward_with(
         &self,
         x: &Tensor,

@@ -331,7 +331,13 @@ pub(crate) fn run<C: Carry, X: Carry, Y: Carry>(
     };
     record_lambda(lambda_of);
     let rule = lift_rule(options);
-    trace::with_lifted(rule, length, || {
+    let split = options
+        .split_rngs
+        .iter()
+        .filter(|(_, split)| *split)
+        .map(|(stream, _)| stream.clone())
+        .collect();
+    trace::with_lifted(rule, split, length, || {
         passes(options, length, &init.parts(), &parts, &in_axes, body)
     })
 }
@@ -676,6 +682,19 @@ impl<M: Tabulate> Scan<M> {
     /// # Errors
     /// Inconsistent lengths, a carry that changes shape, a variable in a collection that
     /// is neither broadcast nor scanned, and whatever the step returns.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{self, LSTMCell, RNNCell};
+    ///
+    /// let cell = LSTMCell::new(8);
+    /// let carry = cell.initialize_carry(&[4, 3])?;
+    /// let xs = Tensor::new(DType::F32, [4, 12, 3]);
+    /// let scan = nn::scan(cell).variable_broadcast("params").in_axes(1).out_axes(1);
+    /// let (_, ys) = scan.call(&carry, &xs, LSTMCell::forward)?;
+    /// assert_eq!(ys.to_string(), "float32[4,12,8]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn call<C: Carry, X: Carry, Y: Carry>(
         &self,
         carry: &C,

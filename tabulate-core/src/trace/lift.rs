@@ -31,6 +31,8 @@ pub(crate) enum Lift {
 /// A scan whose body is running.
 pub(super) struct LiftScope {
     rule: Box<dyn Fn(&str) -> Lift>,
+    /// The random streams split per step (`split_rngs`).
+    split: Vec<String>,
     length: usize,
     /// Scanned variables, with the axis they are stacked along, in declaration order.
     vars: Vec<(VarId, usize)>,
@@ -143,6 +145,24 @@ impl Trace {
         Ok(view)
     }
 
+    /// An error if random stream `stream` is split per step by a scan running now: Flax
+    /// then splits its key `length` ways outside the loop, which is not modelled.
+    pub(super) fn check_split_stream(&self, stream: &str) -> Result<()> {
+        if self
+            .lifts
+            .iter()
+            .any(|scope| scope.split.iter().any(|s| s == stream))
+        {
+            return Err(self.error(ErrorKind::InvalidArgument {
+                what: format!(
+                    "scan: random stream `{stream}` is split per step (split_rngs), which is \
+                     not modelled; draw it with split_rngs={{'{stream}': False}}"
+                ),
+            }));
+        }
+        Ok(())
+    }
+
     /// Writes a scanned variable inside its scan: the step's value changes, or `None` when
     /// the variable is not scanned here.
     pub(super) fn write_lifted(&mut self, var: VarId, value: &Tensor) -> Option<()> {
@@ -161,15 +181,17 @@ impl Trace {
 }
 
 /// Runs `f` (a scan of `length` steps) with variables declared inside it lifted by
-/// `rule`.
+/// `rule`; `split` names the random streams split per step.
 pub(crate) fn with_lifted<T>(
     rule: Box<dyn Fn(&str) -> Lift>,
+    split: Vec<String>,
     length: usize,
     f: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
     let opened = with_trace(|trace| {
         trace.lifts.push(LiftScope {
             rule,
+            split,
             length,
             vars: Vec::new(),
             views: HashMap::new(),

@@ -507,6 +507,7 @@ impl Trace {
                 what: "drawing random numbers",
             }));
         }
+        self.check_split_stream(stream)?;
         // `params` is always there: Flax's `tabulate(model, key)` is `rngs={'params': key}`.
         if stream != "params" && !self.rngs.contains_key(stream) {
             return Err(self.error(ErrorKind::MissingRng {
