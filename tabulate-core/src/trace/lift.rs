@@ -57,8 +57,10 @@ impl Trace {
         found: Option<VarId>,
     ) -> Option<Result<Tensor>> {
         let scope = self.lifts.last()?;
-        if let Some(var) = found {
-            let view = scope.views.get(&var)?.clone();
+        // A scanned variable this scan has seen: the step's slice. One made by an earlier
+        // scan of the same module (called again) joins this scan below.
+        if let Some(view) = found.and_then(|var| scope.views.get(&var)) {
+            let (var, view) = (found?, view.clone());
             if *view.spec() != *spec {
                 return Some(Err(self.error(ErrorKind::VariableMismatch {
                     collection: collection.to_string(),
