@@ -98,6 +98,36 @@ class Dropped(nn.Module):
     return ScanCell()(jnp.zeros((x.shape[0], 4)), x)
 
 
+class CtxCell(nn.Module):
+  """A cell with a context broadcast to every step."""
+
+  @nn.compact
+  def __call__(self, c, x, ctx):
+    h = nn.tanh(nn.Dense(4)(x) + nn.Dense(4, use_bias=False)(c) + nn.Dense(4)(ctx))
+    return h, h
+
+
+class WithContext(nn.Module):
+  """`in_axes=(1, nn.broadcast)`: `x` scanned over axis 1, `ctx` whole at every step."""
+
+  @nn.compact
+  def __call__(self, x, ctx):
+    ScanCell = nn.scan(CtxCell, variable_broadcast='params', split_rngs={'params': False},
+                       in_axes=(1, nn.broadcast), out_axes=1)
+    return ScanCell()(jnp.zeros((x.shape[0], 4)), x, ctx)
+
+
+class SetupScan(nn.Module):
+  """The scanned module as a `setup` attribute: named after it."""
+
+  def setup(self):
+    self.steps = nn.scan(Cell, variable_broadcast='params', split_rngs={'params': False},
+                         in_axes=1, out_axes=1)()
+
+  def __call__(self, x):
+    return self.steps(jnp.zeros((x.shape[0], 4)), x)
+
+
 class Outer(nn.Module):
   @nn.compact
   def __call__(self, x):
@@ -162,6 +192,8 @@ def main():
     'outer_show_repeated': table(Outer(), seq, options={
       'show_repeated': True, 'compute_flops': False, 'compute_vjp_flops': False}),
     'residual_mlp': table(ResidualMLP(n_layers=4), jnp.ones((1, 2))),
+    'broadcast_input': table(WithContext(), seq, jnp.ones((2, 6))),
+    'setup_attribute': table(SetupScan(), seq),
     'dropout_not_split': Dropped().tabulate(
       {'params': random.key(0), 'dropout': random.key(1)}, seq,
       console_kwargs=CONSOLE_TEST_KWARGS, compute_flops=True, compute_vjp_flops=True),

@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use serde_json::Value as Json;
-use tabulate::nn::{self, Bidirectional, Dense, GRUCell, LSTMCell, RNN, RnnArgs, SimpleCell};
+use tabulate::nn::{
+    self, Bidirectional, Dense, GRUCell, LSTMCell, RNN, RnnArgs, ScanAxis, SimpleCell,
+};
 use tabulate::prelude::*;
 use tabulate::{RenderOptions, Tabulator};
 
@@ -423,5 +425,83 @@ fn random_stream_split_per_step_is_an_error() {
         error.to_string(),
         "ScanDropCell_0/Dropout_0 (Dropout): scan: random stream `dropout` is split per step \
          (split_rngs), which is not modelled; draw it with split_rngs={'dropout': False}"
+    );
+}
+
+/// A cell with a context: `tanh(Dense(x) + Dense(c, no bias) + Dense(ctx))`.
+#[derive(Tabulate)]
+struct CtxCell;
+
+impl CtxCell {
+    #[forward]
+    fn forward(&self, c: &Tensor, x: &Tensor, ctx: &Tensor) -> Result<(Tensor, Tensor)> {
+        let h = Dense::new(4)
+            .forward(x)?
+            .add(&Dense::new(4).use_bias(false).forward(c)?)?
+            .add(&Dense::new(4).forward(ctx)?)?;
+        let h = nn::tanh(&h)?;
+        Ok((h.clone(), h))
+    }
+}
+
+/// `in_axes=(1, nn.broadcast)`: `x` scanned over axis 1, `ctx` whole at every step (a
+/// loop invariant).
+#[derive(Tabulate)]
+struct WithContext;
+
+impl WithContext {
+    #[forward]
+    fn forward(&self, x: &Tensor, ctx: &Tensor) -> Result<(Tensor, Tensor)> {
+        let scan = nn::scan(CtxCell)
+            .variable_broadcast("params")
+            .split_rngs([("params", false)])
+            .in_axes(vec![ScanAxis::Axis(1), ScanAxis::Broadcast])
+            .out_axes(1);
+        let c = Tensor::zeros(DType::F32, [x.dim(0)?, 4])?;
+        scan.call(&c, &(x.clone(), ctx.clone()), |cell, c, (x, ctx)| {
+            cell.forward(c, x, ctx)
+        })
+    }
+}
+
+#[test]
+fn broadcast_input_is_a_loop_invariant() {
+    let x = seq();
+    let ctx = Tensor::new(DType::F32, [2, 6]);
+    assert_same(
+        &ours(|t| t, &WithContext, |m| m.forward(&x, &ctx)),
+        &flax("broadcast_input"),
+        "broadcast_input",
+    );
+}
+
+/// The scanned module held in a field (a `setup` attribute): named after the field.
+#[derive(Tabulate)]
+struct SetupScan {
+    steps: nn::Scan<Cell>,
+}
+
+impl SetupScan {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let c = Tensor::zeros(DType::F32, [x.dim(0)?, 4])?;
+        self.steps.call(&c, x, Cell::forward)
+    }
+}
+
+#[test]
+fn scan_as_a_setup_attribute() {
+    let model = SetupScan {
+        steps: nn::scan(Cell)
+            .variable_broadcast("params")
+            .split_rngs([("params", false)])
+            .in_axes(1)
+            .out_axes(1),
+    };
+    let x = seq();
+    assert_same(
+        &ours(|t| t, &model, |m| m.forward(&x)),
+        &flax("setup_attribute"),
+        "setup_attribute",
     );
 }
