@@ -128,6 +128,29 @@ class SetupScan(nn.Module):
     return self.steps(jnp.zeros((x.shape[0], 4)), x)
 
 
+class RnnBlock(nn.Module):
+  """A residual block holding an `RNN`: a scan inside the scan over layers."""
+
+  @nn.compact
+  def __call__(self, x, _):
+    return x + nn.RNN(nn.SimpleCell(x.shape[-1]))(x), None
+
+
+class LayersOfRnn(nn.Module):
+  """Three `RnnBlock`s scanned, their parameters stacked (`stacked=True`) or shared."""
+
+  stacked: bool
+
+  @nn.compact
+  def __call__(self, x):
+    if self.stacked:
+      lifted = {'variable_axes': {'params': 0}, 'split_rngs': {'params': True}}
+    else:
+      lifted = {'variable_broadcast': 'params', 'split_rngs': {'params': False}}
+    Scan = nn.scan(RnnBlock, length=3, **lifted)
+    return Scan()(x, None)[0]
+
+
 class Outer(nn.Module):
   @nn.compact
   def __call__(self, x):
@@ -194,6 +217,8 @@ def main():
     'residual_mlp': table(ResidualMLP(n_layers=4), jnp.ones((1, 2))),
     'broadcast_input': table(WithContext(), seq, jnp.ones((2, 6))),
     'setup_attribute': table(SetupScan(), seq),
+    'nested_stacked': table(LayersOfRnn(stacked=True), seq),
+    'nested_shared': table(LayersOfRnn(stacked=False), seq),
     'dropout_not_split': Dropped().tabulate(
       {'params': random.key(0), 'dropout': random.key(1)}, seq,
       console_kwargs=CONSOLE_TEST_KWARGS, compute_flops=True, compute_vjp_flops=True),

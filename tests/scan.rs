@@ -505,3 +505,51 @@ fn scan_as_a_setup_attribute() {
         "setup_attribute",
     );
 }
+
+/// A residual block holding an `RNN`: a scan inside the scan over layers.
+#[derive(Tabulate)]
+struct RnnBlock;
+
+impl RnnBlock {
+    #[forward]
+    fn forward(&self, x: &Tensor, _none: &()) -> Result<(Tensor, ())> {
+        let y = RNN::new(SimpleCell::new(x.dim(-1)?)).forward(x)?;
+        Ok((x.add(&y)?, ()))
+    }
+}
+
+/// Three `RnnBlock`s scanned, their parameters stacked or shared.
+#[derive(Tabulate)]
+struct LayersOfRnn {
+    #[tabulate(skip)]
+    stacked: bool,
+}
+
+impl LayersOfRnn {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let scan = nn::scan(RnnBlock).length(3);
+        let scan = if self.stacked {
+            scan.variable_axes([("params", 0)])
+                .split_rngs([("params", true)])
+        } else {
+            scan.variable_broadcast("params")
+                .split_rngs([("params", false)])
+        };
+        Ok(scan.call(x, &(), RnnBlock::forward)?.0)
+    }
+}
+
+/// Nested loops: the `RNN` broadcasts its cell's parameters, so the scan around it decides
+/// (stacked per layer, or shared).
+#[test]
+fn a_scan_inside_a_scan() {
+    let x = seq();
+    for (stacked, name) in [(true, "nested_stacked"), (false, "nested_shared")] {
+        assert_same(
+            &ours(|t| t, &LayersOfRnn { stacked }, |m| m.forward(&x)),
+            &flax(name),
+            name,
+        );
+    }
+}

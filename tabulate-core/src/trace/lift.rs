@@ -48,7 +48,9 @@ pub(super) struct LiftScope {
 
 impl Trace {
     /// Declares a variable inside a scan, or `None` when no scan lifts it (the caller
-    /// declares it as usual).
+    /// declares it as usual). The innermost scan that does not broadcast the collection
+    /// decides: a scan broadcasting it leaves it to the scan around it (an `RNN` inside a
+    /// scan over layers with stacked parameters).
     pub(super) fn declare_lifted(
         &mut self,
         collection: &str,
@@ -56,11 +58,12 @@ impl Trace {
         spec: &Spec,
         found: Option<VarId>,
     ) -> Option<Result<Tensor>> {
-        let scope = self.lifts.last()?;
-        // A scanned variable this scan has seen: the step's slice. One made by an earlier
-        // scan of the same module (called again) joins this scan below.
-        if let Some(view) = found.and_then(|var| scope.views.get(&var)) {
-            let (var, view) = (found?, view.clone());
+        // A scanned variable a running scan has seen: the step's slice. One made by an
+        // earlier scan of the same module (called again) joins this scan below.
+        if let Some(var) = found
+            && let Some(view) = self.lifts.iter().rev().find_map(|s| s.views.get(&var))
+        {
+            let view = view.clone();
             if *view.spec() != *spec {
                 return Some(Err(self.error(ErrorKind::VariableMismatch {
                     collection: collection.to_string(),
@@ -73,27 +76,36 @@ impl Trace {
             self.touches.push((var, v));
             return Some(Ok(view));
         }
-        match (scope.rule)(collection) {
-            Lift::Broadcast => None,
-            Lift::Missing => Some(Err(self.error(ErrorKind::InvalidArgument {
-                what: format!(
-                    "scan: variable `{name}` of collection `{collection}` is made inside a \
-                     scan that neither broadcasts (variable_broadcast) nor scans \
-                     (variable_axes) `{collection}`"
-                ),
-            }))),
-            Lift::Scanned(axis) => Some(self.declare_scanned(collection, name, spec, axis)),
+        for i in (0..self.lifts.len()).rev() {
+            match (self.lifts[i].rule)(collection) {
+                Lift::Broadcast => {}
+                Lift::Missing => {
+                    return Some(Err(self.error(ErrorKind::InvalidArgument {
+                        what: format!(
+                            "scan: variable `{name}` of collection `{collection}` is made \
+                             inside a scan that neither broadcasts (variable_broadcast) nor \
+                             scans (variable_axes) `{collection}`"
+                        ),
+                    })));
+                }
+                Lift::Scanned(axis) => {
+                    return Some(self.declare_scanned(i, collection, name, spec, axis));
+                }
+            }
         }
+        None
     }
 
+    /// Declares (or finds) the variable stacked by scan `scope` and gives this step its
+    /// slice.
     fn declare_scanned(
         &mut self,
+        scope: usize,
         collection: &str,
         name: &str,
         spec: &Spec,
         axis: isize,
     ) -> Result<Tensor> {
-        let scope = self.lifts.last().expect("called inside a scan");
         let rank = spec.rank() + 1;
         let signed = isize::try_from(rank).unwrap_or(isize::MAX);
         let a = if axis < 0 { axis + signed } else { axis };
@@ -106,20 +118,17 @@ impl Trace {
             }));
         };
         let mut dims = spec.dims().to_vec();
-        dims.insert(axis, scope.length);
-        let stacked = spec.with_shape(dims);
-        let stacked_tensor = self.declare_plain(collection, name, stacked)?;
-        let var = *self
+        dims.insert(axis, self.lifts[scope].length);
+        self.declare_plain(collection, name, spec.with_shape(dims))?;
+        let touch = self
             .touches
-            .last()
-            .map(|(var, _)| var)
+            .pop()
             .ok_or_else(|| Error::internal("a declared variable is touched"))?;
+        let var = touch.0;
         // The calls around the scan see the stacked value enter: its touch goes where the
-        // scan began, before the touches of the calls inside it.
-        let touch = self.touches.pop().expect("just pushed");
-        let scope = self.lifts.last_mut().expect("called inside a scan");
-        let (start, first_call) = (scope.touch_start, scope.first_call);
-        scope.vars.push((var, axis));
+        // scan began, before the touches of the calls (and scans) inside it.
+        let (start, first_call) = (self.lifts[scope].touch_start, self.lifts[scope].first_call);
+        self.lifts[scope].vars.push((var, axis));
         self.touches.insert(start, touch);
         for call in &mut self.calls[first_call..] {
             if call.touches.start >= start {
@@ -133,16 +142,14 @@ impl Trace {
                 frame.touches += 1;
             }
         }
-        let _ = stacked_tensor;
+        for inner in &mut self.lifts[scope + 1..] {
+            inner.touch_start += 1;
+        }
         // This step's slice: a value of its own in the first trace.
         let view = Tensor::from_spec(spec.clone());
         let v = self.graph.add_input(spec.clone());
         self.values.insert(view.id(), v);
-        self.lifts
-            .last_mut()
-            .expect("called inside a scan")
-            .views
-            .insert(var, view.clone());
+        self.lifts[scope].views.insert(var, view.clone());
         self.touches.push((var, v));
         Ok(view)
     }
@@ -168,10 +175,11 @@ impl Trace {
     /// Writes a scanned variable inside its scan: the step's value changes, or `None` when
     /// the variable is not scanned here.
     pub(super) fn write_lifted(&mut self, var: VarId, value: &Tensor) -> Option<()> {
-        let scope = self.lifts.last_mut()?;
-        if !scope.vars.iter().any(|(v, _)| *v == var) {
-            return None;
-        }
+        let scope = self
+            .lifts
+            .iter_mut()
+            .rev()
+            .find(|scope| scope.vars.iter().any(|(v, _)| *v == var))?;
         scope.views.insert(var, value.clone());
         if !scope.written.contains(&var) {
             scope.written.push(var);
