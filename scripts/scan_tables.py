@@ -188,6 +188,14 @@ class RnnKeywords(nn.Module):
     return carry, z
 
 
+class WithLengths(nn.Module):
+  """`seq_lengths` alone: shown in the row, used only by `reverse`/`return_carry`."""
+
+  @nn.compact
+  def __call__(self, x, lengths):
+    return nn.RNN(nn.SimpleCell(4))(x, seq_lengths=lengths)
+
+
 class Bidir(nn.Module):
   @nn.compact
   def __call__(self, x):
@@ -224,6 +232,7 @@ def main():
       console_kwargs=CONSOLE_TEST_KWARGS, compute_flops=True, compute_vjp_flops=True),
     'rnn_keywords': table(RnnKeywords(), seq),
     'bidirectional': table(Bidir(), seq),
+    'seq_lengths': table(WithLengths(), seq, jnp.array([3, 5], jnp.int32)),
   }
   os.makedirs(os.path.dirname(OUT), exist_ok=True)
   with open(OUT, 'w') as f:

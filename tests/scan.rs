@@ -553,3 +553,28 @@ fn a_scan_inside_a_scan() {
         );
     }
 }
+
+/// `rnn(x, seq_lengths=lengths)`: shown as Flax shows the keyword; without `reverse` or
+/// `return_carry` Flax's `RNN` does not use it.
+#[derive(Tabulate)]
+struct WithLengths;
+
+impl WithLengths {
+    #[forward]
+    fn forward(&self, x: &Tensor, lengths: &Tensor) -> Result<Tensor> {
+        let out = RNN::new(SimpleCell::new(4))
+            .forward_with(x, &RnnArgs::new().seq_lengths(lengths.clone()))?;
+        Ok(out.outputs().clone())
+    }
+}
+
+#[test]
+fn rnn_with_seq_lengths() {
+    let x = seq();
+    let lengths = Tensor::new(DType::I32, [2]);
+    assert_same(
+        &ours(|t| t, &WithLengths, |m| m.forward(&x, &lengths)),
+        &flax("seq_lengths"),
+        "seq_lengths",
+    );
+}
