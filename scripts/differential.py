@@ -74,6 +74,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 from flax.linen import pooling
+from flax.core import meta as flax_meta
 from flax.linen import summary as fs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -600,6 +601,10 @@ def text(x):
   """Canonical text of a value as Flax's table holds it."""
   if isinstance(x, fs._ArrayRepresentation):
     return f"{jnp.dtype(x.dtype).name}[{','.join(str(d) for d in x.shape)}]"
+  if isinstance(x, fs._PartitionedArrayRepresentation):  # `nn.with_partitioning`
+    return f'{text(x.array_representation)} P{x.names}'
+  if isinstance(x, flax_meta.Partitioned):  # a row's own variables hold the box itself
+    return f'{text(x.value)} P{x.names}'
   if isinstance(x, fs._ObjectRepresentation):
     return repr(x.obj)
   if isinstance(x, (tuple, list)):

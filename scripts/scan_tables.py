@@ -3,9 +3,9 @@
 
 Writes `tests/scan/tables.json`: `{name: table text}`, each the plain text `nn.tabulate`
 returns with Flax's test console (`force_terminal=False, no_color=True, width=10_000`, as
-`tests/linen/summary_test.py` has it). `summary_test_*` are the two tests of Flax's
-`tests/linen/summary_test.py` that use `nn.scan` (`test_lifted_transform`,
-`test_lifted_transform_no_rename`), with the same models and call.
+`tests/linen/summary_test.py` has it). (The two tests of `summary_test.py` that use
+`nn.scan` have their tables in `tests/golden/summary_test/`, made by
+`scripts/summary_test_port.py`.)
 
 Run (from the repository root):
 
@@ -27,26 +27,6 @@ from jax import random
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, 'tests', 'scan', 'tables.json')
 CONSOLE_TEST_KWARGS = dict(force_terminal=False, no_color=True, width=10_000)
-
-
-# --- Flax's tests/linen/summary_test.py -------------------------------------------------
-class LSTM(nn.Module):
-  features: int
-  rename: bool
-
-  @nn.compact
-  def __call__(self, x):
-    carry = nn.LSTMCell(self.features).initialize_carry(random.key(0), x[:, 0].shape)
-    ScanLSTM = nn.scan(
-      nn.LSTMCell,
-      variable_broadcast='params',
-      split_rngs={'params': False},
-      in_axes=1,
-      out_axes=1,
-    )
-    if self.rename:
-      return ScanLSTM(self.features, name='ScanLSTM')(carry, x)
-    return ScanLSTM(self.features)(carry, x)
 
 
 # --- a user cell --------------------------------------------------------------------------
@@ -212,10 +192,6 @@ def table(model, *args, **kw):
 def main():
   seq = jnp.ones((2, 5, 3))
   tables = {
-    'summary_test_lifted_transform':
-      table(LSTM(features=128, rename=True), x=jnp.ones((32, 128, 64))),
-    'summary_test_lifted_transform_no_rename':
-      table(LSTM(features=128, rename=False), x=jnp.ones((32, 128, 64))),
     'broadcast': table(Broadcast(), seq),
     'broadcast_reverse_out0': table(Broadcast(reverse=True, out_axes=0), seq),
     'stacked': table(Stacked(), seq),

@@ -39,12 +39,13 @@
 //! `DESIGN.md`), so layers you write from [`Tensor`] operations are counted too.
 
 pub use tabulate_core::{
-    CallArgs, ColorChoice, Column, DType, DTypeKind, Describe, Error, ErrorKind, ForwardOutput,
-    Frozen, Leaf, Location, MemoryEstimate, Metric, MetricValue, Metrics, ModuleIdentity,
-    ModulePath, Mutable, Operand, OperatorCount, Optimizer, RenderOptions, ReshapeArg, Result, Row,
-    RowVariables, SCHEMA_VERSION, Shape, Size, Submodules, Summary, Tabulate, Tabulator, Tensor,
-    TrainableSplit, Value, Variable, Visitor, is_mutable_collection, module_call, param, tabulate,
-    variable,
+    AxisName, CallArgs, ColorChoice, Column, DType, DTypeKind, Describe, Error, ErrorKind,
+    ForwardOutput, Frozen, Initializer, Leaf, Location, MemoryEstimate, Metric, MetricValue,
+    Metrics, ModuleIdentity, ModulePath, Mutable, Operand, OperatorCount, Optimizer, Param,
+    RenderOptions, ReshapeArg, Result, Row, RowVariables, SCHEMA_VERSION, Shape, Size, Submodules,
+    Summary, Tabulate, Tabulator, Tensor, TrainableSplit, Value, Variable, Visitor,
+    is_mutable_collection, module_call, param, param_with, sow, sow_with, tabulate, variable,
+    variable_with,
 };
 pub use tabulate_derive::{Describe, Tabulate, forward};
 
@@ -68,7 +69,8 @@ pub mod random {
 /// The names most programs need: `use tabulate::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        DType, Describe, ModuleIdentity, Result, Summary, Tabulate, Tensor, forward, tabulate,
+        DType, Describe, ModuleIdentity, Param, Result, Summary, Tabulate, Tensor, forward,
+        tabulate,
     };
 }
 
@@ -76,7 +78,9 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use tabulate_core::enter_call;
-    pub use tabulate_core::probe::{FieldProbe, ViaConfig, ViaSubmodules};
+    pub use tabulate_core::probe::{
+        FieldProbe, InCollection, ParamField, ViaConfig, ViaSubmodules, assert_param_field,
+    };
 
     use crate::{Error, ForwardOutput, Result, Summary, Tabulate};
 

@@ -191,11 +191,13 @@ struct Family {
     apply_fn: fn(op: &Json, x: &Tensor) -> Option<Result<Tensor>>,
 }
 
+#[path = "differential/families/part.rs"]
+mod part;
 #[path = "differential/families/scan.rs"]
 mod scan;
 
 /// Every family whose cases (`cases_<family>_NN.json`) are in the suite.
-const FAMILIES: &[Family] = &[scan::FAMILY];
+const FAMILIES: &[Family] = &[part::FAMILY, acts::FAMILY, scan::FAMILY];
 
 impl Submodules for Built {
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
@@ -237,6 +239,9 @@ macro_rules! named {
         }
     }};
 }
+
+#[path = "differential/families/acts.rs"]
+mod acts;
 
 /// Whether op `op` gives `deterministic` at construction rather than at the call.
 fn at_init(op: &Json) -> bool {
@@ -647,6 +652,7 @@ impl Submodules for User {
 fn text(value: &Value) -> String {
     match value {
         Value::Array { dtype, shape, .. } => array_text(*dtype, shape.dims()),
+        Value::Key { shape } => format!("key<fry>{shape}"),
         Value::Object { repr } => repr.clone(),
         Value::Sequence { items } => {
             let items: Vec<String> = items.iter().map(text).collect();
@@ -659,6 +665,21 @@ fn text(value: &Value) -> String {
                 .collect();
             format!("{{{}}}", entries.join(", "))
         }
+    }
+}
+
+/// Python's `repr` of a tuple of names and `None`s: `('embed', None)`, `(None,)`.
+fn python_tuple(names: &[Option<String>]) -> String {
+    let items: Vec<String> = names
+        .iter()
+        .map(|n| {
+            n.as_ref()
+                .map_or_else(|| "None".to_string(), |n| format!("'{n}'"))
+        })
+        .collect();
+    match items.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", items.join(", ")),
     }
 }
 
@@ -684,11 +705,27 @@ fn our_row(summary: &Summary, row: &tabulate::Row) -> BTreeMap<String, String> {
     fields.insert("flops".into(), count(row.flops()));
     fields.insert("vjp_flops".into(), count(row.vjp_flops()));
     for (col, vars) in summary.collections.iter().zip(&row.variables) {
-        let leaves: Vec<String> = vars
+        // Arrays (with their logical axis names, as the script writes a partitioned box:
+        // `P('embed', None)`) and sown tuples, by name as the script sorts them.
+        let mut leaves: Vec<(&str, String)> = vars
             .own
             .iter()
-            .map(|l| format!("{}: {}", l.name, array_text(l.dtype, l.shape.dims())))
+            .map(|l| {
+                let mut text = format!("{}: {}", l.name, array_text(l.dtype, l.shape.dims()));
+                if let Some(names) = &l.partition {
+                    text.push_str(" P");
+                    text.push_str(&python_tuple(names));
+                }
+                (l.name.as_str(), text)
+            })
+            .chain(
+                vars.values
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), format!("{name}: {}", text(value)))),
+            )
             .collect();
+        leaves.sort_by(|a, b| a.0.cmp(b.0));
+        let leaves: Vec<String> = leaves.into_iter().map(|(_, text)| text).collect();
         fields.insert(format!("{col}.leaves"), leaves.join("; "));
         fields.insert(format!("{col}.count"), vars.counted.count.to_string());
         fields.insert(format!("{col}.bytes"), vars.counted.bytes.to_string());

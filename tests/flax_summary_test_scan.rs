@@ -1,24 +1,22 @@
 //! The tests of Flax's `tests/linen/summary_test.py` that use the lifted `nn.scan`
 //! (`test_lifted_transform`, `test_lifted_transform_no_rename`), ported with the same
 //! model and call. Flax's tests check a few substrings of the table; here the whole table
-//! must be Flax's text (`tests/scan/tables.json`, made by `scripts/scan_tables.py` with
-//! Flax's test console, `CONSOLE_TEST_KWARGS`), FLOPs and VJP FLOPs included.
+//! must be Flax's text (`tests/golden/summary_test/*.txt`, made by
+//! `scripts/summary_test_port.py` with Flax's test console, `CONSOLE_TEST_KWARGS`), FLOPs
+//! and VJP FLOPs included.
 
 use std::path::Path;
 
-use serde_json::Value as Json;
 use tabulate::RenderOptions;
 use tabulate::nn::{self, LSTMCell, RNNCell};
 use tabulate::prelude::*;
 
+/// Flax's table of test `name`.
 fn flax(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scan/tables.json");
-    let data: Json = serde_json::from_str(&std::fs::read_to_string(path).expect("tables.json"))
-        .expect("valid JSON");
-    data["tables"][name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no table {name}"))
-        .to_string()
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/summary_test")
+        .join(format!("{name}.txt"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// `summary_test.py`'s `LSTM`: an `LSTMCell` scanned over axis 1 with broadcast
@@ -81,7 +79,7 @@ fn test_lifted_transform() {
     assert!(lines[9].contains("LSTMCell"));
     assert!(lines[13].contains("ScanLSTM/ii"));
     assert!(lines[13].contains("Dense"));
-    assert_lines(&ours, &flax("summary_test_lifted_transform"));
+    assert_lines(&ours, &flax("test_lifted_transform"));
 }
 
 #[test]
@@ -93,5 +91,5 @@ fn test_lifted_transform_no_rename() {
     assert!(lines[9].contains("LSTMCell"));
     assert!(lines[13].contains("ScanLSTMCell_0/ii"));
     assert!(lines[13].contains("Dense"));
-    assert_lines(&ours, &flax("summary_test_lifted_transform_no_rename"));
+    assert_lines(&ours, &flax("test_lifted_transform_no_rename"));
 }

@@ -17,6 +17,7 @@ const LAYERS: &[&str] = &[
     "value",     // value trees of inputs and outputs
     "tensor",    // the abstract tensor (data only)
     "ops",       // the IR: graph arena, primitives, their rules and rule contexts
+    "param",     // `Param`: a variable declared as a field (data only)
     "module",    // the `Tabulate` trait, visitors, module identity
     "trace",     // the recorder
     "call",      // the public call API (`enter_call`, `module_call`, `ForwardOutput`)

@@ -315,6 +315,7 @@ fn json_of(value: &Value) -> Json {
         Value::Array { dtype, shape, .. } => {
             serde_json::json!({"dtype": dtype.name(), "shape": shape.dims()})
         }
+        Value::Key { shape } => serde_json::json!({"dtype": "key<fry>", "shape": shape.dims()}),
         Value::Object { repr } => serde_json::json!({"repr": repr}),
         Value::Sequence { items } => Json::Array(items.iter().map(json_of).collect()),
         Value::Mapping { entries } => Json::Object(

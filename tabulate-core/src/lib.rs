@@ -16,6 +16,7 @@ mod module;
 pub mod nn;
 mod ops;
 mod options;
+mod param;
 mod path;
 #[doc(hidden)]
 pub mod random;
@@ -43,6 +44,7 @@ pub mod lax_api {
 }
 pub use module::{ModuleIdentity, Submodules, Tabulate, Visitor};
 pub use options::{Frozen, Mutable, Optimizer};
+pub use param::Param;
 pub use path::ModulePath;
 pub use shape::Shape;
 pub use summary::{
@@ -52,7 +54,10 @@ pub use summary::{
 pub use tabulator::{Tabulator, tabulate};
 pub use tensor::Tensor;
 pub use value::{CallArgs, Describe, Value};
-pub use variable::{Variable, is_mutable_collection, param, variable};
+pub use variable::{
+    AxisName, Initializer, Variable, is_mutable_collection, param, param_with, sow, sow_with,
+    variable, variable_with,
+};
 
 #[doc(hidden)]
 pub use module::probe;

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
 
+use crate::param::Param;
 use crate::scope::{self, Birthplace};
 
 /// A module: something whose `#[forward]` calls become rows of a summary.
@@ -64,6 +65,33 @@ pub trait Tabulate {
 pub trait Visitor {
     /// Called for one submodule named `name`.
     fn visit(&mut self, name: &str, module: &dyn Tabulate);
+
+    /// Called for one [`Param`] field (or element of a field) named `name`, a variable of
+    /// `collection`. Visitors that only look for submodules keep this default, which
+    /// ignores it.
+    ///
+    /// ```
+    /// use tabulate::{DType, Param, Submodules, Tabulate, Visitor};
+    ///
+    /// struct Names(Vec<String>);
+    ///
+    /// impl Visitor for Names {
+    ///     fn visit(&mut self, name: &str, _module: &dyn Tabulate) {
+    ///         self.0.push(name.to_string());
+    ///     }
+    ///     fn param(&mut self, name: &str, collection: &str, _param: &Param) {
+    ///         self.0.push(format!("{collection}/{name}"));
+    ///     }
+    /// }
+    ///
+    /// let taps = vec![Param::new(DType::F32, [3]), Param::new(DType::F32, [3])];
+    /// let mut names = Names(Vec::new());
+    /// taps.visit_named("taps", &mut names);
+    /// assert_eq!(names.0, ["params/taps_0", "params/taps_1"]);
+    /// ```
+    fn param(&mut self, name: &str, collection: &str, param: &Param) {
+        let _ = (name, collection, param);
+    }
 }
 
 /// Field types that may hold submodules: a module; a container of them (`Vec`,
@@ -124,11 +152,11 @@ pub trait Visitor {
     note = "add `#[tabulate(skip)]` to that field if it holds configuration, or implement `tabulate::Submodules` for `{Self}` with an empty `visit_named`"
 )]
 pub trait Submodules {
-    /// Whether a value of this type can hold a module at all: `false` for plain values,
-    /// so that containers of them are not walked.
+    /// Whether a value of this type can hold a module (or a [`Param`]) at all: `false`
+    /// for plain values, so that containers of them are not walked.
     const CAN_HOLD_MODULES: bool = true;
 
-    /// Calls `visitor` for every module held, named `name` or after it.
+    /// Calls `visitor` for every module (and [`Param`]) held, named `name` or after it.
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor);
 }
 
@@ -168,6 +196,15 @@ impl<M: Tabulate + ?Sized> Tabulate for &M {
     }
     fn fields_are_attributes(&self) -> bool {
         (**self).fields_are_attributes()
+    }
+}
+
+/// A parameter field: a variable of collection `params` (a field's
+/// `#[tabulate(collection = "…")]` changes it), never a module. Containers of parameters are
+/// walked like containers of modules.
+impl Submodules for Param {
+    fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {
+        visitor.param(name, "params", self);
     }
 }
 
@@ -485,7 +522,7 @@ impl PartialEq for ModuleIdentity {
 /// by method resolution.
 #[doc(hidden)]
 pub mod probe {
-    use super::{Submodules, Visitor};
+    use super::{Arc, BTreeMap, Param, Rc, Submodules, Tabulate, VecDeque, Visitor};
 
     /// Wraps a field for method resolution.
     pub struct FieldProbe<'a, T: ?Sized>(pub &'a T);
@@ -511,4 +548,50 @@ pub mod probe {
     impl<T: ?Sized> ViaConfig for &FieldProbe<'_, T> {
         fn visit_field(&self, _name: &str, _visitor: &mut dyn Visitor) {}
     }
+
+    /// Passes a field's visits on, its [`Param`]s in the field's
+    /// `#[tabulate(collection = "…")]`.
+    pub struct InCollection<'a> {
+        collection: &'static str,
+        inner: &'a mut dyn Visitor,
+    }
+
+    impl<'a> InCollection<'a> {
+        /// Visits through `inner`, parameters in `collection`.
+        pub fn new(collection: &'static str, inner: &'a mut dyn Visitor) -> InCollection<'a> {
+            InCollection { collection, inner }
+        }
+    }
+
+    impl Visitor for InCollection<'_> {
+        fn visit(&mut self, name: &str, module: &dyn Tabulate) {
+            self.inner.visit(name, module);
+        }
+        fn param(&mut self, name: &str, _collection: &str, param: &Param) {
+            self.inner.param(name, self.collection, param);
+        }
+    }
+
+    /// Field types that `#[tabulate(collection = "…")]` may mark: a [`Param`], or a
+    /// container of them.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` holds no `Param`: `#[tabulate(collection = …)]` is only for parameter fields",
+        label = "the collection of a field that is not a `Param`",
+        note = "a variable declared as a field has type `tabulate::Param` (or `Option`, `Vec`, `Box`, an array of them); remove the attribute from this field"
+    )]
+    pub trait ParamField {}
+
+    impl ParamField for Param {}
+    impl<T: ParamField> ParamField for Option<T> {}
+    impl<T: ParamField> ParamField for Vec<T> {}
+    impl<T: ParamField> ParamField for VecDeque<T> {}
+    impl<T: ParamField + ?Sized> ParamField for Box<T> {}
+    impl<T: ParamField + ?Sized> ParamField for Rc<T> {}
+    impl<T: ParamField + ?Sized> ParamField for Arc<T> {}
+    impl<T: ParamField> ParamField for [T] {}
+    impl<T: ParamField, const N: usize> ParamField for [T; N] {}
+    impl<K, T: ParamField> ParamField for BTreeMap<K, T> {}
+
+    /// Compiles only when `T`, a field's type, is a [`ParamField`].
+    pub fn assert_param_field<T: ParamField + ?Sized>() {}
 }

@@ -39,6 +39,8 @@ struct Scope {
     frames: Vec<ScopeFrame>,
     /// Tensors described while a result is being described, in description order.
     arrays: Option<Vec<(u64, Spec)>>,
+    /// Tensors described in this run that are typed PRNG keys.
+    typed_keys: Vec<u64>,
 }
 
 thread_local! {
@@ -59,6 +61,7 @@ pub(crate) fn open(run: u64) {
                 location: None,
             }],
             arrays: None,
+            typed_keys: Vec::new(),
         });
     });
 }
@@ -114,6 +117,21 @@ pub(crate) fn note_array(id: u64, spec: &Spec) {
             arrays.push((id, spec.clone()));
         }
     });
+}
+
+/// Notes that tensor `id`, being described, is a typed PRNG key: made outside the trace
+/// and first seen as an argument, it becomes a key input of the graph.
+pub(crate) fn note_typed_key(id: u64) {
+    with_scope(|scope| {
+        if !scope.typed_keys.contains(&id) {
+            scope.typed_keys.push(id);
+        }
+    });
+}
+
+/// Whether tensor `id` was described as a typed PRNG key in this run.
+pub(crate) fn is_typed_key(id: u64) -> bool {
+    with_scope(|scope| scope.typed_keys.contains(&id)).unwrap_or(false)
 }
 
 /// Runs `describe` and returns what it returned with the tensors it described, in order.

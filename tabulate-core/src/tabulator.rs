@@ -221,7 +221,9 @@ impl<M: Tabulate> Tabulator<'_, M> {
             depth: self.depth,
             show_repeated: self.show_repeated,
         };
-        if let Some(error) = out.failure() {
+        // A `Param` field that could not be declared fails the run even if never read.
+        let failure = out.failure().or_else(|| recording.field_failure.clone());
+        if let Some(error) = failure {
             if self.table_on_error && !recording.calls.is_empty() {
                 // A partial table that cannot be made (its totals overflow) is left out.
                 if let Ok(partial) = self.partial(&recording, selection) {

@@ -18,6 +18,9 @@ use crate::value::{Describe, Value};
 pub struct Tensor {
     spec: Spec,
     id: u64,
+    /// A typed PRNG key (`jax.random.key`): held as its `uint32[…, 2]` words, shown as
+    /// `key<fry>[…]`.
+    typed_key: bool,
 }
 
 impl Tensor {
@@ -31,7 +34,52 @@ impl Tensor {
         Tensor {
             spec,
             id: NEXT.fetch_add(1, Ordering::Relaxed),
+            typed_key: false,
         }
+    }
+
+    /// This tensor (its threefry words, `uint32[…, 2]`) as a typed PRNG key.
+    pub(crate) fn into_typed_key(mut self) -> Tensor {
+        self.typed_key = true;
+        self
+    }
+
+    /// Whether this is a typed PRNG key, as `jax.random.key` makes and Flax's
+    /// `make_rng` returns: shown `key<fry>[]` in the `inputs` and `outputs` cells, while an
+    /// old-style key (`jax.random.PRNGKey`, a plain `Tensor::new(DType::U32, [2])`) shows
+    /// `uint32[2]`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::random;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Draw;
+    ///
+    /// impl Draw {
+    ///     #[forward]
+    ///     fn forward(&self) -> Result<Tensor> {
+    ///         let key = random::make_rng("noise")?;
+    ///         assert!(key.is_typed_key());
+    ///         assert_eq!(key.to_string(), "key<fry>[]");
+    ///         Ok(key)
+    ///     }
+    /// }
+    ///
+    /// let summary = tabulate(&Draw).rngs(["noise"]).run(|m| m.forward())?;
+    /// assert!(summary.to_string().contains("key<fry>[]"));
+    /// assert!(!Tensor::new(DType::U32, [2]).is_typed_key());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    pub fn is_typed_key(&self) -> bool {
+        self.typed_key
+    }
+
+    /// The shape of the keys a typed key array holds (its words' shape without the last
+    /// axis).
+    fn key_shape(&self) -> Shape {
+        let dims = self.spec.shape.dims();
+        Shape::new(dims[..dims.len().saturating_sub(1)].to_vec())
     }
 
     /// The element type.
@@ -73,6 +121,12 @@ impl Tensor {
 impl Describe for Tensor {
     fn describe(&self) -> Value {
         scope::note_array(self.id, &self.spec);
+        if self.typed_key {
+            scope::note_typed_key(self.id);
+            return Value::Key {
+                shape: self.key_shape(),
+            };
+        }
         Value::Array {
             dtype: self.dtype(),
             shape: self.shape().clone(),
@@ -81,8 +135,11 @@ impl Describe for Tensor {
 }
 
 impl fmt::Display for Tensor {
-    /// `float32[16,9]`.
+    /// `float32[16,9]`; a typed key `key<fry>[]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.typed_key {
+            return write!(f, "key<fry>{}", self.key_shape());
+        }
         write!(f, "{}", self.spec)
     }
 }

@@ -23,6 +23,12 @@ pub enum Value {
         /// Dimensions.
         shape: Shape,
     },
+    /// A typed PRNG key array (`jax.random.key`, Flax's `make_rng`): `key<fry>[]`, with
+    /// `key<fry>` dimmed as a dtype is.
+    Key {
+        /// The shape of the key array (a single key is `[]`).
+        shape: Shape,
+    },
     /// Any other leaf, by its Python-style `repr` (`True`, `3`, `0.1`, `None`, `'relu'`).
     Object {
         /// The text shown.

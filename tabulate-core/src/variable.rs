@@ -4,6 +4,7 @@
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::param::Param;
 use crate::shape::Shape;
 use crate::spec::Spec;
 use crate::tensor::Tensor;
@@ -86,4 +87,343 @@ impl Variable {
         self.value = value;
         Ok(())
     }
+}
+
+impl Param {
+    /// The parameter's value: the variable its field declared when its module's call
+    /// opened, recorded as a read by the running call (so FLOPs and the VJP see it, as a
+    /// tensor from [`param`] would be). Outside a summary run, a fresh tensor of its dtype
+    /// and shape.
+    ///
+    /// An error when the `Param` is not a field of a module whose call is open (a local
+    /// value, a `#[tabulate(skip)]` field, a field of a module that was not called), or
+    /// when its declaration failed (its collection is not mutable, its size overflows).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Scale {
+    ///     gain: Param,
+    /// }
+    ///
+    /// impl Scale {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         x.mul(&self.gain.get()?)
+    ///     }
+    /// }
+    ///
+    /// let scale = Scale { gain: Param::new(DType::F32, [8]) };
+    /// let x = Tensor::new(DType::F32, [2, 8]);
+    /// let summary = tabulate(&scale)
+    ///     .compute_flops(true)
+    ///     .compute_vjp_flops(true)
+    ///     .run(|s| s.forward(&x))?;
+    /// assert_eq!(summary.rows[0].variables[0].own[0].name, "gain");
+    /// // Flax's numbers for `x * self.param('gain', zeros, (8,))`.
+    /// assert_eq!(summary.rows[0].flops(), Some(16));
+    /// assert_eq!(summary.rows[0].vjp_flops(), Some(64));
+    ///
+    /// // A `Param` that no module holds cannot be read inside a run.
+    /// let loose = Param::new(DType::F32, [8]);
+    /// let error = tabulate(&scale).run(|s| x.mul(&loose.get()?)).unwrap_err();
+    /// assert!(error.to_string().contains("not a field of a module being called"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    pub fn get(&self) -> Result<Tensor> {
+        trace::read_field_param(self)
+    }
+}
+/// A parameter initialiser, as Flax's `kernel_init=` / `bias_init=` take one
+/// (`tabulate::nn::initializers`). Values are never drawn in a summary, so an initialiser
+/// matters for what the table shows: a partitioned one
+/// ([`with_partitioning`](crate::nn::with_partitioning)) gives its parameter logical
+/// axis names, shown as Flax shows them (`kernel: float32[5,16] P(embed, mlp)`).
+///
+/// ```
+/// use tabulate::nn::{initializers, with_partitioning};
+///
+/// let init = with_partitioning(initializers::lecun_normal(), ["embed", "mlp"]);
+/// assert_eq!(init.name(), "lecun_normal");
+/// assert_eq!(init.partition(), Some(&[Some("embed".to_string()), Some("mlp".to_string())][..]));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Initializer {
+    name: std::borrow::Cow<'static, str>,
+    partition: Option<Vec<Option<String>>>,
+}
+
+impl Initializer {
+    /// An initialiser called `name` (its values are never drawn).
+    ///
+    /// ```
+    /// let init = tabulate::Initializer::new("my_init");
+    /// assert_eq!(init.name(), "my_init");
+    /// assert_eq!(init.partition(), None);
+    /// ```
+    pub fn new(name: impl Into<std::borrow::Cow<'static, str>>) -> Initializer {
+        Initializer {
+            name: name.into(),
+            partition: None,
+        }
+    }
+
+    /// Its name (`lecun_normal`, `zeros`, …).
+    ///
+    /// ```
+    /// assert_eq!(tabulate::nn::initializers::zeros().name(), "zeros");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The logical axis names its parameters get, one per dimension (`None`: not
+    /// partitioned along it), when it is partitioned.
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning};
+    ///
+    /// let init = with_partitioning(initializers::zeros(), [None::<&str>]);
+    /// assert_eq!(init.partition(), Some(&[None][..]));
+    /// ```
+    pub fn partition(&self) -> Option<&[Option<String>]> {
+        self.partition.as_deref()
+    }
+
+    /// This initialiser with logical axis names (what
+    /// [`with_partitioning`](crate::nn::with_partitioning) returns).
+    ///
+    /// ```
+    /// let init = tabulate::Initializer::new("ones").partitioned([Some("data"), None]);
+    /// assert_eq!(init.partition().map(<[_]>::len), Some(2));
+    /// ```
+    #[must_use]
+    pub fn partitioned<N: AxisName>(mut self, names: impl IntoIterator<Item = N>) -> Initializer {
+        self.partition = Some(names.into_iter().map(AxisName::axis_name).collect());
+        self
+    }
+}
+
+/// One logical axis name of a partitioned parameter: a name (`"embed"`, a `String`) or an
+/// optional one (`None` for an axis not partitioned, Python's `None` in Flax's tuple).
+///
+/// ```
+/// use tabulate::AxisName;
+///
+/// assert_eq!("embed".axis_name(), Some("embed".to_string()));
+/// assert_eq!(None::<&str>.axis_name(), None);
+/// ```
+pub trait AxisName {
+    /// The name, or `None` for an axis that is not partitioned.
+    fn axis_name(self) -> Option<String>;
+}
+
+impl AxisName for &str {
+    fn axis_name(self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+impl AxisName for String {
+    fn axis_name(self) -> Option<String> {
+        Some(self)
+    }
+}
+
+impl AxisName for &String {
+    fn axis_name(self) -> Option<String> {
+        Some(self.clone())
+    }
+}
+
+impl<N: AxisName> AxisName for Option<N> {
+    fn axis_name(self) -> Option<String> {
+        self.and_then(AxisName::axis_name)
+    }
+}
+
+/// Declares (or fetches) the parameter `name` of the current module, made by `init`, and
+/// returns its value: Flax's `self.param(name, init, shape, dtype)`. Like Flax without a
+/// device mesh, a partitioned initialiser's names are shown as given, even when their
+/// number differs from the parameter's rank.
+///
+/// ```
+/// use tabulate::nn::{initializers, with_partitioning};
+/// use tabulate::prelude::*;
+///
+/// #[derive(Tabulate)]
+/// struct Scale;
+///
+/// impl Scale {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let init = with_partitioning(initializers::ones(), ["embed"]);
+///         let scale = tabulate::param_with("scale", &init, DType::F32, [x.dim(-1)?])?;
+///         x.mul(&scale)
+///     }
+/// }
+///
+/// # fn main() -> tabulate::Result<()> {
+/// let summary = Scale.summary(&Tensor::new(DType::F32, [2, 5]))?;
+/// assert!(summary.to_string().contains("scale: float32[5] P(embed,)"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn param_with(
+    name: &str,
+    init: &Initializer,
+    dtype: DType,
+    shape: impl Into<Shape>,
+) -> Result<Tensor> {
+    let value = param(name, dtype, shape)?;
+    if let Some(names) = init.partition() {
+        trace::set_partition("params", name, names);
+    }
+    Ok(value)
+}
+
+/// Declares (or fetches) variable `name` in `collection`, made by `init`: Flax's
+/// `self.variable(collection, name, init, …)`. A partitioned initialiser's axis names are
+/// shown after the shape (`kv: float32[2,8] P(batch, None)`), as for [`param_with`].
+///
+/// ```
+/// use tabulate::nn::{initializers, with_partitioning};
+/// use tabulate::prelude::*;
+///
+/// #[derive(Tabulate)]
+/// struct Cache;
+///
+/// impl Cache {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let init = with_partitioning(initializers::zeros_init(), [Some("batch"), None]);
+///         let mut kv = tabulate::variable_with("cache", "kv", &init, x.dtype(), x.shape().clone())?;
+///         let sum = kv.value().add(x)?;
+///         kv.set(sum.clone())?;
+///         Ok(sum)
+///     }
+/// }
+///
+/// # fn main() -> tabulate::Result<()> {
+/// let table = Cache.summary(&Tensor::new(DType::F32, [2, 8]))?.to_string();
+/// assert!(table.contains("kv: float32[2,8] P(batch, None)"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn variable_with(
+    collection: &str,
+    name: &str,
+    init: &Initializer,
+    dtype: DType,
+    shape: impl Into<Shape>,
+) -> Result<Variable> {
+    let declared = variable(collection, name, dtype, shape)?;
+    if let Some(names) = init.partition() {
+        trace::set_partition(collection, name, names);
+    }
+    Ok(declared)
+}
+
+/// Stores `value` under `name` in `collection` on the current module, as Flax's
+/// `self.sow(collection, name, value)` with its defaults (`init_fn=lambda: ()`,
+/// `reduce_fn` appending): each call appends `value` to the tuple stored so far, and the
+/// table shows the tuple (`INTERM:` then `- float32[32,28,28,32]` per value). Returns
+/// whether it stored anything: `false` when `collection` is not mutable in the run —
+/// `intermediates` is not by default ([`Mutable`](crate::Mutable); Flax's
+/// `mutable=DenyList('intermediates')`). Any [`Describe`](crate::Describe) value may be
+/// sown: its arrays count in the collection's column and are outputs of the module's
+/// program (so they count in its FLOPs), other leaves are shown as Flax shows them.
+///
+/// ```
+/// use tabulate::nn::Dense;
+/// use tabulate::prelude::*;
+/// use tabulate::Mutable;
+///
+/// #[derive(Tabulate)]
+/// struct Probe;
+///
+/// impl Probe {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let h = Dense::new(3).forward(x)?;
+///         tabulate::sow("intermediates", "h", &h)?;
+///         Ok(h)
+///     }
+/// }
+///
+/// # fn main() -> tabulate::Result<()> {
+/// let x = Tensor::new(DType::F32, [2, 4]);
+/// let hidden = Probe.summary(&x)?; // `intermediates` is not mutable by default
+/// assert!(!hidden.collections.contains(&"intermediates".to_string()));
+/// let shown = tabulate(&Probe).mutable(Mutable::All).run(|m| m.forward(&x))?;
+/// assert_eq!(shown.collection("intermediates").count, 6);
+/// # Ok(())
+/// # }
+/// ```
+pub fn sow(
+    collection: &str,
+    name: &str,
+    value: &(impl crate::value::Describe + ?Sized),
+) -> Result<bool> {
+    let (tree, arrays) = crate::scope::collect_arrays(|| value.describe());
+    trace::sow(collection, name, tree, arrays)
+}
+
+/// Flax's `self.sow(collection, name, value, reduce_fn=…, init_fn=…)` for a tensor state:
+/// the variable `name` of `collection` becomes `reduce_fn(stored, value)`, where `stored`
+/// is what it holds, or `init_fn()` the first time (a running sum:
+/// `init_fn=lambda: 0`, `reduce_fn=lambda a, b: a + b`). Returns `false`, storing
+/// nothing, when `collection` is not mutable.
+///
+/// FLOPs follow Flax's tabulate, whose `apply` receives the value `init` stored: the
+/// first reduction of a call already reads a stored value (one `add` per element for a
+/// sum), and the value is the call's output (its cotangent flows back). The stored value
+/// must keep the dtype and shape the first reduction gives (a reduction that grows it,
+/// such as concatenation, is an error naming the call); Flax's default, a tuple that
+/// grows with each call, is [`sow`].
+///
+/// ```
+/// use tabulate::nn::Dense;
+/// use tabulate::prelude::*;
+///
+/// #[derive(Tabulate)]
+/// struct Probe;
+///
+/// impl Probe {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         let h = Dense::new(3).forward(x)?;
+///         let zero = || Tensor::zeros(DType::F32, []);
+///         tabulate::sow_with("stats", "sum", &h, zero, |a, b| a.add(b))?;
+///         Ok(h)
+///     }
+/// }
+///
+/// # fn main() -> tabulate::Result<()> {
+/// let summary = Probe.summary(&Tensor::new(DType::F32, [2, 4]))?;
+/// assert_eq!(summary.collection("stats").count, 6);
+/// # Ok(())
+/// # }
+/// ```
+pub fn sow_with(
+    collection: &str,
+    name: &str,
+    value: &Tensor,
+    init_fn: impl FnOnce() -> Result<Tensor>,
+    reduce_fn: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
+) -> Result<bool> {
+    if !trace::is_active() || !trace::is_mutable(collection) {
+        return Ok(false);
+    }
+    let spec = match trace::variable_spec(collection, name) {
+        Some(spec) => spec,
+        // What Flax's `init` stores: the first reduction from `init_fn()` (traced here
+        // only for its dtype and shape; nothing reads it).
+        None => reduce_fn(&init_fn()?, value)?.spec().clone(),
+    };
+    let mut stored = variable(collection, name, spec.dtype, spec.shape.clone())?;
+    let reduced = reduce_fn(stored.value(), value)?;
+    stored.set(reduced)?;
+    Ok(true)
 }

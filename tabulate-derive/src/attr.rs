@@ -21,6 +21,9 @@ pub(crate) struct Field {
     /// `identity`: the field holds the module's `ModuleIdentity` (an explicit name, and
     /// naming in the module that built it).
     pub(crate) identity: Option<syn::Path>,
+    /// `collection = "…"`: the variable collection of the field's `Param`s (default
+    /// `params`).
+    pub(crate) collection: Option<LitStr>,
 }
 
 impl Container {
@@ -52,6 +55,10 @@ impl Field {
             } else if meta.path.is_ident("rename") {
                 let value: LitStr = meta.value()?.parse()?;
                 set_once(cx, &mut out.rename, &meta.path, value, "rename");
+                Ok(())
+            } else if meta.path.is_ident("collection") {
+                let value: LitStr = meta.value()?.parse()?;
+                set_once(cx, &mut out.collection, &meta.path, value, "collection");
                 Ok(())
             } else if meta.path.is_ident("identity") {
                 if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {

@@ -67,13 +67,17 @@ fn impl_tabulate(container: &Container<'_>) -> TokenStream {
         .filter(|f| f.attrs.skip.is_none() && !f.is_identity())
     {
         let member = &field.member;
-        visits.push(visit_part(
+        let visit = visit_part(
             &quote!(self.#member),
             field.ty,
             &field.path_name(),
             &params,
             &mut generics,
-        ));
+        );
+        visits.push(match &field.attrs.collection {
+            Some(collection) => in_collection(field.ty, collection, &visit, &params, &mut generics),
+            None => visit,
+        });
     }
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     quote! {
@@ -140,6 +144,35 @@ fn visit_part(
                 (&::tabulate::__private::FieldProbe(&#access)).visit_field(#name, __visitor);
             }
         },
+    }
+}
+
+/// A field marked `#[tabulate(collection = "…")]`: its type must hold `Param`s (checked at
+/// compile time, with the error at the type), and its visits declare them in `collection`.
+fn in_collection(
+    ty: &Type,
+    collection: &syn::LitStr,
+    visit: &TokenStream,
+    params: &[syn::Ident],
+    generics: &mut syn::Generics,
+) -> TokenStream {
+    if mentions(ty, params) {
+        generics
+            .make_where_clause()
+            .predicates
+            .push(parse_quote_spanned!(ty.span()=> #ty: ::tabulate::__private::ParamField));
+    }
+    // Spanned at the field's type, where the error for another type points.
+    let check = quote_spanned! {ty.span()=>
+        ::tabulate::__private::assert_param_field::<#ty>();
+    };
+    quote! {
+        {
+            #check
+            let __visitor: &mut dyn ::tabulate::Visitor =
+                &mut ::tabulate::__private::InCollection::new(#collection, __visitor);
+            #visit
+        }
     }
 }
 
@@ -264,6 +297,26 @@ mod tests {
         ));
         assert!(out.contains("\"Block\""), "{out}");
         assert!(out.contains("visit_field (\"attn\""), "{out}");
+    }
+
+    #[test]
+    fn collections_wrap_the_visitor() {
+        let out = expand(quote!(
+            struct Norm {
+                #[tabulate(collection = "batch_stats")]
+                mean: Param,
+                scale: Param,
+            }
+        ));
+        assert!(
+            out.contains("assert_param_field :: < Param > () ; let __visitor : & mut dyn :: tabulate :: Visitor = & mut :: tabulate :: __private :: InCollection :: new (\"batch_stats\" , __visitor) ;"),
+            "{out}"
+        );
+        assert!(
+            out.contains("FieldProbe (& self . scale)) . visit_field (\"scale\""),
+            "{out}"
+        );
+        assert_eq!(out.matches("InCollection").count(), 1, "{out}");
     }
 
     #[test]

@@ -16,9 +16,13 @@ use syn::{DeriveInput, parse_macro_input};
 /// submodules (recognised by type, through `tabulate::Submodules`), so that calls of those
 /// submodules are named after the fields (`dense`, `layers_0`, …).
 ///
+/// A field of type `tabulate::Param` (or a container of them) is a variable of the module,
+/// named after the field, declared when the module's call opens.
+///
 /// Field attributes: `#[tabulate(skip)]` leaves a field out; `#[tabulate(rename = "…")]`
-/// names its submodules differently. Container attribute: `#[tabulate(rename = "…")]`
-/// changes the type name shown.
+/// names its submodules (or its variable) differently; `#[tabulate(collection = "…")]`
+/// puts a `Param` field's variables in that collection instead of `params`. Container
+/// attribute: `#[tabulate(rename = "…")]` changes the type name shown.
 #[proc_macro_derive(Tabulate, attributes(tabulate))]
 pub fn derive_tabulate(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

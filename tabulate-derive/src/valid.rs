@@ -28,7 +28,16 @@ pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
                     "an `identity` field is neither visited nor renamed: drop `skip`/`rename`",
                 );
             }
+            if let Some(collection) = &field.attrs.collection {
+                cx.error_spanned_by(
+                    collection,
+                    "an `identity` field holds no parameter: drop `collection`",
+                );
+            }
             continue;
+        }
+        if let Some(collection) = &field.attrs.collection {
+            check_collection(cx, field.attrs.skip.is_some(), collection);
         }
         if let (Some(_), Some(rename)) = (&field.attrs.skip, &field.attrs.rename) {
             cx.error_spanned_by(rename, "`rename` has no effect on a `skip` field");
@@ -53,5 +62,23 @@ pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
         && rename.value().is_empty()
     {
         cx.error_spanned_by(rename, "the type name must not be empty");
+    }
+}
+
+/// `collection = "…"`: a name the table can show as a column and `Mutable` can list.
+fn check_collection(cx: &Ctxt, skipped: bool, collection: &syn::LitStr) {
+    let name = collection.value();
+    if skipped {
+        cx.error_spanned_by(
+            collection,
+            "`collection` has no effect on a `skip` field: a skipped `Param` is not declared",
+        );
+    } else if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        cx.error_spanned_by(
+            collection,
+            format!(
+                "{name:?} is not a collection name: write a non-empty name without spaces, like `params` or `batch_stats`"
+            ),
+        );
     }
 }

@@ -396,7 +396,13 @@ impl<'g> XlaWalk<'g> {
         for root in roots {
             match root {
                 Root::Region(r) => stack.extend(self.start_region(r)),
-                Root::Value(o) => stack.extend(self.start(o, RegionId::TOP)),
+                Root::Value(o) => {
+                    // A typed key result: its `Sharding` custom call (-1) follows it.
+                    if graph.keys.contains(&o) && self.producer[o.0 as usize].is_some() {
+                        stack.push(Visit::Key);
+                    }
+                    stack.extend(self.start(o, RegionId::TOP));
+                }
             }
             while let Some(visit) = stack.last_mut() {
                 // The scope stack starts with the top and pops only what it pushed.

@@ -173,7 +173,8 @@ fn call_scope(graph: &Graph, mut region: RegionId) -> RegionId {
     RegionId::TOP
 }
 
-/// `x * 1`, `1 * x`, `x + 0`, `0 + x` and `x - 0` are `x` (when no broadcast is involved).
+/// `x * 1`, `1 * x`, `x + 0`, `0 + x`, `x - 0` and `x & true` are `x` (when no broadcast
+/// is involved).
 fn identity_operand(
     graph: &Graph,
     prim: &Prim,
@@ -192,6 +193,8 @@ fn identity_operand(
         Binary::Mul => keep(a, b, 1.0).or_else(|| keep(b, a, 1.0)),
         Binary::Add => keep(a, b, 0.0).or_else(|| keep(b, a, 0.0)),
         Binary::Sub => keep(a, b, 0.0),
+        // `stablehlo.and` with an all-true splat (JAX's `jnp.ones_like(…, bool)` mask).
+        Binary::And => keep(a, b, 1.0).or_else(|| keep(b, a, 1.0)),
         _ => None,
     }
 }

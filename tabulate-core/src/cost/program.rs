@@ -103,6 +103,12 @@ fn extract_without(
         .iter()
         .map(|&v| map_value(source, &mut graph, &mut values, v))
         .collect();
+    // A typed key among the results: its lowering ends in a `Sharding` custom call too.
+    for (&v, &mapped) in outputs.iter().zip(&graph.outputs) {
+        if source.keys.contains(&v) && !graph.keys.contains(&mapped) {
+            graph.keys.push(mapped);
+        }
+    }
     let mut ordered: Vec<ValueId> = Vec::with_capacity(graph.inputs.len());
     for v in inputs {
         if let Some(&mapped) = values.get(v)

@@ -39,3 +39,21 @@ pub(crate) fn relu(x: &Tensor) -> Result<Tensor> {
         })
     })
 }
+
+/// `jax.nn.relu6`: `jnp.minimum(jnp.maximum(x, 0), 6.)` inside a `jit`, with a custom JVP.
+pub(crate) fn relu6(x: &Tensor) -> Result<Tensor> {
+    trace::custom_jvp(CustomRule::Relu6, &[x], || {
+        trace::call_region("relu6", &[x], || {
+            let zero = scalar_like(x, 0.0)?;
+            let low = binary(Binary::Max, x, &zero)?;
+            // `jnp.minimum(…, 6.)`: a float bound makes an integer operand float32.
+            let low = if low.dtype().is_inexact() {
+                low
+            } else {
+                super::convert(&low, crate::dtype::DType::F32)?
+            };
+            let six = scalar_like(&low, 6.0)?;
+            binary(Binary::Min, &low, &six)
+        })
+    })
+}

@@ -24,7 +24,7 @@ use crate::trace;
 
 pub(crate) use control::{loop_exit, loop_slice, loop_var};
 pub(crate) use conv::conv_general_dilated;
-pub(crate) use custom::{logaddexp, relu};
+pub(crate) use custom::{logaddexp, relu, relu6};
 pub(crate) use dot::dot_general;
 pub(crate) use elementwise::{
     binary, bitcast_convert, compare, convert, integer_pow, select_n, stop_gradient, unary,

@@ -7,8 +7,14 @@ use crate::shape::Shape;
 use crate::tensor::Tensor;
 
 /// `jax.random.fold_in(key, data)` for a constant `data`.
+/// A typed key gives a typed key.
 pub(crate) fn fold_in(key: &Tensor) -> Result<Tensor> {
-    bind_one(Prim::RandomFoldIn, &[key])
+    let folded = bind_one(Prim::RandomFoldIn, &[key])?;
+    if key.is_typed_key() {
+        crate::trace::mark_typed_key(&folded);
+        return Ok(folded.into_typed_key());
+    }
+    Ok(folded)
 }
 
 /// `iota_2x32_shape(shape)`: the high and low words of each element's linear index.

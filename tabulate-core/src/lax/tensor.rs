@@ -239,6 +239,162 @@ impl Tensor {
         self.unary_inexact(Unary::Erf)
     }
 
+    /// `jnp.sin` (`lax.sin`, one transcendental per element), e.g. for rotary tables.
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.sin()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn sin(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Sin)
+    }
+
+    /// `jnp.cos` (`lax.cos`, one transcendental per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.cos()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn cos(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Cos)
+    }
+
+    /// `jnp.tan` (`lax.tan`, one transcendental per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.tan()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn tan(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Tan)
+    }
+
+    /// `jnp.arcsin` (`lax.asin`: XLA expands it into 5 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arcsin()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arcsin(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Asin)
+    }
+
+    /// `jnp.arccos` (`lax.acos`: 3 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arccos()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arccos(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Acos)
+    }
+
+    /// `jnp.arctan` (`lax.atan`: one `atan2` per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arctan()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arctan(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Atan)
+    }
+
+    /// `jnp.sinh` (`lax.sinh`: 10 flops and 3 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.sinh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn sinh(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Sinh)
+    }
+
+    /// `jnp.cosh` (`lax.cosh`: 3 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.cosh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn cosh(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Cosh)
+    }
+
+    /// `jnp.arcsinh` (`lax.asinh`: 11 flops and 3 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arcsinh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arcsinh(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Asinh)
+    }
+
+    /// `jnp.arccosh`: `lax.acosh` (7 flops and 4 transcendentals per element) inside the nested `jit` `jnp` puts it in.
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arccosh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arccosh(&self) -> Result<Tensor> {
+        crate::trace::call_region("arccosh", &[self], || self.unary_inexact(Unary::Acosh))
+    }
+
+    /// `jnp.arctanh` (`lax.atanh`: 6 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.arctanh()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn arctanh(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::Atanh)
+    }
+
+    /// `jax.scipy.special.erfinv` (`lax.erf_inv`: 37 flops and 2 transcendentals per element).
+    ///
+    /// ```
+    /// # use tabulate::{DType, Tensor};
+    /// # fn main() -> tabulate::Result<()> {
+    /// let x = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(x.erf_inv()?.to_string(), "float32[4,6]");
+    /// # Ok(()) }
+    /// ```
+    pub fn erf_inv(&self) -> Result<Tensor> {
+        self.unary_inexact(Unary::ErfInv)
+    }
+
     /// `jnp.remainder` (Python's `%`): `lax.rem`, then a fix-up so the result has the
     /// divisor's sign — eight elementwise ops, as in `jax.numpy`.
     pub fn rem(&self, other: impl Operand) -> Result<Tensor> {
@@ -727,8 +883,21 @@ fn broadcast_ranks(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
     Ok((lift(a)?, lift(b)?))
 }
 
-/// Shapes accepted by [`Tensor::reshape`]: an array or slice of `isize` where one entry may
-/// be `-1`, or a [`Shape`].
+/// Shapes accepted by [`Tensor::reshape`]: a [`Shape`], or an array, slice or `Vec` of
+/// `usize` (the dimensions), or of `isize`/`i32`/`i64` where one entry may be `-1` (inferred
+/// from the others, as in `jnp.reshape`). Integer literals (`[4, -1]`) are `i32`.
+///
+/// ```
+/// use tabulate::{DType, Tensor};
+/// # fn main() -> tabulate::Result<()> {
+/// let x = Tensor::new(DType::F32, [2, 3, 4]);
+/// let dims: &[usize] = &[6, 4];
+/// assert_eq!(x.reshape(dims)?.shape().dims(), [6, 4]);
+/// assert_eq!(x.reshape([4_usize, 6])?.shape().dims(), [4, 6]);
+/// assert_eq!(x.reshape([2, -1])?.shape().dims(), [2, 12]);
+/// # Ok(())
+/// # }
+/// ```
 pub trait ReshapeArg {
     /// The target shape for `x`.
     fn resolve(self, x: &Tensor) -> Result<Shape>;
@@ -746,45 +915,91 @@ impl ReshapeArg for &Shape {
     }
 }
 
+impl ReshapeArg for &[usize] {
+    fn resolve(self, _x: &Tensor) -> Result<Shape> {
+        Ok(Shape::new(self.to_vec()))
+    }
+}
+
 impl ReshapeArg for &[isize] {
     fn resolve(self, x: &Tensor) -> Result<Shape> {
-        let fail = || Error::shape("reshape", format!("cannot reshape {x} to {self:?}"));
-        let known: u64 = self
-            .iter()
-            .filter(|&&d| d != -1)
-            .try_fold(1u64, |acc, &d| {
-                u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
-            })
-            .ok_or_else(fail)?;
-        let mut dims = Vec::with_capacity(self.len());
-        let inferred = self.iter().filter(|&&d| d == -1).count();
-        if inferred > 1 {
-            return Err(fail());
-        }
-        for &d in self {
-            if d == -1 {
-                if known == 0 || !x.elements().is_multiple_of(known) {
-                    return Err(fail());
-                }
-                dims.push(usize::try_from(x.elements() / known).map_err(|_| fail())?);
-            } else {
-                dims.push(d.unsigned_abs());
+        let wide: Vec<i128> = self.iter().map(|&d| d as i128).collect();
+        resolve_signed(&wide, x)
+    }
+}
+
+impl ReshapeArg for &[i32] {
+    fn resolve(self, x: &Tensor) -> Result<Shape> {
+        let wide: Vec<i128> = self.iter().map(|&d| i128::from(d)).collect();
+        resolve_signed(&wide, x)
+    }
+}
+
+impl ReshapeArg for &[i64] {
+    fn resolve(self, x: &Tensor) -> Result<Shape> {
+        let wide: Vec<i128> = self.iter().map(|&d| i128::from(d)).collect();
+        resolve_signed(&wide, x)
+    }
+}
+
+/// Arrays, references to arrays and `Vec`s of every element type a slice takes.
+macro_rules! reshape_containers {
+    ($($t:ty),*) => {$(
+        impl<const N: usize> ReshapeArg for [$t; N] {
+            fn resolve(self, x: &Tensor) -> Result<Shape> {
+                self.as_slice().resolve(x)
             }
         }
-        Ok(Shape::new(dims))
-    }
+
+        impl<const N: usize> ReshapeArg for &[$t; N] {
+            fn resolve(self, x: &Tensor) -> Result<Shape> {
+                self.as_slice().resolve(x)
+            }
+        }
+
+        impl ReshapeArg for Vec<$t> {
+            fn resolve(self, x: &Tensor) -> Result<Shape> {
+                self.as_slice().resolve(x)
+            }
+        }
+
+        impl ReshapeArg for &Vec<$t> {
+            fn resolve(self, x: &Tensor) -> Result<Shape> {
+                self.as_slice().resolve(x)
+            }
+        }
+    )*};
 }
 
-impl<const N: usize> ReshapeArg for [isize; N] {
-    fn resolve(self, x: &Tensor) -> Result<Shape> {
-        self.as_slice().resolve(x)
-    }
-}
+reshape_containers!(usize, isize, i32, i64);
 
-impl ReshapeArg for Vec<isize> {
-    fn resolve(self, x: &Tensor) -> Result<Shape> {
-        self.as_slice().resolve(x)
+/// `jnp.reshape`'s rule for signed dimensions: at most one `-1`, inferred from the others;
+/// any other negative dimension is an error.
+fn resolve_signed(dims: &[i128], x: &Tensor) -> Result<Shape> {
+    let fail = || Error::shape("reshape", format!("cannot reshape {x} to {dims:?}"));
+    let known: u64 = dims
+        .iter()
+        .filter(|&&d| d != -1)
+        .try_fold(1u64, |acc, &d| {
+            u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+        })
+        .ok_or_else(fail)?;
+    let inferred = dims.iter().filter(|&&d| d == -1).count();
+    if inferred > 1 {
+        return Err(fail());
     }
+    let mut out = Vec::with_capacity(dims.len());
+    for &d in dims {
+        if d == -1 {
+            if known == 0 || !x.elements().is_multiple_of(known) {
+                return Err(fail());
+            }
+            out.push(usize::try_from(x.elements() / known).map_err(|_| fail())?);
+        } else {
+            out.push(usize::try_from(d).map_err(|_| fail())?);
+        }
+    }
+    Ok(Shape::new(out))
 }
 
 macro_rules! operator {

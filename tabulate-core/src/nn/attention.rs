@@ -2,6 +2,7 @@
 //! `MultiHeadDotProductAttention` / `SelfAttention`.
 
 use super::activation::softmax;
+use super::initializers;
 use super::linear::{DenseGeneral, einsum2, layer_common};
 use super::promote_dtype;
 use super::stochastic::dropout_mask;
@@ -12,6 +13,7 @@ use crate::module::{ModuleIdentity, Tabulate};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 use crate::value::CallArgs;
+use crate::variable::Initializer;
 
 /// Letters for `n` leading batch dimensions of an einsum (`...` in Flax's strings).
 fn batch_letters(n: usize) -> String {
@@ -122,6 +124,23 @@ pub fn dot_product_attention_weights(
 
 /// `flax.linen.dot_product_attention`: the attention weights applied to `value`;
 /// `[batch…, q_len, heads, depth]`.
+///
+/// Key and value may have fewer heads than the query (grouped-query attention, as
+/// Llama 2 70B uses) when the inputs are `[batch, length, heads, depth]`, float32, and
+/// the key heads divide the query heads. Flax 0.12.8 refuses that; this follows
+/// `jax.nn.dot_product_attention(…, implementation='xla')`, which groups the query
+/// heads, and takes then a boolean `[batch, 1, q_len, kv_len]` mask (a causal one, say)
+/// but no bias or dropout.
+///
+/// ```
+/// # use tabulate::{nn, DType, Tensor};
+/// # fn main() -> tabulate::Result<()> {
+/// let q = Tensor::new(DType::F32, [2, 5, 8, 4]);
+/// let kv = Tensor::new(DType::F32, [2, 5, 2, 4]); // 2 key/value heads for 8 query heads
+/// let out = nn::dot_product_attention(&q, &kv, &kv, &nn::AttentionOptions::default())?;
+/// assert_eq!(out.to_string(), "float32[2,5,8,4]");
+/// # Ok(()) }
+/// ```
 pub fn dot_product_attention(
     query: &Tensor,
     key: &Tensor,
@@ -133,6 +152,9 @@ pub fn dot_product_attention(
         return Err(Error::invalid(format!(
             "dot_product_attention: query, key and value must have rank 3 or more ([batch…, length, heads, depth]): query {query}, key {key}, value {value}"
         )));
+    }
+    if super::grouped_attention::is_grouped(query, key) {
+        return super::grouped_attention::grouped_attention(query, key, value, options);
     }
     let (query, key, value) = (
         query.astype(dtype)?,
@@ -285,6 +307,16 @@ pub struct MultiHeadDotProductAttention {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of the query, key and value kernels, and of `out`'s unless
+    /// `out_kernel_init` is set (default `lecun_normal()`).
+    pub kernel_init: Initializer,
+    /// The initialiser of the projections' biases, and of `out`'s unless `out_bias_init`
+    /// is set (default `zeros`).
+    pub bias_init: Initializer,
+    /// The initialiser of `out`'s kernel (default: `kernel_init`).
+    pub out_kernel_init: Option<Initializer>,
+    /// The initialiser of `out`'s bias (default: `bias_init`).
+    pub out_bias_init: Option<Initializer>,
     identity: ModuleIdentity,
 }
 
@@ -301,8 +333,72 @@ impl MultiHeadDotProductAttention {
             use_bias: true,
             dtype: None,
             param_dtype: DType::F32,
+            kernel_init: initializers::lecun_normal(),
+            bias_init: initializers::zeros(),
+            out_kernel_init: None,
+            out_bias_init: None,
             identity: ModuleIdentity::new(),
         }
+    }
+
+    /// Sets the initialiser of the projections' kernels (Flax's `kernel_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{MultiHeadDotProductAttention, initializers, with_partitioning};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["embed", "heads", "kv"]);
+    /// let attention = MultiHeadDotProductAttention::new(2).kernel_init(init.clone());
+    /// assert_eq!(attention.kernel_init, init);
+    /// ```
+    #[must_use]
+    pub fn kernel_init(mut self, init: Initializer) -> Self {
+        self.kernel_init = init;
+        self
+    }
+
+    /// Sets the initialiser of the projections' biases (Flax's `bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{MultiHeadDotProductAttention, initializers, with_partitioning};
+    ///
+    /// let init = with_partitioning(initializers::zeros(), ["heads", "kv"]);
+    /// let attention = MultiHeadDotProductAttention::new(2).bias_init(init.clone());
+    /// assert_eq!(attention.bias_init, init);
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> Self {
+        self.bias_init = init;
+        self
+    }
+
+    /// Sets the initialiser of the `out` projection's kernel (Flax's `out_kernel_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{MultiHeadDotProductAttention, initializers, with_partitioning};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["heads", "kv", "embed"]);
+    /// let attention = MultiHeadDotProductAttention::new(2).out_kernel_init(init.clone());
+    /// assert_eq!(attention.out_kernel_init, Some(init));
+    /// ```
+    #[must_use]
+    pub fn out_kernel_init(mut self, init: Initializer) -> Self {
+        self.out_kernel_init = Some(init);
+        self
+    }
+
+    /// Sets the initialiser of the `out` projection's bias (Flax's `out_bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{MultiHeadDotProductAttention, initializers, with_partitioning};
+    ///
+    /// let init = with_partitioning(initializers::zeros(), ["embed"]);
+    /// let attention = MultiHeadDotProductAttention::new(2).out_bias_init(init.clone());
+    /// assert_eq!(attention.out_bias_init, Some(init));
+    /// ```
+    #[must_use]
+    pub fn out_bias_init(mut self, init: Initializer) -> Self {
+        self.out_bias_init = Some(init);
+        self
     }
 
     /// Sets the query/key/value size.
@@ -383,6 +479,8 @@ impl MultiHeadDotProductAttention {
             let mut dense = DenseGeneral::new([self.num_heads, head_dim])
                 .use_bias(self.use_bias)
                 .param_dtype(self.param_dtype)
+                .kernel_init(self.kernel_init.clone())
+                .bias_init(self.bias_init.clone())
                 .name(name);
             if let Some(dtype) = self.dtype {
                 dense = dense.dtype(dtype);
@@ -414,6 +512,16 @@ impl MultiHeadDotProductAttention {
             .axis([-2, -1])
             .use_bias(self.use_bias)
             .param_dtype(self.param_dtype)
+            .kernel_init(
+                self.out_kernel_init
+                    .clone()
+                    .unwrap_or_else(|| self.kernel_init.clone()),
+            )
+            .bias_init(
+                self.out_bias_init
+                    .clone()
+                    .unwrap_or_else(|| self.bias_init.clone()),
+            )
             .name("out");
         if let Some(dtype) = self.dtype {
             out = out.dtype(dtype);
@@ -465,6 +573,36 @@ impl SelfAttention {
     #[must_use]
     pub fn dropout_rate(mut self, rate: f64) -> Self {
         self.attention = self.attention.dropout_rate(rate);
+        self
+    }
+
+    /// Sets the initialiser of the projections' kernels
+    /// ([`MultiHeadDotProductAttention::kernel_init`]).
+    ///
+    /// ```
+    /// use tabulate::nn::{SelfAttention, initializers, with_partitioning};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["embed", "heads", "kv"]);
+    /// let _attention = SelfAttention::new(2).kernel_init(init);
+    /// ```
+    #[must_use]
+    pub fn kernel_init(mut self, init: Initializer) -> Self {
+        self.attention = self.attention.kernel_init(init);
+        self
+    }
+
+    /// Sets the initialiser of the projections' biases
+    /// ([`MultiHeadDotProductAttention::bias_init`]).
+    ///
+    /// ```
+    /// use tabulate::nn::{SelfAttention, initializers, with_partitioning};
+    ///
+    /// let _attention =
+    ///     SelfAttention::new(2).bias_init(with_partitioning(initializers::zeros(), ["heads", "kv"]));
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> Self {
+        self.attention = self.attention.bias_init(init);
         self
     }
 

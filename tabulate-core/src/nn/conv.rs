@@ -1,6 +1,7 @@
 //! Convolutions: `Conv` and `ConvTranspose` (`flax.linen.linear`), channels last, any
 //! number of spatial dimensions.
 
+use super::initializers;
 use super::linear::layer_common;
 use super::promote_dtype;
 use crate::call::module_call;
@@ -10,7 +11,7 @@ use crate::lax::{self, ConvParams, Padding as LaxPadding};
 use crate::module::{ModuleIdentity, Tabulate};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
-use crate::variable::param;
+use crate::variable::{Initializer, param_with};
 
 /// How a convolution pads its input.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -128,6 +129,12 @@ pub struct Conv {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `kernel` (default `lecun_normal()`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub kernel_init: Initializer,
+    /// The initialiser of `bias` (default `zeros`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -145,6 +152,8 @@ impl Conv {
             use_bias: true,
             dtype: None,
             param_dtype: DType::F32,
+            kernel_init: initializers::lecun_normal(),
+            bias_init: initializers::zeros(),
             identity: ModuleIdentity::new(),
         }
     }
@@ -258,9 +267,14 @@ impl Conv {
         }
         let mut kernel_shape = self.kernel_size.clone();
         kernel_shape.extend([in_features / groups, self.features]);
-        let kernel = param("kernel", self.param_dtype, kernel_shape)?;
+        let kernel = param_with("kernel", &self.kernel_init, self.param_dtype, kernel_shape)?;
         let bias = if self.use_bias {
-            Some(param("bias", self.param_dtype, [self.features])?)
+            Some(param_with(
+                "bias",
+                &self.bias_init,
+                self.param_dtype,
+                [self.features],
+            )?)
         } else {
             None
         };
@@ -292,6 +306,37 @@ impl Conv {
 
 layer_common!(Conv, "Conv");
 
+impl Conv {
+    /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, Conv};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = Conv::new(8, [3, 3]).kernel_init(init.clone());
+    /// assert_eq!(layer.kernel_init, init);
+    /// ```
+    #[must_use]
+    pub fn kernel_init(mut self, init: Initializer) -> Conv {
+        self.kernel_init = init;
+        self
+    }
+    /// Sets the initialiser of `bias` (Flax's `bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, Conv};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = Conv::new(8, [3, 3]).bias_init(init.clone());
+    /// assert_eq!(layer.bias_init, init);
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> Conv {
+        self.bias_init = init;
+        self
+    }
+}
+
 /// A transposed convolution (`flax.linen.ConvTranspose`, `lax.conv_transpose`): the
 /// gradient of a convolution, upsampling by its strides.
 #[derive(Clone, Debug, PartialEq)]
@@ -316,6 +361,12 @@ pub struct ConvTranspose {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `kernel` (default `lecun_normal()`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub kernel_init: Initializer,
+    /// The initialiser of `bias` (default `zeros`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -332,6 +383,8 @@ impl ConvTranspose {
             use_bias: true,
             dtype: None,
             param_dtype: DType::F32,
+            kernel_init: initializers::lecun_normal(),
+            bias_init: initializers::zeros(),
             identity: ModuleIdentity::new(),
         }
     }
@@ -394,9 +447,14 @@ impl ConvTranspose {
         } else {
             [in_features, self.features]
         });
-        let kernel = param("kernel", self.param_dtype, kernel_shape)?;
+        let kernel = param_with("kernel", &self.kernel_init, self.param_dtype, kernel_shape)?;
         let bias = if self.use_bias {
-            Some(param("bias", self.param_dtype, [self.features])?)
+            Some(param_with(
+                "bias",
+                &self.bias_init,
+                self.param_dtype,
+                [self.features],
+            )?)
         } else {
             None
         };
@@ -517,3 +575,34 @@ fn circular_fold(
 }
 
 layer_common!(ConvTranspose, "ConvTranspose");
+
+impl ConvTranspose {
+    /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, ConvTranspose};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = ConvTranspose::new(8, [3, 3]).kernel_init(init.clone());
+    /// assert_eq!(layer.kernel_init, init);
+    /// ```
+    #[must_use]
+    pub fn kernel_init(mut self, init: Initializer) -> ConvTranspose {
+        self.kernel_init = init;
+        self
+    }
+    /// Sets the initialiser of `bias` (Flax's `bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, ConvTranspose};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = ConvTranspose::new(8, [3, 3]).bias_init(init.clone());
+    /// assert_eq!(layer.bias_init, init);
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> ConvTranspose {
+        self.bias_init = init;
+        self
+    }
+}

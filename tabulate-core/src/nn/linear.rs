@@ -1,5 +1,6 @@
 //! Linear layers: `Dense`, `DenseGeneral`, `Einsum` and `Embed` (`flax.linen.linear`).
 
+use super::initializers;
 use super::promote_dtype;
 use crate::call::module_call;
 use crate::dtype::DType;
@@ -8,7 +9,7 @@ use crate::lax::{self, DotDims};
 use crate::module::{ModuleIdentity, Tabulate};
 use crate::shape::{Shape, normalize_axis};
 use crate::tensor::Tensor;
-use crate::variable::param;
+use crate::variable::{Initializer, param_with};
 
 /// Implements the builder methods every layer shares and its `Tabulate` impl.
 macro_rules! layer_common {
@@ -56,6 +57,12 @@ pub struct Dense {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `kernel` (default `lecun_normal()`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub kernel_init: Initializer,
+    /// The initialiser of `bias` (default `zeros`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -67,6 +74,8 @@ impl Dense {
             use_bias: true,
             dtype: None,
             param_dtype: DType::F32,
+            kernel_init: initializers::lecun_normal(),
+            bias_init: initializers::zeros(),
             identity: ModuleIdentity::new(),
         }
     }
@@ -103,9 +112,19 @@ impl Dense {
                 "Dense needs an input of rank 1 or more, got {x}"
             )));
         }
-        let kernel = param("kernel", self.param_dtype, [x.dim(-1)?, self.features])?;
+        let kernel = param_with(
+            "kernel",
+            &self.kernel_init,
+            self.param_dtype,
+            [x.dim(-1)?, self.features],
+        )?;
         let bias = if self.use_bias {
-            Some(param("bias", self.param_dtype, [self.features])?)
+            Some(param_with(
+                "bias",
+                &self.bias_init,
+                self.param_dtype,
+                [self.features],
+            )?)
         } else {
             None
         };
@@ -136,6 +155,37 @@ impl Dense {
 
 layer_common!(Dense, "Dense");
 
+impl Dense {
+    /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, Dense};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = Dense::new(4).kernel_init(init.clone());
+    /// assert_eq!(layer.kernel_init, init);
+    /// ```
+    #[must_use]
+    pub fn kernel_init(mut self, init: Initializer) -> Dense {
+        self.kernel_init = init;
+        self
+    }
+    /// Sets the initialiser of `bias` (Flax's `bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, Dense};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = Dense::new(4).bias_init(init.clone());
+    /// assert_eq!(layer.bias_init, init);
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> Dense {
+        self.bias_init = init;
+        self
+    }
+}
+
 /// A linear transformation over several axes at once, with several output feature
 /// dimensions and optional batch dimensions (`flax.linen.DenseGeneral`).
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +202,12 @@ pub struct DenseGeneral {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `kernel` (default `lecun_normal()`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub kernel_init: Initializer,
+    /// The initialiser of `bias` (default `zeros`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -165,6 +221,8 @@ impl DenseGeneral {
             use_bias: true,
             dtype: None,
             param_dtype: DType::F32,
+            kernel_init: initializers::lecun_normal(),
+            bias_init: initializers::zeros(),
             identity: ModuleIdentity::new(),
         }
     }
@@ -229,11 +287,16 @@ impl DenseGeneral {
         let mut kernel_shape = batch_shape.clone();
         kernel_shape.extend(axes.iter().map(|&a| dims[a]));
         kernel_shape.extend(&self.features);
-        let kernel = param("kernel", self.param_dtype, kernel_shape)?;
+        let kernel = param_with("kernel", &self.kernel_init, self.param_dtype, kernel_shape)?;
         let bias = if self.use_bias {
             let mut shape = batch_shape.clone();
             shape.extend(&self.features);
-            Some(param("bias", self.param_dtype, shape)?)
+            Some(param_with(
+                "bias",
+                &self.bias_init,
+                self.param_dtype,
+                shape,
+            )?)
         } else {
             None
         };
@@ -268,6 +331,37 @@ impl DenseGeneral {
 
 layer_common!(DenseGeneral, "DenseGeneral");
 
+impl DenseGeneral {
+    /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, DenseGeneral};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = DenseGeneral::new([2, 3]).kernel_init(init.clone());
+    /// assert_eq!(layer.kernel_init, init);
+    /// ```
+    #[must_use]
+    pub fn kernel_init(mut self, init: Initializer) -> DenseGeneral {
+        self.kernel_init = init;
+        self
+    }
+    /// Sets the initialiser of `bias` (Flax's `bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, DenseGeneral};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = DenseGeneral::new([2, 3]).bias_init(init.clone());
+    /// assert_eq!(layer.bias_init, init);
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> DenseGeneral {
+        self.bias_init = init;
+        self
+    }
+}
+
 /// Sorted, distinct, non-negative axes (`_normalize_axes`).
 pub(crate) fn normalize_axes(axes: &[isize], rank: usize, what: &str) -> Result<Vec<usize>> {
     let mut out = Vec::with_capacity(axes.len());
@@ -298,6 +392,12 @@ pub struct Einsum {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `kernel` (default `lecun_normal()`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub kernel_init: Initializer,
+    /// The initialiser of `bias` (default `zeros`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -310,6 +410,8 @@ impl Einsum {
             use_bias: true,
             dtype: None,
             param_dtype: DType::F32,
+            kernel_init: initializers::lecun_normal(),
+            bias_init: initializers::zeros(),
             identity: ModuleIdentity::new(),
         }
     }
@@ -347,7 +449,12 @@ impl Einsum {
                     self.einsum_str
                 ))
             })?;
-        let kernel = param("kernel", self.param_dtype, self.shape.clone())?;
+        let kernel = param_with(
+            "kernel",
+            &self.kernel_init,
+            self.param_dtype,
+            self.shape.clone(),
+        )?;
         let bias = if self.use_bias {
             // Flax calls its method `self._get_bias_shape(einsum_str, inputs, kernel)`, a
             // call of the module (a repeated row with `show_repeated`).
@@ -361,7 +468,10 @@ impl Einsum {
                 },
                 || Ok::<_, Error>(bias_shape(rhs, output, &self.shape)),
             )?;
-            Some((param("bias", self.param_dtype, bias_shape)?, broadcast))
+            Some((
+                param_with("bias", &self.bias_init, self.param_dtype, bias_shape)?,
+                broadcast,
+            ))
         } else {
             None
         };
@@ -381,6 +491,37 @@ impl Einsum {
 }
 
 layer_common!(Einsum, "Einsum");
+
+impl Einsum {
+    /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, Einsum};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = Einsum::new([3, 4], "ab,bc->ac").kernel_init(init.clone());
+    /// assert_eq!(layer.kernel_init, init);
+    /// ```
+    #[must_use]
+    pub fn kernel_init(mut self, init: Initializer) -> Einsum {
+        self.kernel_init = init;
+        self
+    }
+    /// Sets the initialiser of `bias` (Flax's `bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, Einsum};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = Einsum::new([3, 4], "ab,bc->ac").bias_init(init.clone());
+    /// assert_eq!(layer.bias_init, init);
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> Einsum {
+        self.bias_init = init;
+        self
+    }
+}
 
 /// Flax's `Einsum._get_bias_shape`: for each output letter that names a kernel dimension,
 /// in output order, that dimension (the bias shape), and the output's rank with ones
@@ -501,6 +642,9 @@ pub struct Embed {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `embedding` (default `variance_scaling(1.0, 'fan_in', 'normal', out_axis=0)`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub embedding_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -512,6 +656,7 @@ impl Embed {
             features,
             dtype: None,
             param_dtype: DType::F32,
+            embedding_init: initializers::variance_scaling(1.0, "fan_in", "normal"),
             identity: ModuleIdentity::new(),
         }
     }
@@ -536,8 +681,9 @@ impl Embed {
                 "Embed: num_embeddings must be at least 1, got 0",
             ));
         }
-        param(
+        param_with(
             "embedding",
+            &self.embedding_init,
             self.param_dtype,
             [self.num_embeddings, self.features],
         )
@@ -588,3 +734,20 @@ impl Embed {
 }
 
 layer_common!(Embed, "Embed");
+
+impl Embed {
+    /// Sets the initialiser of `embedding` (Flax's `embedding_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, Embed};
+    ///
+    /// let init = with_partitioning(initializers::lecun_normal(), ["a", "b"]);
+    /// let layer = Embed::new(10, 4).embedding_init(init.clone());
+    /// assert_eq!(layer.embedding_init, init);
+    /// ```
+    #[must_use]
+    pub fn embedding_init(mut self, init: Initializer) -> Embed {
+        self.embedding_init = init;
+        self
+    }
+}

@@ -3,9 +3,12 @@
 //! applies them, so that their FLOPs come out of the primitives' rules.
 
 mod activation;
+mod activation_ext;
 mod attention;
 mod combinators;
 mod conv;
+mod grouped_attention;
+pub mod initializers;
 mod linear;
 mod normalization;
 mod pooling;
@@ -16,6 +19,11 @@ mod stochastic;
 pub use activation::{
     elu, elu_with, gelu, gelu_with, leaky_relu, leaky_relu_with, log_softmax, log_softmax_with,
     relu, sigmoid, silu, softmax, softmax_with, softplus, swish, tanh,
+};
+pub use activation_ext::{
+    PReLU, celu, celu_with, glu, glu_with, hard_sigmoid, hard_silu, hard_swish, hard_tanh,
+    log_sigmoid, logsumexp, logsumexp_with, normalize, one_hot, one_hot_with, relu6, selu,
+    soft_sign, standardize, standardize_with,
 };
 pub use attention::{
     AttentionCall, AttentionDropout, AttentionOptions, MultiHeadDotProductAttention, SelfAttention,
@@ -32,6 +40,58 @@ pub use recurrent::{
 };
 pub use scan::{Carry, Collections, Scan, ScanAxes, ScanAxis, scan};
 pub use stochastic::Dropout;
+
+/// `flax.linen.with_partitioning(init, names)`: `init`, with its parameters given the
+/// logical axis names `names` (one per dimension; `None` for an axis not partitioned).
+/// The table shows them after the shape, as Flax does: `kernel: float32[784,1024]
+/// P(None, data)`, `bias: float32[1024] P(None,)`.
+///
+/// ```
+/// use tabulate::nn::{Dense, initializers, with_partitioning};
+/// use tabulate::prelude::*;
+///
+/// #[derive(Tabulate)]
+/// struct Mlp;
+///
+/// impl Mlp {
+///     #[forward]
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         Dense::new(16)
+///             .kernel_init(with_partitioning(initializers::lecun_normal(), ["embed", "mlp"]))
+///             .bias_init(with_partitioning(initializers::zeros(), [None::<&str>]))
+///             .forward(x)
+///     }
+/// }
+///
+/// # fn main() -> tabulate::Result<()> {
+/// let table = Mlp.summary(&Tensor::new(DType::F32, [2, 5]))?.to_string();
+/// assert!(table.contains("kernel: float32[5,16] P(embed, mlp)"));
+/// assert!(table.contains("bias: float32[16] P(None,)"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn with_partitioning<N: crate::variable::AxisName>(
+    init: initializers::Initializer,
+    names: impl IntoIterator<Item = N>,
+) -> initializers::Initializer {
+    init.partitioned(names)
+}
+
+/// `flax.linen.with_logical_partitioning(init, names)`: Flax's `LogicallyPartitioned`
+/// box, shown in the table exactly as [`with_partitioning`]'s (`P(embed, mlp)`).
+///
+/// ```
+/// use tabulate::nn::{initializers, with_logical_partitioning};
+///
+/// let init = with_logical_partitioning(initializers::zeros_init(), ["out"]);
+/// assert_eq!(init.partition(), Some(&[Some("out".to_string())][..]));
+/// ```
+pub fn with_logical_partitioning<N: crate::variable::AxisName>(
+    init: initializers::Initializer,
+    names: impl IntoIterator<Item = N>,
+) -> initializers::Initializer {
+    init.partitioned(names)
+}
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};

@@ -1,6 +1,7 @@
 //! Normalisation layers (`flax.linen.normalization`): `BatchNorm`, `LayerNorm`,
 //! `RMSNorm`, `GroupNorm`, sharing Flax's `_compute_stats` and `_normalize`.
 
+use super::initializers;
 use super::linear::{layer_common, normalize_axes};
 use crate::call::module_call;
 use crate::dtype::DType;
@@ -8,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::module::{ModuleIdentity, Tabulate};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
-use crate::variable::{param, variable};
+use crate::variable::{Initializer, param, param_with, variable};
 
 /// Which statistics `_compute_stats` takes.
 #[derive(Clone, Copy)]
@@ -65,12 +66,28 @@ fn expand(x: &Tensor, axes: &[usize]) -> Result<Tensor> {
 
 /// The learned part of a normalisation layer.
 #[derive(Clone, Copy)]
-struct Affine {
+struct Affine<'a> {
+    /// The initialisers of `scale` and `bias` (`None`: the layer has no such option).
+    scale_init: Option<&'a Initializer>,
+    bias_init: Option<&'a Initializer>,
     epsilon: f64,
     use_bias: bool,
     use_scale: bool,
     param_dtype: DType,
     dtype: Option<DType>,
+}
+
+/// The parameter `name`, made by `init` when the layer has one.
+fn declare(
+    name: &str,
+    init: Option<&Initializer>,
+    dtype: DType,
+    shape: Vec<usize>,
+) -> Result<Tensor> {
+    match init {
+        Some(init) => param_with(name, init, dtype, shape),
+        None => param(name, dtype, shape),
+    }
 }
 
 /// `_normalize`: `(x − mean) · rsqrt(var + ε) · scale + bias`, with `scale` and `bias`
@@ -81,7 +98,7 @@ fn normalize(
     var: &Tensor,
     reduction: &[usize],
     features: &[usize],
-    a: Affine,
+    a: Affine<'_>,
 ) -> Result<Tensor> {
     let dims = x.shape().dims();
     let feature_shape: Vec<usize> = (0..x.rank())
@@ -94,15 +111,15 @@ fn normalize(
     let mut mul = var.add(a.epsilon)?.rsqrt()?;
     let mut args = vec![x.dtype()];
     if a.use_scale {
-        let scale = param("scale", a.param_dtype, reduced_shape.clone())?
+        let scale = declare("scale", a.scale_init, a.param_dtype, reduced_shape.clone())?
             .reshape(Shape::new(feature_shape.clone()))?;
         mul = mul.mul(&scale)?;
         args.push(scale.dtype());
     }
     y = y.mul(&mul)?;
     if a.use_bias {
-        let bias =
-            param("bias", a.param_dtype, reduced_shape)?.reshape(Shape::new(feature_shape))?;
+        let bias = declare("bias", a.bias_init, a.param_dtype, reduced_shape)?
+            .reshape(Shape::new(feature_shape))?;
         y = y.add(&bias)?;
         args.push(bias.dtype());
     }
@@ -141,6 +158,12 @@ pub struct LayerNorm {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `scale` (default `ones`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub scale_init: Initializer,
+    /// The initialiser of `bias` (default `zeros`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -162,6 +185,8 @@ impl LayerNorm {
             use_fast_variance: true,
             dtype: None,
             param_dtype: DType::F32,
+            scale_init: initializers::ones(),
+            bias_init: initializers::zeros(),
             identity: ModuleIdentity::new(),
         }
     }
@@ -215,8 +240,10 @@ impl LayerNorm {
         )
     }
 
-    fn affine(&self) -> Affine {
+    fn affine(&self) -> Affine<'_> {
         Affine {
+            scale_init: Some(&self.scale_init),
+            bias_init: Some(&self.bias_init),
             epsilon: self.epsilon,
             use_bias: self.use_bias,
             use_scale: self.use_scale,
@@ -233,6 +260,38 @@ fn sorted(mut axes: Vec<usize>) -> Vec<usize> {
 
 layer_common!(LayerNorm, "LayerNorm");
 
+impl LayerNorm {
+    /// Sets the initialiser of `scale` (Flax's `scale_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, LayerNorm};
+    ///
+    /// let init = with_partitioning(initializers::ones(), ["embed"]);
+    /// let layer = LayerNorm::new().scale_init(init.clone());
+    /// assert_eq!(layer.scale_init, init);
+    /// ```
+    #[must_use]
+    pub fn scale_init(mut self, init: Initializer) -> LayerNorm {
+        self.scale_init = init;
+        self
+    }
+
+    /// Sets the initialiser of `bias` (Flax's `bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, LayerNorm};
+    ///
+    /// let init = with_partitioning(initializers::ones(), ["embed"]);
+    /// let layer = LayerNorm::new().bias_init(init.clone());
+    /// assert_eq!(layer.bias_init, init);
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> LayerNorm {
+        self.bias_init = init;
+        self
+    }
+}
+
 /// Root-mean-square normalisation over the last axis (`flax.linen.RMSNorm`): no mean, no
 /// bias, a `scale` in `params`.
 #[derive(Clone, Debug, PartialEq)]
@@ -245,6 +304,9 @@ pub struct RMSNorm {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `scale` (default `ones`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub scale_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -262,6 +324,7 @@ impl RMSNorm {
             use_scale: true,
             dtype: None,
             param_dtype: DType::F32,
+            scale_init: initializers::ones(),
             identity: ModuleIdentity::new(),
         }
     }
@@ -287,6 +350,8 @@ impl RMSNorm {
                 };
                 let (mean, var) = compute_stats(x, &last, self.dtype, stats)?;
                 let affine = Affine {
+                    scale_init: Some(&self.scale_init),
+                    bias_init: None,
                     epsilon: self.epsilon,
                     use_bias: false,
                     use_scale: self.use_scale,
@@ -300,6 +365,23 @@ impl RMSNorm {
 }
 
 layer_common!(RMSNorm, "RMSNorm");
+
+impl RMSNorm {
+    /// Sets the initialiser of `scale` (Flax's `scale_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, RMSNorm};
+    ///
+    /// let init = with_partitioning(initializers::ones(), ["embed"]);
+    /// let layer = RMSNorm::new().scale_init(init.clone());
+    /// assert_eq!(layer.scale_init, init);
+    /// ```
+    #[must_use]
+    pub fn scale_init(mut self, init: Initializer) -> RMSNorm {
+        self.scale_init = init;
+        self
+    }
+}
 
 /// Group normalisation (`flax.linen.GroupNorm`): statistics per group of channels over
 /// all but the batch axis; `scale` and `bias` per channel.
@@ -319,6 +401,12 @@ pub struct GroupNorm {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `scale` (default `ones`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub scale_init: Initializer,
+    /// The initialiser of `bias` (default `zeros`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -339,6 +427,8 @@ impl GroupNorm {
             use_scale: true,
             dtype: None,
             param_dtype: DType::F32,
+            scale_init: initializers::ones(),
+            bias_init: initializers::zeros(),
             identity: ModuleIdentity::new(),
         }
     }
@@ -406,6 +496,8 @@ impl GroupNorm {
                 let mean = repeat_last(&mean, size)?;
                 let var = repeat_last(&var, size)?;
                 let affine = Affine {
+                    scale_init: Some(&self.scale_init),
+                    bias_init: Some(&self.bias_init),
                     epsilon: self.epsilon,
                     use_bias: self.use_bias,
                     use_scale: self.use_scale,
@@ -434,6 +526,38 @@ fn repeat_last(x: &Tensor, repeats: usize) -> Result<Tensor> {
 
 layer_common!(GroupNorm, "GroupNorm");
 
+impl GroupNorm {
+    /// Sets the initialiser of `scale` (Flax's `scale_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, GroupNorm};
+    ///
+    /// let init = with_partitioning(initializers::ones(), ["embed"]);
+    /// let layer = GroupNorm::new(4).scale_init(init.clone());
+    /// assert_eq!(layer.scale_init, init);
+    /// ```
+    #[must_use]
+    pub fn scale_init(mut self, init: Initializer) -> GroupNorm {
+        self.scale_init = init;
+        self
+    }
+
+    /// Sets the initialiser of `bias` (Flax's `bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, GroupNorm};
+    ///
+    /// let init = with_partitioning(initializers::ones(), ["embed"]);
+    /// let layer = GroupNorm::new(4).bias_init(init.clone());
+    /// assert_eq!(layer.bias_init, init);
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> GroupNorm {
+        self.bias_init = init;
+        self
+    }
+}
+
 /// Batch normalisation (`flax.linen.BatchNorm`): in training (`use_running_average =
 /// false`) it normalises with the batch's statistics and updates the running averages
 /// `mean` and `var` in `batch_stats` (which must then be mutable); in evaluation it reads
@@ -461,6 +585,12 @@ pub struct BatchNorm {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of `scale` (default `ones`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub scale_init: Initializer,
+    /// The initialiser of `bias` (default `zeros`); a partitioned one
+    /// ([`with_partitioning`](super::with_partitioning)) names its axes.
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -479,6 +609,8 @@ impl BatchNorm {
             use_fast_variance: true,
             dtype: None,
             param_dtype: DType::F32,
+            scale_init: initializers::ones(),
+            bias_init: initializers::zeros(),
             identity: ModuleIdentity::new(),
         }
     }
@@ -564,6 +696,8 @@ impl BatchNorm {
                     (mean, var)
                 };
                 let affine = Affine {
+                    scale_init: Some(&self.scale_init),
+                    bias_init: Some(&self.bias_init),
                     epsilon: self.epsilon,
                     use_bias: self.use_bias,
                     use_scale: self.use_scale,
@@ -577,3 +711,35 @@ impl BatchNorm {
 }
 
 layer_common!(BatchNorm, "BatchNorm");
+
+impl BatchNorm {
+    /// Sets the initialiser of `scale` (Flax's `scale_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, BatchNorm};
+    ///
+    /// let init = with_partitioning(initializers::ones(), ["embed"]);
+    /// let layer = BatchNorm::new(true).scale_init(init.clone());
+    /// assert_eq!(layer.scale_init, init);
+    /// ```
+    #[must_use]
+    pub fn scale_init(mut self, init: Initializer) -> BatchNorm {
+        self.scale_init = init;
+        self
+    }
+
+    /// Sets the initialiser of `bias` (Flax's `bias_init=`).
+    ///
+    /// ```
+    /// use tabulate::nn::{initializers, with_partitioning, BatchNorm};
+    ///
+    /// let init = with_partitioning(initializers::ones(), ["embed"]);
+    /// let layer = BatchNorm::new(true).bias_init(init.clone());
+    /// assert_eq!(layer.bias_init, init);
+    /// ```
+    #[must_use]
+    pub fn bias_init(mut self, init: Initializer) -> BatchNorm {
+        self.bias_init = init;
+        self
+    }
+}

@@ -2,6 +2,7 @@
 //! `SimpleCell`, and `RNN`, a `scan` of a cell over the time axis.
 
 use super::activation::{sigmoid, tanh};
+use super::initializers;
 use super::linear::{Dense, layer_common};
 use super::scan::{self, Carry, Collections, ScanAxes, ScanOptions};
 use crate::call::{self, module_call};
@@ -10,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::module::{ModuleIdentity, Tabulate, Visitor};
 use crate::tensor::Tensor;
 use crate::value::Describe;
+use crate::variable::Initializer;
 
 /// A recurrent cell: one step maps `(carry, x)` to `(carry, y)` (`flax.linen.RNNCellBase`).
 pub trait RNNCell: Tabulate {
@@ -45,8 +47,56 @@ macro_rules! cell_common {
                     features,
                     dtype: None,
                     param_dtype: DType::F32,
+                    kernel_init: initializers::lecun_normal(),
+                    recurrent_kernel_init: initializers::orthogonal(),
+                    bias_init: initializers::zeros_init(),
                     identity: ModuleIdentity::new(),
                 }
+            }
+
+            /// Sets the initialiser of the input kernels (Flax's `kernel_init=`).
+            ///
+            /// ```
+            /// use tabulate::nn::{initializers, with_partitioning};
+            ///
+            /// let init = with_partitioning(initializers::lecun_normal(), ["embed", "mlp"]);
+            #[doc = concat!("let cell = tabulate::nn::", stringify!($ty), "::new(4).kernel_init(init.clone());")]
+            /// assert_eq!(cell.kernel_init, init);
+            /// ```
+            #[must_use]
+            pub fn kernel_init(mut self, init: Initializer) -> $ty {
+                self.kernel_init = init;
+                self
+            }
+
+            /// Sets the initialiser of the hidden kernels (Flax's `recurrent_kernel_init=`).
+            ///
+            /// ```
+            /// use tabulate::nn::{initializers, with_partitioning};
+            ///
+            /// let init = with_partitioning(initializers::orthogonal(), ["mlp", "mlp2"]);
+            #[doc = concat!("let cell = tabulate::nn::", stringify!($ty), "::new(4).recurrent_kernel_init(init.clone());")]
+            /// assert_eq!(cell.recurrent_kernel_init, init);
+            /// ```
+            #[must_use]
+            pub fn recurrent_kernel_init(mut self, init: Initializer) -> $ty {
+                self.recurrent_kernel_init = init;
+                self
+            }
+
+            /// Sets the initialiser of the biases (Flax's `bias_init=`).
+            ///
+            /// ```
+            /// use tabulate::nn::{initializers, with_partitioning};
+            ///
+            /// let init = with_partitioning(initializers::zeros_init(), ["mlp"]);
+            #[doc = concat!("let cell = tabulate::nn::", stringify!($ty), "::new(4).bias_init(init.clone());")]
+            /// assert_eq!(cell.bias_init, init);
+            /// ```
+            #[must_use]
+            pub fn bias_init(mut self, init: Initializer) -> $ty {
+                self.bias_init = init;
+                self
             }
 
             /// Sets the dtype of the computation.
@@ -63,10 +113,19 @@ macro_rules! cell_common {
                 self
             }
 
+            /// The Dense `name`: an input one (`i…`) takes `kernel_init`, a hidden one
+            /// (`h…`) `recurrent_kernel_init`, as every Flax cell builds them.
             fn dense(&self, features: usize, use_bias: bool, name: &str) -> Dense {
+                let kernel_init = if name.starts_with('h') {
+                    &self.recurrent_kernel_init
+                } else {
+                    &self.kernel_init
+                };
                 let mut dense = Dense::new(features)
                     .use_bias(use_bias)
                     .param_dtype(self.param_dtype)
+                    .kernel_init(kernel_init.clone())
+                    .bias_init(self.bias_init.clone())
                     .name(name);
                 if let Some(dtype) = self.dtype {
                     dense = dense.dtype(dtype);
@@ -88,6 +147,12 @@ pub struct LSTMCell {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of the input kernels (`i…`; default `lecun_normal()`).
+    pub kernel_init: Initializer,
+    /// The initialiser of the hidden kernels (`h…`; default `orthogonal()`).
+    pub recurrent_kernel_init: Initializer,
+    /// The initialiser of the biases (default `zeros_init()`).
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -153,6 +218,12 @@ pub struct GRUCell {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of the input kernels (`i…`; default `lecun_normal()`).
+    pub kernel_init: Initializer,
+    /// The initialiser of the hidden kernels (`h…`; default `orthogonal()`).
+    pub recurrent_kernel_init: Initializer,
+    /// The initialiser of the biases (default `zeros_init()`).
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 
@@ -219,6 +290,12 @@ pub struct SimpleCell {
     pub dtype: Option<DType>,
     /// The dtype of the parameters (default `float32`).
     pub param_dtype: DType,
+    /// The initialiser of the input kernels (`i…`; default `lecun_normal()`).
+    pub kernel_init: Initializer,
+    /// The initialiser of the hidden kernels (`h…`; default `orthogonal()`).
+    pub recurrent_kernel_init: Initializer,
+    /// The initialiser of the biases (default `zeros_init()`).
+    pub bias_init: Initializer,
     identity: ModuleIdentity,
 }
 

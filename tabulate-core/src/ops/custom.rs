@@ -13,6 +13,8 @@ pub(crate) enum CustomRule {
     Relu,
     /// `jnp.logaddexp`: `t1 · exp(x1 − out) + t2 · exp(x2 − out)`, infinities replaced by 0.
     LogAddExp,
+    /// `jax.nn.relu6`: `select((x > 0) & (x < 6), g, 0)`.
+    Relu6,
 }
 
 impl CustomRule {
@@ -33,6 +35,20 @@ impl CustomRule {
                 Ok(vec![cx.apply(
                     Prim::SelectN,
                     &[J::Primal(positive), J::Primal(zeros), t[0]],
+                )?])
+            }
+            // relu6.defjvps(lambda g, ans, x:
+            //               lax.select((x > 0) & (x < 6), g, lax.full_like(g, 0)))
+            CustomRule::Relu6 => {
+                let zero = cx.full_like_rank(x[0], 0.0)?;
+                let positive = cx.primal(Prim::Compare(Cmp::Gt), &[x[0], zero])?;
+                let six = cx.full_like_rank(x[0], 6.0)?;
+                let below = cx.primal(Prim::Compare(Cmp::Lt), &[x[0], six])?;
+                let inside = cx.primal(Prim::Binary(Binary::And), &[positive, below])?;
+                let zeros = cx.full_like(x[0], 0.0)?;
+                Ok(vec![cx.apply(
+                    Prim::SelectN,
+                    &[J::Primal(inside), J::Primal(zeros), t[0]],
                 )?])
             }
             // _logaddexp_jvp: each operand's weight is exp(x - out), with +inf replaced by 0.

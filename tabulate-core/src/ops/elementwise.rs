@@ -35,6 +35,21 @@ pub(crate) enum Unary {
     Cos,
     /// `lax.square`, lowered to one multiply.
     Square,
+    /// `lax.tan` (HLO `tan`).
+    Tan,
+    /// `lax.atan` (CHLO `atan`: an `atan2` with 1).
+    Atan,
+    /// `lax.asin`, `lax.acos`, `lax.sinh`, `lax.cosh`, `lax.asinh`, `lax.acosh`,
+    /// `lax.atanh`: CHLO ops that XLA expands into elementwise instructions.
+    Asin,
+    Acos,
+    Sinh,
+    Cosh,
+    Asinh,
+    Acosh,
+    Atanh,
+    /// `lax.erf_inv` (CHLO `erf_inv`: two polynomial branches and a select).
+    ErfInv,
 }
 
 impl Unary {
@@ -62,7 +77,17 @@ impl Unary {
             | Unary::Erfc
             | Unary::Sin
             | Unary::Cos
-            | Unary::Square => true,
+            | Unary::Square
+            | Unary::Tan
+            | Unary::Atan
+            | Unary::Asin
+            | Unary::Acos
+            | Unary::Sinh
+            | Unary::Cosh
+            | Unary::Asinh
+            | Unary::Acosh
+            | Unary::Atanh
+            | Unary::ErfInv => true,
         }
     }
 
@@ -89,6 +114,16 @@ impl Unary {
             Unary::Sin => "sin",
             Unary::Cos => "cos",
             Unary::Square => "square",
+            Unary::Tan => "tan",
+            Unary::Atan => "atan",
+            Unary::Asin => "asin",
+            Unary::Acos => "acos",
+            Unary::Sinh => "sinh",
+            Unary::Cosh => "cosh",
+            Unary::Asinh => "asinh",
+            Unary::Acosh => "acosh",
+            Unary::Atanh => "atanh",
+            Unary::ErfInv => "erf_inv",
         }
     }
 
@@ -104,7 +139,25 @@ impl Unary {
             | Unary::Rsqrt
             | Unary::Erf
             | Unary::Sin
-            | Unary::Cos => Cost::transcendentals(elements),
+            | Unary::Cos
+            | Unary::Tan
+            | Unary::Atan => Cost::transcendentals(elements),
+            // CHLO expansions (measured on the lowered module): elementwise instructions,
+            // each of `elements` flops, around their transcendental ones.
+            Unary::Asin
+            | Unary::Acos
+            | Unary::Sinh
+            | Unary::Cosh
+            | Unary::Asinh
+            | Unary::Acosh
+            | Unary::Atanh
+            | Unary::ErfInv => {
+                let (instructions, transcendentals) = self.chlo_expansion();
+                Cost {
+                    flops: elements.saturating_mul(instructions),
+                    transcendentals: elements.saturating_mul(transcendentals),
+                }
+            }
             // JAX lowers logistic as 1 / (1 + exp(-x)): negate, add, divide and one exp.
             Unary::Logistic => Cost {
                 flops: elements.saturating_mul(3),
@@ -127,12 +180,38 @@ impl Unary {
         let instructions: usize = match self {
             Unary::Logistic => 3,
             Unary::Erfc => 62,
+            Unary::Asin
+            | Unary::Acos
+            | Unary::Sinh
+            | Unary::Cosh
+            | Unary::Asinh
+            | Unary::Acosh
+            | Unary::Atanh
+            | Unary::ErfInv => usize::try_from(self.chlo_expansion().0).unwrap_or(usize::MAX),
             _ => return vec![Term::Op(cost.flops)],
         };
         if (instructions as u64).checked_mul(elements) == Some(cost.flops) {
             Term::ops(std::iter::repeat_n(elements, instructions))
         } else {
             vec![Term::Op(cost.flops)]
+        }
+    }
+
+    /// The flop instructions and transcendental instructions per element of XLA's
+    /// expansion of a CHLO op (counted in `jax.jit(f).lower(x).as_text(dialect='hlo')`,
+    /// jax 0.10.2): `asin` is `subtract`, three `add`s and a `multiply` around `sqrt` and
+    /// `atan2`; `erf_inv` 37 (`abs`, compares, 11 selects, the polynomial's multiplies
+    /// and adds) around `log1p` and `sqrt`.
+    fn chlo_expansion(self) -> (u64, u64) {
+        match self {
+            Unary::Asin => (5, 2),
+            Unary::Acos | Unary::Cosh => (3, 2),
+            Unary::Sinh => (10, 3),
+            Unary::Asinh => (11, 3),
+            Unary::Acosh => (7, 4),
+            Unary::Atanh => (6, 2),
+            Unary::ErfInv => (37, 2),
+            _ => (0, 0),
         }
     }
 
@@ -435,12 +514,99 @@ pub(super) fn unary_jvp(
             let gs = cx.mul(g, J::Primal(s))?;
             cx.neg(gs)
         }
+        Unary::Tan
+        | Unary::Atan
+        | Unary::Asin
+        | Unary::Acos
+        | Unary::Sinh
+        | Unary::Cosh
+        | Unary::Asinh
+        | Unary::Acosh
+        | Unary::Atanh
+        | Unary::ErfInv => trig_jvp(op, cx, x, ans, g),
         // mul(g, mul(2, x))
         Unary::Square => {
             let two = cx.full_like(x, 2.0)?;
             let coef = cx.primal(Prim::Binary(Binary::Mul), &[two, x])?;
             cx.mul(g, J::Primal(coef))
         }
+    }
+}
+
+/// The JVPs of the trigonometric and hyperbolic functions and `erf_inv` (`lax.py`,
+/// `special.py`).
+fn trig_jvp(op: Unary, cx: &mut JvpCx<'_>, x: ValueId, ans: ValueId, g: J) -> Result<J> {
+    match op {
+        // mul(g, add(1, square(ans)))
+        Unary::Tan => {
+            let one = cx.full_like(x, 1.0)?;
+            let sq = cx.primal(Prim::Unary(Unary::Square), &[ans])?;
+            let coef = cx.primal(Prim::Binary(Binary::Add), &[one, sq])?;
+            cx.mul(g, J::Primal(coef))
+        }
+        // div(g, add(1, square(x)))
+        Unary::Atan => {
+            let one = cx.full_like(x, 1.0)?;
+            let sq = cx.primal(Prim::Unary(Unary::Square), &[x])?;
+            let den = cx.primal(Prim::Binary(Binary::Add), &[one, sq])?;
+            cx.div(g, J::Primal(den))
+        }
+        // mul(g, rsqrt(sub(1, square(x)))), negated for acos
+        Unary::Asin | Unary::Acos => {
+            let one = cx.full_like(x, 1.0)?;
+            let sq = cx.primal(Prim::Unary(Unary::Square), &[x])?;
+            let diff = cx.primal(Prim::Binary(Binary::Sub), &[one, sq])?;
+            let mut coef = cx.primal(Prim::Unary(Unary::Rsqrt), &[diff])?;
+            if op == Unary::Acos {
+                coef = cx.primal(Prim::Unary(Unary::Neg), &[coef])?;
+            }
+            cx.mul(g, J::Primal(coef))
+        }
+        // mul(g, cosh(x)) and mul(g, sinh(x))
+        Unary::Sinh | Unary::Cosh => {
+            let other = if op == Unary::Sinh {
+                Unary::Cosh
+            } else {
+                Unary::Sinh
+            };
+            let coef = cx.primal(Prim::Unary(other), &[x])?;
+            cx.mul(g, J::Primal(coef))
+        }
+        // mul(g, rsqrt(add(square(x), 1))) and mul(g, rsqrt(sub(square(x), 1)))
+        Unary::Asinh | Unary::Acosh => {
+            let sq = cx.primal(Prim::Unary(Unary::Square), &[x])?;
+            let one = cx.full_like(x, 1.0)?;
+            let combine = if op == Unary::Asinh {
+                Binary::Add
+            } else {
+                Binary::Sub
+            };
+            let inner = cx.primal(Prim::Binary(combine), &[sq, one])?;
+            let coef = cx.primal(Prim::Unary(Unary::Rsqrt), &[inner])?;
+            cx.mul(g, J::Primal(coef))
+        }
+        // mul(reciprocal(add(1, x)), div(g, sub(1, x)))
+        Unary::Atanh => {
+            let one = cx.full_like(x, 1.0)?;
+            let xp1 = cx.primal(Prim::Binary(Binary::Add), &[one, x])?;
+            let recip = cx.primal(Prim::IntegerPow(-1), &[xp1])?;
+            let one = cx.full_like(x, 1.0)?;
+            let xm1 = cx.primal(Prim::Binary(Binary::Sub), &[one, x])?;
+            let q = cx.div(g, J::Primal(xm1))?;
+            cx.mul(J::Primal(recip), q)
+        }
+        // mul(sqrt(pi)/2, mul(g, exp(square(ans))))
+        Unary::ErfInv => {
+            let c = cx.full_like(x, std::f64::consts::PI.sqrt() / 2.0)?;
+            let sq = cx.primal(Prim::Unary(Unary::Square), &[ans])?;
+            let e = cx.primal(Prim::Unary(Unary::Exp), &[sq])?;
+            let ge = cx.mul(g, J::Primal(e))?;
+            cx.mul(J::Primal(c), ge)
+        }
+        _ => Err(Error::internal(format!(
+            "`{}` has no trigonometric JVP",
+            op.name()
+        ))),
     }
 }
 

@@ -73,7 +73,21 @@ impl Prim {
                 Unary::Sin => x[0].sin(),
                 Unary::Cos => x[0].cos(),
                 Unary::Square => x[0] * x[0],
-                Unary::Not | Unary::IsFinite | Unary::Erf | Unary::Erfc => return None,
+                // CHLO ops and `tan` are not folded before they are expanded.
+                Unary::Not
+                | Unary::IsFinite
+                | Unary::Erf
+                | Unary::Erfc
+                | Unary::Tan
+                | Unary::Atan
+                | Unary::Asin
+                | Unary::Acos
+                | Unary::Sinh
+                | Unary::Cosh
+                | Unary::Asinh
+                | Unary::Acosh
+                | Unary::Atanh
+                | Unary::ErfInv => return None,
             },
             Prim::Binary(op) => match op {
                 Binary::Add => x[0] + x[1],

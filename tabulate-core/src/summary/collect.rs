@@ -11,7 +11,7 @@ use super::{Leaf, Row, RowVariables, Size, Summary};
 use crate::cost::{Metric, Metrics};
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::path::ModulePath;
-use crate::trace::{CallRecord, Recording, Variable};
+use crate::trace::{CallRecord, Recording, Sown, Variable};
 use crate::value::Value;
 
 /// Which calls become rows.
@@ -62,7 +62,7 @@ pub(crate) fn collect(
     metrics: Vec<Metric>,
     measured: Vec<Metrics>,
 ) -> Result<Summary> {
-    let collections = collection_order(&recording.variables);
+    let collections = collection_order(recording);
     let index = VariableIndex::new(recording, &collections, shown);
     let rows: Vec<Row> = shown
         .iter()
@@ -101,6 +101,8 @@ pub(crate) fn collect(
 struct VariableIndex<'r> {
     /// By path address: the module's own variables.
     own: HashMap<usize, Vec<&'r Variable>>,
+    /// By path address: the module's sown tuples.
+    sown: HashMap<usize, Vec<&'r Sown>>,
     /// By path address of a collapsed row, per collection: its subtree's size.
     subtree: HashMap<usize, Vec<Option<Size>>>,
 }
@@ -110,6 +112,10 @@ impl<'r> VariableIndex<'r> {
         let mut own: HashMap<usize, Vec<&Variable>> = HashMap::new();
         for v in &recording.variables {
             own.entry(v.path.addr()).or_default().push(v);
+        }
+        let mut sown: HashMap<usize, Vec<&Sown>> = HashMap::new();
+        for s in &recording.sown {
+            sown.entry(s.path.addr()).or_default().push(s);
         }
         let mut subtree = HashMap::new();
         if let Some(depth) = shown
@@ -135,7 +141,7 @@ impl<'r> VariableIndex<'r> {
                 sizes[c] = sizes[c].and_then(|acc| exact_sum([acc, size].into_iter()));
             }
         }
-        VariableIndex { own, subtree }
+        VariableIndex { own, sown, subtree }
     }
 }
 
@@ -174,20 +180,32 @@ fn row(
                 return Ok(RowVariables {
                     own: Vec::new(),
                     counted: Size::default(),
+                    values: Vec::new(),
                 });
             }
             let own = own_variables(index, collection, &call.path);
+            let values = own_values(index, collection, &call.path);
             let counted = if shown.collapsed {
                 index
                     .subtree
                     .get(&call.path.addr())
                     .map_or(Some(Size::default()), |sizes| sizes[c])
             } else {
-                exact_sum(own.iter().map(|l| Size::of(l.dtype, &l.shape)))
+                // A sown tree's arrays are variables too (`trace::Trace::sow`): counted once.
+                exact_sum(
+                    index
+                        .own
+                        .get(&call.path.addr())
+                        .into_iter()
+                        .flatten()
+                        .filter(|v| v.collection == *collection)
+                        .map(|v| Size::of(v.spec.dtype, &v.spec.shape)),
+                )
             };
             Ok(RowVariables {
                 own,
                 counted: counted.ok_or_else(|| too_many(&call.path.join("/"), call.type_name))?,
+                values,
             })
         })
         .collect::<Result<_>>()?;
@@ -204,8 +222,14 @@ fn row(
 
 /// `params` first, then the other collections alphabetically (Flax's order depends on
 /// the hash seed; this one does not).
-fn collection_order(variables: &[Variable]) -> Vec<String> {
-    let mut names: Vec<String> = variables.iter().map(|v| v.collection.clone()).collect();
+fn collection_order(recording: &Recording) -> Vec<String> {
+    let mut names: Vec<String> = recording
+        .variables
+        .iter()
+        .map(|v| &v.collection)
+        .chain(recording.sown.iter().map(|s| &s.collection))
+        .cloned()
+        .collect();
     names.sort();
     names.dedup();
     names.sort_by_key(|c| c != "params");
@@ -218,15 +242,34 @@ fn own_variables(index: &VariableIndex<'_>, collection: &str, path: &ModulePath)
         .get(&path.addr())
         .into_iter()
         .flatten()
-        .filter(|v| v.collection == collection)
+        .filter(|v| v.collection == collection && !v.sown)
         .map(|v| Leaf {
             name: v.name.clone(),
             dtype: v.spec.dtype,
             shape: v.spec.shape.clone(),
+            partition: v.partition.clone(),
         })
         .collect();
     leaves.sort_by(|a, b| a.name.cmp(&b.name));
     leaves
+}
+
+/// The module's sown tuples in `collection`, by name.
+fn own_values(
+    index: &VariableIndex<'_>,
+    collection: &str,
+    path: &ModulePath,
+) -> Vec<(String, Value)> {
+    let mut values: Vec<(String, Value)> = index
+        .sown
+        .get(&path.addr())
+        .into_iter()
+        .flatten()
+        .filter(|s| s.collection == collection)
+        .map(|s| (s.name.clone(), Value::sequence(s.entries.iter().cloned())))
+        .collect();
+    values.sort_by(|a, b| a.0.cmp(&b.0));
+    values
 }
 
 /// The sum of sizes, or `None` when a count or byte total does not fit in a `u64`.
@@ -258,6 +301,8 @@ pub(crate) fn value_bytes(value: &Value) -> Option<u64> {
         Value::Array { dtype, shape } => shape
             .checked_elements()
             .and_then(|n| n.checked_mul(dtype.item_size())),
+        // Two `uint32` words per threefry key.
+        Value::Key { shape } => shape.checked_elements().and_then(|n| n.checked_mul(8)),
         Value::Object { .. } => Some(0),
         Value::Sequence { items } => items
             .iter()

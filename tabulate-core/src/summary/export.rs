@@ -28,6 +28,8 @@ use crate::cost::MetricValue;
 ///     "metrics": {"flops": 1216, "macs": 576}, // by header; see `MetricValue`
 ///     "variables": {"params": {"own": {"bias": {"dtype": "float32", "shape": [4]}, …},
 ///                              "count": 40, "bytes": 160}}
+///     // only when present: a leaf's "partition": [null, "data"] (`with_partitioning`),
+///     // a collection's "values": {"h": <value>} (what `sow` stored, a sequence)
 ///   }],
 ///   "totals": {"params": {"count": 50, "bytes": 200}},
 ///   "trainable": null | {"trainable": {"count", "bytes"}, "non_trainable": {…}},
@@ -113,6 +115,12 @@ impl Serialize for RowVariables {
         s.serialize_field("own", &Leaves(&self.own))?;
         s.serialize_field("count", &self.counted.count)?;
         s.serialize_field("bytes", &self.counted.bytes)?;
+        if !self.values.is_empty() {
+            // Sown tuples, by name (only present when there are some).
+            let values: Vec<(&String, &crate::value::Value)> =
+                self.values.iter().map(|(k, v)| (k, v)).collect();
+            s.serialize_field("values", &ValuesJson(&values))?;
+        }
         s.end()
     }
 }
@@ -129,6 +137,14 @@ impl Serialize for Leaves<'_> {
     }
 }
 
+struct ValuesJson<'a>(&'a [(&'a String, &'a crate::value::Value)]);
+
+impl Serialize for ValuesJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (*k, *v)))
+    }
+}
+
 struct LeafJson<'a>(&'a Leaf);
 
 impl Serialize for LeafJson<'_> {
@@ -136,6 +152,10 @@ impl Serialize for LeafJson<'_> {
         let mut s = serializer.serialize_struct("Leaf", 2)?;
         s.serialize_field("dtype", &self.0.dtype)?;
         s.serialize_field("shape", self.0.shape.dims())?;
+        if let Some(partition) = &self.0.partition {
+            // Logical axis names, `null` for an axis not partitioned (only when present).
+            s.serialize_field("partition", partition)?;
+        }
         s.end()
     }
 }

@@ -428,30 +428,56 @@ pub(crate) fn flow_text(value: &Value) -> StyledText {
     }
 }
 
-/// The row's own variables as YAML, a blank line, then the bold count.
+/// The row's own variables as YAML, a blank line, then the bold count. Arrays and sown
+/// trees are one mapping, by name; a partitioned array reads `float32[5,16] P(embed, mlp)`.
 fn variables_text(vars: &RowVariables) -> StyledText {
     let mut text = StyledText::default();
-    if !vars.own.is_empty() {
-        let leaves = Value::Mapping {
-            entries: vars
-                .own
-                .iter()
-                .map(|l| {
-                    (
-                        escape(&l.name).into_owned(),
-                        Value::Array {
-                            dtype: l.dtype,
-                            shape: l.shape.clone(),
-                        },
-                    )
-                })
-                .collect(),
-        };
-        text.append(value_text(&leaves));
+    if !vars.own.is_empty() || !vars.values.is_empty() {
+        let mut entries: Vec<(&str, Vec<StyledText>)> = Vec::new();
+        for leaf in &vars.own {
+            let array = Value::Array {
+                dtype: leaf.dtype,
+                shape: leaf.shape.clone(),
+            };
+            let mut line = StyledText::plain(format!("{}: ", escape(&leaf.name)));
+            line.append(scalar(&array));
+            if let Some(names) = &leaf.partition {
+                line.push(" ", Style::NONE);
+                line.push("P", Style::DIM);
+                line.push(partition_text(names), Style::NONE);
+            }
+            entries.push((&leaf.name, vec![line]));
+        }
+        for (name, value) in &vars.values {
+            let one = Value::Mapping {
+                entries: vec![(name.clone(), value.clone())],
+            };
+            entries.push((name, block(&one)));
+        }
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (i, line) in entries.into_iter().flat_map(|(_, lines)| lines).enumerate() {
+            if i > 0 {
+                text.push("\n", Style::NONE);
+            }
+            text.append(line);
+        }
         text.push("\n\n", Style::NONE);
     }
     text.append(size_text(vars.counted).restyle(Style::BOLD));
     text
+}
+
+/// Logical axis names as Flax's `Partitioned.names` tuple reads in the table (Python's
+/// `repr` of the tuple, its quotes removed): `(None, data)`, `(embed,)`, `()`.
+fn partition_text(names: &[Option<String>]) -> String {
+    let items: Vec<Cow<'_, str>> = names
+        .iter()
+        .map(|n| n.as_deref().map_or(Cow::Borrowed("None"), escape))
+        .collect();
+    match items.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", items.join(", ")),
+    }
 }
 
 /// `40 (160 B)` with the bytes dimmed; empty for a count of zero.
@@ -520,6 +546,11 @@ fn scalar(value: &Value) -> StyledText {
     match value {
         Value::Array { dtype, shape, .. } => {
             let mut text = StyledText::styled(dtype.name(), Style::DIM);
+            text.push(shape.to_string(), Style::NONE);
+            text
+        }
+        Value::Key { shape } => {
+            let mut text = StyledText::styled("key<fry>", Style::DIM);
             text.push(shape.to_string(), Style::NONE);
             text
         }

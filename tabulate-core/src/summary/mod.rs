@@ -119,6 +119,10 @@ pub struct RowVariables {
     /// What the row counts: its own variables, or its whole subtree when the row is the
     /// deepest shown (`depth`).
     pub counted: Size,
+    /// The module's own entries that are not one array, sorted by name: what
+    /// [`sow`](crate::sow) stored (a tuple of the values sown, as Flax keeps it), which may
+    /// hold arrays (counted in `counted`) and other values (shown, not counted).
+    pub values: Vec<(String, Value)>,
 }
 
 /// One variable.
@@ -131,6 +135,9 @@ pub struct Leaf {
     pub dtype: DType,
     /// Its shape.
     pub shape: Shape,
+    /// Its logical axis names, one per dimension, when a partitioned initialiser made it
+    /// ([`with_partitioning`](crate::nn::with_partitioning)): shown as `P(None, data)`.
+    pub partition: Option<Vec<Option<String>>>,
 }
 
 /// A number of elements and the bytes they take.
@@ -207,6 +214,62 @@ impl Summary {
     /// The total over every collection, as the caption's `Total Parameters` counts it.
     pub fn total(&self) -> Size {
         self.totals.iter().copied().sum()
+    }
+
+    /// The total of the `params` collection (zero when the model has none): the figure
+    /// usually quoted as a model's parameter count, beside [`Summary::total`], which adds
+    /// every collection (`batch_stats`, …) as Flax's caption does.
+    ///
+    /// ```
+    /// use tabulate::nn::{BatchNorm, Dense};
+    /// use tabulate::prelude::*;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Net;
+    ///
+    /// impl Net {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let h = Dense::new(4).forward(x)?;
+    ///         BatchNorm::new(Some(true)).forward(&h)
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> tabulate::Result<()> {
+    /// let summary = Net.summary(&Tensor::new(DType::F32, [16, 9]))?;
+    /// assert_eq!(summary.params().count, 40 + 8); // Dense: 36 + 4, BatchNorm: scale and bias
+    /// assert_eq!(summary.total().count, 48 + 8); // and batch_stats: mean and var
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn params(&self) -> Size {
+        self.collection("params")
+    }
+
+    /// The total of `collection` (zero when no variable is in it).
+    ///
+    /// ```
+    /// # use tabulate::nn::Dense;
+    /// # use tabulate::prelude::*;
+    /// # #[derive(Tabulate)]
+    /// # struct Net;
+    /// # impl Net {
+    /// #     #[forward]
+    /// #     fn forward(&self, x: &Tensor) -> Result<Tensor> { Dense::new(4).forward(x) }
+    /// # }
+    /// # fn main() -> tabulate::Result<()> {
+    /// let summary = Net.summary(&Tensor::new(DType::F32, [16, 9]))?;
+    /// assert_eq!(summary.collection("params").bytes, 160);
+    /// assert_eq!(summary.collection("batch_stats").count, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn collection(&self, collection: &str) -> Size {
+        self.collections
+            .iter()
+            .position(|c| c == collection)
+            .and_then(|i| self.totals.get(i).copied())
+            .unwrap_or_default()
     }
 
     /// Whether the table has a column for `metric`.

@@ -96,6 +96,36 @@ impl Trace {
         None
     }
 
+    /// A `Param` field declared inside a scan: fine where the scans broadcast its
+    /// collection; stacking it (`variable_axes`) is not modelled, and a collection not
+    /// lifted at all is Flax's error.
+    pub(super) fn check_field_lift(&self, collection: &str, name: &str) -> Result<()> {
+        for scope in self.lifts.iter().rev() {
+            match (scope.rule)(collection) {
+                Lift::Broadcast => {}
+                Lift::Missing => {
+                    return Err(self.error(ErrorKind::InvalidArgument {
+                        what: format!(
+                            "scan: variable `{name}` of collection `{collection}` is made \
+                             inside a scan that neither broadcasts (variable_broadcast) nor \
+                             scans (variable_axes) `{collection}`"
+                        ),
+                    }));
+                }
+                Lift::Scanned(_) => {
+                    return Err(self.error(ErrorKind::InvalidArgument {
+                        what: format!(
+                            "scan: the `Param` field `{name}` of collection `{collection}` \
+                             inside a scan that stacks `{collection}` (variable_axes) is not \
+                             modelled; declare it with `param` in the forward method"
+                        ),
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Declares (or finds) the variable stacked by scan `scope` and gives this step its
     /// slice.
     fn declare_scanned(

@@ -7,6 +7,7 @@
 
 mod lift;
 mod naming;
+mod params;
 mod vars;
 
 use std::cell::RefCell;
@@ -27,8 +28,9 @@ pub(crate) use lift::{
     Lift, enter_scanned_variables, leave_scanned_variables, scanned_variable_values, with_lifted,
 };
 use naming::{Fields, Frame, ModuleKey};
+use params::FieldParams;
 use vars::Variables;
-pub(crate) use vars::{VarId, Variable};
+pub(crate) use vars::{Sown, VarId, Variable};
 
 thread_local! {
     static TRACE: RefCell<Option<Trace>> = const { RefCell::new(None) };
@@ -65,8 +67,12 @@ pub(crate) struct Recording {
     pub(crate) graph: Graph,
     pub(crate) calls: Vec<CallRecord>,
     pub(crate) variables: Vec<Variable>,
+    /// The values `sow` stored, by collection, module and name, in first-sown order.
+    pub(crate) sown: Vec<Sown>,
     /// Every declaration, read and write of a variable, in order, with its value after it.
     touches: Vec<(VarId, ValueId)>,
+    /// The first `Param` field that could not be declared: the run fails with it.
+    pub(crate) field_failure: Option<Error>,
 }
 
 impl Recording {
@@ -119,6 +125,9 @@ struct Trace {
     paths: PathInterner,
     touches: Vec<(VarId, ValueId)>,
     variables: Variables,
+    /// The `Param` fields of the open calls.
+    field_params: FieldParams,
+    sown: Vec<Sown>,
     mutable: Mutable,
     region: RegionId,
     next_frame: u64,
@@ -161,6 +170,8 @@ pub(crate) fn run<M: Tabulate, R>(
             paths: PathInterner::default(),
             touches: Vec::new(),
             variables: Variables::default(),
+            field_params: FieldParams::default(),
+            sown: Vec::new(),
             mutable,
             region: RegionId::TOP,
             next_frame: 1,
@@ -188,7 +199,9 @@ pub(crate) fn run<M: Tabulate, R>(
             graph: trace.graph,
             calls: trace.calls,
             variables: trace.variables.into_list(),
+            sown: trace.sown,
             touches: trace.touches,
+            field_failure: trace.field_params.failure,
         },
     ))
 }
@@ -356,6 +369,35 @@ pub(crate) fn write_variable(collection: &str, name: &str, value: &Tensor) -> Re
     with_trace(|trace| trace.write(collection, name, value)).unwrap_or(Ok(()))
 }
 
+/// Gives the variable `name` of `collection` on the current module its logical axis
+/// names (a partitioned initialiser), unless it has some already.
+pub(crate) fn set_partition(collection: &str, name: &str, names: &[Option<String>]) {
+    with_trace(|trace| trace.set_partition(collection, name, names));
+}
+
+/// Stores `value` (whose arrays are `arrays`) under `name` in `collection` on the current
+/// module, as Flax's `Module.sow` with its default `reduce_fn`: appended to the tuple of
+/// values stored so far. `Ok(false)` when the collection is not mutable (nothing stored).
+/// Outside a run, nothing is stored either.
+pub(crate) fn sow(
+    collection: &str,
+    name: &str,
+    value: Value,
+    arrays: Vec<(u64, Spec)>,
+) -> Result<bool> {
+    with_trace(|trace| trace.sow(collection, name, value, arrays)).unwrap_or(Ok(false))
+}
+
+/// The spec of variable `name` of `collection` on the current module, if it is declared.
+pub(crate) fn variable_spec(collection: &str, name: &str) -> Option<Spec> {
+    with_trace(|trace| {
+        let path = trace.current_path()?.clone();
+        let var = trace.variables.find(collection, &path, name)?;
+        Some(trace.variables.get(var).spec.clone())
+    })
+    .flatten()
+}
+
 /// Whether `collection` may be written in this run (always true outside a run).
 pub(crate) fn is_mutable(collection: &str) -> bool {
     with_trace(|trace| trace.mutable.allows(collection)).unwrap_or(true)
@@ -364,7 +406,20 @@ pub(crate) fn is_mutable(collection: &str) -> bool {
 /// The root key of random stream `stream` (an input of the program, like a variable),
 /// or an error if the run does not provide it. Outside a run, a fresh key.
 pub(crate) fn rng_key(stream: &str) -> Result<Tensor> {
-    with_trace(|trace| trace.rng_key(stream)).unwrap_or_else(|| Ok(Tensor::new(DType::U32, [2])))
+    with_trace(|trace| trace.rng_key(stream))
+        .unwrap_or_else(|| Ok(Tensor::new(DType::U32, [2]).into_typed_key()))
+}
+
+/// Marks `key`'s value as a typed PRNG key (one derived from a typed key, as `fold_in`'s
+/// result): a program that takes it as an input then counts its `Sharding` custom call,
+/// as a Flax submodule given `self.make_rng(…)` does.
+pub(crate) fn mark_typed_key(key: &Tensor) {
+    with_trace(|trace| {
+        let v = trace.value_of(key);
+        if !trace.graph.keys.contains(&v) {
+            trace.graph.keys.push(v);
+        }
+    });
 }
 
 impl Trace {
@@ -388,6 +443,9 @@ impl Trace {
         }
         let v = self.graph.add_input(tensor.spec().clone());
         self.values.insert(tensor.id(), v);
+        if tensor.is_typed_key() {
+            self.graph.keys.push(v);
+        }
         v
     }
 
@@ -457,6 +515,7 @@ impl Trace {
     fn pop_frame(&mut self) -> Option<Frame> {
         let frame = self.frames.pop()?;
         self.fields.pop(&frame, self.frames.len());
+        self.field_params.pop(self.frames.len());
         Some(frame)
     }
 
@@ -493,6 +552,9 @@ impl Trace {
         }
         let v = self.graph.add_input(spec);
         self.values.insert(id, v);
+        if crate::scope::is_typed_key(id) {
+            self.graph.keys.push(v);
+        }
         v
     }
 
@@ -517,14 +579,22 @@ impl Trace {
         if let Some(Some(key)) = self.rngs.get(stream) {
             return Ok(key.clone());
         }
-        let key = Tensor::new(DType::U32, [2]);
-        let v = self.value_of(&key);
-        self.graph.keys.push(v);
+        // A typed key: `value_of` lists it among the graph's keys.
+        let key = Tensor::new(DType::U32, [2]).into_typed_key();
+        self.value_of(&key);
         self.rngs.insert(stream.to_string(), Some(key.clone()));
         Ok(key)
     }
 
+    /// A `param`/`variable` call: declares the variable (or finds it again), unless a
+    /// `Param` field of the module has its name.
     fn declare(&mut self, collection: &str, name: &str, spec: Spec) -> Result<Tensor> {
+        if let Some(path) = self.current_path()
+            && let Some(var) = self.variables.find(collection, path, name)
+            && self.field_params.is_field(var)
+        {
+            return Err(self.error(params::clash(collection, name)));
+        }
         if !self.lifts.is_empty()
             && let Some(path) = self.current_path().cloned()
         {
@@ -538,6 +608,13 @@ impl Trace {
 
     /// Declares a variable (or returns the existing one) outside any scan's lifting.
     fn declare_plain(&mut self, collection: &str, name: &str, spec: Spec) -> Result<Tensor> {
+        let var = self.declare_var(collection, name, spec)?;
+        Ok(self.variables.get(var).tensor.clone())
+    }
+
+    /// Declares variable `name` on the current module, or finds it again (and records the
+    /// touch).
+    fn declare_var(&mut self, collection: &str, name: &str, spec: Spec) -> Result<VarId> {
         let Some(path) = self.current_path().cloned() else {
             return Err(self.error(ErrorKind::OutsideModule {
                 what: "declaring a variable",
@@ -554,7 +631,7 @@ impl Trace {
                 }));
             }
             self.touch(var);
-            return Ok(self.variables.get(var).tensor.clone());
+            return Ok(var);
         }
         if !self.mutable.allows(collection) {
             return Err(self.error(ErrorKind::NotMutable {
@@ -568,9 +645,9 @@ impl Trace {
         self.values.insert(tensor.id(), input);
         let var = self
             .variables
-            .add(collection, path, name, spec, input, tensor.clone());
+            .add(collection, path, name, spec, input, tensor);
         self.touch(var);
-        Ok(tensor)
+        Ok(var)
     }
 
     fn write(&mut self, collection: &str, name: &str, value: &Tensor) -> Result<()> {
@@ -600,6 +677,74 @@ impl Trace {
         Ok(())
     }
 
+    fn set_partition(&mut self, collection: &str, name: &str, names: &[Option<String>]) {
+        let Some(path) = self.current_path().cloned() else {
+            return;
+        };
+        if let Some(var) = self.variables.find(collection, &path, name) {
+            let var = self.variables.get_mut(var);
+            if var.partition.is_none() {
+                var.partition = Some(names.to_vec());
+            }
+        }
+    }
+
+    fn sow(
+        &mut self,
+        collection: &str,
+        name: &str,
+        value: Value,
+        arrays: Vec<(u64, Spec)>,
+    ) -> Result<bool> {
+        let Some(path) = self.current_path().cloned() else {
+            return Err(self.error(ErrorKind::OutsideModule { what: "sow" }));
+        };
+        if !self.mutable.allows(collection) {
+            return Ok(false);
+        }
+        if self.variables.find(collection, &path, name).is_some() {
+            return Err(self.error(ErrorKind::InvalidArgument {
+                what: format!(
+                    "sow: `{name}` in collection `{collection}` holds a variable, not the tuple `sow` appends to"
+                ),
+            }));
+        }
+        let existing = self
+            .sown
+            .iter()
+            .position(|s| s.collection == collection && s.path == path && s.name == name);
+        let index = existing.unwrap_or_else(|| {
+            self.sown.push(Sown {
+                collection: collection.to_string(),
+                path: path.clone(),
+                name: name.to_string(),
+                entries: Vec::new(),
+            });
+            self.sown.len() - 1
+        });
+        let entry = self.sown[index].entries.len();
+        self.sown[index].entries.push(value);
+        // Each array is a variable of its own, named so that the variables sort as JAX
+        // flattens `{name: (entry_0, entry_1, …)}` (`\u{1}` sorts below every name
+        // character): its input is the value Flax's `init` stored (never read), its
+        // output the array sown now.
+        for (leaf, (id, spec)) in arrays.into_iter().enumerate() {
+            let hidden = format!("{name}\u{1}{entry:020}\u{1}{leaf:020}");
+            self.declare(collection, &hidden, spec.clone())?;
+            let var = self
+                .variables
+                .find(collection, &path, &hidden)
+                .ok_or_else(|| Error::internal("a sown array's variable was just declared"))?;
+            self.variables.get_mut(var).sown = true;
+            let v = self.value_for_id(id, spec.clone());
+            let tensor = Tensor::from_spec(spec);
+            self.values.insert(tensor.id(), v);
+            self.variables.set_current(var, v, tensor);
+            self.touch(var);
+        }
+        Ok(true)
+    }
+
     /// Notes, for every open call, that the call touched `var` (which holds its value).
     fn touch(&mut self, var: VarId) {
         self.touches.push((var, self.variables.get(var).current));
@@ -619,10 +764,29 @@ pub(crate) fn open_call(
         return None;
     }
     let fields = naming::fields_of(module);
+    // A lifted call recorded at another path (`<lambda>`, next to the `RNN`) does not
+    // declare the module's `Param` fields there.
+    let own_path = lifted.is_none_or(|l| l.path.is_none());
+    let params = if own_path {
+        params::params_of(module)
+    } else {
+        Vec::new()
+    };
     let key = naming::key_of(module);
     let mut call_args = CallArgs::default();
     args(&mut call_args);
-    with_trace(|trace| trace.enter(module, &key, fields, method, &call_args, lifted))
+    with_trace(|trace| {
+        let depth = trace.enter(module, &key, fields, method, &call_args, lifted);
+        trace.declare_fields(depth, params);
+        depth
+    })
+}
+
+/// Reads a `Param` field: its variable's value, recorded as a read by the running call.
+/// Outside a run, a fresh tensor of its dtype and shape.
+pub(crate) fn read_field_param(param: &crate::param::Param) -> Result<Tensor> {
+    with_trace(|trace| trace.read_field(params::addr_of(param), &param.spec))
+        .unwrap_or_else(|| Ok(Tensor::from_spec(param.spec.clone())))
 }
 
 /// Closes the call whose frame is at `depth` with its result (`None` when it failed or

@@ -23,6 +23,22 @@ pub(crate) struct Variable {
     pub(crate) current: ValueId,
     /// The tensor reads return.
     pub(crate) tensor: Tensor,
+    /// Logical axis names, for a parameter made by a partitioned initialiser
+    /// (`nn.with_partitioning`): shown as `P(embed, mlp)`.
+    pub(crate) partition: Option<Vec<Option<String>>>,
+    /// One array of a value stored with `sow`: a program input and output like any
+    /// variable, but shown in its row as part of the sown tree ([`Sown`]), not alone.
+    pub(crate) sown: bool,
+}
+
+/// The values `sow` stored under one name of one module (Flax's tuple), as trees.
+#[derive(Clone, Debug)]
+pub(crate) struct Sown {
+    pub(crate) collection: String,
+    pub(crate) path: ModulePath,
+    pub(crate) name: String,
+    /// Each call's value, in order.
+    pub(crate) entries: Vec<crate::value::Value>,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +78,8 @@ impl Variables {
             spec,
             current: value,
             tensor,
+            partition: None,
+            sown: false,
         });
         id
     }
@@ -70,6 +88,10 @@ impl Variables {
         let v = &mut self.list[var.0];
         v.current = value;
         v.tensor = tensor;
+    }
+
+    pub(super) fn get_mut(&mut self, var: VarId) -> &mut Variable {
+        &mut self.list[var.0]
     }
 
     pub(super) fn into_list(self) -> Vec<Variable> {
