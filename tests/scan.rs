@@ -578,3 +578,103 @@ fn rnn_with_seq_lengths() {
         "seq_lengths",
     );
 }
+
+/// A cell whose kernel is a `Param` field (declared when its call opens) or a `param`
+/// call: `tanh(x · w + c)`.
+#[derive(Tabulate)]
+#[tabulate(rename = "WCell")]
+struct FieldCell {
+    w: tabulate::Param,
+}
+
+impl FieldCell {
+    #[forward]
+    fn forward(&self, c: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let h = x.matmul(&self.w.get()?)?.add(c)?.tanh()?;
+        Ok((h.clone(), h))
+    }
+}
+
+#[derive(Tabulate)]
+#[tabulate(rename = "WCell")]
+struct CallCell;
+
+impl CallCell {
+    #[forward]
+    fn forward(&self, c: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let w = tabulate::param("w", DType::F32, [3, 4])?;
+        let h = x.matmul(&w)?.add(c)?.tanh()?;
+        Ok((h.clone(), h))
+    }
+}
+
+/// Scans either cell, its parameters broadcast or stacked.
+#[derive(Tabulate)]
+struct ScanW {
+    #[tabulate(skip)]
+    field: bool,
+    #[tabulate(skip)]
+    stacked: bool,
+}
+
+impl ScanW {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        fn lift<M: Tabulate>(scan: nn::Scan<M>, stacked: bool) -> nn::Scan<M> {
+            let scan = scan.in_axes(1).out_axes(1);
+            if stacked {
+                scan.variable_axes([("params", 0)])
+            } else {
+                scan.variable_broadcast("params")
+            }
+        }
+        let c = Tensor::zeros(DType::F32, [x.dim(0)?, 4])?;
+        if self.field {
+            let cell = FieldCell {
+                w: tabulate::Param::new(DType::F32, [3, 4]),
+            };
+            lift(nn::scan(cell), self.stacked).call(&c, x, FieldCell::forward)
+        } else {
+            lift(nn::scan(CallCell), self.stacked).call(&c, x, CallCell::forward)
+        }
+    }
+}
+
+/// A `Param` field inside a scan broadcasting its collection is the `param` call's
+/// variable (the same table); stacking it is not modelled: a clear error, not a wrong
+/// number.
+#[test]
+fn param_fields_inside_a_scan() {
+    let x = seq();
+    let table = |field: bool| {
+        ours(
+            |t| t,
+            &ScanW {
+                field,
+                stacked: false,
+            },
+            |m| m.forward(&x),
+        )
+    };
+    assert_same(&table(true), &table(false), "Param field vs param call");
+    assert!(
+        tabulate(&ScanW {
+            field: false,
+            stacked: true
+        })
+        .run(|m| m.forward(&x))
+        .is_ok()
+    );
+    let error = tabulate(&ScanW {
+        field: true,
+        stacked: true,
+    })
+    .run(|m| m.forward(&x))
+    .expect_err("a stacked Param field");
+    assert_eq!(
+        error.to_string(),
+        "ScanWCell_0 (WCell): scan: the `Param` field `w` of collection `params` inside a \
+         scan that stacks `params` (variable_axes) is not modelled; declare it with `param` \
+         in the forward method"
+    );
+}
