@@ -30,6 +30,19 @@ pub(crate) struct Live {
     pub(crate) live: Vec<bool>,
 }
 
+impl Live {
+    /// Whether a live node of `graph` (or an output) reads `v`.
+    pub(crate) fn reads(&self, graph: &Graph, v: ValueId) -> bool {
+        let is_v = |x: &ValueId| self.alias[x.0 as usize] == v;
+        graph
+            .nodes
+            .iter()
+            .zip(&self.live)
+            .any(|(node, &live)| live && node.inputs.iter().any(is_v))
+            || graph.outputs.iter().any(is_v)
+    }
+}
+
 /// Folds `graph`, then marks the nodes its outputs need, walking backwards.
 pub(crate) fn live(graph: &Graph) -> Live {
     let folded = fold(graph);

@@ -174,7 +174,8 @@ fn call_scope(graph: &Graph, mut region: RegionId) -> RegionId {
 }
 
 /// `x * 1`, `1 * x`, `x + 0`, `0 + x`, `x - 0` and `x & true` are `x` (when no broadcast
-/// is involved).
+/// is involved); a `pad` of zero widths everywhere is its operand (the canonicaliser's
+/// `PadOp` fold: `jnp.pad` of zero widths, whose padding value is then dead).
 fn identity_operand(
     graph: &Graph,
     prim: &Prim,
@@ -182,6 +183,15 @@ fn identity_operand(
     out: ValueId,
     constant: &impl Fn(ValueId) -> Option<Known>,
 ) -> Option<ValueId> {
+    if let Prim::Pad {
+        low,
+        high,
+        interior,
+    } = prim
+    {
+        let zero = low.iter().chain(high).all(|&p| p == 0) && interior.iter().all(|&p| p == 0);
+        return (zero && graph.spec(inputs[0]) == graph.spec(out)).then_some(inputs[0]);
+    }
     let Prim::Binary(op) = prim else { return None };
     let is = |v: ValueId, x: f64| constant(v).and_then(|k| k.splat) == Some(x);
     let same_shape = |v: ValueId| graph.spec(v) == graph.spec(out);

@@ -373,12 +373,16 @@ fn saved_bytes(
 fn forward_program(recording: &Recording, call: &CallRecord, variables: &CallVariables) -> Graph {
     let mut outputs = call.results.clone();
     outputs.extend(variables.finals.iter().copied());
-    program::extract(
+    let mut graph = program::extract(
         &recording.graph,
         call.span.clone(),
         &program_inputs(call, variables),
         &outputs,
-    )
+    );
+    if call.remat {
+        program::inline_remat_of_span(&mut graph);
+    }
+    graph
 }
 
 /// The values a call's program takes, in JAX's order for `apply(variables, rngs,
@@ -406,13 +410,17 @@ fn glue_program(recording: &Recording, call: &CallRecord, variables: &CallVariab
         .collect();
     let mut outputs = call.results.clone();
     outputs.extend(variables.finals.iter().copied());
-    program::extract_glue(
+    let mut graph = program::extract_glue(
         &recording.graph,
         call.span.clone(),
         &holes,
         &program_inputs(call, variables),
         &outputs,
-    )
+    );
+    if call.remat {
+        program::inline_remat_of_span(&mut graph);
+    }
+    graph
 }
 
 fn by_operator(program: &Graph) -> Option<BTreeMap<String, OperatorCount>> {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::ops::graph::{Graph, Region, RegionId, ValueId};
+use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
 
 /// Copies nodes `span` of `source` into a new graph whose outputs are `outputs`. Its
 /// inputs come in the order of `inputs` (the values of `source` that JAX passes as the
@@ -68,7 +68,7 @@ fn extract_without(
             .iter()
             .map(|&v| map_value(source, &mut graph, &mut values, v))
             .collect();
-        let region = map_region(source, &mut graph, &mut regions, node.region, span.start);
+        let region = map_region(source, &mut graph, &mut regions, node.region, &span);
         let specs = node
             .outputs
             .iter()
@@ -82,7 +82,7 @@ fn extract_without(
     }
     for (&old, &new) in &regions {
         let r = source.region(old);
-        if old == RegionId::TOP || r.nodes.start < span.start {
+        if old == RegionId::TOP || !within(&r.nodes, &span) {
             continue;
         }
         let inputs = r
@@ -148,21 +148,27 @@ fn map_value(
     input
 }
 
-/// The copy of region `r`. A region that began before the span (a loop around a call
-/// inside its body) is not part of the call's program: its nodes go to its parent.
+/// Whether a region of nodes `nodes` lies inside `span`.
+fn within(nodes: &Range<u32>, span: &Range<u32>) -> bool {
+    nodes.start >= span.start && nodes.end <= span.end
+}
+
+/// The copy of region `r`. A region that is not inside the span (a loop around a call
+/// inside its body, a checkpointed call around a call that starts it) is not part of the
+/// call's program: its nodes go to its parent.
 fn map_region(
     source: &Graph,
     graph: &mut Graph,
     regions: &mut HashMap<RegionId, RegionId>,
     r: RegionId,
-    span_start: u32,
+    span: &Range<u32>,
 ) -> RegionId {
     if let Some(&mapped) = regions.get(&r) {
         return mapped;
     }
     let original = source.region(r);
-    let parent = map_region(source, graph, regions, original.parent, span_start);
-    if original.nodes.start < span_start {
+    let parent = map_region(source, graph, regions, original.parent, span);
+    if !within(&original.nodes, span) {
         regions.insert(r, parent);
         return parent;
     }
@@ -187,5 +193,19 @@ fn extend_region_ranges(graph: &mut Graph, mut region: RegionId) {
         let r = &mut graph.regions[region.0 as usize];
         r.nodes.end = end;
         region = r.parent;
+    }
+}
+
+/// In the program of a checkpointed call (`nn::remat`), the remat region that is the
+/// call itself becomes a plain grouping: Flax costs that row on the module it wraps.
+/// It is the outermost remat region holding every node.
+pub(crate) fn inline_remat_of_span(graph: &mut Graph) {
+    let len = u32::try_from(graph.nodes.len()).expect("graph exceeds 2^32 nodes");
+    if let Some(region) = graph
+        .regions
+        .iter_mut()
+        .find(|r| r.kind == RegionKind::Remat && r.parent == RegionId::TOP && r.nodes == (0..len))
+    {
+        region.kind = RegionKind::Inlined;
     }
 }

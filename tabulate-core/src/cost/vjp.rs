@@ -6,11 +6,13 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::ops::Prim;
 use crate::ops::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId};
 use crate::ops::linearize::{J, JvpCx, LinNode, TanId, Tape};
+use crate::ops::remat::RematRule;
 use crate::ops::transpose::{Cotangents, LinArg, backward};
 
 /// Builds the VJP program of `forward` (a closed program with inputs and outputs).
@@ -107,6 +109,7 @@ impl Linearizer<'_> {
                 match self.forward.region(r).kind {
                     RegionKind::CustomJvp(rule) => self.custom_jvp(r, rule)?,
                     RegionKind::Loop => self.scan(r)?,
+                    RegionKind::Remat => self.remat(r)?,
                     _ => {
                         unreachable!("custom_region_starting_at returns custom-JVP or loop regions")
                     }
@@ -117,6 +120,64 @@ impl Linearizer<'_> {
                 i += 1;
             }
         }
+        Ok(())
+    }
+
+    /// A checkpointed call (`jax.checkpoint`): its primal ops only in the forward half;
+    /// on the tape one [`Prim::Remat`] node whose transpose recomputes the call's
+    /// forward pass with its residuals and transposes it (the *fragment*, built here by
+    /// linearising the call's program on its own).
+    fn remat(&mut self, r: RegionId) -> Result<()> {
+        let forward = self.forward;
+        let region = forward.region(r);
+        let range = region.nodes.clone();
+        for n in range.clone() {
+            self.copy_node(n);
+        }
+        let (inputs, outputs) = boundary(forward, r);
+        let differentiate: Vec<bool> = inputs
+            .iter()
+            .map(|v| !self.tangent[v.0 as usize].is_zero())
+            .collect();
+        if !differentiate.iter().any(|&d| d) {
+            return Ok(());
+        }
+        let mut sub = crate::cost::program::extract(forward, range, &inputs, &outputs);
+        crate::cost::program::inline_remat_of_span(&mut sub);
+        let staged = stage(&sub, &differentiate)?;
+        let mut args: Vec<LinArg> = inputs
+            .iter()
+            .map(|&v| LinArg::Primal(self.get(v)))
+            .collect();
+        for (&v, _) in inputs.iter().zip(&differentiate).filter(|(_, d)| **d) {
+            let J::Tan(t) = self.tangent[v.0 as usize] else {
+                return Err(Error::internal(
+                    "a differentiated remat input has no tangent",
+                ));
+            };
+            args.push(LinArg::Tan(t));
+        }
+        let mut outs = Vec::new();
+        for (&v, &has) in outputs.iter().zip(&staged.out_tangents) {
+            if has {
+                let t = self.tape.new_tangent(forward.spec(v).clone());
+                self.tangent[v.0 as usize] = J::Tan(t);
+                outs.push(t);
+            }
+        }
+        let (_, backward_region) = self.regions[region.parent.0 as usize];
+        self.tape.nodes.push(LinNode {
+            prim: Prim::Remat(RematRule {
+                residuals: inputs.len(),
+                used: staged.used,
+                returns: staged.returns,
+                fragment: Arc::new(staged.program),
+                prevent_cse: true,
+            }),
+            args,
+            outs,
+            region: backward_region,
+        });
         Ok(())
     }
 
@@ -491,4 +552,137 @@ struct LoopParts {
     exit: u32,
     /// How many loop-carried values the `while` returns first.
     carries: usize,
+}
+
+/// The values crossing remat region `r`'s boundary: its inputs (those declared first, in
+/// the checkpointed function's argument order, then any other outside value it reads, in
+/// first-use order) and its outputs (those declared first, then any other value it
+/// defines that is read after it or is a graph output).
+fn boundary(forward: &Graph, r: RegionId) -> (Vec<ValueId>, Vec<ValueId>) {
+    let region = forward.region(r);
+    let range = region.nodes.clone();
+    let defined: HashSet<ValueId> = range
+        .clone()
+        .flat_map(|n| forward.node(n).outputs.iter().copied())
+        .collect();
+    let mut read = Vec::new();
+    let mut seen = HashSet::new();
+    for n in range.clone() {
+        for &v in &forward.node(n).inputs {
+            if !defined.contains(&v) && seen.insert(v) {
+                read.push(v);
+            }
+        }
+    }
+    let mut inputs: Vec<ValueId> = region
+        .inputs
+        .iter()
+        .copied()
+        .filter(|v| seen.contains(v))
+        .collect();
+    let declared: HashSet<ValueId> = inputs.iter().copied().collect();
+    inputs.extend(read.into_iter().filter(|v| !declared.contains(v)));
+    let mut escaping = HashSet::new();
+    for node in &forward.nodes[range.end as usize..] {
+        escaping.extend(node.inputs.iter().copied().filter(|v| defined.contains(v)));
+    }
+    escaping.extend(
+        forward
+            .outputs
+            .iter()
+            .copied()
+            .filter(|v| defined.contains(v)),
+    );
+    let mut outputs: Vec<ValueId> = Vec::new();
+    for &v in &region.outputs {
+        if escaping.contains(&v) && !outputs.contains(&v) {
+            outputs.push(v);
+        }
+    }
+    for n in range {
+        for &v in &forward.node(n).outputs {
+            if escaping.contains(&v) && !outputs.contains(&v) {
+                outputs.push(v);
+            }
+        }
+    }
+    (inputs, outputs)
+}
+
+/// What a checkpointed function stages into the backward pass.
+struct Staged {
+    /// Inputs: `sub`'s inputs, then one cotangent per result with a tangent. Outputs:
+    /// the cotangents of the differentiated inputs that get one.
+    program: Graph,
+    /// Per result of `sub`: whether it has a tangent.
+    out_tangents: Vec<bool>,
+    /// Per input of `sub`: whether the staged program reads it.
+    used: Vec<bool>,
+    /// Per differentiated input: whether the staged program returns its cotangent.
+    returns: Vec<bool>,
+}
+
+/// JAX's staged half of `remat2`'s partial evaluation for the function `sub`: its JVP
+/// (primal ops and residuals, recomputed) with the linear part transposed, the inputs
+/// marked in `differentiate` differentiated.
+fn stage(sub: &Graph, differentiate: &[bool]) -> Result<Staged> {
+    let mut lin = Linearizer {
+        forward: sub,
+        program: Graph::default(),
+        tape: Tape::default(),
+        primal: vec![None; sub.values.len()],
+        tangent: vec![J::Zero; sub.values.len()],
+        regions: Vec::new(),
+    };
+    let mut differentiated = Vec::new();
+    for (&v, &d) in sub.inputs.iter().zip(differentiate) {
+        let spec = sub.spec(v).clone();
+        let input = lin.program.add_input(spec.clone());
+        if sub.keys.contains(&v) {
+            lin.program.keys.push(input);
+        }
+        lin.primal[v.0 as usize] = Some(input);
+        if d {
+            let t = lin.tape.new_tangent(spec);
+            lin.tangent[v.0 as usize] = J::Tan(t);
+            differentiated.push(t);
+        }
+    }
+    lin.regions = mirror_regions(sub, &mut lin.program);
+    let count = u32::try_from(sub.nodes.len()).expect("graph exceeds 2^32 nodes");
+    lin.nodes(0..count, RegionId::TOP)?;
+    let Linearizer {
+        mut program,
+        tape,
+        tangent,
+        ..
+    } = lin;
+    let mut cts = Cotangents::new(&tape);
+    let mut out_tangents = Vec::new();
+    for &o in &sub.outputs {
+        if let J::Tan(t) = tangent[o.0 as usize] {
+            let ct = program.add_input(sub.spec(o).clone());
+            cts.add(&mut program, t, ct, RegionId::TOP)?;
+            out_tangents.push(true);
+        } else {
+            out_tangents.push(false);
+        }
+    }
+    backward(&mut program, &tape, &mut cts)?;
+    let returns: Vec<bool> = differentiated
+        .iter()
+        .map(|&t| cts.get(t).is_some())
+        .collect();
+    program.outputs = differentiated.iter().filter_map(|&t| cts.get(t)).collect();
+    let live = crate::cost::count::live(&program);
+    let used = program.inputs[..sub.inputs.len()]
+        .iter()
+        .map(|&v| live.reads(&program, v))
+        .collect();
+    Ok(Staged {
+        program,
+        out_tangents,
+        used,
+        returns,
+    })
 }

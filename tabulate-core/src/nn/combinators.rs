@@ -41,6 +41,7 @@ macro_rules! single_input_layers {
 single_input_layers!(
     super::Dense,
     super::DenseGeneral,
+    super::Einsum,
     super::Embed,
     super::Conv,
     super::ConvTranspose,

@@ -15,6 +15,7 @@ mod pooling;
 mod recurrent;
 mod scan;
 mod stochastic;
+mod wrappers;
 
 pub use activation::{
     elu, elu_with, gelu, gelu_with, leaky_relu, leaky_relu_with, log_softmax, log_softmax_with,
@@ -40,6 +41,7 @@ pub use recurrent::{
 };
 pub use scan::{Carry, Collections, Scan, ScanAxes, ScanAxis, scan};
 pub use stochastic::Dropout;
+pub use wrappers::{Remat, SpectralNorm, Vmap, WeightNorm, checkpoint, remat, vmap};
 
 /// `flax.linen.with_partitioning(init, names)`: `init`, with its parameters given the
 /// logical axis names `names` (one per dimension; `None` for an axis not partitioned).

@@ -44,7 +44,9 @@ impl Prim {
             | Prim::LoopExit { .. }
             | Prim::LoopEntry { .. }
             | Prim::LoopBackwardEnter { .. }
-            | Prim::LoopBackwardExit { .. } => false,
+            | Prim::LoopBackwardExit { .. }
+            | Prim::OptimizationBarrier
+            | Prim::Remat(_) => false,
         }
     }
 
@@ -145,7 +147,9 @@ impl Prim {
             | Prim::LoopExit { .. }
             | Prim::LoopEntry { .. }
             | Prim::LoopBackwardEnter { .. }
-            | Prim::LoopBackwardExit { .. } => return None,
+            | Prim::LoopBackwardExit { .. }
+            | Prim::OptimizationBarrier
+            | Prim::Remat(_) => return None,
         })
     }
 }

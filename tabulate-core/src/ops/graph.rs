@@ -62,6 +62,13 @@ pub(crate) enum RegionKind {
     /// The body of a `while` loop (`scan`): from its `loop_var`/`loop_slice` nodes to its
     /// `while` exit node. Analysed once; values from outside are loop parameters.
     Loop,
+    /// A checkpointed call (`jax.checkpoint`, Flax's `nn.remat`): inlined in the forward
+    /// pass, recomputed in the backward pass. Its inputs are what the checkpointed
+    /// function takes, in JAX's order.
+    Remat,
+    /// A grouping with no effect: a remat region in the program of the call it wraps
+    /// (Flax costs that row on the module alone), or the recomputed copy of one.
+    Inlined,
 }
 
 /// A contiguous, properly nested run of nodes.
@@ -198,14 +205,17 @@ impl Graph {
         &self.regions[id.0 as usize]
     }
 
-    /// The outermost custom-JVP or loop region that starts at node `n`, inside `within`.
+    /// The outermost custom-JVP, loop or remat region that starts at node `n`, inside `within`.
     pub(crate) fn custom_region_starting_at(&self, n: u32, within: RegionId) -> Option<RegionId> {
         let mut r = self.node(n).region;
         let mut found = None;
         while r != within && r != RegionId::TOP {
             let region = self.region(r);
             if region.nodes.start == n
-                && matches!(region.kind, RegionKind::CustomJvp(_) | RegionKind::Loop)
+                && matches!(
+                    region.kind,
+                    RegionKind::CustomJvp(_) | RegionKind::Loop | RegionKind::Remat
+                )
             {
                 found = Some(r);
             }

@@ -24,6 +24,7 @@ pub(crate) mod graph;
 pub(crate) mod linearize;
 pub(crate) mod random;
 pub(crate) mod reduce;
+pub(crate) mod remat;
 pub(crate) mod structural;
 pub(crate) mod transpose;
 pub(crate) mod window;
@@ -211,6 +212,12 @@ pub(crate) enum Prim {
     /// The end of a transposed `while`: the cotangents it hands out; `reverse` if the
     /// forward loop ran backwards (the transposed one then runs forwards).
     LoopBackwardExit { specs: Vec<Spec>, reverse: bool },
+    /// `optimization_barrier`: its operands unchanged, as one instruction XLA may not
+    /// look through (what `jax.checkpoint`'s `prevent_cse` puts before a recomputation).
+    OptimizationBarrier,
+    /// On the linear tape only: a checkpointed function (`jax.checkpoint`), transposed by
+    /// recomputing its forward pass, then transposing that.
+    Remat(remat::RematRule),
 }
 
 impl Prim {
@@ -257,6 +264,8 @@ impl Prim {
             Prim::LoopEntry { .. } => "loop_entry",
             Prim::LoopBackwardEnter { .. } => "while_transpose_enter",
             Prim::LoopBackwardExit { .. } => "while_transpose",
+            Prim::OptimizationBarrier => "optimization_barrier",
+            Prim::Remat(_) => "checkpoint",
         }
     }
 
@@ -267,7 +276,8 @@ impl Prim {
             Prim::Split { sizes, .. } => sizes.len(),
             Prim::Iota2x32 { .. } | Prim::Threefry2x32 => 2,
             // Final carries, then one stacked output per remaining operand.
-            Prim::LoopExit { .. } | Prim::LoopEntry { .. } => inputs,
+            Prim::LoopExit { .. } | Prim::LoopEntry { .. } | Prim::OptimizationBarrier => inputs,
+            Prim::Remat(rule) => rule.results(),
             Prim::LoopBackwardEnter { specs } | Prim::LoopBackwardExit { specs, .. } => specs.len(),
             Prim::Unary(_)
             | Prim::Binary(_)
@@ -370,7 +380,10 @@ impl Prim {
                 Ok(specs.clone())
             }
             // Each input passes into the body unchanged, as far as specs go.
-            Prim::LoopEntry { .. } => Ok(inputs.iter().map(|&s| s.clone()).collect()),
+            Prim::LoopEntry { .. } | Prim::OptimizationBarrier => {
+                Ok(inputs.iter().map(|&s| s.clone()).collect())
+            }
+            Prim::Remat(rule) => Ok(rule.result_specs()),
         }
     }
 
@@ -399,7 +412,9 @@ impl Prim {
             | Prim::LoopSlice { .. }
             | Prim::LoopEntry { .. }
             | Prim::LoopBackwardEnter { .. }
+            | Prim::OptimizationBarrier
             // Only ever transposed, never lowered.
+            | Prim::Remat(_)
             | Prim::SelectAndGatherAdd { .. } => Cost::ZERO,
             Prim::Reduce { .. } => Cost::flops(inputs[0].elements().saturating_sub(out)),
             Prim::Argmax { .. } => reduce::argmax_cost(inputs[0], out),
@@ -488,7 +503,9 @@ impl Prim {
                 | Prim::LoopExit { .. }
                 | Prim::LoopEntry { .. }
                 | Prim::LoopBackwardEnter { .. }
-                | Prim::LoopBackwardExit { .. },
+                | Prim::LoopBackwardExit { .. }
+                | Prim::OptimizationBarrier
+                | Prim::Remat(_),
                 _,
             ) => vec![Term::Op(cost.flops)],
         }
@@ -515,7 +532,8 @@ impl Prim {
             | Prim::BitcastConvert(_)
             | Prim::RandomFoldIn
             | Prim::Iota2x32 { .. }
-            | Prim::Threefry2x32 => false,
+            | Prim::Threefry2x32
+            | Prim::OptimizationBarrier => false,
             Prim::Binary(_)
             | Prim::SelectN
             | Prim::Convert(_)
@@ -541,7 +559,8 @@ impl Prim {
             | Prim::LoopExit { .. }
             | Prim::LoopEntry { .. }
             | Prim::LoopBackwardEnter { .. }
-            | Prim::LoopBackwardExit { .. } => true,
+            | Prim::LoopBackwardExit { .. }
+            | Prim::Remat(_) => true,
         }
     }
 
@@ -592,7 +611,9 @@ impl Prim {
             | Prim::LoopExit { .. }
             | Prim::LoopEntry { .. }
             | Prim::LoopBackwardEnter { .. }
-            | Prim::LoopBackwardExit { .. } => 0,
+            | Prim::LoopBackwardExit { .. }
+            | Prim::OptimizationBarrier
+            | Prim::Remat(_) => 0,
         }
     }
 
@@ -628,6 +649,7 @@ impl Prim {
             | Prim::Argmax { .. }
             | Prim::Constant { .. }
             | Prim::Iota { .. } => Ok(vec![J::Zero]),
+            Prim::OptimizationBarrier => Ok(vec![J::Zero; x.len()]),
             Prim::Convert(_)
             | Prim::BroadcastInDim { .. }
             | Prim::Reshape { .. }
@@ -659,6 +681,9 @@ impl Prim {
             | Prim::LoopBackwardEnter { .. }
             | Prim::LoopBackwardExit { .. } => Err(crate::error::Error::internal(
                 "a loop is differentiated as a whole, not op by op",
+            )),
+            Prim::Remat(_) => Err(crate::error::Error::internal(
+                "a checkpointed function is differentiated as a whole, not op by op",
             )),
         }
     }
@@ -711,9 +736,10 @@ impl Prim {
             Prim::ScatterAdd { dims, mode } => {
                 gather::scatter_add_transpose(cx, ct, args, dims, *mode)
             }
-            Prim::Split { .. } | Prim::LoopExit { .. } | Prim::LoopEntry { .. } => {
-                self.transpose_multi(cx, &[Some(ct)], args)
-            }
+            Prim::Split { .. }
+            | Prim::LoopExit { .. }
+            | Prim::LoopEntry { .. }
+            | Prim::Remat(_) => self.transpose_multi(cx, &[Some(ct)], args),
             Prim::BitcastConvert(_)
             | Prim::RandomFoldIn
             | Prim::Iota2x32 { .. }
@@ -722,6 +748,7 @@ impl Prim {
             | Prim::LoopSlice { .. }
             | Prim::LoopBackwardEnter { .. }
             | Prim::LoopBackwardExit { .. }
+            | Prim::OptimizationBarrier
             | Prim::Compare(_)
             | Prim::IntegerPow(_)
             | Prim::StopGradient
@@ -764,6 +791,7 @@ impl Prim {
             Prim::LoopEntry {
                 scanned, reverse, ..
             } => control::loop_entry_transpose(cx, cts, args, *scanned, *reverse),
+            Prim::Remat(rule) => remat::remat_transpose(rule, cx, cts, args),
             _ => Err(crate::error::Error::internal(format!(
                 "`{}` has one result",
                 self.name()

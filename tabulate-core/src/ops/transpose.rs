@@ -71,6 +71,77 @@ impl TransposeCx<'_> {
         )
     }
 
+    /// Copies `fragment` (a closed program) here with `inputs` as its inputs; returns the
+    /// copies of its outputs. Its regions become regions nested in this one.
+    pub(crate) fn inline(&mut self, fragment: &Graph, inputs: &[ValueId]) -> Result<Vec<ValueId>> {
+        let mut values: std::collections::HashMap<ValueId, ValueId> = fragment
+            .inputs
+            .iter()
+            .copied()
+            .zip(inputs.iter().copied())
+            .collect();
+        let mut regions = vec![self.region];
+        for region in &fragment.regions[1..] {
+            let id = RegionId(
+                u32::try_from(self.program.regions.len())
+                    .map_err(|_| crate::error::Error::internal("too many regions"))?,
+            );
+            self.program.regions.push(crate::ops::graph::Region {
+                kind: region.kind.clone(),
+                parent: regions[region.parent.0 as usize],
+                literals_of: region.literals_of.map(|r| regions[r.0 as usize]),
+                nodes: 0..0,
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+            });
+            regions.push(id);
+        }
+        let value = |values: &std::collections::HashMap<ValueId, ValueId>, v: &ValueId| {
+            values
+                .get(v)
+                .copied()
+                .ok_or_else(|| crate::error::Error::internal("an inlined value is not defined"))
+        };
+        for node in &fragment.nodes {
+            let ins = node
+                .inputs
+                .iter()
+                .map(|v| value(&values, v))
+                .collect::<Result<Vec<_>>>()?;
+            let specs = node
+                .outputs
+                .iter()
+                .map(|&v| fragment.spec(v).clone())
+                .collect();
+            let outs = self.program.push_node(
+                node.prim.clone(),
+                ins,
+                specs,
+                regions[node.region.0 as usize],
+                node.tag,
+            );
+            for (&old, new) in node.outputs.iter().zip(outs) {
+                values.insert(old, new);
+            }
+        }
+        for (k, region) in fragment.regions.iter().enumerate().skip(1) {
+            let ins = region
+                .inputs
+                .iter()
+                .filter_map(|v| values.get(v).copied())
+                .collect();
+            let outs = region
+                .outputs
+                .iter()
+                .filter_map(|v| values.get(v).copied())
+                .collect();
+            let target = &mut self.program.regions[regions[k].0 as usize];
+            target.inputs = ins;
+            target.outputs = outs;
+        }
+        fragment.outputs.iter().map(|v| value(&values, v)).collect()
+    }
+
     /// `_unbroadcast`: sums a cotangent over the dimensions its operand was broadcast
     /// along, back to the operand's shape.
     pub(crate) fn unbroadcast(&mut self, ct: ValueId, operand: LinArg) -> Result<ValueId> {

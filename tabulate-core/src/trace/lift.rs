@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::{Trace, VarId, with_trace};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{ErrorKind, Result};
 use crate::ops::Prim;
 use crate::ops::graph::Spec;
 use crate::tensor::Tensor;
@@ -149,12 +149,15 @@ impl Trace {
         };
         let mut dims = spec.dims().to_vec();
         dims.insert(axis, self.lifts[scope].length);
-        self.declare_plain(collection, name, spec.with_shape(dims))?;
-        let touch = self
-            .touches
-            .pop()
-            .ok_or_else(|| Error::internal("a declared variable is touched"))?;
-        let var = touch.0;
+        let (var, _) = self.declare_var(collection, name, spec.with_shape(dims))?;
+        // Its touch (the stacked value) moves to where the scan began.
+        let touch = match self.touches.last() {
+            Some(&(v, value)) if v == var => {
+                self.touches.pop();
+                (v, value)
+            }
+            _ => (var, self.variables.get(var).current),
+        };
         // The calls around the scan see the stacked value enter: its touch goes where the
         // scan began, before the touches of the calls (and scans) inside it.
         let (start, first_call) = (self.lifts[scope].touch_start, self.lifts[scope].first_call);

@@ -5,6 +5,7 @@
 //! result, and the variables it read or wrote. Outside a run, recording costs one
 //! thread-local check.
 
+mod batch;
 mod lift;
 mod naming;
 mod params;
@@ -59,6 +60,9 @@ pub(crate) struct CallRecord {
     pub(crate) touches: Range<usize>,
     /// The tensors of the call's arguments, as JAX flattens `(args, kwargs)`.
     pub(crate) arguments: Vec<ValueId>,
+    /// Made through `nn::remat`: the call's span is a [`RegionKind::Remat`] region, which
+    /// its own program does not have (Flax costs the row on the module it wraps).
+    pub(crate) remat: bool,
 }
 
 /// A finished trace: the graph, the calls in entry order and the variables.
@@ -73,6 +77,10 @@ pub(crate) struct Recording {
     touches: Vec<(VarId, ValueId)>,
     /// The first `Param` field that could not be declared: the run fails with it.
     pub(crate) field_failure: Option<Error>,
+    /// Variables a lifted `vmap` batched: the per-example value its module's call read,
+    /// the batched value, and the end of that call's span. A call whose span goes past
+    /// it (one that holds the batched replay) takes the batched value.
+    lifted: HashMap<ValueId, (ValueId, u32)>,
 }
 
 impl Recording {
@@ -96,6 +104,19 @@ impl Recording {
             let v = &self.variables[var.0];
             (v.collection.as_str(), v.path.segments(), v.name.as_str())
         });
+        if !self.lifted.is_empty() {
+            let lift = |v: &mut ValueId| {
+                if let Some(&(batched, end)) = self.lifted.get(v)
+                    && call.span.end > end
+                {
+                    *v = batched;
+                }
+            };
+            for (_, first, last) in &mut touched {
+                lift(first);
+                lift(last);
+            }
+        }
         CallVariables {
             finals: touched.iter().map(|&(_, _, last)| last).collect(),
             inputs: touched.iter().map(|&(_, first, _)| first).collect(),
@@ -141,6 +162,25 @@ struct Trace {
     model: ModuleKey,
     /// The random streams the run provides, each with its root key once drawn from.
     rngs: HashMap<String, Option<Tensor>>,
+    /// Variables a lifted transform shows its module through a view of
+    /// (`map_variables`): reading one returns the view's tensor.
+    overrides: HashMap<VarId, Tensor>,
+    /// Set by `nn::remat` for the next call opened: the prefix of its type in automatic
+    /// names (`Checkpoint`, as `CheckpointDense_0`).
+    pending_remat: Option<&'static str>,
+    /// The open remat regions: the depth of the frame that owns each, the region and the
+    /// region around it.
+    remats: Vec<(usize, RegionId, RegionId)>,
+    /// The type-name prefix of the call being resolved (from `pending_remat` or
+    /// `pending_lift`).
+    name_prefix: Option<&'static str>,
+    /// Set by a lifted transform for the next call opened: the prefix of its type in
+    /// automatic names (`Vmap`, as `VmapDense_0`).
+    pending_lift: Option<&'static str>,
+    /// See [`Recording::lifted`].
+    lifted: HashMap<ValueId, (ValueId, u32)>,
+    /// Variables stored batched by a `vmap`: the spec and tensor its module reads.
+    per_example: HashMap<VarId, (Spec, Tensor)>,
 }
 
 /// Runs `f` with a trace active on this thread, for `model`, and returns what it returned
@@ -180,6 +220,13 @@ pub(crate) fn run<M: Tabulate, R>(
             lifts: Vec::new(),
             model: naming::key_of(model),
             rngs: rngs.iter().map(|s| (s.clone(), None)).collect(),
+            overrides: HashMap::new(),
+            pending_remat: None,
+            remats: Vec::new(),
+            name_prefix: None,
+            pending_lift: None,
+            lifted: HashMap::new(),
+            per_example: HashMap::new(),
         });
         true
     });
@@ -202,6 +249,7 @@ pub(crate) fn run<M: Tabulate, R>(
             sown: trace.sown,
             touches: trace.touches,
             field_failure: trace.field_params.failure,
+            lifted: trace.lifted,
         },
     ))
 }
@@ -476,10 +524,13 @@ impl Trace {
         call_args: &CallArgs,
         lifted: Option<&Lifted>,
     ) -> usize {
+        let remat = self.pending_remat.take();
+        self.name_prefix = remat.or(self.pending_lift.take());
         let (path, attached) = match lifted.and_then(|l| l.path.as_ref()) {
             Some(path) => (self.paths.intern(path), false),
             None => self.resolve_path(module, key),
         };
+        self.name_prefix = None;
         let adopts = attached || module.fields_are_attributes();
         let arguments = call_args
             .flat_arrays()
@@ -500,6 +551,7 @@ impl Trace {
             touches: touches..touches,
             arguments,
             lifted: lifted.is_some(),
+            remat: remat.is_some(),
         });
         let uid = self.next_frame;
         self.next_frame += 1;
@@ -508,6 +560,11 @@ impl Trace {
         let depth = self.frames.len();
         self.fields.push(&mut frame, depth, fields);
         self.frames.push(frame);
+        if remat.is_some() {
+            let outer = self.region;
+            self.region = self.graph.open_region(RegionKind::Remat, outer, Vec::new());
+            self.remats.push((depth, self.region, outer));
+        }
         depth
     }
 
@@ -532,16 +589,54 @@ impl Trace {
             return;
         };
         let end = self.node_count();
-        let results = arrays
+        let results: Vec<ValueId> = arrays
             .into_iter()
             .map(|(id, spec)| self.value_for_id(id, spec))
             .collect();
         let touches = frame.touches..self.touches.len();
+        self.close_remats(depth, &results, index, touches.clone());
         let call = &mut self.calls[index];
         call.span.end = end;
         call.outputs = outputs;
         call.results = results;
         call.touches = touches;
+    }
+
+    /// Closes the remat regions of frames at `depth` or deeper. A region's inputs are what
+    /// `jax.checkpoint` takes in Flax's lifted `remat` (the variables the call touched,
+    /// flattened as JAX sorts them, then its arguments); its outputs are the call's
+    /// results, then the variables' final values.
+    fn close_remats(
+        &mut self,
+        depth: usize,
+        results: &[ValueId],
+        index: usize,
+        touches: Range<usize>,
+    ) {
+        while let Some(&(d, region, outer)) = self.remats.last() {
+            if d < depth {
+                break;
+            }
+            self.remats.pop();
+            let mut first: Vec<(VarId, ValueId, ValueId)> = Vec::new();
+            for &(var, value) in &self.touches[touches.clone()] {
+                match first.iter_mut().find(|(v, _, _)| *v == var) {
+                    Some(entry) => entry.2 = value,
+                    None => first.push((var, value, value)),
+                }
+            }
+            first.sort_by_cached_key(|&(var, _, _)| {
+                let v = self.variables.get(var);
+                (v.collection.clone(), v.path.to_vec(), v.name.clone())
+            });
+            let mut inputs: Vec<ValueId> = first.iter().map(|&(_, entry, _)| entry).collect();
+            inputs.extend(self.calls[index].arguments.iter().copied());
+            let mut outputs = results.to_vec();
+            outputs.extend(first.iter().map(|&(_, _, last)| last));
+            self.graph.close_region(region, outputs);
+            self.graph.regions[region.0 as usize].inputs = inputs;
+            self.region = outer;
+        }
     }
 
     /// The graph value of tensor `id`; a tensor the trace never saw (made outside the run
@@ -608,30 +703,32 @@ impl Trace {
 
     /// Declares a variable (or returns the existing one) outside any scan's lifting.
     fn declare_plain(&mut self, collection: &str, name: &str, spec: Spec) -> Result<Tensor> {
-        let var = self.declare_var(collection, name, spec)?;
-        Ok(self.variables.get(var).tensor.clone())
+        let (_, seen) = self.declare_var(collection, name, spec)?;
+        Ok(seen)
     }
 
     /// Declares variable `name` on the current module, or finds it again (and records the
-    /// touch).
-    fn declare_var(&mut self, collection: &str, name: &str, spec: Spec) -> Result<VarId> {
+    /// touch); with the value the call sees (a lifted transform's view, if one is open).
+    fn declare_var(&mut self, collection: &str, name: &str, spec: Spec) -> Result<(VarId, Tensor)> {
         let Some(path) = self.current_path().cloned() else {
             return Err(self.error(ErrorKind::OutsideModule {
                 what: "declaring a variable",
             }));
         };
         if let Some(var) = self.variables.find(collection, &path, name) {
-            let existing = self.variables.get(var);
-            if existing.spec != spec {
+            let seen_spec = match self.per_example.get(&var) {
+                Some((pe_spec, _)) => pe_spec,
+                None => &self.variables.get(var).spec,
+            };
+            if *seen_spec != spec {
                 return Err(self.error(ErrorKind::VariableMismatch {
                     collection: collection.to_string(),
                     name: name.to_string(),
-                    first: existing.spec.to_string(),
+                    first: seen_spec.to_string(),
                     second: spec.to_string(),
                 }));
             }
-            self.touch(var);
-            return Ok(var);
+            return Ok((var, self.read_var(var)));
         }
         if !self.mutable.allows(collection) {
             return Err(self.error(ErrorKind::NotMutable {
@@ -645,9 +742,30 @@ impl Trace {
         self.values.insert(tensor.id(), input);
         let var = self
             .variables
-            .add(collection, path, name, spec, input, tensor);
+            .add(collection, path, name, spec, input, tensor.clone());
         self.touch(var);
-        Ok(var)
+        Ok((var, tensor))
+    }
+
+    /// Records a read of declared variable `var` by the running call and returns the value
+    /// the call sees: a `vmap`'s per-example view (the touch holds it), a wrapper's
+    /// normalised view (`map_variables`), or the variable's current value.
+    fn read_var(&mut self, var: VarId) -> Tensor {
+        if !self.per_example.is_empty()
+            && let Some((_, pe_tensor)) = self.per_example.get(&var)
+        {
+            let pe_tensor = pe_tensor.clone();
+            let view = self.value_of(&pe_tensor);
+            self.touches.push((var, view));
+            return pe_tensor;
+        }
+        if !self.overrides.is_empty()
+            && let Some(view) = self.overrides.get(&var)
+        {
+            return view.clone();
+        }
+        self.touch(var);
+        self.variables.get(var).tensor.clone()
     }
 
     fn write(&mut self, collection: &str, name: &str, value: &Tensor) -> Result<()> {
@@ -750,6 +868,108 @@ impl Trace {
         self.touches.push((var, self.variables.get(var).current));
     }
 }
+
+/// One variable as a lifted transform sees it: under the path of the module it wraps.
+#[derive(Clone, Debug)]
+pub(crate) struct VarView {
+    pub(crate) id: VarId,
+    pub(crate) collection: String,
+    /// The path below the wrapped module's own (empty for its own variables).
+    pub(crate) below: Vec<String>,
+    pub(crate) name: String,
+    pub(crate) tensor: Tensor,
+}
+
+/// How many calls the run has recorded (the index of the next one).
+pub(crate) fn call_count() -> usize {
+    with_trace(|trace| trace.calls.len()).unwrap_or(0)
+}
+
+/// The path of recorded call `index`.
+pub(crate) fn call_path(index: usize) -> Option<ModulePath> {
+    with_trace(|trace| trace.calls.get(index).map(|c| c.path.clone())).flatten()
+}
+
+/// The variables of the module at `path` and of the modules below it, with their current
+/// values, in JAX's order (collection, path, name).
+pub(crate) fn variables_under(path: &ModulePath) -> Vec<VarView> {
+    with_trace(|trace| {
+        let mut views: Vec<VarView> = trace
+            .variables
+            .iter()
+            .filter(|(_, v)| v.path.starts_with(path))
+            .map(|(id, v)| VarView {
+                id,
+                collection: v.collection.clone(),
+                below: v.path.to_vec()[path.len()..].to_vec(),
+                name: v.name.clone(),
+                tensor: v.tensor.clone(),
+            })
+            .collect();
+        views.sort_by(|a, b| {
+            (&a.collection, &a.below, &a.name).cmp(&(&b.collection, &b.below, &b.name))
+        });
+        views
+    })
+    .unwrap_or_default()
+}
+
+/// Runs `f` with the variables `views` read as the given tensors (Flax's `map_variables`).
+pub(crate) fn with_variable_views<R>(views: Vec<(VarId, Tensor)>, f: impl FnOnce() -> R) -> R {
+    let previous = with_trace(|trace| {
+        let mut previous = Vec::new();
+        for (id, tensor) in views {
+            previous.push((id, trace.overrides.insert(id, tensor)));
+        }
+        previous
+    });
+    let out = f();
+    if let Some(previous) = previous {
+        with_trace(|trace| {
+            for (id, old) in previous.into_iter().rev() {
+                match old {
+                    Some(t) => trace.overrides.insert(id, t),
+                    None => trace.overrides.remove(&id),
+                };
+            }
+        });
+    }
+    out
+}
+
+/// Writes `value` to variable `id` (the write-back of a mutable `map_variables`), when
+/// its collection is mutable.
+pub(crate) fn write_variable_by_id(id: VarId, value: &Tensor) {
+    with_trace(|trace| {
+        let collection = trace.variables.get(id).collection.clone();
+        if trace.mutable.allows(&collection) {
+            let v = trace.value_of(value);
+            trace.variables.set_current(id, v, value.clone());
+            trace.touch(id);
+        }
+    });
+}
+
+/// Runs `f` with the first call it opens checkpointed (`nn::remat`): that call's
+/// automatic name takes `prefix` before its type (`CheckpointDense_0`) and its span is a
+/// remat region.
+pub(crate) fn remat_call<R>(prefix: &'static str, f: impl FnOnce() -> R) -> R {
+    with_trace(|trace| trace.pending_remat = Some(prefix));
+    let out = f();
+    with_trace(|trace| trace.pending_remat = None);
+    out
+}
+
+/// Runs `f` with the first call it opens named as a lifted transform names it: `prefix`
+/// before its type in automatic names (`VmapDense_0`).
+pub(crate) fn lifted_call<R>(prefix: &'static str, f: impl FnOnce() -> R) -> R {
+    with_trace(|trace| trace.pending_lift = Some(prefix));
+    let out = f();
+    with_trace(|trace| trace.pending_lift = None);
+    out
+}
+
+pub(crate) use batch::{VmapAxes, vmap_finish};
 
 /// Opens a call of `method` on `module`, when a run is active: resolves its path, records
 /// its arguments (`args` is only called then) and pushes its frame. Returns the frame's

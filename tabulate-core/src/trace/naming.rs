@@ -212,16 +212,39 @@ impl Trace {
         let parent = self
             .born_in_open_frame(module)
             .unwrap_or(self.frames.len() - 1);
+        let prefix = self.name_prefix;
         let frame = &mut self.frames[parent];
         let name = if let Some(name) = identity.and_then(ModuleIdentity::name) {
             name.to_string()
         } else {
-            let counter = frame.counters.entry(module.type_name()).or_insert(0);
-            let name = format!("{}_{}", module.type_name(), counter);
+            let type_name = match prefix {
+                Some(prefix) => intern(&format!("{prefix}{}", module.type_name())),
+                None => module.type_name(),
+            };
+            let counter = frame.counters.entry(type_name).or_insert(0);
+            let name = format!("{type_name}_{counter}");
             *counter += 1;
             name
         };
         let parent = frame.path.clone();
         self.paths.child(&parent, &name)
     }
+}
+
+/// A type name made at run time (`CheckpointDense`), kept for the process: there are as
+/// many as distinct wrapped types.
+fn intern(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(|| Mutex::new(HashSet::new()))
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(&known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.insert(leaked);
+    leaked
 }

@@ -150,7 +150,7 @@ impl Trace {
             return Err(self.error(clash(collection, name)));
         }
         self.check_field_lift(collection, name)?;
-        let var = self.declare_var(collection, name, spec.clone())?;
+        let (var, _) = self.declare_var(collection, name, spec.clone())?;
         self.field_params.declared.insert(var);
         Ok(var)
     }
@@ -165,10 +165,7 @@ impl Trace {
             .and_then(|holders| holders.last())
             .map(|(_, declared)| declared.clone());
         match held {
-            Some(Ok(var)) => {
-                self.touch(var);
-                Ok(self.variables.get(var).tensor.clone())
-            }
+            Some(Ok(var)) => Ok(self.read_var(var)),
             Some(Err(error)) => Err(error),
             None => Err(self.error(ErrorKind::InvalidArgument {
                 what: format!(

@@ -84,14 +84,18 @@ impl Variables {
         id
     }
 
+    pub(super) fn get_mut(&mut self, var: VarId) -> &mut Variable {
+        &mut self.list[var.0]
+    }
+
     pub(super) fn set_current(&mut self, var: VarId, value: ValueId, tensor: Tensor) {
         let v = &mut self.list[var.0];
         v.current = value;
         v.tensor = tensor;
     }
 
-    pub(super) fn get_mut(&mut self, var: VarId) -> &mut Variable {
-        &mut self.list[var.0]
+    pub(super) fn iter(&self) -> impl Iterator<Item = (VarId, &Variable)> {
+        self.list.iter().enumerate().map(|(i, v)| (VarId(i), v))
     }
 
     pub(super) fn into_list(self) -> Vec<Variable> {
