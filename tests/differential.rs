@@ -193,12 +193,14 @@ struct Family {
 
 #[path = "differential/families/part.rs"]
 mod part;
+#[path = "differential/families/scan.rs"]
+mod scan;
 
 #[path = "differential/families/wrap.rs"]
 mod wrap;
 
 /// Every family whose cases (`cases_<family>_NN.json`) are in the suite.
-const FAMILIES: &[Family] = &[part::FAMILY, acts::FAMILY, wrap::FAMILY];
+const FAMILIES: &[Family] = &[part::FAMILY, acts::FAMILY, wrap::FAMILY, scan::FAMILY];
 
 impl Submodules for Built {
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor) {

@@ -267,7 +267,11 @@ impl Linearizer<'_> {
             return Ok(());
         }
         let (_, backward_region) = self.regions[r.0 as usize];
-        let saved = self.enter_loop(&entries, &carried, &invariants, backward_region)?;
+        let reverse = matches!(
+            self.forward.node(exit).prim,
+            Prim::LoopExit { reverse: true, .. }
+        );
+        let saved = self.enter_loop(&entries, &carried, &invariants, backward_region, reverse)?;
         self.nodes(body, r)?;
         for (v, outer) in saved {
             self.tangent[v.0 as usize] = J::Tan(outer);
@@ -311,6 +315,7 @@ impl Linearizer<'_> {
         carried: &[bool],
         invariants: &[ValueId],
         backward_region: RegionId,
+        reverse: bool,
     ) -> Result<Vec<(ValueId, TanId)>> {
         let forward = self.forward;
         let mut args = Vec::new();
@@ -345,6 +350,7 @@ impl Linearizer<'_> {
                     .filter(|&&e| forward.node(e).prim == Prim::LoopVar)
                     .count(),
                 scanned: entries.len(),
+                reverse,
             },
             args,
             outs,
@@ -358,7 +364,25 @@ impl Linearizer<'_> {
     fn exit_loop(&mut self, exit: u32, backward_region: RegionId) {
         let forward = self.forward;
         let exit_node = forward.node(exit);
-        self.copy_node(exit);
+        // The differentiated loop stacks the residuals its transpose reads per step, so its
+        // step index is live (a `reverse` loop computes it: JAX's partial evaluation).
+        let prim = match &exit_node.prim {
+            Prim::LoopExit {
+                carries,
+                length,
+                axis,
+                reverse,
+                ..
+            } => Prim::LoopExit {
+                carries: *carries,
+                length: *length,
+                axis: *axis,
+                reverse: *reverse,
+                sliced: true,
+            },
+            other => other.clone(),
+        };
+        self.copy_node_as(exit, prim);
         let args: Vec<LinArg> = exit_node
             .inputs
             .iter()
@@ -459,6 +483,11 @@ impl Linearizer<'_> {
     }
 
     fn copy_node(&mut self, n: u32) {
+        self.copy_node_as(n, self.forward.node(n).prim.clone());
+    }
+
+    /// Copies node `n` as an application of `prim`.
+    fn copy_node_as(&mut self, n: u32, prim: Prim) {
         let node = self.forward.node(n);
         let inputs = node.inputs.iter().map(|&v| self.get(v)).collect();
         let specs = node
@@ -467,7 +496,7 @@ impl Linearizer<'_> {
             .map(|&v| self.forward.spec(v).clone())
             .collect();
         let outs = self.program.push_node(
-            node.prim.clone(),
+            prim,
             inputs,
             specs,
             self.regions[node.region.0 as usize].0,

@@ -16,12 +16,15 @@ pub(crate) fn loop_slice(xs: &Tensor, axis: usize) -> Result<Tensor> {
     Ok(bind(Prim::LoopSlice { axis }, &[xs])?.swap_remove(0))
 }
 
-/// Leaves the loop: the final carries, and each step's outputs stacked along `axis`.
+/// Leaves the loop: the final carries, and each step's outputs stacked along `axis`;
+/// `reverse` if the steps ran from the last; `sliced` if the body read per-step slices.
 pub(crate) fn loop_exit(
     carries: &[Tensor],
     ys: &[Tensor],
     length: usize,
     axis: usize,
+    reverse: bool,
+    sliced: bool,
 ) -> Result<Vec<Tensor>> {
     let inputs: Vec<&Tensor> = carries.iter().chain(ys).collect();
     bind(
@@ -29,6 +32,8 @@ pub(crate) fn loop_exit(
             carries: carries.len(),
             length,
             axis,
+            reverse,
+            sliced,
         },
         &inputs,
     )

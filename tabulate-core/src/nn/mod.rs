@@ -42,6 +42,7 @@ mod linear;
 mod normalization;
 mod pooling;
 mod recurrent;
+mod scan;
 mod stochastic;
 mod wrappers;
 
@@ -64,7 +65,10 @@ pub use conv::{Conv, ConvTranspose, Padding};
 pub use linear::{Dense, DenseGeneral, Einsum, Embed};
 pub use normalization::{BatchNorm, GroupNorm, LayerNorm, RMSNorm};
 pub use pooling::{PoolPadding, avg_pool, max_pool, min_pool};
-pub use recurrent::{Carry, GRUCell, LSTMCell, RNN, RNNCell, SimpleCell};
+pub use recurrent::{
+    BiCarry, Bidirectional, GRUCell, LSTMCell, RNN, RNNCell, RnnArgs, RnnOutput, SimpleCell,
+};
+pub use scan::{Carry, Collections, Scan, ScanAxes, ScanAxis, scan};
 pub use stochastic::Dropout;
 pub use wrappers::{Remat, SpectralNorm, Vmap, WeightNorm, checkpoint, remat, vmap};
 

@@ -4,61 +4,14 @@
 use super::activation::{sigmoid, tanh};
 use super::initializers;
 use super::linear::{Dense, layer_common};
+use super::scan::{self, Carry, Collections, ScanAxes, ScanOptions};
 use crate::call::{self, module_call};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::lax;
 use crate::module::{ModuleIdentity, Tabulate, Visitor};
 use crate::tensor::Tensor;
-use crate::trace;
 use crate::value::Describe;
 use crate::variable::Initializer;
-
-/// The state a cell carries from one step to the next: one tensor, or a pair (LSTM's
-/// `(c, h)`).
-///
-/// ```
-/// use tabulate::prelude::*;
-/// use tabulate::nn::Carry;
-///
-/// let c = Tensor::new(DType::F32, [2, 4]);
-/// let pair = (c.clone(), c.clone()); // LSTM's (c, h)
-/// assert_eq!(pair.parts().len(), 2);
-/// assert!(<(Tensor, Tensor)>::from_parts(&pair.parts()).is_ok());
-/// assert!(Tensor::from_parts(&pair.parts()).is_err());
-/// ```
-pub trait Carry: Clone + Describe {
-    /// The tensors, in order.
-    fn parts(&self) -> Vec<Tensor>;
-    /// The carry made of `parts`, as [`Carry::parts`] lists them.
-    fn from_parts(parts: &[Tensor]) -> Result<Self>;
-}
-
-impl Carry for Tensor {
-    fn parts(&self) -> Vec<Tensor> {
-        vec![self.clone()]
-    }
-
-    fn from_parts(parts: &[Tensor]) -> Result<Tensor> {
-        match parts {
-            [t] => Ok(t.clone()),
-            _ => Err(Error::invalid("a carry of one tensor was expected")),
-        }
-    }
-}
-
-impl Carry for (Tensor, Tensor) {
-    fn parts(&self) -> Vec<Tensor> {
-        vec![self.0.clone(), self.1.clone()]
-    }
-
-    fn from_parts(parts: &[Tensor]) -> Result<(Tensor, Tensor)> {
-        match parts {
-            [a, b] => Ok((a.clone(), b.clone())),
-            _ => Err(Error::invalid("a carry of two tensors was expected")),
-        }
-    }
-}
 
 /// A recurrent cell: one step maps `(carry, x)` to `(carry, y)` (`flax.linen.RNNCellBase`).
 ///
@@ -448,12 +401,261 @@ impl RNNCell for SimpleCell {
 
 layer_common!(SimpleCell, "SimpleCell");
 
-/// A cell scanned over the time axis of `[batch…, time, features]` inputs
-/// (`flax.linen.RNN`, batch-major, zero initial carry), returning every step's output.
+/// The keyword arguments of `RNN.__call__` (`flax.linen.RNN`): each given one overrides
+/// the module's attribute of the same name and shows in the row's inputs.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{RnnArgs, RNN, SimpleCell};
+///
+/// let x = Tensor::new(DType::F32, [2, 5, 3]);
+/// let out = RNN::new(SimpleCell::new(4))
+///     .forward_with(&x, &RnnArgs::new().return_carry(true).reverse(true))?;
+/// assert_eq!(out.carry().map(ToString::to_string), Some("float32[2,4]".to_string()));
+/// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RnnArgs<C> {
+    /// `initial_carry`, `init_key` and `seq_lengths` given as `None` when not set (what
+    /// `Bidirectional` passes).
+    explicit_none: bool,
+    initial_carry: Option<C>,
+    seq_lengths: Option<Tensor>,
+    return_carry: Option<bool>,
+    time_major: Option<bool>,
+    reverse: Option<bool>,
+    keep_order: Option<bool>,
+}
+
+impl<C: Clone + Describe> RnnArgs<C> {
+    /// No keyword arguments: the module's attributes apply.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new())?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn new() -> RnnArgs<C> {
+        RnnArgs {
+            explicit_none: false,
+            initial_carry: None,
+            seq_lengths: None,
+            return_carry: None,
+            time_major: None,
+            reverse: None,
+            keep_order: None,
+        }
+    }
+
+    /// `initial_carry=`: the carry the first step starts from (else the cell's zeros).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let h0 = Tensor::zeros(DType::F32, [2, 4])?;
+    /// let y = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().initial_carry(h0))?;
+    /// assert_eq!(y.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn initial_carry(mut self, carry: C) -> RnnArgs<C> {
+        self.initial_carry = Some(carry);
+        self
+    }
+
+    /// `seq_lengths=`: an integer array of shape `[batch…]` with each sequence's length.
+    /// As in Flax it matters only with `reverse` (padding stays at the end) or
+    /// `return_carry` (each sequence's last valid carry).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let lengths = Tensor::new(DType::I32, [2]);
+    /// let y = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().seq_lengths(lengths))?;
+    /// assert_eq!(y.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn seq_lengths(mut self, lengths: Tensor) -> RnnArgs<C> {
+        self.seq_lengths = Some(lengths);
+        self
+    }
+
+    /// `return_carry=`: also return the final carry.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().return_carry(true))?;
+    /// assert!(out.carry().is_some());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn return_carry(mut self, yes: bool) -> RnnArgs<C> {
+        self.return_carry = Some(yes);
+        self
+    }
+
+    /// `time_major=`: inputs are `[time, batch…, features]`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [5, 2, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().time_major(true))?;
+    /// assert_eq!(out.outputs().to_string(), "float32[5,2,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn time_major(mut self, yes: bool) -> RnnArgs<C> {
+        self.time_major = Some(yes);
+        self
+    }
+
+    /// `reverse=`: process the sequence from its end.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().reverse(true))?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn reverse(mut self, yes: bool) -> RnnArgs<C> {
+        self.reverse = Some(yes);
+        self
+    }
+
+    /// `keep_order=`: with `reverse`, flip the outputs back to the input's order.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let args = RnnArgs::new().reverse(true).keep_order(true);
+    /// assert_eq!(RNN::new(SimpleCell::new(4)).forward_with(&x, &args)?.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn keep_order(mut self, yes: bool) -> RnnArgs<C> {
+        self.keep_order = Some(yes);
+        self
+    }
+
+    /// Records the given keywords as Flax shows them (sorted by name).
+    fn record(&self, args: &mut crate::value::CallArgs) {
+        if self.explicit_none {
+            args.keyword("init_key", &());
+        }
+        match &self.initial_carry {
+            Some(carry) => args.keyword("initial_carry", carry),
+            None if self.explicit_none => args.keyword("initial_carry", &()),
+            None => {}
+        }
+        if let Some(keep_order) = self.keep_order {
+            args.keyword("keep_order", &keep_order);
+        }
+        if let Some(return_carry) = self.return_carry {
+            args.keyword("return_carry", &return_carry);
+        }
+        if let Some(reverse) = self.reverse {
+            args.keyword("reverse", &reverse);
+        }
+        match &self.seq_lengths {
+            Some(lengths) => args.keyword("seq_lengths", lengths),
+            None if self.explicit_none => args.keyword("seq_lengths", &()),
+            None => {}
+        }
+        if let Some(time_major) = self.time_major {
+            args.keyword("time_major", &time_major);
+        }
+    }
+}
+
+/// What an `RNN` returns: the outputs, or `(carry, outputs)` with `return_carry`.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{GRUCell, RNN, RnnArgs, RnnOutput};
+///
+/// let x = Tensor::new(DType::F32, [2, 5, 3]);
+/// let out = RNN::new(GRUCell::new(4)).return_carry(true).forward_with(&x, &RnnArgs::new())?;
+/// assert!(matches!(out, RnnOutput::WithCarry(..)));
+/// # Ok::<(), tabulate::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub enum RnnOutput<C> {
+    /// Every step's output (`return_carry=False`).
+    Outputs(Tensor),
+    /// The final carry and every step's output (`return_carry=True`).
+    WithCarry(C, Tensor),
+}
+
+impl<C> RnnOutput<C> {
+    /// Every step's output.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new())?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn outputs(&self) -> &Tensor {
+        match self {
+            RnnOutput::Outputs(y) | RnnOutput::WithCarry(_, y) => y,
+        }
+    }
+
+    /// The final carry, with `return_carry`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new())?;
+    /// assert!(out.carry().is_none());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn carry(&self) -> Option<&C> {
+        match self {
+            RnnOutput::Outputs(_) => None,
+            RnnOutput::WithCarry(c, _) => Some(c),
+        }
+    }
+}
+
+impl<C: Clone + Describe> Describe for RnnOutput<C> {
+    fn describe(&self) -> crate::value::Value {
+        match self {
+            RnnOutput::Outputs(y) => y.describe(),
+            RnnOutput::WithCarry(c, y) => (c.clone(), y.clone()).describe(),
+        }
+    }
+}
+
+/// A cell scanned over the time axis (`flax.linen.RNN`), with Flax's attributes and
+/// defaults: batch-major `[batch…, time, features]` inputs, zero initial carry, `params`
+/// broadcast to every step, and `time_major`, `return_carry`, `reverse`, `keep_order`.
 ///
 /// As in Flax, the scan is an XLA `while` loop whose body counts once whatever the
-/// length, and the rows show the cell as Flax's lifted `scan` records it: named next to
-/// the `RNN` when built in the same method (`LSTMCell_0`), with per-step shapes.
+/// length (built on the lifted [`scan`](crate::nn::scan)), and the rows show the cell as
+/// Flax's lifted `scan` records it: named next to the `RNN` when built in the same method
+/// (`LSTMCell_0`), with per-step shapes.
 ///
 /// ```
 /// use tabulate::prelude::*;
@@ -465,79 +667,293 @@ layer_common!(SimpleCell, "SimpleCell");
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::struct_excessive_bools)] // Flax's four attributes
 pub struct RNN<C> {
     /// The cell applied at every step.
     pub cell: C,
+    /// Inputs are `[time, batch…, features]` (default `false`).
+    pub time_major: bool,
+    /// Return `(carry, outputs)` (default `false`).
+    pub return_carry: bool,
+    /// Process the sequence from its end (default `false`).
+    pub reverse: bool,
+    /// With `reverse`, flip the outputs back to the input's order (default `false`).
+    pub keep_order: bool,
+    scan: ScanOptions,
     identity: ModuleIdentity,
 }
 
 impl<C: RNNCell> RNN<C> {
-    /// An RNN of `cell`.
+    /// An RNN of `cell`, with Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// assert!(!RNN::new(SimpleCell::new(4)).reverse);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(cell: C) -> RNN<C> {
         RNN {
             cell,
+            time_major: false,
+            return_carry: false,
+            reverse: false,
+            keep_order: false,
+            scan: ScanOptions {
+                variable_broadcast: Collections::from("params"),
+                split_rngs: vec![("params".to_string(), false)],
+                ..ScanOptions::default()
+            },
             identity: ModuleIdentity::new(),
         }
     }
 
     /// Names the module, as Flax's `name=`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).name("encoder");
+    /// # let _ = rnn;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> RNN<C> {
         self.identity.set_name(name);
         self
     }
 
-    /// The outputs of every step, `[batch…, time, hidden]`.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        module_call(self, "forward", |args| args.positional(x), || self.scan(x))
+    /// Sets `time_major`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let y = RNN::new(SimpleCell::new(4)).time_major(true).forward(&Tensor::new(DType::F32, [5, 2, 3]))?;
+    /// assert_eq!(y.to_string(), "float32[5,2,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn time_major(mut self, yes: bool) -> RNN<C> {
+        self.time_major = yes;
+        self
     }
 
-    fn scan(&self, x: &Tensor) -> Result<Tensor> {
+    /// Sets `return_carry`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).return_carry(true);
+    /// let out = rnn.forward_with(&Tensor::new(DType::F32, [2, 5, 3]), &RnnArgs::new())?;
+    /// assert_eq!(out.carry().map(ToString::to_string), Some("float32[2,4]".into()));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn return_carry(mut self, yes: bool) -> RNN<C> {
+        self.return_carry = yes;
+        self
+    }
+
+    /// Sets `reverse`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let y = RNN::new(SimpleCell::new(4)).reverse(true).forward(&Tensor::new(DType::F32, [2, 5, 3]))?;
+    /// assert_eq!(y.to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn reverse(mut self, yes: bool) -> RNN<C> {
+        self.reverse = yes;
+        self
+    }
+
+    /// Sets `keep_order`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).reverse(true).keep_order(true);
+    /// assert_eq!(rnn.forward(&Tensor::new(DType::F32, [2, 5, 3]))?.to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn keep_order(mut self, yes: bool) -> RNN<C> {
+        self.keep_order = yes;
+        self
+    }
+
+    /// Sets the scan's `unroll` (only 1 is modelled).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).unroll(1);
+    /// assert!(rnn.forward(&Tensor::new(DType::F32, [2, 5, 3])).is_ok());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn unroll(mut self, unroll: usize) -> RNN<C> {
+        self.scan.unroll = unroll;
+        self
+    }
+
+    /// Sets the scan's `variable_broadcast` (default `'params'`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).variable_broadcast("params");
+    /// assert!(rnn.forward(&Tensor::new(DType::F32, [2, 5, 3])).is_ok());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn variable_broadcast(mut self, collections: impl Into<Collections>) -> RNN<C> {
+        self.scan.variable_broadcast = collections.into();
+        self
+    }
+
+    /// Sets the scan's `variable_axes` (default none).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).variable_axes([("params", 0)]);
+    /// assert!(rnn.forward(&Tensor::new(DType::F32, [2, 5, 3])).is_ok());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn variable_axes<const N: usize>(mut self, axes: [(&str, isize); N]) -> RNN<C> {
+        self.scan.variable_axes = axes.iter().map(|(c, a)| ((*c).to_string(), *a)).collect();
+        self
+    }
+
+    /// Sets the scan's `split_rngs` (default `{'params': False}`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let rnn = RNN::new(SimpleCell::new(4)).split_rngs([("params", true)]);
+    /// # let _ = rnn;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn split_rngs<const N: usize>(mut self, splits: [(&str, bool); N]) -> RNN<C> {
+        self.scan.split_rngs = splits.iter().map(|(s, b)| ((*s).to_string(), *b)).collect();
+        self
+    }
+
+    /// `rnn(x)`: the outputs of every step, `[batch…, time, hidden]`.
+    ///
+    /// # Errors
+    /// Inputs without a time and a feature axis, and an `RNN` built with `return_carry`
+    /// (use [`RNN::forward_with`]).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, SimpleCell};
+    /// let y = RNN::new(SimpleCell::new(4)).forward(&Tensor::new(DType::F32, [2, 5, 3]))?;
+    /// assert_eq!(y.to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.return_carry {
+            return Err(Error::invalid(
+                "RNN: return_carry=True returns (carry, outputs): call forward_with",
+            ));
+        }
+        module_call(
+            self,
+            "forward",
+            |args| args.positional(x),
+            || self.run(x, &RnnArgs::new()).map(|(_, y)| y),
+        )
+    }
+
+    /// `rnn(x, **kwargs)`: the keyword arguments of `RNN.__call__` override the
+    /// attributes and show in the row's inputs.
+    ///
+    /// # Errors
+    /// Inputs without a time and a feature axis; a carry of the wrong shape;
+    /// `seq_lengths` with `reverse` or `return_carry` (not modelled).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{RNN, RnnArgs, SimpleCell};
+    /// let x = Tensor::new(DType::F32, [2, 5, 3]);
+    /// let out = RNN::new(SimpleCell::new(4)).forward_with(&x, &RnnArgs::new().return_carry(true))?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        args: &RnnArgs<C::Carry>,
+    ) -> Result<RnnOutput<C::Carry>> {
+        module_call(
+            self,
+            "forward",
+            |call| {
+                call.positional(x);
+                args.record(call);
+            },
+            || {
+                let (carry, y) = self.run(x, args)?;
+                Ok(if args.return_carry.unwrap_or(self.return_carry) {
+                    RnnOutput::WithCarry(carry, y)
+                } else {
+                    RnnOutput::Outputs(y)
+                })
+            },
+        )
+    }
+
+    /// `RNN.__call__`'s body: the final carry and the outputs.
+    fn run(&self, x: &Tensor, args: &RnnArgs<C::Carry>) -> Result<(C::Carry, Tensor)> {
+        let time_major = args.time_major.unwrap_or(self.time_major);
+        let reverse = args.reverse.unwrap_or(self.reverse);
+        let keep_order = args.keep_order.unwrap_or(self.keep_order);
+        let return_carry = args.return_carry.unwrap_or(self.return_carry);
         if x.rank() < 2 {
             return Err(Error::invalid(format!(
                 "RNN: inputs must be [batch…, time, features], got {x}"
             )));
         }
-        let time_axis = x.rank() - 2;
-        let length = x.shape().dims()[time_axis];
-        let mut step_shape = x.shape().dims().to_vec();
-        step_shape.remove(time_axis);
-        let init = self.cell.initialize_carry(&step_shape)?;
-        self.record_lifted_lambda();
-        // Flax's `axes_scan` first traces the body once, outside the loop, to find its
-        // loop invariants; that trace's ops are dead, but its calls are recorded.
-        let carry = C::Carry::from_parts(
-            &init
-                .parts()
-                .iter()
-                .map(lax::loop_var)
-                .collect::<Result<Vec<_>>>()?,
-        )?;
-        self.scan_fn(&carry, &lax::loop_slice(x, time_axis)?)?;
-        trace::loop_region(|| {
-            let carry = C::Carry::from_parts(
-                &init
-                    .parts()
-                    .iter()
-                    .map(lax::loop_var)
-                    .collect::<Result<Vec<_>>>()?,
-            )?;
-            let (carry, y) = self.scan_fn(&carry, &lax::loop_slice(x, time_axis)?)?;
-            let mut out = lax::loop_exit(&carry.parts(), &[y], length, time_axis)?;
-            out.pop()
-                .ok_or_else(|| Error::internal("the loop has no output"))
-        })
-    }
-
-    /// Flax's lifted `scan` records one `<lambda>` call of the cell, next to the `RNN`,
-    /// with an `int32` scalar; it only shows with `show_repeated`.
-    fn record_lifted_lambda(&self) {
-        let counter = Tensor::new(DType::I32, []);
-        let guard =
-            call::enter_lifted_call(&self.cell, "<lambda>", Some(trace::parent_path()), |args| {
-                args.positional(&counter);
-            });
-        guard.exit(&counter);
+        if args.seq_lengths.is_some() && (reverse || return_carry) {
+            return Err(Error::invalid(
+                "RNN: seq_lengths with reverse or return_carry (flip_sequences' and \
+                 _select_last_carry's gathers) is not modelled",
+            ));
+        }
+        // Cells here have one feature axis.
+        let time_axis = if time_major { 0 } else { x.rank() - 2 };
+        let inputs = if reverse {
+            x.flip(isize::try_from(time_axis).unwrap_or(0))?
+        } else {
+            x.clone()
+        };
+        let carry = if let Some(carry) = &args.initial_carry {
+            carry.clone()
+        } else {
+            let mut step_shape = inputs.shape().dims().to_vec();
+            step_shape.remove(time_axis);
+            self.cell.initialize_carry(&step_shape)?
+        };
+        let axis = isize::try_from(time_axis).unwrap_or(0);
+        let options = ScanOptions {
+            in_axes: ScanAxes::from(axis),
+            out_axes: ScanAxes::from(axis),
+            ..self.scan.clone()
+        };
+        let body = |carry: &C::Carry, x: &Tensor| self.scan_fn(carry, x);
+        let (carry, outputs) = scan::run(&options, &self.cell, &carry, &inputs, &body)?;
+        let outputs = if reverse && keep_order {
+            outputs.flip(axis)?
+        } else {
+            outputs
+        };
+        Ok((carry, outputs))
     }
 
     /// The scanned function: the cell's step, recorded as Flax's `scan_fn(cell, carry, x)`.
@@ -559,6 +975,268 @@ impl<C: RNNCell> Tabulate for RNN<C> {
 
     fn visit_submodules(&self, visitor: &mut dyn Visitor) {
         visitor.visit("cell", &self.cell);
+    }
+
+    fn identity(&self) -> Option<&ModuleIdentity> {
+        Some(&self.identity)
+    }
+
+    fn fields_are_attributes(&self) -> bool {
+        false
+    }
+}
+
+/// `flax.linen.Bidirectional`: a forward and a backward `RNN` over the same inputs, their
+/// outputs merged by `merge_fn` (default: concatenated on the last axis). The backward
+/// one runs with `reverse=True, keep_order=True`, so both outputs are in input order.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{Bidirectional, GRUCell, RNN, SimpleCell};
+///
+/// let x = Tensor::new(DType::F32, [2, 5, 3]);
+/// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(GRUCell::new(3)));
+/// assert_eq!(bi.forward(&x)?.to_string(), "float32[2,5,7]");
+/// # Ok::<(), tabulate::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Bidirectional<F: RNNCell, B: RNNCell> {
+    /// The RNN run forwards.
+    pub forward_rnn: RNN<F>,
+    /// The RNN run backwards.
+    pub backward_rnn: RNN<B>,
+    /// Merges the two outputs (default: `concatenate([a, b], axis=-1)`).
+    pub merge_fn: fn(&Tensor, &Tensor) -> Result<Tensor>,
+    /// Inputs are `[time, batch…, features]` (default `false`).
+    pub time_major: bool,
+    /// Return `((forward carry, backward carry), outputs)` (default `false`).
+    pub return_carry: bool,
+    identity: ModuleIdentity,
+}
+
+/// The carries of a `Bidirectional`: the forward RNN's, then the backward one's.
+///
+/// ```
+/// use tabulate::prelude::*;
+/// use tabulate::nn::{BiCarry, GRUCell, LSTMCell};
+///
+/// let carries: BiCarry<LSTMCell, GRUCell> = (
+///     (Tensor::zeros(DType::F32, [2, 4])?, Tensor::zeros(DType::F32, [2, 4])?),
+///     Tensor::zeros(DType::F32, [2, 3])?,
+/// );
+/// # let _ = carries;
+/// # Ok::<(), tabulate::Error>(())
+/// ```
+pub type BiCarry<F, B> = (<F as RNNCell>::Carry, <B as RNNCell>::Carry);
+
+/// What `Bidirectional` passes each of its RNNs: every keyword, `None`s included.
+fn inner_args<C>(initial: Option<C>, seq_lengths: Option<Tensor>, time_major: bool) -> RnnArgs<C> {
+    RnnArgs {
+        explicit_none: true,
+        initial_carry: initial,
+        seq_lengths,
+        return_carry: Some(true),
+        time_major: Some(time_major),
+        reverse: None,
+        keep_order: None,
+    }
+}
+
+/// Flax's `_concatenate`: the two outputs on the last axis.
+fn concatenate_last(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Tensor::concatenate(&[a, b], -1)
+}
+
+impl<F: RNNCell, B: RNNCell> Bidirectional<F, B> {
+    /// A bidirectional layer of two RNNs, with Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3)));
+    /// assert!(!bi.return_carry);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    pub fn new(forward_rnn: RNN<F>, backward_rnn: RNN<B>) -> Bidirectional<F, B> {
+        Bidirectional {
+            forward_rnn,
+            backward_rnn,
+            merge_fn: concatenate_last,
+            time_major: false,
+            return_carry: false,
+            identity: ModuleIdentity::new(),
+        }
+    }
+
+    /// Names the module, as Flax's `name=`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3))).name("bi");
+    /// # let _ = bi;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Bidirectional<F, B> {
+        self.identity.set_name(name);
+        self
+    }
+
+    /// Sets `merge_fn`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(4)))
+    ///     .merge_fn(|a, b| a.add(b));
+    /// assert_eq!(bi.forward(&Tensor::new(DType::F32, [2, 5, 3]))?.to_string(), "float32[2,5,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn merge_fn(
+        mut self,
+        merge: fn(&Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Bidirectional<F, B> {
+        self.merge_fn = merge;
+        self
+    }
+
+    /// Sets `time_major`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3))).time_major(true);
+    /// assert_eq!(bi.forward(&Tensor::new(DType::F32, [5, 2, 3]))?.to_string(), "float32[5,2,7]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn time_major(mut self, yes: bool) -> Bidirectional<F, B> {
+        self.time_major = yes;
+        self
+    }
+
+    /// Sets `return_carry`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, RnnArgs, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3))).return_carry(true);
+    /// let out = bi.forward_with(&Tensor::new(DType::F32, [2, 5, 3]), &RnnArgs::new())?;
+    /// assert!(out.carry().is_some());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn return_carry(mut self, yes: bool) -> Bidirectional<F, B> {
+        self.return_carry = yes;
+        self
+    }
+
+    /// `layer(x)`: the merged outputs.
+    ///
+    /// # Errors
+    /// As [`RNN::forward_with`], and a `Bidirectional` built with `return_carry` (use
+    /// [`Bidirectional::forward_with`]).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3)));
+    /// assert_eq!(bi.forward(&Tensor::new(DType::F32, [2, 5, 3]))?.to_string(), "float32[2,5,7]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.return_carry {
+            return Err(Error::invalid(
+                "Bidirectional: return_carry=True returns (carry, outputs): call forward_with",
+            ));
+        }
+        module_call(
+            self,
+            "forward",
+            |args| args.positional(x),
+            || Ok(self.run(x, &RnnArgs::new())?.1),
+        )
+    }
+
+    /// `layer(x, **kwargs)`: `initial_carry` (a pair), `seq_lengths`, `return_carry` and
+    /// `time_major` override the attributes (`reverse` and `keep_order` are ignored, as
+    /// in Flax).
+    ///
+    /// # Errors
+    /// As [`RNN::forward_with`].
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Bidirectional, RNN, RnnArgs, SimpleCell};
+    /// let bi = Bidirectional::new(RNN::new(SimpleCell::new(4)), RNN::new(SimpleCell::new(3)));
+    /// let out = bi.forward_with(&Tensor::new(DType::F32, [2, 5, 3]), &RnnArgs::new().return_carry(true))?;
+    /// assert_eq!(out.outputs().to_string(), "float32[2,5,7]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        args: &RnnArgs<BiCarry<F, B>>,
+    ) -> Result<RnnOutput<BiCarry<F, B>>> {
+        module_call(
+            self,
+            "forward",
+            |call| {
+                call.positional(x);
+                args.record(call);
+            },
+            || {
+                let (carry, y) = self.run(x, args)?;
+                Ok(if args.return_carry.unwrap_or(self.return_carry) {
+                    RnnOutput::WithCarry(carry, y)
+                } else {
+                    RnnOutput::Outputs(y)
+                })
+            },
+        )
+    }
+
+    fn run(&self, x: &Tensor, args: &RnnArgs<BiCarry<F, B>>) -> Result<(BiCarry<F, B>, Tensor)> {
+        let time_major = args.time_major.unwrap_or(self.time_major);
+        let (forward_carry, backward_carry) = match &args.initial_carry {
+            Some((f, b)) => (Some(f.clone()), Some(b.clone())),
+            None => (None, None),
+        };
+        let forward = self.forward_rnn.forward_with(
+            x,
+            &RnnArgs {
+                reverse: Some(false),
+                ..inner_args(forward_carry, args.seq_lengths.clone(), time_major)
+            },
+        )?;
+        let backward = self.backward_rnn.forward_with(
+            x,
+            &RnnArgs {
+                reverse: Some(true),
+                keep_order: Some(true),
+                ..inner_args(backward_carry, args.seq_lengths.clone(), time_major)
+            },
+        )?;
+        let (RnnOutput::WithCarry(cf, yf), RnnOutput::WithCarry(cb, yb)) = (forward, backward)
+        else {
+            return Err(Error::internal(
+                "an RNN called with return_carry returns its carry",
+            ));
+        };
+        Ok(((cf, cb), (self.merge_fn)(&yf, &yb)?))
+    }
+}
+
+impl<F: RNNCell, B: RNNCell> Tabulate for Bidirectional<F, B> {
+    fn type_name(&self) -> &'static str {
+        "Bidirectional"
+    }
+
+    fn visit_submodules(&self, visitor: &mut dyn Visitor) {
+        visitor.visit("forward_rnn", &self.forward_rnn);
+        visitor.visit("backward_rnn", &self.backward_rnn);
     }
 
     fn identity(&self) -> Option<&ModuleIdentity> {

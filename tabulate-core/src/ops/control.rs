@@ -10,11 +10,13 @@ use crate::ops::graph::{Spec, ValueId};
 use crate::ops::transpose::{LinArg, TransposeCx};
 use crate::shape::Shape;
 
-/// The forward `while`: the loop counter's `add` and the condition's `compare`.
+/// A `while` running its steps forwards: the loop counter's `add` and the condition's
+/// `compare`.
 const FORWARD_LOOP_FLOPS: u64 = 2;
 
-/// The transposed `while` runs the steps backwards: a counter `add`, two `subtract`s for
-/// the reversed index, and the condition's `compare`.
+/// A `while` running its steps backwards (a `reverse` scan, or the transpose of a forward
+/// one): a counter `add`, two `subtract`s for the reversed index (`length - i - 1`), and
+/// the condition's `compare`.
 const BACKWARD_LOOP_FLOPS: u64 = 4;
 
 pub(super) fn loop_slice_spec(inputs: &[&Spec], axis: usize) -> Result<Spec> {
@@ -52,12 +54,24 @@ pub(super) fn loop_exit_spec(
     Ok(out)
 }
 
-pub(super) fn loop_exit_cost() -> Cost {
-    Cost::flops(FORWARD_LOOP_FLOPS)
+/// The forward `while`'s own ops: the reversed index when the scan is `reverse` and the
+/// index is used (JAX's loop body is dead-code eliminated: a loop that slices and stacks
+/// nothing computes no index).
+pub(super) fn loop_exit_cost(reverse: bool) -> Cost {
+    Cost::flops(if reverse {
+        BACKWARD_LOOP_FLOPS
+    } else {
+        FORWARD_LOOP_FLOPS
+    })
 }
 
-pub(super) fn loop_backward_exit_cost() -> Cost {
-    Cost::flops(BACKWARD_LOOP_FLOPS)
+/// The transposed `while`'s own ops: it runs against the forward loop's direction.
+pub(super) fn loop_backward_exit_cost(reverse: bool) -> Cost {
+    Cost::flops(if reverse {
+        FORWARD_LOOP_FLOPS
+    } else {
+        BACKWARD_LOOP_FLOPS
+    })
 }
 
 /// The transpose of the `while`: the backward loop starts from the cotangents of the
@@ -110,6 +124,7 @@ pub(super) fn loop_entry_transpose(
     cts: &[Option<ValueId>],
     args: &[LinArg],
     scanned: usize,
+    reverse: bool,
 ) -> Result<Vec<Option<ValueId>>> {
     let mut inputs = Vec::new();
     let mut specs = Vec::new();
@@ -144,7 +159,7 @@ pub(super) fn loop_entry_transpose(
     if inputs.is_empty() {
         return Ok(out);
     }
-    let values = cx.emit_multi(Prim::LoopBackwardExit { specs }, &inputs)?;
+    let values = cx.emit_multi(Prim::LoopBackwardExit { specs, reverse }, &inputs)?;
     for (k, v) in which.into_iter().zip(values) {
         out[k] = Some(v);
     }

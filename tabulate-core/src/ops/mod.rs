@@ -188,20 +188,30 @@ pub(crate) enum Prim {
     /// One step's slice of a scanned input along `axis`.
     LoopSlice { axis: usize },
     /// The end of a forward `while`: `carries` final carries, then each step's outputs
-    /// stacked (`length` steps) along `axis`.
+    /// stacked (`length` steps) along `axis`; `reverse` runs the steps from the last;
+    /// `sliced` if the body reads per-step slices (scanned inputs, or the residuals a
+    /// differentiated loop stacks), which with the stacked outputs make its step index
+    /// live.
     LoopExit {
         carries: usize,
         length: usize,
         axis: usize,
+        reverse: bool,
+        sliced: bool,
     },
     /// On the linear tape only: a loop's entry, mapping the tangents of its first
     /// `scanned` inputs (initial carries, scanned inputs) and of its invariants to the
-    /// body's.
-    LoopEntry { carries: usize, scanned: usize },
+    /// body's; `reverse` if the forward loop runs backwards.
+    LoopEntry {
+        carries: usize,
+        scanned: usize,
+        reverse: bool,
+    },
     /// The start of a transposed `while`: its loop variables and per-step slices.
     LoopBackwardEnter { specs: Vec<Spec> },
-    /// The end of a transposed `while`: the cotangents it hands out.
-    LoopBackwardExit { specs: Vec<Spec> },
+    /// The end of a transposed `while`: the cotangents it hands out; `reverse` if the
+    /// forward loop ran backwards (the transposed one then runs forwards).
+    LoopBackwardExit { specs: Vec<Spec>, reverse: bool },
     /// `optimization_barrier`: its operands unchanged, as one instruction XLA may not
     /// look through (what `jax.checkpoint`'s `prevent_cse` puts before a recomputation).
     OptimizationBarrier,
@@ -268,7 +278,7 @@ impl Prim {
             // Final carries, then one stacked output per remaining operand.
             Prim::LoopExit { .. } | Prim::LoopEntry { .. } | Prim::OptimizationBarrier => inputs,
             Prim::Remat(rule) => rule.results(),
-            Prim::LoopBackwardEnter { specs } | Prim::LoopBackwardExit { specs } => specs.len(),
+            Prim::LoopBackwardEnter { specs } | Prim::LoopBackwardExit { specs, .. } => specs.len(),
             Prim::Unary(_)
             | Prim::Binary(_)
             | Prim::Compare(_)
@@ -364,8 +374,9 @@ impl Prim {
                 carries,
                 length,
                 axis,
+                ..
             } => control::loop_exit_spec(inputs, *carries, *length, *axis),
-            Prim::LoopBackwardEnter { specs } | Prim::LoopBackwardExit { specs } => {
+            Prim::LoopBackwardEnter { specs } | Prim::LoopBackwardExit { specs, .. } => {
                 Ok(specs.clone())
             }
             // Each input passes into the body unchanged, as far as specs go.
@@ -416,8 +427,13 @@ impl Prim {
             Prim::RandomFoldIn => random::fold_in_cost(),
             Prim::Iota2x32 { shape } => random::iota_2x32_cost(shape),
             Prim::Threefry2x32 => random::threefry_cost(inputs[1]),
-            Prim::LoopExit { .. } => control::loop_exit_cost(),
-            Prim::LoopBackwardExit { .. } => control::loop_backward_exit_cost(),
+            Prim::LoopExit {
+                reverse,
+                sliced,
+                carries,
+                ..
+            } => control::loop_exit_cost(*reverse && (*sliced || inputs.len() > *carries)),
+            Prim::LoopBackwardExit { reverse, .. } => control::loop_backward_exit_cost(*reverse),
         }
     }
 
@@ -765,15 +781,16 @@ impl Prim {
                 carries,
                 length,
                 axis,
+                ..
             } => {
                 let ins: Vec<Spec> = args.iter().map(|&a| cx.spec(a)).collect();
                 let refs: Vec<&Spec> = ins.iter().collect();
                 let outs = control::loop_exit_spec(&refs, *carries, *length, *axis)?;
                 control::loop_exit_transpose(cx, cts, args, &outs)
             }
-            Prim::LoopEntry { scanned, .. } => {
-                control::loop_entry_transpose(cx, cts, args, *scanned)
-            }
+            Prim::LoopEntry {
+                scanned, reverse, ..
+            } => control::loop_entry_transpose(cx, cts, args, *scanned, *reverse),
             Prim::Remat(rule) => remat::remat_transpose(rule, cx, cts, args),
             _ => Err(crate::error::Error::internal(format!(
                 "`{}` has one result",

@@ -6,6 +6,7 @@
 //! thread-local check.
 
 mod batch;
+mod lift;
 mod naming;
 mod params;
 mod vars;
@@ -24,6 +25,9 @@ use crate::path::{ModulePath, PathInterner};
 use crate::scope;
 use crate::tensor::Tensor;
 use crate::value::{CallArgs, Value};
+pub(crate) use lift::{
+    Lift, enter_scanned_variables, leave_scanned_variables, scanned_variable_values, with_lifted,
+};
 use naming::{Fields, Frame, ModuleKey};
 use params::FieldParams;
 use vars::Variables;
@@ -150,6 +154,11 @@ struct Trace {
     next_frame: u64,
     /// Paths already given to modules that carry an identity (built-in layers).
     token_paths: HashMap<u64, (ModulePath, bool)>,
+    /// Modules that take the path of the lifted transform wrapping them while it runs
+    /// (`nn.scan(Cell)` names the cell's calls `ScanCell_0`).
+    aliases: HashMap<ModuleKey, ModulePath>,
+    /// The scans whose bodies are running, innermost last.
+    lifts: Vec<lift::LiftScope>,
     model: ModuleKey,
     /// The random streams the run provides, each with its root key once drawn from.
     rngs: HashMap<String, Option<Tensor>>,
@@ -207,6 +216,8 @@ pub(crate) fn run<M: Tabulate, R>(
             region: RegionId::TOP,
             next_frame: 1,
             token_paths: HashMap::new(),
+            aliases: HashMap::new(),
+            lifts: Vec::new(),
             model: naming::key_of(model),
             rngs: rngs.iter().map(|s| (s.clone(), None)).collect(),
             overrides: HashMap::new(),
@@ -359,17 +370,25 @@ pub(crate) fn loop_region<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     out
 }
 
-/// The path of the module whose call is running now, without its last name: where the
-/// module that called it lives.
-pub(crate) fn parent_path() -> ModulePath {
-    with_trace(|trace| {
-        trace
-            .current_path()
-            .and_then(ModulePath::parent)
-            .cloned()
-            .unwrap_or_default()
-    })
-    .unwrap_or_default()
+/// The path `module` has (or gets now, as a call of it would) in the running call,
+/// without recording a call: a lifted transform's wrapper, which has no row of its own
+/// but a name (`ScanCell_0`) that the module it wraps takes. `None` outside a run.
+pub(crate) fn module_path(module: &dyn Tabulate) -> Option<ModulePath> {
+    let key = naming::key_of(module);
+    with_trace(|trace| trace.resolve_path(module, &key).0)
+}
+
+/// Runs `f` with the calls of `module` taking `path` (a lifted transform's name), as
+/// Flax's lifted module stands for its target.
+pub(crate) fn with_alias<T>(module: &dyn Tabulate, path: ModulePath, f: impl FnOnce() -> T) -> T {
+    let key = naming::key_of(module);
+    let previous = with_trace(|trace| trace.aliases.insert(key.clone(), path)).flatten();
+    let out = f();
+    with_trace(|trace| match previous {
+        Some(previous) => trace.aliases.insert(key, previous),
+        None => trace.aliases.remove(&key),
+    });
+    out
 }
 
 /// How a lifted call is recorded: under `path` when given, else the module's own.
@@ -645,6 +664,7 @@ impl Trace {
                 what: "drawing random numbers",
             }));
         }
+        self.check_split_stream(stream)?;
         // `params` is always there: Flax's `tabulate(model, key)` is `rngs={'params': key}`.
         if stream != "params" && !self.rngs.contains_key(stream) {
             return Err(self.error(ErrorKind::MissingRng {
@@ -670,6 +690,19 @@ impl Trace {
         {
             return Err(self.error(params::clash(collection, name)));
         }
+        if !self.lifts.is_empty()
+            && let Some(path) = self.current_path().cloned()
+        {
+            let found = self.variables.find(collection, &path, name);
+            if let Some(out) = self.declare_lifted(collection, name, &spec, found) {
+                return out;
+            }
+        }
+        self.declare_plain(collection, name, spec)
+    }
+
+    /// Declares a variable (or returns the existing one) outside any scan's lifting.
+    fn declare_plain(&mut self, collection: &str, name: &str, spec: Spec) -> Result<Tensor> {
         let (_, seen) = self.declare_var(collection, name, spec)?;
         Ok(seen)
     }
@@ -753,6 +786,9 @@ impl Trace {
                 what: format!("variable `{name}` in collection `{collection}` is written before it is declared"),
             }));
         };
+        if self.write_lifted(var, value).is_some() {
+            return Ok(());
+        }
         let v = self.value_of(value);
         self.variables.set_current(var, v, value.clone());
         self.touch(var);

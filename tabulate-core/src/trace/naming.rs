@@ -152,6 +152,9 @@ impl Trace {
         module: &dyn Tabulate,
         key: &ModuleKey,
     ) -> (ModulePath, bool) {
+        if let Some(path) = self.aliases.get(key) {
+            return (path.clone(), true);
+        }
         if let ModuleKey::Token(id) = key
             && let Some(resolved) = self.token_paths.get(id)
         {

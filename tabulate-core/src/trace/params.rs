@@ -149,6 +149,7 @@ impl Trace {
         {
             return Err(self.error(clash(collection, name)));
         }
+        self.check_field_lift(collection, name)?;
         let (var, _) = self.declare_var(collection, name, spec.clone())?;
         self.field_params.declared.insert(var);
         Ok(var)
