@@ -458,3 +458,45 @@ fn conv_padding_needs_one_pair_per_spatial_dimension() {
         "Conv_0 (Conv): padding [(0, 0)] needs one pair per spatial dimension (2)"
     );
 }
+/// The fuzz suite's one hang (a `Conv` whose input, kernel and output lengths were all
+/// 2^28 or more: the cost looped over the shortest of the three ranges, minutes at 2^32).
+/// The count is now closed-form. Forward: 2 flops per (output, tap) pair on a real input
+/// element, `n·k` pairs minus the taps over SAME's padding, `Σ_{j ≤ 2^27−1} j + Σ_{j ≤
+/// 2^27} j = 2^54`. The VJP is the forward conv and its two transposes (as many pairs
+/// each) plus one flop per kernel element, summed in float32 (the 2^28 is below
+/// the rounding unit at 2^62); real Flax gives `3·flops + k` on small sizes (checked below).
+#[test]
+fn conv_with_a_huge_kernel_over_a_huge_input_is_costed_at_once() {
+    let started = std::time::Instant::now();
+    let conv = Conv::new(1, [1 << 28])
+        .padding(Padding::Same)
+        .use_bias(false);
+    let summary = tabulate(&conv)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|c| c.forward(&f32s(&[1, 1 << 32, 1])))
+        .unwrap();
+    let pairs: u64 = (1 << 60) - (1 << 54);
+    assert_eq!(summary.rows[0].flops(), Some(2 * pairs));
+    assert_eq!(summary.rows[0].vjp_flops(), Some(3 * 2 * pairs));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // Small sizes against real Flax 0.12.8 (`nn.Conv(1, (k,), padding='SAME',
+    // use_bias=False)` on `[1, n, 1]`): (n, k) → (flops, vjp_flops).
+    for (n, k, flops, vjp_flops) in [
+        (64, 8, 992, 2984),
+        (100, 7, 1376, 4135),
+        (37, 16, 1056, 3184),
+    ] {
+        let conv = Conv::new(1, [k]).padding(Padding::Same).use_bias(false);
+        let summary = tabulate(&conv)
+            .compute_flops(true)
+            .compute_vjp_flops(true)
+            .run(|c| c.forward(&f32s(&[1, n, 1])))
+            .unwrap();
+        assert_eq!(
+            (summary.rows[0].flops(), summary.rows[0].vjp_flops()),
+            (Some(flops), Some(vjp_flops)),
+            "n = {n}, k = {k}"
+        );
+    }
+}
