@@ -17,6 +17,7 @@ pub fn dot_general(
     contracting: (&[usize], &[usize]),
     batch: (&[usize], &[usize]),
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::dot_general");
     super::dot_general(
         lhs,
         rhs,
@@ -47,6 +48,7 @@ pub struct ConvOptions {
 /// `lax.conv_general_dilated` with its default layouts: input and output `NC…` (batch,
 /// feature, spatial), kernel `OI…` (output feature, input feature, spatial).
 pub fn conv_general_dilated(lhs: &Tensor, rhs: &Tensor, options: ConvOptions) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::conv_general_dilated");
     let identity: Vec<usize> = (0..lhs.rank()).collect();
     let padding = options.padding.clone();
     super::conv_general_dilated(
@@ -88,6 +90,7 @@ pub fn reduce_window(
     padding: &[(i64, i64)],
     window_dilation: &[usize],
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::reduce_window");
     let op = match reduction {
         WindowReduction::Sum => WindowOp::Sum,
         WindowReduction::Max => WindowOp::Max,
@@ -101,10 +104,12 @@ pub fn reduce_window(
 /// `jnp.take(table, indices, axis=0)` as JAX emits it (the `take` region: negative
 /// indices wrapped, a gather filling out-of-bounds rows), as `flax.linen.Embed` uses it.
 pub fn take(table: &Tensor, indices: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::take");
     super::take_rows(table, indices)
 }
 
 /// `lax.argmax(x, axis, index_dtype)`.
 pub fn argmax(x: &Tensor, axis: usize, index_dtype: DType) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::argmax");
     super::argmax(x, axis, index_dtype)
 }

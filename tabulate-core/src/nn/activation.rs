@@ -23,18 +23,21 @@ fn scalar(value: f64, like: &Tensor) -> Result<Tensor> {
 
 /// `jax.nn.relu`: `max(x, 0)`, with JAX's custom derivative (`select(x > 0, g, 0)`).
 pub fn relu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::relu");
     lax::relu(x)
 }
 
 /// `jax.nn.gelu` with its default `approximate=True`: the tanh form
 /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::gelu");
     gelu_with(x, true)
 }
 
 /// `jax.nn.gelu(x, approximate)`: the tanh form when `approximate`, else the exact
 /// `0.5·x·erfc(−x/√2)`.
 pub fn gelu_with(x: &Tensor, approximate: bool) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::gelu_with");
     let x = inexact(x)?;
     if approximate {
         let cube = x.powi(3)?;
@@ -51,32 +54,38 @@ pub fn gelu_with(x: &Tensor, approximate: bool) -> Result<Tensor> {
 
 /// `jax.nn.sigmoid` (`lax.logistic`).
 pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::sigmoid");
     x.sigmoid()
 }
 
 /// `jnp.tanh`.
 pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::tanh");
     x.tanh()
 }
 
 /// `jax.nn.silu` (also `swish`): `x · sigmoid(x)`.
 pub fn silu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::silu");
     call_region("silu", &[x], || x.mul(&x.sigmoid()?))
 }
 
 /// `jax.nn.swish`, the same function as [`silu`].
 pub fn swish(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::swish");
     silu(x)
 }
 
 /// `jax.nn.softmax` over the last axis (its default `axis=-1`).
 pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::softmax");
     softmax_with(x, -1)
 }
 
 /// `jax.nn.softmax` along `axis`: `exp(x − max) / Σ exp(x − max)`, the max held constant
 /// (`stop_gradient`), as JAX's default (non-custom-JVP) softmax computes it.
 pub fn softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::softmax_with");
     let shifted = shift_by_max(x, axis)?;
     let unnormalized = shifted.exp()?;
     let total = unnormalized.sum(&[axis], true)?;
@@ -103,11 +112,13 @@ fn axis_after_reduction(axis: isize, rank: usize) -> isize {
 
 /// `jax.nn.log_softmax` over the last axis (its default `axis=-1`).
 pub fn log_softmax(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::log_softmax");
     log_softmax_with(x, -1)
 }
 
 /// `jax.nn.log_softmax` along `axis`: `(x − max) − log Σ exp(x − max)`.
 pub fn log_softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::log_softmax_with");
     call_region("log_softmax", &[x], || {
         let shifted = shift_by_max(x, axis)?;
         let total = shifted.exp()?.sum(&[axis], true)?;
@@ -117,11 +128,13 @@ pub fn log_softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
 
 /// `jax.nn.elu` with its default `alpha=1.0`.
 pub fn elu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::elu");
     elu_with(x, 1.0)
 }
 
 /// `jax.nn.elu`: `x` where positive, else `alpha · expm1(x)`.
 pub fn elu_with(x: &Tensor, alpha: f64) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::elu_with");
     call_region("elu", &[x], || {
         let positive = x.greater(0.0)?;
         let positive_again = x.greater(0.0)?;
@@ -133,11 +146,13 @@ pub fn elu_with(x: &Tensor, alpha: f64) -> Result<Tensor> {
 
 /// `jax.nn.leaky_relu` with its default `negative_slope=0.01`.
 pub fn leaky_relu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::leaky_relu");
     leaky_relu_with(x, 0.01)
 }
 
 /// `jax.nn.leaky_relu`: `x` where non-negative, else `negative_slope · x`.
 pub fn leaky_relu_with(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::leaky_relu_with");
     call_region("leaky_relu", &[x], || {
         let keep = x.greater_equal(0.0)?;
         let scaled = x.mul(negative_slope)?;
@@ -147,6 +162,7 @@ pub fn leaky_relu_with(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
 
 /// `jax.nn.softplus`: `logaddexp(x, 0)`.
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::softplus");
     call_region("softplus", &[x], || {
         // `jnp.logaddexp` promotes its arguments to an inexact dtype.
         let x = &if x.dtype().is_inexact() {

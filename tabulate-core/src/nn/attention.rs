@@ -73,6 +73,7 @@ pub fn dot_product_attention_weights(
     key: &Tensor,
     options: &AttentionOptions<'_>,
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::dot_product_attention_weights");
     let dtype = promote_dtype(options.dtype, &[Some(query), Some(key)], true);
     let query = query.astype(dtype)?;
     let key = key.astype(dtype)?;
@@ -128,6 +129,7 @@ pub fn dot_product_attention(
     value: &Tensor,
     options: &AttentionOptions<'_>,
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::dot_product_attention");
     let dtype = promote_dtype(options.dtype, &[Some(query), Some(key), Some(value)], true);
     if [query, key, value].iter().any(|t| t.rank() < 3) {
         return Err(Error::invalid(format!(
@@ -167,6 +169,7 @@ pub fn dot_product_attention(
 /// `flax.linen.make_attention_mask` with `jnp.multiply`: `[batch…, 1, q_len, kv_len]`,
 /// as float32.
 pub fn make_attention_mask(query_input: &Tensor, key_input: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::make_attention_mask");
     make_attention_mask_with(query_input, key_input, |q, k| q.mul(k))
 }
 
@@ -176,6 +179,7 @@ pub fn make_attention_mask_with(
     key_input: &Tensor,
     pairwise: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::make_attention_mask_with");
     let q = query_input.expand_dims(-1)?;
     let k = key_input.expand_dims(-2)?;
     let mask = pairwise(&q, &k)?;
@@ -185,6 +189,7 @@ pub fn make_attention_mask_with(
 /// `flax.linen.make_causal_mask`: position `i` may attend to `j ≤ i`; `x` gives the
 /// batch shape and length (its values are not read).
 pub fn make_causal_mask(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::make_causal_mask");
     if x.rank() == 0 {
         return Err(Error::invalid(format!(
             "make_causal_mask needs at least a length axis, got {x}"
