@@ -8,7 +8,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, and in which module call.
 ///
-/// Displays as `Block_0/Dense_1 (Dense): dot_general: contracting dimensions differ: …`:
+/// Displays as `Block_0/Dense_1 (Dense): Tensor::matmul: dot_general: contracting dimensions differ: …`:
 /// the module path and type first (when the error happened inside a module call), then
 /// the [`ErrorKind`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +62,8 @@ pub enum ErrorKind {
     /// An operation got operands it cannot combine: shapes, dtypes or arguments.
     #[error("{op}: {detail}")]
     Shape {
-        /// The operation (`dot_general`, `reshape`, …).
+        /// The user-level operation (`Tensor::matmul`, `nn::Conv`), or the primitive
+        /// (`dot_general`) when none was running; the detail then names the primitive.
         op: &'static str,
         /// What is wrong, with the operands' dtypes and shapes.
         detail: String,

@@ -357,15 +357,14 @@ pub(crate) fn overflow(column: &str, what: &str) -> Error {
 /// [`overflow`] of a count over `program`, naming its largest part: the user-level
 /// operation (`Tensor::matmul`) and primitive that count most.
 pub(crate) fn overflow_in(column: &str, what: &str, program: &Graph) -> Error {
-    let mut error = format!("{column}: the {what} does not fit in 64 bits (2^64 or more)");
-    match tally::largest_part(program) {
-        Some((Some(operation), prim)) => {
-            error.push_str(&format!("; its largest part is `{operation}` ({prim})"));
-        }
-        Some((None, prim)) => error.push_str(&format!("; its largest part is {prim}")),
-        None => {}
-    }
-    Error::new(ErrorKind::InvalidArgument { what: error })
+    let largest = match tally::largest_part(program) {
+        Some((Some(operation), prim)) => format!("; its largest part is `{operation}` ({prim})"),
+        Some((None, prim)) => format!("; its largest part is {prim}"),
+        None => String::new(),
+    };
+    Error::new(ErrorKind::InvalidArgument {
+        what: format!("{column}: the {what} does not fit in 64 bits (2^64 or more){largest}"),
+    })
 }
 
 /// A float32 flop total of `program` as a count: XLA's sum saturates at `u64::MAX` from

@@ -323,6 +323,7 @@ fn floor_sum_range(lo: i128, hi: i128, alpha: i128, beta: i128, modulus: i128) -
 
 /// `Σ_{i = 0}^{n−1} ⌊(a·i + b)/m⌋` for `n ≥ 0`, `m > 0` and any `a`, `b`, by the
 /// Euclid-like reduction (O(log m) steps), checked.
+#[allow(clippy::many_single_char_names)] // the formula's names
 fn floor_sum(mut n: i128, mut m: i128, mut a: i128, mut b: i128) -> Option<i128> {
     let pairs = |n: i128| -> Option<i128> {
         // n·(n−1)/2 without overflowing first.
@@ -660,6 +661,7 @@ mod tests {
     /// Sizes, strides, dilations and paddings beyond the exhaustive grid above, from a
     /// fixed pseudo-random sequence: the closed form agrees with the definition.
     #[test]
+    #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)] // small draws
     fn valid_positions_match_the_definition_on_random_configurations() {
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = |n: u64| {
