@@ -739,6 +739,54 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_millis(100));
     }
 
+    /// Extreme sizes, strides, dilations and paddings (up to `i64::MAX` and `i64::MIN`):
+    /// no overflow panic, and never more pairs than `out · kernel`.
+    #[test]
+    fn valid_positions_of_extreme_configurations_stay_in_bounds() {
+        let sizes = [0, 1, 2, (1 << 32) + 1, i64::MAX];
+        let steps = [1, 3, 1 << 31, i64::MAX];
+        let pads = [i64::MIN, -(1 << 40), -1, 0, 1, i64::MAX];
+        for (&input, &kernel, &out) in triples(&sizes) {
+            for &stride in &steps {
+                for &base in &steps {
+                    for &wd in &steps {
+                        for &pad in &pads {
+                            let count = lattice_count(
+                                input.into(),
+                                kernel.into(),
+                                out.into(),
+                                stride.into(),
+                                base.into(),
+                                wd.into(),
+                                pad.into(),
+                            );
+                            if let Some(count) = count {
+                                assert!(
+                                    (0..=i128::from(out.max(0)) * i128::from(kernel.max(0)))
+                                        .contains(&count),
+                                    "{input} {kernel} {out} {stride} {base} {wd} {pad}: {count}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every triple of `values`.
+    fn triples(values: &[i64]) -> Vec<(&i64, &i64, &i64)> {
+        let mut out = Vec::new();
+        for a in values {
+            for b in values {
+                for c in values {
+                    out.push((a, b, c));
+                }
+            }
+        }
+        out
+    }
+
     #[test]
     fn valid_positions_of_a_huge_input_are_immediate() {
         let p = ConvParams {
