@@ -47,7 +47,7 @@ fn shape_errors_name_the_module_path_op_and_shapes() {
     let err = tabulate(&Net).run(|m| m.forward(&x(&[16, 3]))).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "Block_0/Projection_0 (Projection): dot_general: contracting dimensions differ (9 vs 8): float32[16,9] × float32[8,4]"
+        "Block_0/Projection_0 (Projection): Tensor::matmul: dot_general: contracting dimensions differ (9 vs 8): float32[16,9] × float32[8,4]"
     );
     let location = err.location().unwrap();
     assert_eq!(
@@ -57,7 +57,7 @@ fn shape_errors_name_the_module_path_op_and_shapes() {
     assert!(matches!(
         err.kind(),
         ErrorKind::Shape {
-            op: "dot_general",
+            op: "Tensor::matmul",
             ..
         }
     ));
@@ -107,7 +107,7 @@ fn shape_errors_outside_modules_have_no_location() {
     let err = (&x(&[16, 4]) + &x(&[3])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "add: incompatible shapes: float32[16,4] and float32[1,3]"
+        "Tensor::add: incompatible shapes: float32[16,4] and float32[1,3]"
     );
     assert!(err.location().is_none());
     let err = Dense::new(2)

@@ -403,7 +403,7 @@ fn a_failing_forward_pass_carries_its_partial_table() {
     assert!(plain.partial_summary().is_none());
     let one_line = plain.to_string();
     assert!(
-        one_line.starts_with("Broken_0 (Broken): add: "),
+        one_line.starts_with("Broken_0 (Broken): Tensor::add: "),
         "{one_line}"
     );
 
@@ -434,7 +434,7 @@ fn a_failing_forward_pass_carries_its_partial_table() {
     assert_eq!(
         message,
         format!(
-            "Call `Broken_0` (Broken) failed in operation `add`: {detail}\n  the call received: float32[16,4]"
+            "Call `Broken_0` (Broken) failed in operation `Tensor::add`: {detail}\n  the call received: float32[16,4]"
         )
     );
 }

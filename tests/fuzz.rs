@@ -1222,7 +1222,28 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     .map_err(|p| TestCaseError::fail(format!("panic (summary): {}", panic_text(&*p))))?;
 
     match &summary.0 {
-        Err(error) => check_error(error)?,
+        Err(error) => {
+            check_error(error)?;
+            // An error only the cost stage raises (the same run without metric columns
+            // succeeds) names the user-level operation whose derivative or count failed,
+            // or is a count that does not fit.
+            if direct.is_ok() {
+                let plain = catch_unwind(AssertUnwindSafe(|| {
+                    tabulate(&harness)
+                        .metrics([])
+                        .rngs(["dropout"])
+                        .run(|h| h.forward(&x, &y))
+                        .is_ok()
+                }))
+                .map_err(|p| TestCaseError::fail(format!("panic (plain): {}", panic_text(&*p))))?;
+                let text = error.to_string();
+                prop_assert!(
+                    !plain || text.contains("::") || text.contains("does not fit in 64 bits"),
+                    "a cost-stage error names no operation: {}",
+                    text
+                );
+            }
+        }
         Ok(summary) => {
             let total = summary.total();
             let (count, bytes) = exact_total(summary);
@@ -1263,6 +1284,54 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// How long one case may take before the run counts it as a hang: 10 s in a release
+/// build, 60 s in a debug build (about six times slower); `TABULATE_FUZZ_DEADLINE` (in
+/// seconds) overrides it.
+fn deadline() -> Duration {
+    let default = if cfg!(debug_assertions) { 60 } else { 10 };
+    let seconds = std::env::var("TABULATE_FUZZ_DEADLINE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    Duration::from_secs(seconds)
+}
+
+/// Set once a case has hung: its thread cannot be stopped, so the cases proptest then
+/// tries while shrinking pass at once and the report shows the input that hung.
+static HUNG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs [`check`] on a worker thread and fails the case, with its input, if it has not
+/// returned within the [`deadline`]: a hang is reported, not waited for.
+fn watched(case: &Case) -> Result<(), TestCaseError> {
+    use std::sync::atomic::Ordering;
+    if HUNG.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let input = case.clone();
+    std::thread::Builder::new()
+        .name("fuzz case".into())
+        .stack_size(8 << 20)
+        .spawn(move || {
+            // The receiver is gone only after a timeout, which is reported below.
+            let _ = sender.send(check(&input));
+        })
+        .map_err(|e| TestCaseError::fail(format!("cannot start a case thread: {e}")))?;
+    let limit = deadline();
+    match receiver.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            HUNG.store(true, Ordering::Relaxed);
+            let message = format!("hang: no result after {limit:?} for {case:?}");
+            eprintln!("{message}");
+            Err(TestCaseError::fail(message))
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(TestCaseError::fail(format!(
+            "the case thread ended without a result for {case:?}"
+        ))),
+    }
+}
+
 fn check_error(error: &Error) -> Result<(), TestCaseError> {
     let text = error.to_string();
     let Some(location) = error.location() else {
@@ -1293,12 +1362,12 @@ proptest! {
 
     #[test]
     fn tensor_methods_never_panic(case in case(tensor_op())) {
-        check(&case)?;
+        watched(&case)?;
     }
 
     #[test]
     fn layers_never_panic(case in case(nn_op())) {
-        check(&case)?;
+        watched(&case)?;
     }
 }
 
@@ -1345,7 +1414,7 @@ fn survey() {
         if trace {
             eprintln!("{case:?}");
         }
-        if let Err(e) = check(&case) {
+        if let Err(e) = watched(&case) {
             let key = LOCATION.lock().unwrap().take().map_or_else(
                 || {
                     let msg = e.to_string();

@@ -70,12 +70,12 @@ fn split_into_huge_counts_is_an_error_not_an_abort() {
     let msg = error(|x| Ok(x.split(1 << 40, 1)?.remove(0)), &f32s(&[2, 1 << 40]));
     assert_eq!(
         msg,
-        "Probe: split: float32[2,1099511627776] split into 1099511627776 parts along axis 1: at most 65536 parts are supported"
+        "Probe: Tensor::split: float32[2,1099511627776] split into 1099511627776 parts along axis 1: at most 65536 parts are supported"
     );
     let msg = error(|x| Ok(x.split(1 << 40, 0)?.remove(0)), &f32s(&[0]));
     assert_eq!(
         msg,
-        "Probe: split: float32[0] split into 1099511627776 parts along axis 0: at most 65536 parts are supported"
+        "Probe: Tensor::split: float32[0] split into 1099511627776 parts along axis 0: at most 65536 parts are supported"
     );
     // Like numpy, an empty axis splits into empty parts.
     let parts = f32s(&[0, 2]).split(3, 0).unwrap();
@@ -88,7 +88,7 @@ fn wrap_padding_by_huge_widths_is_an_error_not_an_abort() {
     let msg = error(|x| x.pad_wrap(&[(1 << 32, 0)]), &f32s(&[1]));
     assert_eq!(
         msg,
-        "Probe: pad: wrap padding (4294967296, 0) repeats axis 0 of float32[1] 4294967297 times; at most 65536 are supported"
+        "Probe: Tensor::pad_wrap: pad: wrap padding (4294967296, 0) repeats axis 0 of float32[1] 4294967297 times; at most 65536 are supported"
     );
 }
 
@@ -110,7 +110,7 @@ fn reshape_of_an_overflowing_shape_is_an_error() {
     let msg = error(|x| x.reshape([-1]), &f32s(&[1 << 32, 1 << 32]));
     assert_eq!(
         msg,
-        "Probe: reshape: float32[4294967296,4294967296] is too large: its size in bytes does not fit in 64 bits"
+        "Probe: Tensor::reshape: float32[4294967296,4294967296] is too large: its size in bytes does not fit in 64 bits"
     );
     let msg = error(
         |x| x.reshape(tabulate::Shape::new([1, 1 << 32, 1 << 32])),
@@ -118,7 +118,7 @@ fn reshape_of_an_overflowing_shape_is_an_error() {
     );
     assert_eq!(
         msg,
-        "Probe: reshape: float32[4294967296,4294967296] is too large: its size in bytes does not fit in 64 bits"
+        "Probe: Tensor::reshape: float32[4294967296,4294967296] is too large: its size in bytes does not fit in 64 bits"
     );
 }
 
@@ -130,7 +130,7 @@ fn concatenate_that_overflows_is_an_error() {
     );
     assert_eq!(
         msg,
-        "Probe: concatenate: float32[9223372036854775808] is too large: its size in bytes does not fit in 64 bits"
+        "Probe: Tensor::concatenate: float32[9223372036854775808] is too large: its size in bytes does not fit in 64 bits"
     );
     let msg = error(
         |x| Tensor::concatenate(&[x, x, x], 0),
@@ -138,7 +138,7 @@ fn concatenate_that_overflows_is_an_error() {
     );
     assert_eq!(
         msg,
-        "Probe: concatenate: the result is too large along axis 0: bool[9223372036854775807] and bool[9223372036854775807]"
+        "Probe: Tensor::concatenate: the result is too large along axis 0: bool[9223372036854775807] and bool[9223372036854775807]"
     );
 }
 
@@ -279,7 +279,7 @@ fn flop_counts_that_overflow_are_an_error() {
     );
     assert_eq!(
         msg,
-        "Probe: flops: the call's flop count does not fit in 64 bits (2^64 or more)"
+        "Probe: flops: the call's flop count does not fit in 64 bits (2^64 or more); its largest part is `Tensor::matmul` (dot_general)"
     );
 }
 
@@ -288,7 +288,7 @@ fn integer_pow_of_the_smallest_exponent_is_an_error() {
     let msg = error(|x| x.powi(i32::MIN), &f32s(&[2]));
     assert_eq!(
         msg,
-        "Probe: integer_pow: the exponent -2147483648 is out of range (its derivative's exponent does not fit in 32 bits)"
+        "Probe: Tensor::powi: integer_pow: the exponent -2147483648 is out of range (its derivative's exponent does not fit in 32 bits)"
     );
 }
 
@@ -333,7 +333,7 @@ fn wrap_padding_an_empty_axis_by_huge_widths_is_an_error() {
     let msg = error(|x| x.pad_wrap(&[(usize::MAX, 4)]), &f32s(&[0]));
     assert_eq!(
         msg,
-        "Probe: pad: cannot wrap-pad the empty axis 0 of float32[0]"
+        "Probe: Tensor::pad_wrap: pad: cannot wrap-pad the empty axis 0 of float32[0]"
     );
 }
 
@@ -356,7 +356,7 @@ fn mac_counts_that_overflow_are_an_error() {
     );
     assert_eq!(
         msg,
-        "Probe: macs: the call's count does not fit in 64 bits (2^64 or more)"
+        "Probe: macs: the call's count does not fit in 64 bits (2^64 or more); its largest part is `Tensor::matmul` (dot_general)"
     );
 }
 
@@ -375,7 +375,7 @@ fn per_operator_sums_that_overflow_are_an_error() {
     );
     assert_eq!(
         msg,
-        "Probe: by_operator: the call's count does not fit in 64 bits (2^64 or more)"
+        "Probe: by_operator: the call's count does not fit in 64 bits (2^64 or more); its largest part is `Tensor::matmul` (dot_general)"
     );
 }
 
@@ -456,5 +456,115 @@ fn conv_padding_needs_one_pair_per_spatial_dimension() {
     assert_eq!(
         msg,
         "Conv_0 (Conv): padding [(0, 0)] needs one pair per spatial dimension (2)"
+    );
+}
+
+/// The fuzz suite's one hang (a `Conv` whose input, kernel and output lengths were all
+/// 2^28 or more: the cost looped over the shortest of the three ranges, minutes at 2^32).
+/// The count is now closed-form. Forward: 2 flops per (output, tap) pair on a real input
+/// element, `n·k` pairs minus the taps over SAME's padding, `Σ_{j ≤ 2^27−1} j + Σ_{j ≤
+/// 2^27} j = 2^54`. The VJP is the forward conv and its two transposes (as many pairs
+/// each) plus one flop per kernel element, summed in float32 (the 2^28 is below
+/// the rounding unit at 2^62); real Flax gives `3·flops + k` on small sizes (checked below).
+#[test]
+fn conv_with_a_huge_kernel_over_a_huge_input_is_costed_at_once() {
+    let started = std::time::Instant::now();
+    let conv = Conv::new(1, [1 << 28])
+        .padding(Padding::Same)
+        .use_bias(false);
+    let summary = tabulate(&conv)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|c| c.forward(&f32s(&[1, 1 << 32, 1])))
+        .unwrap();
+    let pairs: u64 = (1 << 60) - (1 << 54);
+    assert_eq!(summary.rows[0].flops(), Some(2 * pairs));
+    assert_eq!(summary.rows[0].vjp_flops(), Some(3 * 2 * pairs));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // Small sizes against real Flax 0.12.8 (`nn.Conv(1, (k,), padding='SAME',
+    // use_bias=False)` on `[1, n, 1]`): (n, k) → (flops, vjp_flops).
+    for (n, k, flops, vjp_flops) in [
+        (64, 8, 992, 2984),
+        (100, 7, 1376, 4135),
+        (37, 16, 1056, 3184),
+    ] {
+        let conv = Conv::new(1, [k]).padding(Padding::Same).use_bias(false);
+        let summary = tabulate(&conv)
+            .compute_flops(true)
+            .compute_vjp_flops(true)
+            .run(|c| c.forward(&f32s(&[1, n, 1])))
+            .unwrap();
+        assert_eq!(
+            (summary.rows[0].flops(), summary.rows[0].vjp_flops()),
+            (Some(flops), Some(vjp_flops)),
+            "n = {n}, k = {k}"
+        );
+    }
+}
+
+/// Errors of the cost stage (building the VJP) carry the module path and name the
+/// user-level operation whose derivative fails, then the primitive and what is wrong.
+#[test]
+fn cost_stage_errors_name_the_module_and_the_operation() {
+    use tabulate::lax::{WindowReduction, reduce_window};
+    let op: fn(&Tensor) -> Result<Tensor> = |x| {
+        reduce_window(
+            WindowReduction::Max,
+            x,
+            &[1, 2],
+            &[1, 1],
+            &[(0, 0), (0, 0)],
+            &[1, 2],
+        )
+    };
+    // The forward pass itself is fine: a summary without FLOP columns succeeds.
+    let x = f32s(&[2, 8]);
+    assert!(tabulate(&Probe { op }).run(|p| p.forward(&x)).is_ok());
+    assert_eq!(
+        error(op, &x),
+        "Probe: lax::reduce_window: its derivative (for the VJP columns) cannot be built: the VJP of a max/min pool with window dilation is not defined (as in JAX)"
+    );
+}
+
+/// Inside a built-in layer, a rule's error is named by the layer (`nn::Conv`); inside a
+/// user's module, by the `Tensor` method called; a primitive's own name follows when it
+/// differs from the operation's.
+#[test]
+fn rule_errors_name_the_user_level_operation() {
+    let msg = error(|x| x.transpose(&[0, 3, 1, 2]), &f32s(&[2, 3, 4]));
+    assert_eq!(
+        msg,
+        "Probe: Tensor::transpose: [0, 3, 1, 2] is not a permutation of the axes of float32[2,3,4]"
+    );
+    let msg = error(|x| x.matmul(&f32s(&[5, 6])), &f32s(&[2, 3, 4]));
+    assert_eq!(
+        msg,
+        "Probe: Tensor::matmul: dot_general: contracting dimensions differ (4 vs 5): float32[2,3,4] × float32[5,6]"
+    );
+    // Inside a built-in layer, the layer is the operation (the user called `Conv`, not
+    // the primitive): its output of 2^70 elements does not fit.
+    let msg = error(
+        |x| Conv::new(1 << 40, [1]).forward(x),
+        &f32s(&[1, 1 << 30, 1]),
+    );
+    assert_eq!(
+        msg,
+        "Conv_0 (Conv): nn::Conv: conv_general_dilated: float32[1,1073741824,1099511627776] is too large: its size in bytes does not fit in 64 bits"
+    );
+}
+
+/// A flop count that does not fit names the operation that counts most.
+#[test]
+fn overflowing_counts_name_their_largest_operation() {
+    let msg = error(
+        |x| {
+            let y = x.exp()?;
+            Conv::new(1 << 20, [1 << 20]).use_bias(false).forward(&y)
+        },
+        &Tensor::new(DType::BF16, [1, 1 << 30, 1 << 10]),
+    );
+    assert_eq!(
+        msg,
+        "Probe: flops: the call's flop count does not fit in 64 bits (2^64 or more); its largest part is `nn::Conv` (conv_general_dilated)"
     );
 }

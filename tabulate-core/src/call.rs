@@ -12,6 +12,9 @@ use crate::value::{CallArgs, Describe, Value};
 #[must_use = "a call must be closed with `exit`"]
 pub struct CallGuard {
     depth: Option<usize>,
+    /// A module call is no user-level operation of its caller's: errors inside it are
+    /// named by what its own body applies.
+    _operation: scope::OperationGuard,
 }
 
 /// Opens a call of `method` on `module` if a summary run is active. `args` records the
@@ -33,6 +36,7 @@ fn open_call(
 ) -> CallGuard {
     CallGuard {
         depth: trace::open_call(module, method, args, lifted),
+        _operation: scope::replace_operation(None),
     }
 }
 
@@ -154,7 +158,12 @@ pub fn module_call<M: Tabulate, T: ForwardOutput>(
     body: impl FnOnce() -> T,
 ) -> T {
     let guard = enter_call(module, method, args);
-    let out = body();
+    let out = {
+        // A built-in layer is the user-level operation of what it applies (`nn::Conv`).
+        let _operation =
+            scope::replace_operation(scope::layer_operation(std::any::type_name::<M>()));
+        body()
+    };
     guard.exit(&out);
     out
 }

@@ -18,7 +18,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, and in which module call.
 ///
-/// Displays as `Block_0/Dense_1 (Dense): dot_general: contracting dimensions differ: …`:
+/// Displays as `Block_0/Dense_1 (Dense): Tensor::matmul: dot_general: contracting dimensions differ: …`:
 /// the module path and type first (when the error happened inside a module call), then
 /// the [`ErrorKind`].
 ///
@@ -89,6 +89,16 @@ impl Eq for Partial {}
 
 pub use crate::scope::Location;
 
+/// When a primitive's rule failed: applying it (the forward pass) or differentiating it
+/// (the cost stage, building the VJP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Checking its operands' shapes as it is applied.
+    Apply,
+    /// Building its derivative for the VJP columns.
+    Differentiate,
+}
+
 /// The kinds of [`Error`].
 ///
 /// ```
@@ -115,7 +125,8 @@ pub enum ErrorKind {
     /// An operation got operands it cannot combine: shapes, dtypes or arguments.
     #[error("{op}: {detail}")]
     Shape {
-        /// The operation (`dot_general`, `reshape`, …).
+        /// The user-level operation (`Tensor::matmul`, `nn::Conv`), or the primitive
+        /// (`dot_general`) when none was running; the detail then names the primitive.
         op: &'static str,
         /// What is wrong, with the operands' dtypes and shapes.
         detail: String,
@@ -211,12 +222,17 @@ impl Error {
         self
     }
 
-    /// A shape error of operation `op`.
+    /// A shape error of operation `op`. Raised while a user-level operation runs
+    /// (`Tensor::matmul`, `nn::Conv`), it is named by that operation, with `op` (the
+    /// primitive, `dot_general`) leading the detail unless it is the operation's own name.
     pub fn shape(op: &'static str, detail: impl Into<String>) -> Error {
-        Error::new(ErrorKind::Shape {
-            op,
-            detail: detail.into(),
-        })
+        let detail = detail.into();
+        let (op, detail) = match crate::scope::current_operation() {
+            Some(name) if name.rsplit("::").next() == Some(op) => (name, detail),
+            Some(name) => (name, format!("{op}: {detail}")),
+            None => (op, detail),
+        };
+        Error::new(ErrorKind::Shape { op, detail })
     }
 
     /// An invalid-argument error.
@@ -227,6 +243,53 @@ impl Error {
     /// A broken internal invariant ([`ErrorKind::Internal`]).
     pub(crate) fn internal(what: impl Into<String>) -> Error {
         Error::new(ErrorKind::Internal { what: what.into() })
+    }
+
+    /// This error, raised by a primitive's rule while `operation` (`Tensor::matmul`,
+    /// `nn::Conv`; `None` when unknown) applied it, or while the cost stage
+    /// differentiated it (`stage`), named in the user's terms: the operation the user
+    /// called leads, the primitive (`lax.dot_general`) follows as the detail's subject.
+    /// `prim` names the primitive when the operation is unknown.
+    pub(crate) fn in_operation(
+        mut self,
+        operation: Option<&'static str>,
+        prim: &'static str,
+        stage: Stage,
+    ) -> Error {
+        let named = operation.unwrap_or(prim);
+        // `lax.transpose` is what `Tensor::transpose` says already.
+        let same = |op: &str| named.rsplit("::").next() == Some(op);
+        let doing = match stage {
+            Stage::Apply => String::new(),
+            Stage::Differentiate => {
+                "its derivative (for the VJP columns) cannot be built: ".to_string()
+            }
+        };
+        self.0.kind = match std::mem::replace(&mut self.0.kind, ErrorKind::NoCall) {
+            ErrorKind::Shape { op, detail } if op == named => ErrorKind::Shape {
+                op,
+                detail: format!("{doing}{detail}"),
+            },
+            ErrorKind::Shape { op, detail } => ErrorKind::Shape {
+                op: named,
+                detail: match stage {
+                    Stage::Apply if same(op) => detail,
+                    Stage::Apply => format!("{op}: {detail}"),
+                    Stage::Differentiate => format!("{doing}lax.{op}: {detail}"),
+                },
+            },
+            ErrorKind::InvalidArgument { what } => ErrorKind::InvalidArgument {
+                what: format!("{named}: {doing}{what}"),
+            },
+            ErrorKind::Internal { what } => ErrorKind::Internal {
+                what: match stage {
+                    Stage::Apply => format!("{what} (applying {named})"),
+                    Stage::Differentiate => format!("{what} (differentiating {named})"),
+                },
+            },
+            other => other,
+        };
+        self
     }
 
     /// What went wrong.

@@ -152,3 +152,70 @@ pub(crate) fn collect_arrays<R>(describe: impl FnOnce() -> R) -> (R, Vec<(u64, S
         .unwrap_or_default();
     (out, arrays)
 }
+
+// ---------------------------------------------------------------- the user's operation
+
+thread_local! {
+    /// The user-level operation running on this thread (`Tensor::transpose`, `nn::Conv`):
+    /// what errors of the primitives it applies, and of their derivatives, are named by.
+    static OPERATION: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// Restores the operation that ran before it on drop.
+#[must_use = "the operation lasts as long as its guard"]
+pub(crate) struct OperationGuard {
+    previous: Option<&'static str>,
+}
+
+impl Drop for OperationGuard {
+    fn drop(&mut self) {
+        OPERATION.with(|cell| cell.set(self.previous));
+    }
+}
+
+/// Marks `name` (`Tensor::matmul`, `nn::relu`) as the user-level operation until the guard
+/// drops, unless one is running already: an operation built from others is named as the
+/// user called it, not by its parts.
+pub(crate) fn operation(name: &'static str) -> OperationGuard {
+    OPERATION.with(|cell| {
+        let previous = cell.get();
+        if previous.is_none() {
+            cell.set(Some(name));
+        }
+        OperationGuard { previous }
+    })
+}
+
+/// Sets the user-level operation to `name` (`None`: none) until the guard drops, whatever
+/// ran before: a module call starts afresh (a user's module body is not an operation; a
+/// built-in layer is one, `nn::Dense`).
+pub(crate) fn replace_operation(name: Option<&'static str>) -> OperationGuard {
+    OPERATION.with(|cell| OperationGuard {
+        previous: cell.replace(name),
+    })
+}
+
+/// The user-level operation running on this thread, if any.
+pub(crate) fn current_operation() -> Option<&'static str> {
+    OPERATION.with(std::cell::Cell::get)
+}
+
+/// `nn::Conv` for a layer type of `tabulate::nn` (named by its Rust type name,
+/// `tabulate_core::nn::conv::Conv<…>`), `None` for any other type. Interned: one leaked
+/// string per built-in layer type, whatever the number of calls.
+pub(crate) fn layer_operation(type_name: &'static str) -> Option<&'static str> {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static NAMES: Mutex<BTreeMap<&'static str, &'static str>> = Mutex::new(BTreeMap::new());
+    let rest = type_name.strip_prefix("tabulate_core::nn::")?;
+    let plain = rest.split('<').next().unwrap_or(rest);
+    let short = plain.rsplit("::").next().unwrap_or(plain);
+    let mut names = NAMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some(
+        names
+            .entry(short)
+            .or_insert_with(|| Box::leak(format!("nn::{short}").into_boxed_str())),
+    )
+}

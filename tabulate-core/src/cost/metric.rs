@@ -337,21 +337,32 @@ fn measure_unlocated(
         }
         let column = metric.header();
         let value = match metric {
-            Metric::Flops => MetricValue::Count(flops(count::count(program()?).flops, column)?),
-            Metric::VjpFlops => MetricValue::Count(flops(
-                count::count(&vjp::vjp_program(program()?)?).flops,
-                column,
-            )?),
-            Metric::SelfFlops => MetricValue::Count(flops(
-                count::count(&glue_program(recording, call, &variables)).flops,
-                column,
-            )?),
-            Metric::Macs => MetricValue::Count(
-                tally::macs(program()?).ok_or_else(|| overflow(column, "call's count"))?,
-            ),
-            Metric::ByOperator => MetricValue::ByOperator(
-                by_operator(program()?).ok_or_else(|| overflow(column, "call's count"))?,
-            ),
+            Metric::Flops => {
+                let program = program()?;
+                MetricValue::Count(flops(count::count(program).flops, column, program)?)
+            }
+            Metric::VjpFlops => {
+                let vjp = vjp::vjp_program(program()?)?;
+                MetricValue::Count(flops(count::count(&vjp).flops, column, &vjp)?)
+            }
+            Metric::SelfFlops => {
+                let glue = glue_program(recording, call, &variables);
+                MetricValue::Count(flops(count::count(&glue).flops, column, &glue)?)
+            }
+            Metric::Macs => {
+                let program = program()?;
+                MetricValue::Count(
+                    tally::macs(program)
+                        .ok_or_else(|| overflow_in(column, "call's count", program))?,
+                )
+            }
+            Metric::ByOperator => {
+                let program = program()?;
+                MetricValue::ByOperator(
+                    by_operator(program)
+                        .ok_or_else(|| overflow_in(column, "call's count", program))?,
+                )
+            }
             Metric::SavedActivations => MetricValue::BytesByDtype(saved_bytes(
                 tally::residual_bytes(&vjp::vjp_parts(program()?)?),
                 column,
@@ -387,11 +398,24 @@ pub(crate) fn overflow(column: &str, what: &str) -> Error {
     })
 }
 
-/// A float32 flop total as a count: XLA's sum saturates at `u64::MAX` from 2^64 on (the
-/// largest float32 below 2^64 is 2^64 − 2^40), which is reported, not shown.
-fn flops(total: u64, column: &str) -> Result<u64> {
+/// [`overflow`] of a count over `program`, naming its largest part: the user-level
+/// operation (`Tensor::matmul`) and primitive that count most.
+pub(crate) fn overflow_in(column: &str, what: &str, program: &Graph) -> Error {
+    let largest = match tally::largest_part(program) {
+        Some((Some(operation), prim)) => format!("; its largest part is `{operation}` ({prim})"),
+        Some((None, prim)) => format!("; its largest part is {prim}"),
+        None => String::new(),
+    };
+    Error::new(ErrorKind::InvalidArgument {
+        what: format!("{column}: the {what} does not fit in 64 bits (2^64 or more){largest}"),
+    })
+}
+
+/// A float32 flop total of `program` as a count: XLA's sum saturates at `u64::MAX` from
+/// 2^64 on (the largest float32 below 2^64 is 2^64 − 2^40), which is reported, not shown.
+fn flops(total: u64, column: &str, program: &Graph) -> Result<u64> {
     if total == u64::MAX {
-        Err(overflow(column, "call's flop count"))
+        Err(overflow_in(column, "call's flop count", program))
     } else {
         Ok(total)
     }
@@ -551,7 +575,8 @@ impl ModelPrograms {
 
     /// The model's forward pass by primitive (unlocated errors: the caller places them).
     pub(crate) fn by_operator(&self) -> Result<BTreeMap<String, OperatorCount>> {
-        by_operator(&self.forward).ok_or_else(|| overflow("operators", "model's count"))
+        by_operator(&self.forward)
+            .ok_or_else(|| overflow_in("operators", "model's count", &self.forward))
     }
 
     /// Bytes of the activations the model's backward pass keeps, by dtype.

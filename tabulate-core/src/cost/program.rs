@@ -75,6 +75,9 @@ fn extract_without(
             .map(|&v| source.spec(v).clone())
             .collect();
         let outs = graph.push_node(node.prim.clone(), inputs, specs, region, node.tag);
+        if let Some(copy) = graph.nodes.last_mut() {
+            copy.origin = node.origin;
+        }
         for (&old, new) in node.outputs.iter().zip(outs) {
             values.insert(old, new);
         }

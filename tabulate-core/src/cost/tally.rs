@@ -44,6 +44,29 @@ pub(crate) fn by_primitive(graph: &Graph) -> Option<BTreeMap<&'static str, OpTal
     Some(tallies)
 }
 
+/// The live node of `graph` that counts most (flops, then MACs; a saturated rule first):
+/// the user-level operation that applied it, if known, and its primitive. What an
+/// overflow error names as the largest part of a count that does not fit.
+pub(crate) fn largest_part(graph: &Graph) -> Option<(Option<&'static str>, &'static str)> {
+    let Live { live, .. } = live(graph);
+    graph
+        .nodes
+        .iter()
+        .zip(&live)
+        .filter(|(_, l)| **l)
+        .map(|(node, _)| {
+            let inputs: Vec<&Spec> = node.inputs.iter().map(|&v| graph.spec(v)).collect();
+            let outputs: Vec<&Spec> = node.outputs.iter().map(|&v| graph.spec(v)).collect();
+            let key = (
+                node.prim.cost(&inputs, &outputs).flops,
+                node.prim.macs(&inputs, &outputs),
+            );
+            (key, (node.origin, node.prim.name()))
+        })
+        .max_by_key(|&(key, _)| key)
+        .map(|(_, part)| part)
+}
+
 /// A rule's count, unless it saturated.
 fn exact(count: u64) -> Option<u64> {
     (count != u64::MAX).then_some(count)

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stage};
 use crate::ops::Prim;
 use crate::ops::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId};
 use crate::ops::linearize::{J, JvpCx, LinNode, TanId, Tape};
@@ -106,6 +106,7 @@ impl Linearizer<'_> {
         let mut i = range.start;
         while i < range.end {
             if let Some(r) = self.forward.custom_region_starting_at(i, within) {
+                let from = self.program.nodes.len();
                 match self.forward.region(r).kind {
                     RegionKind::CustomJvp(rule) => self.custom_jvp(r, rule)?,
                     RegionKind::Loop => self.scan(r)?,
@@ -114,9 +115,14 @@ impl Linearizer<'_> {
                         unreachable!("custom_region_starting_at returns custom-JVP or loop regions")
                     }
                 }
+                let origin = self.origin_of_nodes(&self.forward.region(r).nodes);
+                self.program.set_origins(from, origin);
                 i = self.forward.region(r).nodes.end;
             } else {
+                let from = self.program.nodes.len();
                 self.node(i)?;
+                let origin = self.forward.node(i).origin;
+                self.program.set_origins(from, origin);
                 i += 1;
             }
         }
@@ -181,6 +187,13 @@ impl Linearizer<'_> {
         Ok(())
     }
 
+    /// The user-level operation that applied the first of `nodes` (a region's).
+    fn origin_of_nodes(&self, nodes: &Range<u32>) -> Option<&'static str> {
+        (!nodes.is_empty())
+            .then(|| self.forward.node(nodes.start).origin)
+            .flatten()
+    }
+
     fn get(&self, v: ValueId) -> ValueId {
         self.primal[v.0 as usize].expect("values are defined before use")
     }
@@ -211,7 +224,12 @@ impl Linearizer<'_> {
         if any_inexact_out && t_in.iter().any(|t| !t.is_zero()) {
             let x: Vec<ValueId> = node.inputs.iter().map(|&v| self.get(v)).collect();
             let y: Vec<ValueId> = node.outputs.iter().map(|&v| self.get(v)).collect();
-            let t_out = node.prim.jvp(&mut self.cx(node.region), &x, &y, &t_in)?;
+            let name = node.prim.name();
+            self.tape.mark(node.origin, name);
+            let t_out = node
+                .prim
+                .jvp(&mut self.cx(node.region), &x, &y, &t_in)
+                .map_err(|e| e.in_operation(node.origin, name, Stage::Differentiate))?;
             for (v, t) in node.outputs.iter().zip(t_out) {
                 self.tangent[v.0 as usize] = keep_if_inexact(self.forward, *v, t);
             }
@@ -235,7 +253,11 @@ impl Linearizer<'_> {
         }
         let x: Vec<ValueId> = region.inputs.iter().map(|&v| self.get(v)).collect();
         let y: Vec<ValueId> = region.outputs.iter().map(|&v| self.get(v)).collect();
-        let t_out = rule.jvp(&mut self.cx(region.parent), &x, &y, &t_in)?;
+        let origin = self.origin_of_nodes(&region.nodes);
+        self.tape.mark(origin, "custom_jvp_call");
+        let t_out = rule
+            .jvp(&mut self.cx(region.parent), &x, &y, &t_in)
+            .map_err(|e| e.in_operation(origin, "custom_jvp_call", Stage::Differentiate))?;
         for (v, t) in region.outputs.iter().zip(t_out) {
             self.tangent[v.0 as usize] = keep_if_inexact(self.forward, *v, t);
         }
@@ -247,12 +269,14 @@ impl Linearizer<'_> {
     /// scanned inputs, loop invariants) to the body's, and the `while` node maps the
     /// body's results to the loop's; their transposes open and close the backward loop.
     fn scan(&mut self, r: RegionId) -> Result<()> {
+        let origin = self.origin_of_nodes(&self.forward.region(r).nodes);
+        let located = |e: Error| e.in_operation(origin, "scan", Stage::Differentiate);
         let LoopParts {
             entries,
             body,
             exit,
             carries,
-        } = self.loop_parts(r)?;
+        } = self.loop_parts(r).map_err(located)?;
         let range = self.forward.region(r).nodes.clone();
         let invariants = self.invariants(&range, body.start);
         let carried = self.carried_tangents(&entries, &invariants, body.clone(), exit, carries);
@@ -271,11 +295,15 @@ impl Linearizer<'_> {
             self.forward.node(exit).prim,
             Prim::LoopExit { reverse: true, .. }
         );
-        let saved = self.enter_loop(&entries, &carried, &invariants, backward_region, reverse)?;
+        self.tape.mark(origin, "scan");
+        let saved = self
+            .enter_loop(&entries, &carried, &invariants, backward_region, reverse)
+            .map_err(located)?;
         self.nodes(body, r)?;
         for (v, outer) in saved {
             self.tangent[v.0 as usize] = J::Tan(outer);
         }
+        self.tape.mark(origin, "scan");
         self.exit_loop(exit, backward_region);
         Ok(())
     }
@@ -502,6 +530,8 @@ impl Linearizer<'_> {
             self.regions[node.region.0 as usize].0,
             NodeTag::Plain,
         );
+        self.program
+            .set_origins(self.program.nodes.len() - 1, node.origin);
         for (&old, new) in node.outputs.iter().zip(outs) {
             self.primal[old.0 as usize] = Some(new);
         }

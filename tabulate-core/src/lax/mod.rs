@@ -16,7 +16,7 @@ mod structural;
 pub(crate) mod tensor;
 mod window;
 
-use crate::error::Result;
+use crate::error::{Result, Stage};
 use crate::ops::Prim;
 use crate::spec::Spec;
 use crate::tensor::Tensor;
@@ -43,15 +43,23 @@ pub(crate) use crate::ops::{
 
 /// Applies `prim` to tensors: checks shapes, records the application when a summary is
 /// running, and returns the results.
+/// A rule's error names the user-level operation that applied the primitive
+/// (`Tensor::matmul`, `nn::Conv`), not only the primitive.
 pub(crate) fn bind(prim: Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-    let specs: Vec<&Spec> = inputs.iter().map(|t| t.spec()).collect();
-    for spec in &specs {
-        check_size(prim.name(), spec)?;
-    }
-    let out = prim.infer(&specs)?;
-    for spec in &out {
-        check_size(prim.name(), spec)?;
-    }
+    let name = prim.name();
+    let checked = || -> Result<Vec<Spec>> {
+        let specs: Vec<&Spec> = inputs.iter().map(|t| t.spec()).collect();
+        for spec in &specs {
+            check_size(name, spec)?;
+        }
+        let out = prim.infer(&specs)?;
+        for spec in &out {
+            check_size(name, spec)?;
+        }
+        Ok(out)
+    };
+    let out = checked()
+        .map_err(|e| e.in_operation(crate::scope::current_operation(), name, Stage::Apply))?;
     Ok(trace::record(prim, inputs, out))
 }
 

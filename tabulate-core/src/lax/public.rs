@@ -29,6 +29,7 @@ pub fn dot_general(
     contracting: (&[usize], &[usize]),
     batch: (&[usize], &[usize]),
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::dot_general");
     super::dot_general(
         lhs,
         rhs,
@@ -94,6 +95,7 @@ pub struct ConvOptions {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn conv_general_dilated(lhs: &Tensor, rhs: &Tensor, options: ConvOptions) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::conv_general_dilated");
     let identity: Vec<usize> = (0..lhs.rank()).collect();
     let padding = options.padding.clone();
     super::conv_general_dilated(
@@ -156,6 +158,7 @@ pub fn reduce_window(
     padding: &[(i64, i64)],
     window_dilation: &[usize],
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::reduce_window");
     let op = match reduction {
         WindowReduction::Sum => WindowOp::Sum,
         WindowReduction::Max => WindowOp::Max,
@@ -179,6 +182,7 @@ pub fn reduce_window(
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn take(table: &Tensor, indices: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::take");
     super::take_rows(table, indices)
 }
 
@@ -193,5 +197,6 @@ pub fn take(table: &Tensor, indices: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn argmax(x: &Tensor, axis: usize, index_dtype: DType) -> Result<Tensor> {
+    let _operation = crate::scope::operation("lax::argmax");
     super::argmax(x, axis, index_dtype)
 }

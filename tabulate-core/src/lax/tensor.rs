@@ -21,21 +21,25 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn zeros(dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::zeros");
         Tensor::full(0.0, dtype, shape)
     }
 
     /// An array of ones (a constant, like `jnp.ones`).
     pub fn ones(dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::ones");
         Tensor::full(1.0, dtype, shape)
     }
 
     /// An array whose elements all equal `value` (a constant, like `jnp.full`).
     pub fn full(value: f64, dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::full");
         lax::constant(value, Spec::new(dtype, shape))
     }
 
     /// `0, 1, …, n-1` (like `jnp.arange(n)`).
     pub fn arange(n: usize, dtype: DType) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::arange");
         lax::iota(dtype, Shape::new([n]), 0)
     }
 
@@ -71,21 +75,25 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn add(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::add");
         self.binary(Binary::Add, other)
     }
 
     /// `jnp.subtract`.
     pub fn sub(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::sub");
         self.binary(Binary::Sub, other)
     }
 
     /// `jnp.multiply`.
     pub fn mul(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::mul");
         self.binary(Binary::Mul, other)
     }
 
     /// `jnp.true_divide` (integers are divided as floats).
     pub fn div(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::div");
         let (a, b) = promote(self, other)?;
         let (a, b) = if a.dtype().is_inexact() {
             (a, b)
@@ -98,21 +106,25 @@ impl Tensor {
 
     /// `jnp.maximum`.
     pub fn maximum(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::maximum");
         self.binary(Binary::Max, other)
     }
 
     /// `jnp.minimum`.
     pub fn minimum(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::minimum");
         self.binary(Binary::Min, other)
     }
 
     /// `jnp.power` with a float exponent (`lax.pow`).
     pub fn pow(&self, exponent: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::pow");
         self.binary(Binary::Pow, exponent)
     }
 
     /// `x ** n` for an integer `n` (`lax.integer_pow`).
     pub fn powi(&self, n: i32) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::powi");
         if n == i32::MIN {
             // Its derivative, n·x^(n−1), has an exponent no `i32` holds.
             return Err(Error::shape(
@@ -139,31 +151,37 @@ impl Tensor {
 
     /// `jnp.equal`.
     pub fn equal(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::equal");
         self.compare(Cmp::Eq, other)
     }
 
     /// `jnp.not_equal`.
     pub fn not_equal(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::not_equal");
         self.compare(Cmp::Ne, other)
     }
 
     /// `jnp.less`.
     pub fn less(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::less");
         self.compare(Cmp::Lt, other)
     }
 
     /// `jnp.less_equal`.
     pub fn less_equal(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::less_equal");
         self.compare(Cmp::Le, other)
     }
 
     /// `jnp.greater`.
     pub fn greater(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::greater");
         self.compare(Cmp::Gt, other)
     }
 
     /// `jnp.greater_equal`.
     pub fn greater_equal(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::greater_equal");
         self.compare(Cmp::Ge, other)
     }
 
@@ -178,16 +196,19 @@ impl Tensor {
 
     /// `jnp.negative`.
     pub fn neg(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::neg");
         lax::unary(Unary::Neg, self)
     }
 
     /// `jnp.abs`.
     pub fn abs(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::abs");
         lax::unary(Unary::Abs, self)
     }
 
     /// `jnp.square` (`lax.square`: one multiply).
     pub fn square(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::square");
         lax::unary(Unary::Square, self)
     }
 
@@ -201,46 +222,55 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn exp(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::exp");
         self.unary_inexact(Unary::Exp)
     }
 
     /// `jnp.log`.
     pub fn log(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::log");
         self.unary_inexact(Unary::Log)
     }
 
     /// `jnp.tanh`.
     pub fn tanh(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::tanh");
         self.unary_inexact(Unary::Tanh)
     }
 
     /// `jnp.sqrt`.
     pub fn sqrt(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::sqrt");
         self.unary_inexact(Unary::Sqrt)
     }
 
     /// `lax.rsqrt`.
     pub fn rsqrt(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::rsqrt");
         self.unary_inexact(Unary::Rsqrt)
     }
 
     /// `jax.nn.sigmoid` (`lax.logistic`).
     pub fn sigmoid(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::sigmoid");
         self.unary_inexact(Unary::Logistic)
     }
 
     /// `jnp.floor` (integers are returned unchanged).
     pub fn floor(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::floor");
         self.rounded(Unary::Floor)
     }
 
     /// `jnp.ceil` (integers are returned unchanged).
     pub fn ceil(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::ceil");
         self.rounded(Unary::Ceil)
     }
 
     /// `jnp.round`, halves to even (integers are returned unchanged).
     pub fn round(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::round");
         self.rounded(Unary::Round)
     }
 
@@ -254,16 +284,19 @@ impl Tensor {
 
     /// `jnp.log1p`.
     pub fn log1p(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::log1p");
         self.unary_inexact(Unary::Log1p)
     }
 
     /// `jnp.expm1`.
     pub fn expm1(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::expm1");
         self.unary_inexact(Unary::Expm1)
     }
 
     /// `jax.scipy.special.erf` (`lax.erf`).
     pub fn erf(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::erf");
         self.unary_inexact(Unary::Erf)
     }
 
@@ -426,6 +459,7 @@ impl Tensor {
     /// `jnp.remainder` (Python's `%`): `lax.rem`, then a fix-up so the result has the
     /// divisor's sign — eight elementwise ops, as in `jax.numpy`.
     pub fn rem(&self, other: impl Operand) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::rem");
         let (a, b) = promote(self, other)?;
         let (a, b) = broadcast_ranks(&a, &b)?;
         let trunc = lax::binary(Binary::Rem, &a, &b)?;
@@ -444,11 +478,13 @@ impl Tensor {
 
     /// `jnp.logical_and` of boolean tensors.
     pub fn logical_and(&self, other: &Tensor) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::logical_and");
         self.logical(Binary::And, other)
     }
 
     /// `jnp.logical_or` of boolean tensors.
     pub fn logical_or(&self, other: &Tensor) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::logical_or");
         self.logical(Binary::Or, other)
     }
 
@@ -461,6 +497,7 @@ impl Tensor {
 
     /// `lax.stop_gradient`: the same values, with no gradient flowing back.
     pub fn stop_gradient(&self) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::stop_gradient");
         lax::stop_gradient(self)
     }
 
@@ -476,6 +513,7 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn select(&self, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::select");
         crate::trace::call_region("_where", &[self, on_true, on_false], || {
             let cond = if self.dtype() == DType::Bool {
                 self.clone()
@@ -510,6 +548,7 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn astype(&self, dtype: DType) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::astype");
         lax::convert(self, dtype)
     }
 
@@ -527,6 +566,7 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::matmul");
         let (a, b) = promote(self, other)?;
         if a.rank() == 0 || b.rank() == 0 {
             return Err(Error::shape(
@@ -565,6 +605,7 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn reshape(&self, shape: impl ReshapeArg) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::reshape");
         let dims = shape.resolve(self)?;
         lax::reshape(self, dims)
     }
@@ -580,11 +621,13 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn transpose(&self, perm: &[usize]) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::transpose");
         lax::transpose(self, perm.to_vec())
     }
 
     /// `jnp.swapaxes`.
     pub fn swapaxes(&self, a: isize, b: isize) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::swapaxes");
         let (a, b) = (self.axis(a, "transpose")?, self.axis(b, "transpose")?);
         let mut perm: Vec<usize> = (0..self.rank()).collect();
         perm.swap(a, b);
@@ -593,6 +636,7 @@ impl Tensor {
 
     /// `jnp.expand_dims`: a new axis of size 1 at `axis`.
     pub fn expand_dims(&self, axis: isize) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::expand_dims");
         let axis = normalize_axis(axis, self.rank() + 1).ok_or_else(|| {
             Error::shape(
                 "broadcast_in_dim",
@@ -607,6 +651,7 @@ impl Tensor {
 
     /// `jnp.squeeze` of the size-1 axis `axis`.
     pub fn squeeze(&self, axis: isize) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::squeeze");
         let axis = self.axis(axis, "squeeze")?;
         if self.shape().dims()[axis] != 1 {
             return Err(Error::shape(
@@ -621,6 +666,7 @@ impl Tensor {
 
     /// `jnp.broadcast_to`.
     pub fn broadcast_to(&self, shape: impl Into<Shape>) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::broadcast_to");
         let shape = shape.into();
         if self.shape() == &shape {
             return Ok(self.clone());
@@ -647,6 +693,7 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn slice(&self, axis: isize, start: usize, end: usize) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::slice");
         let axis = self.axis(axis, "slice")?;
         let mut starts = vec![0; self.rank()];
         let mut limits = self.shape().dims().to_vec();
@@ -657,6 +704,7 @@ impl Tensor {
 
     /// `jnp.split(x, sections, axis)`: `sections` equal parts along `axis`.
     pub fn split(&self, sections: usize, axis: isize) -> Result<Vec<Tensor>> {
+        let _operation = crate::scope::operation("Tensor::split");
         let a = self.axis(axis, "split")?;
         let size = self.shape().dims()[a];
         if sections == 0 || !size.is_multiple_of(sections) {
@@ -679,6 +727,7 @@ impl Tensor {
 
     /// `jnp.flip` along `axis`.
     pub fn flip(&self, axis: isize) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::flip");
         let axis = self.axis(axis, "rev")?;
         lax::rev(self, vec![axis])
     }
@@ -694,6 +743,7 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::pad");
         if widths.len() != self.rank() {
             return Err(Error::shape(
                 "pad",
@@ -719,6 +769,7 @@ impl Tensor {
     /// `jnp.pad(x, widths, mode="wrap")`: periodic padding, made of slices and
     /// concatenations (no arithmetic).
     pub fn pad_wrap(&self, widths: &[(usize, usize)]) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::pad_wrap");
         if widths.len() != self.rank() {
             return Err(Error::shape(
                 "pad",
@@ -777,24 +828,28 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn argmax(&self, axis: isize) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::argmax");
         let axis = self.axis(axis, "argmax")?;
         lax::argmax(self, axis, DType::I32)
     }
 
     /// `jnp.any` over `axes` (all axes when empty).
     pub fn any(&self, axes: &[isize]) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::any");
         self.astype(DType::Bool)?
             .reduce(ReduceOp::Or, &self.axes_or_all(axes), false)
     }
 
     /// `jnp.all` over `axes` (all axes when empty).
     pub fn all(&self, axes: &[isize]) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::all");
         self.astype(DType::Bool)?
             .reduce(ReduceOp::And, &self.axes_or_all(axes), false)
     }
 
     /// `jnp.concatenate(tensors, axis)`.
     pub fn concatenate(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::concatenate");
         let first = tensors
             .first()
             .ok_or_else(|| Error::shape("concatenate", "needs at least one tensor"))?;
@@ -837,21 +892,25 @@ impl Tensor {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn sum(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::sum");
         self.reduce(ReduceOp::Sum, &self.axes_or_all(axes), keepdims)
     }
 
     /// `jnp.max` over `axes` (all axes when empty).
     pub fn max(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::max");
         self.reduce(ReduceOp::Max, &self.axes_or_all(axes), keepdims)
     }
 
     /// `jnp.min` over `axes` (all axes when empty).
     pub fn min(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::min");
         self.reduce(ReduceOp::Min, &self.axes_or_all(axes), keepdims)
     }
 
     /// `jnp.mean` over `axes` (all axes when empty): a sum, then a divide by the count.
     pub fn mean(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
+        let _operation = crate::scope::operation("Tensor::mean");
         let axes = self.axes_or_all(axes);
         let resolved = self.axes(&axes, "reduce_sum")?;
         let count = resolved
@@ -1252,7 +1311,7 @@ mod tests {
         let err = (&t(&[16, 4]) + &t(&[3])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "add: incompatible shapes: float32[16,4] and float32[1,3]"
+            "Tensor::add: incompatible shapes: float32[16,4] and float32[1,3]"
         );
     }
 
@@ -1315,7 +1374,7 @@ mod tests {
         assert_eq!(mm(&[16, 9], &[9]).unwrap(), "float32[16]");
         assert_eq!(
             mm(&[16, 9], &[8, 4]).unwrap_err().to_string(),
-            "dot_general: contracting dimensions differ (9 vs 8): float32[16,9] × float32[8,4]"
+            "Tensor::matmul: dot_general: contracting dimensions differ (9 vs 8): float32[16,9] × float32[8,4]"
         );
         assert!(mm(&[2, 16, 9], &[3, 9, 4]).is_err());
         // jnp.matmul's free batch dimensions, squeezed size-1 ones and final transpose.

@@ -34,6 +34,7 @@ fn scalar(value: f64, like: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn relu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::relu");
     lax::relu(x)
 }
 
@@ -51,6 +52,7 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::gelu");
     gelu_with(x, true)
 }
 
@@ -68,6 +70,7 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn gelu_with(x: &Tensor, approximate: bool) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::gelu_with");
     let x = inexact(x)?;
     if approximate {
         let cube = x.powi(3)?;
@@ -95,6 +98,7 @@ pub fn gelu_with(x: &Tensor, approximate: bool) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::sigmoid");
     x.sigmoid()
 }
 
@@ -111,6 +115,7 @@ pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::tanh");
     x.tanh()
 }
 
@@ -127,6 +132,7 @@ pub fn tanh(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn silu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::silu");
     call_region("silu", &[x], || x.mul(&x.sigmoid()?))
 }
 
@@ -143,6 +149,7 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn swish(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::swish");
     silu(x)
 }
 
@@ -159,6 +166,7 @@ pub fn swish(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::softmax");
     softmax_with(x, -1)
 }
 
@@ -176,6 +184,7 @@ pub fn softmax(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::softmax_with");
     let shifted = shift_by_max(x, axis)?;
     let unnormalized = shifted.exp()?;
     let total = unnormalized.sum(&[axis], true)?;
@@ -213,6 +222,7 @@ fn axis_after_reduction(axis: isize, rank: usize) -> isize {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn log_softmax(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::log_softmax");
     log_softmax_with(x, -1)
 }
 
@@ -229,6 +239,7 @@ pub fn log_softmax(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn log_softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::log_softmax_with");
     call_region("log_softmax", &[x], || {
         let shifted = shift_by_max(x, axis)?;
         let total = shifted.exp()?.sum(&[axis], true)?;
@@ -249,6 +260,7 @@ pub fn log_softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn elu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::elu");
     elu_with(x, 1.0)
 }
 
@@ -265,6 +277,7 @@ pub fn elu(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn elu_with(x: &Tensor, alpha: f64) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::elu_with");
     call_region("elu", &[x], || {
         let positive = x.greater(0.0)?;
         let positive_again = x.greater(0.0)?;
@@ -287,6 +300,7 @@ pub fn elu_with(x: &Tensor, alpha: f64) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn leaky_relu(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::leaky_relu");
     leaky_relu_with(x, 0.01)
 }
 
@@ -303,6 +317,7 @@ pub fn leaky_relu(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn leaky_relu_with(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::leaky_relu_with");
     call_region("leaky_relu", &[x], || {
         let keep = x.greater_equal(0.0)?;
         let scaled = x.mul(negative_slope)?;
@@ -323,6 +338,7 @@ pub fn leaky_relu_with(x: &Tensor, negative_slope: f64) -> Result<Tensor> {
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::softplus");
     call_region("softplus", &[x], || {
         // `jnp.logaddexp` promotes its arguments to an inexact dtype.
         let x = &if x.dtype().is_inexact() {

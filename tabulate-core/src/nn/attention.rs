@@ -119,6 +119,7 @@ pub fn dot_product_attention_weights(
     key: &Tensor,
     options: &AttentionOptions<'_>,
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::dot_product_attention_weights");
     let dtype = promote_dtype(options.dtype, &[Some(query), Some(key)], true);
     let query = query.astype(dtype)?;
     let key = key.astype(dtype)?;
@@ -203,6 +204,7 @@ pub fn dot_product_attention(
     value: &Tensor,
     options: &AttentionOptions<'_>,
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::dot_product_attention");
     let dtype = promote_dtype(options.dtype, &[Some(query), Some(key), Some(value)], true);
     if [query, key, value].iter().any(|t| t.rank() < 3) {
         return Err(Error::invalid(format!(
@@ -255,6 +257,7 @@ pub fn dot_product_attention(
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn make_attention_mask(query_input: &Tensor, key_input: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::make_attention_mask");
     make_attention_mask_with(query_input, key_input, |q, k| q.mul(k))
 }
 
@@ -275,6 +278,7 @@ pub fn make_attention_mask_with(
     key_input: &Tensor,
     pairwise: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::make_attention_mask_with");
     let q = query_input.expand_dims(-1)?;
     let k = key_input.expand_dims(-2)?;
     let mask = pairwise(&q, &k)?;
@@ -293,6 +297,7 @@ pub fn make_attention_mask_with(
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn make_causal_mask(x: &Tensor) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::make_causal_mask");
     if x.rank() == 0 {
         return Err(Error::invalid(format!(
             "make_causal_mask needs at least a length axis, got {x}"

@@ -105,6 +105,7 @@ pub fn avg_pool(
     padding: &PoolPadding,
     count_include_pad: bool,
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::avg_pool");
     let y = pool(x, WindowOp::Sum, window, strides, padding)?;
     if count_include_pad {
         // The window's size as a float (f64 holds any product of 64-bit sizes in range).
@@ -139,6 +140,7 @@ pub fn max_pool(
     strides: Option<&[usize]>,
     padding: &PoolPadding,
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::max_pool");
     pool(x, WindowOp::Max, window, strides, padding)
 }
 
@@ -159,5 +161,6 @@ pub fn min_pool(
     strides: Option<&[usize]>,
     padding: &PoolPadding,
 ) -> Result<Tensor> {
+    let _operation = crate::scope::operation("nn::min_pool");
     pool(x, WindowOp::Min, window, strides, padding)
 }

@@ -205,85 +205,162 @@ pub(super) fn conv_cost(inputs: &[&Spec], output: &Spec, p: &ConvParams) -> Cost
 /// (output position, kernel tap) pairs of spatial dim `s` that read a real input element:
 /// pairs `(o, k)`, `0 ≤ o < out`, `0 ≤ k < kernel`, whose position in the dilated, padded
 /// input `u = o·stride + k·window_dilation − pad_low` is a real element, `u = base·i` with
-/// `0 ≤ i < input`. Counted per value of whichever of `o` and `k` has fewer feasible values,
-/// the other in closed form, so the work is bounded by the smaller of the two ranges
-/// (the kernel's extent for any realistic convolution), never by the input's length.
+/// `0 ≤ i < input`.
+///
+/// Closed form, a fixed number of steps whatever the sizes: the pairs with `base | u`
+/// form a coset of a lattice, `k = k0 + c·t` and, for each such `k`, `o ≡ r0 − δ·t`
+/// (mod `m`); for each `t` the feasible `o` are an interval `[B(k), A(k)]` whose ends are
+/// constants or floors of linear functions of `k`, switching form at most once each. So
+/// the count is a difference of floor sums `Σ_t ⌊(α + β·t)/M⌋` over at most three pieces,
+/// each summed in O(log) steps. `u64::MAX` (the rules' overflow) when the count or an
+/// intermediate does not fit.
 fn valid_positions(input: i64, kernel: i64, out: i64, p: &ConvParams, s: usize) -> u64 {
-    let stride = i128::from(to_i64(p.window_strides[s]).max(1));
-    let base = i128::from(to_i64(p.lhs_dilation[s]).max(1));
-    let wd = i128::from(to_i64(p.rhs_dilation[s]).max(1));
-    let pad = i128::from(p.padding[s].0);
-    let (input, kernel, out) = (i128::from(input), i128::from(kernel), i128::from(out));
+    let count = lattice_count(
+        i128::from(input),
+        i128::from(kernel),
+        i128::from(out),
+        i128::from(to_i64(p.window_strides[s]).max(1)),
+        i128::from(to_i64(p.lhs_dilation[s]).max(1)),
+        i128::from(to_i64(p.rhs_dilation[s]).max(1)),
+        i128::from(p.padding[s].0),
+    );
+    count
+        .and_then(|c| u64::try_from(c).ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// [`valid_positions`]'s count in checked `i128` arithmetic (`None` on overflow).
+fn lattice_count(
+    input: i128,
+    kernel: i128,
+    out: i128,
+    stride: i128,
+    base: i128,
+    wd: i128,
+    pad: i128,
+) -> Option<i128> {
     if input <= 0 || kernel <= 0 || out <= 0 {
-        return 0;
+        return Some(0);
     }
-    let last = (input - 1) * base; // the last real element's dilated position
-    // Feasible ranges: u ∈ [0, last] needs k·wd ∈ [pad − (out−1)·stride, pad + last], and
-    // o·stride ∈ [pad − (kernel−1)·wd, pad + last].
-    let k_lo = ceil_div(pad - (out - 1) * stride, wd).max(0);
-    let k_hi = floor_div(pad + last, wd).min(kernel - 1);
-    let o_lo = ceil_div(pad - (kernel - 1) * wd, stride).max(0);
-    let o_hi = floor_div(pad + last, stride).min(out - 1);
-    if k_hi < k_lo || o_hi < o_lo {
-        return 0;
+    let last = (input - 1).checked_mul(base)?; // the last real element's dilated position
+    let reach = pad.checked_add(last)?; // u ≤ last ⟺ o·stride + k·wd ≤ reach
+    // Taps with some feasible output: k·wd ∈ [pad − (out−1)·stride, reach].
+    let k_lo = ceil_div(pad.checked_sub((out - 1).checked_mul(stride)?)?, wd).max(0);
+    let k_hi = floor_div(reach, wd).min(kernel - 1);
+    if k_hi < k_lo {
+        return Some(0);
     }
-    // Real elements i with a reachable position: base·i + pad ∈ [0, (out−1)·stride + (kernel−1)·wd].
-    let i_lo = ceil_div(-pad, base).max(0);
-    let i_hi = floor_div((out - 1) * stride + (kernel - 1) * wd - pad, base).min(input - 1);
-    let mut count: i128 = 0;
-    if i_hi < i_lo {
-        return 0;
+    // base | o·stride + k·wd − pad: solvable in o iff g_s | k·wd − pad (g_s = gcd(stride,
+    // base)), i.e. k ≡ k0 (mod c); then o ≡ r(k) (mod m), m = base / g_s.
+    let g_s = gcd(stride, base);
+    let m = base / g_s;
+    let g2 = gcd(wd, g_s);
+    if pad.rem_euclid(g2) != 0 {
+        return Some(0);
     }
-    if i_hi - i_lo < (k_hi - k_lo).min(o_hi - o_lo) {
-        for i in i_lo..=i_hi {
-            count += pairs_at(stride, wd, base * i + pad, out, kernel);
-        }
-    } else if k_hi - k_lo <= o_hi - o_lo {
-        for k in k_lo..=k_hi {
-            count += progression_hits(stride, k * wd - pad, o_lo, o_hi, last, base);
-        }
-    } else {
-        for o in o_lo..=o_hi {
-            count += progression_hits(wd, o * stride - pad, k_lo, k_hi, last, base);
-        }
+    let c = g_s / g2;
+    let k0 = ((pad / g2).rem_euclid(c) * mod_inverse((wd / g2).rem_euclid(c), c)).rem_euclid(c);
+    // r(k0 + c·t) ≡ (R0 − t·D)·inv (mod m), R0 = (pad − k0·wd)/g_s, D = c·wd/g_s.
+    let inv = mod_inverse((stride / g_s).rem_euclid(m), m);
+    let r_0 = pad.checked_sub(k0.checked_mul(wd)?)? / g_s;
+    let r0 = mul_mod(r_0.rem_euclid(m), inv, m)?;
+    let delta = mul_mod((c.checked_mul(wd)? / g_s).rem_euclid(m), inv, m)?;
+    // t ranges over k0 + c·t ∈ [k_lo, k_hi].
+    let t_lo = ceil_div(k_lo - k0, c);
+    let t_hi = floor_div(k_hi - k0, c);
+    if t_hi < t_lo {
+        return Some(0);
     }
-    u64::try_from(count).unwrap_or(u64::MAX)
+    // A(k) = out − 1 for k ≤ kA, else ⌊(reach − k·wd)/stride⌋;
+    // B(k) = ⌈(pad − k·wd)/stride⌉ for k ≤ kB, else 0.
+    let k_a = floor_div(reach.checked_sub((out - 1).checked_mul(stride)?)?, wd);
+    let k_b = ceil_div(pad, wd) - 1;
+    let t_a = floor_div(k_a - k0, c);
+    let t_b = floor_div(k_b - k0, c);
+    // For o ≡ ρ (mod m), ρ = r0 − δ·t: #{o ∈ [B, A]} = ⌊(A − ρ)/m⌋ − ⌊(B − 1 − ρ)/m⌋, and
+    // ⌊(⌊X/stride⌋ − ρ)/m⌋ = ⌊(X − stride·ρ)/(stride·m)⌋.
+    let sm = stride.checked_mul(m)?;
+    let slope = stride.checked_mul(delta)?.checked_sub(c.checked_mul(wd)?)?;
+    let k0wd = k0.checked_mul(wd)?;
+    let s_r0 = stride.checked_mul(r0)?;
+    // The A terms: constant piece, then the floor piece.
+    let a_const = floor_sum_range(t_lo, t_hi.min(t_a), out - 1 - r0, delta, m)?;
+    let a_floor = floor_sum_range(
+        t_lo.max(t_a.checked_add(1)?),
+        t_hi,
+        reach.checked_sub(k0wd)?.checked_sub(s_r0)?,
+        slope,
+        sm,
+    )?;
+    // The B terms: B − 1 = ⌊(pad − k·wd − 1)/stride⌋ on the first piece, −1 after it.
+    let b_ceil = floor_sum_range(
+        t_lo,
+        t_hi.min(t_b),
+        pad.checked_sub(k0wd)?.checked_sub(1)?.checked_sub(s_r0)?,
+        slope,
+        sm,
+    )?;
+    let b_zero = floor_sum_range(t_lo.max(t_b.checked_add(1)?), t_hi, -1 - r0, delta, m)?;
+    a_const
+        .checked_add(a_floor)?
+        .checked_sub(b_ceil)?
+        .checked_sub(b_zero)
 }
 
-/// How many `j ∈ [lo, hi]` put `u = j·step + offset` on a real element: `0 ≤ u ≤ last`
-/// and `base | u`.
-fn progression_hits(step: i128, offset: i128, lo: i128, hi: i128, last: i128, base: i128) -> i128 {
-    let lo = lo.max(ceil_div(-offset, step));
-    let hi = hi.min(floor_div(last - offset, step));
+/// `a·b mod m` for `0 ≤ a, b < m`, checked.
+fn mul_mod(a: i128, b: i128, m: i128) -> Option<i128> {
+    Some(a.checked_mul(b)?.rem_euclid(m))
+}
+
+/// `Σ_{t = lo}^{hi} ⌊(alpha + beta·t)/modulus⌋` (0 for an empty range), `modulus > 0`.
+fn floor_sum_range(lo: i128, hi: i128, alpha: i128, beta: i128, modulus: i128) -> Option<i128> {
     if hi < lo {
-        return 0;
+        return Some(0);
     }
-    if base == 1 {
-        return hi - lo + 1;
-    }
-    // j·step ≡ −offset (mod base): solvable iff g | offset, then j ≡ j0 (mod base / g).
-    let g = gcd(step, base);
-    if offset.rem_euclid(g) != 0 {
-        return 0;
-    }
-    let m = base / g;
-    let j0 = ((-offset / g).rem_euclid(m) * mod_inverse((step / g).rem_euclid(m), m)).rem_euclid(m);
-    floor_div(hi - j0, m) - floor_div(lo - 1 - j0, m)
+    let n = hi.checked_sub(lo)?.checked_add(1)?;
+    floor_sum(n, modulus, beta, alpha.checked_add(beta.checked_mul(lo)?)?)
 }
 
-/// How many `(o, k)`, `0 ≤ o < out`, `0 ≤ k < kernel`, solve `o·stride + k·wd = target`:
-/// the solutions of a linear Diophantine equation, `o = o0 + (wd/g)·j`, `k = k0 − (stride/g)·j`.
-fn pairs_at(stride: i128, wd: i128, target: i128, out: i128, kernel: i128) -> i128 {
-    let g = gcd(stride, wd);
-    if target.rem_euclid(g) != 0 {
-        return 0;
+/// `Σ_{i = 0}^{n−1} ⌊(a·i + b)/m⌋` for `n ≥ 0`, `m > 0` and any `a`, `b`, by the
+/// Euclid-like reduction (O(log m) steps), checked.
+#[allow(clippy::many_single_char_names)] // the formula's names
+fn floor_sum(mut n: i128, mut m: i128, mut a: i128, mut b: i128) -> Option<i128> {
+    let pairs = |n: i128| -> Option<i128> {
+        // n·(n−1)/2 without overflowing first.
+        if n % 2 == 0 {
+            (n / 2).checked_mul(n - 1)
+        } else {
+            n.checked_mul((n - 1) / 2)
+        }
+    };
+    let mut total: i128 = 0;
+    if a < 0 || a >= m {
+        let q = a.div_euclid(m);
+        total = total.checked_add(pairs(n)?.checked_mul(q)?)?;
+        a = a.rem_euclid(m);
     }
-    let (s, w, t) = (stride / g, wd / g, target / g);
-    let o0 = (t.rem_euclid(w) * mod_inverse(s.rem_euclid(w), w)).rem_euclid(w);
-    let k0 = (t - s * o0) / w;
-    let lo = ceil_div(-o0, w).max(ceil_div(k0 - (kernel - 1), s));
-    let hi = floor_div(out - 1 - o0, w).min(floor_div(k0, s));
-    (hi - lo + 1).max(0)
+    if b < 0 || b >= m {
+        let q = b.div_euclid(m);
+        total = total.checked_add(n.checked_mul(q)?)?;
+        b = b.rem_euclid(m);
+    }
+    loop {
+        if a >= m {
+            total = total.checked_add(pairs(n)?.checked_mul(a / m)?)?;
+            a %= m;
+        }
+        if b >= m {
+            total = total.checked_add(n.checked_mul(b / m)?)?;
+            b %= m;
+        }
+        let y_max = a.checked_mul(n)?.checked_add(b)?;
+        if y_max < m {
+            return Some(total);
+        }
+        n = y_max / m;
+        b = y_max % m;
+        std::mem::swap(&mut m, &mut a);
+    }
 }
 
 fn floor_div(a: i128, b: i128) -> i128 {
@@ -579,6 +656,135 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Sizes, strides, dilations and paddings beyond the exhaustive grid above, from a
+    /// fixed pseudo-random sequence: the closed form agrees with the definition.
+    #[test]
+    #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)] // small draws
+    fn valid_positions_match_the_definition_on_random_configurations() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..20_000 {
+            let (input, kernel, out) = (next(40) as i64, next(25) as i64 + 1, next(40) as i64 + 1);
+            let p = ConvParams {
+                window_strides: vec![next(9) as usize + 1],
+                padding: vec![(next(60) as i64 - 30, 0)],
+                lhs_dilation: vec![next(9) as usize + 1],
+                rhs_dilation: vec![next(9) as usize + 1],
+                lhs_spec: vec![0, 1, 2],
+                rhs_spec: vec![0, 1, 2],
+                out_spec: vec![0, 1, 2],
+                feature_group_count: 1,
+                batch_group_count: 1,
+            };
+            assert_eq!(
+                valid_positions(input, kernel, out, &p, 0),
+                brute(input, kernel, out, &p),
+                "{input} {kernel} {out} {p:?}"
+            );
+        }
+    }
+
+    /// The fuzz suite's hang: every one of the three ranges (input, kernel taps, output
+    /// positions) 2^28 or more, which the former loop over the shortest range took
+    /// minutes over. Now a handful of steps, with the exact count: SAME padding of a
+    /// `k`-tap kernel over `n` positions (stride 1), every pair but the taps over the
+    /// padding.
+    #[test]
+    fn valid_positions_with_every_range_huge_are_immediate() {
+        let same = |n: i64, k: i64| {
+            let pad = (k - 1) / 2;
+            let p = ConvParams {
+                window_strides: vec![1],
+                padding: vec![(pad, k - 1 - pad)],
+                lhs_dilation: vec![1],
+                rhs_dilation: vec![1],
+                lhs_spec: vec![0, 1, 2],
+                rhs_spec: vec![0, 1, 2],
+                out_spec: vec![0, 1, 2],
+                feature_group_count: 1,
+                batch_group_count: 1,
+            };
+            let (n, k, pad) = (i128::from(n), i128::from(k), i128::from(pad));
+            let right = k - 1 - pad;
+            (p, n * k - pad * (pad + 1) / 2 - right * (right + 1) / 2)
+        };
+        let started = std::time::Instant::now();
+        let (p, expected) = same(1 << 32, 1 << 28);
+        assert_eq!(
+            i128::from(valid_positions(1 << 32, 1 << 28, 1 << 32, &p, 0)),
+            expected
+        );
+        // 2^72 pairs: exact in i128, an overflow (u64::MAX) as a rule's count.
+        let (p, expected) = same(1 << 40, 1 << 32);
+        assert_eq!(
+            lattice_count(1 << 40, 1 << 32, 1 << 40, 1, 1, 1, p.padding[0].0.into()),
+            Some(expected)
+        );
+        assert_eq!(valid_positions(1 << 40, 1 << 32, 1 << 40, &p, 0), u64::MAX);
+        // Transposed (base 2^20), strided and dilated: still a few steps.
+        let p = ConvParams {
+            lhs_dilation: vec![1 << 20],
+            rhs_dilation: vec![(1 << 20) + 1],
+            window_strides: vec![3],
+            ..p
+        };
+        let _ = valid_positions(1 << 40, 1 << 32, 1 << 40, &p, 0);
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+    }
+
+    /// Extreme sizes, strides, dilations and paddings (up to `i64::MAX` and `i64::MIN`):
+    /// no overflow panic, and never more pairs than `out · kernel`.
+    #[test]
+    fn valid_positions_of_extreme_configurations_stay_in_bounds() {
+        let sizes = [0, 1, 2, (1 << 32) + 1, i64::MAX];
+        let steps = [1, 3, 1 << 31, i64::MAX];
+        let pads = [i64::MIN, -(1 << 40), -1, 0, 1, i64::MAX];
+        for (&input, &kernel, &out) in triples(&sizes) {
+            for &stride in &steps {
+                for &base in &steps {
+                    for &wd in &steps {
+                        for &pad in &pads {
+                            let count = lattice_count(
+                                input.into(),
+                                kernel.into(),
+                                out.into(),
+                                stride.into(),
+                                base.into(),
+                                wd.into(),
+                                pad.into(),
+                            );
+                            if let Some(count) = count {
+                                assert!(
+                                    (0..=i128::from(out.max(0)) * i128::from(kernel.max(0)))
+                                        .contains(&count),
+                                    "{input} {kernel} {out} {stride} {base} {wd} {pad}: {count}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every triple of `values`.
+    fn triples(values: &[i64]) -> Vec<(&i64, &i64, &i64)> {
+        let mut out = Vec::new();
+        for a in values {
+            for b in values {
+                for c in values {
+                    out.push((a, b, c));
+                }
+            }
+        }
+        out
     }
 
     #[test]

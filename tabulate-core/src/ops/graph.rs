@@ -37,6 +37,9 @@ pub(crate) struct Node {
     pub(crate) region: RegionId,
     /// Set on cotangent accumulations, which JAX names `add_any`.
     pub(crate) tag: NodeTag,
+    /// The user-level operation that applied it (`Tensor::matmul`, `nn::Conv`), when
+    /// known: what errors of its derivative are named by.
+    pub(crate) origin: Option<&'static str>,
 }
 
 /// Why a node exists, where the primitive alone does not say.
@@ -155,8 +158,17 @@ impl Graph {
             outputs: outputs.clone(),
             region,
             tag,
+            origin: None,
         });
         outputs
+    }
+
+    /// Gives the nodes from index `from` on without an origin the user-level operation
+    /// `origin`: the ops a derivative emits are named by the operation they differentiate.
+    pub(crate) fn set_origins(&mut self, from: usize, origin: Option<&'static str>) {
+        for node in self.nodes.iter_mut().skip(from) {
+            node.origin = node.origin.or(origin);
+        }
     }
 
     /// Appends a node after inferring its output specs from the primitive's shape rule.

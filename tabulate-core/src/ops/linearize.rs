@@ -47,9 +47,25 @@ pub(crate) struct LinNode {
 pub(crate) struct Tape {
     pub(crate) nodes: Vec<LinNode>,
     pub(crate) specs: Vec<Spec>,
+    /// Which forward primitive, applied by which user-level operation, the nodes from an
+    /// index on linearise: `(first node, operation, primitive)`, in tape order.
+    pub(crate) origins: Vec<(usize, Option<&'static str>, &'static str)>,
 }
 
 impl Tape {
+    /// The nodes pushed from now on linearise primitive `prim`, applied by `operation`.
+    pub(crate) fn mark(&mut self, operation: Option<&'static str>, prim: &'static str) {
+        self.origins.push((self.nodes.len(), operation, prim));
+    }
+
+    /// The user-level operation and the primitive that node `index` linearises.
+    pub(crate) fn origin_of(&self, index: usize) -> (Option<&'static str>, &'static str) {
+        let after = self.origins.partition_point(|&(start, ..)| start <= index);
+        after
+            .checked_sub(1)
+            .map_or((None, "vjp"), |i| (self.origins[i].1, self.origins[i].2))
+    }
+
     pub(crate) fn new_tangent(&mut self, spec: Spec) -> TanId {
         let id = TanId(u32::try_from(self.specs.len()).expect("tape exceeds 2^32 tangents"));
         self.specs.push(spec);

@@ -4,7 +4,7 @@
 
 use super::linearize::{TanId, Tape};
 use crate::dtype::DType;
-use crate::error::Result;
+use crate::error::{Error, Result, Stage};
 use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
 use crate::ops::{Binary, Literal, Prim, ReduceOp};
 use crate::shape::Shape;
@@ -220,20 +220,27 @@ impl Cotangents {
 
 /// Walks `tape` backwards from the cotangents already in `cts`, emitting transposes into `program`.
 pub(crate) fn backward(program: &mut Graph, tape: &Tape, cts: &mut Cotangents) -> Result<()> {
-    for node in tape.nodes.iter().rev() {
+    for (index, node) in tape.nodes.iter().enumerate().rev() {
         let out_cts: Vec<Option<ValueId>> = node.outs.iter().map(|&t| cts.take(t)).collect();
         if out_cts.iter().all(Option::is_none) {
             continue;
         }
+        // Errors name the user-level operation whose derivative this is.
+        let located = |e: Error| {
+            let (operation, prim) = tape.origin_of(index);
+            e.in_operation(operation, prim, Stage::Differentiate)
+        };
+        let from = program.nodes.len();
         let mut cx = TransposeCx {
             program,
             tape,
             region: node.region,
         };
         let contributions = match out_cts.as_slice() {
-            [Some(ct)] => node.prim.transpose(&mut cx, *ct, &node.args)?,
-            _ => node.prim.transpose_multi(&mut cx, &out_cts, &node.args)?,
-        };
+            [Some(ct)] => node.prim.transpose(&mut cx, *ct, &node.args),
+            _ => node.prim.transpose_multi(&mut cx, &out_cts, &node.args),
+        }
+        .map_err(located)?;
         // The transposed loop entry ends the backward loop: what it hands out are the
         // loop's results, so their sums with other cotangents come after the loop.
         let region = if matches!(node.prim, Prim::LoopEntry { .. }) {
@@ -243,9 +250,10 @@ pub(crate) fn backward(program: &mut Graph, tape: &Tape, cts: &mut Cotangents) -
         };
         for (arg, contribution) in node.args.iter().zip(contributions) {
             if let (LinArg::Tan(t), Some(c)) = (arg, contribution) {
-                cts.add(program, *t, c, region)?;
+                cts.add(program, *t, c, region).map_err(located)?;
             }
         }
+        program.set_origins(from, tape.origin_of(index).0);
     }
     Ok(())
 }

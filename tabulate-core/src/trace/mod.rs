@@ -502,6 +502,9 @@ impl Trace {
         let outs = self
             .graph
             .push_node(prim, ins, outputs, self.region, NodeTag::Plain);
+        if let Some(node) = self.graph.nodes.last_mut() {
+            node.origin = crate::scope::current_operation();
+        }
         outs.into_iter()
             .map(|v| {
                 let tensor = Tensor::from_spec(self.graph.spec(v).clone());
