@@ -39,24 +39,23 @@ pub(crate) struct StyledText {
 }
 
 impl StyledText {
-    pub(crate) fn plain(text: impl Into<String>) -> StyledText {
+    pub(crate) fn plain(text: impl Into<String> + AsRef<str>) -> StyledText {
         StyledText::styled(text, Style::NONE)
     }
 
-    pub(crate) fn styled(text: impl Into<String>, style: Style) -> StyledText {
+    pub(crate) fn styled(text: impl Into<String> + AsRef<str>, style: Style) -> StyledText {
         let mut t = StyledText::default();
         t.push(text, style);
         t
     }
 
-    pub(crate) fn push(&mut self, text: impl Into<String>, style: Style) {
-        let text = text.into();
-        if text.is_empty() {
+    pub(crate) fn push(&mut self, text: impl Into<String> + AsRef<str>, style: Style) {
+        if text.as_ref().is_empty() {
             return;
         }
         match self.runs.last_mut() {
-            Some((last, s)) if *s == style => last.push_str(&text),
-            _ => self.runs.push((text, style)),
+            Some((last, s)) if *s == style => last.push_str(text.as_ref()),
+            _ => self.runs.push((text.into(), style)),
         }
     }
 
@@ -69,15 +68,6 @@ impl StyledText {
     /// The text without styles.
     pub(crate) fn text(&self) -> String {
         self.runs.iter().map(|(t, _)| t.as_str()).collect()
-    }
-
-    /// The text without styles, borrowed when it is one run.
-    pub(crate) fn plain_text(&self) -> Cow<'_, str> {
-        match self.runs.as_slice() {
-            [] => Cow::Borrowed(""),
-            [(text, _)] => Cow::Borrowed(text),
-            _ => Cow::Owned(self.text()),
-        }
     }
 
     /// Adds `style` to every run (a cell or row style on top of the text's own).
@@ -428,30 +418,34 @@ pub(crate) fn flow_text(value: &Value) -> StyledText {
     }
 }
 
-/// The row's own variables as YAML, a blank line, then the bold count.
+/// The row's own variables as YAML, a blank line, then the bold count. Written directly:
+/// the same text as [`value_text`] of the mapping of the leaves (`kernel: float32[4,4]`,
+/// one line each, the key escaped as the mapping's keys are).
 fn variables_text(vars: &RowVariables) -> StyledText {
     let mut text = StyledText::default();
     if !vars.own.is_empty() {
-        let leaves = Value::Mapping {
-            entries: vars
-                .own
-                .iter()
-                .map(|l| {
-                    (
-                        escape(&l.name).into_owned(),
-                        Value::Array {
-                            dtype: l.dtype,
-                            shape: l.shape.clone(),
-                        },
-                    )
-                })
-                .collect(),
-        };
-        text.append(value_text(&leaves));
+        for (i, leaf) in vars.own.iter().enumerate() {
+            if i > 0 {
+                text.push("\n", Style::NONE);
+            }
+            let key = escape(&leaf.name);
+            let mut line = escape(&key).into_owned();
+            line.push_str(": ");
+            text.push(line, Style::NONE);
+            push_array(&mut text, leaf.dtype, &leaf.shape);
+        }
         text.push("\n\n", Style::NONE);
     }
     text.append(size_text(vars.counted).restyle(Style::BOLD));
     text
+}
+
+/// Appends `float32[16,9]` with the dtype dimmed.
+fn push_array(text: &mut StyledText, dtype: crate::dtype::DType, shape: &crate::shape::Shape) {
+    text.push(dtype.name(), Style::DIM);
+    let mut dims = String::with_capacity(2 + 4 * shape.rank());
+    let _ = write!(dims, "{shape}");
+    text.push(dims, Style::NONE);
 }
 
 /// `40 (160 B)` with the bytes dimmed; empty for a count of zero.
@@ -519,8 +513,8 @@ pub(crate) fn value_text(value: &Value) -> StyledText {
 fn scalar(value: &Value) -> StyledText {
     match value {
         Value::Array { dtype, shape, .. } => {
-            let mut text = StyledText::styled(dtype.name(), Style::DIM);
-            text.push(shape.to_string(), Style::NONE);
+            let mut text = StyledText::default();
+            push_array(&mut text, *dtype, shape);
             text
         }
         Value::Object { repr } => StyledText::plain(escape(&object_text(repr)).into_owned()),
