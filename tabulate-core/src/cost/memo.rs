@@ -193,3 +193,84 @@ impl Hasher for Mix {
         self.add(n as u64);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::ops::graph::{NodeTag, RegionId, Spec};
+    use crate::ops::{Binary, Literal, Prim};
+
+    /// `x + c` with the splat constant `c`.
+    fn add_constant(value: f64) -> Graph {
+        let spec = Spec::new(DType::F32, [2, 3]);
+        let mut program = Graph::default();
+        let x = program.add_input(spec.clone());
+        let constant = Prim::Constant {
+            literal: Literal::Splat(value),
+            spec: spec.clone(),
+        };
+        let constant_out = program.push_node(
+            constant,
+            Vec::new(),
+            vec![spec.clone()],
+            RegionId::TOP,
+            NodeTag::Plain,
+        );
+        let y = program.push_node(
+            Prim::Binary(Binary::Add),
+            vec![x, constant_out[0]],
+            vec![spec],
+            RegionId::TOP,
+            NodeTag::Plain,
+        );
+        program.outputs = y;
+        program
+    }
+
+    fn memo_with(program: &Graph, question: &str) -> Memo {
+        let mut memo = Memo::new([program.nodes.len(), program.nodes.len()]);
+        let key = memo.key(program, &question);
+        memo.insert(key, program.clone(), &Metrics::default());
+        memo
+    }
+
+    #[test]
+    fn an_equal_program_asked_the_same_question_is_a_hit() {
+        let memo = memo_with(&add_constant(1.0), "flops");
+        let again = add_constant(1.0);
+        assert!(
+            memo.get(memo.key(&again, &"flops").as_ref(), &again)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_different_literal_or_question_is_a_miss() {
+        let memo = memo_with(&add_constant(0.0), "flops");
+        // Equal as floats, but different literals (`1 / x` tells them apart): not the
+        // same program, so they do not share an answer.
+        let negative = add_constant(-0.0);
+        assert!(
+            memo.get(memo.key(&negative, &"flops").as_ref(), &negative)
+                .is_none()
+        );
+        let other = add_constant(2.0);
+        assert!(
+            memo.get(memo.key(&other, &"flops").as_ref(), &other)
+                .is_none()
+        );
+        let same = add_constant(0.0);
+        assert!(
+            memo.get(memo.key(&same, &"vjp_flops").as_ref(), &same)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_program_of_a_unique_size_is_not_looked_up() {
+        let program = add_constant(1.0);
+        let memo = Memo::new([program.nodes.len(), 7]);
+        assert!(memo.key(&program, &"flops").is_none());
+    }
+}

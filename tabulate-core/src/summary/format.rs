@@ -2,11 +2,10 @@
 //! `PyYAML`'s block style with dimmed dtypes, `{:,}` counts, decimal byte units.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::render::Column;
-use super::{RowVariables, Size, Summary};
+use super::{AddrMap, RowVariables, Size, Summary};
 use crate::cost::MetricValue;
 use crate::path::ModulePath;
 use crate::value::Value;
@@ -149,7 +148,7 @@ pub(crate) fn cells(
         .collect::<Vec<_>>();
     let mut paths = PathTexts {
         cap,
-        known: HashMap::new(),
+        known: AddrMap::default(),
     };
     let rows = summary
         .rows
@@ -239,7 +238,7 @@ struct PathTexts {
     cap: Option<usize>,
     /// By path address: the escaped text (cut to `cap` + 1 characters when it has no
     /// whitespace) and whether it has whitespace.
-    known: HashMap<usize, (String, bool)>,
+    known: AddrMap<(String, bool)>,
 }
 
 impl PathTexts {
@@ -443,8 +442,27 @@ fn variables_text(vars: &RowVariables) -> StyledText {
 /// Appends `float32[16,9]` with the dtype dimmed.
 fn push_array(text: &mut StyledText, dtype: crate::dtype::DType, shape: &crate::shape::Shape) {
     text.push(dtype.name(), Style::DIM);
+    // `[16,9]`, as `Shape`'s `Display`, digit by digit.
     let mut dims = String::with_capacity(2 + 4 * shape.rank());
-    let _ = write!(dims, "{shape}");
+    dims.push('[');
+    for (i, &d) in shape.dims().iter().enumerate() {
+        if i > 0 {
+            dims.push(',');
+        }
+        let start = dims.len();
+        let mut n = d;
+        loop {
+            // A decimal digit.
+            #[allow(clippy::cast_possible_truncation)]
+            let digit = (n % 10) as u8;
+            dims.insert(start, char::from(b'0' + digit));
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    dims.push(']');
     text.push(dims, Style::NONE);
 }
 

@@ -210,7 +210,7 @@ pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
     let title = StyledText::plain(format!("{} Summary", format::escape(&summary.module_type)));
     out.push_str(&paint(&center(&title, table_width), Style::ITALIC, color));
     out.push('\n');
-    out.push_str(&draw_box(&cells, &widths, color));
+    draw_box(&mut out, &cells, &widths, color);
     out.push('\n');
     // Flax's caption, byte for byte (an empty count when there are no parameters).
     let mut total = StyledText::plain("Total Parameters: ");
@@ -235,7 +235,7 @@ pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
         let title = StyledText::plain("Operators (forward pass)");
         out.push_str(&paint(&center(&title, op_width), Style::ITALIC, color));
         out.push('\n');
-        out.push_str(&draw_box(&cells, &widths, color));
+        draw_box(&mut out, &cells, &widths, color);
         out.push_str("\n\n");
     }
     for note in &summary.notes {
@@ -928,9 +928,11 @@ fn draw_row<'a>(
 
 /// Lays out every row inside rich's `HEAVY_HEAD` box: heavy lines around the header,
 /// light ones between rows.
-fn draw_box(cells: &Cells, widths: &[usize], color: bool) -> String {
+fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     let n = widths.len();
-    let mut out = String::new();
+    // At least two lines a row (its text and the rule below), box characters 3 bytes.
+    let line = 3 * (widths.iter().sum::<usize>() + n + 1);
+    out.reserve(line * (2 * cells.rows.len() + 8));
     let rule = |out: &mut String, [left, fill, cross, right]: [char; 4]| {
         out.push(left);
         for (c, &w) in widths.iter().enumerate() {
@@ -942,25 +944,25 @@ fn draw_box(cells: &Cells, widths: &[usize], color: bool) -> String {
         out.push(right);
         out.push('\n');
     };
-    rule(&mut out, ['┏', '━', '┳', '┓']);
+    rule(out, ['┏', '━', '┳', '┓']);
     let headers: Vec<StyledText> = cells.headers.iter().map(StyledText::plain).collect();
     let left = vec![false; n];
     let mut wrapped = Wrapped::default();
     draw_row(
-        &mut out,
+        out,
         &headers,
         widths,
         (Style::BOLD, &left, true),
         color,
         &mut wrapped,
     );
-    rule(&mut out, ['┡', '━', '╇', '┩']);
+    rule(out, ['┡', '━', '╇', '┩']);
     for (i, cells_of_row) in cells.rows.iter().enumerate() {
         if i > 0 {
-            rule(&mut out, ['├', '─', '┼', '┤']);
+            rule(out, ['├', '─', '┼', '┤']);
         }
         draw_row(
-            &mut out,
+            out,
             cells_of_row,
             widths,
             (Style::NONE, &left, false),
@@ -968,19 +970,18 @@ fn draw_box(cells: &Cells, widths: &[usize], color: bool) -> String {
             &mut wrapped,
         );
     }
-    rule(&mut out, ['├', '─', '┼', '┤']);
+    rule(out, ['├', '─', '┼', '┤']);
     let right: Vec<bool> = (0..n).map(|c| c == cells.total_column).collect();
     draw_row(
-        &mut out,
+        out,
         &cells.footers,
         widths,
         (Style::BOLD, &right, false),
         color,
         &mut wrapped,
     );
-    rule(&mut out, ['└', '─', '┴', '┘']);
+    rule(out, ['└', '─', '┴', '┘']);
     out.pop();
-    out
 }
 
 #[cfg(test)]
