@@ -35,7 +35,13 @@ fn reshape_rejects_what_numpy_rejects() {
     ] {
         let err = result.expect_err(what);
         assert!(
-            matches!(err.kind(), ErrorKind::Shape { op: "Tensor::reshape", .. }),
+            matches!(
+                err.kind(),
+                ErrorKind::Shape {
+                    op: "Tensor::reshape",
+                    ..
+                }
+            ),
             "{what}: {err}"
         );
     }

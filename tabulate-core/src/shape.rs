@@ -14,49 +14,128 @@ use std::fmt;
 /// assert_eq!(shape.to_string(), "[16,1,9]");
 /// assert_eq!(Shape::scalar().elements(), 1);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(transparent))]
-pub struct Shape(Vec<usize>);
+#[derive(Clone)]
+pub struct Shape(Dims);
+
+/// A shape's dimensions: inline up to [`INLINE`] (no allocation when a spec is copied, which
+/// the trace and the cost passes do for every value), else on the heap.
+#[derive(Clone)]
+enum Dims {
+    Inline { rank: u8, dims: [usize; INLINE] },
+    Heap(Vec<usize>),
+}
+
+/// The largest rank stored inline.
+const INLINE: usize = 6;
+
+impl Dims {
+    fn from_slice(dims: &[usize]) -> Dims {
+        if dims.len() <= INLINE {
+            let mut inline = [0; INLINE];
+            inline[..dims.len()].copy_from_slice(dims);
+            Dims::Inline {
+                // At most `INLINE`.
+                #[allow(clippy::cast_possible_truncation)]
+                rank: dims.len() as u8,
+                dims: inline,
+            }
+        } else {
+            Dims::Heap(dims.to_vec())
+        }
+    }
+
+    fn from_vec(dims: Vec<usize>) -> Dims {
+        if dims.len() <= INLINE {
+            Dims::from_slice(&dims)
+        } else {
+            Dims::Heap(dims)
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Dims::Inline { rank, dims } => &dims[..usize::from(*rank)],
+            Dims::Heap(dims) => dims,
+        }
+    }
+}
+
+impl Default for Shape {
+    fn default() -> Shape {
+        Shape::scalar()
+    }
+}
+
+impl PartialEq for Shape {
+    fn eq(&self, other: &Shape) -> bool {
+        self.dims() == other.dims()
+    }
+}
+
+impl Eq for Shape {}
+
+impl std::hash::Hash for Shape {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.dims().hash(state);
+    }
+}
+
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Shape").field(&self.dims()).finish()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Shape {
+    /// The list of dimensions.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(self.dims(), serializer)
+    }
+}
 
 impl Shape {
     /// A shape from its dimensions.
     pub fn new(dims: impl Into<Vec<usize>>) -> Shape {
-        Shape(dims.into())
+        Shape(Dims::from_vec(dims.into()))
     }
 
     /// The shape of a scalar.
     pub fn scalar() -> Shape {
-        Shape(Vec::new())
+        Shape(Dims::Inline {
+            rank: 0,
+            dims: [0; INLINE],
+        })
     }
 
     /// The dimensions.
     pub fn dims(&self) -> &[usize] {
-        &self.0
+        self.0.as_slice()
     }
 
     /// The number of dimensions.
     pub fn rank(&self) -> usize {
-        self.0.len()
+        self.dims().len()
     }
 
     /// The number of elements (1 for a scalar), saturating at `u64::MAX`.
     pub fn elements(&self) -> u64 {
-        self.0
+        self.dims()
             .iter()
             .fold(1u64, |acc, &d| acc.saturating_mul(d as u64))
     }
 
     /// The number of elements, or `None` when it does not fit in a `u64`.
     pub fn checked_elements(&self) -> Option<u64> {
-        self.0
+        self.dims()
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))
     }
 
     /// Dimension `axis`, counting from the end when negative (`-1` is the last).
     pub fn dim(&self, axis: isize) -> Option<usize> {
-        normalize_axis(axis, self.rank()).map(|a| self.0[a])
+        normalize_axis(axis, self.rank()).map(|a| self.dims()[a])
     }
 
     /// The shape numpy broadcasting gives two shapes, or `None` when they do not broadcast.
@@ -73,21 +152,21 @@ impl Shape {
                 _ => return None,
             };
         }
-        Some(Shape(dims))
+        Some(Shape::from(dims))
     }
 
     /// This shape with `rank - self.rank()` leading ones, as numpy aligns shapes.
     pub(crate) fn with_leading_ones(&self, rank: usize) -> Shape {
         let mut dims = vec![1; rank.saturating_sub(self.rank())];
-        dims.extend_from_slice(&self.0);
-        Shape(dims)
+        dims.extend_from_slice(self.dims());
+        Shape::from(dims)
     }
 }
 
 /// Dimension `i` counted from the end, 1 beyond the rank (numpy's implicit leading ones).
 fn dim_from_end(shape: &Shape, i: usize) -> usize {
     if i < shape.rank() {
-        shape.0[shape.rank() - 1 - i]
+        shape.dims()[shape.rank() - 1 - i]
     } else {
         1
     }
@@ -103,12 +182,28 @@ pub(crate) fn normalize_axis(axis: isize, rank: usize) -> Option<usize> {
 impl fmt::Display for Shape {
     /// `[16,9]`, with no spaces, as Flax prints shapes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Written digit by digit: shapes are printed for every cell of every row.
+        let mut buffer = [0u8; 24];
         f.write_str("[")?;
-        for (i, d) in self.0.iter().enumerate() {
+        for (i, &d) in self.dims().iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
-            write!(f, "{d}")?;
+            let mut n = d;
+            let mut start = buffer.len();
+            loop {
+                start -= 1;
+                // A decimal digit.
+                #[allow(clippy::cast_possible_truncation)]
+                {
+                    buffer[start] = b'0' + (n % 10) as u8;
+                }
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            f.write_str(std::str::from_utf8(&buffer[start..]).map_err(|_| fmt::Error)?)?;
         }
         f.write_str("]")
     }
@@ -116,19 +211,19 @@ impl fmt::Display for Shape {
 
 impl From<Vec<usize>> for Shape {
     fn from(dims: Vec<usize>) -> Shape {
-        Shape(dims)
+        Shape(Dims::from_vec(dims))
     }
 }
 
 impl From<&[usize]> for Shape {
     fn from(dims: &[usize]) -> Shape {
-        Shape(dims.to_vec())
+        Shape(Dims::from_slice(dims))
     }
 }
 
 impl<const N: usize> From<[usize; N]> for Shape {
     fn from(dims: [usize; N]) -> Shape {
-        Shape(dims.to_vec())
+        Shape(Dims::from_slice(&dims))
     }
 }
 

@@ -9,7 +9,7 @@
 //! visited just before its first consumer in the backward half.
 
 use super::fold::fold;
-use crate::ops::graph::{Graph, Node, RegionId, RegionKind, Spec, ValueId};
+use crate::ops::graph::{Graph, Node, RegionId, RegionKind, ValueId};
 use crate::ops::{Cost, Term};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
@@ -83,13 +83,15 @@ fn to_count(total: f32) -> u64 {
 /// The terms `node` adds to XLA's float32 flop sum, in visiting order, and its
 /// transcendentals.
 fn terms(graph: &Graph, node: &Node) -> (Vec<Term>, u64) {
-    let inputs: Vec<&Spec> = node.inputs.iter().map(|&v| graph.spec(v)).collect();
-    let outputs: Vec<&Spec> = node.outputs.iter().map(|&v| graph.spec(v)).collect();
-    let cost = node.prim.cost(&inputs, &outputs);
-    (
-        node.prim.instruction_terms(cost, &inputs, &outputs),
-        cost.transcendentals,
-    )
+    graph.with_specs(&node.inputs, |inputs| {
+        graph.with_specs(&node.outputs, |outputs| {
+            let cost = node.prim.cost(inputs, outputs);
+            (
+                node.prim.instruction_terms(cost, inputs, outputs),
+                cost.transcendentals,
+            )
+        })
+    })
 }
 
 /// Where a computation's DFS starts: an unreachable root (a loop), or a result.
@@ -172,6 +174,8 @@ struct XlaWalk<'g> {
     call_done: Vec<bool>,
     /// Key inputs whose custom call was visited.
     keys_done: Vec<ValueId>,
+    /// Per region, the live loops directly inside it (computed on first use).
+    loops: Option<Vec<Vec<RegionId>>>,
 }
 
 impl<'g> XlaWalk<'g> {
@@ -192,6 +196,7 @@ impl<'g> XlaWalk<'g> {
             done: vec![false; graph.nodes.len()],
             call_done: vec![false; graph.regions.len()],
             keys_done: Vec::new(),
+            loops: None,
         }
     }
 
@@ -323,9 +328,22 @@ impl<'g> XlaWalk<'g> {
         }
     }
 
-    /// The live loop regions directly inside `scope` (not inside a call or loop nested
-    /// in it), in emission order.
-    fn loop_roots(&self, scope: RegionId) -> Vec<RegionId> {
+    /// The live loop regions directly inside `scope` (the top, a call or a loop; not
+    /// inside a call or loop nested in it), in emission order.
+    fn loop_roots(&mut self, scope: RegionId) -> Vec<RegionId> {
+        if self.loops.is_none() {
+            self.loops = Some(self.loops_by_scope());
+        }
+        self.loops
+            .as_ref()
+            .and_then(|loops| loops.get(scope.0 as usize))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// For every region, the live loops directly inside it, found in one pass: a loop
+    /// belongs to the nearest call or loop holding it (or the top).
+    fn loops_by_scope(&self) -> Vec<Vec<RegionId>> {
         let graph = self.graph;
         let mut live = vec![false; graph.regions.len()];
         for (n, node) in graph.nodes.iter().enumerate() {
@@ -333,17 +351,20 @@ impl<'g> XlaWalk<'g> {
                 live[node.region.0 as usize] = true;
             }
         }
-        (1..graph.regions.len())
-            .filter_map(|i| {
-                let r = RegionId(u32::try_from(i).ok()?);
-                let region = graph.region(r);
-                (region.kind == RegionKind::Loop
-                    && live[i]
-                    && self.call_of(region.parent, scope).is_none()
-                    && self.within(region.parent, scope))
-                .then_some(r)
-            })
-            .collect()
+        let mut loops = vec![Vec::new(); graph.regions.len()];
+        for (i, region) in graph.regions.iter().enumerate().skip(1) {
+            if region.kind != RegionKind::Loop || !live[i] {
+                continue;
+            }
+            let mut owner = region.parent;
+            while owner != RegionId::TOP && !self.is_call(owner) {
+                owner = graph.region(owner).parent;
+            }
+            if let Ok(r) = u32::try_from(i) {
+                loops[owner.0 as usize].push(RegionId(r));
+            }
+        }
+        loops
     }
 
     /// Starts the visit of call or loop region `r` unless it was visited.

@@ -314,7 +314,10 @@ fn measure_unlocated(
     let key = forward
         .as_ref()
         .and_then(|f| memo.key(f, &(metrics, options, scope)));
-    let known = memo.get(key).cloned();
+    let known = forward
+        .as_ref()
+        .and_then(|f| memo.get(key.as_ref(), f))
+        .cloned();
     let mut determined = Vec::new();
     let trainable = if metrics.iter().all(|m| m.needs_program()) {
         (0, 0)
@@ -385,8 +388,10 @@ fn measure_unlocated(
         }
         values.push((metric, value));
     }
-    if known.is_none() {
-        memo.insert(key, &Metrics { values: determined });
+    if known.is_none()
+        && let Some(forward) = forward
+    {
+        memo.insert(key, forward, &Metrics { values: determined });
     }
     Ok(Metrics { values })
 }

@@ -4,6 +4,7 @@
 //! returns when the row's module is re-run on its own.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
@@ -33,7 +34,7 @@ pub(crate) fn extract_glue(
 ) -> Graph {
     let mut outputs = outputs.to_vec();
     let own = |n: &u32| !holes.iter().any(|h| h.contains(n));
-    let produced: std::collections::HashSet<ValueId> = span
+    let produced: std::collections::HashSet<ValueId, BuildHasherDefault<IdHasher>> = span
         .clone()
         .filter(own)
         .flat_map(|n| source.node(n).outputs.iter().copied())
@@ -56,8 +57,9 @@ fn extract_without(
     outputs: &[ValueId],
 ) -> Graph {
     let mut graph = Graph::default();
-    let mut values: HashMap<ValueId, ValueId> = HashMap::new();
-    let mut regions: HashMap<RegionId, RegionId> = HashMap::from([(RegionId::TOP, RegionId::TOP)]);
+    let mut values: IdMap<ValueId, ValueId> = IdMap::default();
+    let mut regions: IdMap<RegionId, RegionId> = IdMap::default();
+    regions.insert(RegionId::TOP, RegionId::TOP);
     for n in span
         .clone()
         .filter(|n| !holes.iter().any(|h| h.contains(n)))
@@ -137,7 +139,7 @@ fn extract_without(
 fn map_value(
     source: &Graph,
     graph: &mut Graph,
-    values: &mut HashMap<ValueId, ValueId>,
+    values: &mut IdMap<ValueId, ValueId>,
     v: ValueId,
 ) -> ValueId {
     if let Some(&mapped) = values.get(&v) {
@@ -162,7 +164,7 @@ fn within(nodes: &Range<u32>, span: &Range<u32>) -> bool {
 fn map_region(
     source: &Graph,
     graph: &mut Graph,
-    regions: &mut HashMap<RegionId, RegionId>,
+    regions: &mut IdMap<RegionId, RegionId>,
     r: RegionId,
     span: &Range<u32>,
 ) -> RegionId {
@@ -210,5 +212,28 @@ pub(crate) fn inline_remat_of_span(graph: &mut Graph) {
         .find(|r| r.kind == RegionKind::Remat && r.parent == RegionId::TOP && r.nodes == (0..len))
     {
         region.kind = RegionKind::Inlined;
+    }
+}
+
+/// A map keyed by graph ids (small integers), hashed by one multiplication.
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// Hashes ids (`u32`s) by one multiplication: every value of a program is looked up.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }

@@ -125,6 +125,23 @@ impl Graph {
         &self.values[v.0 as usize].spec
     }
 
+    /// Calls `f` with the specs of `ids`, gathered on the stack when there are few (the
+    /// cost passes ask for every node's operand and result specs).
+    pub(crate) fn with_specs<R>(&self, ids: &[ValueId], f: impl FnOnce(&[&Spec]) -> R) -> R {
+        const FEW: usize = 8;
+        match ids.first() {
+            None => f(&[]),
+            Some(&first) if ids.len() <= FEW => {
+                let mut specs = [self.spec(first); FEW];
+                for (slot, &v) in specs.iter_mut().zip(ids) {
+                    *slot = self.spec(v);
+                }
+                f(&specs[..ids.len()])
+            }
+            Some(_) => f(&ids.iter().map(|&v| self.spec(v)).collect::<Vec<_>>()),
+        }
+    }
+
     pub(crate) fn node(&self, n: u32) -> &Node {
         &self.nodes[n as usize]
     }
@@ -179,10 +196,7 @@ impl Graph {
         region: RegionId,
         tag: NodeTag,
     ) -> Result<Vec<ValueId>> {
-        let specs = {
-            let in_specs: Vec<&Spec> = inputs.iter().map(|&v| self.spec(v)).collect();
-            prim.infer(&in_specs)?
-        };
+        let specs = self.with_specs(&inputs, |in_specs| prim.infer(in_specs))?;
         Ok(self.push_node(prim, inputs, specs, region, tag))
     }
 

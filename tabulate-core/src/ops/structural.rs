@@ -8,10 +8,20 @@ use crate::ops::transpose::{LinArg, TransposeCx};
 use crate::shape::Shape;
 
 /// The value of a literal array.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Literal {
     /// Every element equals this number (booleans as 0 and 1).
     Splat(f64),
+}
+
+/// Bit for bit: `-0.0` and `0.0` are different literals (they fold differently, `1 / x`),
+/// and a NaN equals itself, so equal programs (`cost/memo.rs`) are the same program.
+impl PartialEq for Literal {
+    fn eq(&self, other: &Literal) -> bool {
+        match (self, other) {
+            (Literal::Splat(a), Literal::Splat(b)) => a.to_bits() == b.to_bits(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- shape rules

@@ -5,9 +5,7 @@
 //! the caller measures each one's metrics, and [`collect`] assembles the rows. Both take
 //! time linear in the calls and variables: paths are interned, so a path is an address.
 
-use std::collections::{HashMap, HashSet};
-
-use super::{Leaf, Row, RowVariables, Size, Summary};
+use super::{AddrMap, AddrSet, Leaf, Row, RowVariables, Size, Summary};
 use crate::cost::{Metric, Metrics};
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::path::ModulePath;
@@ -33,7 +31,7 @@ pub(crate) struct ShownCall<'r> {
 
 /// The calls shown as rows, in call order.
 pub(crate) fn shown_calls(recording: &Recording, selection: Selection) -> Vec<ShownCall<'_>> {
-    let mut visited: HashSet<usize> = HashSet::new();
+    let mut visited = AddrSet::default();
     let mut shown = Vec::new();
     for call in &recording.calls {
         let depth = call.path.len();
@@ -100,24 +98,24 @@ pub(crate) fn collect(
 /// subtrees of collapsed rows, each found in one pass.
 struct VariableIndex<'r> {
     /// By path address: the module's own variables.
-    own: HashMap<usize, Vec<&'r Variable>>,
+    own: AddrMap<Vec<&'r Variable>>,
     /// By path address: the module's sown tuples.
-    sown: HashMap<usize, Vec<&'r Sown>>,
+    sown: AddrMap<Vec<&'r Sown>>,
     /// By path address of a collapsed row, per collection: its subtree's size.
-    subtree: HashMap<usize, Vec<Option<Size>>>,
+    subtree: AddrMap<Vec<Option<Size>>>,
 }
 
 impl<'r> VariableIndex<'r> {
     fn new(recording: &'r Recording, collections: &[String], shown: &[ShownCall<'_>]) -> Self {
-        let mut own: HashMap<usize, Vec<&Variable>> = HashMap::new();
+        let mut own: AddrMap<Vec<&Variable>> = AddrMap::default();
         for v in &recording.variables {
             own.entry(v.path.addr()).or_default().push(v);
         }
-        let mut sown: HashMap<usize, Vec<&Sown>> = HashMap::new();
+        let mut sown: AddrMap<Vec<&Sown>> = AddrMap::default();
         for s in &recording.sown {
             sown.entry(s.path.addr()).or_default().push(s);
         }
-        let mut subtree = HashMap::new();
+        let mut subtree = AddrMap::default();
         if let Some(depth) = shown
             .iter()
             .find(|s| s.collapsed)
@@ -125,7 +123,7 @@ impl<'r> VariableIndex<'r> {
         {
             // Each variable counts in its ancestor at the collapsed depth; the ancestor of
             // each path is found once.
-            let mut ancestor: HashMap<usize, usize> = HashMap::new();
+            let mut ancestor: AddrMap<usize> = AddrMap::default();
             for v in &recording.variables {
                 if v.path.len() < depth {
                     continue;
@@ -146,7 +144,7 @@ impl<'r> VariableIndex<'r> {
 }
 
 /// The address of `path`'s ancestor `depth` names long, caching it for every path walked.
-fn ancestor_at(cache: &mut HashMap<usize, usize>, path: &ModulePath, depth: usize) -> usize {
+fn ancestor_at(cache: &mut AddrMap<usize>, path: &ModulePath, depth: usize) -> usize {
     let mut walked = Vec::new();
     let mut current = path;
     let top = loop {

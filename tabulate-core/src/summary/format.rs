@@ -2,11 +2,10 @@
 //! `PyYAML`'s block style with dimmed dtypes, `{:,}` counts, decimal byte units.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::render::Column;
-use super::{RowVariables, Size, Summary};
+use super::{AddrMap, RowVariables, Size, Summary};
 use crate::cost::MetricValue;
 use crate::path::ModulePath;
 use crate::value::Value;
@@ -39,24 +38,23 @@ pub(crate) struct StyledText {
 }
 
 impl StyledText {
-    pub(crate) fn plain(text: impl Into<String>) -> StyledText {
+    pub(crate) fn plain(text: impl Into<String> + AsRef<str>) -> StyledText {
         StyledText::styled(text, Style::NONE)
     }
 
-    pub(crate) fn styled(text: impl Into<String>, style: Style) -> StyledText {
+    pub(crate) fn styled(text: impl Into<String> + AsRef<str>, style: Style) -> StyledText {
         let mut t = StyledText::default();
         t.push(text, style);
         t
     }
 
-    pub(crate) fn push(&mut self, text: impl Into<String>, style: Style) {
-        let text = text.into();
-        if text.is_empty() {
+    pub(crate) fn push(&mut self, text: impl Into<String> + AsRef<str>, style: Style) {
+        if text.as_ref().is_empty() {
             return;
         }
         match self.runs.last_mut() {
-            Some((last, s)) if *s == style => last.push_str(&text),
-            _ => self.runs.push((text, style)),
+            Some((last, s)) if *s == style => last.push_str(text.as_ref()),
+            _ => self.runs.push((text.into(), style)),
         }
     }
 
@@ -69,15 +67,6 @@ impl StyledText {
     /// The text without styles.
     pub(crate) fn text(&self) -> String {
         self.runs.iter().map(|(t, _)| t.as_str()).collect()
-    }
-
-    /// The text without styles, borrowed when it is one run.
-    pub(crate) fn plain_text(&self) -> Cow<'_, str> {
-        match self.runs.as_slice() {
-            [] => Cow::Borrowed(""),
-            [(text, _)] => Cow::Borrowed(text),
-            _ => Cow::Owned(self.text()),
-        }
     }
 
     /// Adds `style` to every run (a cell or row style on top of the text's own).
@@ -159,7 +148,7 @@ pub(crate) fn cells(
         .collect::<Vec<_>>();
     let mut paths = PathTexts {
         cap,
-        known: HashMap::new(),
+        known: AddrMap::default(),
     };
     let rows = summary
         .rows
@@ -249,7 +238,7 @@ struct PathTexts {
     cap: Option<usize>,
     /// By path address: the escaped text (cut to `cap` + 1 characters when it has no
     /// whitespace) and whether it has whitespace.
-    known: HashMap<usize, (String, bool)>,
+    known: AddrMap<(String, bool)>,
 }
 
 impl PathTexts {
@@ -480,6 +469,33 @@ fn partition_text(names: &[Option<String>]) -> String {
     }
 }
 
+/// Appends `float32[16,9]` with the dtype dimmed.
+fn push_array(text: &mut StyledText, dtype: crate::dtype::DType, shape: &crate::shape::Shape) {
+    text.push(dtype.name(), Style::DIM);
+    // `[16,9]`, as `Shape`'s `Display`, digit by digit.
+    let mut dims = String::with_capacity(2 + 4 * shape.rank());
+    dims.push('[');
+    for (i, &d) in shape.dims().iter().enumerate() {
+        if i > 0 {
+            dims.push(',');
+        }
+        let start = dims.len();
+        let mut n = d;
+        loop {
+            // A decimal digit.
+            #[allow(clippy::cast_possible_truncation)]
+            let digit = (n % 10) as u8;
+            dims.insert(start, char::from(b'0' + digit));
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    dims.push(']');
+    text.push(dims, Style::NONE);
+}
+
 /// `40 (160 B)` with the bytes dimmed; empty for a count of zero.
 pub(crate) fn size_text(size: Size) -> StyledText {
     let mut text = StyledText::default();
@@ -545,8 +561,8 @@ pub(crate) fn value_text(value: &Value) -> StyledText {
 fn scalar(value: &Value) -> StyledText {
     match value {
         Value::Array { dtype, shape, .. } => {
-            let mut text = StyledText::styled(dtype.name(), Style::DIM);
-            text.push(shape.to_string(), Style::NONE);
+            let mut text = StyledText::default();
+            push_array(&mut text, *dtype, shape);
             text
         }
         Value::Key { shape } => {

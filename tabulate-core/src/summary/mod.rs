@@ -8,6 +8,7 @@ mod render;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::cost::{Metric, MetricValue, Metrics, OperatorCount};
 use crate::dtype::DType;
@@ -563,5 +564,38 @@ impl crate::error::Error {
     /// ```
     pub fn partial_summary(&self) -> Option<&Summary> {
         self.partial_table()?.as_any().downcast_ref::<Summary>()
+    }
+}
+
+/// A map keyed by addresses (interned paths), hashed by one multiplication: collecting and
+/// formatting look every row's path up.
+pub(crate) type AddrMap<V> = std::collections::HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
+
+/// A set of addresses, hashed like [`AddrMap`]'s keys.
+pub(crate) type AddrSet = std::collections::HashSet<usize, BuildHasherDefault<AddrHasher>>;
+
+/// Multiplies, then rotates the well-mixed high bits down (addresses end in zero bits).
+#[derive(Default)]
+pub(crate) struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(26);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 }

@@ -4,6 +4,7 @@
 //! CJK and emoji take two), so wide characters line up.
 
 use std::io::IsTerminal;
+use std::ops::Range;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -300,7 +301,7 @@ pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
     let title = StyledText::plain(format!("{} Summary", format::escape(&summary.module_type)));
     out.push_str(&paint(&center(&title, table_width), Style::ITALIC, color));
     out.push('\n');
-    out.push_str(&draw_box(&cells, &widths, color));
+    draw_box(&mut out, &cells, &widths, color);
     out.push('\n');
     // Flax's caption, byte for byte (an empty count when there are no parameters).
     let mut total = StyledText::plain("Total Parameters: ");
@@ -325,7 +326,7 @@ pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
         let title = StyledText::plain("Operators (forward pass)");
         out.push_str(&paint(&center(&title, op_width), Style::ITALIC, color));
         out.push('\n');
-        out.push_str(&draw_box(&cells, &widths, color));
+        draw_box(&mut out, &cells, &widths, color);
         out.push_str("\n\n");
     }
     for note in &summary.notes {
@@ -408,8 +409,21 @@ fn text_width(s: &str) -> usize {
     s.lines().map(UnicodeWidthStr::width).max().unwrap_or(0)
 }
 
+/// [`measure_cell`] of styled text, measured run by run.
+fn measure_runs(text: &StyledText, max_width: usize) -> Measure {
+    measure_lengths(
+        || longest_line_and_word(text.runs.iter().map(|(r, _)| r.as_str())),
+        max_width,
+    )
+}
+
 /// rich's `Measurement.get` of a cell: `Padding(Text)` with one space on each side.
 fn measure_cell(text: &str, max_width: usize) -> Measure {
+    measure_lengths(|| longest_line_and_word([text].into_iter()), max_width)
+}
+
+/// [`measure_cell`] from the widths of the cell's longest line and word.
+fn measure_lengths(lengths: impl FnOnce() -> (usize, usize), max_width: usize) -> Measure {
     if max_width < 1 {
         return Measure { min: 0, max: 0 };
     }
@@ -419,12 +433,7 @@ fn measure_cell(text: &str, max_width: usize) -> Measure {
             max: max_width,
         };
     }
-    let longest_line = text.lines().map(text_width).max().unwrap_or(0);
-    let longest_word = text
-        .split_whitespace()
-        .map(text_width)
-        .max()
-        .unwrap_or(longest_line);
+    let (longest_line, longest_word) = lengths();
     let inner = Measure {
         min: longest_word.min(longest_line),
         max: longest_line,
@@ -442,6 +451,49 @@ fn measure_cell(text: &str, max_width: usize) -> Measure {
     .with_maximum(max_width)
 }
 
+/// The widths of the longest line and the longest word of the text made of `runs`
+/// (the longest line when there is no word). Printable ASCII, the usual cell, is
+/// measured in one pass over the runs without joining them.
+fn longest_line_and_word<'a>(runs: impl Iterator<Item = &'a str> + Clone) -> (usize, usize) {
+    let ascii = runs
+        .clone()
+        .all(|r| r.bytes().all(|b| b == b'\n' || (0x20..0x7f).contains(&b)));
+    if !ascii {
+        let text: String = runs.collect();
+        let longest_line = text.lines().map(text_width).max().unwrap_or(0);
+        let longest_word = text
+            .split_whitespace()
+            .map(text_width)
+            .max()
+            .unwrap_or(longest_line);
+        return (longest_line, longest_word);
+    }
+    let (mut line, mut word) = (0, 0);
+    let (mut longest_line, mut longest_word) = (0, None::<usize>);
+    for b in runs.flat_map(str::bytes) {
+        match b {
+            b'\n' => {
+                longest_line = longest_line.max(line);
+                line = 0;
+            }
+            _ => line += 1,
+        }
+        if b == b' ' || b == b'\n' {
+            if word > 0 {
+                longest_word = Some(longest_word.map_or(word, |w| w.max(word)));
+            }
+            word = 0;
+        } else {
+            word += 1;
+        }
+    }
+    longest_line = longest_line.max(line);
+    if word > 0 {
+        longest_word = Some(longest_word.map_or(word, |w| w.max(word)));
+    }
+    (longest_line, longest_word.unwrap_or(longest_line))
+}
+
 /// rich's `_measure_column`.
 fn measure_column(cells: &Cells, column: usize, max_width: usize) -> Measure {
     if max_width < 1 {
@@ -455,7 +507,7 @@ fn measure_column(cells: &Cells, column: usize, max_width: usize) -> Measure {
                 .iter()
                 .map(|row| &row[column])
                 .chain(std::iter::once(&cells.footers[column]))
-                .map(|t| measure_cell(&t.plain_text(), max_width)),
+                .map(|t| measure_runs(t, max_width)),
         )
         .collect();
     Measure {
@@ -559,49 +611,207 @@ fn ratio_reduce(
 
 // ------------------------------------------------------------------ wrapping
 
-/// One rendered line: styled runs, already `width` wide.
-type Line = StyledText;
+/// A piece of a rendered line: text borrowed from a cell (or static: padding, `…`) with
+/// its style. A line's pieces are painted in runs of one style, as rich merges them.
+type Piece<'a> = (&'a str, Style);
 
-/// rich's `Text.wrap` with `overflow="ellipsis"`: split at newlines, break lines at
-/// whitespace, crop surplus trailing spaces, justify, and end over-long words with `…`.
-fn wrap(text: &StyledText, width: usize, right: bool) -> Vec<Line> {
-    // One line that fits (at most `width` bytes, so characters and cells): only justified.
-    if let [(run, _)] = text.runs.as_slice()
-        && run.len() <= width
-        && !run.contains('\n')
-    {
-        return vec![justify(text, width, right)];
-    }
-    let mut lines = Vec::new();
-    for line in split_lines(text) {
-        let plain = line.text();
-        // A line of at most `width` bytes has at most `width` characters and cells:
-        // nothing breaks or is stripped, it is only justified.
-        if plain.len() <= width {
-            lines.push(justify(&line, width, right));
-            continue;
-        }
-        let breaks = divide_line(&plain, width);
-        for piece in divide(&line, &breaks) {
-            let piece = rstrip_end(&piece, width);
-            lines.push(justify(&piece, width, right));
-        }
-    }
-    lines
+/// Spaces to borrow padding from.
+const SPACES: &str = "                                                                ";
+
+/// The wrapped lines of one row's cells: every line's pieces in one list (reused from row
+/// to row), each line a range of it.
+#[derive(Default)]
+struct Wrapped<'a> {
+    pieces: Vec<Piece<'a>>,
+    lines: Vec<Range<usize>>,
+    /// Per column, its lines' range in `lines`.
+    columns: Vec<Range<usize>>,
+    /// The cell being wrapped, split at newlines.
+    split: Vec<Piece<'a>>,
+    /// Where each of its lines starts in `split`.
+    starts: Vec<usize>,
+    /// A line being cut or trimmed.
+    scratch: Vec<Piece<'a>>,
 }
 
-/// Splits at `\n`, keeping blank lines (`Text.split(allow_blank=True)`).
-fn split_lines(text: &StyledText) -> Vec<StyledText> {
-    let mut lines = vec![StyledText::default()];
-    for (run, style) in &text.runs {
-        for (i, part) in run.split('\n').enumerate() {
-            if i > 0 {
-                lines.push(StyledText::default());
+impl<'a> Wrapped<'a> {
+    fn clear(&mut self) {
+        self.pieces.clear();
+        self.lines.clear();
+        self.columns.clear();
+    }
+
+    /// Line `i`'s pieces.
+    fn line(&self, i: usize) -> &[Piece<'a>] {
+        &self.pieces[self.lines[i].clone()]
+    }
+
+    /// rich's `Text.wrap` with `overflow="ellipsis"`: split at newlines, break lines at
+    /// whitespace, crop surplus trailing spaces, justify, and end over-long words with
+    /// `…`. Appends the lines of `text`, `width` wide, and returns their range.
+    fn wrap(&mut self, text: &'a StyledText, width: usize, right: bool) -> Range<usize> {
+        let first = self.lines.len();
+        // `Text.split(allow_blank=True)`: one line more than there are newlines.
+        self.split.clear();
+        self.starts.clear();
+        self.starts.push(0);
+        for (run, style) in &text.runs {
+            for (i, part) in run.split('\n').enumerate() {
+                if i > 0 {
+                    self.starts.push(self.split.len());
+                }
+                push_piece(&mut self.split, part, *style);
             }
-            lines.last_mut().expect("never empty").push(part, *style);
+        }
+        for l in 0..self.starts.len() {
+            let end = self.starts.get(l + 1).copied().unwrap_or(self.split.len());
+            let range = self.starts[l]..end;
+            let bytes: usize = self.split[range.clone()].iter().map(|p| p.0.len()).sum();
+            // A line of at most `width` bytes has at most `width` characters and cells:
+            // nothing breaks or is stripped, it is only justified.
+            if bytes <= width {
+                let line = std::mem::take(&mut self.split);
+                self.justify(&line[range], width, right);
+                self.split = line;
+                continue;
+            }
+            let plain: String = self.split[range.clone()].iter().map(|p| p.0).collect();
+            let breaks = divide_line(&plain, width);
+            let line: Vec<Piece<'a>> = self.split[range].to_vec();
+            let mut piece: Vec<Piece<'a>> = Vec::new();
+            for (start, end) in std::iter::once(0)
+                .chain(breaks.iter().copied())
+                .zip(breaks.iter().copied().chain(std::iter::once(plain.len())))
+            {
+                piece.clear();
+                slice_bytes(&line, start, end, &mut piece);
+                // rich's `rstrip_end`: drop trailing whitespace beyond `width`.
+                let length: usize = piece.iter().map(|p| p.0.chars().count()).sum();
+                if length > width {
+                    let trailing = trailing_whitespace(&piece);
+                    let mut cut = Vec::new();
+                    take_chars(&piece, length - trailing.min(length - width), &mut cut);
+                    piece = cut;
+                }
+                self.justify(&piece, width, right);
+            }
+        }
+        first..self.lines.len()
+    }
+
+    /// Left: cut with `…` or pad to `width`. Right: strip, cut, pad on the left. Appends
+    /// the line.
+    fn justify(&mut self, text: &[Piece<'a>], width: usize, right: bool) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let text = if right {
+            let length: usize = text.iter().map(|p| p.0.chars().count()).sum();
+            take_chars(text, length - trailing_whitespace(text), &mut scratch);
+            &scratch[..]
+        } else {
+            text
+        };
+        let start = self.pieces.len();
+        let length = pieces_width(text);
+        if length > width {
+            take_cells(text, width.saturating_sub(1), &mut self.pieces);
+            push_piece(&mut self.pieces, "…", Style::NONE);
+        } else if right {
+            push_spaces(&mut self.pieces, width - length);
+            self.pieces.extend_from_slice(text);
+        } else {
+            self.pieces.extend_from_slice(text);
+            push_spaces(&mut self.pieces, width - length);
+        }
+        self.lines.push(start..self.pieces.len());
+        self.scratch = scratch;
+    }
+}
+
+/// Appends a piece (nothing for empty text).
+fn push_piece<'a>(out: &mut Vec<Piece<'a>>, text: &'a str, style: Style) {
+    if !text.is_empty() {
+        out.push((text, style));
+    }
+}
+
+/// Appends `n` unstyled spaces.
+fn push_spaces(out: &mut Vec<Piece<'_>>, mut n: usize) {
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push((&SPACES[..k], Style::NONE));
+        n -= k;
+    }
+}
+
+/// How many characters at the end of `line` are whitespace.
+fn trailing_whitespace(line: &[Piece<'_>]) -> usize {
+    let mut count = 0;
+    for (run, _) in line.iter().rev() {
+        let trailing = run.chars().rev().take_while(|c| c.is_whitespace()).count();
+        count += trailing;
+        if trailing < run.chars().count() {
+            break;
         }
     }
-    lines
+    count
+}
+
+/// The width in terminal cells of a line's text.
+fn pieces_width(line: &[Piece<'_>]) -> usize {
+    if line
+        .iter()
+        .all(|p| p.0.bytes().all(|b| (0x20..0x7f).contains(&b)))
+    {
+        return line.iter().map(|p| p.0.len()).sum();
+    }
+    let text: String = line.iter().map(|p| p.0).collect();
+    text_width(&text)
+}
+
+/// The pieces of `line` between byte offsets `start` and `end` of its text.
+fn slice_bytes<'a>(line: &[Piece<'a>], start: usize, end: usize, out: &mut Vec<Piece<'a>>) {
+    let mut offset = 0;
+    for &(run, style) in line {
+        let (a, b) = (offset, offset + run.len());
+        offset = b;
+        if b <= start || a >= end {
+            continue;
+        }
+        push_piece(out, &run[start.max(a) - a..end.min(b) - a], style);
+    }
+}
+
+/// The first `n` characters of `line`.
+fn take_chars<'a>(line: &[Piece<'a>], n: usize, out: &mut Vec<Piece<'a>>) {
+    let mut left = n;
+    for &(run, style) in line {
+        if left == 0 {
+            break;
+        }
+        let end = run.char_indices().nth(left).map_or(run.len(), |(i, _)| i);
+        let taken = &run[..end];
+        left -= taken.chars().count();
+        push_piece(out, taken, style);
+    }
+}
+
+/// The first `n` cells of `line`, exactly `n` wide: a wide character that would straddle
+/// the edge becomes a space (rich's `set_cell_size`).
+fn take_cells<'a>(line: &[Piece<'a>], n: usize, out: &mut Vec<Piece<'a>>) {
+    let mut used = 0;
+    'runs: for &(run, style) in line {
+        for (i, c) in run.char_indices() {
+            let w = c.width().unwrap_or(0);
+            if used + w > n {
+                push_piece(out, &run[..i], style);
+                break 'runs;
+            }
+            used += w;
+        }
+        push_piece(out, run, style);
+    }
+    push_spaces(out, n - used);
 }
 
 /// rich's `divide_line` without folding: offsets where lines break.
@@ -651,45 +861,6 @@ fn words(text: &str) -> Vec<(usize, &str)> {
     out
 }
 
-/// Cuts styled text at byte offsets of its plain text.
-fn divide(text: &StyledText, offsets: &[usize]) -> Vec<StyledText> {
-    let mut pieces = vec![StyledText::default()];
-    let mut cursor = 0usize;
-    let mut cuts = offsets.iter().copied().peekable();
-    for (run, style) in &text.runs {
-        let mut rest = run.as_str();
-        while let Some(&cut) = cuts.peek() {
-            if cut > cursor + rest.len() {
-                break;
-            }
-            let (head, tail) = rest.split_at(cut - cursor);
-            pieces.last_mut().expect("never empty").push(head, *style);
-            pieces.push(StyledText::default());
-            cursor = cut;
-            rest = tail;
-            cuts.next();
-        }
-        pieces.last_mut().expect("never empty").push(rest, *style);
-        cursor += rest.len();
-    }
-    pieces
-}
-
-/// rich's `rstrip_end`: drop trailing whitespace beyond `width`.
-fn rstrip_end(text: &StyledText, width: usize) -> StyledText {
-    let plain = text.text();
-    let length = plain.chars().count();
-    if length <= width {
-        return text.clone();
-    }
-    let trailing = plain
-        .chars()
-        .rev()
-        .take_while(|c| c.is_whitespace())
-        .count();
-    truncate_chars(text, length - trailing.min(length - width))
-}
-
 /// The first `n` characters of styled text.
 fn truncate_chars(text: &StyledText, n: usize) -> StyledText {
     let mut out = StyledText::default();
@@ -705,54 +876,8 @@ fn truncate_chars(text: &StyledText, n: usize) -> StyledText {
     out
 }
 
-/// The first `n` cells of styled text, exactly `n` wide: a wide character that would
-/// straddle the edge becomes a space (rich's `set_cell_size`).
-fn truncate_cells(text: &StyledText, n: usize) -> StyledText {
-    let mut out = StyledText::default();
-    let mut used = 0;
-    'runs: for (run, style) in &text.runs {
-        let mut taken = String::new();
-        for c in run.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w > n {
-                out.push(taken, *style);
-                break 'runs;
-            }
-            used += w;
-            taken.push(c);
-        }
-        out.push(taken, *style);
-    }
-    out.push(" ".repeat(n - used), Style::NONE);
-    out
-}
-
-/// Left: cut with `…` or pad to `width`. Right: strip, cut, pad on the left.
-fn justify(text: &StyledText, width: usize, right: bool) -> Line {
-    let mut text = text.clone();
-    if right {
-        let trimmed = text.text().trim_end().chars().count();
-        text = truncate_chars(&text, trimmed);
-    }
-    let length = text_width(&text.text());
-    if length > width {
-        let mut cut = truncate_cells(&text, width.saturating_sub(1));
-        cut.push("…", Style::NONE);
-        return cut;
-    }
-    let padding = " ".repeat(width - length);
-    if right {
-        let mut line = StyledText::plain(padding);
-        line.append(text);
-        line
-    } else {
-        text.push(padding, Style::NONE);
-        text
-    }
-}
-
 /// rich's centre justification of an annotation line to `width`.
-fn center(text: &StyledText, width: usize) -> Line {
+fn center(text: &StyledText, width: usize) -> StyledText {
     let trimmed = text.text().trim_end().chars().count();
     let text = truncate_chars(text, trimmed);
     let length = text_width(&text.text()).min(width);
@@ -789,9 +914,37 @@ fn paint_into(out: &mut String, text: &StyledText, style: Style, color: bool) {
     }
 }
 
+/// Writes a line's pieces, each run of one style with the extra `style` on top; ANSI
+/// escapes when `color`.
+fn paint_pieces(out: &mut String, line: &[Piece<'_>], style: Style, color: bool) {
+    let mut rest = line;
+    while let Some(&(_, own)) = rest.first() {
+        let n = rest.iter().take_while(|p| p.1 == own).count();
+        let sgr = own.with(style).sgr().filter(|_| color);
+        if let Some(codes) = sgr {
+            out.push_str("\x1b[");
+            out.push_str(codes);
+            out.push('m');
+        }
+        for (text, _) in &rest[..n] {
+            out.push_str(text);
+        }
+        if sgr.is_some() {
+            out.push_str("\x1b[0m");
+        }
+        rest = &rest[n..];
+    }
+}
+
 /// Writes one line of a cell, `width` wide (padding included), painted; `None` is a
 /// blank line.
-fn push_cell_line(out: &mut String, line: Option<&Line>, width: usize, style: Style, color: bool) {
+fn push_cell_line(
+    out: &mut String,
+    line: Option<&[Piece<'_>]>,
+    width: usize,
+    style: Style,
+    color: bool,
+) {
     let sgr = style.sgr().filter(|_| color);
     let spaces = |out: &mut String, n: usize| {
         if n == 0 {
@@ -815,7 +968,7 @@ fn push_cell_line(out: &mut String, line: Option<&Line>, width: usize, style: St
     if width >= 1 {
         spaces(out, 1);
     }
-    paint_into(out, line, style, color);
+    paint_pieces(out, line, style, color);
     if width >= 2 {
         spaces(out, 1);
     }
@@ -823,20 +976,28 @@ fn push_cell_line(out: &mut String, line: Option<&Line>, width: usize, style: St
 
 /// Writes one row's lines: each cell wrapped to its column, short cells padded below (or
 /// above, for the `header`, which is bottom-aligned between heavy borders).
-fn draw_row(
+fn draw_row<'a>(
     out: &mut String,
-    texts: &[&StyledText],
+    texts: &'a [StyledText],
     widths: &[usize],
     (style, right, header): (Style, &[bool], bool),
     color: bool,
+    wrapped: &mut Wrapped<'a>,
 ) {
     let border = if header { '┃' } else { '│' };
-    let columns: Vec<Vec<Line>> = texts
+    wrapped.clear();
+    let mut columns = std::mem::take(&mut wrapped.columns);
+    columns.extend(
+        texts
+            .iter()
+            .enumerate()
+            .map(|(c, t)| wrapped.wrap(t, widths[c].saturating_sub(2), right[c])),
+    );
+    let height = columns
         .iter()
-        .enumerate()
-        .map(|(c, t)| wrap(t, widths[c].saturating_sub(2), right[c]))
-        .collect();
-    let height = columns.iter().map(Vec::len).max().unwrap_or(1);
+        .map(ExactSizeIterator::len)
+        .max()
+        .unwrap_or(1);
     for line in 0..height {
         out.push(border);
         for (column, lines) in columns.iter().enumerate() {
@@ -845,19 +1006,24 @@ fn draw_row(
             } else {
                 Some(line)
             };
-            let text = index.and_then(|i| lines.get(i));
+            let text = index
+                .filter(|&i| i < lines.len())
+                .map(|i| wrapped.line(lines.start + i));
             push_cell_line(out, text, widths[column], style, color);
             out.push(border);
         }
         out.push('\n');
     }
+    wrapped.columns = columns;
 }
 
 /// Lays out every row inside rich's `HEAVY_HEAD` box: heavy lines around the header,
 /// light ones between rows.
-fn draw_box(cells: &Cells, widths: &[usize], color: bool) -> String {
+fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     let n = widths.len();
-    let mut out = String::new();
+    // At least two lines a row (its text and the rule below), box characters 3 bytes.
+    let line = 3 * (widths.iter().sum::<usize>() + n + 1);
+    out.reserve(line * (2 * cells.rows.len() + 8));
     let rule = |out: &mut String, [left, fill, cross, right]: [char; 4]| {
         out.push(left);
         for (c, &w) in widths.iter().enumerate() {
@@ -869,46 +1035,73 @@ fn draw_box(cells: &Cells, widths: &[usize], color: bool) -> String {
         out.push(right);
         out.push('\n');
     };
-    rule(&mut out, ['┏', '━', '┳', '┓']);
+    rule(out, ['┏', '━', '┳', '┓']);
     let headers: Vec<StyledText> = cells.headers.iter().map(StyledText::plain).collect();
     let left = vec![false; n];
+    let mut wrapped = Wrapped::default();
     draw_row(
-        &mut out,
-        &headers.iter().collect::<Vec<_>>(),
+        out,
+        &headers,
         widths,
         (Style::BOLD, &left, true),
         color,
+        &mut wrapped,
     );
-    rule(&mut out, ['┡', '━', '╇', '┩']);
+    rule(out, ['┡', '━', '╇', '┩']);
     for (i, cells_of_row) in cells.rows.iter().enumerate() {
         if i > 0 {
-            rule(&mut out, ['├', '─', '┼', '┤']);
+            rule(out, ['├', '─', '┼', '┤']);
         }
         draw_row(
-            &mut out,
-            &cells_of_row.iter().collect::<Vec<_>>(),
+            out,
+            cells_of_row,
             widths,
             (Style::NONE, &left, false),
             color,
+            &mut wrapped,
         );
     }
-    rule(&mut out, ['├', '─', '┼', '┤']);
+    rule(out, ['├', '─', '┼', '┤']);
     let right: Vec<bool> = (0..n).map(|c| c == cells.total_column).collect();
     draw_row(
-        &mut out,
-        &cells.footers.iter().collect::<Vec<_>>(),
+        out,
+        &cells.footers,
         widths,
         (Style::BOLD, &right, false),
         color,
+        &mut wrapped,
     );
-    rule(&mut out, ['└', '─', '┴', '┘']);
+    rule(out, ['└', '─', '┴', '┘']);
     out.pop();
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text of each line `text` wraps to.
+    fn wrap(text: &StyledText, width: usize, right: bool) -> Vec<String> {
+        let mut wrapped = Wrapped::default();
+        let lines = wrapped.wrap(text, width, right);
+        lines
+            .map(|i| wrapped.line(i).iter().map(|p| p.0).collect())
+            .collect()
+    }
+
+    #[test]
+    fn wrap_paints_runs_of_one_style_once() {
+        let mut text = StyledText::plain("x: ");
+        text.push("float32", Style::DIM);
+        text.push("[4]", Style::NONE);
+        let mut wrapped = Wrapped::default();
+        let lines = wrapped.wrap(&text, 16, false);
+        let mut out = String::new();
+        paint_pieces(&mut out, wrapped.line(lines.start), Style::BOLD, true);
+        assert_eq!(
+            out,
+            "\x1b[1mx: \x1b[0m\x1b[1;2mfloat32\x1b[0m\x1b[1m[4]   \x1b[0m"
+        );
+    }
 
     #[test]
     fn divide_line_matches_rich() {
@@ -921,11 +1114,11 @@ mod tests {
 
     #[test]
     fn wrap_truncates_with_ellipsis() {
-        let lines = wrap(&StyledText::plain("kernel: float32[9,4]"), 10, false);
-        let texts: Vec<String> = lines.iter().map(StyledText::text).collect();
-        assert_eq!(texts, ["kernel:   ", "float32[9…"]);
-        let lines = wrap(&StyledText::plain("Total"), 9, true);
-        assert_eq!(lines[0].text(), "    Total");
+        assert_eq!(
+            wrap(&StyledText::plain("kernel: float32[9,4]"), 10, false),
+            ["kernel:   ", "float32[9…"]
+        );
+        assert_eq!(wrap(&StyledText::plain("Total"), 9, true), ["    Total"]);
     }
 
     #[test]
@@ -1017,10 +1210,10 @@ mod tests {
 
     #[test]
     fn wide_characters_are_cut_to_exact_cells() {
-        let cut = truncate_cells(&StyledText::plain("密集層"), 3);
-        assert_eq!(cut.text(), "密 ");
-        let lines = wrap(&StyledText::plain("密集層😀"), 6, false);
-        assert_eq!(lines[0].text(), "密集 …");
+        let mut cut = Vec::new();
+        take_cells(&[("密集層", Style::NONE)], 3, &mut cut);
+        assert_eq!(cut, [("密", Style::NONE), (" ", Style::NONE)]);
+        assert_eq!(wrap(&StyledText::plain("密集層😀"), 6, false), ["密集 …"]);
     }
 
     #[test]
