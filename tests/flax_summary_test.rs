@@ -18,8 +18,8 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 use tabulate::nn::{
-    BatchNorm, Conv, Dense, DenseGeneral, Dropout, initializers, relu, with_logical_partitioning,
-    with_partitioning,
+    BatchNorm, Conv, Dense, DenseGeneral, Dropout, SpectralNorm, WeightNorm, initializers, relu,
+    with_logical_partitioning, with_partitioning,
 };
 use tabulate::prelude::*;
 use tabulate::{ColorChoice, Column, ModuleIdentity, Mutable, RenderOptions, Summary};
@@ -883,4 +883,50 @@ fn partitioned_variable() {
         &flax_columns(&summary, &["cache", "params"]),
         "part_partitioned_variable",
     );
+}
+
+/// `test_tabulate_norm_wrapper`'s inner module: `SpectralNorm`, a `Dense`, `WeightNorm`.
+#[derive(Tabulate)]
+#[tabulate(rename = "SubModel")]
+struct NormSubModel;
+
+impl NormSubModel {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = SpectralNorm::new(Dense::new(5)).forward(x, false)?;
+        let x = Dense::new(6).forward(&x)?;
+        WeightNorm::new(Dense::new(7)).forward(&x)
+    }
+}
+
+/// `test_tabulate_norm_wrapper`'s model: the wrappers at the top and inside a submodule.
+#[derive(Tabulate)]
+#[tabulate(rename = "Model")]
+struct NormModel;
+
+impl NormModel {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = WeightNorm::new(Dense::new(3)).forward(x)?;
+        let x = Dense::new(4).forward(&x)?;
+        let x = NormSubModel.forward(&x)?;
+        let x = Dense::new(8).forward(&x)?;
+        SpectralNorm::new(Dense::new(9)).forward(&x, false)
+    }
+}
+
+/// `test_tabulate_norm_wrapper`: `SpectralNorm`'s `u`/`sigma` in `batch_stats` and
+/// `WeightNorm`'s `scale` in `params`, named after the wrapped layer's variable, with the
+/// wrapped layer's own row beside the wrapper's.
+#[test]
+fn test_tabulate_norm_wrapper() {
+    let x = Tensor::new(DType::F32, [1, 2]);
+    let summary = tabulate(&NormModel)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .expect("norm wrapper summary");
+    assert_table(&plain(&summary), "test_tabulate_norm_wrapper");
+    assert_eq!(summary.params().count, 290);
+    assert_eq!(summary.collection("batch_stats").count, 16);
 }
