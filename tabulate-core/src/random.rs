@@ -60,7 +60,7 @@ use crate::trace;
 /// let x = Tensor::new(DType::F32, [4, 8]);
 /// let summary = tabulate(&Noise).rngs(["noise"]).run(|n| n.forward(&x))?;
 /// assert_eq!(summary.rows[0].outputs, tabulate::Value::Array { dtype: DType::F32, shape: [4, 8].into() });
-/// assert_eq!(random::make_rng("noise")?.to_string(), "uint32[2]"); // outside a run: a fresh key
+/// assert_eq!(random::make_rng("noise")?.to_string(), "key<fry>[]"); // outside a run: a fresh typed key
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn make_rng(stream: &str) -> Result<Tensor> {
