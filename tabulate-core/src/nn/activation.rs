@@ -191,13 +191,14 @@ pub fn softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
     unnormalized.div(&total)
 }
 
-/// `x − stop_gradient(max(x, axis, initial=−∞, keepdims=True))`.
+/// `x − stop_gradient(max(x, axis, initial=−∞, keepdims=True))`, in `x`'s dtype as JAX
+/// computes it (so a boolean `x` is refused by `sub`, as in JAX), then as a float for
+/// the `exp` that follows.
 fn shift_by_max(x: &Tensor, axis: isize) -> Result<Tensor> {
-    let x = inexact(x)?;
     let max = x.max(&[axis], false)?;
     let max = scalar(f64::NEG_INFINITY, &max)?.maximum(&max)?;
     let max = max.expand_dims(axis_after_reduction(axis, x.rank()))?;
-    x.sub(&max.stop_gradient()?)
+    inexact(&x.sub(&max.stop_gradient()?)?)
 }
 
 /// The position of `axis` of a rank-`rank` tensor, for re-inserting it after a reduction.
