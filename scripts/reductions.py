@@ -22,6 +22,7 @@ REDUCTIONS = {
   'sum_all': lambda x: jnp.sum(x),
   'sum_keepdims': lambda x: jnp.sum(x, axis=1, keepdims=True),
   'mean': lambda x: jnp.mean(x, axis=1),
+  'mean_keepdims': lambda x: jnp.mean(x, axis=1, keepdims=True),
   'max': lambda x: jnp.max(x, axis=1),
   'min': lambda x: jnp.min(x, axis=1),
   'argmax': lambda x: jnp.argmax(x, axis=-1),
@@ -29,6 +30,7 @@ REDUCTIONS = {
   'all': lambda x: jnp.all(x, axis=1),
   'logsumexp': lambda x: jax.nn.logsumexp(x, axis=-1),
   'softmax': lambda x: jax.nn.softmax(x, axis=-1),
+  'log_softmax': lambda x: jax.nn.log_softmax(x, axis=-1),
 }
 
 
@@ -44,6 +46,9 @@ def prims(jaxpr):
   out = []
   for eqn in jaxpr.eqns:
     name = eqn.primitive.name
+    if name in ('jit', 'pjit'):  # inline a nested jit (jax.nn.log_softmax is jitted)
+      out.extend(prims(eqn.params['jaxpr'].jaxpr))
+      continue
     if name == 'convert_element_type':
       name += ':' + str(eqn.params['new_dtype'])
     out.append(name)

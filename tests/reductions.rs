@@ -24,6 +24,7 @@ impl Reduce {
             "sum_all" => x.sum(&[], false),
             "sum_keepdims" => x.sum(&[1], true),
             "mean" => x.mean(&[1], false),
+            "mean_keepdims" => x.mean(&[1], true),
             "max" => x.max(&[1], false),
             "min" => x.min(&[1], false),
             "argmax" => x.argmax(-1),
@@ -31,6 +32,7 @@ impl Reduce {
             "all" => x.all(&[1]),
             "logsumexp" => nn::logsumexp_with(x, &[-1], false),
             "softmax" => nn::softmax_with(x, -1),
+            "log_softmax" => nn::log_softmax_with(x, -1),
             other => panic!("unknown reduction {other}"),
         }
     }
@@ -41,7 +43,7 @@ fn every_reduction_on_every_dtype_matches_jax_and_flax() {
     let text = include_str!("golden/reductions.json");
     let golden: Json = serde_json::from_str(text).expect("JSON");
     let cases = golden["cases"].as_array().expect("cases");
-    assert_eq!(cases.len(), 11 * 9);
+    assert_eq!(cases.len(), 13 * 9);
     let mut wrong = Vec::new();
     for case in cases {
         let reduction = case["reduction"].as_str().unwrap();

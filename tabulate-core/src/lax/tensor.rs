@@ -889,6 +889,9 @@ impl Tensor {
     /// assert_eq!(x.mean(&[-1], true)?.shape().dims(), [4, 5, 1]);
     /// assert_eq!(x.max(&[0], false)?.shape().dims(), [5, 6]);
     /// assert_eq!(Tensor::new(DType::I32, [3]).mean(&[0], false)?.dtype(), DType::F32); // as jnp.mean
+    /// // As jnp.sum: booleans and narrow integers add in int32 (unsigned: uint32).
+    /// assert_eq!(Tensor::new(DType::Bool, [3]).sum(&[], false)?.dtype(), DType::I32);
+    /// assert_eq!(Tensor::new(DType::U8, [3]).sum(&[], false)?.dtype(), DType::U32);
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn sum(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
