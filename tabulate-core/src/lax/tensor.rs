@@ -889,11 +889,17 @@ impl Tensor {
     /// assert_eq!(x.mean(&[-1], true)?.shape().dims(), [4, 5, 1]);
     /// assert_eq!(x.max(&[0], false)?.shape().dims(), [5, 6]);
     /// assert_eq!(Tensor::new(DType::I32, [3]).mean(&[0], false)?.dtype(), DType::F32); // as jnp.mean
+    /// // As jnp.sum: booleans and narrow integers add in int32 (unsigned: uint32).
+    /// assert_eq!(Tensor::new(DType::Bool, [3]).sum(&[], false)?.dtype(), DType::I32);
+    /// assert_eq!(Tensor::new(DType::U8, [3]).sum(&[], false)?.dtype(), DType::U32);
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn sum(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::sum");
-        self.reduce(ReduceOp::Sum, &self.axes_or_all(axes), keepdims)
+        let (computation, result) = sum_dtypes(self.dtype());
+        let x = lax::convert(self, computation)?;
+        let sum = x.reduce(ReduceOp::Sum, &self.axes_or_all(axes), keepdims)?;
+        lax::convert(&sum, result)
     }
 
     /// `jnp.max` over `axes` (all axes when empty).
@@ -924,14 +930,23 @@ impl Tensor {
                     format!("{self} has too many elements to average"),
                 )
             })?;
-        let x = if self.dtype().is_inexact() {
-            self.clone()
+        // As `jnp.mean`: integers average in float32 (a bool through int32 first), and
+        // float16/bfloat16 sum and divide in float32, then convert back.
+        let result = if self.dtype().is_inexact() {
+            self.dtype()
         } else {
-            lax::convert(self, DType::F32)?
+            DType::F32
         };
+        let x = if self.dtype() == DType::Bool {
+            lax::convert(self, DType::I32)?
+        } else {
+            self.clone()
+        };
+        let (computation, _) = sum_dtypes(result);
+        let x = lax::convert(&x, computation)?;
         let sum = x.reduce(ReduceOp::Sum, &axes, keepdims)?;
-        let n = lax::constant(count as f64, Spec::new(x.dtype(), Shape::scalar()))?;
-        lax::binary(Binary::Div, &sum, &n)
+        let n = lax::constant(count as f64, Spec::new(computation, Shape::scalar()))?;
+        lax::convert(&lax::binary(Binary::Div, &sum, &n)?, result)
     }
 
     fn axes_or_all(&self, axes: &[isize]) -> Vec<isize> {
@@ -949,6 +964,19 @@ impl Tensor {
 /// operand per copy), and the most parts [`Tensor::split`] makes; more is refused rather
 /// than allocated.
 const MAX_WRAP_REPEATS: usize = 1 << 16;
+
+/// The dtype `jnp.sum` adds in and the dtype it returns, for an operand of `dtype`:
+/// booleans and integers narrower than 32 bits are promoted to `int32` (unsigned ones to
+/// `uint32`), as JAX's `_promote_integer_dtype` does with its default integer widths;
+/// float16 and bfloat16 add in float32 and convert back (`_upcast_f16`).
+fn sum_dtypes(dtype: DType) -> (DType, DType) {
+    match dtype {
+        DType::Bool | DType::I4 | DType::I8 | DType::I16 => (DType::I32, DType::I32),
+        DType::U4 | DType::U8 | DType::U16 => (DType::U32, DType::U32),
+        DType::F16 | DType::BF16 => (DType::F32, dtype),
+        _ => (dtype, dtype),
+    }
+}
 
 /// Restores reduced axes as size-1 dimensions (`keepdims=True`), with `lax.expand_dims`.
 fn keep_dims(reduced: &Tensor, original: &Tensor, axes: &[usize]) -> Result<Tensor> {

@@ -186,14 +186,15 @@ pub fn softmax(x: &Tensor) -> Result<Tensor> {
 pub fn softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
     let _operation = crate::scope::operation("nn::softmax_with");
     let shifted = shift_by_max(x, axis)?;
-    let unnormalized = shifted.exp()?;
+    let unnormalized = inexact(&shifted)?.exp()?;
     let total = unnormalized.sum(&[axis], true)?;
     unnormalized.div(&total)
 }
 
-/// `x − stop_gradient(max(x, axis, initial=−∞, keepdims=True))`.
+/// `x − stop_gradient(max(x, axis, initial=−∞, keepdims=True))`, in `x`'s dtype as JAX
+/// computes it (so a boolean `x` is refused by `sub`, as in JAX); each use of an integer
+/// result converts it to float32 on its own, as `jnp.exp` and `jnp.subtract` do.
 fn shift_by_max(x: &Tensor, axis: isize) -> Result<Tensor> {
-    let x = inexact(x)?;
     let max = x.max(&[axis], false)?;
     let max = scalar(f64::NEG_INFINITY, &max)?.maximum(&max)?;
     let max = max.expand_dims(axis_after_reduction(axis, x.rank()))?;
@@ -242,8 +243,8 @@ pub fn log_softmax_with(x: &Tensor, axis: isize) -> Result<Tensor> {
     let _operation = crate::scope::operation("nn::log_softmax_with");
     call_region("log_softmax", &[x], || {
         let shifted = shift_by_max(x, axis)?;
-        let total = shifted.exp()?.sum(&[axis], true)?;
-        shifted.sub(&total.log()?)
+        let total = inexact(&shifted)?.exp()?.sum(&[axis], true)?;
+        inexact(&shifted)?.sub(&total.log()?)
     })
 }
 

@@ -361,6 +361,20 @@ pub(super) fn binary_spec(op: &'static str, inputs: &[&Spec]) -> Result<Spec> {
     Ok(Spec::new(a.dtype, broadcast_dims(op, a, b)?))
 }
 
+/// The result of a [`Binary`] operation: [`binary_spec`], and `sub` refuses booleans as
+/// `lax.sub` (and `jnp.subtract`) do.
+pub(super) fn binary_op_spec(op: Binary, inputs: &[&Spec]) -> Result<Spec> {
+    if op == Binary::Sub
+        && let Some(x) = inputs.iter().find(|x| x.dtype == DType::Bool)
+    {
+        return Err(Error::shape(
+            op.name(),
+            format!("needs numeric operands, got {x}"),
+        ));
+    }
+    binary_spec(op.name(), inputs)
+}
+
 pub(super) fn compare_spec(op: Cmp, inputs: &[&Spec]) -> Result<Spec> {
     Ok(binary_spec(op.name(), inputs)?.with_dtype(DType::Bool))
 }

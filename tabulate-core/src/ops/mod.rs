@@ -316,7 +316,7 @@ impl Prim {
         let one = |spec: Result<Spec>| spec.map(|s| vec![s]);
         match self {
             Prim::Unary(op) => one(elementwise::unary_spec(*op, inputs)),
-            Prim::Binary(op) => one(elementwise::binary_spec(op.name(), inputs)),
+            Prim::Binary(op) => one(elementwise::binary_op_spec(*op, inputs)),
             Prim::Compare(op) => one(elementwise::compare_spec(*op, inputs)),
             Prim::SelectN => one(elementwise::select_spec(inputs)),
             Prim::Convert(to) => Ok(vec![elementwise::unary_spec_to(inputs, *to)]),
@@ -458,9 +458,10 @@ impl Prim {
                     .map_or(0, |x| x.elements())
                     .saturating_sub(out.elements()),
             }],
-            (Prim::Argmax { .. }, Some(out)) => {
-                reduce::argmax_terms(inputs.first().map_or(0, |x| x.elements()), out.elements())
-            }
+            (Prim::Argmax { .. }, Some(out)) => match inputs.first() {
+                Some(x) => reduce::argmax_terms(x, out.elements()),
+                None => vec![Term::Op(cost.flops)],
+            },
             (Prim::Gather { mode, .. }, Some(out)) => match inputs.get(1) {
                 Some(indices) => gather::gather_terms(indices, out, *mode),
                 None => vec![Term::Op(cost.flops)],

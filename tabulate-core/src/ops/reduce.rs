@@ -73,26 +73,31 @@ pub(super) fn argmax_spec(inputs: &[&Spec], axis: usize, index_dtype: DType) -> 
     Ok(Spec::new(index_dtype, dims))
 }
 
-/// The variadic reducer compares values and indices and selects both: 9 flops.
+/// The variadic reducer compares values and indices and selects both: 9 flops for a
+/// floating-point operand, 7 for an integer or boolean one (no NaN test).
 pub(super) fn argmax_cost(input: &Spec, out: u64) -> Cost {
     Cost::flops(
         input
             .elements()
             .saturating_sub(out)
-            .saturating_mul(ARGMAX_BODY_FLOPS),
+            .saturating_mul(argmax_body_flops(input.dtype)),
     )
 }
 
 /// The flops of argmax's reducer body, applied to one (value, index) pair: `gt`, `ne`,
-/// `or`, `select`, `eq`, `lt`, `and`, `or`, `select`.
-const ARGMAX_BODY_FLOPS: u64 = 9;
+/// `or`, `select`, `eq`, `lt`, `and`, `or`, `select` for floats, where `ne` and `or`
+/// let NaN win; integers and booleans have no NaN, so `gt`, `select`, `eq`, `lt`, `and`,
+/// `or`, `select`.
+fn argmax_body_flops(dtype: DType) -> u64 {
+    if dtype.is_inexact() { 9 } else { 7 }
+}
 
-/// XLA's term for argmax over `input` elements into `out`: a variadic `reduce` whose
-/// body is applied `input − out` times, `f32(f32(9) × f32(count))`.
-pub(super) fn argmax_terms(input: u64, out: u64) -> Vec<Term> {
+/// XLA's term for argmax over `input` into `out` elements: a variadic `reduce` whose
+/// body is applied `input − out` times, `f32(f32(body) × f32(count))`.
+pub(super) fn argmax_terms(input: &Spec, out: u64) -> Vec<Term> {
     vec![Term::Scaled {
-        body: ARGMAX_BODY_FLOPS,
-        count: input.saturating_sub(out),
+        body: argmax_body_flops(input.dtype),
+        count: input.elements().saturating_sub(out),
     }]
 }
 
