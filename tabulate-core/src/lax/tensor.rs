@@ -833,14 +833,31 @@ impl Tensor {
         lax::argmax(self, axis, DType::I32)
     }
 
-    /// `jnp.any` over `axes` (all axes when empty).
+    /// `jnp.any` over `axes` (all axes when empty): a `bool` reduction by `or`, after a
+    /// conversion to `bool` of any other dtype.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let mask = Tensor::new(DType::F32, [4, 6]);
+    /// assert_eq!(mask.any(&[-1])?.to_string(), "bool[4]");
+    /// assert_eq!(mask.any(&[])?.to_string(), "bool[]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn any(&self, axes: &[isize]) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::any");
         self.astype(DType::Bool)?
             .reduce(ReduceOp::Or, &self.axes_or_all(axes), false)
     }
 
-    /// `jnp.all` over `axes` (all axes when empty).
+    /// `jnp.all` over `axes` (all axes when empty): a `bool` reduction by `and`, after a
+    /// conversion to `bool` of any other dtype.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let valid = Tensor::new(DType::Bool, [2, 3, 5]);
+    /// assert_eq!(valid.all(&[0, 2])?.to_string(), "bool[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn all(&self, axes: &[isize]) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::all");
         self.astype(DType::Bool)?
