@@ -239,7 +239,7 @@
 //!
 //! let x = Tensor::new(DType::F32, [16, 9]);
 //! let error = tabulate(&Broken).table_on_error(true).run(|m| m.forward(&x)).unwrap_err();
-//! assert!(matches!(error.kind(), tabulate::ErrorKind::Shape { op: "dot_general", .. }));
+//! assert!(matches!(error.kind(), tabulate::ErrorKind::Shape { op: "Tensor::matmul", .. }));
 //! assert_eq!(error.partial_summary().map(|s| s.rows.len()), Some(2)); // Broken, Dense_0
 //! eprintln!("{error}"); // the partial table, then what failed and what the call received
 //! ```

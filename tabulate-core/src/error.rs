@@ -52,8 +52,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// let error = Net.summary(&x).unwrap_err();
 /// let location = error.location().expect("inside a module call");
 /// assert_eq!((location.path.as_str(), location.module.as_str()), ("Block_0", "Block"));
-/// assert!(matches!(error.kind(), ErrorKind::Shape { op: "dot_general", .. }));
-/// assert!(error.to_string().starts_with("Block_0 (Block): dot_general: "));
+/// assert!(matches!(error.kind(), ErrorKind::Shape { op: "Tensor::matmul", .. }));
+/// assert!(error.to_string().starts_with("Block_0 (Block): Tensor::matmul: "), "{error}");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error(Box<Inner>);
