@@ -1,6 +1,6 @@
 """Writes tests/differential/known_failures.txt from a mismatch report.
 
-    TABULATE_DIFF_REPORT=/tmp/diff.json cargo test --test differential
+    TABULATE_DIFF_REPORT=/tmp/diff.json cargo test --test it differential::
     python3 scripts/classify_differential.py /tmp/diff.json
 
 Each failing case gets one line, `id cause; cause`, with causes from the classes
@@ -133,7 +133,7 @@ def main():
     counter.update(causes)
     lines.append(f"{cid} {'; '.join(causes)}")
   header = ['# Differential cases that do not match Flax yet: `id cause; cause`.',
-            '# Made by scripts/classify_differential.py; tests/differential.rs fails when a',
+            '# Made by scripts/classify_differential.py; tests/it/differential.rs fails when a',
             '# case not listed here mismatches, and when a listed case matches.',
             '#']
   for k, v in CLASSES.items():

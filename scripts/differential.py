@@ -6,7 +6,7 @@ widths from tiny to ~2^40 FLOPs per row, random `depth` and `show_repeated` —
 runs Flax's own table builder on each (`flax.linen.summary._get_module_table`,
 what `nn.tabulate` renders) with `compute_flops` and `compute_vjp_flops`, and
 writes the model spec and Flax's rows to `tests/differential/cases_NN.json`
-(50 cases per file). `tests/differential.rs` rebuilds every case with the
+(50 cases per file). `tests/it/differential.rs` rebuilds every case with the
 public Rust API and compares every field.
 
 Run (from the repository root):
@@ -20,13 +20,13 @@ suite: `DIFF_FAMILY=acts ... differential.py 60` loads
 `scripts/diff_families/acts.py`, mixes its ops in (half of the layer choices)
 and writes `tests/differential/cases_acts_NN.json` with ids `acts-c0000`, ....
 Its Rust side is a module under `tests/differential/families/` listed in
-`FAMILIES` of `tests/differential.rs`.
+`FAMILIES` of `tests/it/differential.rs`.
 
 ## The spec
 
 A case is `{id, input: {dtype, shape}, depth, show_repeated, model}`. `model`
 is a user module, one of five classes, each with a fixed calling pattern
-(`tests/differential.rs` mirrors each with one `#[derive(Tabulate)]` struct):
+(`tests/it/differential.rs` mirrors each with one `#[derive(Tabulate)]` struct):
 
 - `Stack {ops}` (compact): applies each op in order, building its layers inline
   (`Dense_0`, `Dense_1`, ...; an op may carry an explicit `name`).

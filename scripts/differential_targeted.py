@@ -3,7 +3,7 @@
 Each case is a hand-written model spec in the format of `scripts/differential.py`
 (same user modules, same ops), run through Flax's own table builder exactly as the
 random cases are, and written to `tests/differential/targeted.json`.
-`tests/differential.rs` (`targeted_against_flax`) requires every one to match, with no
+`tests/it/differential.rs` (`targeted_against_flax`) requires every one to match, with no
 known-failures list: a fix lands with its repro here.
 
 Run (from the repository root):

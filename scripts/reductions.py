@@ -3,7 +3,7 @@
 (flops and vjp_flops of a one-function module) from jax 0.10.2 / flax 0.12.8.
 
 Run: PYTHONHASHSEED=0 JAX_PLATFORMS=cpu /work/venv/bin/python scripts/reductions.py
-Writes tests/golden/reductions.json (read by tests/reductions.rs).
+Writes tests/golden/reductions.json (read by tests/it/reductions.rs).
 """
 import json
 import os

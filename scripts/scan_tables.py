@@ -1,5 +1,5 @@
 """Real Flax tables of the lifted scan, `RNN`'s options and `Bidirectional`, for
-`tests/scan.rs` and `tests/flax_summary_test_scan.rs`.
+`tests/it/scan.rs` and `tests/it/flax_summary_test_scan.rs`.
 
 Writes `tests/scan/tables.json`: `{name: table text}`, each the plain text `nn.tabulate`
 returns with Flax's test console (`force_terminal=False, no_color=True, width=10_000`, as

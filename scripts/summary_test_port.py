@@ -5,7 +5,7 @@ Each test of that file becomes one or more `<test>[_<variant>].txt`: the exact t
 `nn.tabulate` returns for the test's model and options (the test's
 `CONSOLE_TEST_KWARGS`: no colour, width 10,000), and, for the tests that read
 `summary._get_module_table` directly, `rows.json` with every row's fields (path,
-type, method, inputs, outputs, flops, vjp_flops, variables). `tests/flax_summary_test.rs`
+type, method, inputs, outputs, flops, vjp_flops, variables). `tests/it/flax_summary_test.rs`
 ports the tests that have a Rust analogue and compares these texts byte for byte;
 the others are listed in README.md with the reason.
 

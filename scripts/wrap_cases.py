@@ -1,4 +1,4 @@
-"""Flax's rows for the targeted wrapper tests of `tests/wrap.rs` (`nn.remat`,
+"""Flax's rows for the targeted wrapper tests of `tests/it/wrap.rs` (`nn.remat`,
 `nn.checkpoint`, `nn.SpectralNorm`, `nn.WeightNorm`, `nn.vmap`): path, module type, flops and
 vjp_flops of each row, as `_get_module_table` gives them (what `nn.tabulate` renders
 with `compute_flops=True, compute_vjp_flops=True`).

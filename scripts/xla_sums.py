@@ -7,7 +7,7 @@ model builder and row renderer it reuses): the three mismatches the issue names
 (stochastic Dropout on float32[32,28,28,32], a large Dense without bias, a ResNet
 basic block at 224x224), then seeded random stacks of Dense (with and without bias),
 Conv, BatchNorm, LayerNorm, RMSNorm, Dropout, MHA and activations with wide layers.
-`tests/differential.rs` (`xla_sums_match_flax`) rebuilds each case with the public
+`tests/it/differential.rs` (`xla_sums_match_flax`) rebuilds each case with the public
 Rust API and requires every field to match.
 
 Run (from the repository root):

@@ -2,7 +2,7 @@
 `scripts/diff_families/acts.py` at least once, on a small input and on one large enough
 that its row totals pass 2^24 (XLA's float32 sums), run through Flax's table builder as
 the random cases are. Writes `tests/differential/cases_acts_targeted.json` (ids
-`acts-t-…`), which `tests/differential.rs` loads with the other `cases_*.json`.
+`acts-t-…`), which `tests/it/differential.rs` loads with the other `cases_*.json`.
 
     PYTHONHASHSEED=0 JAX_PLATFORMS=cpu /work/venv/bin/python scripts/diff_families/acts_targeted.py
 """

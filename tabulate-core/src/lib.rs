@@ -3,7 +3,7 @@
 //!
 //! Use it through the `tabulate` crate, which adds the derive macros.
 
-// The layers, lowest first, are listed in `tests/layering.rs`, which checks that no module
+// The layers, lowest first, are listed in `tests/it/layering.rs`, which checks that no module
 // uses one listed after it.
 mod call;
 mod cost;

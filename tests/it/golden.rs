@@ -9,28 +9,30 @@ use serde_json::Value as Json;
 use tabulate::prelude::*;
 use tabulate::{ColorChoice, RenderOptions, Tabulator};
 
-#[path = "../examples/cnn.rs"]
+#[path = "../../examples/cnn.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod cnn;
-#[path = "../examples/embed_lstm.rs"]
+#[path = "../../examples/embed_lstm.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod embed_lstm;
-#[path = "../examples/foo.rs"]
+#[path = "../../examples/foo.rs"]
 #[allow(unreachable_pub)] // the examples export their models
-mod foo;
-#[path = "../examples/gpt2_small.rs"]
-#[allow(unreachable_pub)] // the examples export their models
+pub(crate) mod foo;
+#[path = "../../examples/gpt2_small.rs"]
+// the examples export their models; `examples/gpt2_tied.rs` (in `zoo`) includes this file
+// too, as its own submodule, so that the example builds alone
+#[allow(unreachable_pub, clippy::duplicate_mod)]
 mod gpt2_small;
-#[path = "../examples/mlp.rs"]
+#[path = "../../examples/mlp.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod mlp;
-#[path = "../examples/resblock.rs"]
+#[path = "../../examples/resblock.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod resblock;
-#[path = "../examples/shared.rs"]
+#[path = "../../examples/shared.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod shared;
-#[path = "../examples/transformer.rs"]
+#[path = "../../examples/transformer.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod transformer;
 

@@ -40,7 +40,7 @@ impl Reduce {
 
 #[test]
 fn every_reduction_on_every_dtype_matches_jax_and_flax() {
-    let text = include_str!("golden/reductions.json");
+    let text = include_str!("../golden/reductions.json");
     let golden: Json = serde_json::from_str(text).expect("JSON");
     let cases = golden["cases"].as_array().expect("cases");
     assert_eq!(cases.len(), 13 * 9);

@@ -15,28 +15,28 @@ use serde_json::Value as Json;
 use tabulate::prelude::*;
 use tabulate::{Tabulate, Tabulator};
 
-#[path = "../examples/bert_base.rs"]
+#[path = "../../examples/bert_base.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod bert_base;
-#[path = "../examples/gpt2_tied.rs"]
+#[path = "../../examples/gpt2_tied.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod gpt2_tied;
-#[path = "../examples/llama2_7b.rs"]
+#[path = "../../examples/llama2_7b.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod llama2_7b;
-#[path = "../examples/mobilenet_v2.rs"]
+#[path = "../../examples/mobilenet_v2.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod mobilenet_v2;
-#[path = "../examples/resnet18.rs"]
+#[path = "../../examples/resnet18.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod resnet18;
-#[path = "../examples/resnet50.rs"]
+#[path = "../../examples/resnet50.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod resnet50;
-#[path = "../examples/vgg16.rs"]
+#[path = "../../examples/vgg16.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod vgg16;
-#[path = "../examples/vit_b16.rs"]
+#[path = "../../examples/vit_b16.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod vit_b16;
 

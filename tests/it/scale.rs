@@ -4,7 +4,7 @@
 use tabulate::RenderOptions;
 use tabulate::prelude::*;
 
-#[path = "../examples/scaling.rs"]
+#[path = "../../examples/scaling.rs"]
 #[allow(dead_code, unreachable_pub)] // the example's models, without its `main`
 mod scaling;
 

@@ -5,9 +5,7 @@ use tabulate::nn::{Dense, relu};
 use tabulate::prelude::*;
 use tabulate::{ColorChoice, Describe, Metric, RenderOptions};
 
-#[path = "../examples/foo.rs"]
-#[allow(unreachable_pub)] // the examples export their models
-mod foo;
+use crate::golden::foo;
 
 fn golden(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

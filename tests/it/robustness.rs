@@ -1,4 +1,4 @@
-//! Regression tests for the failure classes the fuzz suite (`tests/fuzz.rs`) and issue 9
+//! Regression tests for the failure classes the fuzz suite (`tests/it/fuzz.rs`) and issue 9
 //! found: each input once panicked, aborted, hung, overflowed or printed a wrong number,
 //! and now gives a result or a located error with this exact text.
 

@@ -1,4 +1,4 @@
-//! Issue 8, items 4 and 7, beyond the tables of `tests/flax_summary_test.rs`: the forms
+//! Issue 8, items 4 and 7, beyond the tables of `tests/it/flax_summary_test.rs`: the forms
 //! `reshape` takes, the JSON of partitioned and sown variables, and the errors of `sow`.
 
 use tabulate::nn::{Dense, initializers, with_partitioning};

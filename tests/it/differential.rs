@@ -191,12 +191,12 @@ struct Family {
     apply_fn: fn(op: &Json, x: &Tensor) -> Option<Result<Tensor>>,
 }
 
-#[path = "differential/families/part.rs"]
+#[path = "../differential/families/part.rs"]
 mod part;
-#[path = "differential/families/scan.rs"]
+#[path = "../differential/families/scan.rs"]
 mod scan;
 
-#[path = "differential/families/wrap.rs"]
+#[path = "../differential/families/wrap.rs"]
 mod wrap;
 
 /// Every family whose cases (`cases_<family>_NN.json`) are in the suite.
@@ -243,7 +243,7 @@ macro_rules! named {
     }};
 }
 
-#[path = "differential/families/acts.rs"]
+#[path = "../differential/families/acts.rs"]
 mod acts;
 
 /// Whether op `op` gives `deterministic` at construction rather than at the call.

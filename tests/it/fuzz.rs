@@ -7,8 +7,8 @@
 //! (numpy broadcasting, reshape, convolution and pool output sizes, …), and the summary's
 //! parameter totals must equal the exact sum of the declared variables' sizes.
 //!
-//! `cargo test --test fuzz` runs a bounded number of cases (1024 per property);
-//! `TABULATE_FUZZ_CASES=1000000 cargo test --release --test fuzz` runs a long one.
+//! `cargo test --test it fuzz::` runs a bounded number of cases (1024 per property);
+//! `TABULATE_FUZZ_CASES=1000000 cargo test --release --test it fuzz::` runs a long one.
 
 // Generators and reference rules read best with the short names of the formulas they
 // follow (x, y, window w, stride s, …) and as one match per family of operations.
@@ -1373,7 +1373,7 @@ proptest! {
 
 /// Runs many cases without stopping at the first failure and prints each distinct
 /// failure (panic location, or the first words of a failed check) with its count and
-/// one input: `cargo test --test fuzz -- --ignored survey --nocapture`.
+/// one input: `cargo test --test it fuzz::survey -- --ignored --nocapture`.
 #[test]
 #[ignore = "a survey of failure classes, run by hand"]
 fn survey() {
