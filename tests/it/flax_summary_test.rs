@@ -53,6 +53,19 @@ fn flax_columns(summary: &Summary, collections: &[&str]) -> String {
     summary.render(&RenderOptions::new().width(10_000).columns(columns))
 }
 
+/// The summary of `model` with both FLOP columns, as the tests' `**FLOPS` keywords ask.
+#[track_caller]
+fn with_flops<M: Tabulate, R: tabulate::ForwardOutput>(
+    model: &M,
+    forward: impl FnOnce(&M) -> R,
+) -> Summary {
+    tabulate(model)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(forward)
+        .expect("summary")
+}
+
 #[track_caller]
 fn assert_table(actual: &str, name: &str) {
     let expected = golden(name);
@@ -446,11 +459,7 @@ impl Classifier {
 #[test]
 fn test_partitioned_params() {
     let x = Tensor::new(DType::F32, [1, 28, 28, 1]);
-    let summary = tabulate(&Classifier)
-        .compute_flops(true)
-        .compute_vjp_flops(true)
-        .run(|m| m.forward(&x))
-        .expect("summary");
+    let summary = with_flops(&Classifier, |m| m.forward(&x));
     assert_table(&plain(&summary), "test_partitioned_params");
     let hidden = &summary.rows[1].variables[0];
     assert_eq!(hidden.own[1].name, "kernel");
@@ -515,11 +524,7 @@ impl Foo {
 #[test]
 fn test_tabulate_param_count_and_flops() {
     let x = Tensor::new(DType::F32, [16, 9]);
-    let summary = tabulate(&Foo)
-        .compute_flops(true)
-        .compute_vjp_flops(true)
-        .run(|m| m.forward(&x))
-        .expect("summary");
+    let summary = with_flops(&Foo, |m| m.forward(&x));
     assert_table(&plain(&summary), "test_tabulate_param_count_and_flops");
     assert_eq!(summary.params().count, 50);
 }
@@ -659,11 +664,7 @@ impl PartitionedModel {
 #[test]
 fn partitioned_layers() {
     let x = Tensor::new(DType::F32, [2, 6, 6, 5]);
-    let summary = tabulate(&PartitionedModel)
-        .compute_flops(true)
-        .compute_vjp_flops(true)
-        .run(|m| m.forward(&x))
-        .expect("summary");
+    let summary = with_flops(&PartitionedModel, |m| m.forward(&x));
     assert_table(&plain(&summary), "part_partitioned");
 }
 
@@ -847,11 +848,7 @@ impl PartitionedCells {
 #[test]
 fn partitioned_cells() {
     let x = Tensor::new(DType::F32, [2, 5, 3]);
-    let summary = tabulate(&PartitionedCells)
-        .compute_flops(true)
-        .compute_vjp_flops(true)
-        .run(|m| m.forward(&x))
-        .expect("summary");
+    let summary = with_flops(&PartitionedCells, |m| m.forward(&x));
     assert_table(&plain(&summary), "part_partitioned_cells");
 }
 
@@ -874,11 +871,7 @@ impl PartitionedVariable {
 #[test]
 fn partitioned_variable() {
     let x = Tensor::new(DType::F32, [2, 8]);
-    let summary = tabulate(&PartitionedVariable)
-        .compute_flops(true)
-        .compute_vjp_flops(true)
-        .run(|m| m.forward(&x))
-        .expect("summary");
+    let summary = with_flops(&PartitionedVariable, |m| m.forward(&x));
     assert_table(
         &flax_columns(&summary, &["cache", "params"]),
         "part_partitioned_variable",
@@ -921,11 +914,7 @@ impl NormModel {
 #[test]
 fn test_tabulate_norm_wrapper() {
     let x = Tensor::new(DType::F32, [1, 2]);
-    let summary = tabulate(&NormModel)
-        .compute_flops(true)
-        .compute_vjp_flops(true)
-        .run(|m| m.forward(&x))
-        .expect("norm wrapper summary");
+    let summary = with_flops(&NormModel, |m| m.forward(&x));
     assert_table(&plain(&summary), "test_tabulate_norm_wrapper");
     assert_eq!(summary.params().count, 290);
     assert_eq!(summary.collection("batch_stats").count, 16);
