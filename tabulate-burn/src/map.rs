@@ -34,6 +34,26 @@ fn scalar(x: &Tensor, s: &ScalarIr) -> TResult<Tensor> {
     Tensor::full(scalar_value(s), x.dtype(), Vec::<usize>::new())
 }
 
+/// A burn convolution's options (no input dilation): strides, `(low, high)` padding,
+/// kernel dilation and groups per spatial dimension.
+fn conv_options(
+    stride: &[usize],
+    padding: Vec<(usize, usize)>,
+    dilation: &[usize],
+    groups: usize,
+) -> ConvOptions {
+    ConvOptions {
+        window_strides: stride.to_vec(),
+        padding: padding
+            .into_iter()
+            .map(|(low, high)| (to_i64(low), to_i64(high)))
+            .collect(),
+        lhs_dilation: vec![1; stride.len()],
+        rhs_dilation: dilation.to_vec(),
+        feature_group_count: groups,
+    }
+}
+
 fn to_i64(v: usize) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -486,56 +506,23 @@ impl Replay<'_> {
             }
             M::Conv1d(c) => {
                 let o = &c.options;
-                self.conv(
-                    &c.x,
-                    &c.weight,
-                    c.bias.as_ref(),
-                    ConvOptions {
-                        window_strides: o.stride.to_vec(),
-                        padding: o
-                            .padding
-                            .iter()
-                            .map(|&(a, b)| (to_i64(a), to_i64(b)))
-                            .collect(),
-                        lhs_dilation: vec![1],
-                        rhs_dilation: o.dilation.to_vec(),
-                        feature_group_count: o.groups,
-                    },
-                )
+                let options = conv_options(&o.stride, o.padding.to_vec(), &o.dilation, o.groups);
+                self.conv(&c.x, &c.weight, c.bias.as_ref(), options)
             }
             M::Conv2d(c) => {
                 let o = &c.options;
-                self.conv(
-                    &c.x,
-                    &c.weight,
-                    c.bias.as_ref(),
-                    ConvOptions {
-                        window_strides: o.stride.to_vec(),
-                        padding: o
-                            .padding
-                            .iter()
-                            .map(|&(a, b)| (to_i64(a), to_i64(b)))
-                            .collect(),
-                        lhs_dilation: vec![1, 1],
-                        rhs_dilation: o.dilation.to_vec(),
-                        feature_group_count: o.groups,
-                    },
-                )
+                let options = conv_options(&o.stride, o.padding.to_vec(), &o.dilation, o.groups);
+                self.conv(&c.x, &c.weight, c.bias.as_ref(), options)
             }
             M::Conv3d(c) => {
                 let o = &c.options;
-                self.conv(
-                    &c.x,
-                    &c.weight,
-                    c.bias.as_ref(),
-                    ConvOptions {
-                        window_strides: o.stride.to_vec(),
-                        padding: o.padding.iter().map(|&p| (to_i64(p), to_i64(p))).collect(),
-                        lhs_dilation: vec![1, 1, 1],
-                        rhs_dilation: o.dilation.to_vec(),
-                        feature_group_count: o.groups,
-                    },
-                )
+                let options = conv_options(
+                    &o.stride,
+                    o.padding.iter().map(|&p| (p, p)).collect(),
+                    &o.dilation,
+                    o.groups,
+                );
+                self.conv(&c.x, &c.weight, c.bias.as_ref(), options)
             }
             // Inference batch norm with running statistics: Flax's `_normalize` per
             // channel.
