@@ -28,19 +28,7 @@ use crate::value::Value;
 pub fn tabulate<M: Tabulate>(model: &M) -> Tabulator<'_, M> {
     Tabulator {
         model,
-        settings: Settings {
-            depth: None,
-            show_repeated: false,
-            mutable: Mutable::default(),
-            metrics: Vec::new(),
-            rngs: Vec::new(),
-            metric_options: MetricOptions::default(),
-            trainable: false,
-            memory: false,
-            operators: false,
-            footnotes: false,
-            table_on_error: false,
-        },
+        settings: Settings::new(),
     }
 }
 
@@ -501,18 +489,33 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn run<R: ForwardOutput>(self, forward: impl FnOnce(&M) -> R) -> Result<Summary> {
-        let (out, recording) = trace::run(
-            self.model,
-            self.settings.mutable.clone(),
-            &self.settings.rngs,
-            forward,
-        )?;
+        // Generic over the model's type only here: the rest is compiled once, in this crate.
+        let trace = trace::install(self.model, &self.settings.mutable, &self.settings.rngs)?;
+        let out = forward(self.model);
+        let recording = trace.recording();
         self.settings
             .summarise(self.model.type_name(), out.failure(), &recording)
     }
 }
 
 impl Settings {
+    /// Flax's defaults.
+    fn new() -> Settings {
+        Settings {
+            depth: None,
+            show_repeated: false,
+            mutable: Mutable::default(),
+            metrics: Vec::new(),
+            rngs: Vec::new(),
+            metric_options: MetricOptions::default(),
+            trainable: false,
+            memory: false,
+            operators: false,
+            footnotes: false,
+            table_on_error: false,
+        }
+    }
+
     /// Shows `metric` in its place among the columns, or leaves it out.
     fn metric(&mut self, metric: Metric, compute: bool) {
         self.metrics.retain(|&m| m != metric);

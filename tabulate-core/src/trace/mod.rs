@@ -183,23 +183,15 @@ struct Trace {
     per_example: HashMap<VarId, (Spec, Tensor)>,
 }
 
-/// Runs `f` with a trace active on this thread, for `model`, and returns what it returned
-/// with the recording.
-pub(crate) fn run<M: Tabulate, R>(
-    model: &M,
-    mutable: Mutable,
+/// Installs the trace of a run of `model` on this thread, for the forward pass that
+/// follows; the trace is removed when the returned guard is dropped or read
+/// ([`Uninstall::recording`]). Not generic over the model's type: compiled once, here,
+/// not in every crate that runs a summary.
+pub(crate) fn install(
+    model: &dyn Tabulate,
+    mutable: &Mutable,
     rngs: &[String],
-    f: impl FnOnce(&M) -> R,
-) -> Result<(R, Recording)> {
-    // Generic over the model's type only here: the rest is compiled once, in this crate.
-    let uninstall = install(model, mutable, rngs)?;
-    let out = f(model);
-    Ok((out, uninstall.recording()))
-}
-
-/// Installs the trace of a run of `model` on this thread; the trace is removed when the
-/// returned guard is dropped or read.
-fn install(model: &dyn Tabulate, mutable: Mutable, rngs: &[String]) -> Result<Uninstall> {
+) -> Result<Uninstall> {
     let generation = next_generation();
     let mut base = Frame::base();
     let mut fields = Fields::default();
@@ -221,7 +213,7 @@ fn install(model: &dyn Tabulate, mutable: Mutable, rngs: &[String]) -> Result<Un
             variables: Variables::default(),
             field_params: FieldParams::default(),
             sown: Vec::new(),
-            mutable,
+            mutable: mutable.clone(),
             region: RegionId::TOP,
             next_frame: 1,
             token_paths: HashMap::new(),
@@ -248,14 +240,14 @@ fn install(model: &dyn Tabulate, mutable: Mutable, rngs: &[String]) -> Result<Un
 
 /// Removes the trace when dropped, even if the run panics, so the thread can run another
 /// summary.
-struct Uninstall;
+pub(crate) struct Uninstall;
 
 impl Uninstall {
     /// Takes the trace of the finished run and removes it.
-    fn recording(self) -> Recording {
+    pub(crate) fn recording(self) -> Recording {
         let trace = TRACE
             .with(|cell| cell.borrow_mut().take())
-            .expect("the trace installed by `run` is still there");
+            .expect("the trace installed by `install` is still there");
         drop(self);
         Recording {
             graph: trace.graph,
@@ -996,6 +988,25 @@ pub(crate) fn open_call(
 ) -> Option<usize> {
     // Generic only here (instantiated for every call site of every `#[forward]` method):
     // the rest is compiled once.
+    let mut args = Some(args);
+    open_call_with(
+        module,
+        method,
+        &mut |call_args| {
+            if let Some(args) = args.take() {
+                args(call_args);
+            }
+        },
+        lifted,
+    )
+}
+
+fn open_call_with(
+    module: &dyn Tabulate,
+    method: &'static str,
+    args: &mut dyn FnMut(&mut CallArgs),
+    lifted: Option<&Lifted>,
+) -> Option<usize> {
     let opening = Opening::new(module, lifted)?;
     let mut call_args = CallArgs::default();
     args(&mut call_args);
