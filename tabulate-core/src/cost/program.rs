@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
+use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId, ValueIds};
 
 /// Copies nodes `span` of `source` into a new graph whose outputs are `outputs`. Its
 /// inputs come in the order of `inputs` (the values of `source` that JAX passes as the
@@ -57,7 +57,11 @@ fn extract_without(
     outputs: &[ValueId],
 ) -> Graph {
     let mut graph = Graph::default();
+    let nodes = span.len();
+    graph.nodes.reserve(nodes);
+    graph.values.reserve(nodes.saturating_add(nodes / 2));
     let mut values: IdMap<ValueId, ValueId> = IdMap::default();
+    values.reserve(nodes.saturating_add(nodes / 2));
     let mut regions: IdMap<RegionId, RegionId> = IdMap::default();
     regions.insert(RegionId::TOP, RegionId::TOP);
     for n in span
@@ -65,17 +69,13 @@ fn extract_without(
         .filter(|n| !holes.iter().any(|h| h.contains(n)))
     {
         let node = source.node(n);
-        let inputs = node
+        let inputs: ValueIds = node
             .inputs
             .iter()
             .map(|&v| map_value(source, &mut graph, &mut values, v))
             .collect();
         let region = map_region(source, &mut graph, &mut regions, node.region, &span);
-        let specs = node
-            .outputs
-            .iter()
-            .map(|&v| source.spec(v).clone())
-            .collect();
+        let specs = node.outputs.iter().map(|&v| source.spec(v).clone());
         let outs = graph.push_node(node.prim.clone(), inputs, specs, region, node.tag);
         if let Some(copy) = graph.nodes.last_mut() {
             copy.origin = node.origin;

@@ -9,7 +9,7 @@
 
 use super::transpose::LinArg;
 use crate::error::{Error, Result};
-use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
+use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId, ValueIds};
 use crate::ops::{Binary, Literal, Prim, Unary};
 
 /// A tangent on the linear tape.
@@ -102,9 +102,12 @@ impl JvpCx<'_> {
 
     /// A residual: `prim` on primal values, emitted into the forward half now.
     pub(crate) fn primal(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
-        let out = self
-            .program
-            .emit(prim, inputs.to_vec(), self.forward_region, NodeTag::Plain)?;
+        let out = self.program.emit(
+            prim,
+            inputs.iter().copied(),
+            self.forward_region,
+            NodeTag::Plain,
+        )?;
         Ok(out[0])
     }
 
@@ -141,7 +144,7 @@ impl JvpCx<'_> {
     pub(crate) fn apply_multi(&mut self, prim: Prim, args: &[J]) -> Result<Vec<J>> {
         let has_tangent = args.iter().any(|a| matches!(a, J::Tan(_)));
         if !has_tangent {
-            let primals: Option<Vec<ValueId>> = args
+            let primals: Option<ValueIds> = args
                 .iter()
                 .map(|a| match a {
                     J::Primal(v) => Some(*v),
@@ -159,11 +162,11 @@ impl JvpCx<'_> {
         let specs = args
             .iter()
             .map(|&a| self.spec_of(a))
-            .collect::<Option<Vec<Spec>>>()
+            .collect::<Option<smallvec::SmallVec<[Spec; 4]>>>()
             .ok_or_else(|| {
                 Error::internal(format!("a zero tangent reached linear `{}`", prim.name()))
             })?;
-        let refs: Vec<&Spec> = specs.iter().collect();
+        let refs: smallvec::SmallVec<[&Spec; 4]> = specs.iter().collect();
         let outs: Vec<TanId> = prim
             .infer(&refs)?
             .into_iter()

@@ -64,9 +64,12 @@ pub(crate) enum Term {
     Scaled { body: u64, count: u64 },
 }
 
+/// The terms of one instruction's primitive: nearly always one, kept inline.
+pub(crate) type Terms = smallvec::SmallVec<[Term; 1]>;
+
 impl Term {
     /// The terms of instructions with these element counts, one instruction each.
-    pub(crate) fn ops(counts: impl IntoIterator<Item = u64>) -> Vec<Term> {
+    pub(crate) fn ops(counts: impl IntoIterator<Item = u64>) -> Terms {
         counts.into_iter().map(Term::Op).collect()
     }
 
@@ -447,11 +450,11 @@ impl Prim {
         cost: Cost,
         inputs: &[&Spec],
         outputs: &[&Spec],
-    ) -> Vec<Term> {
+    ) -> Terms {
         match (self, outputs.first()) {
             (Prim::IntegerPow(_), Some(out)) => elementwise::integer_pow_instructions(cost, out),
             (Prim::Unary(op), Some(out)) => op.instruction_terms(cost, out.elements()),
-            (Prim::Reduce { .. }, Some(out)) => vec![Term::Scaled {
+            (Prim::Reduce { .. }, Some(out)) => smallvec::smallvec![Term::Scaled {
                 body: 1,
                 count: inputs
                     .first()
@@ -460,11 +463,11 @@ impl Prim {
             }],
             (Prim::Argmax { .. }, Some(out)) => match inputs.first() {
                 Some(x) => reduce::argmax_terms(x, out.elements()),
-                None => vec![Term::Op(cost.flops)],
+                None => smallvec::smallvec![Term::Op(cost.flops)],
             },
             (Prim::Gather { mode, .. }, Some(out)) => match inputs.get(1) {
                 Some(indices) => gather::gather_terms(indices, out, *mode),
-                None => vec![Term::Op(cost.flops)],
+                None => smallvec::smallvec![Term::Op(cost.flops)],
             },
             (Prim::RandomFoldIn, _) => random::fold_in_terms(),
             (Prim::Iota2x32 { shape }, _) => random::iota_2x32_terms(shape),
@@ -508,7 +511,7 @@ impl Prim {
                 | Prim::OptimizationBarrier
                 | Prim::Remat(_),
                 _,
-            ) => vec![Term::Op(cost.flops)],
+            ) => smallvec::smallvec![Term::Op(cost.flops)],
         }
     }
 
