@@ -114,22 +114,28 @@ fn extract_without(
             graph.keys.push(mapped);
         }
     }
+    // Per value of the copy: 1 if it is an input not yet ordered, 2 once ordered (a
+    // linear pass: a root row's program has an input per parameter of the model).
+    let mut state = vec![0u8; graph.values.len()];
+    for v in &graph.inputs {
+        state[v.0 as usize] = 1;
+    }
     let mut ordered: Vec<ValueId> = Vec::with_capacity(graph.inputs.len());
     for v in inputs {
         if let Some(&mapped) = values.get(v)
-            && graph.inputs.contains(&mapped)
-            && !ordered.contains(&mapped)
+            && state[mapped.0 as usize] == 1
         {
+            state[mapped.0 as usize] = 2;
             ordered.push(mapped);
         }
     }
-    let rest: Vec<ValueId> = graph
-        .inputs
-        .iter()
-        .copied()
-        .filter(|v| !ordered.contains(v))
-        .collect();
-    ordered.extend(rest);
+    ordered.extend(
+        graph
+            .inputs
+            .iter()
+            .copied()
+            .filter(|v| state[v.0 as usize] == 1),
+    );
     graph.inputs = ordered;
     graph
 }
