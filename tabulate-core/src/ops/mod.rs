@@ -461,14 +461,14 @@ impl Prim {
                     .map_or(0, |x| x.elements())
                     .saturating_sub(out.elements()),
             }],
-            (Prim::Argmax { .. }, Some(out)) => match inputs.first() {
-                Some(x) => reduce::argmax_terms(x, out.elements()),
-                None => smallvec::smallvec![Term::Op(cost.flops)],
-            },
-            (Prim::Gather { mode, .. }, Some(out)) => match inputs.get(1) {
-                Some(indices) => gather::gather_terms(indices, out, *mode),
-                None => smallvec::smallvec![Term::Op(cost.flops)],
-            },
+            (Prim::Argmax { .. }, Some(out)) => inputs.first().map_or_else(
+                || smallvec::smallvec![Term::Op(cost.flops)],
+                |x| reduce::argmax_terms(x, out.elements()),
+            ),
+            (Prim::Gather { mode, .. }, Some(out)) => inputs.get(1).map_or_else(
+                || smallvec::smallvec![Term::Op(cost.flops)],
+                |indices| gather::gather_terms(indices, out, *mode),
+            ),
             (Prim::RandomFoldIn, _) => random::fold_in_terms(),
             (Prim::Iota2x32 { shape }, _) => random::iota_2x32_terms(shape),
             (Prim::Threefry2x32, _) => {
