@@ -195,8 +195,8 @@ impl Linearizer<'_> {
                 fragment: Arc::new(staged.program),
                 prevent_cse: true,
             }),
-            args,
-            outs,
+            args: args.into(),
+            outs: outs.into(),
             region: backward_region,
         });
         Ok(())
@@ -395,8 +395,8 @@ impl Linearizer<'_> {
                 scanned: entries.len(),
                 reverse,
             },
-            args,
-            outs,
+            args: args.into(),
+            outs: outs.into(),
             region: backward_region,
         });
         Ok(saved)
@@ -448,8 +448,8 @@ impl Linearizer<'_> {
         }
         self.tape.nodes.push(LinNode {
             prim: exit_node.prim.clone(),
-            args,
-            outs,
+            args: args.into(),
+            outs: outs.into(),
             region: backward_region,
         });
     }

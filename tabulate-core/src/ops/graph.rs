@@ -204,7 +204,7 @@ impl Graph {
         tag: NodeTag,
     ) -> Result<ValueIds> {
         let inputs: ValueIds = inputs.into_iter().collect();
-        let specs = self.with_specs(&inputs, |in_specs| prim.infer(in_specs))?;
+        let specs = self.with_specs(&inputs, |in_specs| prim.infer_specs(in_specs))?;
         Ok(self.push_node(prim, inputs, specs, region, tag))
     }
 

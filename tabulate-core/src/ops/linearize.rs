@@ -7,6 +7,8 @@
 //! linear and goes on the tape. This is JAX's partial evaluation, decided by data
 //! dependence, so rules read like JAX's.
 
+use smallvec::SmallVec;
+
 use super::transpose::LinArg;
 use crate::error::{Error, Result};
 use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId, ValueIds};
@@ -35,9 +37,9 @@ impl J {
 #[derive(Clone, Debug)]
 pub(crate) struct LinNode {
     pub(crate) prim: Prim,
-    pub(crate) args: Vec<LinArg>,
+    pub(crate) args: SmallVec<[LinArg; 4]>,
     /// One tangent per result (several only for `split`).
-    pub(crate) outs: Vec<TanId>,
+    pub(crate) outs: SmallVec<[TanId; 2]>,
     /// Where its transpose is emitted in the VJP program.
     pub(crate) region: RegionId,
 }
@@ -137,11 +139,16 @@ impl JvpCx<'_> {
     /// `prim` applied to `args`: a residual when all are primal, a linear op when one is
     /// a tangent, a zero when a zero tangent meets only primal values.
     pub(crate) fn apply(&mut self, prim: Prim, args: &[J]) -> Result<J> {
-        Ok(self.apply_multi(prim, args)?.swap_remove(0))
+        Ok(self.apply_some(prim, args)?.swap_remove(0))
     }
 
     /// [`JvpCx::apply`] for a primitive with several results.
     pub(crate) fn apply_multi(&mut self, prim: Prim, args: &[J]) -> Result<Vec<J>> {
+        self.apply_some(prim, args).map(SmallVec::into_vec)
+    }
+
+    /// [`JvpCx::apply_multi`], its results inline.
+    fn apply_some(&mut self, prim: Prim, args: &[J]) -> Result<SmallVec<[J; 2]>> {
         let has_tangent = args.iter().any(|a| matches!(a, J::Tan(_)));
         if !has_tangent {
             let primals: Option<ValueIds> = args
@@ -152,7 +159,7 @@ impl JvpCx<'_> {
                 })
                 .collect();
             let Some(primals) = primals else {
-                return Ok(vec![J::Zero; prim.result_count(args.len())]);
+                return Ok(smallvec::smallvec![J::Zero; prim.result_count(args.len())]);
             };
             let outs = self
                 .program
@@ -167,8 +174,8 @@ impl JvpCx<'_> {
                 Error::internal(format!("a zero tangent reached linear `{}`", prim.name()))
             })?;
         let refs: smallvec::SmallVec<[&Spec; 4]> = specs.iter().collect();
-        let outs: Vec<TanId> = prim
-            .infer(&refs)?
+        let outs: SmallVec<[TanId; 2]> = prim
+            .infer_specs(&refs)?
             .into_iter()
             .map(|spec| self.tape.new_tangent(spec))
             .collect();

@@ -217,7 +217,8 @@ impl Cotangents {
 /// Walks `tape` backwards from the cotangents already in `cts`, emitting transposes into `program`.
 pub(crate) fn backward(program: &mut Graph, tape: &Tape, cts: &mut Cotangents) -> Result<()> {
     for (index, node) in tape.nodes.iter().enumerate().rev() {
-        let out_cts: Vec<Option<ValueId>> = node.outs.iter().map(|&t| cts.take(t)).collect();
+        let out_cts: smallvec::SmallVec<[Option<ValueId>; 2]> =
+            node.outs.iter().map(|&t| cts.take(t)).collect();
         if out_cts.iter().all(Option::is_none) {
             continue;
         }
