@@ -60,8 +60,7 @@ fn extract_without(
     let nodes = span.len();
     graph.nodes.reserve(nodes);
     graph.values.reserve(nodes.saturating_add(nodes / 2));
-    let mut values: IdMap<ValueId, ValueId> = IdMap::default();
-    values.reserve(nodes.saturating_add(nodes / 2));
+    let mut values = Renumbering::for_span(source, &span);
     let mut regions: IdMap<RegionId, RegionId> = IdMap::default();
     regions.insert(RegionId::TOP, RegionId::TOP);
     for n in span
@@ -122,7 +121,7 @@ fn extract_without(
     }
     let mut ordered: Vec<ValueId> = Vec::with_capacity(graph.inputs.len());
     for v in inputs {
-        if let Some(&mapped) = values.get(v)
+        if let Some(mapped) = values.get(*v)
             && state[mapped.0 as usize] == 1
         {
             state[mapped.0 as usize] = 2;
@@ -142,13 +141,8 @@ fn extract_without(
 
 /// The copy of `v`. Values defined in the span are copied before their first use (the
 /// graph is in emission order), so an unmapped value comes from outside: an input.
-fn map_value(
-    source: &Graph,
-    graph: &mut Graph,
-    values: &mut IdMap<ValueId, ValueId>,
-    v: ValueId,
-) -> ValueId {
-    if let Some(&mapped) = values.get(&v) {
+fn map_value(source: &Graph, graph: &mut Graph, values: &mut Renumbering, v: ValueId) -> ValueId {
+    if let Some(mapped) = values.get(v) {
         return mapped;
     }
     let input = graph.add_input(source.spec(v).clone());
@@ -218,6 +212,57 @@ pub(crate) fn inline_remat_of_span(graph: &mut Graph) {
         .find(|r| r.kind == RegionKind::Remat && r.parent == RegionId::TOP && r.nodes == (0..len))
     {
         region.kind = RegionKind::Inlined;
+    }
+}
+
+/// The copy of each value of the source: a table over the ids the span's nodes define
+/// (values are numbered in emission order, so they form one range with the few inputs
+/// created between them), a hash map for values from before the span.
+struct Renumbering {
+    /// The first id of the table.
+    start: u32,
+    /// Per id from `start`: its copy, once made.
+    table: Vec<Option<ValueId>>,
+    /// Copies of the values outside the table's range.
+    others: IdMap<ValueId, ValueId>,
+}
+
+impl Renumbering {
+    fn for_span(source: &Graph, span: &Range<u32>) -> Renumbering {
+        let defined = || {
+            span.clone()
+                .flat_map(|n| source.node(n).outputs.iter().map(|v| v.0))
+        };
+        let (start, end) = match (defined().min(), defined().max()) {
+            (Some(start), Some(last)) => (start, last.saturating_add(1)),
+            _ => (0, 0),
+        };
+        Renumbering {
+            start,
+            table: vec![None; (end - start) as usize],
+            others: IdMap::default(),
+        }
+    }
+
+    fn slot(&self, v: ValueId) -> Option<usize> {
+        let i = v.0.checked_sub(self.start)? as usize;
+        (i < self.table.len()).then_some(i)
+    }
+
+    fn get(&self, v: ValueId) -> Option<ValueId> {
+        match self.slot(v) {
+            Some(i) => self.table[i],
+            None => self.others.get(&v).copied(),
+        }
+    }
+
+    fn insert(&mut self, v: ValueId, copy: ValueId) {
+        match self.slot(v) {
+            Some(i) => self.table[i] = Some(copy),
+            None => {
+                self.others.insert(v, copy);
+            }
+        }
     }
 }
 
