@@ -10,7 +10,7 @@
 
 use super::fold::fold;
 use crate::ops::graph::{Graph, Node, RegionId, RegionKind, ValueId};
-use crate::ops::{Cost, Term};
+use crate::ops::{Cost, Term, Terms};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
 pub(crate) fn count(graph: &Graph) -> Cost {
@@ -82,7 +82,7 @@ fn to_count(total: f32) -> u64 {
 
 /// The terms `node` adds to XLA's float32 flop sum, in visiting order, and its
 /// transcendentals.
-fn terms(graph: &Graph, node: &Node) -> (Vec<Term>, u64) {
+fn terms(graph: &Graph, node: &Node) -> (Terms, u64) {
     graph.with_specs(&node.inputs, |inputs| {
         graph.with_specs(&node.outputs, |outputs| {
             let cost = node.prim.cost(inputs, outputs);

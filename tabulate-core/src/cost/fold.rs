@@ -4,7 +4,7 @@
 //! subexpressions stay. Constants from outside a nested `jit` are call parameters inside
 //! it, so they do not fold there.
 
-use crate::ops::graph::{Graph, RegionId, RegionKind, ValueId};
+use crate::ops::graph::{Graph, RegionId, RegionKind, ValueId, ValueIds};
 use crate::ops::{Binary, Literal, Prim};
 
 /// A value known at compile time.
@@ -38,7 +38,7 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
         }
     }
     for (i, node) in graph.nodes.iter().enumerate() {
-        let inputs: Vec<ValueId> = node.inputs.iter().map(|v| alias[v.0 as usize]).collect();
+        let inputs: ValueIds = node.inputs.iter().map(|v| alias[v.0 as usize]).collect();
         let scope = call_scope(graph, node.region);
         let constant = |v: ValueId| known[v.0 as usize].filter(|k| k.scope == scope);
         if let Prim::Constant {

@@ -224,7 +224,7 @@ mod tests {
             RegionId::TOP,
             NodeTag::Plain,
         );
-        program.outputs = y;
+        program.outputs = y.to_vec();
         program
     }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
+use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId, ValueIds};
 
 /// Copies nodes `span` of `source` into a new graph whose outputs are `outputs`. Its
 /// inputs come in the order of `inputs` (the values of `source` that JAX passes as the
@@ -57,7 +57,10 @@ fn extract_without(
     outputs: &[ValueId],
 ) -> Graph {
     let mut graph = Graph::default();
-    let mut values: IdMap<ValueId, ValueId> = IdMap::default();
+    let nodes = span.len();
+    graph.nodes.reserve(nodes);
+    graph.values.reserve(nodes.saturating_add(nodes / 2));
+    let mut values = Renumbering::for_span(source, &span);
     let mut regions: IdMap<RegionId, RegionId> = IdMap::default();
     regions.insert(RegionId::TOP, RegionId::TOP);
     for n in span
@@ -65,17 +68,13 @@ fn extract_without(
         .filter(|n| !holes.iter().any(|h| h.contains(n)))
     {
         let node = source.node(n);
-        let inputs = node
+        let inputs: ValueIds = node
             .inputs
             .iter()
             .map(|&v| map_value(source, &mut graph, &mut values, v))
             .collect();
         let region = map_region(source, &mut graph, &mut regions, node.region, &span);
-        let specs = node
-            .outputs
-            .iter()
-            .map(|&v| source.spec(v).clone())
-            .collect();
+        let specs = node.outputs.iter().map(|&v| source.spec(v).clone());
         let outs = graph.push_node(node.prim.clone(), inputs, specs, region, node.tag);
         if let Some(copy) = graph.nodes.last_mut() {
             copy.origin = node.origin;
@@ -114,35 +113,36 @@ fn extract_without(
             graph.keys.push(mapped);
         }
     }
+    // Per value of the copy: 1 if it is an input not yet ordered, 2 once ordered (a
+    // linear pass: a root row's program has an input per parameter of the model).
+    let mut state = vec![0u8; graph.values.len()];
+    for v in &graph.inputs {
+        state[v.0 as usize] = 1;
+    }
     let mut ordered: Vec<ValueId> = Vec::with_capacity(graph.inputs.len());
     for v in inputs {
-        if let Some(&mapped) = values.get(v)
-            && graph.inputs.contains(&mapped)
-            && !ordered.contains(&mapped)
+        if let Some(mapped) = values.get(*v)
+            && state[mapped.0 as usize] == 1
         {
+            state[mapped.0 as usize] = 2;
             ordered.push(mapped);
         }
     }
-    let rest: Vec<ValueId> = graph
-        .inputs
-        .iter()
-        .copied()
-        .filter(|v| !ordered.contains(v))
-        .collect();
-    ordered.extend(rest);
+    ordered.extend(
+        graph
+            .inputs
+            .iter()
+            .copied()
+            .filter(|v| state[v.0 as usize] == 1),
+    );
     graph.inputs = ordered;
     graph
 }
 
 /// The copy of `v`. Values defined in the span are copied before their first use (the
 /// graph is in emission order), so an unmapped value comes from outside: an input.
-fn map_value(
-    source: &Graph,
-    graph: &mut Graph,
-    values: &mut IdMap<ValueId, ValueId>,
-    v: ValueId,
-) -> ValueId {
-    if let Some(&mapped) = values.get(&v) {
+fn map_value(source: &Graph, graph: &mut Graph, values: &mut Renumbering, v: ValueId) -> ValueId {
+    if let Some(mapped) = values.get(v) {
         return mapped;
     }
     let input = graph.add_input(source.spec(v).clone());
@@ -212,6 +212,57 @@ pub(crate) fn inline_remat_of_span(graph: &mut Graph) {
         .find(|r| r.kind == RegionKind::Remat && r.parent == RegionId::TOP && r.nodes == (0..len))
     {
         region.kind = RegionKind::Inlined;
+    }
+}
+
+/// The copy of each value of the source: a table over the ids the span's nodes define
+/// (values are numbered in emission order, so they form one range with the few inputs
+/// created between them), a hash map for values from before the span.
+struct Renumbering {
+    /// The first id of the table.
+    start: u32,
+    /// Per id from `start`: its copy, once made.
+    table: Vec<Option<ValueId>>,
+    /// Copies of the values outside the table's range.
+    others: IdMap<ValueId, ValueId>,
+}
+
+impl Renumbering {
+    fn for_span(source: &Graph, span: &Range<u32>) -> Renumbering {
+        let defined = || {
+            span.clone()
+                .flat_map(|n| source.node(n).outputs.iter().map(|v| v.0))
+        };
+        let (start, end) = match (defined().min(), defined().max()) {
+            (Some(start), Some(last)) => (start, last.saturating_add(1)),
+            _ => (0, 0),
+        };
+        Renumbering {
+            start,
+            table: vec![None; (end - start) as usize],
+            others: IdMap::default(),
+        }
+    }
+
+    fn slot(&self, v: ValueId) -> Option<usize> {
+        let i = v.0.checked_sub(self.start)? as usize;
+        (i < self.table.len()).then_some(i)
+    }
+
+    fn get(&self, v: ValueId) -> Option<ValueId> {
+        match self.slot(v) {
+            Some(i) => self.table[i],
+            None => self.others.get(&v).copied(),
+        }
+    }
+
+    fn insert(&mut self, v: ValueId, copy: ValueId) {
+        match self.slot(v) {
+            Some(i) => self.table[i] = Some(copy),
+            None => {
+                self.others.insert(v, copy);
+            }
+        }
     }
 }
 

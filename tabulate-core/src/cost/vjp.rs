@@ -8,9 +8,11 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::error::{Error, Result, Stage};
 use crate::ops::Prim;
-use crate::ops::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId};
+use crate::ops::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId, ValueIds};
 use crate::ops::linearize::{J, JvpCx, LinNode, TanId, Tape};
 use crate::ops::remat::RematRule;
 use crate::ops::transpose::{Cotangents, LinArg, backward};
@@ -55,6 +57,7 @@ pub(crate) fn vjp_parts(forward: &Graph) -> Result<VjpParts> {
         }
     }
     lin.regions = mirror_regions(forward, &mut lin.program);
+    lin.reserve();
     let count = u32::try_from(forward.nodes.len()).expect("graph exceeds 2^32 nodes");
     lin.nodes(0..count, RegionId::TOP)?;
 
@@ -101,6 +104,18 @@ struct Linearizer<'a> {
 }
 
 impl Linearizer<'_> {
+    /// Room for the program and the tape, so that they are not copied as they grow: a
+    /// VJP program has about three nodes per forward node (primal copy, residuals,
+    /// transpose), the tape about one and a half.
+    fn reserve(&mut self) {
+        let n = self.forward.nodes.len();
+        let v = self.forward.values.len();
+        self.program.nodes.reserve(n.saturating_mul(3));
+        self.program.values.reserve(v.saturating_mul(3));
+        self.tape.nodes.reserve(n.saturating_add(n / 2));
+        self.tape.specs.reserve(v.saturating_add(v / 2));
+    }
+
     /// Linearises nodes `range`, all inside region `within`.
     fn nodes(&mut self, range: Range<u32>, within: RegionId) -> Result<()> {
         let mut i = range.start;
@@ -180,8 +195,8 @@ impl Linearizer<'_> {
                 fragment: Arc::new(staged.program),
                 prevent_cse: true,
             }),
-            args,
-            outs,
+            args: args.into(),
+            outs: outs.into(),
             region: backward_region,
         });
         Ok(())
@@ -212,7 +227,7 @@ impl Linearizer<'_> {
     fn node(&mut self, n: u32) -> Result<()> {
         let node = self.forward.node(n);
         self.copy_node(n);
-        let t_in: Vec<J> = node
+        let t_in: SmallVec<[J; 4]> = node
             .inputs
             .iter()
             .map(|v| self.tangent[v.0 as usize])
@@ -222,8 +237,8 @@ impl Linearizer<'_> {
             .iter()
             .any(|v| self.forward.spec(*v).dtype.is_inexact());
         if any_inexact_out && t_in.iter().any(|t| !t.is_zero()) {
-            let x: Vec<ValueId> = node.inputs.iter().map(|&v| self.get(v)).collect();
-            let y: Vec<ValueId> = node.outputs.iter().map(|&v| self.get(v)).collect();
+            let x: ValueIds = node.inputs.iter().map(|&v| self.get(v)).collect();
+            let y: ValueIds = node.outputs.iter().map(|&v| self.get(v)).collect();
             let name = node.prim.name();
             self.tape.mark(node.origin, name);
             let t_out = node
@@ -380,8 +395,8 @@ impl Linearizer<'_> {
                 scanned: entries.len(),
                 reverse,
             },
-            args,
-            outs,
+            args: args.into(),
+            outs: outs.into(),
             region: backward_region,
         });
         Ok(saved)
@@ -433,8 +448,8 @@ impl Linearizer<'_> {
         }
         self.tape.nodes.push(LinNode {
             prim: exit_node.prim.clone(),
-            args,
-            outs,
+            args: args.into(),
+            outs: outs.into(),
             region: backward_region,
         });
     }
@@ -517,12 +532,9 @@ impl Linearizer<'_> {
     /// Copies node `n` as an application of `prim`.
     fn copy_node_as(&mut self, n: u32, prim: Prim) {
         let node = self.forward.node(n);
-        let inputs = node.inputs.iter().map(|&v| self.get(v)).collect();
-        let specs = node
-            .outputs
-            .iter()
-            .map(|&v| self.forward.spec(v).clone())
-            .collect();
+        let inputs: ValueIds = node.inputs.iter().map(|&v| self.get(v)).collect();
+        let forward = self.forward;
+        let specs = node.outputs.iter().map(|&v| forward.spec(v).clone());
         let outs = self.program.push_node(
             prim,
             inputs,
@@ -679,6 +691,7 @@ fn stage(sub: &Graph, differentiate: &[bool]) -> Result<Staged> {
         }
     }
     lin.regions = mirror_regions(sub, &mut lin.program);
+    lin.reserve();
     let count = u32::try_from(sub.nodes.len()).expect("graph exceeds 2^32 nodes");
     lin.nodes(0..count, RegionId::TOP)?;
     let Linearizer {

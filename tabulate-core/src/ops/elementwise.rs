@@ -1,7 +1,7 @@
 //! Elementwise primitives: unary and binary arithmetic, comparisons, `select_n`,
 //! `convert_element_type`, `integer_pow` and `stop_gradient`.
 
-use super::{Cost, Prim, Term};
+use super::{Cost, Prim, Term, Terms};
 use crate::dtype::{DType, DTypeKind};
 use crate::error::{Error, Result};
 use crate::ops::graph::{Spec, ValueId};
@@ -176,7 +176,7 @@ impl Unary {
     /// XLA's terms for this op on `elements` elements: one per HLO instruction it
     /// lowers to. Logistic is `neg`, `add`, `div` around its `exp` (the constant 1
     /// folds); erfc is CHLO's float32 expansion, 62 elementwise instructions.
-    pub(crate) fn instruction_terms(self, cost: Cost, elements: u64) -> Vec<Term> {
+    pub(crate) fn instruction_terms(self, cost: Cost, elements: u64) -> Terms {
         let instructions: usize = match self {
             Unary::Logistic => 3,
             Unary::Erfc => 62,
@@ -188,12 +188,12 @@ impl Unary {
             | Unary::Acosh
             | Unary::Atanh
             | Unary::ErfInv => usize::try_from(self.chlo_expansion().0).unwrap_or(usize::MAX),
-            _ => return vec![Term::Op(cost.flops)],
+            _ => return smallvec::smallvec![Term::Op(cost.flops)],
         };
         if (instructions as u64).checked_mul(elements) == Some(cost.flops) {
             Term::ops(std::iter::repeat_n(elements, instructions))
         } else {
-            vec![Term::Op(cost.flops)]
+            smallvec::smallvec![Term::Op(cost.flops)]
         }
     }
 
@@ -905,13 +905,13 @@ pub(super) fn bitcast_convert_spec(inputs: &[&Spec], to: DType) -> Result<Spec> 
 
 /// `integer_pow` lowers to one instruction per multiply or divide, each of `elements`
 /// flops: `cost.flops` split into that many terms.
-pub(super) fn integer_pow_instructions(cost: Cost, out: &Spec) -> Vec<Term> {
+pub(super) fn integer_pow_instructions(cost: Cost, out: &Spec) -> Terms {
     let e = out.elements();
     if e > 0 && cost.flops > e {
         #[allow(clippy::cast_possible_truncation)] // a handful of multiplies
-        return vec![Term::Op(e); (cost.flops / e) as usize];
+        return smallvec::smallvec![Term::Op(e); (cost.flops / e) as usize];
     }
-    vec![Term::Op(cost.flops)]
+    smallvec::smallvec![Term::Op(cost.flops)]
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! lookups) and its transpose. XLA gives the gather itself no flops; the `fill` mode's
 //! bounds mask and NaN fill are what cost.
 
-use super::{Cost, Prim, Term};
+use super::{Cost, Prim, Term, Terms};
 use crate::error::{Error, Result};
 use crate::ops::graph::{Spec, ValueId};
 use crate::ops::linearize::{J, JvpCx};
@@ -96,12 +96,12 @@ pub(super) fn gather_cost(indices: &Spec, out: &Spec, mode: GatherMode) -> Cost 
 /// XLA's terms for [`gather_cost`], one per instruction in `_gather_fill`'s lowering:
 /// `ge`, `le`, `and` over the indices, the `reduce_and` over each index vector, the
 /// fill `select` over the output.
-pub(super) fn gather_terms(indices: &Spec, out: &Spec, mode: GatherMode) -> Vec<Term> {
+pub(super) fn gather_terms(indices: &Spec, out: &Spec, mode: GatherMode) -> Terms {
     match mode {
         GatherMode::Fill => {
             let index_elements = indices.elements();
             let vectors = index_elements / indices.dims().last().map_or(1, |&v| v.max(1) as u64);
-            vec![
+            smallvec::smallvec![
                 Term::Op(index_elements),
                 Term::Op(index_elements),
                 Term::Op(index_elements),

@@ -5,6 +5,8 @@
 
 use std::ops::Range;
 
+use smallvec::SmallVec;
+
 use crate::error::Result;
 use crate::ops::Prim;
 pub(crate) use crate::spec::Spec;
@@ -12,6 +14,10 @@ pub(crate) use crate::spec::Spec;
 /// A value of one graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ValueId(pub(crate) u32);
+
+/// The operands or results of one node: inline up to four (nearly every primitive), so
+/// that building a node allocates nothing beyond its primitive's own parameters.
+pub(crate) type ValueIds = SmallVec<[ValueId; 4]>;
 
 /// A region of one graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -32,8 +38,8 @@ pub(crate) struct ValueInfo {
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
     pub(crate) prim: Prim,
-    pub(crate) inputs: Vec<ValueId>,
-    pub(crate) outputs: Vec<ValueId>,
+    pub(crate) inputs: ValueIds,
+    pub(crate) outputs: ValueIds,
     pub(crate) region: RegionId,
     /// Set on cotangent accumulations, which JAX names `add_any`.
     pub(crate) tag: NodeTag,
@@ -163,12 +169,13 @@ impl Graph {
     pub(crate) fn push_node(
         &mut self,
         prim: Prim,
-        inputs: Vec<ValueId>,
-        specs: Vec<Spec>,
+        inputs: impl IntoIterator<Item = ValueId>,
+        specs: impl IntoIterator<Item = Spec>,
         region: RegionId,
         tag: NodeTag,
-    ) -> Vec<ValueId> {
-        let outputs: Vec<ValueId> = specs.into_iter().map(|spec| self.new_value(spec)).collect();
+    ) -> ValueIds {
+        let inputs: ValueIds = inputs.into_iter().collect();
+        let outputs: ValueIds = specs.into_iter().map(|spec| self.new_value(spec)).collect();
         self.nodes.push(Node {
             prim,
             inputs,
@@ -192,11 +199,12 @@ impl Graph {
     pub(crate) fn emit(
         &mut self,
         prim: Prim,
-        inputs: Vec<ValueId>,
+        inputs: impl IntoIterator<Item = ValueId>,
         region: RegionId,
         tag: NodeTag,
-    ) -> Result<Vec<ValueId>> {
-        let specs = self.with_specs(&inputs, |in_specs| prim.infer(in_specs))?;
+    ) -> Result<ValueIds> {
+        let inputs: ValueIds = inputs.into_iter().collect();
+        let specs = self.with_specs(&inputs, |in_specs| prim.infer_specs(in_specs))?;
         Ok(self.push_node(prim, inputs, specs, region, tag))
     }
 

@@ -7,9 +7,11 @@
 //! linear and goes on the tape. This is JAX's partial evaluation, decided by data
 //! dependence, so rules read like JAX's.
 
+use smallvec::SmallVec;
+
 use super::transpose::LinArg;
 use crate::error::{Error, Result};
-use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
+use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId, ValueIds};
 use crate::ops::{Binary, Literal, Prim, Unary};
 
 /// A tangent on the linear tape.
@@ -35,9 +37,9 @@ impl J {
 #[derive(Clone, Debug)]
 pub(crate) struct LinNode {
     pub(crate) prim: Prim,
-    pub(crate) args: Vec<LinArg>,
+    pub(crate) args: SmallVec<[LinArg; 4]>,
     /// One tangent per result (several only for `split`).
-    pub(crate) outs: Vec<TanId>,
+    pub(crate) outs: SmallVec<[TanId; 2]>,
     /// Where its transpose is emitted in the VJP program.
     pub(crate) region: RegionId,
 }
@@ -102,9 +104,12 @@ impl JvpCx<'_> {
 
     /// A residual: `prim` on primal values, emitted into the forward half now.
     pub(crate) fn primal(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
-        let out = self
-            .program
-            .emit(prim, inputs.to_vec(), self.forward_region, NodeTag::Plain)?;
+        let out = self.program.emit(
+            prim,
+            inputs.iter().copied(),
+            self.forward_region,
+            NodeTag::Plain,
+        )?;
         Ok(out[0])
     }
 
@@ -134,14 +139,19 @@ impl JvpCx<'_> {
     /// `prim` applied to `args`: a residual when all are primal, a linear op when one is
     /// a tangent, a zero when a zero tangent meets only primal values.
     pub(crate) fn apply(&mut self, prim: Prim, args: &[J]) -> Result<J> {
-        Ok(self.apply_multi(prim, args)?.swap_remove(0))
+        Ok(self.apply_some(prim, args)?.swap_remove(0))
     }
 
     /// [`JvpCx::apply`] for a primitive with several results.
     pub(crate) fn apply_multi(&mut self, prim: Prim, args: &[J]) -> Result<Vec<J>> {
+        self.apply_some(prim, args).map(SmallVec::into_vec)
+    }
+
+    /// [`JvpCx::apply_multi`], its results inline.
+    fn apply_some(&mut self, prim: Prim, args: &[J]) -> Result<SmallVec<[J; 2]>> {
         let has_tangent = args.iter().any(|a| matches!(a, J::Tan(_)));
         if !has_tangent {
-            let primals: Option<Vec<ValueId>> = args
+            let primals: Option<ValueIds> = args
                 .iter()
                 .map(|a| match a {
                     J::Primal(v) => Some(*v),
@@ -149,7 +159,7 @@ impl JvpCx<'_> {
                 })
                 .collect();
             let Some(primals) = primals else {
-                return Ok(vec![J::Zero; prim.result_count(args.len())]);
+                return Ok(smallvec::smallvec![J::Zero; prim.result_count(args.len())]);
             };
             let outs = self
                 .program
@@ -159,13 +169,13 @@ impl JvpCx<'_> {
         let specs = args
             .iter()
             .map(|&a| self.spec_of(a))
-            .collect::<Option<Vec<Spec>>>()
+            .collect::<Option<smallvec::SmallVec<[Spec; 4]>>>()
             .ok_or_else(|| {
                 Error::internal(format!("a zero tangent reached linear `{}`", prim.name()))
             })?;
-        let refs: Vec<&Spec> = specs.iter().collect();
-        let outs: Vec<TanId> = prim
-            .infer(&refs)?
+        let refs: smallvec::SmallVec<[&Spec; 4]> = specs.iter().collect();
+        let outs: SmallVec<[TanId; 2]> = prim
+            .infer_specs(&refs)?
             .into_iter()
             .map(|spec| self.tape.new_tangent(spec))
             .collect();

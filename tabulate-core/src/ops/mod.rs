@@ -64,9 +64,15 @@ pub(crate) enum Term {
     Scaled { body: u64, count: u64 },
 }
 
+/// The result specs of one primitive application: nearly always one, kept inline.
+pub(crate) type Specs = smallvec::SmallVec<[Spec; 1]>;
+
+/// The terms of one instruction's primitive: nearly always one, kept inline.
+pub(crate) type Terms = smallvec::SmallVec<[Term; 1]>;
+
 impl Term {
     /// The terms of instructions with these element counts, one instruction each.
-    pub(crate) fn ops(counts: impl IntoIterator<Item = u64>) -> Vec<Term> {
+    pub(crate) fn ops(counts: impl IntoIterator<Item = u64>) -> Terms {
         counts.into_iter().map(Term::Op).collect()
     }
 
@@ -313,17 +319,28 @@ impl Prim {
 
     /// The specs of the outputs, or a shape error.
     pub(crate) fn infer(&self, inputs: &[&Spec]) -> Result<Vec<Spec>> {
-        let one = |spec: Result<Spec>| spec.map(|s| vec![s]);
+        self.infer_specs(inputs).map(Specs::into_vec)
+    }
+
+    /// [`Prim::infer`], the result specs kept inline when there is one (the cost passes
+    /// infer a spec for every node they emit).
+    pub(crate) fn infer_specs(&self, inputs: &[&Spec]) -> Result<Specs> {
+        let one = |spec: Result<Spec>| spec.map(|s| smallvec::smallvec![s]);
         match self {
             Prim::Unary(op) => one(elementwise::unary_spec(*op, inputs)),
             Prim::Binary(op) => one(elementwise::binary_op_spec(*op, inputs)),
             Prim::Compare(op) => one(elementwise::compare_spec(*op, inputs)),
             Prim::SelectN => one(elementwise::select_spec(inputs)),
-            Prim::Convert(to) => Ok(vec![elementwise::unary_spec_to(inputs, *to)]),
+            Prim::Convert(to) => Ok(smallvec::smallvec![elementwise::unary_spec_to(inputs, *to)]),
             Prim::IntegerPow(_) | Prim::StopGradient => {
-                Ok(vec![elementwise::unary_spec_to(inputs, inputs[0].dtype)])
+                Ok(smallvec::smallvec![elementwise::unary_spec_to(
+                    inputs,
+                    inputs[0].dtype
+                )])
             }
-            Prim::Constant { spec, .. } | Prim::Iota { spec, .. } => Ok(vec![spec.clone()]),
+            Prim::Constant { spec, .. } | Prim::Iota { spec, .. } => {
+                Ok(smallvec::smallvec![spec.clone()])
+            }
             Prim::BroadcastInDim { shape, dims } => {
                 one(structural::broadcast_in_dim_spec(inputs, shape, dims))
             }
@@ -340,7 +357,9 @@ impl Prim {
                 interior,
             } => one(structural::pad_spec(inputs, low, high, interior)),
             Prim::Concatenate { axis } => one(structural::concatenate_spec(inputs, *axis)),
-            Prim::Split { axis, sizes } => structural::split_spec(inputs, *axis, sizes),
+            Prim::Split { axis, sizes } => {
+                structural::split_spec(inputs, *axis, sizes).map(Specs::from)
+            }
             Prim::Rev { axes } => one(structural::rev_spec(inputs, axes)),
             Prim::Reduce { op, axes } => one(reduce::reduce_spec(*op, inputs, axes)),
             Prim::Argmax { axis, index_dtype } => {
@@ -366,24 +385,24 @@ impl Prim {
             Prim::ScatterAdd { .. } => one(gather::scatter_add_spec(inputs)),
             Prim::BitcastConvert(to) => one(elementwise::bitcast_convert_spec(inputs, *to)),
             Prim::RandomFoldIn => one(random::fold_in_spec(inputs)),
-            Prim::Iota2x32 { shape } => Ok(random::iota_2x32_specs(shape)),
-            Prim::Threefry2x32 => random::threefry_spec(inputs),
-            Prim::LoopVar => Ok(vec![inputs[0].clone()]),
+            Prim::Iota2x32 { shape } => Ok(random::iota_2x32_specs(shape).into()),
+            Prim::Threefry2x32 => random::threefry_spec(inputs).map(Specs::from),
+            Prim::LoopVar => Ok(smallvec::smallvec![inputs[0].clone()]),
             Prim::LoopSlice { axis } => one(control::loop_slice_spec(inputs, *axis)),
             Prim::LoopExit {
                 carries,
                 length,
                 axis,
                 ..
-            } => control::loop_exit_spec(inputs, *carries, *length, *axis),
+            } => control::loop_exit_spec(inputs, *carries, *length, *axis).map(Specs::from),
             Prim::LoopBackwardEnter { specs } | Prim::LoopBackwardExit { specs, .. } => {
-                Ok(specs.clone())
+                Ok(specs.iter().cloned().collect())
             }
             // Each input passes into the body unchanged, as far as specs go.
             Prim::LoopEntry { .. } | Prim::OptimizationBarrier => {
                 Ok(inputs.iter().map(|&s| s.clone()).collect())
             }
-            Prim::Remat(rule) => Ok(rule.result_specs()),
+            Prim::Remat(rule) => Ok(rule.result_specs().into()),
         }
     }
 
@@ -447,25 +466,25 @@ impl Prim {
         cost: Cost,
         inputs: &[&Spec],
         outputs: &[&Spec],
-    ) -> Vec<Term> {
+    ) -> Terms {
         match (self, outputs.first()) {
             (Prim::IntegerPow(_), Some(out)) => elementwise::integer_pow_instructions(cost, out),
             (Prim::Unary(op), Some(out)) => op.instruction_terms(cost, out.elements()),
-            (Prim::Reduce { .. }, Some(out)) => vec![Term::Scaled {
+            (Prim::Reduce { .. }, Some(out)) => smallvec::smallvec![Term::Scaled {
                 body: 1,
                 count: inputs
                     .first()
                     .map_or(0, |x| x.elements())
                     .saturating_sub(out.elements()),
             }],
-            (Prim::Argmax { .. }, Some(out)) => match inputs.first() {
-                Some(x) => reduce::argmax_terms(x, out.elements()),
-                None => vec![Term::Op(cost.flops)],
-            },
-            (Prim::Gather { mode, .. }, Some(out)) => match inputs.get(1) {
-                Some(indices) => gather::gather_terms(indices, out, *mode),
-                None => vec![Term::Op(cost.flops)],
-            },
+            (Prim::Argmax { .. }, Some(out)) => inputs.first().map_or_else(
+                || smallvec::smallvec![Term::Op(cost.flops)],
+                |x| reduce::argmax_terms(x, out.elements()),
+            ),
+            (Prim::Gather { mode, .. }, Some(out)) => inputs.get(1).map_or_else(
+                || smallvec::smallvec![Term::Op(cost.flops)],
+                |indices| gather::gather_terms(indices, out, *mode),
+            ),
             (Prim::RandomFoldIn, _) => random::fold_in_terms(),
             (Prim::Iota2x32 { shape }, _) => random::iota_2x32_terms(shape),
             (Prim::Threefry2x32, _) => {
@@ -508,7 +527,7 @@ impl Prim {
                 | Prim::OptimizationBarrier
                 | Prim::Remat(_),
                 _,
-            ) => vec![Term::Op(cost.flops)],
+            ) => smallvec::smallvec![Term::Op(cost.flops)],
         }
     }
 

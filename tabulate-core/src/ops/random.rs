@@ -4,7 +4,7 @@
 //! lowered, uncompiled module): every elementwise integer op counts one per element,
 //! and the hash rounds are a `while` loop whose body and condition count once.
 
-use super::{Cost, Term};
+use super::{Cost, Term, Terms};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::graph::Spec;
@@ -91,23 +91,23 @@ pub(super) fn fold_in_cost() -> Cost {
 
 /// XLA's terms for `random_fold_in` with a constant (Flax's `make_rng`): the nested
 /// `_threefry_fold_in` computation, a seed shift and a threefry hash of one element.
-pub(super) fn fold_in_terms() -> Vec<Term> {
+pub(super) fn fold_in_terms() -> Terms {
     let mut body = vec![Term::Op(1)];
     body.extend(threefry_terms(1));
-    vec![Term::Nested(body)]
+    smallvec::smallvec![Term::Nested(body)]
 }
 
 /// XLA's terms for `iota_2x32_shape` (lowered inline): per axis of size > 1 but the
 /// first, a `multiply` by its stride and an `add`; then a `shift-right-logical` and two
 /// `convert`s to split the words, each over the whole shape.
-pub(super) fn iota_2x32_terms(shape: &Shape) -> Vec<Term> {
+pub(super) fn iota_2x32_terms(shape: &Shape) -> Terms {
     // As `iota_2x32_cost` counts: none for a scalar, the shift and one convert of the
     // constant index with no axis of size > 1, else 2k + 1 instructions over the shape
     // (built from `k`, not from the cost, which saturates on huge shapes).
     let k = shape.dims().iter().filter(|&&d| d != 1).count();
     let elements = shape.elements();
     if shape.rank() == 0 || (k > 0 && elements == 0) {
-        return Vec::new();
+        return Terms::new();
     }
     if k == 0 {
         return Term::ops([1, 1]);
@@ -120,7 +120,7 @@ pub(super) fn iota_2x32_terms(shape: &Shape) -> Vec<Term> {
 /// 5-round `while` loop). The loop is one term, its body plus its condition: the body
 /// is the counter `add` and a nested call of the 20 rounds with their key injections
 /// (`THREEFRY_BODY`), the condition one `compare`.
-pub(super) fn threefry_terms(n: u64) -> Vec<Term> {
+pub(super) fn threefry_terms(n: u64) -> Terms {
     let rounds = Term::Nested(
         THREEFRY_BODY
             .iter()
@@ -129,7 +129,7 @@ pub(super) fn threefry_terms(n: u64) -> Vec<Term> {
     );
     let body = Term::Nested(vec![Term::Op(1), rounds]);
     let condition = Term::Nested(vec![Term::Op(1)]);
-    vec![Term::Nested(vec![
+    smallvec::smallvec![Term::Nested(vec![
         Term::Op(n),
         Term::Op(n),
         Term::Op(1),

@@ -2,7 +2,7 @@
 //! `reduce_or` (an HLO `reduce`: one reducer application per input element beyond the
 //! output's) and `argmax` (a variadic reduce with a 9-flop reducer).
 
-use super::{Cmp, Cost, Prim, Term};
+use super::{Cmp, Cost, Prim, Term, Terms};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::graph::{Spec, ValueId};
@@ -94,8 +94,8 @@ fn argmax_body_flops(dtype: DType) -> u64 {
 
 /// XLA's term for argmax over `input` into `out` elements: a variadic `reduce` whose
 /// body is applied `input − out` times, `f32(f32(body) × f32(count))`.
-pub(super) fn argmax_terms(input: &Spec, out: u64) -> Vec<Term> {
-    vec![Term::Scaled {
+pub(super) fn argmax_terms(input: &Spec, out: u64) -> Terms {
+    smallvec::smallvec![Term::Scaled {
         body: argmax_body_flops(input.dtype),
         count: input.elements().saturating_sub(out),
     }]

@@ -5,7 +5,7 @@
 use super::linearize::{TanId, Tape};
 use crate::dtype::DType;
 use crate::error::{Error, Result, Stage};
-use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId};
+use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId, ValueIds};
 use crate::ops::{Binary, Literal, Prim, ReduceOp};
 use crate::shape::Shape;
 
@@ -27,13 +27,13 @@ impl TransposeCx<'_> {
     pub(crate) fn emit(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
         Ok(self
             .program
-            .emit(prim, inputs.to_vec(), self.region, NodeTag::Plain)?[0])
+            .emit(prim, inputs.iter().copied(), self.region, NodeTag::Plain)?[0])
     }
 
     /// Emits a primitive with several results.
-    pub(crate) fn emit_multi(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<Vec<ValueId>> {
+    pub(crate) fn emit_multi(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueIds> {
         self.program
-            .emit(prim, inputs.to_vec(), self.region, NodeTag::Plain)
+            .emit(prim, inputs.iter().copied(), self.region, NodeTag::Plain)
     }
 
     /// The spec of an argument of the op being transposed.
@@ -107,12 +107,8 @@ impl TransposeCx<'_> {
                 .inputs
                 .iter()
                 .map(|v| value(&values, v))
-                .collect::<Result<Vec<_>>>()?;
-            let specs = node
-                .outputs
-                .iter()
-                .map(|&v| fragment.spec(v).clone())
-                .collect();
+                .collect::<Result<ValueIds>>()?;
+            let specs = node.outputs.iter().map(|&v| fragment.spec(v).clone());
             let outs = self.program.push_node(
                 node.prim.clone(),
                 ins,
@@ -221,7 +217,8 @@ impl Cotangents {
 /// Walks `tape` backwards from the cotangents already in `cts`, emitting transposes into `program`.
 pub(crate) fn backward(program: &mut Graph, tape: &Tape, cts: &mut Cotangents) -> Result<()> {
     for (index, node) in tape.nodes.iter().enumerate().rev() {
-        let out_cts: Vec<Option<ValueId>> = node.outs.iter().map(|&t| cts.take(t)).collect();
+        let out_cts: smallvec::SmallVec<[Option<ValueId>; 2]> =
+            node.outs.iter().map(|&t| cts.take(t)).collect();
         if out_cts.iter().all(Option::is_none) {
             continue;
         }

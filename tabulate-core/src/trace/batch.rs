@@ -161,7 +161,7 @@ impl Trace {
     fn emit(&mut self, prim: Prim, inputs: &[ValueId], region: RegionId) -> Result<ValueId> {
         Ok(self
             .graph
-            .emit(prim, inputs.to_vec(), region, NodeTag::Plain)?[0])
+            .emit(prim, inputs.iter().copied(), region, NodeTag::Plain)?[0])
     }
 
     /// `moveaxis(v, axis, 0)` (a `transpose`, none when `axis` is 0).

@@ -18,7 +18,7 @@ use std::ops::Range;
 use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::module::Tabulate;
-use crate::ops::graph::{Graph, NodeTag, RegionId, RegionKind, Spec, ValueId};
+use crate::ops::graph::{Graph, NodeTag, RegionId, RegionKind, Spec, ValueId, ValueIds};
 use crate::ops::{CustomRule, Prim};
 use crate::options::Mutable;
 use crate::path::{ModulePath, PathInterner};
@@ -501,7 +501,7 @@ impl Trace {
     }
 
     fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<Tensor> {
-        let ins: Vec<ValueId> = inputs.iter().map(|t| self.value_of(t)).collect();
+        let ins: ValueIds = inputs.iter().map(|t| self.value_of(t)).collect();
         let outs = self
             .graph
             .push_node(prim, ins, outputs, self.region, NodeTag::Plain);
