@@ -244,14 +244,14 @@ impl Summary {
         out.push_str("|\n");
         for row in &cells.rows {
             out.push_str(&line(
-                row.iter().map(|c| markdown_escape(&c.text())).collect(),
+                row.iter().map(|c| markdown_escape(c.as_str())).collect(),
             ));
         }
         let footers = cells
             .footers
             .iter()
             .map(|c| {
-                let text = markdown_escape(&c.text());
+                let text = markdown_escape(c.as_str());
                 if text.is_empty() {
                     text
                 } else {

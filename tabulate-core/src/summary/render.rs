@@ -305,7 +305,7 @@ pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
     out.push('\n');
     // Flax's caption, byte for byte (an empty count when there are no parameters).
     let mut total = StyledText::plain("Total Parameters: ");
-    total.append(format::size_text(summary.total()));
+    total.append(&format::size_text(summary.total()));
     let mut caption = vec![StyledText::default(), total];
     if let Some(split) = &summary.trainable {
         caption.push(size_line("Trainable Parameters: ", split.trainable));
@@ -349,7 +349,7 @@ fn size_line(label: &str, size: crate::summary::Size) -> StyledText {
     if size.count == 0 {
         line.push("0", Style::NONE);
     } else {
-        line.append(format::size_text(size));
+        line.append(&format::size_text(size));
     }
     line
 }
@@ -412,7 +412,7 @@ fn text_width(s: &str) -> usize {
 /// [`measure_cell`] of styled text, measured run by run.
 fn measure_runs(text: &StyledText, max_width: usize) -> Measure {
     measure_lengths(
-        || longest_line_and_word(text.runs.iter().map(|(r, _)| r.as_str())),
+        || longest_line_and_word(text.runs().map(|(r, _)| r)),
         max_width,
     )
 }
@@ -655,12 +655,12 @@ impl<'a> Wrapped<'a> {
         self.split.clear();
         self.starts.clear();
         self.starts.push(0);
-        for (run, style) in &text.runs {
+        for (run, style) in text.runs() {
             for (i, part) in run.split('\n').enumerate() {
                 if i > 0 {
                     self.starts.push(self.split.len());
                 }
-                push_piece(&mut self.split, part, *style);
+                push_piece(&mut self.split, part, style);
             }
         }
         for l in 0..self.starts.len() {
@@ -740,6 +740,15 @@ fn push_spaces(out: &mut Vec<Piece<'_>>, mut n: usize) {
     while n > 0 {
         let k = n.min(SPACES.len());
         out.push((&SPACES[..k], Style::NONE));
+        n -= k;
+    }
+}
+
+/// Appends `n` spaces to `out`.
+fn push_spaces_str(out: &mut String, mut n: usize) {
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
         n -= k;
     }
 }
@@ -865,25 +874,26 @@ fn words(text: &str) -> Vec<(usize, &str)> {
 fn truncate_chars(text: &StyledText, n: usize) -> StyledText {
     let mut out = StyledText::default();
     let mut left = n;
-    for (run, style) in &text.runs {
+    for (run, style) in text.runs() {
         if left == 0 {
             break;
         }
-        let taken: String = run.chars().take(left).collect();
+        let end = run.char_indices().nth(left).map_or(run.len(), |(i, _)| i);
+        let taken = &run[..end];
         left -= taken.chars().count();
-        out.push(taken, *style);
+        out.push(taken, style);
     }
     out
 }
 
 /// rich's centre justification of an annotation line to `width`.
 fn center(text: &StyledText, width: usize) -> StyledText {
-    let trimmed = text.text().trim_end().chars().count();
+    let trimmed = text.as_str().trim_end().chars().count();
     let text = truncate_chars(text, trimmed);
-    let length = text_width(&text.text()).min(width);
+    let length = text_width(text.as_str()).min(width);
     let left = (width - length) / 2;
     let mut line = StyledText::plain(" ".repeat(left));
-    line.append(text);
+    line.append(&text);
     line.push(" ".repeat(width - length - left), Style::NONE);
     line
 }
@@ -899,7 +909,7 @@ fn paint(text: &StyledText, style: Style, color: bool) -> String {
 
 /// [`paint`], appending to `out`.
 fn paint_into(out: &mut String, text: &StyledText, style: Style, color: bool) {
-    for (run, own) in &text.runs {
+    for (run, own) in text.runs() {
         let sgr = own.with(style).sgr().filter(|_| color);
         match sgr {
             Some(codes) => {
@@ -955,10 +965,10 @@ fn push_cell_line(
                 out.push_str("\x1b[");
                 out.push_str(codes);
                 out.push('m');
-                out.extend(std::iter::repeat_n(' ', n));
+                push_spaces_str(out, n);
                 out.push_str("\x1b[0m");
             }
-            None => out.extend(std::iter::repeat_n(' ', n)),
+            None => push_spaces_str(out, n),
         }
     };
     let Some(line) = line else {
@@ -1024,16 +1034,27 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     // At least two lines a row (its text and the rule below), box characters 3 bytes.
     let line = 3 * (widths.iter().sum::<usize>() + n + 1);
     out.reserve(line * (2 * cells.rows.len() + 8));
-    let rule = |out: &mut String, [left, fill, cross, right]: [char; 4]| {
-        out.push(left);
+    let make_rule = |[left, fill, cross, right]: [char; 4]| {
+        let mut rule = String::with_capacity(line + 1);
+        rule.push(left);
         for (c, &w) in widths.iter().enumerate() {
             if c > 0 {
-                out.push(cross);
+                rule.push(cross);
             }
-            out.extend(std::iter::repeat_n(fill, w));
+            rule.extend(std::iter::repeat_n(fill, w));
         }
-        out.push(right);
-        out.push('\n');
+        rule.push(right);
+        rule.push('\n');
+        rule
+    };
+    // The light rule between rows is written once per row: made once.
+    let between = make_rule(['├', '─', '┼', '┤']);
+    let rule = |out: &mut String, chars: [char; 4]| {
+        if chars[0] == '├' {
+            out.push_str(&between);
+        } else {
+            out.push_str(&make_rule(chars));
+        }
     };
     rule(out, ['┏', '━', '┳', '┓']);
     let headers: Vec<StyledText> = cells.headers.iter().map(StyledText::plain).collect();
