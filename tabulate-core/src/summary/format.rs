@@ -58,12 +58,14 @@ impl StyledText {
         if text.is_empty() {
             return;
         }
+        self.reserve();
         self.text.push_str(text);
         self.close_run(style);
     }
 
     /// Appends formatted text in `style` (no intermediate `String`).
     pub(crate) fn push_fmt(&mut self, args: std::fmt::Arguments<'_>, style: Style) {
+        self.reserve();
         let start = self.text.len();
         let _ = self.text.write_fmt(args);
         if self.text.len() > start {
@@ -73,8 +75,18 @@ impl StyledText {
 
     /// Appends `n` in decimal, in `style`.
     pub(crate) fn push_uint(&mut self, n: u64, style: Style) {
+        self.reserve();
         push_uint(&mut self.text, n);
         self.close_run(style);
+    }
+
+    /// Room for a typical cell at the first write, so that a cell's text grows at most
+    /// once or twice.
+    fn reserve(&mut self) {
+        if self.text.capacity() == 0 {
+            self.text.reserve(48);
+            self.ends.reserve(4);
+        }
     }
 
     /// Ends the run that the text written since the last run's end forms (merging it into
@@ -138,9 +150,8 @@ pub(crate) fn push_uint(out: &mut String, n: u64) {
             break;
         }
     }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
+    // ASCII digits.
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 /// Every cell of a summary: header, body rows and footer.
@@ -553,6 +564,7 @@ fn partition_text(names: &[Option<String>]) -> String {
 /// Appends `float32[16,9]` with the dtype dimmed.
 fn push_array(text: &mut StyledText, dtype: crate::dtype::DType, shape: &crate::shape::Shape) {
     text.push(dtype.name(), Style::DIM);
+    text.text.reserve(2 + 4 * shape.rank());
     // `[16,9]`, as `Shape`'s `Display`.
     text.text.push('[');
     for (i, &d) in shape.dims().iter().enumerate() {
@@ -612,9 +624,8 @@ fn push_grouped(out: &mut String, n: u64) {
         len += 1;
     }
     out.truncate(start);
-    for &b in &grouped[..len] {
-        out.push(char::from(b));
-    }
+    // ASCII digits and commas.
+    out.push_str(std::str::from_utf8(&grouped[..len]).unwrap_or_default());
 }
 
 /// Flax's `_bytes_repr`: decimal units, strict thresholds, one decimal.

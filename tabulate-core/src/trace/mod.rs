@@ -153,7 +153,7 @@ struct Trace {
     region: RegionId,
     next_frame: u64,
     /// Paths already given to modules that carry an identity (built-in layers).
-    token_paths: HashMap<u64, (ModulePath, bool)>,
+    token_paths: FastMap<u64, (ModulePath, bool)>,
     /// Modules that take the path of the lifted transform wrapping them while it runs
     /// (`nn.scan(Cell)` names the cell's calls `ScanCell_0`).
     aliases: HashMap<ModuleKey, ModulePath>,
@@ -215,7 +215,7 @@ pub(crate) fn run<M: Tabulate, R>(
             mutable,
             region: RegionId::TOP,
             next_frame: 1,
-            token_paths: HashMap::new(),
+            token_paths: FastMap::default(),
             aliases: HashMap::new(),
             lifts: Vec::new(),
             model: naming::key_of(model),
@@ -295,10 +295,18 @@ pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<
         })
 }
 
+/// [`record`] for a primitive applied for its first result (the others, if any, are
+/// unused): no list of results is made. `None` if it has no result.
+pub(crate) fn record_one(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Option<Tensor> {
+    let mut outputs = Some(outputs);
+    with_trace(|trace| trace.record_one(prim, inputs, outputs.take().unwrap_or_default()))
+        .unwrap_or_else(|| outputs?.into_iter().next().map(Tensor::from_spec))
+}
+
 /// Hashes tensor ids (sequential numbers) by one multiplication: the trace looks one up
 /// for every operand of every op.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(super) struct IdHasher(u64);
 
 impl std::hash::Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -314,9 +322,18 @@ impl std::hash::Hasher for IdHasher {
     fn write_u64(&mut self, n: u64) {
         self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
-type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+/// A map keyed by tensor ids, addresses or module keys, hashed by [`IdHasher`]: the
+/// recorder looks one up on every op and every call. (No key is chosen to collide: ids and
+/// addresses are the program's, names are the model's.)
+pub(super) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+type IdMap<V> = FastMap<u64, V>;
 
 /// Runs `f`, recording the ops it emits as a region of `kind` with `inputs`.
 fn region(
@@ -512,6 +529,20 @@ impl Trace {
                 tensor
             })
             .collect()
+    }
+
+    fn record_one(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Option<Tensor> {
+        let ins: Vec<ValueId> = inputs.iter().map(|t| self.value_of(t)).collect();
+        let outs = self
+            .graph
+            .push_node(prim, ins, outputs, self.region, NodeTag::Plain);
+        if let Some(node) = self.graph.nodes.last_mut() {
+            node.origin = crate::scope::current_operation();
+        }
+        let &v = outs.first()?;
+        let tensor = Tensor::from_spec(self.graph.spec(v).clone());
+        self.values.insert(tensor.id(), v);
+        Some(tensor)
     }
 
     fn node_count(&self) -> u32 {
