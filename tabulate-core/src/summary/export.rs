@@ -242,9 +242,13 @@ impl Summary {
         out.push('|');
         out.push_str(&rule.join("|"));
         out.push_str("|\n");
-        for row in &cells.rows {
+        for row in 0..cells.rows.len() {
             out.push_str(&line(
-                row.iter().map(|c| markdown_escape(c.as_str())).collect(),
+                cells
+                    .rows
+                    .row(row)
+                    .map(|c| markdown_escape(c.as_str()))
+                    .collect(),
             ));
         }
         let footers = cells

@@ -39,6 +39,37 @@ pub(crate) struct StyledText {
     text: String,
     /// Each run's end in `text` and its style, in order; no run is empty.
     ends: Vec<(usize, Style)>,
+    /// Runs before this index are closed: text written now never merges into them (the
+    /// cells of a [`Body`] share one text).
+    floor: usize,
+}
+
+/// Styled text borrowed from a [`StyledText`] or from one cell of a [`Body`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StyledStr<'a> {
+    text: &'a str,
+    /// Where the first run starts in `text`.
+    base: usize,
+    ends: &'a [(usize, Style)],
+}
+
+impl<'a> StyledStr<'a> {
+    /// The runs: each text with its style.
+    pub(crate) fn runs(self) -> impl Iterator<Item = (&'a str, Style)> + Clone {
+        let text = self.text;
+        let mut start = self.base;
+        self.ends.iter().map(move |&(end, style)| {
+            let run = &text[start..end];
+            start = end;
+            (run, style)
+        })
+    }
+
+    /// The text without styles.
+    pub(crate) fn as_str(self) -> &'a str {
+        let end = self.ends.last().map_or(self.base, |&(end, _)| end);
+        &self.text[self.base..end]
+    }
 }
 
 impl StyledText {
@@ -93,8 +124,9 @@ impl StyledText {
     /// the last run when that has the same style).
     fn close_run(&mut self, style: Style) {
         let end = self.text.len();
+        let open = self.ends.len() > self.floor;
         match self.ends.last_mut() {
-            Some((last, s)) if *s == style => *last = end,
+            Some((last, s)) if open && *s == style => *last = end,
             _ => self.ends.push((end, style)),
         }
     }
@@ -107,12 +139,16 @@ impl StyledText {
 
     /// The runs: each text with its style.
     pub(crate) fn runs(&self) -> impl Iterator<Item = (&str, Style)> + Clone {
-        let mut start = 0;
-        self.ends.iter().map(move |&(end, style)| {
-            let run = &self.text[start..end];
-            start = end;
-            (run, style)
-        })
+        self.borrow().runs()
+    }
+
+    /// This text, borrowed.
+    pub(crate) fn borrow(&self) -> StyledStr<'_> {
+        StyledStr {
+            text: &self.text,
+            base: 0,
+            ends: &self.ends,
+        }
     }
 
     /// The text without styles.
@@ -123,14 +159,6 @@ impl StyledText {
     /// The text without styles, borrowed.
     pub(crate) fn as_str(&self) -> &str {
         &self.text
-    }
-
-    /// Adds `style` to every run (a cell or row style on top of the text's own); the runs
-    /// stay as they are, not merged.
-    fn restyle_in_place(&mut self, style: Style) {
-        for (_, s) in &mut self.ends {
-            *s = s.with(style);
-        }
     }
 }
 
@@ -154,10 +182,68 @@ pub(crate) fn push_uint(out: &mut String, n: u64) {
     out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
+/// The body cells of a table, row by row, written into one text: a cell costs no
+/// allocation of its own.
+pub(crate) struct Body {
+    arena: StyledText,
+    /// Per cell, row-major: where its text and its runs start in `arena`.
+    starts: Vec<(usize, usize)>,
+    columns: usize,
+    rows: usize,
+}
+
+impl Body {
+    fn new(rows: usize, columns: usize) -> Body {
+        let cells = rows * columns;
+        let mut arena = StyledText::default();
+        arena.text.reserve(cells * 24);
+        arena.ends.reserve(cells * 2);
+        Body {
+            arena,
+            starts: Vec::with_capacity(cells),
+            columns,
+            rows,
+        }
+    }
+
+    /// Starts the next cell and returns the text to write it into.
+    fn begin_cell(&mut self) -> &mut StyledText {
+        self.arena.floor = self.arena.ends.len();
+        self.starts
+            .push((self.arena.text.len(), self.arena.ends.len()));
+        &mut self.arena
+    }
+
+    /// How many rows.
+    pub(crate) fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// The cell of `row` in `column`.
+    pub(crate) fn cell(&self, row: usize, column: usize) -> StyledStr<'_> {
+        let i = row * self.columns + column;
+        let (text, first) = self.starts[i];
+        let end = self
+            .starts
+            .get(i + 1)
+            .map_or(self.arena.ends.len(), |&(_, next)| next);
+        StyledStr {
+            text: &self.arena.text,
+            base: text,
+            ends: &self.arena.ends[first..end],
+        }
+    }
+
+    /// The cells of `row`, in column order.
+    pub(crate) fn row(&self, row: usize) -> impl Iterator<Item = StyledStr<'_>> {
+        (0..self.columns).map(move |c| self.cell(row, c))
+    }
+}
+
 /// Every cell of a summary: header, body rows and footer.
 pub(crate) struct Cells {
     pub(crate) headers: Vec<String>,
-    pub(crate) rows: Vec<Vec<StyledText>>,
+    pub(crate) rows: Body,
     pub(crate) footers: Vec<StyledText>,
     /// The column whose footer is `Total`, right-justified.
     pub(crate) total_column: usize,
@@ -223,37 +309,31 @@ pub(crate) fn cells(
         cap,
         known: AddrMap::default(),
     };
-    let rows = summary
-        .rows
-        .iter()
-        .map(|row| {
-            columns
-                .iter()
-                .map(|column| match column {
-                    Column::Path => StyledText::plain(paths.text(&row.path)),
-                    Column::Module => module_text(&row.module_type, &row.method),
-                    Column::Inputs if compact => flow_text(&row.inputs),
-                    Column::Inputs => value_text(&row.inputs),
-                    Column::Outputs if compact => flow_text(&row.outputs),
-                    Column::Outputs => value_text(&row.outputs),
-                    Column::Metric(m) => metric_text(row.metric(*m), compact),
-                    Column::Collection(c) => collection_index(c)
-                        .and_then(|i| row.variables.get(i))
-                        .map(|vars| {
-                            if compact {
-                                let mut text = size_text(vars.counted);
-                                text.restyle_in_place(Style::BOLD);
-                                text
-                            } else {
-                                variables_text(vars)
-                            }
-                        })
-                        .unwrap_or_default(),
-                    Column::Metrics | Column::Collections => StyledText::default(),
-                })
-                .collect()
-        })
-        .collect();
+    let mut rows = Body::new(summary.rows.len(), columns.len());
+    for row in &summary.rows {
+        for column in columns {
+            let out = rows.begin_cell();
+            match column {
+                Column::Path => out.push(paths.text(&row.path), Style::NONE),
+                Column::Module => module_into(out, &row.module_type, &row.method),
+                Column::Inputs if compact => flow_into(out, &row.inputs),
+                Column::Inputs => value_into(out, &row.inputs),
+                Column::Outputs if compact => flow_into(out, &row.outputs),
+                Column::Outputs => value_into(out, &row.outputs),
+                Column::Metric(m) => metric_into(out, row.metric(*m), compact),
+                Column::Collection(c) => {
+                    if let Some(vars) = collection_index(c).and_then(|i| row.variables.get(i)) {
+                        if compact {
+                            push_size(out, vars.counted, Style::BOLD);
+                        } else {
+                            variables_into(out, vars);
+                        }
+                    }
+                }
+                Column::Metrics | Column::Collections => {}
+            }
+        }
+    }
     let first_collection = columns
         .iter()
         .position(|c| matches!(c, Column::Collection(_)))
@@ -384,15 +464,22 @@ impl PathTexts {
 
 /// `Dense`, or `ConvBlock (block_method)` with the method dimmed for methods other than
 /// the main one (`forward`, Flax's `__call__`) and anonymous ones (a lifted `<lambda>`).
-fn module_text(module_type: &str, method: &str) -> StyledText {
-    let mut text = StyledText::plain(escape(module_type));
+fn module_into(text: &mut StyledText, module_type: &str, method: &str) {
+    text.push(escape(module_type), Style::NONE);
     if method != "forward" && method != "<lambda>" {
         text.push(" ", Style::NONE);
         text.push("(", Style::DIM);
         text.push(escape(method), Style::DIM);
         text.push(")", Style::DIM);
     }
-    text
+}
+
+/// Appends [`metric_text`].
+fn metric_into(text: &mut StyledText, value: Option<&MetricValue>, compact: bool) {
+    match value {
+        Some(MetricValue::Count(count)) => text.push_uint(*count, Style::NONE),
+        _ => text.append(&metric_text(value, compact)),
+    }
 }
 
 /// A metric's cell: a count as a plain integer (Flax writes FLOP counts without
@@ -439,17 +526,13 @@ pub(crate) fn operator_cells(
     let headers = ["primitive", "calls", "flops", "macs"]
         .map(String::from)
         .to_vec();
-    let rows = operators
-        .iter()
-        .map(|(name, c)| {
-            vec![
-                StyledText::plain(name.clone()),
-                StyledText::plain(c.calls.to_string()),
-                StyledText::plain(c.flops.to_string()),
-                StyledText::plain(c.macs.to_string()),
-            ]
-        })
-        .collect();
+    let mut rows = Body::new(operators.len(), headers.len());
+    for (name, c) in operators {
+        rows.begin_cell().push(name, Style::NONE);
+        for n in [c.calls, c.flops, c.macs] {
+            rows.begin_cell().push_uint(n, Style::NONE);
+        }
+    }
     let sum =
         |f: fn(&crate::cost::OperatorCount) -> u64| -> u64 { operators.values().map(f).sum() };
     let footers = vec![
@@ -506,13 +589,12 @@ fn flow_into(out: &mut StyledText, value: &Value) {
 
 /// The row's own variables as YAML, a blank line, then the bold count. Arrays and sown
 /// trees are one mapping, by name; a partitioned array reads `float32[5,16] P(embed, mlp)`.
-fn variables_text(vars: &RowVariables) -> StyledText {
+fn variables_into(text: &mut StyledText, vars: &RowVariables) {
     /// One entry of the mapping: an array, or a sown tuple.
     enum Entry<'v> {
         Leaf(&'v super::Leaf),
         Sown(&'v Value),
     }
-    let mut text = StyledText::default();
     if !vars.own.is_empty() || !vars.values.is_empty() {
         let mut entries: Vec<(&str, Entry<'_>)> = vars
             .own
@@ -525,7 +607,7 @@ fn variables_text(vars: &RowVariables) -> StyledText {
             )
             .collect();
         entries.sort_by(|a, b| a.0.cmp(b.0));
-        let mut lines = Lines::new(&mut text);
+        let mut lines = Lines::new(text);
         for (name, entry) in entries {
             match entry {
                 Entry::Leaf(leaf) => {
@@ -544,8 +626,7 @@ fn variables_text(vars: &RowVariables) -> StyledText {
         }
         text.push("\n\n", Style::NONE);
     }
-    push_size(&mut text, vars.counted, Style::BOLD);
-    text
+    push_size(text, vars.counted, Style::BOLD);
 }
 
 /// Logical axis names as Flax's `Partitioned.names` tuple reads in the table (Python's
@@ -669,15 +750,21 @@ fn push_bytes(out: &mut String, bytes: u64) {
 
 /// A value tree as Flax renders it: `PyYAML` block style, dtypes dimmed, empty containers
 /// as an empty cell.
+#[cfg(test)]
 pub(crate) fn value_text(value: &Value) -> StyledText {
     let mut text = StyledText::default();
+    value_into(&mut text, value);
+    text
+}
+
+/// Appends [`value_text`].
+fn value_into(text: &mut StyledText, value: &Value) {
     match value {
         Value::Sequence { items } if items.is_empty() => {}
         Value::Mapping { entries } if entries.is_empty() => {}
-        Value::Sequence { .. } | Value::Mapping { .. } => Lines::new(&mut text).block(value),
-        leaf => scalar_into(&mut text, leaf),
+        Value::Sequence { .. } | Value::Mapping { .. } => Lines::new(text).block(value),
+        leaf => scalar_into(text, leaf),
     }
-    text
 }
 
 /// Appends a leaf: `float32[16,9]` with the dtype dimmed, or an object's repr.

@@ -9,7 +9,7 @@ use std::ops::Range;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::Summary;
-use super::format::{self, Cells, Style, StyledText};
+use super::format::{self, Cells, Style, StyledStr, StyledText};
 use crate::cost::Metric;
 
 /// When to colour the table.
@@ -410,7 +410,7 @@ fn text_width(s: &str) -> usize {
 }
 
 /// [`measure_cell`] of styled text, measured run by run.
-fn measure_runs(text: &StyledText, max_width: usize) -> Measure {
+fn measure_runs(text: StyledStr<'_>, max_width: usize) -> Measure {
     measure_lengths(
         || longest_line_and_word(text.runs().map(|(r, _)| r)),
         max_width,
@@ -500,21 +500,16 @@ fn measure_column(cells: &Cells, column: usize, max_width: usize) -> Measure {
         return Measure { min: 0, max: 0 };
     }
     let header = measure_cell(&cells.headers[column], max_width);
-    let measures: Vec<Measure> = std::iter::once(header)
-        .chain(
-            cells
-                .rows
-                .iter()
-                .map(|row| &row[column])
-                .chain(std::iter::once(&cells.footers[column]))
-                .map(|t| measure_runs(t, max_width)),
-        )
-        .collect();
-    Measure {
-        min: measures.iter().map(|m| m.min).max().unwrap_or(1),
-        max: measures.iter().map(|m| m.max).max().unwrap_or(max_width),
+    let mut measure = header;
+    for m in (0..cells.rows.len())
+        .map(|row| cells.rows.cell(row, column))
+        .chain(std::iter::once(cells.footers[column].borrow()))
+        .map(|t| measure_runs(t, max_width))
+    {
+        measure.min = measure.min.max(m.min);
+        measure.max = measure.max.max(m.max);
     }
-    .with_maximum(max_width)
+    measure.with_maximum(max_width)
 }
 
 /// rich's `Table._calculate_column_widths` for a table without fixed or no-wrap columns.
@@ -649,7 +644,7 @@ impl<'a> Wrapped<'a> {
     /// rich's `Text.wrap` with `overflow="ellipsis"`: split at newlines, break lines at
     /// whitespace, crop surplus trailing spaces, justify, and end over-long words with
     /// `…`. Appends the lines of `text`, `width` wide, and returns their range.
-    fn wrap(&mut self, text: &'a StyledText, width: usize, right: bool) -> Range<usize> {
+    fn wrap(&mut self, text: StyledStr<'a>, width: usize, right: bool) -> Range<usize> {
         let first = self.lines.len();
         // `Text.split(allow_blank=True)`: one line more than there are newlines.
         self.split.clear();
@@ -988,7 +983,7 @@ fn push_cell_line(
 /// above, for the `header`, which is bottom-aligned between heavy borders).
 fn draw_row<'a>(
     out: &mut String,
-    texts: &'a [StyledText],
+    texts: &[StyledStr<'a>],
     widths: &[usize],
     (style, right, header): (Style, &[bool], bool),
     color: bool,
@@ -1001,7 +996,7 @@ fn draw_row<'a>(
         texts
             .iter()
             .enumerate()
-            .map(|(c, t)| wrapped.wrap(t, widths[c].saturating_sub(2), right[c])),
+            .map(|(c, &t)| wrapped.wrap(t, widths[c].saturating_sub(2), right[c])),
     );
     let height = columns
         .iter()
@@ -1034,6 +1029,7 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     // At least two lines a row (its text and the rule below), box characters 3 bytes.
     let line = 3 * (widths.iter().sum::<usize>() + n + 1);
     out.reserve(line * (2 * cells.rows.len() + 8));
+    let mut texts: Vec<StyledStr<'_>> = Vec::with_capacity(n);
     let make_rule = |[left, fill, cross, right]: [char; 4]| {
         let mut rule = String::with_capacity(line + 1);
         rule.push(left);
@@ -1060,22 +1056,25 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     let headers: Vec<StyledText> = cells.headers.iter().map(StyledText::plain).collect();
     let left = vec![false; n];
     let mut wrapped = Wrapped::default();
+    texts.extend(headers.iter().map(StyledText::borrow));
     draw_row(
         out,
-        &headers,
+        &texts,
         widths,
         (Style::BOLD, &left, true),
         color,
         &mut wrapped,
     );
     rule(out, ['┡', '━', '╇', '┩']);
-    for (i, cells_of_row) in cells.rows.iter().enumerate() {
+    for i in 0..cells.rows.len() {
         if i > 0 {
             rule(out, ['├', '─', '┼', '┤']);
         }
+        texts.clear();
+        texts.extend(cells.rows.row(i));
         draw_row(
             out,
-            cells_of_row,
+            &texts,
             widths,
             (Style::NONE, &left, false),
             color,
@@ -1084,9 +1083,11 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     }
     rule(out, ['├', '─', '┼', '┤']);
     let right: Vec<bool> = (0..n).map(|c| c == cells.total_column).collect();
+    texts.clear();
+    texts.extend(cells.footers.iter().map(StyledText::borrow));
     draw_row(
         out,
-        &cells.footers,
+        &texts,
         widths,
         (Style::BOLD, &right, false),
         color,
@@ -1103,7 +1104,7 @@ mod tests {
     /// The text of each line `text` wraps to.
     fn wrap(text: &StyledText, width: usize, right: bool) -> Vec<String> {
         let mut wrapped = Wrapped::default();
-        let lines = wrapped.wrap(text, width, right);
+        let lines = wrapped.wrap(text.borrow(), width, right);
         lines
             .map(|i| wrapped.line(i).iter().map(|p| p.0).collect())
             .collect()
@@ -1115,7 +1116,7 @@ mod tests {
         text.push("float32", Style::DIM);
         text.push("[4]", Style::NONE);
         let mut wrapped = Wrapped::default();
-        let lines = wrapped.wrap(&text, 16, false);
+        let lines = wrapped.wrap(text.borrow(), 16, false);
         let mut out = String::new();
         paint_pieces(&mut out, wrapped.line(lines.start), Style::BOLD, true);
         assert_eq!(
