@@ -455,28 +455,17 @@ fn measure_lengths(lengths: impl FnOnce() -> (usize, usize), max_width: usize) -
 /// (the longest line when there is no word). Printable ASCII, the usual cell, is
 /// measured in one pass over the runs without joining them.
 fn longest_line_and_word<'a>(runs: impl Iterator<Item = &'a str> + Clone) -> (usize, usize) {
-    let ascii = runs
-        .clone()
-        .all(|r| r.bytes().all(|b| b == b'\n' || (0x20..0x7f).contains(&b)));
-    if !ascii {
-        let text: String = runs.collect();
-        let longest_line = text.lines().map(text_width).max().unwrap_or(0);
-        let longest_word = text
-            .split_whitespace()
-            .map(text_width)
-            .max()
-            .unwrap_or(longest_line);
-        return (longest_line, longest_word);
-    }
     let (mut line, mut word) = (0, 0);
     let (mut longest_line, mut longest_word) = (0, None::<usize>);
-    for b in runs.flat_map(str::bytes) {
+    for b in runs.clone().flat_map(str::bytes) {
         match b {
             b'\n' => {
                 longest_line = longest_line.max(line);
                 line = 0;
             }
-            _ => line += 1,
+            0x20..0x7f => line += 1,
+            // Not printable ASCII: measured by display width.
+            _ => return longest_line_and_word_wide(runs),
         }
         if b == b' ' || b == b'\n' {
             if word > 0 {
@@ -492,6 +481,18 @@ fn longest_line_and_word<'a>(runs: impl Iterator<Item = &'a str> + Clone) -> (us
         longest_word = Some(longest_word.map_or(word, |w| w.max(word)));
     }
     (longest_line, longest_word.unwrap_or(longest_line))
+}
+
+/// [`longest_line_and_word`] of text that is not all printable ASCII.
+fn longest_line_and_word_wide<'a>(runs: impl Iterator<Item = &'a str>) -> (usize, usize) {
+    let text: String = runs.collect();
+    let longest_line = text.lines().map(text_width).max().unwrap_or(0);
+    let longest_word = text
+        .split_whitespace()
+        .map(text_width)
+        .max()
+        .unwrap_or(longest_line);
+    (longest_line, longest_word)
 }
 
 /// rich's `_measure_column`.

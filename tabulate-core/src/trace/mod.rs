@@ -555,7 +555,7 @@ impl Trace {
         key: &ModuleKey,
         fields: Vec<(ModuleKey, String)>,
         method: &'static str,
-        call_args: &CallArgs,
+        call_args: CallArgs,
         lifted: Option<&Lifted>,
     ) -> usize {
         let remat = self.pending_remat.take();
@@ -568,10 +568,9 @@ impl Trace {
         let adopts = attached || module.fields_are_attributes();
         let arguments = call_args
             .flat_arrays()
-            .into_iter()
-            .map(|(id, spec)| self.value_for_id(id, spec))
+            .map(|(id, spec)| self.value_for_id(*id, spec.clone()))
             .collect();
-        let inputs = call_args.to_value();
+        let inputs = call_args.into_value();
         let index = self.calls.len();
         let touches = self.touches.len();
         self.calls.push(CallRecord {
@@ -1030,7 +1029,7 @@ pub(crate) fn open_call(
     let mut call_args = CallArgs::default();
     args(&mut call_args);
     with_trace(|trace| {
-        let depth = trace.enter(module, &key, fields, method, &call_args, lifted);
+        let depth = trace.enter(module, &key, fields, method, call_args, lifted);
         trace.declare_fields(depth, params);
         depth
     })
