@@ -757,7 +757,8 @@ pub(crate) fn value_text(value: &Value) -> StyledText {
     text
 }
 
-/// Appends [`value_text`].
+/// Appends a value tree as Flax renders it: `PyYAML` block style, dtypes dimmed, empty
+/// containers as nothing.
 fn value_into(text: &mut StyledText, value: &Value) {
     match value {
         Value::Sequence { items } if items.is_empty() => {}
