@@ -119,11 +119,10 @@ pub(crate) enum Stage {
 /// assert_eq!(error.to_string(), "expected NHWC input, got float32[2,3]");
 /// assert!(error.location().is_none()); // made outside any module call
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// An operation got operands it cannot combine: shapes, dtypes or arguments.
-    #[error("{op}: {detail}")]
     Shape {
         /// The user-level operation (`Tensor::matmul`, `nn::Conv`), or the primitive
         /// (`dot_general`) when none was running; the detail then names the primitive.
@@ -132,15 +131,11 @@ pub enum ErrorKind {
         detail: String,
     },
     /// A layer or option was configured with a value it cannot use.
-    #[error("{what}")]
     InvalidArgument {
         /// What is wrong.
         what: String,
     },
     /// A variable was declared or written in a collection that is not mutable.
-    #[error(
-        "cannot {action} variable `{name}` in collection `{collection}`: the collection is not mutable (see the `mutable` option)"
-    )]
     NotMutable {
         /// `declare` or `write`.
         action: &'static str,
@@ -150,9 +145,6 @@ pub enum ErrorKind {
         name: String,
     },
     /// A variable was declared twice with different shapes or dtypes.
-    #[error(
-        "variable `{name}` in collection `{collection}` was declared as {first} and again as {second}"
-    )]
     VariableMismatch {
         /// The variable collection.
         collection: String,
@@ -164,40 +156,80 @@ pub enum ErrorKind {
         second: String,
     },
     /// A layer needs a random stream that was not provided.
-    #[error("the random stream `{stream}` is needed but was not provided (see the `rngs` option)")]
     MissingRng {
         /// The stream's name (`dropout`, …).
         stream: String,
     },
     /// Something that only works inside a module call was used outside one.
-    #[error("{what} only works inside a module call made by a summary run")]
     OutsideModule {
         /// What was attempted.
         what: &'static str,
     },
     /// The summarised function made no module call.
-    #[error(
-        "no module call was recorded: the function passed to `run` must call a `#[forward]` method"
-    )]
     NoCall,
     /// The summarised function failed with an error of its own type.
-    #[error("the forward pass failed: {message}")]
     Failed {
         /// The error's message.
         message: String,
     },
     /// A summary run was started while another one was running on the same thread.
-    #[error("a summary run is already in progress on this thread")]
     Reentrant,
     /// An invariant of `tabulate` itself broke: a bug, never the input's fault.
-    #[error(
-        "internal error: {what}; this is a bug in tabulate, please report it with the model that caused it"
-    )]
     Internal {
         /// Which invariant broke.
         what: String,
     },
 }
+
+// Written out rather than derived (thiserror): one proc-macro crate less to build, for a
+// user's crate and for every `cargo test` (twice: trybuild checks its cases apart).
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Shape { op, detail } => write!(f, "{op}: {detail}"),
+            ErrorKind::InvalidArgument { what } => write!(f, "{what}"),
+            ErrorKind::NotMutable {
+                action,
+                name,
+                collection,
+            } => write!(
+                f,
+                "cannot {action} variable `{name}` in collection `{collection}`: the collection is not mutable (see the `mutable` option)"
+            ),
+            ErrorKind::VariableMismatch {
+                name,
+                collection,
+                first,
+                second,
+            } => write!(
+                f,
+                "variable `{name}` in collection `{collection}` was declared as {first} and again as {second}"
+            ),
+            ErrorKind::MissingRng { stream } => write!(
+                f,
+                "the random stream `{stream}` is needed but was not provided (see the `rngs` option)"
+            ),
+            ErrorKind::OutsideModule { what } => write!(
+                f,
+                "{what} only works inside a module call made by a summary run"
+            ),
+            ErrorKind::NoCall => write!(
+                f,
+                "no module call was recorded: the function passed to `run` must call a `#[forward]` method"
+            ),
+            ErrorKind::Failed { message } => write!(f, "the forward pass failed: {message}"),
+            ErrorKind::Reentrant => {
+                write!(f, "a summary run is already in progress on this thread")
+            }
+            ErrorKind::Internal { what } => write!(
+                f,
+                "internal error: {what}; this is a bug in tabulate, please report it with the model that caused it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ErrorKind {}
 
 impl Error {
     /// An error of `kind`, placed in the innermost module call running on this thread.

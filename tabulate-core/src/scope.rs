@@ -145,12 +145,24 @@ pub(crate) fn is_typed_key(id: u64) -> bool {
 
 /// Runs `describe` and returns what it returned with the tensors it described, in order.
 pub(crate) fn collect_arrays<R>(describe: impl FnOnce() -> R) -> (R, Vec<(u64, Spec)>) {
-    let outer = with_scope(|scope| scope.arrays.replace(Vec::new())).flatten();
+    // Generic only here (instantiated for every described type, in every crate that
+    // describes one): the rest is compiled once.
+    let outer = start_collecting();
     let out = describe();
-    let arrays = with_scope(|scope| std::mem::replace(&mut scope.arrays, outer))
+    (out, stop_collecting(outer))
+}
+
+/// Starts collecting described tensors; returns the list of an enclosing collection.
+fn start_collecting() -> Option<Vec<(u64, Spec)>> {
+    with_scope(|scope| scope.arrays.replace(Vec::new())).flatten()
+}
+
+/// Returns the tensors collected since [`start_collecting`] returned `outer`, and resumes
+/// the enclosing collection.
+fn stop_collecting(outer: Option<Vec<(u64, Spec)>>) -> Vec<(u64, Spec)> {
+    with_scope(|scope| std::mem::replace(&mut scope.arrays, outer))
         .flatten()
-        .unwrap_or_default();
-    (out, arrays)
+        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------- the user's operation

@@ -28,17 +28,7 @@ use crate::value::Value;
 pub fn tabulate<M: Tabulate>(model: &M) -> Tabulator<'_, M> {
     Tabulator {
         model,
-        depth: None,
-        show_repeated: false,
-        mutable: Mutable::default(),
-        metrics: Vec::new(),
-        rngs: Vec::new(),
-        metric_options: MetricOptions::default(),
-        trainable: false,
-        memory: false,
-        operators: false,
-        footnotes: false,
-        table_on_error: false,
+        settings: Settings::new(),
     }
 }
 
@@ -71,9 +61,18 @@ pub fn tabulate<M: Tabulate>(model: &M) -> Tabulator<'_, M> {
 /// ```
 #[derive(Debug)]
 #[must_use = "a Tabulator does nothing until `run`"]
-#[allow(clippy::struct_excessive_bools)] // independent on/off options, as Flax's are
 pub struct Tabulator<'a, M> {
     model: &'a M,
+    settings: Settings,
+}
+
+/// The settings of a [`Tabulator`] (all but its model): what [`Tabulator::run`] does
+/// after the forward pass is not generic over the model's type, so that it is compiled
+/// once in tabulate-core, not again for every model type of every crate (example,
+/// doctest, test) that runs a summary.
+#[derive(Debug)]
+#[allow(clippy::struct_excessive_bools)] // independent on/off options, as Flax's are
+struct Settings {
     depth: Option<usize>,
     show_repeated: bool,
     mutable: Mutable,
@@ -113,7 +112,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn depth(mut self, depth: usize) -> Self {
-        self.depth = Some(depth);
+        self.settings.depth = Some(depth);
         self
     }
 
@@ -143,7 +142,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn show_repeated(mut self, show: bool) -> Self {
-        self.show_repeated = show;
+        self.settings.show_repeated = show;
         self
     }
 
@@ -165,7 +164,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn mutable(mut self, mutable: Mutable) -> Self {
-        self.mutable = mutable;
+        self.settings.mutable = mutable;
         self
     }
 
@@ -229,11 +228,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn metric(mut self, metric: Metric, compute: bool) -> Self {
-        self.metrics.retain(|&m| m != metric);
-        if compute {
-            self.metrics.push(metric);
-            self.metrics.sort_unstable();
-        }
+        self.settings.metric(metric, compute);
         self
     }
 
@@ -298,10 +293,10 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn metrics(mut self, metrics: impl IntoIterator<Item = Metric>) -> Self {
-        self.metrics.clear();
+        self.settings.metrics.clear();
         for metric in metrics {
-            if !self.metrics.contains(&metric) {
-                self.metrics.push(metric);
+            if !self.settings.metrics.contains(&metric) {
+                self.settings.metrics.push(metric);
             }
         }
         self
@@ -310,7 +305,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// Parameters held fixed (fine-tuning): they count as non-trainable in the
     /// `trainable_params`, gradient and optimizer columns and the footer. Default: none.
     pub fn frozen(mut self, frozen: Frozen) -> Self {
-        self.metric_options.frozen = frozen;
+        self.settings.metric_options.frozen = frozen;
         self
     }
 
@@ -327,7 +322,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn optimizer(mut self, optimizer: Optimizer) -> Self {
-        self.metric_options.optimizer = optimizer;
+        self.settings.metric_options.optimizer = optimizer;
         self
     }
 
@@ -344,7 +339,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn trainable(mut self, show: bool) -> Self {
-        self.trainable = show;
+        self.settings.trainable = show;
         self
     }
 
@@ -364,7 +359,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn estimate_memory(mut self, estimate: bool) -> Self {
-        self.memory = estimate;
+        self.settings.memory = estimate;
         self
     }
 
@@ -395,7 +390,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn operators(mut self, show: bool) -> Self {
-        self.operators = show;
+        self.settings.operators = show;
         self
     }
 
@@ -415,7 +410,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn footnotes(mut self, show: bool) -> Self {
-        self.footnotes = show;
+        self.settings.footnotes = show;
         self
     }
 
@@ -444,7 +439,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// assert!(shown.contains("Broken Summary") && shown.contains("reshape"));
     /// ```
     pub fn table_on_error(mut self, show: bool) -> Self {
-        self.table_on_error = show;
+        self.settings.table_on_error = show;
         self
     }
 
@@ -464,7 +459,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn rngs<S: Into<String>>(mut self, streams: impl IntoIterator<Item = S>) -> Self {
-        self.rngs = streams.into_iter().map(Into::into).collect();
+        self.settings.rngs = streams.into_iter().map(Into::into).collect();
         self
     }
 
@@ -494,17 +489,60 @@ impl<M: Tabulate> Tabulator<'_, M> {
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn run<R: ForwardOutput>(self, forward: impl FnOnce(&M) -> R) -> Result<Summary> {
-        let (out, recording) = trace::run(self.model, self.mutable.clone(), &self.rngs, forward)?;
+        // Generic over the model's type only here: the rest is compiled once, in this crate.
+        let trace = trace::install(self.model, &self.settings.mutable, &self.settings.rngs)?;
+        let out = forward(self.model);
+        let recording = trace.recording();
+        self.settings
+            .summarise(self.model.type_name(), out.failure(), &recording)
+    }
+}
+
+impl Settings {
+    /// Flax's defaults.
+    fn new() -> Settings {
+        Settings {
+            depth: None,
+            show_repeated: false,
+            mutable: Mutable::default(),
+            metrics: Vec::new(),
+            rngs: Vec::new(),
+            metric_options: MetricOptions::default(),
+            trainable: false,
+            memory: false,
+            operators: false,
+            footnotes: false,
+            table_on_error: false,
+        }
+    }
+
+    /// Shows `metric` in its place among the columns, or leaves it out.
+    fn metric(&mut self, metric: Metric, compute: bool) {
+        self.metrics.retain(|&m| m != metric);
+        if compute {
+            self.metrics.push(metric);
+            self.metrics.sort_unstable();
+        }
+    }
+
+    /// The summary of a traced run of the model named `model` (its type name), whose
+    /// forward pass ended in `failure` if it did.
+    fn summarise(
+        &self,
+        model: &str,
+        failure: Option<Error>,
+        recording: &Recording,
+    ) -> Result<Summary> {
         let selection = Selection {
             depth: self.depth,
             show_repeated: self.show_repeated,
         };
         // A `Param` field that could not be declared fails the run even if never read.
-        let failure = out.failure().or_else(|| recording.field_failure.clone());
+        let failure = failure.or_else(|| recording.field_failure.clone());
         if let Some(error) = failure {
             if self.table_on_error && !recording.calls.is_empty() {
                 // A partial table that cannot be made (its totals overflow) is left out.
-                if let Ok(partial) = self.partial(&recording, selection) {
+                if let Ok(partial) = Self::partial(model, recording, selection) {
                     return Err(error.with_partial(Arc::new(partial)));
                 }
             }
@@ -513,7 +551,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
         if recording.calls.is_empty() {
             return Err(Error::new(ErrorKind::NoCall));
         }
-        let shown = shown_calls(&recording, selection);
+        let shown = shown_calls(recording, selection);
         let mut memo = cost::Memo::new(shown.iter().map(|s| s.call.span.len()));
         let measured = shown
             .iter()
@@ -523,7 +561,7 @@ impl<M: Tabulate> Tabulator<'_, M> {
                     collapsed: s.collapsed,
                 };
                 cost::measure(
-                    &recording,
+                    recording,
                     s.call,
                     scope,
                     &self.metrics,
@@ -532,35 +570,29 @@ impl<M: Tabulate> Tabulator<'_, M> {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut summary = collect(
-            &recording,
-            self.model.type_name(),
-            &shown,
-            self.metrics.clone(),
-            measured,
-        )?;
+        let mut summary = collect(recording, model, &shown, self.metrics.clone(), measured)?;
         // Model-wide figures: their errors name the model.
         let at_root = |e: Error| {
             e.or_at(|| Location {
                 path: String::new(),
-                module: self.model.type_name().to_string(),
+                module: model.to_string(),
             })
         };
         if self.trainable || self.memory {
-            let split = self.trainable_split(&recording).map_err(at_root)?;
+            let split = self.trainable_split(recording).map_err(at_root)?;
             if self.trainable {
                 summary.trainable = Some(split);
             }
             if self.memory {
-                let programs = ModelPrograms::new(&recording);
+                let programs = ModelPrograms::new(recording);
                 summary.memory = Some(
-                    self.memory_estimate(&recording, &programs, split)
+                    self.memory_estimate(recording, &programs, split)
                         .map_err(at_root)?,
                 );
             }
         }
         if self.operators {
-            let programs = ModelPrograms::new(&recording);
+            let programs = ModelPrograms::new(recording);
             summary.operators = Some(programs.by_operator().map_err(at_root)?);
         }
         summary.notes = self.notes();
@@ -569,16 +601,10 @@ impl<M: Tabulate> Tabulator<'_, M> {
 
     /// The table of the calls made before a failure: no computed columns, and the calls
     /// that did not return marked in the outputs column.
-    fn partial(&self, recording: &Recording, selection: Selection) -> Result<Summary> {
+    fn partial(model: &str, recording: &Recording, selection: Selection) -> Result<Summary> {
         let shown = shown_calls(recording, selection);
         let measured = vec![cost::Metrics::default(); shown.len()];
-        let mut summary = collect(
-            recording,
-            self.model.type_name(),
-            &shown,
-            Vec::new(),
-            measured,
-        )?;
+        let mut summary = collect(recording, model, &shown, Vec::new(), measured)?;
         for (row, s) in summary.rows.iter_mut().zip(&shown) {
             if s.call.outputs.is_none() {
                 row.outputs = Value::object("<failed>");

@@ -568,3 +568,17 @@ fn overflowing_counts_name_their_largest_operation() {
         "Probe: flops: the call's flop count does not fit in 64 bits (2^64 or more); its largest part is `nn::Conv` (conv_general_dilated)"
     );
 }
+
+#[test]
+fn the_derivative_of_a_conv_transpose_on_a_2_63_input_is_an_error_not_an_overflow() {
+    // Found by the 1,000,000-case fuzz run in a debug build: the transposed convolution's
+    // paddings were computed in `i64` from dilated sizes near 2^63.
+    let msg = error(
+        |x| ConvTranspose::new(1, [1, 1]).use_bias(false).forward(x),
+        &Tensor::new(DType::BF16, [0, 1 << 63, 0]),
+    );
+    assert_eq!(
+        msg,
+        "Probe: nn::ConvTranspose: its derivative (for the VJP columns) cannot be built: lax.conv_general_dilated: a size of 9223372036854775808 dilated by 1 does not fit in 64 bits"
+    );
+}

@@ -434,11 +434,32 @@ fn swap_first_two(spec: &[usize]) -> Vec<usize> {
     s
 }
 
-fn dilated(dims: &[usize], dilation: &[usize]) -> Vec<i64> {
+/// The dilated sizes of the transposed convolution's operands, in `i128` so that the
+/// paddings computed from them cannot overflow; each must fit in 64 bits, as the paddings
+/// of the convolution it emits (`i64`) are computed from them.
+fn dilated(dims: &[usize], dilation: &[usize]) -> Result<Vec<i128>> {
     dims.iter()
         .zip(dilation)
-        .map(|(&d, &k)| to_i64(dilate(d, k)))
+        .map(|(&d, &k)| {
+            // `dilate` saturates at `usize::MAX`, which no `i64` holds either.
+            i64::try_from(dilate(d, k)).map(i128::from).map_err(|_| {
+                Error::shape(
+                    "conv_general_dilated",
+                    format!("a size of {d} dilated by {k} does not fit in 64 bits"),
+                )
+            })
+        })
         .collect()
+}
+
+/// A padding of the transposed convolution, which must fit in `i64`.
+fn padding_of(value: i128) -> Result<i64> {
+    i64::try_from(value).map_err(|_| {
+        Error::shape(
+            "conv_general_dilated",
+            format!("a padding of {value} does not fit in 64 bits"),
+        )
+    })
 }
 
 /// `_conv_general_dilated_transpose_lhs`: convolve the cotangent with the reversed kernel,
@@ -467,16 +488,16 @@ fn transpose_lhs(
     let lhs_sp = take(lhs_shape.dims(), &p.lhs_spec[2..]);
     let rhs_sp = take(rhs_dims.dims(), &p.rhs_spec[2..]);
     let out_sp = take(g_dims.dims(), &p.out_spec[2..]);
-    let lhs_d = dilated(&lhs_sp, &p.lhs_dilation);
-    let rhs_d = dilated(&rhs_sp, &p.rhs_dilation);
-    let out_d = dilated(&out_sp, &p.window_strides);
-    let padding: Vec<(i64, i64)> = (0..lhs_sp.len())
+    let lhs_d = dilated(&lhs_sp, &p.lhs_dilation)?;
+    let rhs_d = dilated(&rhs_sp, &p.rhs_dilation)?;
+    let out_d = dilated(&out_sp, &p.window_strides)?;
+    let padding = (0..lhs_sp.len())
         .map(|s| {
-            let before = rhs_d[s] - p.padding[s].0 - 1;
+            let before = rhs_d[s] - i128::from(p.padding[s].0) - 1;
             let after = lhs_d[s] + rhs_d[s] - 1 - out_d[s] - before;
-            (before, after)
+            Ok((padding_of(before)?, padding_of(after)?))
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let reversed = cx.emit(
         Prim::Rev {
             axes: p.rhs_spec[2..].to_vec(),
@@ -523,16 +544,16 @@ fn transpose_rhs(
     let lhs_sp = take(lhs_dims.dims(), &p.lhs_spec[2..]);
     let rhs_sp = take(rhs_shape.dims(), &p.rhs_spec[2..]);
     let out_sp = take(g_dims.dims(), &p.out_spec[2..]);
-    let lhs_d = dilated(&lhs_sp, &p.lhs_dilation);
-    let rhs_d = dilated(&rhs_sp, &p.rhs_dilation);
-    let out_d = dilated(&out_sp, &p.window_strides);
-    let padding: Vec<(i64, i64)> = (0..lhs_sp.len())
+    let lhs_d = dilated(&lhs_sp, &p.lhs_dilation)?;
+    let rhs_d = dilated(&rhs_sp, &p.rhs_dilation)?;
+    let out_d = dilated(&out_sp, &p.window_strides)?;
+    let padding = (0..lhs_sp.len())
         .map(|s| {
             let low = p.padding[s].0;
-            let high = (out_d[s] - lhs_d[s]) + (rhs_d[s] - low - 1);
-            (low, high)
+            let high = (out_d[s] - lhs_d[s]) + (rhs_d[s] - i128::from(low) - 1);
+            Ok((low, padding_of(high)?))
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let params = ConvParams {
         window_strides: p.rhs_dilation.clone(),
         padding,

@@ -183,14 +183,15 @@ struct Trace {
     per_example: HashMap<VarId, (Spec, Tensor)>,
 }
 
-/// Runs `f` with a trace active on this thread, for `model`, and returns what it returned
-/// with the recording.
-pub(crate) fn run<M: Tabulate, R>(
-    model: &M,
-    mutable: Mutable,
+/// Installs the trace of a run of `model` on this thread, for the forward pass that
+/// follows; the trace is removed when the returned guard is dropped or read
+/// ([`Uninstall::recording`]). Not generic over the model's type: compiled once, here,
+/// not in every crate that runs a summary.
+pub(crate) fn install(
+    model: &dyn Tabulate,
+    mutable: &Mutable,
     rngs: &[String],
-    f: impl FnOnce(&M) -> R,
-) -> Result<(R, Recording)> {
+) -> Result<Uninstall> {
     let generation = next_generation();
     let mut base = Frame::base();
     let mut fields = Fields::default();
@@ -212,7 +213,7 @@ pub(crate) fn run<M: Tabulate, R>(
             variables: Variables::default(),
             field_params: FieldParams::default(),
             sown: Vec::new(),
-            mutable,
+            mutable: mutable.clone(),
             region: RegionId::TOP,
             next_frame: 1,
             token_paths: FastMap::default(),
@@ -234,14 +235,20 @@ pub(crate) fn run<M: Tabulate, R>(
         return Err(Error::new(ErrorKind::Reentrant));
     }
     scope::open(generation);
-    let uninstall = Uninstall;
-    let out = f(model);
-    let trace = TRACE
-        .with(|cell| cell.borrow_mut().take())
-        .expect("the trace installed by `run` is still there");
-    drop(uninstall);
-    Ok((
-        out,
+    Ok(Uninstall)
+}
+
+/// Removes the trace when dropped, even if the run panics, so the thread can run another
+/// summary.
+pub(crate) struct Uninstall;
+
+impl Uninstall {
+    /// Takes the trace of the finished run and removes it.
+    pub(crate) fn recording(self) -> Recording {
+        let trace = TRACE
+            .with(|cell| cell.borrow_mut().take())
+            .expect("the trace installed by `install` is still there");
+        drop(self);
         Recording {
             graph: trace.graph,
             calls: trace.calls,
@@ -250,13 +257,9 @@ pub(crate) fn run<M: Tabulate, R>(
             touches: trace.touches,
             field_failure: trace.field_params.failure,
             lifted: trace.lifted,
-        },
-    ))
+        }
+    }
 }
-
-/// Removes the trace when dropped, even if the run panics, so the thread can run another
-/// summary.
-struct Uninstall;
 
 impl Drop for Uninstall {
     fn drop(&mut self) {
@@ -1013,26 +1016,76 @@ pub(crate) fn open_call(
     args: impl FnOnce(&mut CallArgs),
     lifted: Option<&Lifted>,
 ) -> Option<usize> {
-    if !is_active() {
-        return None;
-    }
-    let fields = naming::fields_of(module);
-    // A lifted call recorded at another path (`<lambda>`, next to the `RNN`) does not
-    // declare the module's `Param` fields there.
-    let own_path = lifted.is_none_or(|l| l.path.is_none());
-    let params = if own_path {
-        params::params_of(module)
-    } else {
-        Vec::new()
-    };
-    let key = naming::key_of(module);
+    // Generic only here (instantiated for every call site of every `#[forward]` method):
+    // the rest is compiled once.
+    let mut args = Some(args);
+    open_call_with(
+        module,
+        method,
+        &mut |call_args| {
+            if let Some(args) = args.take() {
+                args(call_args);
+            }
+        },
+        lifted,
+    )
+}
+
+fn open_call_with(
+    module: &dyn Tabulate,
+    method: &'static str,
+    args: &mut dyn FnMut(&mut CallArgs),
+    lifted: Option<&Lifted>,
+) -> Option<usize> {
+    let opening = Opening::new(module, lifted)?;
     let mut call_args = CallArgs::default();
     args(&mut call_args);
-    with_trace(|trace| {
-        let depth = trace.enter(module, &key, fields, method, call_args, lifted);
-        trace.declare_fields(depth, params);
-        depth
-    })
+    opening.enter(module, method, call_args, lifted)
+}
+
+/// What [`open_call`] reads of a module before its arguments are described.
+struct Opening {
+    fields: Vec<(ModuleKey, String)>,
+    params: Vec<params::FieldParam>,
+    key: ModuleKey,
+}
+
+impl Opening {
+    /// `None` when no run is active.
+    fn new(module: &dyn Tabulate, lifted: Option<&Lifted>) -> Option<Opening> {
+        if !is_active() {
+            return None;
+        }
+        let fields = naming::fields_of(module);
+        // A lifted call recorded at another path (`<lambda>`, next to the `RNN`) does not
+        // declare the module's `Param` fields there.
+        let own_path = lifted.is_none_or(|l| l.path.is_none());
+        let params = if own_path {
+            params::params_of(module)
+        } else {
+            Vec::new()
+        };
+        let key = naming::key_of(module);
+        Some(Opening {
+            fields,
+            params,
+            key,
+        })
+    }
+
+    fn enter(
+        self,
+        module: &dyn Tabulate,
+        method: &'static str,
+        call_args: CallArgs,
+        lifted: Option<&Lifted>,
+    ) -> Option<usize> {
+        with_trace(|trace| {
+            let depth = trace.enter(module, &self.key, self.fields, method, call_args, lifted);
+            trace.declare_fields(depth, self.params);
+            depth
+        })
+    }
 }
 
 /// Reads a `Param` field: its variable's value, recorded as a read by the running call.
