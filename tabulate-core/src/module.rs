@@ -4,6 +4,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap, LinkedList, VecDeque};
 use std::fmt::Display;
+use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
@@ -301,8 +302,14 @@ fn visit_indexed<'a, T: Submodules + 'a>(
     if !T::CAN_HOLD_MODULES {
         return;
     }
+    // One buffer for every element's name (`name_0`, `name_1`, …).
+    let mut element = String::with_capacity(name.len() + 8);
+    element.push_str(name);
+    element.push('_');
     for (i, item) in items.into_iter().enumerate() {
-        item.visit_named(&format!("{name}_{i}"), visitor);
+        element.truncate(name.len() + 1);
+        let _ = write!(element, "{i}");
+        item.visit_named(&element, visitor);
     }
 }
 

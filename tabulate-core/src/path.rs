@@ -220,17 +220,20 @@ impl Drop for ModulePath {
 /// Gives each distinct path one node, so that equal paths are the same address.
 #[derive(Default)]
 pub(crate) struct PathInterner {
-    nodes: std::collections::HashMap<(usize, Box<str>), ModulePath>,
+    /// By parent address, then name: a look-up that finds the path allocates nothing.
+    nodes: std::collections::HashMap<usize, std::collections::HashMap<Box<str>, ModulePath>>,
 }
 
 impl PathInterner {
     /// The interned `parent/name`; `parent` must be interned here (or the root).
     pub(crate) fn child(&mut self, parent: &ModulePath, name: &str) -> ModulePath {
-        let key = (parent.addr(), Box::<str>::from(name));
-        self.nodes
-            .entry(key)
-            .or_insert_with(|| parent.child(name))
-            .clone()
+        let children = self.nodes.entry(parent.addr()).or_default();
+        if let Some(known) = children.get(name) {
+            return known.clone();
+        }
+        let path = parent.child(name);
+        children.insert(name.into(), path.clone());
+        path
     }
 
     /// The interned copy of `path`.

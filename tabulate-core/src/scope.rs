@@ -216,6 +216,25 @@ pub(crate) fn current_operation() -> Option<&'static str> {
 /// `tabulate_core::nn::conv::Conv<…>`), `None` for any other type. Interned: one leaked
 /// string per built-in layer type, whatever the number of calls.
 pub(crate) fn layer_operation(type_name: &'static str) -> Option<&'static str> {
+    /// The last few types asked about on this thread (every built-in layer call asks).
+    type Recent = [Option<(&'static str, Option<&'static str>)>; 4];
+    thread_local! {
+        static RECENT: std::cell::Cell<(Recent, usize)> = const { std::cell::Cell::new(([None; 4], 0)) };
+    }
+    let (mut recent, next) = RECENT.get();
+    for (name, operation) in recent.iter().flatten() {
+        if std::ptr::eq(*name, type_name) {
+            return *operation;
+        }
+    }
+    let operation = layer_operation_uncached(type_name);
+    recent[next] = Some((type_name, operation));
+    RECENT.set((recent, (next + 1) % recent.len()));
+    operation
+}
+
+/// [`layer_operation`] without the thread's cache.
+fn layer_operation_uncached(type_name: &'static str) -> Option<&'static str> {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
     static NAMES: Mutex<BTreeMap<&'static str, &'static str>> = Mutex::new(BTreeMap::new());

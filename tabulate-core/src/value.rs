@@ -430,7 +430,7 @@ impl CallArgs {
 
     /// The arguments' tensors as JAX flattens `(args, kwargs)`: positional arguments in
     /// order, then keyword arguments sorted by name.
-    pub(crate) fn flat_arrays(&self) -> Vec<(u64, crate::spec::Spec)> {
+    pub(crate) fn flat_arrays(&self) -> impl Iterator<Item = &(u64, crate::spec::Spec)> {
         let mut keywords: Vec<&(String, Vec<(u64, crate::spec::Spec)>)> =
             self.keyword_arrays.iter().collect();
         keywords.sort_by(|a, b| a.0.cmp(&b.0));
@@ -438,8 +438,25 @@ impl CallArgs {
             .iter()
             .flatten()
             .chain(keywords.into_iter().flat_map(|(_, arrays)| arrays))
-            .cloned()
-            .collect()
+    }
+
+    /// [`to_value`](Self::to_value), taking the arguments' values instead of copying them.
+    pub(crate) fn into_value(self) -> Value {
+        let CallArgs {
+            mut positional,
+            keyword,
+            ..
+        } = self;
+        match (positional.len(), keyword.is_empty()) {
+            (0, true) => Value::sequence([]),
+            (0, false) => Value::mapping(keyword),
+            (1, true) => positional.pop().unwrap_or_else(|| Value::sequence([])),
+            (_, true) => Value::Sequence { items: positional },
+            (_, false) => {
+                positional.push(Value::mapping(keyword));
+                Value::Sequence { items: positional }
+            }
+        }
     }
 
     /// The `inputs` cell value, normalised as Flax does: one positional argument alone is

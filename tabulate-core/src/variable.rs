@@ -40,7 +40,7 @@ use crate::trace;
 /// # Ok::<(), tabulate::Error>(())
 /// ```
 pub fn param(name: &str, dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
-    Ok(variable("params", name, dtype, shape)?.value)
+    declare("params", name, Spec::new(dtype, shape))
 }
 
 /// Declares (or fetches) variable `name` in `collection` on the current module.
@@ -77,22 +77,27 @@ pub fn variable(
     dtype: DType,
     shape: impl Into<Shape>,
 ) -> Result<Variable> {
-    let spec = Spec::new(dtype, shape);
-    let bytes = spec
-        .shape
-        .checked_elements()
-        .and_then(|n| n.checked_mul(dtype.item_size()));
-    if bytes.is_none() {
-        return Err(Error::invalid(format!(
-            "variable `{name}` in collection `{collection}`: {spec} is too large: its size in bytes does not fit in 64 bits"
-        )));
-    }
-    let value = trace::declare_variable(collection, name, spec)?;
+    let value = declare(collection, name, Spec::new(dtype, shape))?;
     Ok(Variable {
         collection: collection.to_string(),
         name: name.to_string(),
         value,
     })
+}
+
+/// Declares (or fetches) variable `name` of `spec` in `collection` and returns its value,
+/// without a [`Variable`] handle (`param` needs none).
+fn declare(collection: &str, name: &str, spec: Spec) -> Result<Tensor> {
+    let bytes = spec
+        .shape
+        .checked_elements()
+        .and_then(|n| n.checked_mul(spec.dtype.item_size()));
+    if bytes.is_none() {
+        return Err(Error::invalid(format!(
+            "variable `{name}` in collection `{collection}`: {spec} is too large: its size in bytes does not fit in 64 bits"
+        )));
+    }
+    trace::declare_variable(collection, name, spec)
 }
 
 /// Whether `collection` may be written in the running summary (always true outside one).

@@ -46,21 +46,43 @@ pub(crate) use crate::ops::{
 /// A rule's error names the user-level operation that applied the primitive
 /// (`Tensor::matmul`, `nn::Conv`), not only the primitive.
 pub(crate) fn bind(prim: Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+    let out = checked_specs(&prim, inputs)?;
+    Ok(trace::record(prim, inputs, out))
+}
+
+/// The specs of `prim`'s results on `inputs`, every size checked.
+fn checked_specs(prim: &Prim, inputs: &[&Tensor]) -> Result<Vec<Spec>> {
     let name = prim.name();
     let checked = || -> Result<Vec<Spec>> {
-        let specs: Vec<&Spec> = inputs.iter().map(|t| t.spec()).collect();
-        for spec in &specs {
-            check_size(name, spec)?;
-        }
-        let out = prim.infer(&specs)?;
-        for spec in &out {
-            check_size(name, spec)?;
-        }
-        Ok(out)
+        with_specs(inputs, |specs| {
+            for spec in specs {
+                check_size(name, spec)?;
+            }
+            let out = prim.infer(specs)?;
+            for spec in &out {
+                check_size(name, spec)?;
+            }
+            Ok(out)
+        })
     };
-    let out = checked()
-        .map_err(|e| e.in_operation(crate::scope::current_operation(), name, Stage::Apply))?;
-    Ok(trace::record(prim, inputs, out))
+    checked().map_err(|e| e.in_operation(crate::scope::current_operation(), name, Stage::Apply))
+}
+
+/// Calls `f` with the specs of `inputs`, gathered on the stack when there are few (every
+/// op asks for them).
+fn with_specs<R>(inputs: &[&Tensor], f: impl FnOnce(&[&Spec]) -> R) -> R {
+    const FEW: usize = 8;
+    match inputs.first() {
+        None => f(&[]),
+        Some(first) if inputs.len() <= FEW => {
+            let mut specs = [first.spec(); FEW];
+            for (slot, t) in specs.iter_mut().zip(inputs) {
+                *slot = t.spec();
+            }
+            f(&specs[..inputs.len()])
+        }
+        Some(_) => f(&inputs.iter().map(|t| t.spec()).collect::<Vec<_>>()),
+    }
 }
 
 /// Every array an op takes or makes has a size in bytes that fits in a `u64`, so that
@@ -81,6 +103,9 @@ fn check_size(op: &'static str, spec: &Spec) -> Result<()> {
 
 /// [`bind`] for primitives with one result.
 pub(crate) fn bind_one(prim: Prim, inputs: &[&Tensor]) -> Result<Tensor> {
-    let mut out = bind(prim, inputs)?;
-    Ok(out.swap_remove(0))
+    let name = prim.name();
+    let out = checked_specs(&prim, inputs)?;
+    trace::record_one(prim, inputs, out).ok_or_else(|| {
+        crate::error::Error::internal(format!("`{name}` was applied for one result and has none"))
+    })
 }

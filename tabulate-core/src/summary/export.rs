@@ -242,16 +242,20 @@ impl Summary {
         out.push('|');
         out.push_str(&rule.join("|"));
         out.push_str("|\n");
-        for row in &cells.rows {
+        for row in 0..cells.rows.len() {
             out.push_str(&line(
-                row.iter().map(|c| markdown_escape(&c.text())).collect(),
+                cells
+                    .rows
+                    .row(row)
+                    .map(|c| markdown_escape(c.as_str()))
+                    .collect(),
             ));
         }
         let footers = cells
             .footers
             .iter()
             .map(|c| {
-                let text = markdown_escape(&c.text());
+                let text = markdown_escape(c.as_str());
                 if text.is_empty() {
                     text
                 } else {

@@ -31,60 +31,219 @@ impl Style {
     }
 }
 
-/// Text made of runs, each with a style; lines are separated by `\n` inside runs.
+/// Text made of runs, each with a style; lines are separated by `\n` inside runs. The
+/// runs share one buffer (each is a range of it), so a cell costs two allocations however
+/// many runs it has.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct StyledText {
-    pub(crate) runs: Vec<(String, Style)>,
+    text: String,
+    /// Each run's end in `text` and its style, in order; no run is empty.
+    ends: Vec<(usize, Style)>,
+    /// Runs before this index are closed: text written now never merges into them (the
+    /// cells of a [`Body`] share one text).
+    floor: usize,
+}
+
+/// Styled text borrowed from a [`StyledText`] or from one cell of a [`Body`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StyledStr<'a> {
+    text: &'a str,
+    /// Where the first run starts in `text`.
+    base: usize,
+    ends: &'a [(usize, Style)],
+}
+
+impl<'a> StyledStr<'a> {
+    /// The runs: each text with its style.
+    pub(crate) fn runs(self) -> impl Iterator<Item = (&'a str, Style)> + Clone {
+        let text = self.text;
+        let mut start = self.base;
+        self.ends.iter().map(move |&(end, style)| {
+            let run = &text[start..end];
+            start = end;
+            (run, style)
+        })
+    }
+
+    /// The text without styles.
+    pub(crate) fn as_str(self) -> &'a str {
+        let end = self.ends.last().map_or(self.base, |&(end, _)| end);
+        &self.text[self.base..end]
+    }
 }
 
 impl StyledText {
-    pub(crate) fn plain(text: impl Into<String> + AsRef<str>) -> StyledText {
+    pub(crate) fn plain(text: impl AsRef<str>) -> StyledText {
         StyledText::styled(text, Style::NONE)
     }
 
-    pub(crate) fn styled(text: impl Into<String> + AsRef<str>, style: Style) -> StyledText {
+    pub(crate) fn styled(text: impl AsRef<str>, style: Style) -> StyledText {
         let mut t = StyledText::default();
         t.push(text, style);
         t
     }
 
-    pub(crate) fn push(&mut self, text: impl Into<String> + AsRef<str>, style: Style) {
-        if text.as_ref().is_empty() {
+    /// Appends `text` in `style`, merged into the last run when that has the same style.
+    pub(crate) fn push(&mut self, text: impl AsRef<str>, style: Style) {
+        let text = text.as_ref();
+        if text.is_empty() {
             return;
         }
-        match self.runs.last_mut() {
-            Some((last, s)) if *s == style => last.push_str(text.as_ref()),
-            _ => self.runs.push((text.into(), style)),
+        self.reserve();
+        self.text.push_str(text);
+        self.close_run(style);
+    }
+
+    /// Appends formatted text in `style` (no intermediate `String`).
+    pub(crate) fn push_fmt(&mut self, args: std::fmt::Arguments<'_>, style: Style) {
+        self.reserve();
+        let start = self.text.len();
+        let _ = self.text.write_fmt(args);
+        if self.text.len() > start {
+            self.close_run(style);
         }
     }
 
-    pub(crate) fn append(&mut self, other: StyledText) {
-        for (text, style) in other.runs {
+    /// Appends `n` in decimal, in `style`.
+    pub(crate) fn push_uint(&mut self, n: u64, style: Style) {
+        self.reserve();
+        push_uint(&mut self.text, n);
+        self.close_run(style);
+    }
+
+    /// Room for a typical cell at the first write, so that a cell's text grows at most
+    /// once or twice.
+    fn reserve(&mut self) {
+        if self.text.capacity() == 0 {
+            self.text.reserve(48);
+            self.ends.reserve(4);
+        }
+    }
+
+    /// Ends the run that the text written since the last run's end forms (merging it into
+    /// the last run when that has the same style).
+    fn close_run(&mut self, style: Style) {
+        let end = self.text.len();
+        let open = self.ends.len() > self.floor;
+        match self.ends.last_mut() {
+            Some((last, s)) if open && *s == style => *last = end,
+            _ => self.ends.push((end, style)),
+        }
+    }
+
+    pub(crate) fn append(&mut self, other: &StyledText) {
+        for (text, style) in other.runs() {
             self.push(text, style);
+        }
+    }
+
+    /// The runs: each text with its style.
+    pub(crate) fn runs(&self) -> impl Iterator<Item = (&str, Style)> + Clone {
+        self.borrow().runs()
+    }
+
+    /// This text, borrowed.
+    pub(crate) fn borrow(&self) -> StyledStr<'_> {
+        StyledStr {
+            text: &self.text,
+            base: 0,
+            ends: &self.ends,
         }
     }
 
     /// The text without styles.
     pub(crate) fn text(&self) -> String {
-        self.runs.iter().map(|(t, _)| t.as_str()).collect()
+        self.text.clone()
     }
 
-    /// Adds `style` to every run (a cell or row style on top of the text's own).
-    pub(crate) fn restyle(&self, style: Style) -> StyledText {
-        StyledText {
-            runs: self
-                .runs
-                .iter()
-                .map(|(t, s)| (t.clone(), s.with(style)))
-                .collect(),
+    /// The text without styles, borrowed.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_uint(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        // A decimal digit.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (n % 10) as u8;
+        digits[i] = b'0' + digit;
+        n /= 10;
+        if n == 0 {
+            break;
         }
+    }
+    // ASCII digits.
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+}
+
+/// The body cells of a table, row by row, written into one text: a cell costs no
+/// allocation of its own.
+pub(crate) struct Body {
+    arena: StyledText,
+    /// Per cell, row-major: where its text and its runs start in `arena`.
+    starts: Vec<(usize, usize)>,
+    columns: usize,
+    rows: usize,
+}
+
+impl Body {
+    fn new(rows: usize, columns: usize) -> Body {
+        let cells = rows * columns;
+        let mut arena = StyledText::default();
+        arena.text.reserve(cells * 24);
+        arena.ends.reserve(cells * 2);
+        Body {
+            arena,
+            starts: Vec::with_capacity(cells),
+            columns,
+            rows,
+        }
+    }
+
+    /// Starts the next cell and returns the text to write it into.
+    fn begin_cell(&mut self) -> &mut StyledText {
+        self.arena.floor = self.arena.ends.len();
+        self.starts
+            .push((self.arena.text.len(), self.arena.ends.len()));
+        &mut self.arena
+    }
+
+    /// How many rows.
+    pub(crate) fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// The cell of `row` in `column`.
+    pub(crate) fn cell(&self, row: usize, column: usize) -> StyledStr<'_> {
+        let i = row * self.columns + column;
+        let (text, first) = self.starts[i];
+        let end = self
+            .starts
+            .get(i + 1)
+            .map_or(self.arena.ends.len(), |&(_, next)| next);
+        StyledStr {
+            text: &self.arena.text,
+            base: text,
+            ends: &self.arena.ends[first..end],
+        }
+    }
+
+    /// The cells of `row`, in column order.
+    pub(crate) fn row(&self, row: usize) -> impl Iterator<Item = StyledStr<'_>> {
+        (0..self.columns).map(move |c| self.cell(row, c))
     }
 }
 
 /// Every cell of a summary: header, body rows and footer.
 pub(crate) struct Cells {
     pub(crate) headers: Vec<String>,
-    pub(crate) rows: Vec<Vec<StyledText>>,
+    pub(crate) rows: Body,
     pub(crate) footers: Vec<StyledText>,
     /// The column whose footer is `Total`, right-justified.
     pub(crate) total_column: usize,
@@ -150,35 +309,31 @@ pub(crate) fn cells(
         cap,
         known: AddrMap::default(),
     };
-    let rows = summary
-        .rows
-        .iter()
-        .map(|row| {
-            columns
-                .iter()
-                .map(|column| match column {
-                    Column::Path => StyledText::plain(paths.text(&row.path)),
-                    Column::Module => module_text(&row.module_type, &row.method),
-                    Column::Inputs if compact => flow_text(&row.inputs),
-                    Column::Inputs => value_text(&row.inputs),
-                    Column::Outputs if compact => flow_text(&row.outputs),
-                    Column::Outputs => value_text(&row.outputs),
-                    Column::Metric(m) => metric_text(row.metric(*m), compact),
-                    Column::Collection(c) => collection_index(c)
-                        .and_then(|i| row.variables.get(i))
-                        .map(|vars| {
-                            if compact {
-                                size_text(vars.counted).restyle(Style::BOLD)
-                            } else {
-                                variables_text(vars)
-                            }
-                        })
-                        .unwrap_or_default(),
-                    Column::Metrics | Column::Collections => StyledText::default(),
-                })
-                .collect()
-        })
-        .collect();
+    let mut rows = Body::new(summary.rows.len(), columns.len());
+    for row in &summary.rows {
+        for column in columns {
+            let out = rows.begin_cell();
+            match column {
+                Column::Path => out.push(paths.text(&row.path), Style::NONE),
+                Column::Module => module_into(out, &row.module_type, &row.method),
+                Column::Inputs if compact => flow_into(out, &row.inputs),
+                Column::Inputs => value_into(out, &row.inputs),
+                Column::Outputs if compact => flow_into(out, &row.outputs),
+                Column::Outputs => value_into(out, &row.outputs),
+                Column::Metric(m) => metric_into(out, row.metric(*m), compact),
+                Column::Collection(c) => {
+                    if let Some(vars) = collection_index(c).and_then(|i| row.variables.get(i)) {
+                        if compact {
+                            push_size(out, vars.counted, Style::BOLD);
+                        } else {
+                            variables_into(out, vars);
+                        }
+                    }
+                }
+                Column::Metrics | Column::Collections => {}
+            }
+        }
+    }
     let first_collection = columns
         .iter()
         .position(|c| matches!(c, Column::Collection(_)))
@@ -242,8 +397,8 @@ struct PathTexts {
 }
 
 impl PathTexts {
-    fn text(&mut self, path: &ModulePath) -> String {
-        self.entry(path).0.clone()
+    fn text(&mut self, path: &ModulePath) -> &str {
+        &self.entry(path).0
     }
 
     fn entry(&mut self, path: &ModulePath) -> &(String, bool) {
@@ -309,13 +464,22 @@ impl PathTexts {
 
 /// `Dense`, or `ConvBlock (block_method)` with the method dimmed for methods other than
 /// the main one (`forward`, Flax's `__call__`) and anonymous ones (a lifted `<lambda>`).
-fn module_text(module_type: &str, method: &str) -> StyledText {
-    let mut text = StyledText::plain(escape(module_type));
+fn module_into(text: &mut StyledText, module_type: &str, method: &str) {
+    text.push(escape(module_type), Style::NONE);
     if method != "forward" && method != "<lambda>" {
         text.push(" ", Style::NONE);
-        text.push(format!("({})", escape(method)), Style::DIM);
+        text.push("(", Style::DIM);
+        text.push(escape(method), Style::DIM);
+        text.push(")", Style::DIM);
     }
-    text
+}
+
+/// Appends [`metric_text`].
+fn metric_into(text: &mut StyledText, value: Option<&MetricValue>, compact: bool) {
+    match value {
+        Some(MetricValue::Count(count)) => text.push_uint(*count, Style::NONE),
+        _ => text.append(&metric_text(value, compact)),
+    }
 }
 
 /// A metric's cell: a count as a plain integer (Flax writes FLOP counts without
@@ -323,7 +487,11 @@ fn module_text(module_type: &str, method: &str) -> StyledText {
 /// missing cost. Breakdowns take a line per entry, or `; ` between entries in `compact`.
 pub(crate) fn metric_text(value: Option<&MetricValue>, compact: bool) -> StyledText {
     let lines: Vec<String> = match value {
-        Some(MetricValue::Count(count)) => vec![count.to_string()],
+        Some(MetricValue::Count(count)) => {
+            let mut text = StyledText::default();
+            text.push_uint(*count, Style::NONE);
+            return text;
+        }
         Some(MetricValue::Bytes(bytes)) => vec![bytes_text(*bytes)],
         Some(MetricValue::BytesByDtype(by)) => match by.len() {
             0 => vec![bytes_text(0)],
@@ -358,17 +526,13 @@ pub(crate) fn operator_cells(
     let headers = ["primitive", "calls", "flops", "macs"]
         .map(String::from)
         .to_vec();
-    let rows = operators
-        .iter()
-        .map(|(name, c)| {
-            vec![
-                StyledText::plain(name.clone()),
-                StyledText::plain(c.calls.to_string()),
-                StyledText::plain(c.flops.to_string()),
-                StyledText::plain(c.macs.to_string()),
-            ]
-        })
-        .collect();
+    let mut rows = Body::new(operators.len(), headers.len());
+    for (name, c) in operators {
+        rows.begin_cell().push(name, Style::NONE);
+        for n in [c.calls, c.flops, c.macs] {
+            rows.begin_cell().push_uint(n, Style::NONE);
+        }
+    }
     let sum =
         |f: fn(&crate::cost::OperatorCount) -> u64| -> u64 { operators.values().map(f).sum() };
     let footers = vec![
@@ -387,73 +551,82 @@ pub(crate) fn operator_cells(
 
 /// A value tree on one line: `float32[16,9]`, `[float32[2], True]`, `{a: float32[2]}`.
 pub(crate) fn flow_text(value: &Value) -> StyledText {
+    let mut text = StyledText::default();
+    flow_into(&mut text, value);
+    text
+}
+
+/// [`flow_text`], appended to `out`.
+fn flow_into(out: &mut StyledText, value: &Value) {
     match value {
-        Value::Sequence { items } if items.is_empty() => StyledText::default(),
-        Value::Mapping { entries } if entries.is_empty() => StyledText::default(),
+        Value::Sequence { items } if items.is_empty() => {}
+        Value::Mapping { entries } if entries.is_empty() => {}
         Value::Sequence { items } => {
-            let mut text = StyledText::plain("[");
+            out.push("[", Style::NONE);
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    text.push(", ", Style::NONE);
+                    out.push(", ", Style::NONE);
                 }
-                text.append(flow_text(item));
+                flow_into(out, item);
             }
-            text.push("]", Style::NONE);
-            text
+            out.push("]", Style::NONE);
         }
         Value::Mapping { entries } => {
-            let mut text = StyledText::plain("{");
+            out.push("{", Style::NONE);
             for (i, (key, item)) in entries.iter().enumerate() {
                 if i > 0 {
-                    text.push(", ", Style::NONE);
+                    out.push(", ", Style::NONE);
                 }
-                text.push(format!("{}: ", escape(key)), Style::NONE);
-                text.append(flow_text(item));
+                out.push(escape(key), Style::NONE);
+                out.push(": ", Style::NONE);
+                flow_into(out, item);
             }
-            text.push("}", Style::NONE);
-            text
+            out.push("}", Style::NONE);
         }
-        leaf => scalar(leaf),
+        leaf => scalar_into(out, leaf),
     }
 }
 
 /// The row's own variables as YAML, a blank line, then the bold count. Arrays and sown
 /// trees are one mapping, by name; a partitioned array reads `float32[5,16] P(embed, mlp)`.
-fn variables_text(vars: &RowVariables) -> StyledText {
-    let mut text = StyledText::default();
+fn variables_into(text: &mut StyledText, vars: &RowVariables) {
+    /// One entry of the mapping: an array, or a sown tuple.
+    enum Entry<'v> {
+        Leaf(&'v super::Leaf),
+        Sown(&'v Value),
+    }
     if !vars.own.is_empty() || !vars.values.is_empty() {
-        let mut entries: Vec<(&str, Vec<StyledText>)> = Vec::new();
-        for leaf in &vars.own {
-            let array = Value::Array {
-                dtype: leaf.dtype,
-                shape: leaf.shape.clone(),
-            };
-            let mut line = StyledText::plain(format!("{}: ", escape(&leaf.name)));
-            line.append(scalar(&array));
-            if let Some(names) = &leaf.partition {
-                line.push(" ", Style::NONE);
-                line.push("P", Style::DIM);
-                line.push(partition_text(names), Style::NONE);
-            }
-            entries.push((&leaf.name, vec![line]));
-        }
-        for (name, value) in &vars.values {
-            let one = Value::Mapping {
-                entries: vec![(name.clone(), value.clone())],
-            };
-            entries.push((name, block(&one)));
-        }
+        let mut entries: Vec<(&str, Entry<'_>)> = vars
+            .own
+            .iter()
+            .map(|leaf| (leaf.name.as_str(), Entry::Leaf(leaf)))
+            .chain(
+                vars.values
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), Entry::Sown(value))),
+            )
+            .collect();
         entries.sort_by(|a, b| a.0.cmp(b.0));
-        for (i, line) in entries.into_iter().flat_map(|(_, lines)| lines).enumerate() {
-            if i > 0 {
-                text.push("\n", Style::NONE);
+        let mut lines = Lines::new(text);
+        for (name, entry) in entries {
+            match entry {
+                Entry::Leaf(leaf) => {
+                    lines.start_line();
+                    lines.out.push(escape(name), Style::NONE);
+                    lines.out.push(": ", Style::NONE);
+                    push_array(lines.out, leaf.dtype, &leaf.shape);
+                    if let Some(names) = &leaf.partition {
+                        lines.out.push(" ", Style::NONE);
+                        lines.out.push("P", Style::DIM);
+                        lines.out.push(partition_text(names), Style::NONE);
+                    }
+                }
+                Entry::Sown(value) => lines.entry(name, value),
             }
-            text.append(line);
         }
         text.push("\n\n", Style::NONE);
     }
-    text.append(size_text(vars.counted).restyle(Style::BOLD));
-    text
+    push_size(text, vars.counted, Style::BOLD);
 }
 
 /// Logical axis names as Flax's `Partitioned.names` tuple reads in the table (Python's
@@ -472,56 +645,79 @@ fn partition_text(names: &[Option<String>]) -> String {
 /// Appends `float32[16,9]` with the dtype dimmed.
 fn push_array(text: &mut StyledText, dtype: crate::dtype::DType, shape: &crate::shape::Shape) {
     text.push(dtype.name(), Style::DIM);
-    // `[16,9]`, as `Shape`'s `Display`, digit by digit.
-    let mut dims = String::with_capacity(2 + 4 * shape.rank());
-    dims.push('[');
+    text.text.reserve(2 + 4 * shape.rank());
+    // `[16,9]`, as `Shape`'s `Display`.
+    text.text.push('[');
     for (i, &d) in shape.dims().iter().enumerate() {
         if i > 0 {
-            dims.push(',');
+            text.text.push(',');
         }
-        let start = dims.len();
-        let mut n = d;
-        loop {
-            // A decimal digit.
-            #[allow(clippy::cast_possible_truncation)]
-            let digit = (n % 10) as u8;
-            dims.insert(start, char::from(b'0' + digit));
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+        push_uint(&mut text.text, d as u64);
     }
-    dims.push(']');
-    text.push(dims, Style::NONE);
+    text.text.push(']');
+    text.close_run(Style::NONE);
 }
 
 /// `40 (160 B)` with the bytes dimmed; empty for a count of zero.
 pub(crate) fn size_text(size: Size) -> StyledText {
     let mut text = StyledText::default();
-    if size.count == 0 {
-        return text;
-    }
-    text.push(format!("{} ", grouped(size.count)), Style::NONE);
-    text.push(format!("({})", bytes_text(size.bytes)), Style::DIM);
+    push_size(&mut text, size, Style::NONE);
     text
+}
+
+/// Appends [`size_text`] with `style` on top of its own.
+fn push_size(text: &mut StyledText, size: Size, style: Style) {
+    if size.count == 0 {
+        return;
+    }
+    push_grouped(&mut text.text, size.count);
+    text.text.push(' ');
+    text.close_run(style);
+    text.text.push('(');
+    push_bytes(&mut text.text, size.bytes);
+    text.text.push(')');
+    text.close_run(Style::DIM.with(style));
 }
 
 /// `1,234,567`.
 pub(crate) fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
+    let mut out = String::new();
+    push_grouped(&mut out, n);
     out
+}
+
+/// Appends `n` with thousands separated by commas (`1,234,567`).
+fn push_grouped(out: &mut String, n: u64) {
+    let start = out.len();
+    push_uint(out, n);
+    let digits = out.len() - start;
+    if digits <= 3 {
+        return;
+    }
+    let mut grouped = [0u8; 27];
+    let mut len = 0;
+    for (i, &d) in out.as_bytes()[start..].iter().enumerate() {
+        if i > 0 && (digits - i).is_multiple_of(3) {
+            grouped[len] = b',';
+            len += 1;
+        }
+        grouped[len] = d;
+        len += 1;
+    }
+    out.truncate(start);
+    // ASCII digits and commas.
+    out.push_str(std::str::from_utf8(&grouped[..len]).unwrap_or_default());
 }
 
 /// Flax's `_bytes_repr`: decimal units, strict thresholds, one decimal.
 pub(crate) fn bytes_text(bytes: u64) -> String {
+    let mut out = String::new();
+    push_bytes(&mut out, bytes);
+    out
+}
+
+/// Appends [`bytes_text`].
+fn push_bytes(out: &mut String, bytes: u64) {
     let b = bytes as f64;
     let (value, unit) = if b > 1e9 {
         (b / 1e9, "GB")
@@ -530,58 +726,68 @@ pub(crate) fn bytes_text(bytes: u64) -> String {
     } else if b > 1e3 {
         (b / 1e3, "KB")
     } else {
-        return format!("{} B", grouped(bytes));
+        push_grouped(out, bytes);
+        out.push_str(" B");
+        return;
     };
-    let fixed = format!("{value:.1}");
-    let (whole, fraction) = fixed.split_once('.').unwrap_or((&fixed, "0"));
+    // `{value:.1}`, its whole part grouped.
+    let start = out.len();
+    let _ = write!(out, "{value:.1}");
+    let (whole, fraction) = out[start..].split_once('.').unwrap_or((&out[start..], "0"));
     let whole: u64 = whole.parse().unwrap_or(0);
-    format!("{}.{} {}", grouped(whole), fraction, unit)
+    let mut tenth = [0u8; 8];
+    let fraction_len = fraction.len().min(tenth.len());
+    tenth[..fraction_len].copy_from_slice(&fraction.as_bytes()[..fraction_len]);
+    out.truncate(start);
+    push_grouped(out, whole);
+    out.push('.');
+    for &d in &tenth[..fraction_len] {
+        out.push(char::from(d));
+    }
+    out.push(' ');
+    out.push_str(unit);
 }
 
 /// A value tree as Flax renders it: `PyYAML` block style, dtypes dimmed, empty containers
 /// as an empty cell.
+#[cfg(test)]
 pub(crate) fn value_text(value: &Value) -> StyledText {
-    let lines = match value {
-        Value::Sequence { items } if items.is_empty() => return StyledText::default(),
-        Value::Mapping { entries } if entries.is_empty() => return StyledText::default(),
-        Value::Sequence { .. } | Value::Mapping { .. } => block(value),
-        leaf => vec![scalar(leaf)],
-    };
     let mut text = StyledText::default();
-    for (i, line) in lines.into_iter().enumerate() {
-        if i > 0 {
-            text.push("\n", Style::NONE);
-        }
-        text.append(line);
-    }
+    value_into(&mut text, value);
     text
 }
 
-/// A leaf: `float32[16,9]` with the dtype dimmed, or an object's repr.
-fn scalar(value: &Value) -> StyledText {
+/// Appends a value tree as Flax renders it: `PyYAML` block style, dtypes dimmed, empty
+/// containers as nothing.
+fn value_into(text: &mut StyledText, value: &Value) {
     match value {
-        Value::Array { dtype, shape, .. } => {
-            let mut text = StyledText::default();
-            push_array(&mut text, *dtype, shape);
-            text
-        }
+        Value::Sequence { items } if items.is_empty() => {}
+        Value::Mapping { entries } if entries.is_empty() => {}
+        Value::Sequence { .. } | Value::Mapping { .. } => Lines::new(text).block(value),
+        leaf => scalar_into(text, leaf),
+    }
+}
+
+/// Appends a leaf: `float32[16,9]` with the dtype dimmed, or an object's repr.
+fn scalar_into(text: &mut StyledText, value: &Value) {
+    match value {
+        Value::Array { dtype, shape, .. } => push_array(text, *dtype, shape),
         Value::Key { shape } => {
-            let mut text = StyledText::styled("key<fry>", Style::DIM);
-            text.push(shape.to_string(), Style::NONE);
-            text
+            text.push("key<fry>", Style::DIM);
+            text.push_fmt(format_args!("{shape}"), Style::NONE);
         }
-        Value::Object { repr } => StyledText::plain(escape(&object_text(repr)).into_owned()),
-        Value::Sequence { .. } => StyledText::plain("[]"),
-        Value::Mapping { .. } => StyledText::plain("{}"),
+        Value::Object { repr } => text.push(escape(object_text(repr)), Style::NONE),
+        Value::Sequence { .. } => text.push("[]", Style::NONE),
+        Value::Mapping { .. } => text.push("{}", Style::NONE),
     }
 }
 
 /// `PyYAML` single-quotes a Python `repr` like `'relu'` and Flax deletes every single quote;
 /// we drop the quotes the same way but keep apostrophes inside the text.
-fn object_text(repr: &str) -> String {
+fn object_text(repr: &str) -> &str {
     repr.strip_prefix('\'')
         .and_then(|r| r.strip_suffix('\''))
-        .map_or_else(|| repr.to_string(), str::to_string)
+        .unwrap_or(repr)
 }
 
 fn is_empty_container(value: &Value) -> bool {
@@ -592,56 +798,98 @@ fn is_empty_container(value: &Value) -> bool {
     }
 }
 
-/// Lines of a non-empty sequence or mapping in `PyYAML`'s block style: sequences inside
-/// mappings are not indented, mappings inside mappings are indented by two, and a
-/// container inside a sequence starts on the `- ` line.
-fn block(value: &Value) -> Vec<StyledText> {
-    let mut lines = Vec::new();
-    match value {
-        Value::Sequence { items } => {
-            for item in items {
-                if is_empty_container(item)
-                    || !matches!(item, Value::Sequence { .. } | Value::Mapping { .. })
-                {
-                    let mut line = StyledText::plain("- ");
-                    line.append(scalar(item));
-                    lines.push(line);
-                } else {
-                    for (i, inner) in block(item).into_iter().enumerate() {
-                        let mut line = StyledText::plain(if i == 0 { "- " } else { "  " });
-                        line.append(inner);
-                        lines.push(line);
-                    }
-                }
-            }
+/// Lines of `PyYAML`'s block style written into one text: each line starts with the
+/// prefixes of the containers it is in, outermost first (`- ` on an item's first line,
+/// `  ` on its others; a mapping's indent).
+struct Lines<'o> {
+    out: &'o mut StyledText,
+    /// Per open container: its first-line prefix, its other lines' prefix, and whether
+    /// its first line is written.
+    levels: Vec<(&'static str, &'static str, bool)>,
+    /// Whether a line was written (the next one starts after a newline).
+    started: bool,
+}
+
+impl<'o> Lines<'o> {
+    fn new(out: &'o mut StyledText) -> Self {
+        Lines {
+            out,
+            levels: Vec::new(),
+            started: false,
         }
-        Value::Mapping { entries } => {
-            for (key, item) in entries {
-                match item {
-                    Value::Sequence { .. } | Value::Mapping { .. } if !is_empty_container(item) => {
-                        lines.push(StyledText::plain(format!("{}:", escape(key))));
-                        let indent = if matches!(item, Value::Mapping { .. }) {
-                            "  "
-                        } else {
-                            ""
-                        };
-                        for inner in block(item) {
-                            let mut line = StyledText::plain(indent);
-                            line.append(inner);
-                            lines.push(line);
-                        }
-                    }
-                    _ => {
-                        let mut line = StyledText::plain(format!("{}: ", escape(key)));
-                        line.append(scalar(item));
-                        lines.push(line);
-                    }
-                }
-            }
-        }
-        leaf => lines.push(scalar(leaf)),
     }
-    lines
+
+    /// Starts a line: a newline after the previous one, then the prefixes.
+    fn start_line(&mut self) {
+        if self.started {
+            self.out.push("\n", Style::NONE);
+        }
+        self.started = true;
+        for (first, rest, begun) in &mut self.levels {
+            self.out
+                .push(if *begun { *rest } else { *first }, Style::NONE);
+            *begun = true;
+        }
+    }
+
+    /// The lines of `value` inside a container whose lines start with `first` (its first)
+    /// and `rest` (the others).
+    fn nested(&mut self, first: &'static str, rest: &'static str, value: &Value) {
+        self.levels.push((first, rest, false));
+        self.block(value);
+        self.levels.pop();
+    }
+
+    /// The lines of a non-empty sequence or mapping in `PyYAML`'s block style: sequences
+    /// inside mappings are not indented, mappings inside mappings are indented by two, and
+    /// a container inside a sequence starts on the `- ` line.
+    fn block(&mut self, value: &Value) {
+        match value {
+            Value::Sequence { items } => {
+                for item in items {
+                    if is_empty_container(item)
+                        || !matches!(item, Value::Sequence { .. } | Value::Mapping { .. })
+                    {
+                        self.start_line();
+                        self.out.push("- ", Style::NONE);
+                        scalar_into(self.out, item);
+                    } else {
+                        self.nested("- ", "  ", item);
+                    }
+                }
+            }
+            Value::Mapping { entries } => {
+                for (key, item) in entries {
+                    self.entry(key, item);
+                }
+            }
+            leaf => {
+                self.start_line();
+                scalar_into(self.out, leaf);
+            }
+        }
+    }
+
+    /// One `key: value` entry of a mapping.
+    fn entry(&mut self, key: &str, item: &Value) {
+        self.start_line();
+        self.out.push(escape(key), Style::NONE);
+        match item {
+            Value::Sequence { .. } | Value::Mapping { .. } if !is_empty_container(item) => {
+                self.out.push(":", Style::NONE);
+                let indent = if matches!(item, Value::Mapping { .. }) {
+                    "  "
+                } else {
+                    ""
+                };
+                self.nested(indent, indent, item);
+            }
+            _ => {
+                self.out.push(": ", Style::NONE);
+                scalar_into(self.out, item);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -746,11 +994,8 @@ mod tests {
     fn dtypes_are_dimmed() {
         let t = value_text(&array(&[16, 9]));
         assert_eq!(
-            t.runs,
-            vec![
-                ("float32".to_string(), Style::DIM),
-                ("[16,9]".to_string(), Style::NONE)
-            ]
+            t.runs().collect::<Vec<_>>(),
+            vec![("float32", Style::DIM), ("[16,9]", Style::NONE)]
         );
     }
 }

@@ -9,7 +9,7 @@ use std::ops::Range;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::Summary;
-use super::format::{self, Cells, Style, StyledText};
+use super::format::{self, Cells, Style, StyledStr, StyledText};
 use crate::cost::Metric;
 
 /// When to colour the table.
@@ -305,7 +305,7 @@ pub(crate) fn render(summary: &Summary, options: &RenderOptions) -> String {
     out.push('\n');
     // Flax's caption, byte for byte (an empty count when there are no parameters).
     let mut total = StyledText::plain("Total Parameters: ");
-    total.append(format::size_text(summary.total()));
+    total.append(&format::size_text(summary.total()));
     let mut caption = vec![StyledText::default(), total];
     if let Some(split) = &summary.trainable {
         caption.push(size_line("Trainable Parameters: ", split.trainable));
@@ -349,7 +349,7 @@ fn size_line(label: &str, size: crate::summary::Size) -> StyledText {
     if size.count == 0 {
         line.push("0", Style::NONE);
     } else {
-        line.append(format::size_text(size));
+        line.append(&format::size_text(size));
     }
     line
 }
@@ -410,9 +410,9 @@ fn text_width(s: &str) -> usize {
 }
 
 /// [`measure_cell`] of styled text, measured run by run.
-fn measure_runs(text: &StyledText, max_width: usize) -> Measure {
+fn measure_runs(text: StyledStr<'_>, max_width: usize) -> Measure {
     measure_lengths(
-        || longest_line_and_word(text.runs.iter().map(|(r, _)| r.as_str())),
+        || longest_line_and_word(text.runs().map(|(r, _)| r)),
         max_width,
     )
 }
@@ -455,28 +455,17 @@ fn measure_lengths(lengths: impl FnOnce() -> (usize, usize), max_width: usize) -
 /// (the longest line when there is no word). Printable ASCII, the usual cell, is
 /// measured in one pass over the runs without joining them.
 fn longest_line_and_word<'a>(runs: impl Iterator<Item = &'a str> + Clone) -> (usize, usize) {
-    let ascii = runs
-        .clone()
-        .all(|r| r.bytes().all(|b| b == b'\n' || (0x20..0x7f).contains(&b)));
-    if !ascii {
-        let text: String = runs.collect();
-        let longest_line = text.lines().map(text_width).max().unwrap_or(0);
-        let longest_word = text
-            .split_whitespace()
-            .map(text_width)
-            .max()
-            .unwrap_or(longest_line);
-        return (longest_line, longest_word);
-    }
     let (mut line, mut word) = (0, 0);
     let (mut longest_line, mut longest_word) = (0, None::<usize>);
-    for b in runs.flat_map(str::bytes) {
+    for b in runs.clone().flat_map(str::bytes) {
         match b {
             b'\n' => {
                 longest_line = longest_line.max(line);
                 line = 0;
             }
-            _ => line += 1,
+            0x20..0x7f => line += 1,
+            // Not printable ASCII: measured by display width.
+            _ => return longest_line_and_word_wide(runs),
         }
         if b == b' ' || b == b'\n' {
             if word > 0 {
@@ -494,27 +483,34 @@ fn longest_line_and_word<'a>(runs: impl Iterator<Item = &'a str> + Clone) -> (us
     (longest_line, longest_word.unwrap_or(longest_line))
 }
 
+/// [`longest_line_and_word`] of text that is not all printable ASCII.
+fn longest_line_and_word_wide<'a>(runs: impl Iterator<Item = &'a str>) -> (usize, usize) {
+    let text: String = runs.collect();
+    let longest_line = text.lines().map(text_width).max().unwrap_or(0);
+    let longest_word = text
+        .split_whitespace()
+        .map(text_width)
+        .max()
+        .unwrap_or(longest_line);
+    (longest_line, longest_word)
+}
+
 /// rich's `_measure_column`.
 fn measure_column(cells: &Cells, column: usize, max_width: usize) -> Measure {
     if max_width < 1 {
         return Measure { min: 0, max: 0 };
     }
     let header = measure_cell(&cells.headers[column], max_width);
-    let measures: Vec<Measure> = std::iter::once(header)
-        .chain(
-            cells
-                .rows
-                .iter()
-                .map(|row| &row[column])
-                .chain(std::iter::once(&cells.footers[column]))
-                .map(|t| measure_runs(t, max_width)),
-        )
-        .collect();
-    Measure {
-        min: measures.iter().map(|m| m.min).max().unwrap_or(1),
-        max: measures.iter().map(|m| m.max).max().unwrap_or(max_width),
+    let mut measure = header;
+    for m in (0..cells.rows.len())
+        .map(|row| cells.rows.cell(row, column))
+        .chain(std::iter::once(cells.footers[column].borrow()))
+        .map(|t| measure_runs(t, max_width))
+    {
+        measure.min = measure.min.max(m.min);
+        measure.max = measure.max.max(m.max);
     }
-    .with_maximum(max_width)
+    measure.with_maximum(max_width)
 }
 
 /// rich's `Table._calculate_column_widths` for a table without fixed or no-wrap columns.
@@ -649,18 +645,18 @@ impl<'a> Wrapped<'a> {
     /// rich's `Text.wrap` with `overflow="ellipsis"`: split at newlines, break lines at
     /// whitespace, crop surplus trailing spaces, justify, and end over-long words with
     /// `…`. Appends the lines of `text`, `width` wide, and returns their range.
-    fn wrap(&mut self, text: &'a StyledText, width: usize, right: bool) -> Range<usize> {
+    fn wrap(&mut self, text: StyledStr<'a>, width: usize, right: bool) -> Range<usize> {
         let first = self.lines.len();
         // `Text.split(allow_blank=True)`: one line more than there are newlines.
         self.split.clear();
         self.starts.clear();
         self.starts.push(0);
-        for (run, style) in &text.runs {
+        for (run, style) in text.runs() {
             for (i, part) in run.split('\n').enumerate() {
                 if i > 0 {
                     self.starts.push(self.split.len());
                 }
-                push_piece(&mut self.split, part, *style);
+                push_piece(&mut self.split, part, style);
             }
         }
         for l in 0..self.starts.len() {
@@ -740,6 +736,15 @@ fn push_spaces(out: &mut Vec<Piece<'_>>, mut n: usize) {
     while n > 0 {
         let k = n.min(SPACES.len());
         out.push((&SPACES[..k], Style::NONE));
+        n -= k;
+    }
+}
+
+/// Appends `n` spaces to `out`.
+fn push_spaces_str(out: &mut String, mut n: usize) {
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
         n -= k;
     }
 }
@@ -865,25 +870,26 @@ fn words(text: &str) -> Vec<(usize, &str)> {
 fn truncate_chars(text: &StyledText, n: usize) -> StyledText {
     let mut out = StyledText::default();
     let mut left = n;
-    for (run, style) in &text.runs {
+    for (run, style) in text.runs() {
         if left == 0 {
             break;
         }
-        let taken: String = run.chars().take(left).collect();
+        let end = run.char_indices().nth(left).map_or(run.len(), |(i, _)| i);
+        let taken = &run[..end];
         left -= taken.chars().count();
-        out.push(taken, *style);
+        out.push(taken, style);
     }
     out
 }
 
 /// rich's centre justification of an annotation line to `width`.
 fn center(text: &StyledText, width: usize) -> StyledText {
-    let trimmed = text.text().trim_end().chars().count();
+    let trimmed = text.as_str().trim_end().chars().count();
     let text = truncate_chars(text, trimmed);
-    let length = text_width(&text.text()).min(width);
+    let length = text_width(text.as_str()).min(width);
     let left = (width - length) / 2;
     let mut line = StyledText::plain(" ".repeat(left));
-    line.append(text);
+    line.append(&text);
     line.push(" ".repeat(width - length - left), Style::NONE);
     line
 }
@@ -899,7 +905,7 @@ fn paint(text: &StyledText, style: Style, color: bool) -> String {
 
 /// [`paint`], appending to `out`.
 fn paint_into(out: &mut String, text: &StyledText, style: Style, color: bool) {
-    for (run, own) in &text.runs {
+    for (run, own) in text.runs() {
         let sgr = own.with(style).sgr().filter(|_| color);
         match sgr {
             Some(codes) => {
@@ -955,10 +961,10 @@ fn push_cell_line(
                 out.push_str("\x1b[");
                 out.push_str(codes);
                 out.push('m');
-                out.extend(std::iter::repeat_n(' ', n));
+                push_spaces_str(out, n);
                 out.push_str("\x1b[0m");
             }
-            None => out.extend(std::iter::repeat_n(' ', n)),
+            None => push_spaces_str(out, n),
         }
     };
     let Some(line) = line else {
@@ -978,7 +984,7 @@ fn push_cell_line(
 /// above, for the `header`, which is bottom-aligned between heavy borders).
 fn draw_row<'a>(
     out: &mut String,
-    texts: &'a [StyledText],
+    texts: &[StyledStr<'a>],
     widths: &[usize],
     (style, right, header): (Style, &[bool], bool),
     color: bool,
@@ -991,7 +997,7 @@ fn draw_row<'a>(
         texts
             .iter()
             .enumerate()
-            .map(|(c, t)| wrapped.wrap(t, widths[c].saturating_sub(2), right[c])),
+            .map(|(c, &t)| wrapped.wrap(t, widths[c].saturating_sub(2), right[c])),
     );
     let height = columns
         .iter()
@@ -1024,37 +1030,52 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     // At least two lines a row (its text and the rule below), box characters 3 bytes.
     let line = 3 * (widths.iter().sum::<usize>() + n + 1);
     out.reserve(line * (2 * cells.rows.len() + 8));
-    let rule = |out: &mut String, [left, fill, cross, right]: [char; 4]| {
-        out.push(left);
+    let mut texts: Vec<StyledStr<'_>> = Vec::with_capacity(n);
+    let make_rule = |[left, fill, cross, right]: [char; 4]| {
+        let mut rule = String::with_capacity(line + 1);
+        rule.push(left);
         for (c, &w) in widths.iter().enumerate() {
             if c > 0 {
-                out.push(cross);
+                rule.push(cross);
             }
-            out.extend(std::iter::repeat_n(fill, w));
+            rule.extend(std::iter::repeat_n(fill, w));
         }
-        out.push(right);
-        out.push('\n');
+        rule.push(right);
+        rule.push('\n');
+        rule
+    };
+    // The light rule between rows is written once per row: made once.
+    let between = make_rule(['├', '─', '┼', '┤']);
+    let rule = |out: &mut String, chars: [char; 4]| {
+        if chars[0] == '├' {
+            out.push_str(&between);
+        } else {
+            out.push_str(&make_rule(chars));
+        }
     };
     rule(out, ['┏', '━', '┳', '┓']);
     let headers: Vec<StyledText> = cells.headers.iter().map(StyledText::plain).collect();
     let left = vec![false; n];
     let mut wrapped = Wrapped::default();
+    texts.extend(headers.iter().map(StyledText::borrow));
     draw_row(
         out,
-        &headers,
+        &texts,
         widths,
         (Style::BOLD, &left, true),
         color,
         &mut wrapped,
     );
     rule(out, ['┡', '━', '╇', '┩']);
-    for (i, cells_of_row) in cells.rows.iter().enumerate() {
+    for i in 0..cells.rows.len() {
         if i > 0 {
             rule(out, ['├', '─', '┼', '┤']);
         }
+        texts.clear();
+        texts.extend(cells.rows.row(i));
         draw_row(
             out,
-            cells_of_row,
+            &texts,
             widths,
             (Style::NONE, &left, false),
             color,
@@ -1063,9 +1084,11 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     }
     rule(out, ['├', '─', '┼', '┤']);
     let right: Vec<bool> = (0..n).map(|c| c == cells.total_column).collect();
+    texts.clear();
+    texts.extend(cells.footers.iter().map(StyledText::borrow));
     draw_row(
         out,
-        &cells.footers,
+        &texts,
         widths,
         (Style::BOLD, &right, false),
         color,
@@ -1082,7 +1105,7 @@ mod tests {
     /// The text of each line `text` wraps to.
     fn wrap(text: &StyledText, width: usize, right: bool) -> Vec<String> {
         let mut wrapped = Wrapped::default();
-        let lines = wrapped.wrap(text, width, right);
+        let lines = wrapped.wrap(text.borrow(), width, right);
         lines
             .map(|i| wrapped.line(i).iter().map(|p| p.0).collect())
             .collect()
@@ -1094,7 +1117,7 @@ mod tests {
         text.push("float32", Style::DIM);
         text.push("[4]", Style::NONE);
         let mut wrapped = Wrapped::default();
-        let lines = wrapped.wrap(&text, 16, false);
+        let lines = wrapped.wrap(text.borrow(), 16, false);
         let mut out = String::new();
         paint_pieces(&mut out, wrapped.line(lines.start), Style::BOLD, true);
         assert_eq!(

@@ -153,7 +153,7 @@ struct Trace {
     region: RegionId,
     next_frame: u64,
     /// Paths already given to modules that carry an identity (built-in layers).
-    token_paths: HashMap<u64, (ModulePath, bool)>,
+    token_paths: FastMap<u64, (ModulePath, bool)>,
     /// Modules that take the path of the lifted transform wrapping them while it runs
     /// (`nn.scan(Cell)` names the cell's calls `ScanCell_0`).
     aliases: HashMap<ModuleKey, ModulePath>,
@@ -216,7 +216,7 @@ pub(crate) fn install(
             mutable: mutable.clone(),
             region: RegionId::TOP,
             next_frame: 1,
-            token_paths: HashMap::new(),
+            token_paths: FastMap::default(),
             aliases: HashMap::new(),
             lifts: Vec::new(),
             model: naming::key_of(model),
@@ -298,10 +298,18 @@ pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<
         })
 }
 
+/// [`record`] for a primitive applied for its first result (the others, if any, are
+/// unused): no list of results is made. `None` if it has no result.
+pub(crate) fn record_one(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Option<Tensor> {
+    let mut outputs = Some(outputs);
+    with_trace(|trace| trace.record_one(prim, inputs, outputs.take().unwrap_or_default()))
+        .unwrap_or_else(|| outputs?.into_iter().next().map(Tensor::from_spec))
+}
+
 /// Hashes tensor ids (sequential numbers) by one multiplication: the trace looks one up
 /// for every operand of every op.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(super) struct IdHasher(u64);
 
 impl std::hash::Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -317,9 +325,18 @@ impl std::hash::Hasher for IdHasher {
     fn write_u64(&mut self, n: u64) {
         self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
-type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+/// A map keyed by tensor ids, addresses or module keys, hashed by [`IdHasher`]: the
+/// recorder looks one up on every op and every call. (No key is chosen to collide: ids and
+/// addresses are the program's, names are the model's.)
+pub(super) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+type IdMap<V> = FastMap<u64, V>;
 
 /// Runs `f`, recording the ops it emits as a region of `kind` with `inputs`.
 fn region(
@@ -517,6 +534,20 @@ impl Trace {
             .collect()
     }
 
+    fn record_one(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Option<Tensor> {
+        let ins: Vec<ValueId> = inputs.iter().map(|t| self.value_of(t)).collect();
+        let outs = self
+            .graph
+            .push_node(prim, ins, outputs, self.region, NodeTag::Plain);
+        if let Some(node) = self.graph.nodes.last_mut() {
+            node.origin = crate::scope::current_operation();
+        }
+        let &v = outs.first()?;
+        let tensor = Tensor::from_spec(self.graph.spec(v).clone());
+        self.values.insert(tensor.id(), v);
+        Some(tensor)
+    }
+
     fn node_count(&self) -> u32 {
         u32::try_from(self.graph.nodes.len()).expect("graph exceeds 2^32 nodes")
     }
@@ -527,7 +558,7 @@ impl Trace {
         key: &ModuleKey,
         fields: Vec<(ModuleKey, String)>,
         method: &'static str,
-        call_args: &CallArgs,
+        call_args: CallArgs,
         lifted: Option<&Lifted>,
     ) -> usize {
         let remat = self.pending_remat.take();
@@ -540,10 +571,9 @@ impl Trace {
         let adopts = attached || module.fields_are_attributes();
         let arguments = call_args
             .flat_arrays()
-            .into_iter()
-            .map(|(id, spec)| self.value_for_id(id, spec))
+            .map(|(id, spec)| self.value_for_id(*id, spec.clone()))
             .collect();
-        let inputs = call_args.to_value();
+        let inputs = call_args.into_value();
         let index = self.calls.len();
         let touches = self.touches.len();
         self.calls.push(CallRecord {
@@ -1010,7 +1040,7 @@ fn open_call_with(
     let opening = Opening::new(module, lifted)?;
     let mut call_args = CallArgs::default();
     args(&mut call_args);
-    opening.enter(module, method, &call_args, lifted)
+    opening.enter(module, method, call_args, lifted)
 }
 
 /// What [`open_call`] reads of a module before its arguments are described.
@@ -1047,7 +1077,7 @@ impl Opening {
         self,
         module: &dyn Tabulate,
         method: &'static str,
-        call_args: &CallArgs,
+        call_args: CallArgs,
         lifted: Option<&Lifted>,
     ) -> Option<usize> {
         with_trace(|trace| {

@@ -1,8 +1,6 @@
 //! Variables (parameters, batch statistics, …) declared during a run, by collection and
 //! module path, with the graph value each currently holds.
 
-use std::collections::HashMap;
-
 use crate::ops::graph::{Spec, ValueId};
 use crate::path::ModulePath;
 use crate::tensor::Tensor;
@@ -45,7 +43,7 @@ pub(crate) struct Sown {
 pub(super) struct Variables {
     list: Vec<Variable>,
     /// By interned path: the module's variables (a module declares a few).
-    index: HashMap<usize, Vec<VarId>>,
+    index: super::FastMap<usize, Vec<VarId>>,
 }
 
 impl Variables {
