@@ -947,9 +947,20 @@ fn differential_against_flax() {
     let known = known_failures();
     let mut stats: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut failing: BTreeMap<String, Vec<Mismatch>> = BTreeMap::new();
-    for case in &cases {
+    // Two workers (each summary traces on its own thread): the suite is the longest test
+    // of `cargo test`, which would otherwise wait for it on one core.
+    let compared: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = cases
+            .chunks(cases.len().div_ceil(2).max(1))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(compare).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a comparison panicked"))
+            .collect()
+    });
+    for (case, (mismatches, case_stats)) in cases.iter().zip(compared) {
         let id = case["id"].as_str().expect("id").to_string();
-        let (mismatches, case_stats) = compare(case);
         for (k, (n, m)) in case_stats {
             let e = stats.entry(k).or_default();
             e.0 += n;
