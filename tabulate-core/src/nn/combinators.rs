@@ -38,8 +38,20 @@ impl<F: Fn(&Tensor) -> Result<Tensor>> Layer for F {
     }
 }
 
-/// Implements [`Layer`] for modules whose `forward` takes one tensor.
+/// Implements [`Layer`] for modules whose `forward` takes one tensor; `generic:` for
+/// wrappers generic over the module they wrap (`Remat<M>`).
 macro_rules! single_input_layers {
+    (generic: $($ty:ident),* $(,)?) => {$(
+        impl<M: Tabulate + Layer> Layer for $ty<M> {
+            fn apply(&self, x: &Tensor) -> Result<Tensor> {
+                self.forward(x)
+            }
+
+            fn as_module(&self) -> Option<&dyn Tabulate> {
+                Some(self)
+            }
+        }
+    )*};
     ($($ty:ty),* $(,)?) => {$(
         impl Layer for $ty {
             fn apply(&self, x: &Tensor) -> Result<Tensor> {
@@ -52,6 +64,7 @@ macro_rules! single_input_layers {
         }
     )*};
 }
+pub(crate) use single_input_layers;
 
 single_input_layers!(
     super::Dense,

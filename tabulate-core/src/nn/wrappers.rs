@@ -126,34 +126,6 @@ impl<M: Tabulate + Layer> Remat<M> {
     }
 }
 
-impl<M: Tabulate + Layer> Layer for Remat<M> {
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward(x)
-    }
-
-    fn as_module(&self) -> Option<&dyn Tabulate> {
-        Some(self)
-    }
-}
-
-impl<M: Tabulate> Tabulate for Remat<M> {
-    fn type_name(&self) -> &'static str {
-        self.module.type_name()
-    }
-
-    fn visit_submodules(&self, visitor: &mut dyn Visitor) {
-        self.module.visit_submodules(visitor);
-    }
-
-    fn identity(&self) -> Option<&ModuleIdentity> {
-        self.module.identity()
-    }
-
-    fn fields_are_attributes(&self) -> bool {
-        self.module.fields_are_attributes()
-    }
-}
-
 /// Calls `layer` on `x` once as it is (Flax's `map_variables` initialises the layer that
 /// way), then again with each of its variables seen through `view` (the view of a
 /// variable that `view` leaves alone is the variable); returns the second result and the
@@ -481,24 +453,6 @@ impl<M: Layer + Tabulate> SpectralNorm<M> {
     }
 }
 
-impl<M: Tabulate> Tabulate for SpectralNorm<M> {
-    fn type_name(&self) -> &'static str {
-        "SpectralNorm"
-    }
-
-    fn visit_submodules(&self, visitor: &mut dyn Visitor) {
-        visitor.visit("layer_instance", &self.layer);
-    }
-
-    fn identity(&self) -> Option<&ModuleIdentity> {
-        Some(&self.identity)
-    }
-
-    fn fields_are_attributes(&self) -> bool {
-        false
-    }
-}
-
 /// Weight normalisation (`flax.linen.WeightNorm`): the wrapped layer runs with each
 /// variable whose path contains a name of `variable_filter` (default `kernel`)
 /// `l2`-normalised over every axis but `feature_axes` (default the last) and, with
@@ -770,34 +724,6 @@ impl<M: Layer + Tabulate> WeightNorm<M> {
     }
 }
 
-impl<M: Layer + Tabulate> Layer for WeightNorm<M> {
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward(x)
-    }
-
-    fn as_module(&self) -> Option<&dyn Tabulate> {
-        Some(self)
-    }
-}
-
-impl<M: Tabulate> Tabulate for WeightNorm<M> {
-    fn type_name(&self) -> &'static str {
-        "WeightNorm"
-    }
-
-    fn visit_submodules(&self, visitor: &mut dyn Visitor) {
-        visitor.visit("layer_instance", &self.layer);
-    }
-
-    fn identity(&self) -> Option<&ModuleIdentity> {
-        Some(&self.identity)
-    }
-
-    fn fields_are_attributes(&self) -> bool {
-        false
-    }
-}
-
 /// `flax.linen.vmap` of a single-input module: the module mapped over an axis of its
 /// input, each collection's variables stacked along an axis (`variable_axes`) or shared
 /// (`None`), as JAX's batching rules run it.
@@ -1010,30 +936,51 @@ impl<M: Tabulate + Layer> Vmap<M> {
     }
 }
 
-impl<M: Tabulate + Layer> Layer for Vmap<M> {
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward(x)
-    }
+/// `Tabulate` of the wrappers: a lifted transform (`transparent:`) takes the type name,
+/// submodules and identity of the module it wraps (`self.module`), as Flax's lifted
+/// modules do; a norm wrapper (`named:`) is a row of its own whose one child is the
+/// wrapped layer, `layer_instance`.
+macro_rules! wrapper_tabulate {
+    (transparent: $($ty:ident),*) => {$(
+        impl<M: Tabulate> Tabulate for $ty<M> {
+            fn type_name(&self) -> &'static str {
+                self.module.type_name()
+            }
 
-    fn as_module(&self) -> Option<&dyn Tabulate> {
-        Some(self)
-    }
+            fn visit_submodules(&self, visitor: &mut dyn Visitor) {
+                self.module.visit_submodules(visitor);
+            }
+
+            fn identity(&self) -> Option<&ModuleIdentity> {
+                self.module.identity()
+            }
+
+            fn fields_are_attributes(&self) -> bool {
+                self.module.fields_are_attributes()
+            }
+        }
+    )*};
+    (named: $($ty:ident),*) => {$(
+        impl<M: Tabulate> Tabulate for $ty<M> {
+            fn type_name(&self) -> &'static str {
+                stringify!($ty)
+            }
+
+            fn visit_submodules(&self, visitor: &mut dyn Visitor) {
+                visitor.visit("layer_instance", &self.layer);
+            }
+
+            fn identity(&self) -> Option<&ModuleIdentity> {
+                Some(&self.identity)
+            }
+
+            fn fields_are_attributes(&self) -> bool {
+                false
+            }
+        }
+    )*};
 }
 
-impl<M: Tabulate> Tabulate for Vmap<M> {
-    fn type_name(&self) -> &'static str {
-        self.module.type_name()
-    }
-
-    fn visit_submodules(&self, visitor: &mut dyn Visitor) {
-        self.module.visit_submodules(visitor);
-    }
-
-    fn identity(&self) -> Option<&ModuleIdentity> {
-        self.module.identity()
-    }
-
-    fn fields_are_attributes(&self) -> bool {
-        self.module.fields_are_attributes()
-    }
-}
+wrapper_tabulate!(transparent: Remat, Vmap);
+wrapper_tabulate!(named: SpectralNorm, WeightNorm);
+super::combinators::single_input_layers!(generic: Remat, WeightNorm, Vmap);
