@@ -394,11 +394,7 @@ impl EmptyInput {
 
 #[test]
 fn test_empty_input() {
-    let summary = tabulate(&EmptyInput)
-        .compute_flops(true)
-        .compute_vjp_flops(true)
-        .run(EmptyInput::forward)
-        .expect("summary");
+    let summary = with_flops(&EmptyInput, EmptyInput::forward);
     assert_table(&plain(&summary), "test_empty_input");
 }
 
@@ -425,11 +421,7 @@ impl NumpyScalar {
 
 #[test]
 fn test_numpy_scalar() {
-    let summary = tabulate(&NumpyScalar)
-        .compute_flops(true)
-        .compute_vjp_flops(true)
-        .run(NumpyScalar::forward)
-        .expect("summary");
+    let summary = with_flops(&NumpyScalar, NumpyScalar::forward);
     assert_table(&plain(&summary), "test_numpy_scalar");
 }
 
@@ -498,11 +490,7 @@ impl SowMetadata {
 
 #[test]
 fn test_non_array_variables() {
-    let summary = tabulate(&SowMetadata)
-        .compute_flops(true)
-        .compute_vjp_flops(true)
-        .run(SowMetadata::forward)
-        .expect("summary");
+    let summary = with_flops(&SowMetadata, SowMetadata::forward);
     assert_table(&plain(&summary), "test_non_array_variables");
     assert_eq!(summary.collections, ["foo"]);
     assert_eq!(summary.collection("foo").count, 0);
