@@ -444,7 +444,7 @@ fn saved_bytes(
 /// The call's program as Flax costs it: its span, with its results and every variable it
 /// touched as outputs.
 fn forward_program(recording: &Recording, call: &CallRecord, variables: &CallVariables) -> Graph {
-    let mut outputs = call.results.clone();
+    let mut outputs = call.results.to_vec();
     outputs.extend(variables.finals.iter().copied());
     let mut graph = program::extract(
         &recording.graph,
@@ -481,7 +481,7 @@ fn glue_program(recording: &Recording, call: &CallRecord, variables: &CallVariab
         })
         .map(|c| c.span.clone())
         .collect();
-    let mut outputs = call.results.clone();
+    let mut outputs = call.results.to_vec();
     outputs.extend(variables.finals.iter().copied());
     let mut graph = program::extract_glue(
         &recording.graph,

@@ -1,6 +1,6 @@
 //! Primitives, mirroring JAX's. Each one owns four rules, all functions of shapes only:
 //!
-//! * its **shape rule** ([`Prim::infer`]), or a shape error naming the operands;
+//! * its **shape rule** ([`Prim::infer_specs`]), or a shape error naming the operands;
 //! * its **forward cost** ([`Prim::cost`]): the flops XLA's `HloCostAnalysis` assigns to the
 //!   HLO the primitive lowers to (`reference/xla-cost-model.md` §3, §7.2);
 //! * its **JVP** ([`Prim::jvp`]): written, like JAX's rule, with primal ops (residuals,
@@ -317,13 +317,8 @@ impl Prim {
         }
     }
 
-    /// The specs of the outputs, or a shape error.
-    pub(crate) fn infer(&self, inputs: &[&Spec]) -> Result<Vec<Spec>> {
-        self.infer_specs(inputs).map(Specs::into_vec)
-    }
-
-    /// [`Prim::infer`], the result specs kept inline when there is one (the cost passes
-    /// infer a spec for every node they emit).
+    /// The specs of the outputs, or a shape error; kept inline when there is one (every
+    /// op the trace records and every node the cost passes emit asks for them).
     pub(crate) fn infer_specs(&self, inputs: &[&Spec]) -> Result<Specs> {
         let one = |spec: Result<Spec>| spec.map(|s| smallvec::smallvec![s]);
         match self {

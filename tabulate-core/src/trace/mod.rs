@@ -19,10 +19,10 @@ use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::module::Tabulate;
 use crate::ops::graph::{Graph, NodeTag, RegionId, RegionKind, Spec, ValueId, ValueIds};
-use crate::ops::{CustomRule, Prim};
+use crate::ops::{CustomRule, Prim, Specs};
 use crate::options::Mutable;
 use crate::path::{ModulePath, PathInterner};
-use crate::scope;
+use crate::scope::{self, Arrays};
 use crate::tensor::Tensor;
 use crate::value::{CallArgs, Value};
 pub(crate) use lift::{
@@ -50,16 +50,17 @@ pub(crate) struct CallRecord {
     pub(crate) outputs: Option<Value>,
     /// The nodes the call emitted, nested calls included.
     pub(crate) span: Range<u32>,
-    /// The graph values of the tensors in `outputs`.
-    pub(crate) results: Vec<ValueId>,
+    /// The graph values of the tensors in `outputs` (inline when few).
+    pub(crate) results: ValueIds,
     /// Recorded by a lifted transform (`scan`) for a function that is not a method of the
     /// module: Flax's `hasattr(module, method)` is false, so it only shows as repeated.
     pub(crate) lifted: bool,
     /// The call's entries in the run's touch log: every variable the call (or a call
     /// inside it) declared, read or wrote, with the value it held then.
     pub(crate) touches: Range<usize>,
-    /// The tensors of the call's arguments, as JAX flattens `(args, kwargs)`.
-    pub(crate) arguments: Vec<ValueId>,
+    /// The tensors of the call's arguments, as JAX flattens `(args, kwargs)` (inline when
+    /// few).
+    pub(crate) arguments: ValueIds,
     /// Made through `nn::remat`: the call's span is a [`RegionKind::Remat`] region, which
     /// its own program does not have (Flax costs the row on the module it wraps).
     pub(crate) remat: bool,
@@ -286,7 +287,7 @@ fn with_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Option<R> {
 
 /// Applies `prim` to `inputs` with results of `outputs` specs, recording the application
 /// when a trace is active.
-pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<Tensor> {
+pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Vec<Tensor> {
     let mut outputs = Some(outputs);
     with_trace(|trace| trace.record(prim, inputs, outputs.take().unwrap_or_default()))
         .unwrap_or_else(|| {
@@ -300,7 +301,7 @@ pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<
 
 /// [`record`] for a primitive applied for its first result (the others, if any, are
 /// unused): no list of results is made. `None` if it has no result.
-pub(crate) fn record_one(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Option<Tensor> {
+pub(crate) fn record_one(prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Option<Tensor> {
     let mut outputs = Some(outputs);
     with_trace(|trace| trace.record_one(prim, inputs, outputs.take().unwrap_or_default()))
         .unwrap_or_else(|| outputs?.into_iter().next().map(Tensor::from_spec))
@@ -451,7 +452,7 @@ pub(crate) fn sow(
     collection: &str,
     name: &str,
     value: Value,
-    arrays: Vec<(u64, Spec)>,
+    arrays: Arrays,
 ) -> Result<bool> {
     with_trace(|trace| trace.sow(collection, name, value, arrays)).unwrap_or(Ok(false))
 }
@@ -517,7 +518,7 @@ impl Trace {
         v
     }
 
-    fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<Tensor> {
+    fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Vec<Tensor> {
         let ins: ValueIds = inputs.iter().map(|t| self.value_of(t)).collect();
         let outs = self
             .graph
@@ -534,8 +535,8 @@ impl Trace {
             .collect()
     }
 
-    fn record_one(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Option<Tensor> {
-        let ins: Vec<ValueId> = inputs.iter().map(|t| self.value_of(t)).collect();
+    fn record_one(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Option<Tensor> {
+        let ins: ValueIds = inputs.iter().map(|t| self.value_of(t)).collect();
         let outs = self
             .graph
             .push_node(prim, ins, outputs, self.region, NodeTag::Plain);
@@ -583,7 +584,7 @@ impl Trace {
             inputs,
             outputs: None,
             span: self.node_count()..self.node_count(),
-            results: Vec::new(),
+            results: ValueIds::new(),
             touches: touches..touches,
             arguments,
             lifted: lifted.is_some(),
@@ -612,7 +613,7 @@ impl Trace {
         Some(frame)
     }
 
-    fn exit(&mut self, depth: usize, outputs: Option<Value>, arrays: Vec<(u64, Spec)>) {
+    fn exit(&mut self, depth: usize, outputs: Option<Value>, arrays: Arrays) {
         // A frame deeper than `depth` is left only by a panic inside it; drop it too.
         while self.frames.len() > depth + 1 {
             self.pop_frame();
@@ -625,7 +626,7 @@ impl Trace {
             return;
         };
         let end = self.node_count();
-        let results: Vec<ValueId> = arrays
+        let results: ValueIds = arrays
             .into_iter()
             .map(|(id, spec)| self.value_for_id(id, spec))
             .collect();
@@ -848,7 +849,7 @@ impl Trace {
         collection: &str,
         name: &str,
         value: Value,
-        arrays: Vec<(u64, Spec)>,
+        arrays: Arrays,
     ) -> Result<bool> {
         let Some(path) = self.current_path().cloned() else {
             return Err(self.error(ErrorKind::OutsideModule { what: "sow" }));
@@ -936,9 +937,9 @@ pub(crate) fn variables_under(path: &ModulePath) -> Vec<VarView> {
             .filter(|(_, v)| v.path.starts_with(path))
             .map(|(id, v)| VarView {
                 id,
-                collection: v.collection.clone(),
+                collection: v.collection.to_string(),
                 below: v.path.to_vec()[path.len()..].to_vec(),
-                name: v.name.clone(),
+                name: v.name.to_string(),
                 tensor: v.tensor.clone(),
             })
             .collect();
@@ -1097,6 +1098,6 @@ pub(crate) fn read_field_param(param: &crate::param::Param) -> Result<Tensor> {
 
 /// Closes the call whose frame is at `depth` with its result (`None` when it failed or
 /// panicked); `arrays` are the tensors its result holds, in order.
-pub(crate) fn close_call(depth: usize, outputs: Option<Value>, arrays: Vec<(u64, Spec)>) {
+pub(crate) fn close_call(depth: usize, outputs: Option<Value>, arrays: Arrays) {
     with_trace(|trace| trace.exit(depth, outputs, arrays));
 }
