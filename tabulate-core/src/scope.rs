@@ -52,9 +52,19 @@ struct Scope {
     typed_keys: Vec<u64>,
 }
 
-/// The tensors (id and spec) a described value holds, in order: inline when there is
-/// one (a module's argument or result is nearly always one tensor).
-pub(crate) type Arrays = smallvec::SmallVec<[(u64, Spec); 1]>;
+/// A tensor being described: its id and spec, and the graph value it is in the run that
+/// made it (`run` 0: none), so that the recorder finds it without a look-up.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Array {
+    pub(crate) id: u64,
+    pub(crate) spec: Spec,
+    pub(crate) run: u64,
+    pub(crate) value: u32,
+}
+
+/// The tensors a described value holds, in order: inline when there is one (a module's
+/// argument or result is nearly always one tensor).
+pub(crate) type Arrays = smallvec::SmallVec<[Array; 1]>;
 
 thread_local! {
     static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
@@ -123,11 +133,11 @@ pub(crate) fn birthplace() -> Option<Birthplace> {
     .flatten()
 }
 
-/// Notes that tensor `id` of `spec` is being described, when [`collect_arrays`] listens.
-pub(crate) fn note_array(id: u64, spec: &Spec) {
+/// Notes that a tensor is being described, when [`collect_arrays`] listens.
+pub(crate) fn note_array(array: impl FnOnce() -> Array) {
     with_scope(|scope| {
         if let Some(arrays) = &mut scope.arrays {
-            arrays.push((id, spec.clone()));
+            arrays.push(array());
         }
     });
 }

@@ -434,7 +434,7 @@ impl CallArgs {
 
     /// The arguments' tensors as JAX flattens `(args, kwargs)`: positional arguments in
     /// order, then keyword arguments sorted by name.
-    pub(crate) fn flat_arrays(&self) -> impl Iterator<Item = &(u64, crate::spec::Spec)> {
+    pub(crate) fn flat_arrays(&self) -> impl Iterator<Item = &crate::scope::Array> {
         let mut keywords: Vec<&(String, crate::scope::Arrays)> =
             self.keyword_arrays.iter().collect();
         keywords.sort_by(|a, b| a.0.cmp(&b.0));

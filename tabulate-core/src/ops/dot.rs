@@ -18,9 +18,16 @@ pub(crate) struct DotDims {
 
 /// Dimensions of `rank` that are neither contracted nor batch.
 fn free_dims(rank: usize, contracting: &[usize], batch: &[usize]) -> Vec<usize> {
-    (0..rank)
-        .filter(|d| !contracting.contains(d) && !batch.contains(d))
-        .collect()
+    free_dims_iter(rank, contracting, batch).collect()
+}
+
+/// [`free_dims`], one at a time.
+fn free_dims_iter<'a>(
+    rank: usize,
+    contracting: &'a [usize],
+    batch: &'a [usize],
+) -> impl Iterator<Item = usize> + 'a {
+    (0..rank).filter(move |d| !contracting.contains(d) && !batch.contains(d))
 }
 
 pub(super) fn dot_general_spec(inputs: &[&Spec], dims: &DotDims) -> Result<Spec> {
@@ -60,18 +67,16 @@ pub(super) fn dot_general_spec(inputs: &[&Spec], dims: &DotDims) -> Result<Spec>
             ));
         }
     }
-    let mut out: Vec<usize> = dims.lhs_batch.iter().map(|&d| a.dims()[d]).collect();
-    out.extend(
-        free_dims(a.rank(), &dims.lhs_contracting, &dims.lhs_batch)
-            .iter()
-            .map(|&d| a.dims()[d]),
-    );
-    out.extend(
-        free_dims(b.rank(), &dims.rhs_contracting, &dims.rhs_batch)
-            .iter()
-            .map(|&d| b.dims()[d]),
-    );
-    Ok(Spec::new(a.dtype, out))
+    // Batch, then free dimensions of each side: built on the stack (every matmul asks).
+    let free = free_dims_iter;
+    let out: smallvec::SmallVec<[usize; 8]> = dims
+        .lhs_batch
+        .iter()
+        .map(|&d| a.dims()[d])
+        .chain(free(a.rank(), &dims.lhs_contracting, &dims.lhs_batch).map(|d| a.dims()[d]))
+        .chain(free(b.rank(), &dims.rhs_contracting, &dims.rhs_batch).map(|d| b.dims()[d]))
+        .collect();
+    Ok(Spec::new(a.dtype, &out[..]))
 }
 
 /// `GetDotFlops`: 2 (one fused multiply-add) per output element and contracted element.

@@ -448,12 +448,7 @@ pub(crate) fn set_partition(collection: &str, name: &str, names: &[Option<String
 /// module, as Flax's `Module.sow` with its default `reduce_fn`: appended to the tuple of
 /// values stored so far. `Ok(false)` when the collection is not mutable (nothing stored).
 /// Outside a run, nothing is stored either.
-pub(crate) fn sow(
-    collection: &str,
-    name: &str,
-    value: Value,
-    arrays: Arrays,
-) -> Result<bool> {
+pub(crate) fn sow(collection: &str, name: &str, value: Value, arrays: Arrays) -> Result<bool> {
     with_trace(|trace| trace.sow(collection, name, value, arrays)).unwrap_or(Ok(false))
 }
 
@@ -507,6 +502,9 @@ impl Trace {
 
     /// The graph value of `tensor`; a tensor made outside the trace becomes a graph input.
     fn value_of(&mut self, tensor: &Tensor) -> ValueId {
+        if let Some(v) = tensor.value_in(self.generation) {
+            return ValueId(v);
+        }
         if let Some(&v) = self.values.get(&tensor.id()) {
             return v;
         }
@@ -518,6 +516,12 @@ impl Trace {
         v
     }
 
+    /// A new tensor that is graph value `v` (of spec `spec`): found again without a
+    /// look-up.
+    fn tensor_of(&self, spec: Spec, v: ValueId) -> Tensor {
+        Tensor::traced(spec, self.generation, v.0)
+    }
+
     fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Vec<Tensor> {
         let ins: ValueIds = inputs.iter().map(|t| self.value_of(t)).collect();
         let outs = self
@@ -527,11 +531,7 @@ impl Trace {
             node.origin = crate::scope::current_operation();
         }
         outs.into_iter()
-            .map(|v| {
-                let tensor = Tensor::from_spec(self.graph.spec(v).clone());
-                self.values.insert(tensor.id(), v);
-                tensor
-            })
+            .map(|v| self.tensor_of(self.graph.spec(v).clone(), v))
             .collect()
     }
 
@@ -544,9 +544,7 @@ impl Trace {
             node.origin = crate::scope::current_operation();
         }
         let &v = outs.first()?;
-        let tensor = Tensor::from_spec(self.graph.spec(v).clone());
-        self.values.insert(tensor.id(), v);
-        Some(tensor)
+        Some(self.tensor_of(self.graph.spec(v).clone(), v))
     }
 
     fn node_count(&self) -> u32 {
@@ -572,7 +570,7 @@ impl Trace {
         let adopts = attached || module.fields_are_attributes();
         let arguments = call_args
             .flat_arrays()
-            .map(|(id, spec)| self.value_for_id(*id, spec.clone()))
+            .map(|tensor| self.value_for(tensor))
             .collect();
         let inputs = call_args.into_value();
         let index = self.calls.len();
@@ -628,7 +626,7 @@ impl Trace {
         let end = self.node_count();
         let results: ValueIds = arrays
             .into_iter()
-            .map(|(id, spec)| self.value_for_id(id, spec))
+            .map(|tensor| self.value_for(&tensor))
             .collect();
         let touches = frame.touches..self.touches.len();
         self.close_remats(depth, &results, index, touches.clone());
@@ -676,15 +674,19 @@ impl Trace {
         }
     }
 
-    /// The graph value of tensor `id`; a tensor the trace never saw (made outside the run
-    /// and returned untouched) becomes a graph input of its described spec.
-    fn value_for_id(&mut self, id: u64, spec: Spec) -> ValueId {
-        if let Some(&v) = self.values.get(&id) {
+    /// The graph value of a described tensor; a tensor the trace never saw (made outside
+    /// the run and returned untouched) becomes a graph input, a typed key if any copy of
+    /// it was described as one.
+    fn value_for(&mut self, array: &scope::Array) -> ValueId {
+        if array.run == self.generation {
+            return ValueId(array.value);
+        }
+        if let Some(&v) = self.values.get(&array.id) {
             return v;
         }
-        let v = self.graph.add_input(spec);
-        self.values.insert(id, v);
-        if crate::scope::is_typed_key(id) {
+        let v = self.graph.add_input(array.spec.clone());
+        self.values.insert(array.id, v);
+        if scope::is_typed_key(array.id) {
             self.graph.keys.push(v);
         }
         v
@@ -775,8 +777,7 @@ impl Trace {
             }));
         }
         let input = self.graph.add_input(spec.clone());
-        let tensor = Tensor::from_spec(spec.clone());
-        self.values.insert(tensor.id(), input);
+        let tensor = self.tensor_of(spec.clone(), input);
         let var = self
             .variables
             .add(collection, path, name, spec, input, tensor.clone());
@@ -844,13 +845,7 @@ impl Trace {
         }
     }
 
-    fn sow(
-        &mut self,
-        collection: &str,
-        name: &str,
-        value: Value,
-        arrays: Arrays,
-    ) -> Result<bool> {
+    fn sow(&mut self, collection: &str, name: &str, value: Value, arrays: Arrays) -> Result<bool> {
         let Some(path) = self.current_path().cloned() else {
             return Err(self.error(ErrorKind::OutsideModule { what: "sow" }));
         };
@@ -883,7 +878,8 @@ impl Trace {
         // flattens `{name: (entry_0, entry_1, …)}` (`\u{1}` sorts below every name
         // character): its input is the value Flax's `init` stored (never read), its
         // output the array sown now.
-        for (leaf, (id, spec)) in arrays.into_iter().enumerate() {
+        for (leaf, array) in arrays.into_iter().enumerate() {
+            let spec = array.spec.clone();
             let hidden = format!("{name}\u{1}{entry:020}\u{1}{leaf:020}");
             self.declare(collection, &hidden, spec.clone())?;
             let var = self
@@ -891,9 +887,8 @@ impl Trace {
                 .find(collection, &path, &hidden)
                 .ok_or_else(|| Error::internal("a sown array's variable was just declared"))?;
             self.variables.get_mut(var).sown = true;
-            let v = self.value_for_id(id, spec.clone());
-            let tensor = Tensor::from_spec(spec);
-            self.values.insert(tensor.id(), v);
+            let v = self.value_for(&array);
+            let tensor = self.tensor_of(spec, v);
             self.variables.set_current(var, v, tensor);
             self.touch(var);
         }

@@ -107,7 +107,7 @@ pub(crate) struct Sown {
 pub(super) struct Variables {
     list: Vec<Variable>,
     /// By interned path: the module's variables (a module declares a few).
-    index: super::FastMap<usize, Vec<VarId>>,
+    index: super::FastMap<usize, smallvec::SmallVec<[VarId; 2]>>,
     /// Every collection and variable name given so far.
     names: std::collections::HashSet<Name, std::hash::BuildHasherDefault<super::IdHasher>>,
 }
