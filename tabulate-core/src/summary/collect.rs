@@ -96,9 +96,12 @@ pub(crate) fn collect(
 
 /// The variables of a run by the module that declared them, and the sizes of the
 /// subtrees of collapsed rows, each found in one pass.
+/// A module's own variables: a few (inline).
+type Own<'r> = smallvec::SmallVec<[&'r Variable; 2]>;
+
 struct VariableIndex<'r> {
     /// By path address: the module's own variables.
-    own: AddrMap<Vec<&'r Variable>>,
+    own: AddrMap<Own<'r>>,
     /// By path address: the module's sown tuples.
     sown: AddrMap<Vec<&'r Sown>>,
     /// By path address of a collapsed row, per collection: its subtree's size.
@@ -107,7 +110,7 @@ struct VariableIndex<'r> {
 
 impl<'r> VariableIndex<'r> {
     fn new(recording: &'r Recording, collections: &[String], shown: &[ShownCall<'_>]) -> Self {
-        let mut own: AddrMap<Vec<&Variable>> = AddrMap::default();
+        let mut own: AddrMap<Own<'r>> = AddrMap::default();
         for v in &recording.variables {
             own.entry(v.path.addr()).or_default().push(v);
         }

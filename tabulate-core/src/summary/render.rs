@@ -1023,6 +1023,69 @@ fn draw_row<'a>(
     wrapped.columns = columns;
 }
 
+/// The lines of a body row's cells when no cell needs wrapping, escaping or colour: every
+/// byte printable ASCII or a newline, every line within its column. Such a row is written
+/// straight from the cells' text (what the general path writes for it, byte for byte).
+fn plain_lines<'a>(
+    texts: &[StyledStr<'a>],
+    widths: &[usize],
+    lines: &mut Vec<&'a str>,
+    columns: &mut Vec<Range<usize>>,
+) -> bool {
+    lines.clear();
+    columns.clear();
+    for (text, &width) in texts.iter().zip(widths) {
+        if width < 2 {
+            return false;
+        }
+        let (text, first) = (text.as_str(), lines.len());
+        let mut start = 0;
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                if i - start > width - 2 {
+                    return false;
+                }
+                lines.push(&text[start..i]);
+                start = i + 1;
+            } else if !(0x20..0x7f).contains(&b) {
+                return false;
+            }
+        }
+        if text.len() - start > width - 2 {
+            return false;
+        }
+        lines.push(&text[start..]);
+        columns.push(first..lines.len());
+    }
+    true
+}
+
+/// Writes a row whose cells [`plain_lines`] split: each line padded to its column, short
+/// cells padded below, no colour.
+fn draw_plain_row(out: &mut String, lines: &[&str], columns: &[Range<usize>], widths: &[usize]) {
+    let height = columns
+        .iter()
+        .map(ExactSizeIterator::len)
+        .max()
+        .unwrap_or(1);
+    for line in 0..height {
+        out.push('│');
+        for (cell, &width) in columns.iter().zip(widths) {
+            let text = if line < cell.len() {
+                lines[cell.start + line]
+            } else {
+                ""
+            };
+            // A blank line is `width` spaces: the same as an empty line's padding.
+            out.push(' ');
+            out.push_str(text);
+            push_spaces_str(out, width - 1 - text.len());
+            out.push('│');
+        }
+        out.push('\n');
+    }
+}
+
 /// Lays out every row inside rich's `HEAVY_HEAD` box: heavy lines around the header,
 /// light ones between rows.
 fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
@@ -1067,12 +1130,17 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
         &mut wrapped,
     );
     rule(out, ['┡', '━', '╇', '┩']);
+    let (mut plain, mut plain_columns) = (Vec::new(), Vec::new());
     for i in 0..cells.rows.len() {
         if i > 0 {
             rule(out, ['├', '─', '┼', '┤']);
         }
         texts.clear();
         texts.extend(cells.rows.row(i));
+        if !color && plain_lines(&texts, widths, &mut plain, &mut plain_columns) {
+            draw_plain_row(out, &plain, &plain_columns, widths);
+            continue;
+        }
         draw_row(
             out,
             &texts,

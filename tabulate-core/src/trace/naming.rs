@@ -100,7 +100,7 @@ impl Frame {
 /// however many fields and frames there are.
 #[derive(Debug, Default)]
 pub(super) struct Fields {
-    by_key: super::FastMap<ModuleKey, Vec<(usize, Box<str>)>>,
+    by_key: super::FastMap<ModuleKey, smallvec::SmallVec<[(usize, Box<str>); 1]>>,
 }
 
 impl Fields {
