@@ -166,13 +166,13 @@ pub(crate) enum Prim {
     /// `dot_general`.
     DotGeneral(DotDims),
     /// `conv_general_dilated`.
-    Conv(ConvParams),
+    Conv(Box<ConvParams>),
     /// `reduce_window_sum` / `_max` / `_min`.
-    ReduceWindow { op: WindowOp, window: Window },
+    ReduceWindow { op: WindowOp, window: Box<Window> },
     /// `select_and_gather_add`: a max/min pool's tangent (linear; only ever transposed).
-    SelectAndGatherAdd { max: bool, window: Window },
+    SelectAndGatherAdd { max: bool, window: Box<Window> },
     /// `select_and_scatter_add`: the transpose of a max/min pool.
-    SelectAndScatterAdd { max: bool, window: Window },
+    SelectAndScatterAdd { max: bool, window: Box<Window> },
     /// `gather`.
     Gather {
         dims: GatherDims,
