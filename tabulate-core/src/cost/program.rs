@@ -63,24 +63,36 @@ fn extract_without(
     let mut values = Renumbering::for_span(source, &span);
     let mut regions: IdMap<RegionId, RegionId> = IdMap::default();
     regions.insert(RegionId::TOP, RegionId::TOP);
-    for n in span
-        .clone()
-        .filter(|n| !holes.iter().any(|h| h.contains(n)))
-    {
-        let node = source.node(n);
-        let inputs: ValueIds = node
-            .inputs
-            .iter()
-            .map(|&v| map_value(source, &mut graph, &mut values, v))
-            .collect();
-        let region = map_region(source, &mut graph, &mut regions, node.region, &span);
-        let specs = node.outputs.iter().map(|&v| source.spec(v).clone());
-        let outs = graph.push_node(node.prim.clone(), inputs, specs, region, node.tag);
-        if let Some(copy) = graph.nodes.last_mut() {
-            copy.origin = node.origin;
+    // Consecutive nodes nearly always share a region: the last one mapped is remembered.
+    let mut last_region = (RegionId::TOP, RegionId::TOP);
+    let mut holes = Holes::new(holes);
+    for n in span.clone() {
+        if holes.skips(n) {
+            continue;
         }
+        let node = source.node(n);
+        let mut inputs = ValueIds::new();
+        for &v in &node.inputs {
+            inputs.push(map_value(source, &mut graph, &mut values, v));
+        }
+        let region = if node.region == last_region.0 {
+            last_region.1
+        } else {
+            let mapped = map_region(source, &mut graph, &mut regions, node.region, &span);
+            last_region = (node.region, mapped);
+            mapped
+        };
+        let specs = node.outputs.iter().map(|&v| source.spec(v).clone());
+        let outs = graph.append(
+            node.prim.clone(),
+            inputs,
+            specs,
+            region,
+            node.tag,
+            node.origin,
+        );
         for (&old, new) in node.outputs.iter().zip(outs) {
-            values.insert(old, new);
+            values.insert(old, ValueId(new));
         }
         extend_region_ranges(&mut graph, region);
     }
@@ -153,6 +165,42 @@ fn map_value(source: &Graph, graph: &mut Graph, values: &mut Renumbering, v: Val
     input
 }
 
+/// The spans left out of an extraction (the child calls of a glue program), walked in
+/// node order: whether a node falls in one is decided without scanning them all.
+struct Holes {
+    /// The holes, by start.
+    sorted: Vec<Range<u32>>,
+    /// The first hole not yet reached.
+    next: usize,
+    /// The end of the holes reached so far (nodes before it are left out).
+    until: u32,
+}
+
+impl Holes {
+    fn new(holes: &[Range<u32>]) -> Holes {
+        let mut sorted = holes.to_vec();
+        sorted.sort_by_key(|h| h.start);
+        Holes {
+            sorted,
+            next: 0,
+            until: 0,
+        }
+    }
+
+    /// Whether node `n` is in a hole; `n` must not decrease from one call to the next.
+    fn skips(&mut self, n: u32) -> bool {
+        while let Some(hole) = self.sorted.get(self.next)
+            && hole.start <= n
+        {
+            if !hole.is_empty() {
+                self.until = self.until.max(hole.end);
+            }
+            self.next += 1;
+        }
+        n < self.until
+    }
+}
+
 /// Whether a region of nodes `nodes` lies inside `span`.
 fn within(nodes: &Range<u32>, span: &Range<u32>) -> bool {
     nodes.start >= span.start && nodes.end <= span.end
@@ -193,6 +241,9 @@ fn map_region(
 
 /// Extends `region` and its ancestors to cover the node just pushed.
 fn extend_region_ranges(graph: &mut Graph, mut region: RegionId) {
+    if region == RegionId::TOP {
+        return;
+    }
     let end = u32::try_from(graph.nodes.len()).expect("graph exceeds 2^32 nodes");
     while region != RegionId::TOP {
         let r = &mut graph.regions[region.0 as usize];

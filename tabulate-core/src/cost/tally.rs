@@ -85,7 +85,7 @@ pub(crate) fn macs(graph: &Graph) -> Option<u64> {
 /// `None` when a dtype's total does not fit in a `u64`.
 pub(crate) fn residual_bytes(parts: &VjpParts) -> Option<BTreeMap<DType, u64>> {
     let graph = &parts.program;
-    let Live { alias, live } = live(graph);
+    let Live { alias, live, .. } = live(graph);
     let mut producer: Vec<Option<usize>> = vec![None; graph.values.len()];
     for (i, node) in graph.nodes.iter().enumerate() {
         for v in &node.outputs {

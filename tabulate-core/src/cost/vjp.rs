@@ -531,21 +531,22 @@ impl Linearizer<'_> {
 
     /// Copies node `n` as an application of `prim`.
     fn copy_node_as(&mut self, n: u32, prim: Prim) {
-        let node = self.forward.node(n);
-        let inputs: ValueIds = node.inputs.iter().map(|&v| self.get(v)).collect();
         let forward = self.forward;
-        let specs = node.outputs.iter().map(|&v| forward.spec(v).clone());
-        let outs = self.program.push_node(
+        let node = forward.node(n);
+        let mut inputs = ValueIds::new();
+        for &v in &node.inputs {
+            inputs.push(self.get(v));
+        }
+        let outs = self.program.append(
             prim,
             inputs,
-            specs,
+            node.outputs.iter().map(|&v| forward.spec(v).clone()),
             self.regions[node.region.0 as usize].0,
             NodeTag::Plain,
+            node.origin,
         );
-        self.program
-            .set_origins(self.program.nodes.len() - 1, node.origin);
         for (&old, new) in node.outputs.iter().zip(outs) {
-            self.primal[old.0 as usize] = Some(new);
+            self.primal[old.0 as usize] = Some(ValueId(new));
         }
     }
 }

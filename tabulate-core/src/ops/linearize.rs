@@ -104,13 +104,10 @@ impl JvpCx<'_> {
 
     /// A residual: `prim` on primal values, emitted into the forward half now.
     pub(crate) fn primal(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
-        let out = self.program.emit(
-            prim,
-            inputs.iter().copied(),
-            self.forward_region,
-            NodeTag::Plain,
-        )?;
-        Ok(out[0])
+        let out = self
+            .program
+            .emit_ids(prim, inputs, self.forward_region, NodeTag::Plain)?;
+        Ok(ValueId(out.start))
     }
 
     /// A literal of `v`'s spec with every element `value` (`full_like`).
@@ -161,24 +158,30 @@ impl JvpCx<'_> {
             let Some(primals) = primals else {
                 return Ok(smallvec::smallvec![J::Zero; prim.result_count(args.len())]);
             };
-            let outs = self
-                .program
-                .emit(prim, primals, self.forward_region, NodeTag::Plain)?;
-            return Ok(outs.into_iter().map(J::Primal).collect());
+            let outs =
+                self.program
+                    .emit_ids(prim, &primals, self.forward_region, NodeTag::Plain)?;
+            return Ok(outs.map(|v| J::Primal(ValueId(v))).collect());
         }
-        let specs = args
-            .iter()
-            .map(|&a| self.spec_of(a))
-            .collect::<Option<smallvec::SmallVec<[Spec; 4]>>>()
-            .ok_or_else(|| {
-                Error::internal(format!("a zero tangent reached linear `{}`", prim.name()))
-            })?;
-        let refs: smallvec::SmallVec<[&Spec; 4]> = specs.iter().collect();
-        let outs: SmallVec<[TanId; 2]> = prim
-            .infer_specs(&refs)?
-            .into_iter()
-            .map(|spec| self.tape.new_tangent(spec))
-            .collect();
+        let specs = {
+            let (program, tape) = (&*self.program, &*self.tape);
+            let refs = args
+                .iter()
+                .map(|&a| match a {
+                    J::Zero => None,
+                    J::Primal(v) => Some(program.spec(v)),
+                    J::Tan(t) => Some(tape.spec(t)),
+                })
+                .collect::<Option<SmallVec<[&Spec; 4]>>>()
+                .ok_or_else(|| {
+                    Error::internal(format!("a zero tangent reached linear `{}`", prim.name()))
+                })?;
+            prim.infer_specs(&refs)?
+        };
+        let mut outs: SmallVec<[TanId; 2]> = SmallVec::new();
+        for spec in specs {
+            outs.push(self.tape.new_tangent(spec));
+        }
         let args = args
             .iter()
             .map(|a| match *a {

@@ -25,9 +25,10 @@ pub(crate) struct TransposeCx<'a> {
 
 impl TransposeCx<'_> {
     pub(crate) fn emit(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
-        Ok(self
+        let outs = self
             .program
-            .emit(prim, inputs.iter().copied(), self.region, NodeTag::Plain)?[0])
+            .emit_ids(prim, inputs, self.region, NodeTag::Plain)?;
+        Ok(ValueId(outs.start))
     }
 
     /// Emits a primitive with several results.
@@ -195,12 +196,16 @@ impl Cotangents {
         let slot = &mut self.cts[t.0 as usize];
         *slot = Some(match *slot {
             None => ct,
-            Some(previous) => program.emit(
-                Prim::Binary(Binary::Add),
-                vec![previous, ct],
-                region,
-                NodeTag::AddAny,
-            )?[0],
+            Some(previous) => ValueId(
+                program
+                    .emit_ids(
+                        Prim::Binary(Binary::Add),
+                        &[previous, ct],
+                        region,
+                        NodeTag::AddAny,
+                    )?
+                    .start,
+            ),
         });
         Ok(())
     }
