@@ -33,6 +33,9 @@ impl J {
     }
 }
 
+/// The tangents of one primitive's results: nearly always one, kept inline.
+pub(crate) type Tangents = SmallVec<[J; 2]>;
+
 /// One linear op: `outs = prim(args)`, linear in its tangent arguments.
 #[derive(Clone, Debug)]
 pub(crate) struct LinNode {
@@ -140,12 +143,12 @@ impl JvpCx<'_> {
     }
 
     /// [`JvpCx::apply`] for a primitive with several results.
-    pub(crate) fn apply_multi(&mut self, prim: Prim, args: &[J]) -> Result<Vec<J>> {
-        self.apply_some(prim, args).map(SmallVec::into_vec)
+    pub(crate) fn apply_multi(&mut self, prim: Prim, args: &[J]) -> Result<Tangents> {
+        self.apply_some(prim, args)
     }
 
     /// [`JvpCx::apply_multi`], its results inline.
-    fn apply_some(&mut self, prim: Prim, args: &[J]) -> Result<SmallVec<[J; 2]>> {
+    fn apply_some(&mut self, prim: Prim, args: &[J]) -> Result<Tangents> {
         let has_tangent = args.iter().any(|a| matches!(a, J::Tan(_)));
         if !has_tangent {
             let primals: Option<ValueIds> = args
@@ -262,7 +265,7 @@ impl JvpCx<'_> {
             return self.apply(
                 Prim::BroadcastInDim {
                     shape: target,
-                    dims: Vec::new(),
+                    dims: super::Axes::new(),
                 },
                 &[t],
             );
@@ -280,7 +283,7 @@ impl JvpCx<'_> {
         self.apply(
             Prim::BroadcastInDim {
                 shape: target,
-                dims,
+                dims: dims.into(),
             },
             &[t],
         )

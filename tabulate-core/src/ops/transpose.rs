@@ -9,6 +9,10 @@ use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId, ValueIds};
 use crate::ops::{Binary, Literal, Prim, ReduceOp};
 use crate::shape::Shape;
 
+/// The cotangents a transpose rule gives its operands (`None` for an operand that is not
+/// linear or gets none): one or two, kept inline.
+pub(crate) type Cts = smallvec::SmallVec<[Option<ValueId>; 2]>;
+
 /// An argument of a linear op: a tangent (the op is linear in it) or a primal value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LinArg {
@@ -157,7 +161,7 @@ impl TransposeCx<'_> {
         let summed = self.emit(
             Prim::Reduce {
                 op: ReduceOp::Sum,
-                axes,
+                axes: axes.into(),
             },
             &[ct],
         )?;
