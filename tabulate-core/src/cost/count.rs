@@ -16,7 +16,7 @@ use crate::ops::{Cost, Term, Terms};
 pub(crate) fn count(graph: &Graph) -> Cost {
     let Live {
         alias,
-        live,
+        kept: live,
         producer,
     } = live(graph);
     let (flops, transcendentals) = xla_sum(graph, &alias, &live, producer);
@@ -31,7 +31,7 @@ pub(crate) struct Live {
     /// Per value, the value it stands for after folding.
     pub(crate) alias: Vec<ValueId>,
     /// Per node, whether an output of the program needs it.
-    pub(crate) live: Vec<bool>,
+    pub(crate) kept: Vec<bool>,
     /// The node computing each value (`None` for inputs).
     pub(crate) producer: Vec<Option<usize>>,
 }
@@ -43,7 +43,7 @@ impl Live {
         graph
             .nodes
             .iter()
-            .zip(&self.live)
+            .zip(&self.kept)
             .any(|(node, &live)| live && node.inputs.iter().any(is_v))
             || graph.outputs.iter().any(is_v)
     }
@@ -68,7 +68,7 @@ pub(crate) fn live(graph: &Graph) -> Live {
     }
     Live {
         alias: folded.alias,
-        live,
+        kept: live,
         producer: folded.producer,
     }
 }

@@ -202,7 +202,7 @@ impl Holes {
 }
 
 /// Whether a region of nodes `nodes` lies inside `span`.
-fn within(nodes: &Range<u32>, span: &Range<u32>) -> bool {
+pub(crate) fn within(nodes: &Range<u32>, span: &Range<u32>) -> bool {
     nodes.start >= span.start && nodes.end <= span.end
 }
 
@@ -269,7 +269,7 @@ pub(crate) fn inline_remat_of_span(graph: &mut Graph) {
 /// The copy of each value of the source: a table over the ids the span's nodes define
 /// (values are numbered in emission order, so they form one range with the few inputs
 /// created between them), a hash map for values from before the span.
-struct Renumbering {
+pub(crate) struct Renumbering {
     /// The first id of the table.
     start: u32,
     /// Per id from `start`: its copy, once made.
@@ -279,7 +279,7 @@ struct Renumbering {
 }
 
 impl Renumbering {
-    fn for_span(source: &Graph, span: &Range<u32>) -> Renumbering {
+    pub(crate) fn for_span(source: &Graph, span: &Range<u32>) -> Renumbering {
         let defined = || {
             span.clone()
                 .flat_map(|n| source.node(n).outputs.iter().map(|v| v.0))
@@ -300,14 +300,14 @@ impl Renumbering {
         (i < self.table.len()).then_some(i)
     }
 
-    fn get(&self, v: ValueId) -> Option<ValueId> {
+    pub(crate) fn get(&self, v: ValueId) -> Option<ValueId> {
         match self.slot(v) {
             Some(i) => self.table[i],
             None => self.others.get(&v).copied(),
         }
     }
 
-    fn insert(&mut self, v: ValueId, copy: ValueId) {
+    pub(crate) fn insert(&mut self, v: ValueId, copy: ValueId) {
         match self.slot(v) {
             Some(i) => self.table[i] = Some(copy),
             None => {
@@ -318,11 +318,11 @@ impl Renumbering {
 }
 
 /// A map keyed by graph ids (small integers), hashed by one multiplication.
-type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// Hashes ids (`u32`s) by one multiplication: every value of a program is looked up.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
