@@ -15,11 +15,10 @@
 //! hash of that form (no text is formatted) only picks the candidates to compare.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
-use super::metric::Metrics;
+use super::metric::{Metric, MetricOptions, Metrics, RowScope};
 use super::program::{IdMap, Renumbering, within};
 use crate::ops::graph::{Graph, NodeTag, RegionId, ValueId};
 
@@ -28,7 +27,9 @@ use crate::ops::graph::{Graph, NodeTag, RegionId, ValueId};
 pub(crate) struct Memo {
     /// By structural hash: the programs measured (as the canonical form of their span),
     /// with the question and the answer.
-    known: HashMap<u64, Vec<(Canonical, String, Metrics)>>,
+    known: HashMap<u64, Vec<(Canonical, usize, Metrics)>>,
+    /// The questions asked so far (a run asks one per row scope), by index.
+    questions: Vec<(Vec<Metric>, MetricOptions, RowScope)>,
     /// How many of the run's programs have each node count: a program whose count is
     /// unique (the root's) cannot equal another, so it is not looked up.
     sizes: HashMap<usize, usize>,
@@ -48,11 +49,21 @@ pub(crate) struct SpanProgram<'a> {
     pub(crate) remat: bool,
 }
 
+/// What a row asks of its program: the metrics (in column order), their options and
+/// the row's scope. Equal questions of equal programs have equal answers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Question<'a> {
+    pub(crate) metrics: &'a [Metric],
+    pub(crate) options: &'a MetricOptions,
+    pub(crate) scope: RowScope,
+}
+
 /// A program's memo key, with the question asked of it.
 #[derive(Debug)]
 pub(crate) struct Key {
     hash: u64,
-    question: String,
+    /// The question's index in [`Memo::questions`].
+    question: usize,
     program: Canonical,
 }
 
@@ -70,20 +81,38 @@ impl Memo {
     /// The key of `program` measured for `question` (the metrics asked for, their options
     /// and the row's scope). `None` when no other program of the run has as many nodes,
     /// or when the span's form cannot be read in place (then it is measured every time).
-    pub(crate) fn key(&self, program: &SpanProgram<'_>, question: &impl fmt::Debug) -> Option<Key> {
+    pub(crate) fn key(&mut self, program: &SpanProgram<'_>, question: Question<'_>) -> Option<Key> {
         if self.sizes.get(&program.span.len()).copied().unwrap_or(0) < 2 {
             return None;
         }
         let canonical = Canonical::of(program)?;
-        let question = format!("{question:?}");
+        let question = self.question_index(question);
         let mut h = Mix::default();
-        question.hash(&mut h);
+        h.write_usize(question);
         canonical.hash(program.graph, &mut h);
         Some(Key {
             hash: h.finish(),
             question,
             program: canonical,
         })
+    }
+
+    /// The index of `question` among those asked so far (added if new).
+    fn question_index(&mut self, question: Question<'_>) -> usize {
+        let same = |(metrics, options, scope): &(Vec<Metric>, MetricOptions, RowScope)| {
+            metrics.as_slice() == question.metrics
+                && options == question.options
+                && *scope == question.scope
+        };
+        if let Some(i) = self.questions.iter().position(same) {
+            return i;
+        }
+        self.questions.push((
+            question.metrics.to_vec(),
+            question.options.clone(),
+            question.scope,
+        ));
+        self.questions.len() - 1
     }
 
     /// The metrics already measured for a program equal to the one of `key` (whose spans
@@ -400,10 +429,33 @@ mod tests {
         }
     }
 
-    /// A memo that measured span 0 for `question`.
-    fn memo_with(trace: &Graph, inputs: &[ValueId], outputs: &[ValueId], question: &str) -> Memo {
+    /// The question of `metrics` with the default options, in a row of its own.
+    fn question<'a>(metrics: &'a [Metric], options: &'a MetricOptions) -> Question<'a> {
+        Question {
+            metrics,
+            options,
+            scope: RowScope {
+                repeated: false,
+                collapsed: false,
+            },
+        }
+    }
+
+    const FLOPS: &[Metric] = &[Metric::Flops];
+
+    /// A memo that measured span 0 for `metrics`.
+    fn memo_with(
+        trace: &Graph,
+        inputs: &[ValueId],
+        outputs: &[ValueId],
+        metrics: &[Metric],
+    ) -> Memo {
         let mut memo = Memo::new(outputs.iter().map(|_| 2));
-        let key = memo.key(&span(trace, inputs, outputs, 0), &question);
+        let options = MetricOptions::default();
+        let key = memo.key(
+            &span(trace, inputs, outputs, 0),
+            question(metrics, &options),
+        );
         memo.insert(key, &Metrics::default());
         memo
     }
@@ -411,8 +463,9 @@ mod tests {
     #[test]
     fn an_equal_program_asked_the_same_question_is_a_hit() {
         let (trace, x, results) = adds(&[1.0, 1.0]);
-        let memo = memo_with(&trace, &[x], &results, "flops");
-        let again = memo.key(&span(&trace, &[x], &results, 1), &"flops");
+        let mut memo = memo_with(&trace, &[x], &results, FLOPS);
+        let options = MetricOptions::default();
+        let again = memo.key(&span(&trace, &[x], &results, 1), question(FLOPS, &options));
         assert!(memo.get(again.as_ref(), &trace).is_some());
     }
 
@@ -421,14 +474,19 @@ mod tests {
         // Equal as floats, but different literals (`1 / x` tells them apart): not the
         // same program, so they do not share an answer.
         let (trace, x, results) = adds(&[0.0, -0.0, 2.0, 0.0]);
-        let memo = memo_with(&trace, &[x], &results, "flops");
-        for (k, question, hit) in [
-            (1, "flops", false),
-            (2, "flops", false),
-            (3, "vjp_flops", false),
-            (3, "flops", true),
+        let mut memo = memo_with(&trace, &[x], &results, FLOPS);
+        let options = MetricOptions::default();
+        for (k, metrics, hit) in [
+            (1, FLOPS, false),
+            (2, FLOPS, false),
+            (3, &[Metric::VjpFlops][..], false),
+            (3, &[Metric::VjpFlops, Metric::Flops][..], false),
+            (3, FLOPS, true),
         ] {
-            let key = memo.key(&span(&trace, &[x], &results, k), &question);
+            let key = memo.key(
+                &span(&trace, &[x], &results, k),
+                question(metrics, &options),
+            );
             assert_eq!(memo.get(key.as_ref(), &trace).is_some(), hit, "span {k}");
         }
     }
@@ -436,26 +494,24 @@ mod tests {
     #[test]
     fn an_output_that_differs_is_a_miss() {
         let (trace, x, results) = adds(&[1.0, 1.0]);
-        let memo = memo_with(&trace, &[x], &results, "flops");
+        let mut memo = memo_with(&trace, &[x], &results, FLOPS);
+        let options = MetricOptions::default();
         // The same nodes, but the program also returns its input.
         let (inputs, outputs) = ([x], [results[1], x]);
         let wider = SpanProgram {
             outputs: &outputs,
             ..span(&trace, &inputs, &results, 1)
         };
-        assert!(
-            memo.get(memo.key(&wider, &"flops").as_ref(), &trace)
-                .is_none()
-        );
+        let key = memo.key(&wider, question(FLOPS, &options));
+        assert!(memo.get(key.as_ref(), &trace).is_none());
     }
 
     #[test]
     fn a_program_of_a_unique_size_is_not_looked_up() {
         let (trace, x, results) = adds(&[1.0]);
-        let memo = Memo::new([2, 7]);
-        assert!(
-            memo.key(&span(&trace, &[x], &results, 0), &"flops")
-                .is_none()
-        );
+        let mut memo = Memo::new([2, 7]);
+        let options = MetricOptions::default();
+        let key = memo.key(&span(&trace, &[x], &results, 0), question(FLOPS, &options));
+        assert!(key.is_none());
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::memo::{Memo, SpanProgram};
+use super::memo::{Memo, Question, SpanProgram};
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
@@ -256,14 +256,14 @@ impl serde::Serialize for Metrics {
 }
 
 /// The options the metrics depend on.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct MetricOptions {
     pub(crate) frozen: Frozen,
     pub(crate) optimizer: Optimizer,
 }
 
 /// Where a row stands: what its variable cells count.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RowScope {
     /// A repeated call: no variables of its own.
     pub(crate) repeated: bool,
@@ -319,7 +319,14 @@ fn measure_unlocated(
             outputs: &outputs,
             remat: call.remat,
         };
-        memo.key(&span, &(metrics, options, scope))
+        memo.key(
+            &span,
+            Question {
+                metrics,
+                options,
+                scope,
+            },
+        )
     } else {
         None
     };
