@@ -280,12 +280,17 @@ pub(crate) struct Renumbering {
 
 impl Renumbering {
     pub(crate) fn for_span(source: &Graph, span: &Range<u32>) -> Renumbering {
-        let defined = || {
-            span.clone()
-                .flat_map(|n| source.node(n).outputs.iter().map(|v| v.0))
-        };
-        let (start, end) = match (defined().min(), defined().max()) {
-            (Some(start), Some(last)) => (start, last.saturating_add(1)),
+        // Values are numbered as nodes are pushed: the span's first and last results
+        // bound the ids it defines.
+        let first = span
+            .clone()
+            .find_map(|n| source.node(n).outputs.first().map(|v| v.0));
+        let last = span
+            .clone()
+            .rev()
+            .find_map(|n| source.node(n).outputs.last().map(|v| v.0));
+        let (start, end) = match (first, last) {
+            (Some(start), Some(last)) => (start, last.saturating_add(1).max(start)),
             _ => (0, 0),
         };
         Renumbering {

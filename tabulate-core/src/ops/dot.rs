@@ -60,7 +60,8 @@ pub(super) fn dot_general_spec(inputs: &[&Spec], dims: &DotDims) -> Result<Spec>
             ));
         }
     }
-    let mut out: Vec<usize> = dims.lhs_batch.iter().map(|&d| a.dims()[d]).collect();
+    let mut out: smallvec::SmallVec<[usize; 6]> =
+        dims.lhs_batch.iter().map(|&d| a.dims()[d]).collect();
     out.extend(
         free_dims(a.rank(), &dims.lhs_contracting, &dims.lhs_batch)
             .iter()
@@ -71,7 +72,7 @@ pub(super) fn dot_general_spec(inputs: &[&Spec], dims: &DotDims) -> Result<Spec>
             .iter()
             .map(|&d| b.dims()[d]),
     );
-    Ok(Spec::new(a.dtype, out))
+    Ok(Spec::new(a.dtype, &out[..]))
 }
 
 /// `GetDotFlops`: 2 (one fused multiply-add) per output element and contracted element.
