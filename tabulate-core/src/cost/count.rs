@@ -14,8 +14,12 @@ use crate::ops::{Cost, Term, Terms};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
 pub(crate) fn count(graph: &Graph) -> Cost {
-    let Live { alias, live } = live(graph);
-    let (flops, transcendentals) = xla_sum(graph, &alias, &live);
+    let Live {
+        alias,
+        kept: live,
+        producer,
+    } = live(graph);
+    let (flops, transcendentals) = xla_sum(graph, &alias, &live, producer);
     Cost {
         flops: to_count(flops),
         transcendentals: to_count(transcendentals),
@@ -27,7 +31,9 @@ pub(crate) struct Live {
     /// Per value, the value it stands for after folding.
     pub(crate) alias: Vec<ValueId>,
     /// Per node, whether an output of the program needs it.
-    pub(crate) live: Vec<bool>,
+    pub(crate) kept: Vec<bool>,
+    /// The node computing each value (`None` for inputs).
+    pub(crate) producer: Vec<Option<usize>>,
 }
 
 impl Live {
@@ -37,7 +43,7 @@ impl Live {
         graph
             .nodes
             .iter()
-            .zip(&self.live)
+            .zip(&self.kept)
             .any(|(node, &live)| live && node.inputs.iter().any(is_v))
             || graph.outputs.iter().any(is_v)
     }
@@ -62,7 +68,8 @@ pub(crate) fn live(graph: &Graph) -> Live {
     }
     Live {
         alias: folded.alias,
-        live,
+        kept: live,
+        producer: folded.producer,
     }
 }
 
@@ -115,8 +122,13 @@ enum Visit {
 }
 
 /// Float32 sums of flops and transcendentals in XLA's visiting order.
-fn xla_sum(graph: &Graph, alias: &[ValueId], live: &[bool]) -> (f32, f32) {
-    let mut walk = XlaWalk::new(graph, alias, live);
+fn xla_sum(
+    graph: &Graph,
+    alias: &[ValueId],
+    live: &[bool],
+    producer: Vec<Option<usize>>,
+) -> (f32, f32) {
+    let mut walk = XlaWalk::new(graph, alias, live, producer);
     walk.note_call_boundaries();
     walk.sum()
 }
@@ -179,13 +191,12 @@ struct XlaWalk<'g> {
 }
 
 impl<'g> XlaWalk<'g> {
-    fn new(graph: &'g Graph, alias: &'g [ValueId], live: &'g [bool]) -> XlaWalk<'g> {
-        let mut producer: Vec<Option<usize>> = vec![None; graph.values.len()];
-        for (i, node) in graph.nodes.iter().enumerate() {
-            for v in &node.outputs {
-                producer[v.0 as usize] = Some(i);
-            }
-        }
+    fn new(
+        graph: &'g Graph,
+        alias: &'g [ValueId],
+        live: &'g [bool],
+        producer: Vec<Option<usize>>,
+    ) -> XlaWalk<'g> {
         XlaWalk {
             graph,
             alias,

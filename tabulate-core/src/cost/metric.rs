@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::memo::Memo;
+use super::memo::{Memo, Question, SpanProgram};
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
@@ -256,14 +256,14 @@ impl serde::Serialize for Metrics {
 }
 
 /// The options the metrics depend on.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct MetricOptions {
     pub(crate) frozen: Frozen,
     pub(crate) optimizer: Optimizer,
 }
 
 /// Where a row stands: what its variable cells count.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RowScope {
     /// A repeated call: no variables of its own.
     pub(crate) repeated: bool,
@@ -303,21 +303,35 @@ fn measure_unlocated(
     memo: &mut Memo,
 ) -> Result<Metrics> {
     let variables = recording.variables_of(call);
-    let forward = metrics
-        .iter()
-        .any(|m| m.needs_program())
-        .then(|| forward_program(recording, call, &variables));
     // The columns a row's program determines are asked of the memo; the key holds every
     // metric asked for, their options and the row's scope as well as the whole program,
     // so a hit is exactly the same question. The others depend on more than the program
     // (the row's path against frozen patterns, the calls inside it) and are measured here.
-    let key = forward
-        .as_ref()
-        .and_then(|f| memo.key(f, &(metrics, options, scope)));
-    let known = forward
-        .as_ref()
-        .and_then(|f| memo.get(key.as_ref(), f))
-        .cloned();
+    // The memo reads the call's span in place: the program is extracted only when a
+    // column is measured on it.
+    let inputs = program_inputs(call, &variables);
+    let outputs = program_outputs(call, &variables);
+    let key = if metrics.iter().any(|m| m.needs_program()) {
+        let span = SpanProgram {
+            graph: &recording.graph,
+            span: call.span.clone(),
+            inputs: &inputs,
+            outputs: &outputs,
+            remat: call.remat,
+        };
+        memo.key(
+            &span,
+            Question {
+                metrics,
+                options,
+                scope,
+            },
+        )
+    } else {
+        None
+    };
+    let known = memo.get(key.as_ref(), &recording.graph).cloned();
+    let forward = std::cell::OnceCell::new();
     let mut determined = Vec::new();
     let trainable = if metrics.iter().all(|m| m.needs_program()) {
         (0, 0)
@@ -327,10 +341,8 @@ fn measure_unlocated(
     };
     let mut values = Vec::with_capacity(metrics.len());
     for &metric in metrics {
-        let program = || {
-            forward
-                .as_ref()
-                .ok_or_else(|| Error::internal("a metric's program was not built"))
+        let program = || -> Result<&Graph> {
+            Ok(forward.get_or_init(|| forward_program(recording, call, &inputs, &outputs)))
         };
         if metric.program_determined()
             && let Some(value) = known.as_ref().and_then(|k| k.get(metric))
@@ -388,10 +400,8 @@ fn measure_unlocated(
         }
         values.push((metric, value));
     }
-    if known.is_none()
-        && let Some(forward) = forward
-    {
-        memo.insert(key, forward, &Metrics { values: determined });
+    if known.is_none() {
+        memo.insert(key, &Metrics { values: determined });
     }
     Ok(Metrics { values })
 }
@@ -442,20 +452,25 @@ fn saved_bytes(
 }
 
 /// The call's program as Flax costs it: its span, with its results and every variable it
-/// touched as outputs.
-fn forward_program(recording: &Recording, call: &CallRecord, variables: &CallVariables) -> Graph {
-    let mut outputs = call.results.to_vec();
-    outputs.extend(variables.finals.iter().copied());
-    let mut graph = program::extract(
-        &recording.graph,
-        call.span.clone(),
-        &program_inputs(call, variables),
-        &outputs,
-    );
+/// touched as outputs ([`program_outputs`]), its variables and arguments as inputs.
+fn forward_program(
+    recording: &Recording,
+    call: &CallRecord,
+    inputs: &[ValueId],
+    outputs: &[ValueId],
+) -> Graph {
+    let mut graph = program::extract(&recording.graph, call.span.clone(), inputs, outputs);
     if call.remat {
         program::inline_remat_of_span(&mut graph);
     }
     graph
+}
+
+/// What a call's program returns: its results, then every variable it touched.
+fn program_outputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
+    let mut outputs = call.results.to_vec();
+    outputs.extend(variables.finals.iter().copied());
+    outputs
 }
 
 /// The values a call's program takes, in JAX's order for `apply(variables, rngs,

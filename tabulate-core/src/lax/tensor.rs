@@ -575,8 +575,8 @@ impl Tensor {
             ));
         }
         let contract = |lhs: usize, rhs: usize| DotDims {
-            lhs_contracting: vec![lhs],
-            rhs_contracting: vec![rhs],
+            lhs_contracting: vec![lhs].into(),
+            rhs_contracting: vec![rhs].into(),
             ..DotDims::default()
         };
         match (a.rank(), b.rank()) {
@@ -1324,10 +1324,10 @@ fn matmul_batched(lhs: &Tensor, rhs: &Tensor, na: usize, nb: usize) -> Result<Te
         &lhs,
         &rhs,
         DotDims {
-            lhs_contracting: vec![lhs.rank() - 1],
-            rhs_contracting: vec![rhs.rank() - 2],
-            lhs_batch: a_batch,
-            rhs_batch: b_batch,
+            lhs_contracting: vec![lhs.rank() - 1].into(),
+            rhs_contracting: vec![rhs.rank() - 2].into(),
+            lhs_batch: a_batch.into(),
+            rhs_batch: b_batch.into(),
         },
     )?;
     let mut result = lax::transpose(&out, perm)?;

@@ -412,15 +412,21 @@ pub(super) fn conv_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
     args: &[LinArg],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     match (args[0], args[1]) {
         (LinArg::Tan(_), LinArg::Primal(rhs)) => {
             let lhs_shape = cx.spec(args[0]).shape;
-            Ok(vec![Some(transpose_lhs(cx, ct, &lhs_shape, rhs, p)?), None])
+            Ok(smallvec::smallvec![
+                Some(transpose_lhs(cx, ct, &lhs_shape, rhs, p)?),
+                None
+            ])
         }
         (LinArg::Primal(lhs), LinArg::Tan(_)) => {
             let rhs_shape = cx.spec(args[1]).shape;
-            Ok(vec![None, Some(transpose_rhs(cx, ct, lhs, &rhs_shape, p)?)])
+            Ok(smallvec::smallvec![
+                None,
+                Some(transpose_rhs(cx, ct, lhs, &rhs_shape, p)?)
+            ])
         }
         _ => Err(Error::internal(
             "a convolution is linear in one operand at a time",
@@ -500,7 +506,7 @@ fn transpose_lhs(
         .collect::<Result<Vec<_>>>()?;
     let reversed = cx.emit(
         Prim::Rev {
-            axes: p.rhs_spec[2..].to_vec(),
+            axes: p.rhs_spec[2..].to_vec().into(),
         },
         &[rhs],
     )?;
@@ -607,7 +613,7 @@ fn reshape_axis_into(
     let moved = if perm.iter().enumerate().all(|(i, &p)| i == p) {
         x
     } else {
-        cx.emit(Prim::Transpose { perm }, &[x])?
+        cx.emit(Prim::Transpose { perm: perm.into() }, &[x])?
     };
     cx.emit(
         Prim::Reshape {

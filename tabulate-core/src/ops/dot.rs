@@ -10,24 +10,17 @@ use crate::ops::transpose::{LinArg, TransposeCx};
 /// Contracting and batch dimensions of both operands.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub(crate) struct DotDims {
-    pub(crate) lhs_contracting: Vec<usize>,
-    pub(crate) rhs_contracting: Vec<usize>,
-    pub(crate) lhs_batch: Vec<usize>,
-    pub(crate) rhs_batch: Vec<usize>,
+    pub(crate) lhs_contracting: super::Axes,
+    pub(crate) rhs_contracting: super::Axes,
+    pub(crate) lhs_batch: super::Axes,
+    pub(crate) rhs_batch: super::Axes,
 }
 
 /// Dimensions of `rank` that are neither contracted nor batch.
-fn free_dims(rank: usize, contracting: &[usize], batch: &[usize]) -> Vec<usize> {
-    free_dims_iter(rank, contracting, batch).collect()
-}
-
-/// [`free_dims`], one at a time.
-fn free_dims_iter<'a>(
-    rank: usize,
-    contracting: &'a [usize],
-    batch: &'a [usize],
-) -> impl Iterator<Item = usize> + 'a {
-    (0..rank).filter(move |d| !contracting.contains(d) && !batch.contains(d))
+fn free_dims(rank: usize, contracting: &[usize], batch: &[usize]) -> super::Axes {
+    (0..rank)
+        .filter(|d| !contracting.contains(d) && !batch.contains(d))
+        .collect()
 }
 
 pub(super) fn dot_general_spec(inputs: &[&Spec], dims: &DotDims) -> Result<Spec> {
@@ -67,15 +60,18 @@ pub(super) fn dot_general_spec(inputs: &[&Spec], dims: &DotDims) -> Result<Spec>
             ));
         }
     }
-    // Batch, then free dimensions of each side: built on the stack (every matmul asks).
-    let free = free_dims_iter;
-    let out: smallvec::SmallVec<[usize; 8]> = dims
-        .lhs_batch
-        .iter()
-        .map(|&d| a.dims()[d])
-        .chain(free(a.rank(), &dims.lhs_contracting, &dims.lhs_batch).map(|d| a.dims()[d]))
-        .chain(free(b.rank(), &dims.rhs_contracting, &dims.rhs_batch).map(|d| b.dims()[d]))
-        .collect();
+    let mut out: smallvec::SmallVec<[usize; 6]> =
+        dims.lhs_batch.iter().map(|&d| a.dims()[d]).collect();
+    out.extend(
+        free_dims(a.rank(), &dims.lhs_contracting, &dims.lhs_batch)
+            .iter()
+            .map(|&d| a.dims()[d]),
+    );
+    out.extend(
+        free_dims(b.rank(), &dims.rhs_contracting, &dims.rhs_batch)
+            .iter()
+            .map(|&d| b.dims()[d]),
+    );
     Ok(Spec::new(a.dtype, &out[..]))
 }
 
@@ -121,11 +117,11 @@ pub(super) fn dot_general_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
     args: &[LinArg],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     match (&args[0], &args[1]) {
         (LinArg::Tan(_), LinArg::Primal(y)) => {
             let x_rank = cx.spec(args[0]).rank();
-            Ok(vec![
+            Ok(smallvec::smallvec![
                 Some(transpose_lhs(cx, ct, x_rank, *y, dims, false)?),
                 None,
             ])
@@ -138,7 +134,7 @@ pub(super) fn dot_general_transpose(
                 lhs_batch: dims.rhs_batch.clone(),
                 rhs_batch: dims.lhs_batch.clone(),
             };
-            Ok(vec![
+            Ok(smallvec::smallvec![
                 None,
                 Some(transpose_lhs(cx, ct, y_rank, *x, &swapped, true)?),
             ])
@@ -163,8 +159,8 @@ fn transpose_lhs(
     let x_kept = free_dims(x_rank, &dims.lhs_contracting, &dims.lhs_batch);
     let y_kept = free_dims(y_rank, &dims.rhs_contracting, &dims.rhs_batch);
     let nb = dims.lhs_batch.len();
-    let ans_batch: Vec<usize> = (0..nb).collect();
-    let ans_y: Vec<usize> = if swap_ans {
+    let ans_batch: super::Axes = (0..nb).collect();
+    let ans_y: super::Axes = if swap_ans {
         (nb..nb + y_kept.len()).collect()
     } else {
         (nb + x_kept.len()..nb + x_kept.len() + y_kept.len()).collect()
@@ -179,12 +175,12 @@ fn transpose_lhs(
         &[g, y],
     )?;
     // x's contracting dims, in the order of y's matching contracting dims.
-    let mut order: Vec<usize> = (0..dims.rhs_contracting.len()).collect();
+    let mut order: super::Axes = (0..dims.rhs_contracting.len()).collect();
     order.sort_by_key(|&i| dims.rhs_contracting[i]);
-    let mut layout: Vec<usize> = dims.lhs_batch.clone();
-    layout.extend(&x_kept);
+    let mut layout: super::Axes = dims.lhs_batch.clone();
+    layout.extend_from_slice(&x_kept);
     layout.extend(order.iter().map(|&i| dims.lhs_contracting[i]));
-    let mut perm: Vec<usize> = (0..layout.len()).collect();
+    let mut perm: super::Axes = (0..layout.len()).collect();
     perm.sort_by_key(|&i| layout[i]);
     if perm.iter().enumerate().all(|(i, &p)| i == p) {
         return Ok(product);
