@@ -170,7 +170,7 @@ pub(crate) enum Prim {
         index_dtype: crate::dtype::DType,
     },
     /// `dot_general`.
-    DotGeneral(DotDims),
+    DotGeneral(Box<DotDims>),
     /// `conv_general_dilated`.
     Conv(Box<ConvParams>),
     /// `reduce_window_sum` / `_max` / `_min`.
