@@ -468,7 +468,7 @@ fn forward_program(
 
 /// What a call's program returns: its results, then every variable it touched.
 fn program_outputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
-    let mut outputs = call.results.clone();
+    let mut outputs = call.results.to_vec();
     outputs.extend(variables.finals.iter().copied());
     outputs
 }
@@ -496,7 +496,7 @@ fn glue_program(recording: &Recording, call: &CallRecord, variables: &CallVariab
         })
         .map(|c| c.span.clone())
         .collect();
-    let mut outputs = call.results.clone();
+    let mut outputs = call.results.to_vec();
     outputs.extend(variables.finals.iter().copied());
     let mut graph = program::extract_glue(
         &recording.graph,

@@ -393,7 +393,7 @@ fn mod_inverse(value: i128, modulus: i128) -> i128 {
 /// Bilinear: `conv(lhs_dot, rhs) + conv(lhs, rhs_dot)`.
 #[allow(clippy::many_single_char_names)] // the names of JAX's rule
 pub(super) fn conv_jvp(p: &ConvParams, cx: &mut JvpCx<'_>, x: &[ValueId], t: &[J]) -> Result<J> {
-    let prim = Prim::Conv(p.clone());
+    let prim = Prim::Conv(Box::new(p.clone()));
     let a = if t[0].is_zero() {
         J::Zero
     } else {
@@ -521,7 +521,7 @@ fn transpose_lhs(
         feature_group_count,
         batch_group_count: 1,
     };
-    let mut out = cx.emit(Prim::Conv(params), &[g, reversed])?;
+    let mut out = cx.emit(Prim::Conv(Box::new(params)), &[g, reversed])?;
     if p.batch_group_count > 1 {
         out = reshape_axis_out_of(cx, p.lhs_spec[1], p.batch_group_count, out)?;
         out = reshape_axis_into(cx, p.lhs_spec[1], p.lhs_spec[0], out)?;
@@ -571,7 +571,7 @@ fn transpose_rhs(
         feature_group_count,
         batch_group_count,
     };
-    cx.emit(Prim::Conv(params), &[lhs, g])
+    cx.emit(Prim::Conv(Box::new(params)), &[lhs, g])
 }
 
 /// `_reshape_axis_out_of`: splits dimension `src` into `[size, rest]`.

@@ -98,7 +98,7 @@ pub(super) fn dot_general_jvp(
     p: &[ValueId],
     t: &[J],
 ) -> Result<J> {
-    let prim = Prim::DotGeneral(dims.clone());
+    let prim = Prim::DotGeneral(Box::new(dims.clone()));
     let a = if t[0].is_zero() {
         J::Zero
     } else {
@@ -166,12 +166,12 @@ fn transpose_lhs(
         (nb + x_kept.len()..nb + x_kept.len() + y_kept.len()).collect()
     };
     let product = cx.emit(
-        Prim::DotGeneral(DotDims {
+        Prim::DotGeneral(Box::new(DotDims {
             lhs_contracting: ans_y,
             rhs_contracting: y_kept,
             lhs_batch: ans_batch,
             rhs_batch: dims.rhs_batch.clone(),
-        }),
+        })),
         &[g, y],
     )?;
     // x's contracting dims, in the order of y's matching contracting dims.

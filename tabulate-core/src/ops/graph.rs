@@ -301,3 +301,21 @@ impl Graph {
         found
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph holds a node per op of the model: large parameter lists (a convolution's,
+    /// a window's, a `dot_general`'s dimension numbers) are boxed so that every node stays
+    /// this small.
+    #[test]
+    fn nodes_stay_small() {
+        assert!(
+            std::mem::size_of::<Node>() <= 200,
+            "a node takes {} bytes, a primitive {}",
+            std::mem::size_of::<Node>(),
+            std::mem::size_of::<Prim>()
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! Primitives, mirroring JAX's. Each one owns four rules, all functions of shapes only:
 //!
-//! * its **shape rule** ([`Prim::infer`]), or a shape error naming the operands;
+//! * its **shape rule** ([`Prim::infer_specs`]), or a shape error naming the operands;
 //! * its **forward cost** ([`Prim::cost`]): the flops XLA's `HloCostAnalysis` assigns to the
 //!   HLO the primitive lowers to (`reference/xla-cost-model.md` §3, §7.2);
 //! * its **JVP** ([`Prim::jvp`]): written, like JAX's rule, with primal ops (residuals,
@@ -170,15 +170,15 @@ pub(crate) enum Prim {
         index_dtype: crate::dtype::DType,
     },
     /// `dot_general`.
-    DotGeneral(DotDims),
+    DotGeneral(Box<DotDims>),
     /// `conv_general_dilated`.
-    Conv(ConvParams),
+    Conv(Box<ConvParams>),
     /// `reduce_window_sum` / `_max` / `_min`.
-    ReduceWindow { op: WindowOp, window: Window },
+    ReduceWindow { op: WindowOp, window: Box<Window> },
     /// `select_and_gather_add`: a max/min pool's tangent (linear; only ever transposed).
-    SelectAndGatherAdd { max: bool, window: Window },
+    SelectAndGatherAdd { max: bool, window: Box<Window> },
     /// `select_and_scatter_add`: the transpose of a max/min pool.
-    SelectAndScatterAdd { max: bool, window: Window },
+    SelectAndScatterAdd { max: bool, window: Box<Window> },
     /// `gather`.
     Gather {
         dims: GatherDims,
@@ -323,13 +323,8 @@ impl Prim {
         }
     }
 
-    /// The specs of the outputs, or a shape error.
-    pub(crate) fn infer(&self, inputs: &[&Spec]) -> Result<Vec<Spec>> {
-        self.infer_specs(inputs).map(Specs::into_vec)
-    }
-
-    /// [`Prim::infer`], the result specs kept inline when there is one (the cost passes
-    /// infer a spec for every node they emit).
+    /// The specs of the outputs, or a shape error; kept inline when there is one (every
+    /// op the trace records and every node the cost passes emit asks for them).
     pub(crate) fn infer_specs(&self, inputs: &[&Spec]) -> Result<Specs> {
         let one = |spec: Result<Spec>| spec.map(|s| smallvec::smallvec![s]);
         match self {

@@ -176,7 +176,7 @@ pub(super) fn reduce_window_jvp(
         WindowOp::Sum => cx.apply(
             Prim::ReduceWindow {
                 op,
-                window: w.clone(),
+                window: Box::new(w.clone()),
             },
             &[g],
         ),
@@ -184,7 +184,7 @@ pub(super) fn reduce_window_jvp(
         WindowOp::Max | WindowOp::Min => cx.apply(
             Prim::SelectAndGatherAdd {
                 max: op == WindowOp::Max,
-                window: w.clone(),
+                window: Box::new(w.clone()),
             },
             &[g, J::Primal(x)],
         ),
@@ -237,7 +237,7 @@ pub(super) fn reduce_window_sum_transpose(
     Ok(smallvec::smallvec![Some(cx.emit(
         Prim::ReduceWindow {
             op: WindowOp::Sum,
-            window,
+            window: Box::new(window),
         },
         &[padded],
     )?)])
@@ -286,7 +286,13 @@ pub(super) fn select_and_gather_transpose(
         base_dilation: vec![1; w.dims.len()],
         ..w.clone()
     };
-    let mut result = cx.emit(Prim::SelectAndScatterAdd { max, window }, &[ct, operand])?;
+    let mut result = cx.emit(
+        Prim::SelectAndScatterAdd {
+            max,
+            window: Box::new(window),
+        },
+        &[ct, operand],
+    )?;
     if dilated {
         let shape = cx.value_spec(result).shape;
         result = cx.emit(

@@ -439,7 +439,7 @@ impl Trace {
             }
             (false, false) => unreachable!("an operand is batched"),
         };
-        let out = self.emit(Prim::DotGeneral(new), &[lhs, rhs], region)?;
+        let out = self.emit(Prim::DotGeneral(Box::new(new)), &[lhs, rhs], region)?;
         Ok(vec![(self.move_to_front(out, result_dim, region)?, true)])
     }
 }
