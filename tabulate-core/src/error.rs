@@ -182,7 +182,7 @@ pub enum ErrorKind {
 }
 
 // Written out rather than derived (thiserror): one proc-macro crate less to build, for a
-// user's crate and for every `cargo test` (twice: trybuild checks its cases apart).
+// user's crate and for every `cargo test`.
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
