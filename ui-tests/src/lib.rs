@@ -6,7 +6,7 @@
 //! dependencies, no target directory of its own (what trybuild, which this replaces, cost:
 //! a second build of syn, tabulate-derive and tabulate-core in `target/tests/trybuild`,
 //! about a sixth of a cold `cargo test`). The expected files are in trybuild's normalized
-//! form (see [`normalize`]); `UI_BLESS=1 cargo test -p tabulate-ui-tests` rewrites them
+//! form (see `src/normalize.rs`); `UI_BLESS=1 cargo test -p tabulate-ui-tests` rewrites them
 //! from the compiler's current output — review the diff.
 
 mod artifacts;
