@@ -417,7 +417,7 @@ fn measure_runs(text: StyledStr<'_>, max_width: usize) -> Measure {
 
 /// rich's `Measurement.get` of a cell: `Padding(Text)` with one space on each side.
 fn measure_cell(text: &str, max_width: usize) -> Measure {
-    measure_lengths(|| longest_line_and_word([text].into_iter()), max_width)
+    measure_lengths(|| longest_line_and_word(text), max_width)
 }
 
 /// [`measure_cell`] from the widths of the cell's longest line and word.
@@ -449,41 +449,38 @@ fn measure_lengths(lengths: impl FnOnce() -> (usize, usize), max_width: usize) -
     .with_maximum(max_width)
 }
 
-/// The widths of the longest line and the longest word of the text made of `runs`
-/// (the longest line when there is no word). Printable ASCII, the usual cell, is
-/// measured in one pass over the runs without joining them.
-fn longest_line_and_word<'a>(runs: impl Iterator<Item = &'a str> + Clone) -> (usize, usize) {
-    let (mut line, mut word) = (0, 0);
-    let (mut longest_line, mut longest_word) = (0, None::<usize>);
-    for b in runs.clone().flat_map(str::bytes) {
-        match b {
-            b'\n' => {
-                longest_line = longest_line.max(line);
-                line = 0;
-            }
-            0x20..0x7f => line += 1,
-            // Not printable ASCII: measured by display width.
-            _ => return longest_line_and_word_wide(runs),
-        }
+/// The widths of the longest line and the longest word of `text` (the longest line when
+/// there is no word). Printable ASCII, the usual cell, is measured in one pass over its
+/// bytes.
+fn longest_line_and_word(text: &str) -> (usize, usize) {
+    let (mut line_start, mut word_start) = (0, 0);
+    let (mut longest_line, mut longest_word) = (0, 0);
+    for (i, &b) in text.as_bytes().iter().enumerate() {
         if b == b' ' || b == b'\n' {
-            if word > 0 {
-                longest_word = Some(longest_word.map_or(word, |w| w.max(word)));
+            longest_word = longest_word.max(i - word_start);
+            word_start = i + 1;
+            if b == b'\n' {
+                longest_line = longest_line.max(i - line_start);
+                line_start = i + 1;
             }
-            word = 0;
-        } else {
-            word += 1;
+        } else if !(0x21..0x7f).contains(&b) {
+            // Not printable ASCII: measured by display width.
+            return longest_line_and_word_wide(text);
         }
     }
-    longest_line = longest_line.max(line);
-    if word > 0 {
-        longest_word = Some(longest_word.map_or(word, |w| w.max(word)));
-    }
-    (longest_line, longest_word.unwrap_or(longest_line))
+    longest_line = longest_line.max(text.len() - line_start);
+    longest_word = longest_word.max(text.len() - word_start);
+    // Every word is at least one byte long: none at all leaves 0.
+    let word = if longest_word == 0 {
+        longest_line
+    } else {
+        longest_word
+    };
+    (longest_line, word)
 }
 
 /// [`longest_line_and_word`] of text that is not all printable ASCII.
-fn longest_line_and_word_wide<'a>(runs: impl Iterator<Item = &'a str>) -> (usize, usize) {
-    let text: String = runs.collect();
+fn longest_line_and_word_wide(text: &str) -> (usize, usize) {
     let longest_line = text.lines().map(text_width).max().unwrap_or(0);
     let longest_word = text
         .split_whitespace()
@@ -1081,33 +1078,55 @@ fn row_height(columns: &[Range<usize>]) -> usize {
         .unwrap_or(1)
 }
 
+/// A body line whose cells are all blank: `│`, each column's spaces and `│`, a newline;
+/// with the byte where each column's spaces start. A plain row's lines are copied from it
+/// in runs, its text written over the blanks.
+struct BlankLine {
+    text: String,
+    starts: Vec<usize>,
+}
+
+impl BlankLine {
+    fn new(widths: &[usize]) -> BlankLine {
+        let mut text = String::with_capacity(3 * (widths.iter().sum::<usize>() + widths.len() + 2));
+        let mut starts = Vec::with_capacity(widths.len());
+        text.push('│');
+        for &width in widths {
+            starts.push(text.len());
+            push_spaces_str(&mut text, width);
+            text.push('│');
+        }
+        text.push('\n');
+        BlankLine { text, starts }
+    }
+}
+
 /// Writes a row whose cells [`plain_lines`] split: each line padded to its column, short
-/// cells padded below, no colour.
-fn draw_plain_row(
-    out: &mut String,
-    lines: &[PlainLine<'_>],
-    columns: &[Range<usize>],
-    widths: &[usize],
-) {
+/// cells padded below, no colour. A line is the blank line with each cell's text in
+/// place of its spaces (after the one of padding): the blanks between texts are copied
+/// in one piece.
+fn draw_plain_row(out: &mut String, lines: &[PlainLine<'_>], columns: &[Range<usize>], blank: &BlankLine) {
     let height = row_height(columns);
     for line in 0..height {
-        out.push('│');
-        for (cell, &width) in columns.iter().zip(widths) {
-            let (text, cut) = if line < cell.len() {
-                lines[cell.start + line]
-            } else {
-                ("", false)
+        let mut from = 0;
+        for (cell, &start) in columns.iter().zip(&blank.starts) {
+            let Some(&(text, cut)) = lines[cell.clone()].get(line) else {
+                continue;
             };
-            // A blank line is `width` spaces: the same as an empty line's padding.
-            out.push(' ');
+            if text.is_empty() && !cut {
+                continue;
+            }
+            // Printable ASCII: a byte is a column; the line fits in its column's inner
+            // width (`plain_lines`), so the padding space after it stays.
+            let at = start + 1;
+            out.push_str(&blank.text[from..at]);
             out.push_str(text);
             if cut {
                 out.push('…');
             }
-            push_spaces_str(out, width - 1 - text.len() - usize::from(cut));
-            out.push('│');
+            from = at + text.len() + usize::from(cut);
         }
-        out.push('\n');
+        out.push_str(&blank.text[from..]);
     }
 }
 
@@ -1156,6 +1175,7 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     );
     rule(out, ['┡', '━', '╇', '┩']);
     let (mut plain, mut plain_columns) = (Vec::new(), Vec::new());
+    let blank = BlankLine::new(widths);
     for i in 0..cells.rows.len() {
         if i > 0 {
             rule(out, ['├', '─', '┼', '┤']);
@@ -1163,7 +1183,7 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
         texts.clear();
         texts.extend(cells.rows.row(i));
         if !color && plain_lines(&texts, widths, &mut plain, &mut plain_columns) {
-            draw_plain_row(out, &plain, &plain_columns, widths);
+            draw_plain_row(out, &plain, &plain_columns, &blank);
             continue;
         }
         draw_row(
