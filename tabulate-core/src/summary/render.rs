@@ -388,124 +388,60 @@ fn memory_lines(memory: &crate::summary::MemoryEstimate) -> Vec<StyledText> {
 
 // ------------------------------------------------------------------ column widths
 
-/// A cell's narrowest (longest word) and widest (longest line) rendering, padding included.
-#[derive(Clone, Copy, Debug)]
-struct Measure {
-    min: usize,
-    max: usize,
-}
-
-impl Measure {
-    fn with_maximum(self, width: usize) -> Measure {
-        Measure {
-            min: self.min.min(width),
-            max: self.max.min(width),
-        }
-    }
-}
-
 /// The width in terminal cells of the widest line of `s`.
 fn text_width(s: &str) -> usize {
     s.lines().map(UnicodeWidthStr::width).max().unwrap_or(0)
 }
 
-/// [`measure_cell`] of styled text (its runs are consecutive slices of one text: measured
-/// in one pass over it).
-fn measure_runs(text: StyledStr<'_>, max_width: usize) -> Measure {
-    measure_cell(text.as_str(), max_width)
+/// Whether every byte of `text` is printable ASCII or a newline (checked without a branch
+/// per byte).
+fn plain_ascii(text: &str) -> bool {
+    text.bytes()
+        .fold(true, |ok, b| ok & ((0x20..0x7f).contains(&b) | (b == b'\n')))
 }
 
-/// rich's `Measurement.get` of a cell: `Padding(Text)` with one space on each side.
-fn measure_cell(text: &str, max_width: usize) -> Measure {
-    measure_lengths(|| longest_line_and_word(text), max_width)
-}
-
-/// [`measure_cell`] from the widths of the cell's longest line and word.
-fn measure_lengths(lengths: impl FnOnce() -> (usize, usize), max_width: usize) -> Measure {
-    if max_width < 1 {
-        return Measure { min: 0, max: 0 };
-    }
-    if max_width < 3 {
-        return Measure {
-            min: max_width,
-            max: max_width,
-        };
-    }
-    let (longest_line, longest_word) = lengths();
-    let inner = Measure {
-        min: longest_word.min(longest_line),
-        max: longest_line,
-    }
-    .with_maximum(max_width);
-    let inner = if inner.max < 1 {
-        Measure { min: 0, max: 0 }
-    } else {
-        inner
-    };
-    Measure {
-        min: inner.min + 2,
-        max: inner.max + 2,
-    }
-    .with_maximum(max_width)
-}
-
-/// The widths of the longest line and the longest word of `text` (the longest line when
-/// there is no word). Printable ASCII, the usual cell, is measured in one pass over its
-/// bytes.
-fn longest_line_and_word(text: &str) -> (usize, usize) {
-    let (mut line_start, mut word_start) = (0, 0);
-    let (mut longest_line, mut longest_word) = (0, 0);
+/// The width in terminal cells of the widest line of a cell: of printable ASCII, its
+/// longest line's bytes.
+fn longest_line(text: &str) -> usize {
+    let (mut start, mut longest, mut ascii) = (0, 0, true);
     for (i, &b) in text.as_bytes().iter().enumerate() {
-        if b == b' ' || b == b'\n' {
-            longest_word = longest_word.max(i - word_start);
-            word_start = i + 1;
-            if b == b'\n' {
-                longest_line = longest_line.max(i - line_start);
-                line_start = i + 1;
-            }
-        } else if !(0x21..0x7f).contains(&b) {
-            // Not printable ASCII: measured by display width.
-            return longest_line_and_word_wide(text);
+        if b == b'\n' {
+            longest = longest.max(i - start);
+            start = i + 1;
+        } else {
+            ascii &= (0x20..0x7f).contains(&b);
         }
     }
-    longest_line = longest_line.max(text.len() - line_start);
-    longest_word = longest_word.max(text.len() - word_start);
-    // Every word is at least one byte long: none at all leaves 0.
-    let word = if longest_word == 0 {
-        longest_line
+    if ascii {
+        longest.max(text.len() - start)
     } else {
-        longest_word
-    };
-    (longest_line, word)
+        text_width(text)
+    }
 }
 
-/// [`longest_line_and_word`] of text that is not all printable ASCII.
-fn longest_line_and_word_wide(text: &str) -> (usize, usize) {
-    let longest_line = text.lines().map(text_width).max().unwrap_or(0);
-    let longest_word = text
-        .split_whitespace()
-        .map(text_width)
-        .max()
-        .unwrap_or(longest_line);
-    (longest_line, longest_word)
+/// The maximum of rich's `Measurement.get` of a cell (`Padding(Text)`, one space on each
+/// side): its longest line and padding, within `max_width`. (Its minimum, the longest
+/// word, only matters to tables that expand or have no-wrap columns: not these.)
+fn measure_cell(text: &str, max_width: usize) -> usize {
+    match max_width {
+        0 => 0,
+        1 | 2 => max_width,
+        _ => (longest_line(text).min(max_width) + 2).min(max_width),
+    }
 }
 
-/// rich's `_measure_column`.
-fn measure_column(cells: &Cells, column: usize, max_width: usize) -> Measure {
+/// The maximum of rich's `_measure_column`: its widest cell's, within `max_width`.
+fn measure_column(cells: &Cells, column: usize, max_width: usize) -> usize {
     if max_width < 1 {
-        return Measure { min: 0, max: 0 };
+        return 0;
     }
     let header = measure_cell(&cells.headers[column], max_width);
-    let mut measure = header;
-    for m in (0..cells.rows.len())
+    (0..cells.rows.len())
         .map(|row| cells.rows.cell(row, column))
         .chain(std::iter::once(cells.footers[column].borrow()))
-        .map(|t| measure_runs(t, max_width))
-    {
-        measure.min = measure.min.max(m.min);
-        measure.max = measure.max.max(m.max);
-    }
-    measure.with_maximum(max_width)
+        .map(|t| measure_cell(t.as_str(), max_width))
+        .fold(header, usize::max)
+        .min(max_width)
 }
 
 /// rich's `Table._calculate_column_widths` for a table without fixed or no-wrap columns.
@@ -514,7 +450,7 @@ fn column_widths(cells: &Cells, width: Option<usize>) -> Vec<usize> {
     let borders = n + 1;
     let available = width.map_or(usize::MAX / 2, |w| w.saturating_sub(borders));
     let mut widths: Vec<usize> = (0..n)
-        .map(|c| match measure_column(cells, c, available).max {
+        .map(|c| match measure_column(cells, c, available) {
             0 => 1,
             w => w,
         })
@@ -530,7 +466,7 @@ fn column_widths(cells: &Cells, width: Option<usize>) -> Vec<usize> {
         // 4 × columns + 1) columns keep that minimum, so the box stays aligned: the
         // documented fallback of `RenderOptions::width`.
         widths = (0..n)
-            .map(|c| measure_column(cells, c, widths[c]).max.max(MIN_COLUMN))
+            .map(|c| measure_column(cells, c, widths[c]).max(MIN_COLUMN))
             .collect();
     }
     widths
@@ -1036,32 +972,18 @@ fn plain_lines<'a>(
         }
         let inner = width - 2;
         let (text, first) = (text.as_str(), lines.len());
-        let (mut start, mut spaced) = (0, false);
-        let mut line = |start: usize, end: usize, spaced: bool| {
-            if end - start <= inner {
-                lines.push((&text[start..end], false));
-                true
-            } else if spaced {
-                false
-            } else {
-                lines.push((&text[start..start + inner - 1], true));
-                true
-            }
-        };
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
-                if !line(start, i, spaced) {
-                    return false;
-                }
-                (start, spaced) = (i + 1, false);
-            } else if b == b' ' {
-                spaced = true;
-            } else if !(0x21..0x7f).contains(&b) {
-                return false;
-            }
-        }
-        if !line(start, text.len(), spaced) {
+        if !plain_ascii(text) {
             return false;
+        }
+        for line in text.split('\n') {
+            if line.len() <= inner {
+                lines.push((line, false));
+            } else if line.as_bytes().contains(&b' ') {
+                // Breaks at its spaces: the general path.
+                return false;
+            } else {
+                lines.push((&line[..inner - 1], true));
+            }
         }
         columns.push(first..lines.len());
     }

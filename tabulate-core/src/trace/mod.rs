@@ -910,9 +910,9 @@ pub(crate) fn variables_under(path: &ModulePath) -> Vec<VarView> {
             .filter(|(_, v)| v.path.starts_with(path))
             .map(|(id, v)| VarView {
                 id,
-                collection: v.collection.to_string(),
+                collection: v.collection.as_str().to_owned(),
                 below: v.path.to_vec()[path.len()..].to_vec(),
-                name: v.name.to_string(),
+                name: v.name.as_str().to_owned(),
                 tensor: v.tensor.clone(),
             })
             .collect();
