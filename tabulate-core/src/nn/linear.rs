@@ -145,7 +145,8 @@ impl Dense {
         match bias {
             Some(bias) => {
                 // `[1, …, 1, -1]` (inline: a layer call allocates nothing for it).
-                let mut shape: smallvec::SmallVec<[isize; 8]> = smallvec::smallvec![1; y.rank() - 1];
+                let mut shape: smallvec::SmallVec<[isize; 8]> =
+                    smallvec::smallvec![1; y.rank() - 1];
                 shape.push(-1);
                 y.add(&bias.reshape(&shape[..])?)
             }

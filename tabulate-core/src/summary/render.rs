@@ -393,11 +393,10 @@ fn text_width(s: &str) -> usize {
     s.lines().map(UnicodeWidthStr::width).max().unwrap_or(0)
 }
 
-/// Whether every byte of `text` is printable ASCII or a newline (checked without a branch
-/// per byte).
+/// Whether every byte of `text` is printable ASCII or a newline.
 fn plain_ascii(text: &str) -> bool {
     text.bytes()
-        .fold(true, |ok, b| ok & ((0x20..0x7f).contains(&b) | (b == b'\n')))
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n')
 }
 
 /// The width in terminal cells of the widest line of a cell: of printable ASCII, its
@@ -1027,7 +1026,12 @@ impl BlankLine {
 /// cells padded below, no colour. A line is the blank line with each cell's text in
 /// place of its spaces (after the one of padding): the blanks between texts are copied
 /// in one piece.
-fn draw_plain_row(out: &mut String, lines: &[PlainLine<'_>], columns: &[Range<usize>], blank: &BlankLine) {
+fn draw_plain_row(
+    out: &mut String,
+    lines: &[PlainLine<'_>],
+    columns: &[Range<usize>],
+    blank: &BlankLine,
+) {
     let height = row_height(columns);
     for line in 0..height {
         let mut from = 0;
