@@ -4,7 +4,6 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap, LinkedList, VecDeque};
 use std::fmt::Display;
-use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
@@ -308,9 +307,28 @@ fn visit_indexed<'a, T: Submodules + 'a>(
     element.push('_');
     for (i, item) in items.into_iter().enumerate() {
         element.truncate(name.len() + 1);
-        let _ = write!(element, "{i}");
+        push_index(&mut element, i);
         item.visit_named(&element, visitor);
     }
+}
+
+/// Appends `i` in decimal (without the formatting machinery: a sequence of 100,000
+/// modules is named on every call of the module holding it).
+fn push_index(out: &mut String, mut i: usize) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // A decimal digit.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (i % 10) as u8;
+        digits[start] = b'0' + digit;
+        i /= 10;
+        if i == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// Sequences: elements named `{name}_{index}`.

@@ -137,16 +137,18 @@ impl Dense {
             &x,
             &kernel,
             DotDims {
-                lhs_contracting: vec![contracting].into(),
-                rhs_contracting: vec![0].into(),
+                lhs_contracting: smallvec::smallvec![contracting],
+                rhs_contracting: smallvec::smallvec![0],
                 ..DotDims::default()
             },
         )?;
         match bias {
             Some(bias) => {
-                let mut shape = vec![1isize; y.rank() - 1];
+                // `[1, …, 1, -1]` (inline: a layer call allocates nothing for it).
+                let mut shape: smallvec::SmallVec<[isize; 8]> =
+                    smallvec::smallvec![1; y.rank() - 1];
                 shape.push(-1);
-                y.add(&bias.reshape(shape)?)
+                y.add(&bias.reshape(&shape[..])?)
             }
             None => Ok(y),
         }

@@ -252,7 +252,7 @@ fn own_variables(index: &VariableIndex<'_>, collection: &str, path: &ModulePath)
         .flatten()
         .filter(|v| v.collection == collection && !v.sown)
         .map(|v| Leaf {
-            name: v.name.to_string(),
+            name: v.name.as_str().to_owned(),
             dtype: v.spec.dtype,
             shape: v.spec.shape.clone(),
             partition: v.partition.clone(),

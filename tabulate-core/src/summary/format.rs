@@ -164,6 +164,12 @@ impl StyledText {
 
 /// Appends `n` in decimal.
 pub(crate) fn push_uint(out: &mut String, n: u64) {
+    if n < 10 {
+        // One digit: most dimensions.
+        #[allow(clippy::cast_possible_truncation)]
+        out.push(char::from(b'0' + n as u8));
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut n = n;
@@ -365,7 +371,8 @@ pub(crate) fn cells(
 pub(crate) fn escape(s: &str) -> Cow<'_, str> {
     let unsafe_char =
         |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if !s.contains(unsafe_char) {
+    // Printable ASCII, the usual name, has none: checked byte by byte.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.contains(unsafe_char) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -421,7 +428,7 @@ impl PathTexts {
                 }
                 _ => {
                     let text = escape(&path.join("/")).into_owned();
-                    let spaced = text.contains(char::is_whitespace);
+                    let spaced = has_whitespace(&text);
                     (text, spaced)
                 }
             };
@@ -437,7 +444,7 @@ impl PathTexts {
             None => (String::new(), false),
         };
         let name = escape(name);
-        let spaced = spaced || name.contains(char::is_whitespace);
+        let spaced = spaced || has_whitespace(&name);
         if spaced {
             // Whitespace breaks the path into words that wrap: keep all of it.
             let mut full: Vec<&str> = Vec::new();
@@ -454,11 +461,22 @@ impl PathTexts {
         }
         text.push_str(&name);
         if let Some(cap) = self.cap
+            && text.len() > cap + 1
             && let Some((end, _)) = text.char_indices().nth(cap + 1)
         {
+            // (A text of at most `cap + 1` bytes has at most as many characters.)
             text.truncate(end);
         }
         (text, false)
+    }
+}
+
+/// Whether `text` has whitespace (checked byte by byte when it is ASCII).
+fn has_whitespace(text: &str) -> bool {
+    if text.is_ascii() {
+        text.bytes().any(|b| b.is_ascii_whitespace() || b == 0x0b)
+    } else {
+        text.contains(char::is_whitespace)
     }
 }
 

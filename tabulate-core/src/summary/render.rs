@@ -388,127 +388,59 @@ fn memory_lines(memory: &crate::summary::MemoryEstimate) -> Vec<StyledText> {
 
 // ------------------------------------------------------------------ column widths
 
-/// A cell's narrowest (longest word) and widest (longest line) rendering, padding included.
-#[derive(Clone, Copy, Debug)]
-struct Measure {
-    min: usize,
-    max: usize,
-}
-
-impl Measure {
-    fn with_maximum(self, width: usize) -> Measure {
-        Measure {
-            min: self.min.min(width),
-            max: self.max.min(width),
-        }
-    }
-}
-
 /// The width in terminal cells of the widest line of `s`.
 fn text_width(s: &str) -> usize {
     s.lines().map(UnicodeWidthStr::width).max().unwrap_or(0)
 }
 
-/// [`measure_cell`] of styled text (its runs are consecutive slices of one text: measured
-/// in one pass over it).
-fn measure_runs(text: StyledStr<'_>, max_width: usize) -> Measure {
-    measure_cell(text.as_str(), max_width)
+/// Whether every byte of `text` is printable ASCII or a newline.
+fn plain_ascii(text: &str) -> bool {
+    text.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n')
 }
 
-/// rich's `Measurement.get` of a cell: `Padding(Text)` with one space on each side.
-fn measure_cell(text: &str, max_width: usize) -> Measure {
-    measure_lengths(|| longest_line_and_word([text].into_iter()), max_width)
-}
-
-/// [`measure_cell`] from the widths of the cell's longest line and word.
-fn measure_lengths(lengths: impl FnOnce() -> (usize, usize), max_width: usize) -> Measure {
-    if max_width < 1 {
-        return Measure { min: 0, max: 0 };
-    }
-    if max_width < 3 {
-        return Measure {
-            min: max_width,
-            max: max_width,
-        };
-    }
-    let (longest_line, longest_word) = lengths();
-    let inner = Measure {
-        min: longest_word.min(longest_line),
-        max: longest_line,
-    }
-    .with_maximum(max_width);
-    let inner = if inner.max < 1 {
-        Measure { min: 0, max: 0 }
-    } else {
-        inner
-    };
-    Measure {
-        min: inner.min + 2,
-        max: inner.max + 2,
-    }
-    .with_maximum(max_width)
-}
-
-/// The widths of the longest line and the longest word of the text made of `runs`
-/// (the longest line when there is no word). Printable ASCII, the usual cell, is
-/// measured in one pass over the runs without joining them.
-fn longest_line_and_word<'a>(runs: impl Iterator<Item = &'a str> + Clone) -> (usize, usize) {
-    let (mut line, mut word) = (0, 0);
-    let (mut longest_line, mut longest_word) = (0, None::<usize>);
-    for b in runs.clone().flat_map(str::bytes) {
-        match b {
-            b'\n' => {
-                longest_line = longest_line.max(line);
-                line = 0;
-            }
-            0x20..0x7f => line += 1,
-            // Not printable ASCII: measured by display width.
-            _ => return longest_line_and_word_wide(runs),
-        }
-        if b == b' ' || b == b'\n' {
-            if word > 0 {
-                longest_word = Some(longest_word.map_or(word, |w| w.max(word)));
-            }
-            word = 0;
+/// The width in terminal cells of the widest line of a cell: of printable ASCII, its
+/// longest line's bytes.
+fn longest_line(text: &str) -> usize {
+    let (mut start, mut longest, mut ascii) = (0, 0, true);
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if b == b'\n' {
+            longest = longest.max(i - start);
+            start = i + 1;
         } else {
-            word += 1;
+            ascii &= (0x20..0x7f).contains(&b);
         }
     }
-    longest_line = longest_line.max(line);
-    if word > 0 {
-        longest_word = Some(longest_word.map_or(word, |w| w.max(word)));
+    if ascii {
+        longest.max(text.len() - start)
+    } else {
+        text_width(text)
     }
-    (longest_line, longest_word.unwrap_or(longest_line))
 }
 
-/// [`longest_line_and_word`] of text that is not all printable ASCII.
-fn longest_line_and_word_wide<'a>(runs: impl Iterator<Item = &'a str>) -> (usize, usize) {
-    let text: String = runs.collect();
-    let longest_line = text.lines().map(text_width).max().unwrap_or(0);
-    let longest_word = text
-        .split_whitespace()
-        .map(text_width)
-        .max()
-        .unwrap_or(longest_line);
-    (longest_line, longest_word)
+/// The maximum of rich's `Measurement.get` of a cell (`Padding(Text)`, one space on each
+/// side): its longest line and padding, within `max_width`. (Its minimum, the longest
+/// word, only matters to tables that expand or have no-wrap columns: not these.)
+fn measure_cell(text: &str, max_width: usize) -> usize {
+    match max_width {
+        0 => 0,
+        1 | 2 => max_width,
+        _ => (longest_line(text).min(max_width) + 2).min(max_width),
+    }
 }
 
-/// rich's `_measure_column`.
-fn measure_column(cells: &Cells, column: usize, max_width: usize) -> Measure {
+/// The maximum of rich's `_measure_column`: its widest cell's, within `max_width`.
+fn measure_column(cells: &Cells, column: usize, max_width: usize) -> usize {
     if max_width < 1 {
-        return Measure { min: 0, max: 0 };
+        return 0;
     }
     let header = measure_cell(&cells.headers[column], max_width);
-    let mut measure = header;
-    for m in (0..cells.rows.len())
+    (0..cells.rows.len())
         .map(|row| cells.rows.cell(row, column))
         .chain(std::iter::once(cells.footers[column].borrow()))
-        .map(|t| measure_runs(t, max_width))
-    {
-        measure.min = measure.min.max(m.min);
-        measure.max = measure.max.max(m.max);
-    }
-    measure.with_maximum(max_width)
+        .map(|t| measure_cell(t.as_str(), max_width))
+        .fold(header, usize::max)
+        .min(max_width)
 }
 
 /// rich's `Table._calculate_column_widths` for a table without fixed or no-wrap columns.
@@ -517,7 +449,7 @@ fn column_widths(cells: &Cells, width: Option<usize>) -> Vec<usize> {
     let borders = n + 1;
     let available = width.map_or(usize::MAX / 2, |w| w.saturating_sub(borders));
     let mut widths: Vec<usize> = (0..n)
-        .map(|c| match measure_column(cells, c, available).max {
+        .map(|c| match measure_column(cells, c, available) {
             0 => 1,
             w => w,
         })
@@ -533,7 +465,7 @@ fn column_widths(cells: &Cells, width: Option<usize>) -> Vec<usize> {
         // 4 × columns + 1) columns keep that minimum, so the box stays aligned: the
         // documented fallback of `RenderOptions::width`.
         widths = (0..n)
-            .map(|c| measure_column(cells, c, widths[c]).max.max(MIN_COLUMN))
+            .map(|c| measure_column(cells, c, widths[c]).max(MIN_COLUMN))
             .collect();
     }
     widths
@@ -1039,32 +971,18 @@ fn plain_lines<'a>(
         }
         let inner = width - 2;
         let (text, first) = (text.as_str(), lines.len());
-        let (mut start, mut spaced) = (0, false);
-        let mut line = |start: usize, end: usize, spaced: bool| {
-            if end - start <= inner {
-                lines.push((&text[start..end], false));
-                true
-            } else if spaced {
-                false
-            } else {
-                lines.push((&text[start..start + inner - 1], true));
-                true
-            }
-        };
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
-                if !line(start, i, spaced) {
-                    return false;
-                }
-                (start, spaced) = (i + 1, false);
-            } else if b == b' ' {
-                spaced = true;
-            } else if !(0x21..0x7f).contains(&b) {
-                return false;
-            }
-        }
-        if !line(start, text.len(), spaced) {
+        if !plain_ascii(text) {
             return false;
+        }
+        for line in text.split('\n') {
+            if line.len() <= inner {
+                lines.push((line, false));
+            } else if line.as_bytes().contains(&b' ') {
+                // Breaks at its spaces: the general path.
+                return false;
+            } else {
+                lines.push((&line[..inner - 1], true));
+            }
         }
         columns.push(first..lines.len());
     }
@@ -1081,33 +999,60 @@ fn row_height(columns: &[Range<usize>]) -> usize {
         .unwrap_or(1)
 }
 
+/// A body line whose cells are all blank: `│`, each column's spaces and `│`, a newline;
+/// with the byte where each column's spaces start. A plain row's lines are copied from it
+/// in runs, its text written over the blanks.
+struct BlankLine {
+    text: String,
+    starts: Vec<usize>,
+}
+
+impl BlankLine {
+    fn new(widths: &[usize]) -> BlankLine {
+        let mut text = String::with_capacity(3 * (widths.iter().sum::<usize>() + widths.len() + 2));
+        let mut starts = Vec::with_capacity(widths.len());
+        text.push('│');
+        for &width in widths {
+            starts.push(text.len());
+            push_spaces_str(&mut text, width);
+            text.push('│');
+        }
+        text.push('\n');
+        BlankLine { text, starts }
+    }
+}
+
 /// Writes a row whose cells [`plain_lines`] split: each line padded to its column, short
-/// cells padded below, no colour.
+/// cells padded below, no colour. A line is the blank line with each cell's text in
+/// place of its spaces (after the one of padding): the blanks between texts are copied
+/// in one piece.
 fn draw_plain_row(
     out: &mut String,
     lines: &[PlainLine<'_>],
     columns: &[Range<usize>],
-    widths: &[usize],
+    blank: &BlankLine,
 ) {
     let height = row_height(columns);
     for line in 0..height {
-        out.push('│');
-        for (cell, &width) in columns.iter().zip(widths) {
-            let (text, cut) = if line < cell.len() {
-                lines[cell.start + line]
-            } else {
-                ("", false)
+        let mut from = 0;
+        for (cell, &start) in columns.iter().zip(&blank.starts) {
+            let Some(&(text, cut)) = lines[cell.clone()].get(line) else {
+                continue;
             };
-            // A blank line is `width` spaces: the same as an empty line's padding.
-            out.push(' ');
+            if text.is_empty() && !cut {
+                continue;
+            }
+            // Printable ASCII: a byte is a column; the line fits in its column's inner
+            // width (`plain_lines`), so the padding space after it stays.
+            let at = start + 1;
+            out.push_str(&blank.text[from..at]);
             out.push_str(text);
             if cut {
                 out.push('…');
             }
-            push_spaces_str(out, width - 1 - text.len() - usize::from(cut));
-            out.push('│');
+            from = at + text.len() + usize::from(cut);
         }
-        out.push('\n');
+        out.push_str(&blank.text[from..]);
     }
 }
 
@@ -1156,6 +1101,7 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
     );
     rule(out, ['┡', '━', '╇', '┩']);
     let (mut plain, mut plain_columns) = (Vec::new(), Vec::new());
+    let blank = BlankLine::new(widths);
     for i in 0..cells.rows.len() {
         if i > 0 {
             rule(out, ['├', '─', '┼', '┤']);
@@ -1163,7 +1109,7 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
         texts.clear();
         texts.extend(cells.rows.row(i));
         if !color && plain_lines(&texts, widths, &mut plain, &mut plain_columns) {
-            draw_plain_row(out, &plain, &plain_columns, widths);
+            draw_plain_row(out, &plain, &plain_columns, &blank);
             continue;
         }
         draw_row(

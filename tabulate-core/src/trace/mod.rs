@@ -500,26 +500,28 @@ impl Trace {
 
     /// Records `prim` on `inputs` as a node of the current region, tagged with the
     /// user-level operation running it: its result values.
-    fn push_op(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> ValueIds {
+    /// The node's operands are gathered once and its results are numbered in order
+    /// (returned as a range of values), through [`Graph::append`].
+    fn push_op(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Range<u32> {
         let ins: ValueIds = inputs.iter().map(|t| self.value_of(t)).collect();
-        let outs = self
-            .graph
-            .push_node(prim, ins, outputs, self.region, NodeTag::Plain);
-        if let Some(node) = self.graph.nodes.last_mut() {
-            node.origin = crate::scope::current_operation();
-        }
-        outs
+        self.graph.append(
+            prim,
+            ins,
+            outputs,
+            self.region,
+            NodeTag::Plain,
+            crate::scope::current_operation(),
+        )
     }
 
     fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Vec<Tensor> {
         self.push_op(prim, inputs, outputs)
-            .into_iter()
-            .map(|v| self.tensor_of(self.graph.spec(v).clone(), v))
+            .map(|v| self.tensor_of(self.graph.spec(ValueId(v)).clone(), ValueId(v)))
             .collect()
     }
 
     fn record_one(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Option<Tensor> {
-        let &v = self.push_op(prim, inputs, outputs).first()?;
+        let v = ValueId(self.push_op(prim, inputs, outputs).next()?);
         Some(self.tensor_of(self.graph.spec(v).clone(), v))
     }
 
@@ -908,9 +910,9 @@ pub(crate) fn variables_under(path: &ModulePath) -> Vec<VarView> {
             .filter(|(_, v)| v.path.starts_with(path))
             .map(|(id, v)| VarView {
                 id,
-                collection: v.collection.to_string(),
+                collection: v.collection.as_str().to_owned(),
                 below: v.path.to_vec()[path.len()..].to_vec(),
-                name: v.name.to_string(),
+                name: v.name.as_str().to_owned(),
                 tensor: v.tensor.clone(),
             })
             .collect();

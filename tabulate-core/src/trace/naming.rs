@@ -96,8 +96,9 @@ impl Frame {
 }
 
 /// The open frames holding one module as a field, outermost first, with its name there:
-/// nearly always one.
-type Holders = smallvec::SmallVec<[(usize, Box<str>); 1]>;
+/// nearly always one, or two for the model's own fields (registered by the run, for
+/// calls made outside the model's, and by the model's call).
+type Holders = smallvec::SmallVec<[(usize, Box<str>); 2]>;
 
 /// The submodule fields of every open frame, by module key: for each key, the frames that
 /// hold it (outermost first) with the field's name. Finding a field is one look-up
