@@ -60,4 +60,6 @@ pub use variable::{
 };
 
 #[doc(hidden)]
+pub use cost::{Reuse, ReuseStats, reuse_stats, set_reuse};
+#[doc(hidden)]
 pub use module::probe;

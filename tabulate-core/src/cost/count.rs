@@ -22,6 +22,63 @@ pub(crate) fn count(graph: &Graph) -> Cost {
     }
 }
 
+/// What the float32 DFS of a program meets at its top level, in order (see
+/// [`top_events`]): a term added to the top-level sum, or the first reach of one of the
+/// program's inputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Event {
+    /// A term of the top-level sum (an instruction's term, or a nested computation's
+    /// float32 total).
+    Term(f32),
+    /// The DFS reached this input for the first time.
+    Input(ValueId),
+}
+
+/// The events of XLA's DFS over `graph` (whose liveness is `live`) entered through
+/// `roots` in that order instead of its outputs: per root, the terms its visit adds to
+/// the top-level sum and the inputs it reaches first, in order. Summing the terms of
+/// every root in order is `count` when `roots` are the outputs (and no input is a typed
+/// key). `None` when the top level has loops (XLA visits them before the ROOT, so they
+/// are not part of any root's visit) or a root is a typed key produced inside.
+pub(crate) fn top_events(graph: &Graph, live: &Live, roots: &[ValueId]) -> Option<Vec<Vec<Event>>> {
+    let mut walk = XlaWalk::new(graph, &live.alias, &live.live);
+    walk.note_call_boundaries();
+    if !walk.loop_roots(RegionId::TOP).is_empty() {
+        return None;
+    }
+    let producer = &walk.producer;
+    if roots
+        .iter()
+        .any(|o| graph.keys.contains(o) && producer[o.0 as usize].is_some())
+    {
+        return None;
+    }
+    walk.recording = Some(Recorder {
+        events: Vec::new(),
+        reached: vec![false; graph.values.len()],
+        failed: false,
+    });
+    let mut per_root = Vec::with_capacity(roots.len());
+    for &root in roots {
+        walk.sum_from(vec![Root::Value(root)]);
+        let recorder = walk.recording.as_mut()?;
+        if recorder.failed {
+            return None;
+        }
+        per_root.push(std::mem::take(&mut recorder.events));
+    }
+    Some(per_root)
+}
+
+/// The events [`top_events`] records as the walk goes.
+struct Recorder {
+    events: Vec<Event>,
+    /// Per value, whether it was reached as an input.
+    reached: Vec<bool>,
+    /// Something the events cannot express was met (a loop's scalar ops at the top).
+    failed: bool,
+}
+
 /// A program's live instructions: what survives folding and dead-code elimination.
 pub(crate) struct Live {
     /// Per value, the value it stands for after folding.
@@ -68,7 +125,7 @@ pub(crate) fn live(graph: &Graph) -> Live {
 
 /// A non-negative float32 total as Python's `int()` reads it.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // finite and positive
-fn to_count(total: f32) -> u64 {
+pub(crate) fn to_count(total: f32) -> u64 {
     if total > 0.0 {
         // f32 totals are integers above 2^24 and exact below; the cast truncates as int().
         // Totals of 2^64 or more (and infinity) saturate at `u64::MAX`, which no real
@@ -82,7 +139,7 @@ fn to_count(total: f32) -> u64 {
 
 /// The terms `node` adds to XLA's float32 flop sum, in visiting order, and its
 /// transcendentals.
-fn terms(graph: &Graph, node: &Node) -> (Terms, u64) {
+pub(crate) fn terms(graph: &Graph, node: &Node) -> (Terms, u64) {
     graph.with_specs(&node.inputs, |inputs| {
         graph.with_specs(&node.outputs, |outputs| {
             let cost = node.prim.cost(inputs, outputs);
@@ -176,6 +233,8 @@ struct XlaWalk<'g> {
     keys_done: Vec<ValueId>,
     /// Per region, the live loops directly inside it (computed on first use).
     loops: Option<Vec<Vec<RegionId>>>,
+    /// Set by [`top_events`]: the top level's terms and first reaches are recorded.
+    recording: Option<Recorder>,
 }
 
 impl<'g> XlaWalk<'g> {
@@ -197,6 +256,7 @@ impl<'g> XlaWalk<'g> {
             call_done: vec![false; graph.regions.len()],
             keys_done: Vec::new(),
             loops: None,
+            recording: None,
         }
     }
 
@@ -385,6 +445,20 @@ impl<'g> XlaWalk<'g> {
     fn start(&mut self, v: ValueId, scope: RegionId) -> Option<Visit> {
         let v = self.resolve(v);
         let Some(n) = self.producer[v.0 as usize] else {
+            if scope == RegionId::TOP
+                && let Some(recorder) = self.recording.as_mut()
+            {
+                // Recorded instead of its key's custom call: whoever replays the events
+                // scores the key where its own DFS first reaches it.
+                if !recorder.reached[v.0 as usize] {
+                    recorder.reached[v.0 as usize] = true;
+                    recorder.events.push(Event::Input(v));
+                }
+                if self.graph.keys.contains(&v) && !self.keys_done.contains(&v) {
+                    self.keys_done.push(v);
+                }
+                return None;
+            }
             // An input: a typed key's custom call is visited at its first reach.
             if self.graph.keys.contains(&v) && !self.keys_done.contains(&v) {
                 self.keys_done.push(v);
@@ -413,12 +487,7 @@ impl<'g> XlaWalk<'g> {
     /// The post-order DFS from each output, operands left to right: a node's terms are
     /// added when its operands are done; a call's body is summed on its own and enters
     /// its caller's sum as one term.
-    #[allow(clippy::cast_precision_loss)] // float32 sums, as XLA's
     fn sum(&mut self) -> (f32, f32) {
-        let graph = self.graph;
-        // Per open scope (the top, then each call being summed): its region and sums.
-        let mut scopes = vec![Scope::new(RegionId::TOP)];
-        let mut stack: Vec<Visit> = Vec::new();
         // XLA visits a computation's unreachable roots before its ROOT: each `while`
         // leaves its loop counter unused, so every loop comes first, in emission order.
         let mut roots: Vec<Root> = self
@@ -426,7 +495,17 @@ impl<'g> XlaWalk<'g> {
             .into_iter()
             .map(Root::Region)
             .collect();
-        roots.extend(graph.outputs.iter().map(|&o| Root::Value(o)));
+        roots.extend(self.graph.outputs.iter().map(|&o| Root::Value(o)));
+        self.sum_from(roots)
+    }
+
+    /// The DFS from `roots` in order, continuing from what earlier walks visited.
+    #[allow(clippy::cast_precision_loss)] // float32 sums, as XLA's
+    fn sum_from(&mut self, roots: Vec<Root>) -> (f32, f32) {
+        let graph = self.graph;
+        // Per open scope (the top, then each call being summed): its region and sums.
+        let mut scopes = vec![Scope::new(RegionId::TOP)];
+        let mut stack: Vec<Visit> = Vec::new();
         for root in roots {
             match root {
                 Root::Region(r) => stack.extend(self.start_region(r)),
@@ -451,6 +530,14 @@ impl<'g> XlaWalk<'g> {
                             self.start(input, scope)
                         } else {
                             let (flops, transcendentals) = terms(graph, node);
+                            if scopes.len() == 1
+                                && let Some(recorder) = self.recording.as_mut()
+                            {
+                                recorder.failed |= node.prim.is_loop_exit();
+                                recorder.events.extend(
+                                    flops.iter().map(|t| Event::Term(t.value())),
+                                );
+                            }
                             if let Some(sum) = scopes.last_mut() {
                                 if node.prim.is_loop_exit() {
                                     // The loop's own scalar ops sit outside its body call.
@@ -499,9 +586,13 @@ impl<'g> XlaWalk<'g> {
                             self.start(result, r)
                         } else {
                             // The body's own float32 sum enters the caller as one term.
+                            let top = scopes.len() == 2;
                             if let Some(inner) = scopes.pop()
                                 && let Some(sum) = scopes.last_mut()
                             {
+                                if top && let Some(recorder) = self.recording.as_mut() {
+                                    recorder.events.push(Event::Term(inner.total()));
+                                }
                                 sum.flops += inner.total();
                                 sum.transcendentals += inner.transcendentals;
                             }

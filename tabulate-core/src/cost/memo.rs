@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use super::compose::Compose;
 use super::metric::Metrics;
 use crate::ops::graph::{Graph, Region};
 
@@ -22,6 +23,8 @@ pub(crate) struct Memo {
     /// How many of the run's programs have each node count: a program whose count is
     /// unique (the root's) cannot equal another, so it is not looked up.
     sizes: HashMap<usize, usize>,
+    /// The child programs rows are composed from (`flops` of rows with child calls).
+    pub(crate) compose: Compose,
 }
 
 /// A program's memo key, with the question asked of it.
@@ -81,6 +84,14 @@ impl Memo {
     }
 }
 
+/// The structural hash of `g` alone: equal programs hash alike (compare them with
+/// [`same_program`] before taking them as equal).
+pub(crate) fn program_hash(g: &Graph) -> u64 {
+    let mut h = Mix::default();
+    structure_hash(g, &mut h);
+    h.finish()
+}
+
 /// Feeds the shape of `g` to `h`: op kinds (not their parameters), operands, results,
 /// regions, specs, inputs, outputs and keys. Equal programs hash alike; the parameters
 /// are compared by [`same_program`].
@@ -114,7 +125,7 @@ fn structure_hash(g: &Graph, h: &mut Mix) {
 }
 
 /// Whether two programs are the same: the memo's exact test.
-fn same_program(a: &Graph, b: &Graph) -> bool {
+pub(crate) fn same_program(a: &Graph, b: &Graph) -> bool {
     a.values.len() == b.values.len()
         && a.nodes.len() == b.nodes.len()
         && a.regions.len() == b.regions.len()

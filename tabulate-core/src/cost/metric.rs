@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::memo::Memo;
+use super::compose::{self, Reuse};
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
@@ -342,7 +343,27 @@ fn measure_unlocated(
         let value = match metric {
             Metric::Flops => {
                 let program = program()?;
-                MetricValue::Count(flops(count::count(program).flops, column, program)?)
+                let total = match compose::reuse() {
+                    Reuse::Off => count::count(program).flops,
+                    Reuse::On => match memo.compose.flops(recording, call) {
+                        Some(total) => count::to_count(total),
+                        None => count::count(program).flops,
+                    },
+                    Reuse::Check => {
+                        let full = count::count(program).flops;
+                        if let Some(total) = memo.compose.flops(recording, call)
+                            && count::to_count(total) != full
+                        {
+                            return Err(Error::internal(format!(
+                                "flops composed from the child calls ({}) differ from the \
+                                 program's ({full})",
+                                count::to_count(total)
+                            )));
+                        }
+                        full
+                    }
+                };
+                MetricValue::Count(flops(total, column, program)?)
             }
             Metric::VjpFlops => {
                 let vjp = vjp::vjp_program(program()?)?;
@@ -443,7 +464,7 @@ fn saved_bytes(
 
 /// The call's program as Flax costs it: its span, with its results and every variable it
 /// touched as outputs.
-fn forward_program(recording: &Recording, call: &CallRecord, variables: &CallVariables) -> Graph {
+pub(crate) fn forward_program(recording: &Recording, call: &CallRecord, variables: &CallVariables) -> Graph {
     let mut outputs = call.results.clone();
     outputs.extend(variables.finals.iter().copied());
     let mut graph = program::extract(
