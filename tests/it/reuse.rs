@@ -245,7 +245,6 @@ fn check_both_ways(model: &Block, seed: u64) -> ReuseStats {
     let x = Tensor::new(DType::F32, [4, WIDTH]);
     let summary = tabulate(model)
         .compute_flops(true)
-        .compute_vjp_flops(true)
         .rngs(["dropout"])
         .run(|m| m.forward(&x));
     let stats = reuse_stats();
@@ -265,6 +264,7 @@ fn random_nested_models_compose_to_the_same_bits() {
         total.fallbacks += stats.fallbacks;
     }
     // Both ways are exercised: most rows compose, the cases the rules exclude fall back.
+    println!("{total:?}");
     assert!(total.composed > 300, "{total:?}");
     assert!(total.fallbacks > 30, "{total:?}");
 }
@@ -298,7 +298,8 @@ fn root_with(step: Step) -> Block {
 /// Whether the root of `root_with(step)` was composed, or why not.
 fn root_outcome(step: Step) -> Result<(), &'static str> {
     let stats = check_both_ways(&root_with(step), 0);
-    assert_eq!(stats.composed + stats.fallbacks, 1, "{stats:?}");
+    // The root and its block (composed from its `Dense`), measured in that order.
+    assert_eq!(stats.composed + stats.fallbacks, 2, "{stats:?}");
     stats.last_fallback.map_or(Ok(()), Err)
 }
 
@@ -341,8 +342,9 @@ fn zoo_stats<M: Tabulate>(model: &M, run: impl FnOnce(&M) -> Result<Tensor>) -> 
 fn gpt2_small_rows_compose() {
     let tokens = Tensor::new(DType::I32, [1, 1024]);
     let stats = zoo_stats(&gpt2_small::GPT2::default(), |m| m.forward(&tokens));
-    // The root, the 12 blocks, their attention and MLP: all composed.
-    assert_eq!((stats.composed, stats.fallbacks), (37, 0), "{stats:?}");
+    // The root, `h_0`, its attention and MLP: composed (`h_1`..`h_11` and theirs are
+    // the memo's: the same programs as `h_0`'s).
+    assert_eq!((stats.composed, stats.fallbacks), (4, 0), "{stats:?}");
 }
 
 #[test]
@@ -355,4 +357,38 @@ fn llama_and_resnet_rows_compose() {
     let image = Tensor::new(DType::F32, [1, 224, 224, 3]);
     let resnet = zoo_stats(&resnet18::ResNet::resnet18(), |m| m.forward(&image));
     assert_eq!(resnet.fallbacks, 0, "{resnet:?}");
+}
+
+/// The root's `vjp_flops` of `Block { Child(0) }` around `child`.
+fn root_vjp_flops(child: Child) -> u64 {
+    let root = Block {
+        steps: vec![Step::Child(0)],
+        children: vec![child],
+        stash: RefCell::new(None),
+    };
+    let x = Tensor::new(DType::F32, [4, WIDTH]);
+    let summary = tabulate(&root)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x))
+        .expect("runs");
+    summary.rows[0]
+        .metric(tabulate::Metric::VjpFlops)
+        .and_then(tabulate::MetricValue::as_count)
+        .expect("asked for")
+}
+
+/// Found by the random models: a checkpoint whose body starts with a checkpoint
+/// (`remat(remat(f))`: two remat regions over the same nodes) recursed without end in
+/// the VJP (a stack overflow, which aborts).
+#[test]
+fn a_checkpoint_around_a_checkpoint_has_a_vjp() {
+    let nested = Block {
+        steps: vec![Step::Child(0)],
+        children: vec![Child::Checkpointed(remat(dense_block()))],
+        stash: RefCell::new(None),
+    };
+    // Flax 0.12.8's root rows (`scripts/remat_nested.py`).
+    assert_eq!(root_vjp_flops(Child::Checkpointed(remat(nested))), 2304);
+    assert_eq!(root_vjp_flops(Child::Checkpointed(remat(dense_block()))), 2304);
+    assert_eq!(root_vjp_flops(Child::Plain(dense_block())), 1760);
 }

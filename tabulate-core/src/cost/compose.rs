@@ -34,7 +34,7 @@ use super::fold::fold;
 use super::memo::{program_hash, same_program};
 use super::metric::forward_program;
 use crate::ops::Prim;
-use crate::ops::graph::{Graph, NodeTag, RegionId, RegionKind, ValueId};
+use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
 use crate::trace::{CallRecord, Recording};
 
 /// Why a row falls back to costing its program.
@@ -91,7 +91,7 @@ pub struct ReuseStats {
 }
 
 thread_local! {
-    static MODE: Cell<Reuse> = const { Cell::new(Reuse::Check) };
+    static MODE: Cell<Reuse> = const { Cell::new(Reuse::On) };
     static STATS: Cell<ReuseStats> = const {
         Cell::new(ReuseStats { composed: 0, fallbacks: 0, last_fallback: None })
     };
@@ -150,18 +150,11 @@ struct Child {
     events: Option<Rc<Vec<Vec<Event>>>>,
 }
 
-/// A step of the parent's DFS.
-enum Step {
-    /// A glue node (trace node `n`), `next` operands reached so far.
-    Glue { n: u32, next: usize },
-    /// Replaying child `child`'s events of its `entry`-th entry from event `pos`.
-    Replay {
-        child: usize,
-        entry: usize,
-        pos: usize,
-    },
-    /// The `Sharding` custom call of a typed key the row returns.
-    Key,
+impl Child {
+    /// Whether the child's program reads its input `v` (or returns it).
+    fn reads(&self, blocks: &[Block], v: ValueId) -> bool {
+        blocks[self.block].read[v.0 as usize]
+    }
 }
 
 impl Compose {
@@ -174,11 +167,9 @@ impl Compose {
         if children.is_empty() {
             return None;
         }
-        let total = if call.remat {
-            Err("the row is checkpointed")
-        } else {
-            self.compose(recording, call, &children)
-        };
+        // A checkpointed row's own `remat` region is transparent to folding and counting,
+        // as every region but `call`s and `while`s is.
+        let total = self.compose(recording, call, &children);
         let mut stats = STATS.get();
         match total {
             Ok(_) => stats.composed += 1,
@@ -212,24 +203,25 @@ impl Compose {
         for &c in children {
             kids.push(self.child(recording, &recording.calls[c]).ok_or("too many nodes")?);
         }
-        if !top_level(trace, &span, &kids) {
-            return Err("a nested computation holds a child or glue");
-        }
-        let glue = Glue::build(trace, &self.producer, &span, &kids)?;
         let variables = recording.variables_of(call);
         let mut outputs = call.results.clone();
         outputs.extend(variables.finals.iter().copied());
-        let mut parent = Parent {
-            trace,
-            producer: &self.producer,
-            span,
-            glue,
-            kids,
-            keys_reached: Vec::new(),
+        let glue = Glue::build(trace, &self.producer, &span, &kids, &self.blocks, &outputs)?;
+        glue.check_boundaries(&kids, &self.blocks)?;
+        let live = glue.liveness(&kids, &self.blocks)?;
+        let roots: Vec<ValueId> = outputs.iter().map(|t| glue.value_of[t]).collect();
+        let mut pieces = Replayer {
+            glue: &glue,
+            kids: &mut kids,
+            blocks: &mut self.blocks,
+            failed: None,
         };
-        parent.check_boundaries(&self.blocks)?;
-        let live = parent.liveness(&self.blocks, &outputs)?;
-        parent.sum(&mut self.blocks, &live, &outputs)
+        let total =
+            count::sum_with_pieces(&glue.graph, &glue.alias, &live, &roots, &mut pieces);
+        match pieces.failed {
+            Some(why) => Err(why),
+            None => Ok(total),
+        }
     }
 
     /// The child `call`: its program (shared with equal ones), where its inputs and
@@ -373,42 +365,27 @@ fn direct_children(recording: &Recording, index: usize) -> Vec<usize> {
     children
 }
 
-/// Whether, in the row's program, the glue and each child are at the top level as far
-/// as folding and counting see: every `call` or `while` region inside the row's span
-/// lies inside one child (a region around the whole span is not part of the program).
-fn top_level(trace: &Graph, span: &Range<u32>, kids: &[Child]) -> bool {
-    let first = trace
-        .regions
-        .partition_point(|r| r.nodes.start < span.start);
-    trace.regions[first.max(1)..]
-        .iter()
-        .take_while(|r| r.nodes.start < span.end)
-        .all(|r| {
-            r.nodes.end > span.end
-                || !matches!(r.kind, RegionKind::Call(_) | RegionKind::Loop)
-                || kids
-                    .iter()
-                    .any(|k| r.nodes.start >= k.span.start && r.nodes.end <= k.span.end)
-        })
-}
-
-/// The row's own operations, copied into a graph of their own to fold them.
+/// The row's program with each child call left out: its own operations (and their
+/// `call` and `while` regions), each child's outputs as inputs. Folded like the row's
+/// program: across no boundary, given the preconditions.
 struct Glue {
     graph: Graph,
-    /// Per trace node of the glue, its node in `graph`.
-    node_of: HashMap<u32, usize>,
     /// Trace value → glue value, and back.
     value_of: HashMap<ValueId, ValueId>,
     trace_of: Vec<ValueId>,
+    /// Per glue value that is an input, the child whose output it is.
+    kid_of: HashMap<ValueId, usize>,
     removed: Vec<bool>,
     alias: Vec<ValueId>,
-    /// Trace nodes of the glue and the children, in emission order.
+    /// The glue's nodes (by index) and the children, in emission order.
     items: Vec<Item>,
+    /// The row's outputs, as glue values.
+    outputs: Vec<ValueId>,
 }
 
 #[derive(Clone, Copy)]
 enum Item {
-    Node(u32),
+    Node(usize),
     Child(usize),
 }
 
@@ -418,22 +395,31 @@ impl Glue {
         producer: &[u32],
         span: &Range<u32>,
         kids: &[Child],
+        blocks: &[Block],
+        outputs: &[ValueId],
     ) -> Result<Glue, Why> {
         let mut glue = Glue {
             graph: Graph::default(),
-            node_of: HashMap::new(),
             value_of: HashMap::new(),
             trace_of: Vec::new(),
+            kid_of: HashMap::new(),
             removed: Vec::new(),
             alias: Vec::new(),
             items: Vec::new(),
+            outputs: Vec::new(),
         };
+        // Trace region → glue region, for the `call` and `while` regions inside the span
+        // (the only kinds folding and counting tell apart); others are transparent.
+        let mut regions: HashMap<RegionId, RegionId> = HashMap::new();
         let mut n = span.start;
         let mut next_kid = 0;
         while n < span.end {
             if let Some(kid) = kids.get(next_kid)
                 && kid.span.start == n
             {
+                if in_nested(trace, span, &kid.span) {
+                    return Err("a nested computation holds a child");
+                }
                 glue.items.push(Item::Child(next_kid));
                 n = kid.span.end;
                 next_kid += 1;
@@ -445,22 +431,84 @@ impl Glue {
                 .iter()
                 .map(|&v| glue.value(trace, producer, span, kids, v))
                 .collect::<Result<_, Why>>()?;
+            let region = glue.region(trace, span, &mut regions, node.region);
             let specs = node.outputs.iter().map(|&v| trace.spec(v).clone());
             let outs = glue
                 .graph
-                .push_node(node.prim.clone(), inputs, specs, RegionId::TOP, NodeTag::Plain);
+                .push_node(node.prim.clone(), inputs, specs, region, node.tag);
             for (&t, g) in node.outputs.iter().zip(outs) {
                 glue.value_of.insert(t, g);
                 glue.trace_of.push(t);
             }
-            glue.node_of.insert(n, glue.graph.nodes.len() - 1);
-            glue.items.push(Item::Node(n));
+            let end = u32::try_from(glue.graph.nodes.len()).map_err(|_| "too many nodes")?;
+            let mut r = region;
+            while r != RegionId::TOP {
+                let copy = &mut glue.graph.regions[r.0 as usize];
+                copy.nodes.end = end;
+                r = copy.parent;
+            }
+            glue.items.push(Item::Node(glue.graph.nodes.len() - 1));
             n += 1;
         }
-        // The children's inputs and outputs are glue values too (liveness marks them).
-        for kid in kids {
-            for &t in kid.inputs.values().chain(&kid.outputs) {
-                glue.value(trace, producer, span, kids, t)?;
+        let copied: Vec<(RegionId, RegionId)> = regions
+            .iter()
+            .filter(|&(&old, _)| is_copied(trace, span, old))
+            .map(|(&old, &new)| (old, new))
+            .collect();
+        for &(old, new) in &copied {
+            let r = trace.region(old);
+            let inputs = r
+                .inputs
+                .iter()
+                .map(|&v| glue.value(trace, producer, span, kids, v))
+                .collect::<Result<_, Why>>()?;
+            let outs = r
+                .outputs
+                .iter()
+                .map(|&v| glue.value(trace, producer, span, kids, v))
+                .collect::<Result<_, Why>>()?;
+            let literals_of = r.literals_of.and_then(|l| regions.get(&l).copied());
+            let copy = &mut glue.graph.regions[new.0 as usize];
+            copy.inputs = inputs;
+            copy.outputs = outs;
+            copy.literals_of = literals_of;
+        }
+        glue.outputs = outputs
+            .iter()
+            .map(|&t| glue.value(trace, producer, span, kids, t))
+            .collect::<Result<_, Why>>()?;
+        // What the children read are uses outside the glue's regions (a `call`'s results
+        // are the values used outside it): outputs of the glue after the row's own.
+        glue.graph.outputs.clone_from(&glue.outputs);
+        for (k, kid) in kids.iter().enumerate() {
+            for &t in &kid.outputs {
+                let g = glue.value(trace, producer, span, kids, t)?;
+                if kid.span.contains(&producer[t.0 as usize]) {
+                    glue.kid_of.insert(g, k);
+                }
+            }
+            for (&v, &t) in &kid.inputs {
+                let g = glue.value(trace, producer, span, kids, t)?;
+                if kid.reads(blocks, v) {
+                    glue.graph.outputs.push(g);
+                }
+            }
+        }
+        // Typed keys: the row's inputs that are keys, and keys it returns (made by its
+        // own operations: a child returning a key it makes does not compose).
+        for &g in &glue.graph.inputs {
+            let t = glue.trace_of[g.0 as usize];
+            if trace.keys.contains(&t) && !glue.kid_of.contains_key(&g) {
+                glue.graph.keys.push(g);
+            }
+        }
+        for &t in outputs {
+            let g = glue.value_of[&t];
+            if trace.keys.contains(&t)
+                && !glue.graph.keys.contains(&g)
+                && !glue.graph.inputs.contains(&g)
+            {
+                glue.graph.keys.push(g);
             }
         }
         let folded = fold(&glue.graph);
@@ -469,8 +517,43 @@ impl Glue {
         Ok(glue)
     }
 
+    /// The copy of trace region `r` for a node inside `span`: its nearest `call` or
+    /// `while` ancestor inside the span, copied once, or the top.
+    fn region(
+        &mut self,
+        trace: &Graph,
+        span: &Range<u32>,
+        regions: &mut HashMap<RegionId, RegionId>,
+        r: RegionId,
+    ) -> RegionId {
+        if r == RegionId::TOP {
+            return RegionId::TOP;
+        }
+        if let Some(&copy) = regions.get(&r) {
+            return copy;
+        }
+        let original = trace.region(r);
+        let parent = self.region(trace, span, regions, original.parent);
+        if !is_copied(trace, span, r) {
+            regions.insert(r, parent);
+            return parent;
+        }
+        let start = u32::try_from(self.graph.nodes.len()).unwrap_or(u32::MAX);
+        let id = RegionId(u32::try_from(self.graph.regions.len()).unwrap_or(u32::MAX));
+        self.graph.regions.push(Region {
+            kind: original.kind.clone(),
+            parent,
+            literals_of: None,
+            nodes: start..start,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        });
+        regions.insert(r, id);
+        id
+    }
+
     /// The glue value of trace value `t`: a glue node's output, or an input standing for a
-    /// child's output or a value from outside the row. `None` for a value a child
+    /// child's output or a value from outside the row. An error for a value a child
     /// computes but does not return (it leaks).
     fn value(
         &mut self,
@@ -499,53 +582,27 @@ impl Glue {
         Ok(g)
     }
 
-    /// The trace value `t` stands for after folding the glue.
-    fn resolve(&self, t: ValueId) -> ValueId {
-        match self.value_of.get(&t) {
-            Some(&g) => self.trace_of[self.alias[g.0 as usize].0 as usize],
-            None => t,
-        }
-    }
-}
-
-/// The row being composed.
-struct Parent<'a> {
-    trace: &'a Graph,
-    producer: &'a [u32],
-    span: Range<u32>,
-    glue: Glue,
-    kids: Vec<Child>,
-    keys_reached: Vec<ValueId>,
-}
-
-impl Parent<'_> {
-    /// The child computing trace value `t`, if one does.
-    fn kid_of(&self, t: ValueId) -> Option<usize> {
-        let p = self.producer[t.0 as usize];
-        if !self.span.contains(&p) {
-            return None;
-        }
-        let i = self.kids.partition_point(|k| k.span.end <= p);
-        self.kids.get(i).filter(|k| k.span.contains(&p)).map(|_| i)
-    }
-
     /// Folding does not cross a child's boundary: its outputs stay what they are inside
     /// it, and the inputs it reads are neither constants nor `concatenate`s.
-    fn check_boundaries(&self, blocks: &[Block]) -> Result<(), Why> {
-        for kid in &self.kids {
-            let block = &blocks[kid.block];
-            if !block.sealed {
+    fn check_boundaries(&self, kids: &[Child], blocks: &[Block]) -> Result<(), Why> {
+        let mut producer: Vec<Option<usize>> = vec![None; self.graph.values.len()];
+        for (i, node) in self.graph.nodes.iter().enumerate() {
+            for v in &node.outputs {
+                producer[v.0 as usize] = Some(i);
+            }
+        }
+        for kid in kids {
+            if !blocks[kid.block].sealed {
                 return Err("a child's output is a constant or a concatenate");
             }
             for (&v, &t) in &kid.inputs {
-                if !block.read[v.0 as usize] {
+                if !kid.reads(blocks, v) {
                     continue;
                 }
-                let r = self.glue.resolve(t);
-                if let Some(g) = self.glue.value_of.get(&r)
-                    && let Some(&n) = self.glue_node_of(*g)
-                    && (self.glue.removed[n]
-                        || matches!(self.glue.graph.nodes[n].prim, Prim::Concatenate { .. }))
+                let g = self.alias[self.value_of[&t].0 as usize];
+                if let Some(n) = producer[g.0 as usize]
+                    && (self.removed[n]
+                        || matches!(self.graph.nodes[n].prim, Prim::Concatenate { .. }))
                 {
                     return Err("a child reads a constant or a concatenate");
                 }
@@ -554,45 +611,29 @@ impl Parent<'_> {
         Ok(())
     }
 
-    /// The glue node computing glue value `g`.
-    fn glue_node_of(&self, g: ValueId) -> Option<&usize> {
-        let t = self.glue.trace_of[g.0 as usize];
-        let p = self.producer[t.0 as usize];
-        if self.kid_of(t).is_some() {
-            return None;
+    /// The live glue nodes: what the row's outputs need, walking back in emission order.
+    /// A child is needed whole or not at all (else the row prunes part of it).
+    fn liveness(&self, kids: &[Child], blocks: &[Block]) -> Result<Vec<bool>, Why> {
+        let mut needed = vec![false; self.graph.values.len()];
+        for &o in &self.outputs {
+            needed[self.alias[o.0 as usize].0 as usize] = true;
         }
-        self.glue.node_of.get(&p)
-    }
-
-    /// Which glue nodes the row's outputs need (children are needed whole or not at all).
-    fn liveness(&self, blocks: &[Block], outputs: &[ValueId]) -> Result<Vec<bool>, Why> {
-        let glue = &self.glue;
-        let mut needed = vec![false; glue.graph.values.len()];
-        let mark = |needed: &mut Vec<bool>, t: ValueId| {
-            if let Some(&g) = glue.value_of.get(&t) {
-                needed[glue.alias[g.0 as usize].0 as usize] = true;
-            }
-        };
-        for &o in outputs {
-            mark(&mut needed, o);
-        }
-        let mut live = vec![false; glue.graph.nodes.len()];
-        for item in glue.items.iter().rev() {
+        let mut live = vec![false; self.graph.nodes.len()];
+        for item in self.items.iter().rev() {
             match *item {
-                Item::Node(n) => {
-                    let g = glue.node_of[&n];
-                    let node = &glue.graph.nodes[g];
-                    if glue.removed[g] || !node.outputs.iter().any(|v| needed[v.0 as usize]) {
+                Item::Node(g) => {
+                    let node = &self.graph.nodes[g];
+                    if self.removed[g] || !node.outputs.iter().any(|v| needed[v.0 as usize]) {
                         continue;
                     }
                     live[g] = true;
                     for v in &node.inputs {
-                        needed[glue.alias[v.0 as usize].0 as usize] = true;
+                        needed[self.alias[v.0 as usize].0 as usize] = true;
                     }
                 }
                 Item::Child(k) => {
-                    let kid = &self.kids[k];
-                    let is_needed = |p: &usize| needed[glue.value_of[&kid.outputs[*p]].0 as usize];
+                    let kid = &kids[k];
+                    let is_needed = |p: &usize| needed[self.value_of[&kid.outputs[*p]].0 as usize];
                     let count = kid.produced.iter().filter(|p| is_needed(p)).count();
                     if count == 0 {
                         continue;
@@ -600,10 +641,9 @@ impl Parent<'_> {
                     if count < kid.produced.len() {
                         return Err("the row needs only some of a child's outputs");
                     }
-                    let read = &blocks[kid.block].read;
                     for (&v, &t) in &kid.inputs {
-                        if read[v.0 as usize] {
-                            mark(&mut needed, t);
+                        if kid.reads(blocks, v) {
+                            needed[self.alias[self.value_of[&t].0 as usize].0 as usize] = true;
                         }
                     }
                 }
@@ -611,125 +651,77 @@ impl Parent<'_> {
         }
         Ok(live)
     }
+}
 
-    /// XLA's DFS over the row's program, each child replayed from its events.
-    fn sum(
-        &mut self,
-        blocks: &mut [Block],
-        live: &[bool],
-        outputs: &[ValueId],
-    ) -> Result<f32, Why> {
-        let mut total = 0.0f32;
-        let mut done = vec![false; self.glue.graph.nodes.len()];
-        let mut stack: Vec<Step> = Vec::new();
-        for &o in outputs {
-            if self.trace.keys.contains(&o) && self.span.contains(&self.producer[o.0 as usize]) {
-                stack.push(Step::Key);
-            }
-            self.reach(blocks, o, live, &mut done, &mut stack, &mut total)?;
-            while let Some(step) = stack.last_mut() {
-                let reached = match step {
-                    Step::Glue { n, next } => {
-                        let node = self.trace.node(*n);
-                        if let Some(&input) = node.inputs.get(*next) {
-                            *next += 1;
-                            Some(input)
-                        } else {
-                            let (terms, _) = count::terms(self.trace, node);
-                            for term in terms {
-                                total += term.value();
-                            }
-                            stack.pop();
-                            None
-                        }
-                    }
-                    Step::Replay { child, entry, pos } => {
-                        let kid = &self.kids[*child];
-                        let list = &kid.events.as_ref().ok_or("no events")?[*entry];
-                        let mut reached = None;
-                        while let Some(&event) = list.get(*pos) {
-                            *pos += 1;
-                            match event {
-                                Event::Term(t) => total += t,
-                                Event::Input(v) => {
-                                    reached =
-                                        Some(*kid.inputs.get(&v).ok_or("an unknown input")?);
-                                    break;
-                                }
-                            }
-                        }
-                        if reached.is_none() {
-                            stack.pop();
-                        }
-                        reached
-                    }
-                    Step::Key => {
-                        total += -1.0;
-                        stack.pop();
-                        None
-                    }
-                };
-                if let Some(t) = reached {
-                    self.reach(blocks, t, live, &mut done, &mut stack, &mut total)?;
+/// Whether trace region `r` has a copy in the glue: a `call` or `while` inside `span`.
+fn is_copied(trace: &Graph, span: &Range<u32>, r: RegionId) -> bool {
+    let region = trace.region(r);
+    r != RegionId::TOP
+        && region.nodes.start >= span.start
+        && region.nodes.end <= span.end
+        && matches!(region.kind, RegionKind::Call(_) | RegionKind::Loop)
+}
+
+/// Whether the nodes `part` lie in a `call` or `while` region inside `span` (regions
+/// inside `part` itself are not around it).
+fn in_nested(trace: &Graph, span: &Range<u32>, part: &Range<u32>) -> bool {
+    let mut r = trace.node(part.start).region;
+    while r != RegionId::TOP {
+        let region = trace.region(r);
+        let within_part = region.nodes.start >= part.start && region.nodes.end <= part.end;
+        if !within_part && is_copied(trace, span, r) {
+            return true;
+        }
+        r = region.parent;
+    }
+    false
+}
+
+/// The children's events, handed to the glue's DFS as it reaches their outputs.
+struct Replayer<'a> {
+    glue: &'a Glue,
+    kids: &'a mut [Child],
+    blocks: &'a mut Vec<Block>,
+    failed: Option<Why>,
+}
+
+impl count::Pieces for Replayer<'_> {
+    fn enter(&mut self, g: ValueId) -> Option<Vec<Event>> {
+        let &k = self.glue.kid_of.get(&g)?;
+        let t = self.glue.trace_of[g.0 as usize];
+        let kid = &mut self.kids[k];
+        let position = kid.outputs.iter().position(|&o| o == t)?;
+        if kid.entered.contains(&position) {
+            return None;
+        }
+        let entry = kid.entered.len();
+        kid.entered.push(position);
+        if kid.order.get(entry) != Some(&position) {
+            let mut order = kid.entered.clone();
+            order.extend(kid.produced.iter().filter(|p| !kid.entered.contains(p)));
+            match events(self.blocks, kid.block, &order) {
+                Some(events) => kid.events = Some(events),
+                None => {
+                    self.failed = Some("a child has a loop at its top level or returns a key it makes");
+                    return None;
                 }
             }
+            kid.order = order;
         }
-        Ok(total)
-    }
-
-    /// Reaches trace value `t`: pushes what visiting it starts (a glue node, a child's
-    /// entry) or scores a typed key input at its first reach.
-    fn reach(
-        &mut self,
-        blocks: &mut [Block],
-        t: ValueId,
-        live: &[bool],
-        done: &mut [bool],
-        stack: &mut Vec<Step>,
-        total: &mut f32,
-    ) -> Result<(), Why> {
-        let t = self.glue.resolve(t);
-        let p = self.producer[t.0 as usize];
-        if !self.span.contains(&p) {
-            if self.trace.keys.contains(&t) && !self.keys_reached.contains(&t) {
-                self.keys_reached.push(t);
-                *total += -1.0;
-            }
-            return Ok(());
-        }
-        if let Some(k) = self.kid_of(t) {
-            let kid = &mut self.kids[k];
-            let position = kid
-                .outputs
-                .iter()
-                .position(|&o| o == t)
-                .ok_or("a value a child computes is read outside it")?;
-            if kid.entered.contains(&position) {
-                return Ok(());
-            }
-            let entry = kid.entered.len();
-            kid.entered.push(position);
-            if kid.order.get(entry) != Some(&position) {
-                let mut order = kid.entered.clone();
-                order.extend(kid.produced.iter().filter(|p| !kid.entered.contains(p)));
-                kid.events = Some(
-                    events(blocks, kid.block, &order)
-                        .ok_or("a child has a loop at its top level or returns a key it makes")?,
-                );
-                kid.order = order;
-            }
-            stack.push(Step::Replay {
-                child: k,
-                entry,
-                pos: 0,
+        let events = kid.events.as_ref()?;
+        let mut mapped = Vec::with_capacity(events[entry].len());
+        for &event in &events[entry] {
+            mapped.push(match event {
+                Event::Term(t) => Event::Term(t),
+                Event::Input(v) => match kid.inputs.get(&v) {
+                    Some(t) => Event::Input(self.glue.value_of[t]),
+                    None => {
+                        self.failed = Some("a child reads an input the row does not know");
+                        return None;
+                    }
+                },
             });
-            return Ok(());
         }
-        let g = *self.glue.node_of.get(&p).ok_or("a value from nowhere")?;
-        if !done[g] && live[g] && !self.glue.removed[g] {
-            done[g] = true;
-            stack.push(Step::Glue { n: p, next: 0 });
-        }
-        Ok(())
+        Some(mapped)
     }
 }

@@ -70,6 +70,37 @@ pub(crate) fn top_events(graph: &Graph, live: &Live, roots: &[ValueId]) -> Optio
     Some(per_root)
 }
 
+/// Inputs of a graph that stand for the outputs of pieces summed elsewhere (the child
+/// calls of a row, in `compose`): the DFS reaching one replays the piece's events.
+pub(crate) trait Pieces {
+    /// The events of entering a piece through input `v`, with inputs as values of the
+    /// walked graph; `None` when `v` is a plain input or its piece was entered through it
+    /// before.
+    fn enter(&mut self, v: ValueId) -> Option<Vec<Event>>;
+}
+
+/// XLA's float32 flop sum of `graph` (folded into `alias`, live nodes `live`) from
+/// `roots` (its loops first, as [`count`]), where reaching an input that stands for a
+/// piece's output replays the piece's events at the top level.
+pub(crate) fn sum_with_pieces(
+    graph: &Graph,
+    alias: &[ValueId],
+    live: &[bool],
+    roots: &[ValueId],
+    pieces: &mut dyn Pieces,
+) -> f32 {
+    let mut walk = XlaWalk::new(graph, alias, live);
+    walk.note_call_boundaries();
+    walk.pieces = Some(pieces);
+    let mut all: Vec<Root> = walk
+        .loop_roots(RegionId::TOP)
+        .into_iter()
+        .map(Root::Region)
+        .collect();
+    all.extend(roots.iter().map(|&o| Root::Value(o)));
+    walk.sum_from(all).0
+}
+
 /// The events [`top_events`] records as the walk goes.
 struct Recorder {
     events: Vec<Event>,
@@ -169,6 +200,8 @@ enum Visit {
         next: usize,
         body: bool,
     },
+    /// A piece's events (see [`Pieces`]), replayed from `pos`.
+    Replay { events: Vec<Event>, pos: usize },
 }
 
 /// Float32 sums of flops and transcendentals in XLA's visiting order.
@@ -213,7 +246,7 @@ impl Scope {
 }
 
 /// The state of XLA's post-order walk over one graph.
-struct XlaWalk<'g> {
+struct XlaWalk<'g, 'p> {
     graph: &'g Graph,
     /// What each value was folded into.
     alias: &'g [ValueId],
@@ -235,10 +268,12 @@ struct XlaWalk<'g> {
     loops: Option<Vec<Vec<RegionId>>>,
     /// Set by [`top_events`]: the top level's terms and first reaches are recorded.
     recording: Option<Recorder>,
+    /// Set by [`sum_with_pieces`]: the inputs that stand for pieces' outputs.
+    pieces: Option<&'p mut dyn Pieces>,
 }
 
-impl<'g> XlaWalk<'g> {
-    fn new(graph: &'g Graph, alias: &'g [ValueId], live: &'g [bool]) -> XlaWalk<'g> {
+impl<'g, 'p> XlaWalk<'g, 'p> {
+    fn new(graph: &'g Graph, alias: &'g [ValueId], live: &'g [bool]) -> XlaWalk<'g, 'p> {
         let mut producer: Vec<Option<usize>> = vec![None; graph.values.len()];
         for (i, node) in graph.nodes.iter().enumerate() {
             for v in &node.outputs {
@@ -257,6 +292,7 @@ impl<'g> XlaWalk<'g> {
             keys_done: Vec::new(),
             loops: None,
             recording: None,
+            pieces: None,
         }
     }
 
@@ -459,6 +495,11 @@ impl<'g> XlaWalk<'g> {
                 }
                 return None;
             }
+            if let Some(pieces) = self.pieces.as_mut()
+                && let Some(events) = pieces.enter(v)
+            {
+                return Some(Visit::Replay { events, pos: 0 });
+            }
             // An input: a typed key's custom call is visited at its first reach.
             if self.graph.keys.contains(&v) && !self.keys_done.contains(&v) {
                 self.keys_done.push(v);
@@ -559,6 +600,30 @@ impl<'g> XlaWalk<'g> {
                         }
                         stack.pop();
                         None
+                    }
+                    Visit::Replay { events, pos } => {
+                        let mut reached = None;
+                        while let Some(&event) = events.get(*pos) {
+                            *pos += 1;
+                            match event {
+                                Event::Term(t) => {
+                                    if let Some(sum) = scopes.last_mut() {
+                                        sum.flops += t;
+                                    }
+                                }
+                                Event::Input(v) => {
+                                    reached = Some(v);
+                                    break;
+                                }
+                            }
+                        }
+                        match reached {
+                            Some(v) => self.start(v, scope),
+                            None => {
+                                stack.pop();
+                                None
+                            }
+                        }
                     }
                     Visit::Call { r, next, body } => {
                         let r = *r;

@@ -203,13 +203,15 @@ fn extend_region_ranges(graph: &mut Graph, mut region: RegionId) {
 
 /// In the program of a checkpointed call (`nn::remat`), the remat region that is the
 /// call itself becomes a plain grouping: Flax costs that row on the module it wraps.
-/// It is the outermost remat region holding every node.
+/// It is the outermost remat region holding every node (regions are numbered outermost
+/// first); it may sit in a region already inlined (`remat(remat(f))`: the inner
+/// checkpoint's program, inside the outer's, holds both).
 pub(crate) fn inline_remat_of_span(graph: &mut Graph) {
     let len = u32::try_from(graph.nodes.len()).expect("graph exceeds 2^32 nodes");
     if let Some(region) = graph
         .regions
         .iter_mut()
-        .find(|r| r.kind == RegionKind::Remat && r.parent == RegionId::TOP && r.nodes == (0..len))
+        .find(|r| r.kind == RegionKind::Remat && r.nodes == (0..len))
     {
         region.kind = RegionKind::Inlined;
     }
