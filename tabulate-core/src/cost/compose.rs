@@ -48,6 +48,10 @@ pub(crate) struct Compose {
     /// Distinct child programs by structural hash.
     by_hash: HashMap<u64, Vec<usize>>,
     blocks: Vec<Block>,
+    /// By call index: the block of the child calls met so far.
+    block_of: HashMap<usize, usize>,
+    /// By call index: child programs extracted for a parent, until their row takes them.
+    programs: HashMap<usize, Graph>,
 }
 
 /// Whether rows with child calls take their `flops` from their children's programs (not
@@ -131,7 +135,16 @@ struct Block {
     read: Vec<bool>,
     /// Whether its outputs keep folding inside it (see the module's preconditions).
     sealed: bool,
+    /// Each input read by a node or returned, with the first place it is.
+    sites: Vec<(ValueId, Site)>,
     orders: Vec<(Vec<usize>, Option<Rc<Vec<Vec<Event>>>>)>,
+}
+
+/// Where a program reads an input: operand `k` of node `n`, or output `p`.
+#[derive(Clone, Copy)]
+enum Site {
+    Node(u32, usize),
+    Output(usize),
 }
 
 /// One child call inside the row being composed.
@@ -201,7 +214,7 @@ impl Compose {
         let span = call.span.clone();
         let mut kids = Vec::with_capacity(children.len());
         for &c in children {
-            kids.push(self.child(recording, &recording.calls[c]).ok_or("too many nodes")?);
+            kids.push(self.child(recording, c)?);
         }
         let variables = recording.variables_of(call);
         let mut outputs = call.results.clone();
@@ -224,31 +237,34 @@ impl Compose {
         }
     }
 
-    /// The child `call`: its program (shared with equal ones), where its inputs and
-    /// outputs come from in the trace.
-    fn child(&mut self, recording: &Recording, call: &CallRecord) -> Option<Child> {
+    /// The child call `index`: its program (shared with equal ones), where its inputs
+    /// and outputs come from in the trace. Its program waits for its own row.
+    fn child(&mut self, recording: &Recording, index: usize) -> Result<Child, Why> {
+        let call = &recording.calls[index];
         let variables = recording.variables_of(call);
-        let graph = forward_program(recording, call, &variables);
-        let trace = &recording.graph;
-        let mut is_input = vec![false; graph.values.len()];
-        for v in &graph.inputs {
-            is_input[v.0 as usize] = true;
-        }
-        let mut inputs = HashMap::new();
-        for (i, node) in graph.nodes.iter().enumerate() {
-            let original = trace.node(call.span.start + u32::try_from(i).ok()?);
-            for (&v, &t) in node.inputs.iter().zip(&original.inputs) {
-                if is_input[v.0 as usize] {
-                    inputs.insert(v, t);
-                }
+        let block = match self.block_of.get(&index) {
+            Some(&b) => b,
+            None => {
+                let graph = forward_program(recording, call, &variables);
+                let b = self.block(&graph);
+                self.block_of.insert(index, b);
+                self.programs.insert(index, graph);
+                b
             }
-        }
+        };
         let mut outputs = call.results.clone();
         outputs.extend(variables.finals.iter().copied());
-        for (&v, &t) in graph.outputs.iter().zip(&outputs) {
-            if is_input[v.0 as usize] {
-                inputs.insert(v, t);
-            }
+        let trace = &recording.graph;
+        let mut inputs = HashMap::with_capacity(self.blocks[block].sites.len());
+        for &(v, site) in &self.blocks[block].sites {
+            let t = match site {
+                Site::Node(n, k) => {
+                    let n = call.span.start.checked_add(n).ok_or("too many nodes")?;
+                    trace.node(n).inputs[k]
+                }
+                Site::Output(p) => outputs[p],
+            };
+            inputs.insert(v, t);
         }
         let mut produced: Vec<usize> = Vec::new();
         for (p, &t) in outputs.iter().enumerate() {
@@ -257,8 +273,7 @@ impl Compose {
                 produced.push(p);
             }
         }
-        let block = self.block(graph);
-        Some(Child {
+        Ok(Child {
             block,
             span: call.span.clone(),
             inputs,
@@ -270,17 +285,34 @@ impl Compose {
         })
     }
 
+    /// The program of `call`'s row: the one extracted when its parent was composed, or
+    /// a new extraction.
+    pub(crate) fn program(&mut self, recording: &Recording, call: &CallRecord) -> Graph {
+        index_of(recording, call)
+            .and_then(|i| self.programs.remove(&i))
+            .unwrap_or_else(|| forward_program(recording, call, &recording.variables_of(call)))
+    }
+
+    /// XLA's flop total of `call`'s `program` costed on its own (folded and pruned once
+    /// per distinct child program).
+    pub(crate) fn count(&self, recording: &Recording, call: &CallRecord, program: &Graph) -> u64 {
+        match index_of(recording, call).and_then(|i| self.block_of.get(&i)) {
+            Some(&b) => count::count_live(program, &self.blocks[b].live).flops,
+            None => count::count(program).flops,
+        }
+    }
+
     /// The index of the block equal to `graph`, added if new.
-    fn block(&mut self, graph: Graph) -> usize {
-        let hash = program_hash(&graph);
+    fn block(&mut self, graph: &Graph) -> usize {
+        let hash = program_hash(graph);
         let candidates = self.by_hash.entry(hash).or_default();
         if let Some(&b) = candidates
             .iter()
-            .find(|&&b| same_program(&self.blocks[b].graph, &graph))
+            .find(|&&b| same_program(&self.blocks[b].graph, graph))
         {
             return b;
         }
-        let live = count::live(&graph);
+        let live = count::live(graph);
         let mut read = vec![false; graph.values.len()];
         for (node, &is_live) in graph.nodes.iter().zip(&live.live) {
             if is_live {
@@ -304,11 +336,30 @@ impl Compose {
                 sealed &= live.live[p] && !matches!(graph.nodes[p].prim, Prim::Concatenate { .. });
             }
         }
+        // Where each input is first read: the same places in every equal program.
+        let mut sites = Vec::new();
+        let mut seen = vec![false; graph.values.len()];
+        for v in &graph.inputs {
+            seen[v.0 as usize] = true;
+        }
+        for (i, node) in graph.nodes.iter().enumerate() {
+            for (k, v) in node.inputs.iter().enumerate() {
+                if std::mem::take(&mut seen[v.0 as usize]) {
+                    sites.push((*v, Site::Node(u32::try_from(i).unwrap_or(u32::MAX), k)));
+                }
+            }
+        }
+        for (p, v) in graph.outputs.iter().enumerate() {
+            if std::mem::take(&mut seen[v.0 as usize]) {
+                sites.push((*v, Site::Output(p)));
+            }
+        }
         let b = self.blocks.len();
         candidates.push(b);
         self.blocks.push(Block {
-            graph,
+            graph: graph.clone(),
             live,
+            sites,
             read,
             sealed,
             orders: Vec::new(),

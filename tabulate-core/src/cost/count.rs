@@ -14,8 +14,12 @@ use crate::ops::{Cost, Term, Terms};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
 pub(crate) fn count(graph: &Graph) -> Cost {
-    let Live { alias, live } = live(graph);
-    let (flops, transcendentals) = xla_sum(graph, &alias, &live);
+    count_live(graph, &live(graph))
+}
+
+/// [`count`] of `graph` whose live instructions are `live` (from [`live`]).
+pub(crate) fn count_live(graph: &Graph, live: &Live) -> Cost {
+    let (flops, transcendentals) = xla_sum(graph, &live.alias, &live.live);
     Cost {
         flops: to_count(flops),
         transcendentals: to_count(transcendentals),

@@ -307,7 +307,7 @@ fn measure_unlocated(
     let forward = metrics
         .iter()
         .any(|m| m.needs_program())
-        .then(|| forward_program(recording, call, &variables));
+        .then(|| memo.compose.program(recording, call));
     // The columns a row's program determines are asked of the memo; the key holds every
     // metric asked for, their options and the row's scope as well as the whole program,
     // so a hit is exactly the same question. The others depend on more than the program
@@ -347,7 +347,7 @@ fn measure_unlocated(
                     Reuse::Off => count::count(program).flops,
                     Reuse::On => match memo.compose.flops(recording, call) {
                         Some(total) => count::to_count(total),
-                        None => count::count(program).flops,
+                        None => memo.compose.count(recording, call, program),
                     },
                     Reuse::Check => {
                         let full = count::count(program).flops;
