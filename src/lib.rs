@@ -494,10 +494,10 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use tabulate_core::enter_call;
-    pub use tabulate_core::{Reuse, ReuseStats, reuse_stats, set_reuse};
     pub use tabulate_core::probe::{
         FieldProbe, InCollection, ParamField, ViaConfig, ViaSubmodules, assert_param_field,
     };
+    pub use tabulate_core::{Reuse, ReuseStats, reuse_stats, set_reuse};
 
     use crate::{Error, ForwardOutput, Result, Summary, Tabulate};
 

@@ -12,15 +12,8 @@ use tabulate::nn::{BatchNorm, Dense, Dropout, LayerNorm, Remat, gelu, relu, rema
 use tabulate::prelude::*;
 use tabulate::{Tabulate, Visitor, module_call};
 
-#[path = "../../examples/gpt2_small.rs"]
-#[allow(dead_code, unreachable_pub)] // the example's model, without its `main`
-mod gpt2_small;
-#[path = "../../examples/llama2_7b.rs"]
-#[allow(dead_code, unreachable_pub)] // the example's model
-mod llama2_7b;
-#[path = "../../examples/resnet18.rs"]
-#[allow(dead_code, unreachable_pub)] // the example's model
-mod resnet18;
+use crate::golden::gpt2_small;
+use crate::zoo::{llama2_7b, resnet18};
 
 /// The features every block keeps.
 const WIDTH: usize = 8;
@@ -104,11 +97,16 @@ impl Block {
     }
 
     fn pair(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
-        module_call(self, "pair", |a| a.positional(x), || {
-            let y = self.body(x)?;
-            let z = y.mul(2.0)?;
-            Ok((y, z))
-        })
+        module_call(
+            self,
+            "pair",
+            |a| a.positional(x),
+            || {
+                let y = self.body(x)?;
+                let z = y.mul(2.0)?;
+                Ok((y, z))
+            },
+        )
     }
 
     fn with(&self, x: &Tensor, c: &Tensor) -> Result<Tensor> {
@@ -124,17 +122,25 @@ impl Block {
     }
 
     fn halves(&self, x: &Tensor) -> Result<Tensor> {
-        module_call(self, "halves", |a| a.positional(x), || {
-            self.body(&x.slice(-1, 0, WIDTH)?)
-        })
+        module_call(
+            self,
+            "halves",
+            |a| a.positional(x),
+            || self.body(&x.slice(-1, 0, WIDTH)?),
+        )
     }
 
     fn leaky(&self, x: &Tensor) -> Result<Tensor> {
-        module_call(self, "leaky", |a| a.positional(x), || {
-            let h = x.mul(3.0)?;
-            *self.stash.borrow_mut() = Some(h.clone());
-            self.body(&h)
-        })
+        module_call(
+            self,
+            "leaky",
+            |a| a.positional(x),
+            || {
+                let h = x.mul(3.0)?;
+                *self.stash.borrow_mut() = Some(h.clone());
+                self.body(&h)
+            },
+        )
     }
 
     fn body(&self, x: &Tensor) -> Result<Tensor> {
@@ -389,6 +395,9 @@ fn a_checkpoint_around_a_checkpoint_has_a_vjp() {
     };
     // Flax 0.12.8's root rows (`scripts/remat_nested.py`).
     assert_eq!(root_vjp_flops(Child::Checkpointed(remat(nested))), 2304);
-    assert_eq!(root_vjp_flops(Child::Checkpointed(remat(dense_block()))), 2304);
+    assert_eq!(
+        root_vjp_flops(Child::Checkpointed(remat(dense_block()))),
+        2304
+    );
     assert_eq!(root_vjp_flops(Child::Plain(dense_block())), 1760);
 }

@@ -35,7 +35,7 @@ use super::memo::{program_hash, same_program};
 use super::metric::forward_program;
 use crate::ops::Prim;
 use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
-use crate::trace::{CallRecord, Recording};
+use crate::trace::{CallRecord, CallVariables, Recording};
 
 /// Why a row falls back to costing its program.
 type Why = &'static str;
@@ -50,8 +50,9 @@ pub(crate) struct Compose {
     blocks: Vec<Block>,
     /// By call index: the block of the child calls met so far.
     block_of: HashMap<usize, usize>,
-    /// By call index: child programs extracted for a parent, until their row takes them.
-    programs: HashMap<usize, Graph>,
+    /// By call index: child programs extracted for a parent (with the call's variables),
+    /// until their row takes them.
+    programs: HashMap<usize, (Graph, CallVariables)>,
 }
 
 /// Whether rows with child calls take their `flops` from their children's programs (not
@@ -63,7 +64,7 @@ pub(crate) struct Compose {
 /// use tabulate::prelude::*;
 ///
 /// set_reuse(Reuse::Check); // both ways, an error if they differ
-/// let model = Sequential::new().push(Dense::new(4)).push(Dense::new(2));
+/// let model = Sequential::new().then(Dense::new(4)).then(Dense::new(2));
 /// let x = Tensor::new(DType::F32, [3, 5]);
 /// tabulate(&model).compute_flops(true).run(|m| m.forward(&x))?;
 /// assert_eq!(reuse_stats().composed, 1); // the root, from its two layers
@@ -137,8 +138,11 @@ struct Block {
     sealed: bool,
     /// Each input read by a node or returned, with the first place it is.
     sites: Vec<(ValueId, Site)>,
-    orders: Vec<(Vec<usize>, Option<Rc<Vec<Vec<Event>>>>)>,
+    orders: Vec<(Vec<usize>, Option<Events>)>,
 }
+
+/// Per entry of a child (in an order), its events.
+type Events = Rc<Vec<Vec<Event>>>;
 
 /// Where a program reads an input: operand `k` of node `n`, or output `p`.
 #[derive(Clone, Copy)]
@@ -174,7 +178,12 @@ impl Compose {
     /// The float32 flop total of `call`'s forward program, composed from the programs of
     /// its direct child calls; `None` when it has none or a precondition fails (the
     /// caller then costs the row's program itself).
-    pub(crate) fn flops(&mut self, recording: &Recording, call: &CallRecord) -> Option<f32> {
+    pub(crate) fn flops(
+        &mut self,
+        recording: &Recording,
+        call: &CallRecord,
+        variables: &CallVariables,
+    ) -> Option<f32> {
         let index = index_of(recording, call)?;
         let children = direct_children(recording, index);
         if children.is_empty() {
@@ -182,7 +191,7 @@ impl Compose {
         }
         // A checkpointed row's own `remat` region is transparent to folding and counting,
         // as every region but `call`s and `while`s is.
-        let total = self.compose(recording, call, &children);
+        let total = self.compose(recording, call, variables, &children);
         let mut stats = STATS.get();
         match total {
             Ok(_) => stats.composed += 1,
@@ -199,6 +208,7 @@ impl Compose {
         &mut self,
         recording: &Recording,
         call: &CallRecord,
+        variables: &CallVariables,
         children: &[usize],
     ) -> Result<f32, Why> {
         let trace = &recording.graph;
@@ -216,7 +226,6 @@ impl Compose {
         for &c in children {
             kids.push(self.child(recording, c)?);
         }
-        let variables = recording.variables_of(call);
         let mut outputs = call.results.clone();
         outputs.extend(variables.finals.iter().copied());
         let glue = Glue::build(trace, &self.producer, &span, &kids, &self.blocks, &outputs)?;
@@ -229,8 +238,7 @@ impl Compose {
             blocks: &mut self.blocks,
             failed: None,
         };
-        let total =
-            count::sum_with_pieces(&glue.graph, &glue.alias, &live, &roots, &mut pieces);
+        let total = count::sum_with_pieces(&glue.graph, &glue.alias, &live, &roots, &mut pieces);
         match pieces.failed {
             Some(why) => Err(why),
             None => Ok(total),
@@ -242,18 +250,17 @@ impl Compose {
     fn child(&mut self, recording: &Recording, index: usize) -> Result<Child, Why> {
         let call = &recording.calls[index];
         let variables = recording.variables_of(call);
-        let block = match self.block_of.get(&index) {
-            Some(&b) => b,
-            None => {
-                let graph = forward_program(recording, call, &variables);
-                let b = self.block(&graph);
-                self.block_of.insert(index, b);
-                self.programs.insert(index, graph);
-                b
-            }
-        };
         let mut outputs = call.results.clone();
         outputs.extend(variables.finals.iter().copied());
+        let block = if let Some(&b) = self.block_of.get(&index) {
+            b
+        } else {
+            let graph = forward_program(recording, call, &variables);
+            let b = self.block(&graph);
+            self.block_of.insert(index, b);
+            self.programs.insert(index, (graph, variables));
+            b
+        };
         let trace = &recording.graph;
         let mut inputs = HashMap::with_capacity(self.blocks[block].sites.len());
         for &(v, site) in &self.blocks[block].sites {
@@ -285,12 +292,23 @@ impl Compose {
         })
     }
 
-    /// The program of `call`'s row: the one extracted when its parent was composed, or
-    /// a new extraction.
-    pub(crate) fn program(&mut self, recording: &Recording, call: &CallRecord) -> Graph {
-        index_of(recording, call)
-            .and_then(|i| self.programs.remove(&i))
-            .unwrap_or_else(|| forward_program(recording, call, &recording.variables_of(call)))
+    /// The variables of `call`'s row and, if `extract`, its program: the ones found when
+    /// its parent was composed, or new.
+    pub(crate) fn program(
+        &mut self,
+        recording: &Recording,
+        call: &CallRecord,
+        extract: bool,
+    ) -> (CallVariables, Option<Graph>) {
+        if let Some((graph, variables)) =
+            index_of(recording, call).and_then(|i| self.programs.remove(&i))
+        {
+            (variables, Some(graph))
+        } else {
+            let variables = recording.variables_of(call);
+            let graph = extract.then(|| forward_program(recording, call, &variables));
+            (variables, graph)
+        }
     }
 
     /// XLA's flop total of `call`'s `program` costed on its own (folded and pruned once
@@ -389,7 +407,7 @@ fn events(blocks: &mut [Block], b: usize, order: &[usize]) -> Option<Rc<Vec<Vec<
 /// The index of `call` in the run's calls (it is one of them).
 fn index_of(recording: &Recording, call: &CallRecord) -> Option<usize> {
     let base = recording.calls.as_ptr() as usize;
-    let offset = (call as *const CallRecord as usize).checked_sub(base)?;
+    let offset = (std::ptr::from_ref(call) as usize).checked_sub(base)?;
     let index = offset / std::mem::size_of::<CallRecord>().max(1);
     recording
         .calls
@@ -501,29 +519,7 @@ impl Glue {
             glue.items.push(Item::Node(glue.graph.nodes.len() - 1));
             n += 1;
         }
-        let copied: Vec<(RegionId, RegionId)> = regions
-            .iter()
-            .filter(|&(&old, _)| is_copied(trace, span, old))
-            .map(|(&old, &new)| (old, new))
-            .collect();
-        for &(old, new) in &copied {
-            let r = trace.region(old);
-            let inputs = r
-                .inputs
-                .iter()
-                .map(|&v| glue.value(trace, producer, span, kids, v))
-                .collect::<Result<_, Why>>()?;
-            let outs = r
-                .outputs
-                .iter()
-                .map(|&v| glue.value(trace, producer, span, kids, v))
-                .collect::<Result<_, Why>>()?;
-            let literals_of = r.literals_of.and_then(|l| regions.get(&l).copied());
-            let copy = &mut glue.graph.regions[new.0 as usize];
-            copy.inputs = inputs;
-            copy.outputs = outs;
-            copy.literals_of = literals_of;
-        }
+        glue.finish_regions(trace, producer, span, kids, &regions)?;
         glue.outputs = outputs
             .iter()
             .map(|&t| glue.value(trace, producer, span, kids, t))
@@ -545,27 +541,66 @@ impl Glue {
                 }
             }
         }
-        // Typed keys: the row's inputs that are keys, and keys it returns (made by its
-        // own operations: a child returning a key it makes does not compose).
-        for &g in &glue.graph.inputs {
-            let t = glue.trace_of[g.0 as usize];
-            if trace.keys.contains(&t) && !glue.kid_of.contains_key(&g) {
-                glue.graph.keys.push(g);
-            }
-        }
-        for &t in outputs {
-            let g = glue.value_of[&t];
-            if trace.keys.contains(&t)
-                && !glue.graph.keys.contains(&g)
-                && !glue.graph.inputs.contains(&g)
-            {
-                glue.graph.keys.push(g);
-            }
-        }
+        glue.note_keys(trace, outputs);
         let folded = fold(&glue.graph);
         glue.removed = folded.removed;
         glue.alias = folded.alias;
         Ok(glue)
+    }
+
+    /// Gives the copied regions their inputs, outputs and literal scopes.
+    fn finish_regions(
+        &mut self,
+        trace: &Graph,
+        producer: &[u32],
+        span: &Range<u32>,
+        kids: &[Child],
+        regions: &HashMap<RegionId, RegionId>,
+    ) -> Result<(), Why> {
+        let copied: Vec<(RegionId, RegionId)> = regions
+            .iter()
+            .filter(|&(&old, _)| is_copied(trace, span, old))
+            .map(|(&old, &new)| (old, new))
+            .collect();
+        for &(old, new) in &copied {
+            let r = trace.region(old);
+            let inputs = r
+                .inputs
+                .iter()
+                .map(|&v| self.value(trace, producer, span, kids, v))
+                .collect::<Result<_, Why>>()?;
+            let outs = r
+                .outputs
+                .iter()
+                .map(|&v| self.value(trace, producer, span, kids, v))
+                .collect::<Result<_, Why>>()?;
+            let literals_of = r.literals_of.and_then(|l| regions.get(&l).copied());
+            let copy = &mut self.graph.regions[new.0 as usize];
+            copy.inputs = inputs;
+            copy.outputs = outs;
+            copy.literals_of = literals_of;
+        }
+        Ok(())
+    }
+
+    /// The typed keys of the glue: the row's inputs that are keys, and keys it returns
+    /// (made by its own operations: a child returning a key it makes does not compose).
+    fn note_keys(&mut self, trace: &Graph, outputs: &[ValueId]) {
+        for &g in &self.graph.inputs {
+            let t = self.trace_of[g.0 as usize];
+            if trace.keys.contains(&t) && !self.kid_of.contains_key(&g) {
+                self.graph.keys.push(g);
+            }
+        }
+        for &t in outputs {
+            let g = self.value_of[&t];
+            if trace.keys.contains(&t)
+                && !self.graph.keys.contains(&g)
+                && !self.graph.inputs.contains(&g)
+            {
+                self.graph.keys.push(g);
+            }
+        }
     }
 
     /// The copy of trace region `r` for a node inside `span`: its nearest `call` or
@@ -750,12 +785,11 @@ impl count::Pieces for Replayer<'_> {
         if kid.order.get(entry) != Some(&position) {
             let mut order = kid.entered.clone();
             order.extend(kid.produced.iter().filter(|p| !kid.entered.contains(p)));
-            match events(self.blocks, kid.block, &order) {
-                Some(events) => kid.events = Some(events),
-                None => {
-                    self.failed = Some("a child has a loop at its top level or returns a key it makes");
-                    return None;
-                }
+            if let Some(events) = events(self.blocks, kid.block, &order) {
+                kid.events = Some(events);
+            } else {
+                self.failed = Some("a child has a loop at its top level or returns a key it makes");
+                return None;
             }
             kid.order = order;
         }
@@ -764,13 +798,13 @@ impl count::Pieces for Replayer<'_> {
         for &event in &events[entry] {
             mapped.push(match event {
                 Event::Term(t) => Event::Term(t),
-                Event::Input(v) => match kid.inputs.get(&v) {
-                    Some(t) => Event::Input(self.glue.value_of[t]),
-                    None => {
+                Event::Input(v) => {
+                    let Some(t) = kid.inputs.get(&v) else {
                         self.failed = Some("a child reads an input the row does not know");
                         return None;
-                    }
-                },
+                    };
+                    Event::Input(self.glue.value_of[t])
+                }
             });
         }
         Some(mapped)

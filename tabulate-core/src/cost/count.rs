@@ -186,6 +186,19 @@ pub(crate) fn terms(graph: &Graph, node: &Node) -> (Terms, u64) {
     })
 }
 
+/// Adds a piece's terms from event `pos` on to `sum` until it reaches an input, which
+/// it returns (`None`: the events are done).
+fn replay(events: &[Event], pos: &mut usize, sum: &mut f32) -> Option<ValueId> {
+    while let Some(&event) = events.get(*pos) {
+        *pos += 1;
+        match event {
+            Event::Term(t) => *sum += t,
+            Event::Input(v) => return Some(v),
+        }
+    }
+    None
+}
+
 /// Where a computation's DFS starts: an unreachable root (a loop), or a result.
 enum Root {
     Region(RegionId),
@@ -544,6 +557,32 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
         self.sum_from(roots)
     }
 
+    /// Adds `node`'s terms to the innermost open computation's sums (and records them
+    /// at the top level for [`top_events`]).
+    #[allow(clippy::cast_precision_loss)] // float32 sums, as XLA's
+    fn add_terms(&mut self, node: &Node, scopes: &mut [Scope]) {
+        let (flops, transcendentals) = terms(self.graph, node);
+        if scopes.len() == 1
+            && let Some(recorder) = self.recording.as_mut()
+        {
+            recorder.failed |= node.prim.is_loop_exit();
+            recorder
+                .events
+                .extend(flops.iter().map(|t| Event::Term(t.value())));
+        }
+        if let Some(sum) = scopes.last_mut() {
+            if node.prim.is_loop_exit() {
+                // The loop's own scalar ops sit outside its body call.
+                sum.control += flops.iter().map(Term::value).sum::<f32>();
+            } else {
+                for term in flops {
+                    sum.flops += term.value();
+                }
+            }
+            sum.transcendentals += transcendentals as f32;
+        }
+    }
+
     /// The DFS from `roots` in order, continuing from what earlier walks visited.
     #[allow(clippy::cast_precision_loss)] // float32 sums, as XLA's
     fn sum_from(&mut self, roots: Vec<Root>) -> (f32, f32) {
@@ -574,26 +613,7 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
                             *next += 1;
                             self.start(input, scope)
                         } else {
-                            let (flops, transcendentals) = terms(graph, node);
-                            if scopes.len() == 1
-                                && let Some(recorder) = self.recording.as_mut()
-                            {
-                                recorder.failed |= node.prim.is_loop_exit();
-                                recorder.events.extend(
-                                    flops.iter().map(|t| Event::Term(t.value())),
-                                );
-                            }
-                            if let Some(sum) = scopes.last_mut() {
-                                if node.prim.is_loop_exit() {
-                                    // The loop's own scalar ops sit outside its body call.
-                                    sum.control += flops.iter().map(Term::value).sum::<f32>();
-                                } else {
-                                    for term in flops {
-                                        sum.flops += term.value();
-                                    }
-                                }
-                                sum.transcendentals += transcendentals as f32;
-                            }
+                            self.add_terms(node, &mut scopes);
                             stack.pop();
                             None
                         }
@@ -606,27 +626,14 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
                         None
                     }
                     Visit::Replay { events, pos } => {
-                        let mut reached = None;
-                        while let Some(&event) = events.get(*pos) {
-                            *pos += 1;
-                            match event {
-                                Event::Term(t) => {
-                                    if let Some(sum) = scopes.last_mut() {
-                                        sum.flops += t;
-                                    }
-                                }
-                                Event::Input(v) => {
-                                    reached = Some(v);
-                                    break;
-                                }
-                            }
-                        }
-                        match reached {
-                            Some(v) => self.start(v, scope),
-                            None => {
-                                stack.pop();
-                                None
-                            }
+                        let reached = scopes
+                            .last_mut()
+                            .and_then(|sum| replay(events, pos, &mut sum.flops));
+                        if let Some(v) = reached {
+                            self.start(v, scope)
+                        } else {
+                            stack.pop();
+                            None
                         }
                     }
                     Visit::Call { r, next, body } => {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::compose::{self, Compose, Reuse};
 use super::memo::Memo;
-use super::compose::{self, Reuse};
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
@@ -303,11 +303,9 @@ fn measure_unlocated(
     options: &MetricOptions,
     memo: &mut Memo,
 ) -> Result<Metrics> {
-    let variables = recording.variables_of(call);
-    let forward = metrics
-        .iter()
-        .any(|m| m.needs_program())
-        .then(|| memo.compose.program(recording, call));
+    let (variables, forward) =
+        memo.compose
+            .program(recording, call, metrics.iter().any(|m| m.needs_program()));
     // The columns a row's program determines are asked of the memo; the key holds every
     // metric asked for, their options and the row's scope as well as the whole program,
     // so a hit is exactly the same question. The others depend on more than the program
@@ -343,26 +341,7 @@ fn measure_unlocated(
         let value = match metric {
             Metric::Flops => {
                 let program = program()?;
-                let total = match compose::reuse() {
-                    Reuse::Off => count::count(program).flops,
-                    Reuse::On => match memo.compose.flops(recording, call) {
-                        Some(total) => count::to_count(total),
-                        None => memo.compose.count(recording, call, program),
-                    },
-                    Reuse::Check => {
-                        let full = count::count(program).flops;
-                        if let Some(total) = memo.compose.flops(recording, call)
-                            && count::to_count(total) != full
-                        {
-                            return Err(Error::internal(format!(
-                                "flops composed from the child calls ({}) differ from the \
-                                 program's ({full})",
-                                count::to_count(total)
-                            )));
-                        }
-                        full
-                    }
-                };
+                let total = row_flops(recording, call, &variables, program, &mut memo.compose)?;
                 MetricValue::Count(flops(total, column, program)?)
             }
             Metric::VjpFlops => {
@@ -417,6 +396,37 @@ fn measure_unlocated(
     Ok(Metrics { values })
 }
 
+/// XLA's float32 flop total of the row's forward `program`: composed from the programs
+/// of the calls inside it where that is exact (`compose`), else costed on its own.
+fn row_flops(
+    recording: &Recording,
+    call: &CallRecord,
+    variables: &CallVariables,
+    program: &Graph,
+    compose: &mut Compose,
+) -> Result<u64> {
+    Ok(match compose::reuse() {
+        Reuse::Off => count::count(program).flops,
+        Reuse::On => match compose.flops(recording, call, variables) {
+            Some(total) => count::to_count(total),
+            None => compose.count(recording, call, program),
+        },
+        Reuse::Check => {
+            let full = count::count(program).flops;
+            if let Some(total) = compose.flops(recording, call, variables)
+                && count::to_count(total) != full
+            {
+                return Err(Error::internal(format!(
+                    "flops composed from the child calls ({}) differ from the program's \
+                     ({full})",
+                    count::to_count(total)
+                )));
+            }
+            full
+        }
+    })
+}
+
 /// A count of `column` that does not fit in 64 bits.
 pub(crate) fn overflow(column: &str, what: &str) -> Error {
     Error::new(ErrorKind::InvalidArgument {
@@ -464,7 +474,11 @@ fn saved_bytes(
 
 /// The call's program as Flax costs it: its span, with its results and every variable it
 /// touched as outputs.
-pub(crate) fn forward_program(recording: &Recording, call: &CallRecord, variables: &CallVariables) -> Graph {
+pub(crate) fn forward_program(
+    recording: &Recording,
+    call: &CallRecord,
+    variables: &CallVariables,
+) -> Graph {
     let mut outputs = call.results.clone();
     outputs.extend(variables.finals.iter().copied());
     let mut graph = program::extract(
