@@ -37,6 +37,9 @@ use crate::ops::Prim;
 use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
 use crate::trace::{CallRecord, CallVariables, Recording};
 
+/// Below this many nodes per child on average, a row is counted, not composed.
+const SMALL_CHILD: usize = 16;
+
 /// Why a row falls back to costing its program.
 type Why = &'static str;
 
@@ -130,6 +133,8 @@ impl std::fmt::Debug for Compose {
 
 /// A distinct child program, its liveness and the events of the entry orders asked.
 struct Block {
+    /// The program's structural hash.
+    hash: u64,
     graph: Graph,
     live: Live,
     /// Per value: read by a live node or an output (for inputs: needed by the child).
@@ -138,6 +143,8 @@ struct Block {
     sealed: bool,
     /// Each input read by a node or returned, with the first place it is.
     sites: Vec<(ValueId, Site)>,
+    /// Per value: its index in `sites` (`u32::MAX` for none).
+    site_of: Vec<u32>,
     orders: Vec<(Vec<usize>, Option<Events>)>,
 }
 
@@ -155,8 +162,9 @@ enum Site {
 struct Child {
     block: usize,
     span: Range<u32>,
-    /// Per value of the child's program that is an input: the trace value it stands for.
-    inputs: HashMap<ValueId, ValueId>,
+    /// Each input of the child's program it reads or returns (its block's `sites`
+    /// order), with the trace value it stands for.
+    inputs: Vec<(ValueId, ValueId)>,
     /// The trace values of its outputs, by position.
     outputs: Vec<ValueId>,
     /// The positions of the outputs computed inside it, each trace value once.
@@ -187,6 +195,17 @@ impl Compose {
         let index = index_of(recording, call)?;
         let children = direct_children(recording, index);
         if children.is_empty() {
+            return None;
+        }
+        // Composing costs a few microseconds per child; counting a child's nodes in the
+        // row's program costs about as much per node. Rows of small children (a stack of
+        // tiny layers) are counted directly: a matter of speed only, both ways are exact
+        // (and `Reuse::Check` composes them all).
+        let in_children: usize = children
+            .iter()
+            .map(|&c| recording.calls[c].span.len())
+            .sum();
+        if in_children < SMALL_CHILD * children.len() && reuse() != Reuse::Check {
             return None;
         }
         // A checkpointed row's own `remat` region is transparent to folding and counting,
@@ -262,7 +281,7 @@ impl Compose {
             b
         };
         let trace = &recording.graph;
-        let mut inputs = HashMap::with_capacity(self.blocks[block].sites.len());
+        let mut inputs = Vec::with_capacity(self.blocks[block].sites.len());
         for &(v, site) in &self.blocks[block].sites {
             let t = match site {
                 Site::Node(n, k) => {
@@ -271,7 +290,7 @@ impl Compose {
                 }
                 Site::Output(p) => outputs[p],
             };
-            inputs.insert(v, t);
+            inputs.push((v, t));
         }
         let mut produced: Vec<usize> = Vec::new();
         for (p, &t) in outputs.iter().enumerate() {
@@ -309,6 +328,16 @@ impl Compose {
             let graph = extract.then(|| forward_program(recording, call, &variables));
             (variables, graph)
         }
+    }
+
+    /// The child program (block) `call`'s program is, if it was met as a child.
+    pub(crate) fn block_of(&self, recording: &Recording, call: &CallRecord) -> Option<usize> {
+        index_of(recording, call).and_then(|i| self.block_of.get(&i).copied())
+    }
+
+    /// The structural hash of block `b`.
+    pub(crate) fn block_hash(&self, b: usize) -> Option<u64> {
+        self.blocks.get(b).map(|block| block.hash)
     }
 
     /// XLA's flop total of `call`'s `program` costed on its own (folded and pruned once
@@ -372,12 +401,18 @@ impl Compose {
                 sites.push((*v, Site::Output(p)));
             }
         }
+        let mut site_of = vec![u32::MAX; graph.values.len()];
+        for (i, &(v, _)) in sites.iter().enumerate() {
+            site_of[v.0 as usize] = u32::try_from(i).unwrap_or(u32::MAX);
+        }
         let b = self.blocks.len();
         candidates.push(b);
         self.blocks.push(Block {
+            hash,
             graph: graph.clone(),
             live,
             sites,
+            site_of,
             read,
             sealed,
             orders: Vec::new(),
@@ -534,7 +569,7 @@ impl Glue {
                     glue.kid_of.insert(g, k);
                 }
             }
-            for (&v, &t) in &kid.inputs {
+            for &(v, t) in &kid.inputs {
                 let g = glue.value(trace, producer, span, kids, t)?;
                 if kid.reads(blocks, v) {
                     glue.graph.outputs.push(g);
@@ -654,9 +689,10 @@ impl Glue {
         }
         let p = producer[t.0 as usize];
         if span.contains(&p) {
+            // The children are in emission order, their spans disjoint.
             let kid = kids
-                .iter()
-                .find(|k| k.span.contains(&p))
+                .get(kids.partition_point(|k| k.span.end <= p))
+                .filter(|k| k.span.contains(&p))
                 .ok_or("a value is read before it is made")?;
             if !kid.outputs.contains(&t) {
                 return Err("a value a child computes is read outside it");
@@ -681,7 +717,7 @@ impl Glue {
             if !blocks[kid.block].sealed {
                 return Err("a child's output is a constant or a concatenate");
             }
-            for (&v, &t) in &kid.inputs {
+            for &(v, t) in &kid.inputs {
                 if !kid.reads(blocks, v) {
                     continue;
                 }
@@ -727,7 +763,7 @@ impl Glue {
                     if count < kid.produced.len() {
                         return Err("the row needs only some of a child's outputs");
                     }
-                    for (&v, &t) in &kid.inputs {
+                    for &(v, t) in &kid.inputs {
                         if kid.reads(blocks, v) {
                             needed[self.alias[self.value_of[&t].0 as usize].0 as usize] = true;
                         }
@@ -772,7 +808,7 @@ struct Replayer<'a> {
 }
 
 impl count::Pieces for Replayer<'_> {
-    fn enter(&mut self, g: ValueId) -> Option<Vec<Event>> {
+    fn enter(&mut self, g: ValueId) -> Option<(usize, usize)> {
         let &k = self.glue.kid_of.get(&g)?;
         let t = self.glue.trace_of[g.0 as usize];
         let kid = &mut self.kids[k];
@@ -793,20 +829,33 @@ impl count::Pieces for Replayer<'_> {
             }
             kid.order = order;
         }
-        let events = kid.events.as_ref()?;
-        let mut mapped = Vec::with_capacity(events[entry].len());
-        for &event in &events[entry] {
-            mapped.push(match event {
-                Event::Term(t) => Event::Term(t),
+        Some((k, entry))
+    }
+
+    fn replay(
+        &mut self,
+        piece: usize,
+        entry: usize,
+        pos: &mut usize,
+        sum: &mut f32,
+    ) -> Option<ValueId> {
+        let kid = &self.kids[piece];
+        let site_of = &self.blocks[kid.block].site_of;
+        let events = &kid.events.as_ref()?[entry];
+        while let Some(&event) = events.get(*pos) {
+            *pos += 1;
+            match event {
+                Event::Term(t) => *sum += t,
                 Event::Input(v) => {
-                    let Some(t) = kid.inputs.get(&v) else {
+                    let site = site_of[v.0 as usize] as usize;
+                    let Some(&(_, t)) = kid.inputs.get(site) else {
                         self.failed = Some("a child reads an input the row does not know");
                         return None;
                     };
-                    Event::Input(self.glue.value_of[t])
+                    return Some(self.glue.value_of[&t]);
                 }
-            });
+            }
         }
-        Some(mapped)
+        None
     }
 }

@@ -77,10 +77,19 @@ pub(crate) fn top_events(graph: &Graph, live: &Live, roots: &[ValueId]) -> Optio
 /// Inputs of a graph that stand for the outputs of pieces summed elsewhere (the child
 /// calls of a row, in `compose`): the DFS reaching one replays the piece's events.
 pub(crate) trait Pieces {
-    /// The events of entering a piece through input `v`, with inputs as values of the
-    /// walked graph; `None` when `v` is a plain input or its piece was entered through it
-    /// before.
-    fn enter(&mut self, v: ValueId) -> Option<Vec<Event>>;
+    /// Enters a piece through input `v`: the piece and the entry whose events to replay,
+    /// `None` when `v` is a plain input or its piece was entered through it before.
+    fn enter(&mut self, v: ValueId) -> Option<(usize, usize)>;
+
+    /// Adds the terms of `piece`'s `entry` from event `pos` on to `sum` until the events
+    /// reach an input, returned as a value of the walked graph (`None`: done).
+    fn replay(
+        &mut self,
+        piece: usize,
+        entry: usize,
+        pos: &mut usize,
+        sum: &mut f32,
+    ) -> Option<ValueId>;
 }
 
 /// XLA's float32 flop sum of `graph` (folded into `alias`, live nodes `live`) from
@@ -186,19 +195,6 @@ pub(crate) fn terms(graph: &Graph, node: &Node) -> (Terms, u64) {
     })
 }
 
-/// Adds a piece's terms from event `pos` on to `sum` until it reaches an input, which
-/// it returns (`None`: the events are done).
-fn replay(events: &[Event], pos: &mut usize, sum: &mut f32) -> Option<ValueId> {
-    while let Some(&event) = events.get(*pos) {
-        *pos += 1;
-        match event {
-            Event::Term(t) => *sum += t,
-            Event::Input(v) => return Some(v),
-        }
-    }
-    None
-}
-
 /// Where a computation's DFS starts: an unreachable root (a loop), or a result.
 enum Root {
     Region(RegionId),
@@ -217,8 +213,12 @@ enum Visit {
         next: usize,
         body: bool,
     },
-    /// A piece's events (see [`Pieces`]), replayed from `pos`.
-    Replay { events: Vec<Event>, pos: usize },
+    /// A piece's entry (see [`Pieces`]), replayed from event `pos`.
+    Replay {
+        piece: usize,
+        entry: usize,
+        pos: usize,
+    },
 }
 
 /// Float32 sums of flops and transcendentals in XLA's visiting order.
@@ -513,9 +513,13 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
                 return None;
             }
             if let Some(pieces) = self.pieces.as_mut()
-                && let Some(events) = pieces.enter(v)
+                && let Some((piece, entry)) = pieces.enter(v)
             {
-                return Some(Visit::Replay { events, pos: 0 });
+                return Some(Visit::Replay {
+                    piece,
+                    entry,
+                    pos: 0,
+                });
             }
             // An input: a typed key's custom call is visited at its first reach.
             if self.graph.keys.contains(&v) && !self.keys_done.contains(&v) {
@@ -625,10 +629,13 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
                         stack.pop();
                         None
                     }
-                    Visit::Replay { events, pos } => {
-                        let reached = scopes
-                            .last_mut()
-                            .and_then(|sum| replay(events, pos, &mut sum.flops));
+                    Visit::Replay { piece, entry, pos } => {
+                        let reached = match (self.pieces.as_mut(), scopes.last_mut()) {
+                            (Some(pieces), Some(sum)) => {
+                                pieces.replay(*piece, *entry, pos, &mut sum.flops)
+                            }
+                            _ => None,
+                        };
                         if let Some(v) = reached {
                             self.start(v, scope)
                         } else {

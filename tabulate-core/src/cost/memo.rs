@@ -18,8 +18,9 @@ use crate::ops::graph::{Graph, Region};
 /// The metrics of the programs costed so far in one run.
 #[derive(Debug, Default)]
 pub(crate) struct Memo {
-    /// By structural hash: the programs measured, with the question and the answer.
-    known: HashMap<u64, Vec<(Graph, String, Metrics)>>,
+    /// By structural hash: the programs measured (with their child program in
+    /// `compose`, when they are one), the question and the answer.
+    known: HashMap<u64, Vec<Known>>,
     /// How many of the run's programs have each node count: a program whose count is
     /// unique (the root's) cannot equal another, so it is not looked up.
     sizes: HashMap<usize, usize>,
@@ -27,11 +28,18 @@ pub(crate) struct Memo {
     pub(crate) compose: Compose,
 }
 
+/// A program measured: itself, its child program in `compose` (if it is one), the
+/// question asked and the answer.
+type Known = (Graph, Option<usize>, String, Metrics);
+
 /// A program's memo key, with the question asked of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Key {
     hash: u64,
     question: String,
+    /// The program's child program in `compose`, if it is one: equal blocks are equal
+    /// programs, with no comparison.
+    block: Option<usize>,
 }
 
 impl Memo {
@@ -47,17 +55,27 @@ impl Memo {
 
     /// The key of `program` measured for `question` (the metrics asked for, their options
     /// and the row's scope). `None` when no other program of the run has as many nodes.
-    pub(crate) fn key(&self, program: &Graph, question: &impl fmt::Debug) -> Option<Key> {
+    /// `block`: the program is `compose`'s child program `block` (whose hash is known).
+    pub(crate) fn key(
+        &self,
+        program: &Graph,
+        question: &impl fmt::Debug,
+        block: Option<usize>,
+    ) -> Option<Key> {
         if self.sizes.get(&program.nodes.len()).copied().unwrap_or(0) < 2 {
             return None;
         }
         let question = format!("{question:?}");
         let mut h = Mix::default();
         question.hash(&mut h);
-        structure_hash(program, &mut h);
+        let structure = block
+            .and_then(|b| self.compose.block_hash(b))
+            .unwrap_or_else(|| program_hash(program));
+        h.write_u64(structure);
         Some(Key {
             hash: h.finish(),
             question,
+            block,
         })
     }
 
@@ -68,18 +86,25 @@ impl Memo {
         self.known
             .get(&key.hash)?
             .iter()
-            .find_map(|(known, question, metrics)| {
-                (*question == key.question && same_program(known, program)).then_some(metrics)
+            .find_map(|(known, block, question, metrics)| {
+                // Distinct blocks are distinct programs (`compose` keeps one per program).
+                let same = match (block, key.block) {
+                    (Some(a), Some(b)) => *a == b,
+                    _ => same_program(known, program),
+                };
+                (*question == key.question && same).then_some(metrics)
             })
     }
 
     /// Remembers the metrics measured for `program` under `key`.
     pub(crate) fn insert(&mut self, key: Option<Key>, program: Graph, metrics: &Metrics) {
         if let Some(key) = key {
-            self.known
-                .entry(key.hash)
-                .or_default()
-                .push((program, key.question, metrics.clone()));
+            self.known.entry(key.hash).or_default().push((
+                program,
+                key.block,
+                key.question,
+                metrics.clone(),
+            ));
         }
     }
 }
@@ -241,7 +266,7 @@ mod tests {
 
     fn memo_with(program: &Graph, question: &str) -> Memo {
         let mut memo = Memo::new([program.nodes.len(), program.nodes.len()]);
-        let key = memo.key(program, &question);
+        let key = memo.key(program, &question, None);
         memo.insert(key, program.clone(), &Metrics::default());
         memo
     }
@@ -251,7 +276,7 @@ mod tests {
         let memo = memo_with(&add_constant(1.0), "flops");
         let again = add_constant(1.0);
         assert!(
-            memo.get(memo.key(&again, &"flops").as_ref(), &again)
+            memo.get(memo.key(&again, &"flops", None).as_ref(), &again)
                 .is_some()
         );
     }
@@ -263,17 +288,17 @@ mod tests {
         // same program, so they do not share an answer.
         let negative = add_constant(-0.0);
         assert!(
-            memo.get(memo.key(&negative, &"flops").as_ref(), &negative)
+            memo.get(memo.key(&negative, &"flops", None).as_ref(), &negative)
                 .is_none()
         );
         let other = add_constant(2.0);
         assert!(
-            memo.get(memo.key(&other, &"flops").as_ref(), &other)
+            memo.get(memo.key(&other, &"flops", None).as_ref(), &other)
                 .is_none()
         );
         let same = add_constant(0.0);
         assert!(
-            memo.get(memo.key(&same, &"vjp_flops").as_ref(), &same)
+            memo.get(memo.key(&same, &"vjp_flops", None).as_ref(), &same)
                 .is_none()
         );
     }
@@ -282,6 +307,6 @@ mod tests {
     fn a_program_of_a_unique_size_is_not_looked_up() {
         let program = add_constant(1.0);
         let memo = Memo::new([program.nodes.len(), 7]);
-        assert!(memo.key(&program, &"flops").is_none());
+        assert!(memo.key(&program, &"flops", None).is_none());
     }
 }

@@ -310,9 +310,10 @@ fn measure_unlocated(
     // metric asked for, their options and the row's scope as well as the whole program,
     // so a hit is exactly the same question. The others depend on more than the program
     // (the row's path against frozen patterns, the calls inside it) and are measured here.
+    let block = memo.compose.block_of(recording, call);
     let key = forward
         .as_ref()
-        .and_then(|f| memo.key(f, &(metrics, options, scope)));
+        .and_then(|f| memo.key(f, &(metrics, options, scope), block));
     let known = forward
         .as_ref()
         .and_then(|f| memo.get(key.as_ref(), f))
