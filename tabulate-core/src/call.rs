@@ -54,7 +54,7 @@ impl Drop for CallGuard {
     fn drop(&mut self) {
         // Only reached without `exit` when the method panicked: unwind the frame.
         if let Some(depth) = self.depth.take() {
-            trace::close_call(depth, None, Vec::new());
+            trace::close_call(depth, None, scope::Arrays::new());
         }
     }
 }

@@ -220,23 +220,68 @@ impl Drop for ModulePath {
 /// Gives each distinct path one node, so that equal paths are the same address.
 #[derive(Default)]
 pub(crate) struct PathInterner {
-    /// By parent address, then name: a look-up that finds the path allocates nothing.
-    nodes: std::collections::HashMap<usize, std::collections::HashMap<Box<str>, ModulePath>>,
+    /// By a hash of the parent's address and the name (one multiply per 8 bytes, no
+    /// copy of the name): the paths with that hash, nearly always one. Finding a known
+    /// path allocates nothing; a new one allocates only its own node.
+    nodes: std::collections::HashMap<
+        u64,
+        smallvec::SmallVec<[ModulePath; 1]>,
+        std::hash::BuildHasherDefault<PassThrough>,
+    >,
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The interner's key of `name` under the path at address `parent`.
+fn child_key(parent: usize, name: &str) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = (parent as u64).wrapping_mul(K);
+    let mut chunks = name.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    let mut word = [0u8; 8];
+    word[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(word) ^ name.len() as u64).wrapping_mul(K);
+    h ^ (h >> 29)
 }
 
 impl PathInterner {
-    /// The interned `parent/name`; `parent` must be interned here (or the root).
     pub(crate) fn child(&mut self, parent: &ModulePath, name: &str) -> ModulePath {
-        let children = self.nodes.entry(parent.addr()).or_default();
-        if let Some(known) = children.get(name) {
+        let candidates = self
+            .nodes
+            .entry(child_key(parent.addr(), name))
+            .or_default();
+        if let Some(known) = candidates.iter().find(|p| {
+            p.name() == Some(name) && p.parent().is_some_and(|q| q.addr() == parent.addr())
+        }) {
             return known.clone();
         }
         let path = parent.child(name);
-        children.insert(name.into(), path.clone());
+        candidates.push(path.clone());
         path
     }
 
-    /// The interned copy of `path`.
     pub(crate) fn intern(&mut self, path: &ModulePath) -> ModulePath {
         path.segments()
             .into_iter()

@@ -47,10 +47,24 @@ struct Scope {
     run: u64,
     frames: Vec<ScopeFrame>,
     /// Tensors described while a result is being described, in description order.
-    arrays: Option<Vec<(u64, Spec)>>,
+    arrays: Option<Arrays>,
     /// Tensors described in this run that are typed PRNG keys.
     typed_keys: Vec<u64>,
 }
+
+/// A tensor being described: its id and spec, and the graph value it is in the run that
+/// made it (`run` 0: none), so that the recorder finds it without a look-up.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Array {
+    pub(crate) id: u64,
+    pub(crate) spec: Spec,
+    pub(crate) run: u64,
+    pub(crate) value: u32,
+}
+
+/// The tensors a described value holds, in order: inline when there is one (a module's
+/// argument or result is nearly always one tensor).
+pub(crate) type Arrays = smallvec::SmallVec<[Array; 1]>;
 
 thread_local! {
     static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
@@ -119,11 +133,11 @@ pub(crate) fn birthplace() -> Option<Birthplace> {
     .flatten()
 }
 
-/// Notes that tensor `id` of `spec` is being described, when [`collect_arrays`] listens.
-pub(crate) fn note_array(id: u64, spec: &Spec) {
+/// Notes that a tensor is being described, when [`collect_arrays`] listens.
+pub(crate) fn note_array(array: impl FnOnce() -> Array) {
     with_scope(|scope| {
         if let Some(arrays) = &mut scope.arrays {
-            arrays.push((id, spec.clone()));
+            arrays.push(array());
         }
     });
 }
@@ -144,7 +158,7 @@ pub(crate) fn is_typed_key(id: u64) -> bool {
 }
 
 /// Runs `describe` and returns what it returned with the tensors it described, in order.
-pub(crate) fn collect_arrays<R>(describe: impl FnOnce() -> R) -> (R, Vec<(u64, Spec)>) {
+pub(crate) fn collect_arrays<R>(describe: impl FnOnce() -> R) -> (R, Arrays) {
     // Generic only here (instantiated for every described type, in every crate that
     // describes one): the rest is compiled once.
     let outer = start_collecting();
@@ -153,13 +167,13 @@ pub(crate) fn collect_arrays<R>(describe: impl FnOnce() -> R) -> (R, Vec<(u64, S
 }
 
 /// Starts collecting described tensors; returns the list of an enclosing collection.
-fn start_collecting() -> Option<Vec<(u64, Spec)>> {
-    with_scope(|scope| scope.arrays.replace(Vec::new())).flatten()
+fn start_collecting() -> Option<Arrays> {
+    with_scope(|scope| scope.arrays.replace(Arrays::new())).flatten()
 }
 
 /// Returns the tensors collected since [`start_collecting`] returned `outer`, and resumes
 /// the enclosing collection.
-fn stop_collecting(outer: Option<Vec<(u64, Spec)>>) -> Vec<(u64, Spec)> {
+fn stop_collecting(outer: Option<Arrays>) -> Arrays {
     with_scope(|scope| std::mem::replace(&mut scope.arrays, outer))
         .flatten()
         .unwrap_or_default()

@@ -34,6 +34,10 @@ pub struct Tensor {
     /// A typed PRNG key (`jax.random.key`): held as its `uint32[…, 2]` words, shown as
     /// `key<fry>[…]`.
     typed_key: bool,
+    /// The run (trace generation) that made this tensor as the value `value` of its
+    /// graph, or 0: the recorder finds a tensor of its own run without a look-up.
+    run: u64,
+    value: u32,
 }
 
 impl Tensor {
@@ -50,12 +54,25 @@ impl Tensor {
     }
 
     pub(crate) fn from_spec(spec: Spec) -> Tensor {
+        Tensor::traced(spec, 0, 0)
+    }
+
+    /// A new tensor that is value `value` of the graph of run `run` (a generation, never
+    /// 0).
+    pub(crate) fn traced(spec: Spec, run: u64, value: u32) -> Tensor {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         Tensor {
             spec,
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             typed_key: false,
+            run,
+            value,
         }
+    }
+
+    /// The graph value this tensor is in run `run`, if that run made it.
+    pub(crate) fn value_in(&self, run: u64) -> Option<u32> {
+        (self.run == run && run != 0).then_some(self.value)
     }
 
     /// This tensor (its threefry words, `uint32[…, 2]`) as a typed PRNG key.
@@ -148,7 +165,12 @@ impl Tensor {
 
 impl Describe for Tensor {
     fn describe(&self) -> Value {
-        scope::note_array(self.id, &self.spec);
+        scope::note_array(|| scope::Array {
+            id: self.id,
+            spec: self.spec.clone(),
+            run: self.run,
+            value: self.value,
+        });
         if self.typed_key {
             scope::note_typed_key(self.id);
             return Value::Key {

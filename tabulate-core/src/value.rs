@@ -405,12 +405,12 @@ fn python_str_repr(s: &str) -> String {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallArgs {
-    positional: Vec<Value>,
+    positional: smallvec::SmallVec<[Value; 1]>,
     keyword: Vec<(String, Value)>,
-    /// The tensors of each positional argument, then of each keyword argument (with its
-    /// name), by tensor id.
-    positional_arrays: Vec<Vec<(u64, crate::spec::Spec)>>,
-    keyword_arrays: Vec<(String, Vec<(u64, crate::spec::Spec)>)>,
+    /// The tensors of the positional arguments, in order, by tensor id (one list for all:
+    /// JAX flattens them in order), then of each keyword argument with its name.
+    positional_arrays: crate::scope::Arrays,
+    keyword_arrays: Vec<(String, crate::scope::Arrays)>,
 }
 
 impl CallArgs {
@@ -418,7 +418,11 @@ impl CallArgs {
     pub fn positional(&mut self, value: &(impl Describe + ?Sized)) {
         let (described, arrays) = crate::scope::collect_arrays(|| value.describe());
         self.positional.push(described);
-        self.positional_arrays.push(arrays);
+        if self.positional_arrays.is_empty() {
+            self.positional_arrays = arrays;
+        } else {
+            self.positional_arrays.extend(arrays);
+        }
     }
 
     /// Records a keyword argument.
@@ -430,13 +434,12 @@ impl CallArgs {
 
     /// The arguments' tensors as JAX flattens `(args, kwargs)`: positional arguments in
     /// order, then keyword arguments sorted by name.
-    pub(crate) fn flat_arrays(&self) -> impl Iterator<Item = &(u64, crate::spec::Spec)> {
-        let mut keywords: Vec<&(String, Vec<(u64, crate::spec::Spec)>)> =
+    pub(crate) fn flat_arrays(&self) -> impl Iterator<Item = &crate::scope::Array> {
+        let mut keywords: Vec<&(String, crate::scope::Arrays)> =
             self.keyword_arrays.iter().collect();
         keywords.sort_by(|a, b| a.0.cmp(&b.0));
         self.positional_arrays
             .iter()
-            .flatten()
             .chain(keywords.into_iter().flat_map(|(_, arrays)| arrays))
     }
 
@@ -451,10 +454,14 @@ impl CallArgs {
             (0, true) => Value::sequence([]),
             (0, false) => Value::mapping(keyword),
             (1, true) => positional.pop().unwrap_or_else(|| Value::sequence([])),
-            (_, true) => Value::Sequence { items: positional },
+            (_, true) => Value::Sequence {
+                items: positional.into_vec(),
+            },
             (_, false) => {
                 positional.push(Value::mapping(keyword));
-                Value::Sequence { items: positional }
+                Value::Sequence {
+                    items: positional.into_vec(),
+                }
             }
         }
     }

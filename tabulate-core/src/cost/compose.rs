@@ -26,13 +26,14 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::rc::Rc;
 
 use super::count::{self, Event, Live};
 use super::fold::fold;
-use super::memo::{program_hash, same_program};
-use super::metric::forward_program;
+use super::memo::Mix;
+use super::metric::{forward_program, program_inputs, program_outputs};
 use crate::ops::Prim;
 use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
 use crate::trace::{CallRecord, CallVariables, Recording};
@@ -133,8 +134,6 @@ impl std::fmt::Debug for Compose {
 
 /// A distinct child program, its liveness and the events of the entry orders asked.
 struct Block {
-    /// The program's structural hash.
-    hash: u64,
     graph: Graph,
     live: Live,
     /// Per value: read by a live node or an output (for inputs: needed by the child).
@@ -245,8 +244,7 @@ impl Compose {
         for &c in children {
             kids.push(self.child(recording, c)?);
         }
-        let mut outputs = call.results.clone();
-        outputs.extend(variables.finals.iter().copied());
+        let outputs = program_outputs(call, variables);
         let glue = Glue::build(trace, &self.producer, &span, &kids, &self.blocks, &outputs)?;
         glue.check_boundaries(&kids, &self.blocks)?;
         let live = glue.liveness(&kids, &self.blocks)?;
@@ -257,7 +255,12 @@ impl Compose {
             blocks: &mut self.blocks,
             failed: None,
         };
-        let total = count::sum_with_pieces(&glue.graph, &glue.alias, &live, &roots, &mut pieces);
+        let total = count::sum_with_pieces(
+            &glue.graph,
+            (&glue.alias, &live, &glue.producer),
+            &roots,
+            &mut pieces,
+        );
         match pieces.failed {
             Some(why) => Err(why),
             None => Ok(total),
@@ -269,12 +272,12 @@ impl Compose {
     fn child(&mut self, recording: &Recording, index: usize) -> Result<Child, Why> {
         let call = &recording.calls[index];
         let variables = recording.variables_of(call);
-        let mut outputs = call.results.clone();
-        outputs.extend(variables.finals.iter().copied());
+        let outputs = program_outputs(call, &variables);
         let block = if let Some(&b) = self.block_of.get(&index) {
             b
         } else {
-            let graph = forward_program(recording, call, &variables);
+            let inputs = program_inputs(call, &variables);
+            let graph = forward_program(recording, call, &inputs, &outputs);
             let b = self.block(&graph);
             self.block_of.insert(index, b);
             self.programs.insert(index, (graph, variables));
@@ -311,33 +314,14 @@ impl Compose {
         })
     }
 
-    /// The variables of `call`'s row and, if `extract`, its program: the ones found when
-    /// its parent was composed, or new.
-    pub(crate) fn program(
+    /// The program of `call`'s row and its variables, if they were found when its
+    /// parent was composed (each is handed over once).
+    pub(crate) fn take_program(
         &mut self,
         recording: &Recording,
         call: &CallRecord,
-        extract: bool,
-    ) -> (CallVariables, Option<Graph>) {
-        if let Some((graph, variables)) =
-            index_of(recording, call).and_then(|i| self.programs.remove(&i))
-        {
-            (variables, Some(graph))
-        } else {
-            let variables = recording.variables_of(call);
-            let graph = extract.then(|| forward_program(recording, call, &variables));
-            (variables, graph)
-        }
-    }
-
-    /// The child program (block) `call`'s program is, if it was met as a child.
-    pub(crate) fn block_of(&self, recording: &Recording, call: &CallRecord) -> Option<usize> {
-        index_of(recording, call).and_then(|i| self.block_of.get(&i).copied())
-    }
-
-    /// The structural hash of block `b`.
-    pub(crate) fn block_hash(&self, b: usize) -> Option<u64> {
-        self.blocks.get(b).map(|block| block.hash)
+    ) -> Option<(Graph, CallVariables)> {
+        index_of(recording, call).and_then(|i| self.programs.remove(&i))
     }
 
     /// XLA's flop total of `call`'s `program` costed on its own (folded and pruned once
@@ -361,26 +345,20 @@ impl Compose {
         }
         let live = count::live(graph);
         let mut read = vec![false; graph.values.len()];
-        for (node, &is_live) in graph.nodes.iter().zip(&live.live) {
+        for (node, &is_live) in graph.nodes.iter().zip(&live.kept) {
             if is_live {
                 for v in &node.inputs {
                     read[live.alias[v.0 as usize].0 as usize] = true;
                 }
             }
         }
-        let mut producer = vec![None; graph.values.len()];
-        for (i, node) in graph.nodes.iter().enumerate() {
-            for v in &node.outputs {
-                producer[v.0 as usize] = Some(i);
-            }
-        }
         let mut sealed = true;
         for &o in &graph.outputs {
             let r = live.alias[o.0 as usize];
             read[r.0 as usize] = true;
-            if let Some(p) = producer[r.0 as usize] {
+            if let Some(p) = live.producer[r.0 as usize] {
                 // Folded to a constant, or a `concatenate` a slice outside could see through.
-                sealed &= live.live[p] && !matches!(graph.nodes[p].prim, Prim::Concatenate { .. });
+                sealed &= live.kept[p] && !matches!(graph.nodes[p].prim, Prim::Concatenate { .. });
             }
         }
         // Where each input is first read: the same places in every equal program.
@@ -408,7 +386,6 @@ impl Compose {
         let b = self.blocks.len();
         candidates.push(b);
         self.blocks.push(Block {
-            hash,
             graph: graph.clone(),
             live,
             sites,
@@ -481,6 +458,8 @@ struct Glue {
     kid_of: HashMap<ValueId, usize>,
     removed: Vec<bool>,
     alias: Vec<ValueId>,
+    /// The node computing each glue value (`None` for inputs).
+    producer: Vec<Option<usize>>,
     /// The glue's nodes (by index) and the children, in emission order.
     items: Vec<Item>,
     /// The row's outputs, as glue values.
@@ -509,6 +488,7 @@ impl Glue {
             kid_of: HashMap::new(),
             removed: Vec::new(),
             alias: Vec::new(),
+            producer: Vec::new(),
             items: Vec::new(),
             outputs: Vec::new(),
         };
@@ -580,6 +560,7 @@ impl Glue {
         let folded = fold(&glue.graph);
         glue.removed = folded.removed;
         glue.alias = folded.alias;
+        glue.producer = folded.producer;
         Ok(glue)
     }
 
@@ -858,4 +839,78 @@ impl count::Pieces for Replayer<'_> {
         }
         None
     }
+}
+
+/// The structural hash of `g` alone: equal programs hash alike (compare them with
+/// [`same_program`] before taking them as equal).
+fn program_hash(g: &Graph) -> u64 {
+    let mut h = Mix::default();
+    structure_hash(g, &mut h);
+    h.finish()
+}
+
+/// Feeds the shape of `g` to `h`: op kinds (not their parameters), operands, results,
+/// regions, specs, inputs, outputs and keys. Equal programs hash alike; the parameters
+/// are compared by [`same_program`].
+fn structure_hash(g: &Graph, h: &mut Mix) {
+    g.values.len().hash(h);
+    for value in &g.values {
+        value.spec.hash(h);
+    }
+    for node in &g.nodes {
+        std::mem::discriminant(&node.prim).hash(h);
+        for v in node.inputs.iter().chain(&node.outputs) {
+            h.write_u32(v.0);
+        }
+        h.write_u32(node.region.0);
+        h.write_u32(u32::MAX); // the end of a node
+    }
+    for r in &g.regions {
+        std::mem::discriminant(&r.kind).hash(h);
+        h.write_u32(r.parent.0);
+        h.write_u32(r.nodes.start);
+        h.write_u32(r.nodes.end);
+        h.write_usize(r.inputs.len());
+        h.write_usize(r.outputs.len());
+    }
+    for list in [&g.inputs, &g.outputs, &g.keys] {
+        h.write_usize(list.len());
+        for v in list {
+            h.write_u32(v.0);
+        }
+    }
+}
+
+/// Whether two programs are the same: the memo's exact test.
+fn same_program(a: &Graph, b: &Graph) -> bool {
+    a.values.len() == b.values.len()
+        && a.nodes.len() == b.nodes.len()
+        && a.regions.len() == b.regions.len()
+        && a.inputs == b.inputs
+        && a.outputs == b.outputs
+        && a.keys == b.keys
+        && a.values
+            .iter()
+            .zip(&b.values)
+            .all(|(x, y)| x.spec == y.spec)
+        && a.nodes.iter().zip(&b.nodes).all(|(x, y)| {
+            x.region == y.region
+                && x.tag == y.tag
+                && x.inputs == y.inputs
+                && x.outputs == y.outputs
+                && x.prim == y.prim
+        })
+        && a.regions
+            .iter()
+            .zip(&b.regions)
+            .all(|(x, y)| same_region(x, y))
+}
+
+fn same_region(a: &Region, b: &Region) -> bool {
+    a.kind == b.kind
+        && a.parent == b.parent
+        && a.literals_of == b.literals_of
+        && a.nodes == b.nodes
+        && a.inputs == b.inputs
+        && a.outputs == b.outputs
 }

@@ -19,7 +19,7 @@ pub(crate) fn count(graph: &Graph) -> Cost {
 
 /// [`count`] of `graph` whose live instructions are `live` (from [`live`]).
 pub(crate) fn count_live(graph: &Graph, live: &Live) -> Cost {
-    let (flops, transcendentals) = xla_sum(graph, &live.alias, &live.live);
+    let (flops, transcendentals) = xla_sum(graph, &live.alias, &live.kept, &live.producer);
     Cost {
         flops: to_count(flops),
         transcendentals: to_count(transcendentals),
@@ -45,12 +45,12 @@ pub(crate) enum Event {
 /// key). `None` when the top level has loops (XLA visits them before the ROOT, so they
 /// are not part of any root's visit) or a root is a typed key produced inside.
 pub(crate) fn top_events(graph: &Graph, live: &Live, roots: &[ValueId]) -> Option<Vec<Vec<Event>>> {
-    let mut walk = XlaWalk::new(graph, &live.alias, &live.live);
+    let mut walk = XlaWalk::new(graph, &live.alias, &live.kept, &live.producer);
     walk.note_call_boundaries();
     if !walk.loop_roots(RegionId::TOP).is_empty() {
         return None;
     }
-    let producer = &walk.producer;
+    let producer = walk.producer;
     if roots
         .iter()
         .any(|o| graph.keys.contains(o) && producer[o.0 as usize].is_some())
@@ -92,17 +92,16 @@ pub(crate) trait Pieces {
     ) -> Option<ValueId>;
 }
 
-/// XLA's float32 flop sum of `graph` (folded into `alias`, live nodes `live`) from
-/// `roots` (its loops first, as [`count`]), where reaching an input that stands for a
-/// piece's output replays the piece's events at the top level.
+/// XLA's float32 flop sum of `graph` (folded into `alias`, live nodes `live`, values
+/// computed by `producer`) from `roots` (its loops first, as [`count`]), where reaching
+/// an input that stands for a piece's output replays the piece's events at the top level.
 pub(crate) fn sum_with_pieces(
     graph: &Graph,
-    alias: &[ValueId],
-    live: &[bool],
+    (alias, live, producer): (&[ValueId], &[bool], &[Option<usize>]),
     roots: &[ValueId],
     pieces: &mut dyn Pieces,
 ) -> f32 {
-    let mut walk = XlaWalk::new(graph, alias, live);
+    let mut walk = XlaWalk::new(graph, alias, live, producer);
     walk.note_call_boundaries();
     walk.pieces = Some(pieces);
     let mut all: Vec<Root> = walk
@@ -128,7 +127,9 @@ pub(crate) struct Live {
     /// Per value, the value it stands for after folding.
     pub(crate) alias: Vec<ValueId>,
     /// Per node, whether an output of the program needs it.
-    pub(crate) live: Vec<bool>,
+    pub(crate) kept: Vec<bool>,
+    /// The node computing each value (`None` for inputs).
+    pub(crate) producer: Vec<Option<usize>>,
 }
 
 impl Live {
@@ -138,7 +139,7 @@ impl Live {
         graph
             .nodes
             .iter()
-            .zip(&self.live)
+            .zip(&self.kept)
             .any(|(node, &live)| live && node.inputs.iter().any(is_v))
             || graph.outputs.iter().any(is_v)
     }
@@ -163,7 +164,8 @@ pub(crate) fn live(graph: &Graph) -> Live {
     }
     Live {
         alias: folded.alias,
-        live,
+        kept: live,
+        producer: folded.producer,
     }
 }
 
@@ -222,8 +224,13 @@ enum Visit {
 }
 
 /// Float32 sums of flops and transcendentals in XLA's visiting order.
-fn xla_sum(graph: &Graph, alias: &[ValueId], live: &[bool]) -> (f32, f32) {
-    let mut walk = XlaWalk::new(graph, alias, live);
+fn xla_sum(
+    graph: &Graph,
+    alias: &[ValueId],
+    live: &[bool],
+    producer: &[Option<usize>],
+) -> (f32, f32) {
+    let mut walk = XlaWalk::new(graph, alias, live, producer);
     walk.note_call_boundaries();
     walk.sum()
 }
@@ -270,7 +277,7 @@ struct XlaWalk<'g, 'p> {
     /// The nodes that survive folding and dead-code elimination.
     live: &'g [bool],
     /// The node computing each value (`None` for inputs).
-    producer: Vec<Option<usize>>,
+    producer: &'g [Option<usize>],
     /// Each call region's operands (values from outside read inside), in first-use order.
     operands: Vec<Vec<ValueId>>,
     /// Each call region's results (values from inside read outside), in first-use order.
@@ -290,13 +297,12 @@ struct XlaWalk<'g, 'p> {
 }
 
 impl<'g, 'p> XlaWalk<'g, 'p> {
-    fn new(graph: &'g Graph, alias: &'g [ValueId], live: &'g [bool]) -> XlaWalk<'g, 'p> {
-        let mut producer: Vec<Option<usize>> = vec![None; graph.values.len()];
-        for (i, node) in graph.nodes.iter().enumerate() {
-            for v in &node.outputs {
-                producer[v.0 as usize] = Some(i);
-            }
-        }
+    fn new(
+        graph: &'g Graph,
+        alias: &'g [ValueId],
+        live: &'g [bool],
+        producer: &'g [Option<usize>],
+    ) -> XlaWalk<'g, 'p> {
         XlaWalk {
             graph,
             alias,

@@ -23,6 +23,8 @@ pub(crate) struct Folded {
     pub(crate) alias: Vec<ValueId>,
     /// Nodes folded away: they cost nothing and need nothing.
     pub(crate) removed: Vec<bool>,
+    /// The node computing each value (`None` for inputs): the cost walk needs it too.
+    pub(crate) producer: Vec<Option<usize>>,
 }
 
 pub(crate) fn fold(graph: &Graph) -> Folded {
@@ -31,15 +33,17 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
         .collect();
     let mut known: Vec<Option<Known>> = vec![None; graph.values.len()];
     let mut removed = vec![false; graph.nodes.len()];
-    let mut producer: Vec<Option<usize>> = vec![None; graph.values.len()];
+    let producer = producers(graph);
+    // Each region's call scope, found once (regions are few; nodes ask for it).
+    let scopes: Vec<RegionId> = (0..graph.regions.len())
+        .map(|r| call_scope(graph, RegionId(u32::try_from(r).unwrap_or(u32::MAX))))
+        .collect();
     for (i, node) in graph.nodes.iter().enumerate() {
-        for v in &node.outputs {
-            producer[v.0 as usize] = Some(i);
+        let mut inputs = ValueIds::new();
+        for v in &node.inputs {
+            inputs.push(alias[v.0 as usize]);
         }
-    }
-    for (i, node) in graph.nodes.iter().enumerate() {
-        let inputs: ValueIds = node.inputs.iter().map(|v| alias[v.0 as usize]).collect();
-        let scope = call_scope(graph, node.region);
+        let scope = scopes[node.region.0 as usize];
         let constant = |v: ValueId| known[v.0 as usize].filter(|k| k.scope == scope);
         if let Prim::Constant {
             literal: Literal::Splat(x),
@@ -85,7 +89,22 @@ pub(crate) fn fold(graph: &Graph) -> Folded {
             removed[i] = true;
         }
     }
-    Folded { alias, removed }
+    Folded {
+        alias,
+        removed,
+        producer,
+    }
+}
+
+/// The node computing each value of `graph` (`None` for its inputs).
+fn producers(graph: &Graph) -> Vec<Option<usize>> {
+    let mut producer: Vec<Option<usize>> = vec![None; graph.values.len()];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for v in &node.outputs {
+            producer[v.0 as usize] = Some(i);
+        }
+    }
+    producer
 }
 
 /// The nearest enclosing call or loop region of `region` (or the top), as the scope whose

@@ -2,10 +2,11 @@
 //! ([`MetricValue`]), and how each is measured on one call. A new column is a variant
 //! here, its header in [`Metric::header`] and its arm in [`measure`].
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use super::compose::{self, Compose, Reuse};
-use super::memo::Memo;
+use super::memo::{Memo, Question, SpanProgram};
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
@@ -257,14 +258,14 @@ impl serde::Serialize for Metrics {
 }
 
 /// The options the metrics depend on.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct MetricOptions {
     pub(crate) frozen: Frozen,
     pub(crate) optimizer: Optimizer,
 }
 
 /// Where a row stands: what its variable cells count.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RowScope {
     /// A repeated call: no variables of its own.
     pub(crate) repeated: bool,
@@ -303,21 +304,35 @@ fn measure_unlocated(
     options: &MetricOptions,
     memo: &mut Memo,
 ) -> Result<Metrics> {
-    let (variables, forward) =
-        memo.compose
-            .program(recording, call, metrics.iter().any(|m| m.needs_program()));
+    let (variables, forward) = row_program(recording, call, &mut memo.compose);
     // The columns a row's program determines are asked of the memo; the key holds every
     // metric asked for, their options and the row's scope as well as the whole program,
     // so a hit is exactly the same question. The others depend on more than the program
     // (the row's path against frozen patterns, the calls inside it) and are measured here.
-    let block = memo.compose.block_of(recording, call);
-    let key = forward
-        .as_ref()
-        .and_then(|f| memo.key(f, &(metrics, options, scope), block));
-    let known = forward
-        .as_ref()
-        .and_then(|f| memo.get(key.as_ref(), f))
-        .cloned();
+    // The memo reads the call's span in place: the program is extracted only when a
+    // column is measured on it.
+    let inputs = program_inputs(call, &variables);
+    let outputs = program_outputs(call, &variables);
+    let key = if metrics.iter().any(|m| m.needs_program()) {
+        let span = SpanProgram {
+            graph: &recording.graph,
+            span: call.span.clone(),
+            inputs: &inputs,
+            outputs: &outputs,
+            remat: call.remat,
+        };
+        memo.key(
+            &span,
+            Question {
+                metrics,
+                options,
+                scope,
+            },
+        )
+    } else {
+        None
+    };
+    let known = memo.get(key.as_ref(), &recording.graph).cloned();
     let mut determined = Vec::new();
     let trainable = if metrics.iter().all(|m| m.needs_program()) {
         (0, 0)
@@ -327,10 +342,8 @@ fn measure_unlocated(
     };
     let mut values = Vec::with_capacity(metrics.len());
     for &metric in metrics {
-        let program = || {
-            forward
-                .as_ref()
-                .ok_or_else(|| Error::internal("a metric's program was not built"))
+        let program = || -> Result<&Graph> {
+            Ok(forward.get_or_init(|| forward_program(recording, call, &inputs, &outputs)))
         };
         if metric.program_determined()
             && let Some(value) = known.as_ref().and_then(|k| k.get(metric))
@@ -341,9 +354,12 @@ fn measure_unlocated(
         let column = metric.header();
         let value = match metric {
             Metric::Flops => {
-                let program = program()?;
                 let total = row_flops(recording, call, &variables, program, &mut memo.compose)?;
-                MetricValue::Count(flops(total, column, program)?)
+                // A composed total needs no program of the row but to name an overflow.
+                if total == u64::MAX {
+                    flops(total, column, program()?)?;
+                }
+                MetricValue::Count(total)
             }
             Metric::VjpFlops => {
                 let vjp = vjp::vjp_program(program()?)?;
@@ -389,31 +405,49 @@ fn measure_unlocated(
         }
         values.push((metric, value));
     }
-    if known.is_none()
-        && let Some(forward) = forward
-    {
-        memo.insert(key, forward, &Metrics { values: determined });
+    if known.is_none() {
+        memo.insert(key, &Metrics { values: determined });
     }
     Ok(Metrics { values })
 }
 
+/// The variables of `call`'s row, and its forward program if the composition of its
+/// parent's row extracted it (each program is extracted once), else a cell to build it
+/// in when a column is measured on it.
+fn row_program(
+    recording: &Recording,
+    call: &CallRecord,
+    compose: &mut Compose,
+) -> (CallVariables, OnceCell<Graph>) {
+    let forward = OnceCell::new();
+    let variables = match compose.take_program(recording, call) {
+        Some((graph, variables)) => {
+            let _ = forward.set(graph);
+            variables
+        }
+        None => recording.variables_of(call),
+    };
+    (variables, forward)
+}
+
 /// XLA's float32 flop total of the row's forward `program`: composed from the programs
-/// of the calls inside it where that is exact (`compose`), else costed on its own.
-fn row_flops(
+/// of the calls inside it where that is exact (`compose`, which needs no program of the
+/// row), else costed on its own.
+fn row_flops<'p>(
     recording: &Recording,
     call: &CallRecord,
     variables: &CallVariables,
-    program: &Graph,
+    program: impl Fn() -> Result<&'p Graph>,
     compose: &mut Compose,
 ) -> Result<u64> {
     Ok(match compose::reuse() {
-        Reuse::Off => count::count(program).flops,
+        Reuse::Off => count::count(program()?).flops,
         Reuse::On => match compose.flops(recording, call, variables) {
             Some(total) => count::to_count(total),
-            None => compose.count(recording, call, program),
+            None => compose.count(recording, call, program()?),
         },
         Reuse::Check => {
-            let full = count::count(program).flops;
+            let full = count::count(program()?).flops;
             if let Some(total) = compose.flops(recording, call, variables)
                 && count::to_count(total) != full
             {
@@ -474,29 +508,30 @@ fn saved_bytes(
 }
 
 /// The call's program as Flax costs it: its span, with its results and every variable it
-/// touched as outputs.
+/// touched as outputs ([`program_outputs`]), its variables and arguments as inputs.
 pub(crate) fn forward_program(
     recording: &Recording,
     call: &CallRecord,
-    variables: &CallVariables,
+    inputs: &[ValueId],
+    outputs: &[ValueId],
 ) -> Graph {
-    let mut outputs = call.results.clone();
-    outputs.extend(variables.finals.iter().copied());
-    let mut graph = program::extract(
-        &recording.graph,
-        call.span.clone(),
-        &program_inputs(call, variables),
-        &outputs,
-    );
+    let mut graph = program::extract(&recording.graph, call.span.clone(), inputs, outputs);
     if call.remat {
         program::inline_remat_of_span(&mut graph);
     }
     graph
 }
 
+/// What a call's program returns: its results, then every variable it touched.
+pub(crate) fn program_outputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
+    let mut outputs = call.results.to_vec();
+    outputs.extend(variables.finals.iter().copied());
+    outputs
+}
+
 /// The values a call's program takes, in JAX's order for `apply(variables, rngs,
 /// *args)`: its variables as the flattened (sorted) variables dict, then its arguments.
-fn program_inputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
+pub(crate) fn program_inputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
     let mut inputs = variables.inputs.clone();
     inputs.extend(call.arguments.iter().copied());
     inputs
@@ -517,7 +552,7 @@ fn glue_program(recording: &Recording, call: &CallRecord, variables: &CallVariab
         })
         .map(|c| c.span.clone())
         .collect();
-    let mut outputs = call.results.clone();
+    let mut outputs = call.results.to_vec();
     outputs.extend(variables.finals.iter().copied());
     let mut graph = program::extract_glue(
         &recording.graph,

@@ -63,24 +63,36 @@ fn extract_without(
     let mut values = Renumbering::for_span(source, &span);
     let mut regions: IdMap<RegionId, RegionId> = IdMap::default();
     regions.insert(RegionId::TOP, RegionId::TOP);
-    for n in span
-        .clone()
-        .filter(|n| !holes.iter().any(|h| h.contains(n)))
-    {
-        let node = source.node(n);
-        let inputs: ValueIds = node
-            .inputs
-            .iter()
-            .map(|&v| map_value(source, &mut graph, &mut values, v))
-            .collect();
-        let region = map_region(source, &mut graph, &mut regions, node.region, &span);
-        let specs = node.outputs.iter().map(|&v| source.spec(v).clone());
-        let outs = graph.push_node(node.prim.clone(), inputs, specs, region, node.tag);
-        if let Some(copy) = graph.nodes.last_mut() {
-            copy.origin = node.origin;
+    // Consecutive nodes nearly always share a region: the last one mapped is remembered.
+    let mut last_region = (RegionId::TOP, RegionId::TOP);
+    let mut holes = Holes::new(holes);
+    for n in span.clone() {
+        if holes.skips(n) {
+            continue;
         }
+        let node = source.node(n);
+        let mut inputs = ValueIds::new();
+        for &v in &node.inputs {
+            inputs.push(map_value(source, &mut graph, &mut values, v));
+        }
+        let region = if node.region == last_region.0 {
+            last_region.1
+        } else {
+            let mapped = map_region(source, &mut graph, &mut regions, node.region, &span);
+            last_region = (node.region, mapped);
+            mapped
+        };
+        let specs = node.outputs.iter().map(|&v| source.spec(v).clone());
+        let outs = graph.append(
+            node.prim.clone(),
+            inputs,
+            specs,
+            region,
+            node.tag,
+            node.origin,
+        );
         for (&old, new) in node.outputs.iter().zip(outs) {
-            values.insert(old, new);
+            values.insert(old, ValueId(new));
         }
         extend_region_ranges(&mut graph, region);
     }
@@ -153,8 +165,44 @@ fn map_value(source: &Graph, graph: &mut Graph, values: &mut Renumbering, v: Val
     input
 }
 
+/// The spans left out of an extraction (the child calls of a glue program), walked in
+/// node order: whether a node falls in one is decided without scanning them all.
+struct Holes {
+    /// The holes, by start.
+    sorted: Vec<Range<u32>>,
+    /// The first hole not yet reached.
+    next: usize,
+    /// The end of the holes reached so far (nodes before it are left out).
+    until: u32,
+}
+
+impl Holes {
+    fn new(holes: &[Range<u32>]) -> Holes {
+        let mut sorted = holes.to_vec();
+        sorted.sort_by_key(|h| h.start);
+        Holes {
+            sorted,
+            next: 0,
+            until: 0,
+        }
+    }
+
+    /// Whether node `n` is in a hole; `n` must not decrease from one call to the next.
+    fn skips(&mut self, n: u32) -> bool {
+        while let Some(hole) = self.sorted.get(self.next)
+            && hole.start <= n
+        {
+            if !hole.is_empty() {
+                self.until = self.until.max(hole.end);
+            }
+            self.next += 1;
+        }
+        n < self.until
+    }
+}
+
 /// Whether a region of nodes `nodes` lies inside `span`.
-fn within(nodes: &Range<u32>, span: &Range<u32>) -> bool {
+pub(crate) fn within(nodes: &Range<u32>, span: &Range<u32>) -> bool {
     nodes.start >= span.start && nodes.end <= span.end
 }
 
@@ -193,6 +241,9 @@ fn map_region(
 
 /// Extends `region` and its ancestors to cover the node just pushed.
 fn extend_region_ranges(graph: &mut Graph, mut region: RegionId) {
+    if region == RegionId::TOP {
+        return;
+    }
     let end = u32::try_from(graph.nodes.len()).expect("graph exceeds 2^32 nodes");
     while region != RegionId::TOP {
         let r = &mut graph.regions[region.0 as usize];
@@ -220,7 +271,7 @@ pub(crate) fn inline_remat_of_span(graph: &mut Graph) {
 /// The copy of each value of the source: a table over the ids the span's nodes define
 /// (values are numbered in emission order, so they form one range with the few inputs
 /// created between them), a hash map for values from before the span.
-struct Renumbering {
+pub(crate) struct Renumbering {
     /// The first id of the table.
     start: u32,
     /// Per id from `start`: its copy, once made.
@@ -230,13 +281,18 @@ struct Renumbering {
 }
 
 impl Renumbering {
-    fn for_span(source: &Graph, span: &Range<u32>) -> Renumbering {
-        let defined = || {
-            span.clone()
-                .flat_map(|n| source.node(n).outputs.iter().map(|v| v.0))
-        };
-        let (start, end) = match (defined().min(), defined().max()) {
-            (Some(start), Some(last)) => (start, last.saturating_add(1)),
+    pub(crate) fn for_span(source: &Graph, span: &Range<u32>) -> Renumbering {
+        // Values are numbered as nodes are pushed: the span's first and last results
+        // bound the ids it defines.
+        let first = span
+            .clone()
+            .find_map(|n| source.node(n).outputs.first().map(|v| v.0));
+        let last = span
+            .clone()
+            .rev()
+            .find_map(|n| source.node(n).outputs.last().map(|v| v.0));
+        let (start, end) = match (first, last) {
+            (Some(start), Some(last)) => (start, last.saturating_add(1).max(start)),
             _ => (0, 0),
         };
         Renumbering {
@@ -251,14 +307,14 @@ impl Renumbering {
         (i < self.table.len()).then_some(i)
     }
 
-    fn get(&self, v: ValueId) -> Option<ValueId> {
+    pub(crate) fn get(&self, v: ValueId) -> Option<ValueId> {
         match self.slot(v) {
             Some(i) => self.table[i],
             None => self.others.get(&v).copied(),
         }
     }
 
-    fn insert(&mut self, v: ValueId, copy: ValueId) {
+    pub(crate) fn insert(&mut self, v: ValueId, copy: ValueId) {
         match self.slot(v) {
             Some(i) => self.table[i] = Some(copy),
             None => {
@@ -269,11 +325,11 @@ impl Renumbering {
 }
 
 /// A map keyed by graph ids (small integers), hashed by one multiplication.
-type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// Hashes ids (`u32`s) by one multiplication: every value of a program is looked up.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {

@@ -25,7 +25,7 @@ pub(crate) struct OpTally {
 /// sum, or a total over primitives, does not fit in a `u64` (a rule's `u64::MAX` is its
 /// own overflow: rules saturate).
 pub(crate) fn by_primitive(graph: &Graph) -> Option<BTreeMap<&'static str, OpTally>> {
-    let Live { live, .. } = live(graph);
+    let Live { kept: live, .. } = live(graph);
     let mut tallies: BTreeMap<&'static str, OpTally> = BTreeMap::new();
     // The totals over primitives (the operators table's footer) fit too.
     let mut total = OpTally::default();
@@ -48,7 +48,7 @@ pub(crate) fn by_primitive(graph: &Graph) -> Option<BTreeMap<&'static str, OpTal
 /// the user-level operation that applied it, if known, and its primitive. What an
 /// overflow error names as the largest part of a count that does not fit.
 pub(crate) fn largest_part(graph: &Graph) -> Option<(Option<&'static str>, &'static str)> {
-    let Live { live, .. } = live(graph);
+    let Live { kept: live, .. } = live(graph);
     graph
         .nodes
         .iter()
@@ -85,7 +85,9 @@ pub(crate) fn macs(graph: &Graph) -> Option<u64> {
 /// `None` when a dtype's total does not fit in a `u64`.
 pub(crate) fn residual_bytes(parts: &VjpParts) -> Option<BTreeMap<DType, u64>> {
     let graph = &parts.program;
-    let Live { alias, live } = live(graph);
+    let Live {
+        alias, kept: live, ..
+    } = live(graph);
     let mut producer: Vec<Option<usize>> = vec![None; graph.values.len()];
     for (i, node) in graph.nodes.iter().enumerate() {
         for v in &node.outputs {

@@ -227,18 +227,23 @@ impl Linearizer<'_> {
     fn node(&mut self, n: u32) -> Result<()> {
         let node = self.forward.node(n);
         self.copy_node(n);
-        let t_in: SmallVec<[J; 4]> = node
-            .inputs
-            .iter()
-            .map(|v| self.tangent[v.0 as usize])
-            .collect();
+        let mut t_in: SmallVec<[J; 4]> = SmallVec::new();
+        for v in &node.inputs {
+            t_in.push(self.tangent[v.0 as usize]);
+        }
         let any_inexact_out = node
             .outputs
             .iter()
             .any(|v| self.forward.spec(*v).dtype.is_inexact());
         if any_inexact_out && t_in.iter().any(|t| !t.is_zero()) {
-            let x: ValueIds = node.inputs.iter().map(|&v| self.get(v)).collect();
-            let y: ValueIds = node.outputs.iter().map(|&v| self.get(v)).collect();
+            let mut x = ValueIds::new();
+            for &v in &node.inputs {
+                x.push(self.get(v));
+            }
+            let mut y = ValueIds::new();
+            for &v in &node.outputs {
+                y.push(self.get(v));
+            }
             let name = node.prim.name();
             self.tape.mark(node.origin, name);
             let t_out = node
@@ -531,21 +536,22 @@ impl Linearizer<'_> {
 
     /// Copies node `n` as an application of `prim`.
     fn copy_node_as(&mut self, n: u32, prim: Prim) {
-        let node = self.forward.node(n);
-        let inputs: ValueIds = node.inputs.iter().map(|&v| self.get(v)).collect();
         let forward = self.forward;
-        let specs = node.outputs.iter().map(|&v| forward.spec(v).clone());
-        let outs = self.program.push_node(
+        let node = forward.node(n);
+        let mut inputs = ValueIds::new();
+        for &v in &node.inputs {
+            inputs.push(self.get(v));
+        }
+        let outs = self.program.append(
             prim,
             inputs,
-            specs,
+            node.outputs.iter().map(|&v| forward.spec(v).clone()),
             self.regions[node.region.0 as usize].0,
             NodeTag::Plain,
+            node.origin,
         );
-        self.program
-            .set_origins(self.program.nodes.len() - 1, node.origin);
         for (&old, new) in node.outputs.iter().zip(outs) {
-            self.primal[old.0 as usize] = Some(new);
+            self.primal[old.0 as usize] = Some(ValueId(new));
         }
     }
 }

@@ -28,5 +28,5 @@ pub(crate) fn conv_general_dilated(
             same_padding(&lhs_dims[2..], &window, &params.window_strides)
         }
     };
-    bind_one(Prim::Conv(params), &[lhs, rhs])
+    bind_one(Prim::Conv(Box::new(params)), &[lhs, rhs])
 }

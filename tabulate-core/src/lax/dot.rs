@@ -7,5 +7,5 @@ use crate::ops::dot::DotDims;
 use crate::tensor::Tensor;
 
 pub(crate) fn dot_general(lhs: &Tensor, rhs: &Tensor, dims: DotDims) -> Result<Tensor> {
-    bind_one(Prim::DotGeneral(dims), &[lhs, rhs])
+    bind_one(Prim::DotGeneral(Box::new(dims)), &[lhs, rhs])
 }

@@ -17,7 +17,7 @@ pub(crate) mod tensor;
 mod window;
 
 use crate::error::{Result, Stage};
-use crate::ops::Prim;
+use crate::ops::{Prim, Specs};
 use crate::spec::Spec;
 use crate::tensor::Tensor;
 use crate::trace;
@@ -51,14 +51,14 @@ pub(crate) fn bind(prim: Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
 }
 
 /// The specs of `prim`'s results on `inputs`, every size checked.
-fn checked_specs(prim: &Prim, inputs: &[&Tensor]) -> Result<Vec<Spec>> {
+fn checked_specs(prim: &Prim, inputs: &[&Tensor]) -> Result<Specs> {
     let name = prim.name();
-    let checked = || -> Result<Vec<Spec>> {
+    let checked = || -> Result<Specs> {
         with_specs(inputs, |specs| {
             for spec in specs {
                 check_size(name, spec)?;
             }
-            let out = prim.infer(specs)?;
+            let out = prim.infer_specs(specs)?;
             for spec in &out {
                 check_size(name, spec)?;
             }

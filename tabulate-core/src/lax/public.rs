@@ -34,10 +34,10 @@ pub fn dot_general(
         lhs,
         rhs,
         DotDims {
-            lhs_contracting: contracting.0.to_vec(),
-            rhs_contracting: contracting.1.to_vec(),
-            lhs_batch: batch.0.to_vec(),
-            rhs_batch: batch.1.to_vec(),
+            lhs_contracting: contracting.0.to_vec().into(),
+            rhs_contracting: contracting.1.to_vec().into(),
+            lhs_batch: batch.0.to_vec().into(),
+            rhs_batch: batch.1.to_vec().into(),
         },
     )
 }

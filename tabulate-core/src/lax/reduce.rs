@@ -9,7 +9,13 @@ use crate::tensor::Tensor;
 
 /// Reduces `x` over `axes` (sorted, distinct).
 pub(crate) fn reduce(op: ReduceOp, x: &Tensor, axes: Vec<usize>) -> Result<Tensor> {
-    bind_one(Prim::Reduce { op, axes }, &[x])
+    bind_one(
+        Prim::Reduce {
+            op,
+            axes: axes.into(),
+        },
+        &[x],
+    )
 }
 
 /// The index of the largest element along `axis`.

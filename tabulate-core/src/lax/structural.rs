@@ -38,7 +38,13 @@ pub(crate) fn iota(dtype: DType, shape: Shape, dimension: usize) -> Result<Tenso
 }
 
 pub(crate) fn broadcast_in_dim(x: &Tensor, shape: Shape, dims: Vec<usize>) -> Result<Tensor> {
-    bind_one(Prim::BroadcastInDim { shape, dims }, &[x])
+    bind_one(
+        Prim::BroadcastInDim {
+            shape,
+            dims: dims.into(),
+        },
+        &[x],
+    )
 }
 
 pub(crate) fn reshape(x: &Tensor, shape: Shape) -> Result<Tensor> {
@@ -52,7 +58,7 @@ pub(crate) fn transpose(x: &Tensor, perm: Vec<usize>) -> Result<Tensor> {
     if perm.iter().enumerate().all(|(i, &p)| i == p) && perm.len() == x.rank() {
         return Ok(x.clone());
     }
-    bind_one(Prim::Transpose { perm }, &[x])
+    bind_one(Prim::Transpose { perm: perm.into() }, &[x])
 }
 
 pub(crate) fn slice(
@@ -63,9 +69,9 @@ pub(crate) fn slice(
 ) -> Result<Tensor> {
     bind_one(
         Prim::Slice {
-            start,
-            limit,
-            strides,
+            start: start.into(),
+            limit: limit.into(),
+            strides: strides.into(),
         },
         &[x],
     )
@@ -96,11 +102,17 @@ pub(crate) fn concatenate(xs: &[&Tensor], axis: usize) -> Result<Tensor> {
 }
 
 pub(crate) fn rev(x: &Tensor, axes: Vec<usize>) -> Result<Tensor> {
-    bind_one(Prim::Rev { axes }, &[x])
+    bind_one(Prim::Rev { axes: axes.into() }, &[x])
 }
 
 /// `_concatenate_transpose_rule`: a slice of the cotangent per linear operand.
 /// `lax.split`: parts of `sizes` along `axis` (how `jnp.split` lowers since JAX 0.4.36).
 pub(crate) fn split(x: &Tensor, axis: usize, sizes: Vec<usize>) -> Result<Vec<Tensor>> {
-    super::bind(Prim::Split { axis, sizes }, &[x])
+    super::bind(
+        Prim::Split {
+            axis,
+            sizes: sizes.into(),
+        },
+        &[x],
+    )
 }

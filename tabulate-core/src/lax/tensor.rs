@@ -575,8 +575,8 @@ impl Tensor {
             ));
         }
         let contract = |lhs: usize, rhs: usize| DotDims {
-            lhs_contracting: vec![lhs],
-            rhs_contracting: vec![rhs],
+            lhs_contracting: vec![lhs].into(),
+            rhs_contracting: vec![rhs].into(),
             ..DotDims::default()
         };
         match (a.rank(), b.rank()) {
@@ -1144,21 +1144,21 @@ impl ReshapeArg for &[usize] {
 
 impl ReshapeArg for &[isize] {
     fn resolve(self, x: &Tensor) -> Result<Shape> {
-        let wide: Vec<i128> = self.iter().map(|&d| d as i128).collect();
+        let wide: smallvec::SmallVec<[i128; 8]> = self.iter().map(|&d| d as i128).collect();
         resolve_signed(&wide, x)
     }
 }
 
 impl ReshapeArg for &[i32] {
     fn resolve(self, x: &Tensor) -> Result<Shape> {
-        let wide: Vec<i128> = self.iter().map(|&d| i128::from(d)).collect();
+        let wide: smallvec::SmallVec<[i128; 8]> = self.iter().map(|&d| i128::from(d)).collect();
         resolve_signed(&wide, x)
     }
 }
 
 impl ReshapeArg for &[i64] {
     fn resolve(self, x: &Tensor) -> Result<Shape> {
-        let wide: Vec<i128> = self.iter().map(|&d| i128::from(d)).collect();
+        let wide: smallvec::SmallVec<[i128; 8]> = self.iter().map(|&d| i128::from(d)).collect();
         resolve_signed(&wide, x)
     }
 }
@@ -1209,7 +1209,7 @@ fn resolve_signed(dims: &[i128], x: &Tensor) -> Result<Shape> {
     if inferred > 1 {
         return Err(fail());
     }
-    let mut out = Vec::with_capacity(dims.len());
+    let mut out: smallvec::SmallVec<[usize; 8]> = smallvec::SmallVec::with_capacity(dims.len());
     for &d in dims {
         if d == -1 {
             if known == 0 || !x.elements().is_multiple_of(known) {
@@ -1220,7 +1220,7 @@ fn resolve_signed(dims: &[i128], x: &Tensor) -> Result<Shape> {
             out.push(usize::try_from(d).map_err(|_| fail())?);
         }
     }
-    Ok(Shape::new(out))
+    Ok(Shape::from(&out[..]))
 }
 
 macro_rules! operator {
@@ -1324,10 +1324,10 @@ fn matmul_batched(lhs: &Tensor, rhs: &Tensor, na: usize, nb: usize) -> Result<Te
         &lhs,
         &rhs,
         DotDims {
-            lhs_contracting: vec![lhs.rank() - 1],
-            rhs_contracting: vec![rhs.rank() - 2],
-            lhs_batch: a_batch,
-            rhs_batch: b_batch,
+            lhs_contracting: vec![lhs.rank() - 1].into(),
+            rhs_contracting: vec![rhs.rank() - 2].into(),
+            lhs_batch: a_batch.into(),
+            rhs_batch: b_batch.into(),
         },
     )?;
     let mut result = lax::transpose(&out, perm)?;

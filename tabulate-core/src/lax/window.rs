@@ -8,5 +8,11 @@ use crate::tensor::Tensor;
 
 /// `lax.reduce_window` with a sum, max or min monoid.
 pub(crate) fn reduce_window(op: WindowOp, x: &Tensor, window: Window) -> Result<Tensor> {
-    bind_one(Prim::ReduceWindow { op, window }, &[x])
+    bind_one(
+        Prim::ReduceWindow {
+            op,
+            window: Box::new(window),
+        },
+        &[x],
+    )
 }

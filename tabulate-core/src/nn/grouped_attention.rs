@@ -68,10 +68,10 @@ pub(super) fn grouped_attention(
         &grouped,
         key,
         DotDims {
-            lhs_contracting: vec![4],
-            rhs_contracting: vec![3],
-            lhs_batch: vec![0, 2],
-            rhs_batch: vec![0, 2],
+            lhs_contracting: vec![4].into(),
+            rhs_contracting: vec![3].into(),
+            lhs_batch: vec![0, 2].into(),
+            rhs_batch: vec![0, 2].into(),
         },
     )?;
     #[allow(clippy::cast_precision_loss)] // a head depth
@@ -101,10 +101,10 @@ pub(super) fn grouped_attention(
         value,
         &weights,
         DotDims {
-            lhs_contracting: vec![1],
-            rhs_contracting: vec![4],
-            lhs_batch: vec![0, 2],
-            rhs_batch: vec![1, 2],
+            lhs_contracting: vec![1].into(),
+            rhs_contracting: vec![4].into(),
+            lhs_batch: vec![0, 2].into(),
+            rhs_batch: vec![1, 2].into(),
         },
     )?;
     let encoded = lax::transpose(&encoded, vec![3, 0, 4, 1, 2])?;

@@ -137,8 +137,8 @@ impl Dense {
             &x,
             &kernel,
             DotDims {
-                lhs_contracting: vec![contracting],
-                rhs_contracting: vec![0],
+                lhs_contracting: vec![contracting].into(),
+                rhs_contracting: vec![0].into(),
                 ..DotDims::default()
             },
         )?;
@@ -322,9 +322,9 @@ impl DenseGeneral {
             &x,
             &kernel,
             DotDims {
-                lhs_contracting: axes.clone(),
+                lhs_contracting: axes.clone().into(),
                 rhs_contracting: (nb..nb + axes.len()).collect(),
-                lhs_batch: batch.clone(),
+                lhs_batch: batch.clone().into(),
                 rhs_batch: (0..nb).collect(),
             },
         )?;

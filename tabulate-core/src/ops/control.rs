@@ -83,7 +83,7 @@ pub(super) fn loop_exit_transpose(
     cts: &[Option<ValueId>],
     args: &[LinArg],
     out_specs: &[Spec],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let mut inputs = Vec::new();
     let mut specs = Vec::new();
     let mut which = Vec::new();
@@ -107,13 +107,13 @@ pub(super) fn loop_exit_transpose(
     }
     let mut out = vec![None; args.len()];
     if inputs.is_empty() {
-        return Ok(out);
+        return Ok(out.into());
     }
     let values = cx.emit_multi(Prim::LoopBackwardEnter { specs }, &inputs)?;
     for (k, v) in which.into_iter().zip(values) {
         out[k] = Some(v);
     }
-    Ok(out)
+    Ok(out.into())
 }
 
 /// The transpose of the loop's entry: the backward loop ends, handing out the cotangents
@@ -125,7 +125,7 @@ pub(super) fn loop_entry_transpose(
     args: &[LinArg],
     scanned: usize,
     reverse: bool,
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let mut inputs = Vec::new();
     let mut specs = Vec::new();
     let mut which = Vec::new();
@@ -157,11 +157,11 @@ pub(super) fn loop_entry_transpose(
     }
     let mut out = vec![None; args.len()];
     if inputs.is_empty() {
-        return Ok(out);
+        return Ok(out.into());
     }
     let values = cx.emit_multi(Prim::LoopBackwardExit { specs, reverse }, &inputs)?;
     for (k, v) in which.into_iter().zip(values) {
         out[k] = Some(v);
     }
-    Ok(out)
+    Ok(out.into())
 }

@@ -393,7 +393,7 @@ fn mod_inverse(value: i128, modulus: i128) -> i128 {
 /// Bilinear: `conv(lhs_dot, rhs) + conv(lhs, rhs_dot)`.
 #[allow(clippy::many_single_char_names)] // the names of JAX's rule
 pub(super) fn conv_jvp(p: &ConvParams, cx: &mut JvpCx<'_>, x: &[ValueId], t: &[J]) -> Result<J> {
-    let prim = Prim::Conv(p.clone());
+    let prim = Prim::Conv(Box::new(p.clone()));
     let a = if t[0].is_zero() {
         J::Zero
     } else {
@@ -412,15 +412,21 @@ pub(super) fn conv_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
     args: &[LinArg],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     match (args[0], args[1]) {
         (LinArg::Tan(_), LinArg::Primal(rhs)) => {
             let lhs_shape = cx.spec(args[0]).shape;
-            Ok(vec![Some(transpose_lhs(cx, ct, &lhs_shape, rhs, p)?), None])
+            Ok(smallvec::smallvec![
+                Some(transpose_lhs(cx, ct, &lhs_shape, rhs, p)?),
+                None
+            ])
         }
         (LinArg::Primal(lhs), LinArg::Tan(_)) => {
             let rhs_shape = cx.spec(args[1]).shape;
-            Ok(vec![None, Some(transpose_rhs(cx, ct, lhs, &rhs_shape, p)?)])
+            Ok(smallvec::smallvec![
+                None,
+                Some(transpose_rhs(cx, ct, lhs, &rhs_shape, p)?)
+            ])
         }
         _ => Err(Error::internal(
             "a convolution is linear in one operand at a time",
@@ -500,7 +506,7 @@ fn transpose_lhs(
         .collect::<Result<Vec<_>>>()?;
     let reversed = cx.emit(
         Prim::Rev {
-            axes: p.rhs_spec[2..].to_vec(),
+            axes: p.rhs_spec[2..].to_vec().into(),
         },
         &[rhs],
     )?;
@@ -515,7 +521,7 @@ fn transpose_lhs(
         feature_group_count,
         batch_group_count: 1,
     };
-    let mut out = cx.emit(Prim::Conv(params), &[g, reversed])?;
+    let mut out = cx.emit(Prim::Conv(Box::new(params)), &[g, reversed])?;
     if p.batch_group_count > 1 {
         out = reshape_axis_out_of(cx, p.lhs_spec[1], p.batch_group_count, out)?;
         out = reshape_axis_into(cx, p.lhs_spec[1], p.lhs_spec[0], out)?;
@@ -565,7 +571,7 @@ fn transpose_rhs(
         feature_group_count,
         batch_group_count,
     };
-    cx.emit(Prim::Conv(params), &[lhs, g])
+    cx.emit(Prim::Conv(Box::new(params)), &[lhs, g])
 }
 
 /// `_reshape_axis_out_of`: splits dimension `src` into `[size, rest]`.
@@ -607,7 +613,7 @@ fn reshape_axis_into(
     let moved = if perm.iter().enumerate().all(|(i, &p)| i == p) {
         x
     } else {
-        cx.emit(Prim::Transpose { perm }, &[x])?
+        cx.emit(Prim::Transpose { perm: perm.into() }, &[x])?
     };
     cx.emit(
         Prim::Reshape {

@@ -10,14 +10,14 @@ use crate::ops::transpose::{LinArg, TransposeCx};
 /// Contracting and batch dimensions of both operands.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub(crate) struct DotDims {
-    pub(crate) lhs_contracting: Vec<usize>,
-    pub(crate) rhs_contracting: Vec<usize>,
-    pub(crate) lhs_batch: Vec<usize>,
-    pub(crate) rhs_batch: Vec<usize>,
+    pub(crate) lhs_contracting: super::Axes,
+    pub(crate) rhs_contracting: super::Axes,
+    pub(crate) lhs_batch: super::Axes,
+    pub(crate) rhs_batch: super::Axes,
 }
 
 /// Dimensions of `rank` that are neither contracted nor batch.
-fn free_dims(rank: usize, contracting: &[usize], batch: &[usize]) -> Vec<usize> {
+fn free_dims(rank: usize, contracting: &[usize], batch: &[usize]) -> super::Axes {
     (0..rank)
         .filter(|d| !contracting.contains(d) && !batch.contains(d))
         .collect()
@@ -60,7 +60,8 @@ pub(super) fn dot_general_spec(inputs: &[&Spec], dims: &DotDims) -> Result<Spec>
             ));
         }
     }
-    let mut out: Vec<usize> = dims.lhs_batch.iter().map(|&d| a.dims()[d]).collect();
+    let mut out: smallvec::SmallVec<[usize; 6]> =
+        dims.lhs_batch.iter().map(|&d| a.dims()[d]).collect();
     out.extend(
         free_dims(a.rank(), &dims.lhs_contracting, &dims.lhs_batch)
             .iter()
@@ -71,7 +72,7 @@ pub(super) fn dot_general_spec(inputs: &[&Spec], dims: &DotDims) -> Result<Spec>
             .iter()
             .map(|&d| b.dims()[d]),
     );
-    Ok(Spec::new(a.dtype, out))
+    Ok(Spec::new(a.dtype, &out[..]))
 }
 
 /// `GetDotFlops`: 2 (one fused multiply-add) per output element and contracted element.
@@ -97,7 +98,7 @@ pub(super) fn dot_general_jvp(
     p: &[ValueId],
     t: &[J],
 ) -> Result<J> {
-    let prim = Prim::DotGeneral(dims.clone());
+    let prim = Prim::DotGeneral(Box::new(dims.clone()));
     let a = if t[0].is_zero() {
         J::Zero
     } else {
@@ -116,11 +117,11 @@ pub(super) fn dot_general_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
     args: &[LinArg],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     match (&args[0], &args[1]) {
         (LinArg::Tan(_), LinArg::Primal(y)) => {
             let x_rank = cx.spec(args[0]).rank();
-            Ok(vec![
+            Ok(smallvec::smallvec![
                 Some(transpose_lhs(cx, ct, x_rank, *y, dims, false)?),
                 None,
             ])
@@ -133,7 +134,7 @@ pub(super) fn dot_general_transpose(
                 lhs_batch: dims.rhs_batch.clone(),
                 rhs_batch: dims.lhs_batch.clone(),
             };
-            Ok(vec![
+            Ok(smallvec::smallvec![
                 None,
                 Some(transpose_lhs(cx, ct, y_rank, *x, &swapped, true)?),
             ])
@@ -158,28 +159,28 @@ fn transpose_lhs(
     let x_kept = free_dims(x_rank, &dims.lhs_contracting, &dims.lhs_batch);
     let y_kept = free_dims(y_rank, &dims.rhs_contracting, &dims.rhs_batch);
     let nb = dims.lhs_batch.len();
-    let ans_batch: Vec<usize> = (0..nb).collect();
-    let ans_y: Vec<usize> = if swap_ans {
+    let ans_batch: super::Axes = (0..nb).collect();
+    let ans_y: super::Axes = if swap_ans {
         (nb..nb + y_kept.len()).collect()
     } else {
         (nb + x_kept.len()..nb + x_kept.len() + y_kept.len()).collect()
     };
     let product = cx.emit(
-        Prim::DotGeneral(DotDims {
+        Prim::DotGeneral(Box::new(DotDims {
             lhs_contracting: ans_y,
             rhs_contracting: y_kept,
             lhs_batch: ans_batch,
             rhs_batch: dims.rhs_batch.clone(),
-        }),
+        })),
         &[g, y],
     )?;
     // x's contracting dims, in the order of y's matching contracting dims.
-    let mut order: Vec<usize> = (0..dims.rhs_contracting.len()).collect();
+    let mut order: super::Axes = (0..dims.rhs_contracting.len()).collect();
     order.sort_by_key(|&i| dims.rhs_contracting[i]);
-    let mut layout: Vec<usize> = dims.lhs_batch.clone();
-    layout.extend(&x_kept);
+    let mut layout: super::Axes = dims.lhs_batch.clone();
+    layout.extend_from_slice(&x_kept);
     layout.extend(order.iter().map(|&i| dims.lhs_contracting[i]));
-    let mut perm: Vec<usize> = (0..layout.len()).collect();
+    let mut perm: super::Axes = (0..layout.len()).collect();
     perm.sort_by_key(|&i| layout[i]);
     if perm.iter().enumerate().all(|(i, &p)| i == p) {
         return Ok(product);

@@ -333,6 +333,9 @@ fn broadcast_dims(op: &'static str, a: &Spec, b: &Spec) -> Result<Shape> {
             format!("operands must have the same rank: {a} and {b}"),
         ));
     }
+    if a.shape == b.shape {
+        return Ok(a.shape.clone());
+    }
     let dims = a
         .dims()
         .iter()
@@ -346,8 +349,8 @@ fn broadcast_dims(op: &'static str, a: &Spec, b: &Spec) -> Result<Shape> {
                 format!("incompatible shapes: {a} and {b}"),
             )),
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Shape::new(dims))
+        .collect::<Result<smallvec::SmallVec<[usize; 6]>>>()?;
+    Ok(Shape::from(&dims[..]))
 }
 
 pub(super) fn binary_spec(op: &'static str, inputs: &[&Spec]) -> Result<Spec> {
@@ -802,9 +805,11 @@ pub(super) fn unary_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
     args: &[LinArg],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     match (op, args) {
-        (Unary::Neg, [LinArg::Tan(_)]) => Ok(vec![Some(cx.emit(Prim::Unary(Unary::Neg), &[ct])?)]),
+        (Unary::Neg, [LinArg::Tan(_)]) => Ok(smallvec::smallvec![Some(
+            cx.emit(Prim::Unary(Unary::Neg), &[ct])?
+        )]),
         _ => Err(Error::internal(format!("`{}` is not linear", op.name()))),
     }
 }
@@ -814,7 +819,7 @@ pub(super) fn binary_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
     args: &[LinArg],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let linear = |a: &LinArg| matches!(a, LinArg::Tan(_));
     match op {
         Binary::Add => {
@@ -828,7 +833,7 @@ pub(super) fn binary_transpose(
             } else {
                 None
             };
-            Ok(vec![a, b])
+            Ok(smallvec::smallvec![a, b])
         }
         Binary::Sub => {
             let a = if linear(&args[0]) {
@@ -842,23 +847,29 @@ pub(super) fn binary_transpose(
             } else {
                 None
             };
-            Ok(vec![a, b])
+            Ok(smallvec::smallvec![a, b])
         }
         Binary::Mul => match (&args[0], &args[1]) {
             (LinArg::Tan(_), LinArg::Primal(y)) => {
                 let prod = cx.emit(Prim::Binary(Binary::Mul), &[ct, *y])?;
-                Ok(vec![Some(cx.unbroadcast(prod, args[0])?), None])
+                Ok(smallvec::smallvec![
+                    Some(cx.unbroadcast(prod, args[0])?),
+                    None
+                ])
             }
             (LinArg::Primal(x), LinArg::Tan(_)) => {
                 let prod = cx.emit(Prim::Binary(Binary::Mul), &[*x, ct])?;
-                Ok(vec![None, Some(cx.unbroadcast(prod, args[1])?)])
+                Ok(smallvec::smallvec![
+                    None,
+                    Some(cx.unbroadcast(prod, args[1])?)
+                ])
             }
             _ => Err(Error::internal("mul is linear in one operand only")),
         },
         Binary::Div => match (&args[0], &args[1]) {
             (LinArg::Tan(_), LinArg::Primal(y)) => {
                 let q = cx.emit(Prim::Binary(Binary::Div), &[ct, *y])?;
-                Ok(vec![Some(cx.unbroadcast(q, args[0])?), None])
+                Ok(smallvec::smallvec![Some(cx.unbroadcast(q, args[0])?), None])
             }
             _ => Err(Error::internal("div is linear in its numerator only")),
         },
@@ -872,7 +883,7 @@ pub(super) fn select_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
     args: &[LinArg],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let LinArg::Primal(which) = args[0] else {
         return Err(Error::internal("select_n's predicate cannot be linear"));
     };
@@ -888,7 +899,7 @@ pub(super) fn select_transpose(
             out.push(None);
         }
     }
-    Ok(out)
+    Ok(out.into())
 }
 
 /// `bitcast_convert_type`: the same bits read as `to`, of the same width.

@@ -130,7 +130,7 @@ pub(super) fn gather_transpose(
     args: &[LinArg],
     dims: &GatherDims,
     mode: GatherMode,
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let (LinArg::Tan(_), LinArg::Primal(indices)) = (args[0], args[1]) else {
         return Err(Error::internal("gather is linear in its operand only"));
     };
@@ -149,7 +149,7 @@ pub(super) fn gather_transpose(
         },
         &[zeros, indices, ct],
     )?;
-    Ok(vec![Some(out), None])
+    Ok(smallvec::smallvec![Some(out), None])
 }
 
 pub(super) fn scatter_add_spec(inputs: &[&Spec]) -> Result<Spec> {
@@ -197,7 +197,7 @@ pub(super) fn scatter_add_transpose(
     args: &[LinArg],
     dims: &GatherDims,
     mode: GatherMode,
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let LinArg::Primal(indices) = args[1] else {
         return Err(Error::internal("scatter indices cannot be linear"));
     };
@@ -227,5 +227,5 @@ pub(super) fn scatter_add_transpose(
     } else {
         None
     };
-    Ok(vec![operand_ct, None, updates_ct])
+    Ok(smallvec::smallvec![operand_ct, None, updates_ct])
 }

@@ -187,6 +187,35 @@ impl Graph {
         outputs
     }
 
+    /// [`Graph::push_node`] for the passes that copy nodes: the operands already
+    /// gathered, the origin given, and the results (new values, numbered in order)
+    /// returned as a range of ids, so that nothing is collected twice.
+    pub(crate) fn append(
+        &mut self,
+        prim: Prim,
+        inputs: ValueIds,
+        specs: impl IntoIterator<Item = Spec>,
+        region: RegionId,
+        tag: NodeTag,
+        origin: Option<&'static str>,
+    ) -> Range<u32> {
+        let first = u32::try_from(self.values.len()).expect("graph exceeds 2^32 values");
+        let mut outputs = ValueIds::new();
+        for spec in specs {
+            outputs.push(self.new_value(spec));
+        }
+        let end = u32::try_from(self.values.len()).expect("graph exceeds 2^32 values");
+        self.nodes.push(Node {
+            prim,
+            inputs,
+            outputs,
+            region,
+            tag,
+            origin,
+        });
+        first..end
+    }
+
     /// Gives the nodes from index `from` on without an origin the user-level operation
     /// `origin`: the ops a derivative emits are named by the operation they differentiate.
     pub(crate) fn set_origins(&mut self, from: usize, origin: Option<&'static str>) {
@@ -206,6 +235,20 @@ impl Graph {
         let inputs: ValueIds = inputs.into_iter().collect();
         let specs = self.with_specs(&inputs, |in_specs| prim.infer_specs(in_specs))?;
         Ok(self.push_node(prim, inputs, specs, region, tag))
+    }
+
+    /// [`Graph::emit`] for the cost passes: operands as a slice, the result specs from
+    /// the shape rule without copying the operands' specs, the node pushed through
+    /// [`Graph::append`].
+    pub(crate) fn emit_ids(
+        &mut self,
+        prim: Prim,
+        inputs: &[ValueId],
+        region: RegionId,
+        tag: NodeTag,
+    ) -> Result<Range<u32>> {
+        let specs = self.with_specs(inputs, |in_specs| prim.infer_specs(in_specs))?;
+        Ok(self.append(prim, ValueIds::from_slice(inputs), specs, region, tag, None))
     }
 
     /// Opens a region inside `parent`; its nodes are those pushed until [`Graph::close_region`].
@@ -256,5 +299,23 @@ impl Graph {
             r = region.parent;
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph holds a node per op of the model: large parameter lists (a convolution's,
+    /// a window's, a `dot_general`'s dimension numbers) are boxed so that every node stays
+    /// this small.
+    #[test]
+    fn nodes_stay_small() {
+        assert!(
+            std::mem::size_of::<Node>() <= 200,
+            "a node takes {} bytes, a primitive {}",
+            std::mem::size_of::<Node>(),
+            std::mem::size_of::<Prim>()
+        );
     }
 }

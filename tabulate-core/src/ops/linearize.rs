@@ -33,6 +33,9 @@ impl J {
     }
 }
 
+/// The tangents of one primitive's results: nearly always one, kept inline.
+pub(crate) type Tangents = SmallVec<[J; 2]>;
+
 /// One linear op: `outs = prim(args)`, linear in its tangent arguments.
 #[derive(Clone, Debug)]
 pub(crate) struct LinNode {
@@ -104,13 +107,10 @@ impl JvpCx<'_> {
 
     /// A residual: `prim` on primal values, emitted into the forward half now.
     pub(crate) fn primal(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
-        let out = self.program.emit(
-            prim,
-            inputs.iter().copied(),
-            self.forward_region,
-            NodeTag::Plain,
-        )?;
-        Ok(out[0])
+        let out = self
+            .program
+            .emit_ids(prim, inputs, self.forward_region, NodeTag::Plain)?;
+        Ok(ValueId(out.start))
     }
 
     /// A literal of `v`'s spec with every element `value` (`full_like`).
@@ -143,12 +143,12 @@ impl JvpCx<'_> {
     }
 
     /// [`JvpCx::apply`] for a primitive with several results.
-    pub(crate) fn apply_multi(&mut self, prim: Prim, args: &[J]) -> Result<Vec<J>> {
-        self.apply_some(prim, args).map(SmallVec::into_vec)
+    pub(crate) fn apply_multi(&mut self, prim: Prim, args: &[J]) -> Result<Tangents> {
+        self.apply_some(prim, args)
     }
 
     /// [`JvpCx::apply_multi`], its results inline.
-    fn apply_some(&mut self, prim: Prim, args: &[J]) -> Result<SmallVec<[J; 2]>> {
+    fn apply_some(&mut self, prim: Prim, args: &[J]) -> Result<Tangents> {
         let has_tangent = args.iter().any(|a| matches!(a, J::Tan(_)));
         if !has_tangent {
             let primals: Option<ValueIds> = args
@@ -161,24 +161,30 @@ impl JvpCx<'_> {
             let Some(primals) = primals else {
                 return Ok(smallvec::smallvec![J::Zero; prim.result_count(args.len())]);
             };
-            let outs = self
-                .program
-                .emit(prim, primals, self.forward_region, NodeTag::Plain)?;
-            return Ok(outs.into_iter().map(J::Primal).collect());
+            let outs =
+                self.program
+                    .emit_ids(prim, &primals, self.forward_region, NodeTag::Plain)?;
+            return Ok(outs.map(|v| J::Primal(ValueId(v))).collect());
         }
-        let specs = args
-            .iter()
-            .map(|&a| self.spec_of(a))
-            .collect::<Option<smallvec::SmallVec<[Spec; 4]>>>()
-            .ok_or_else(|| {
-                Error::internal(format!("a zero tangent reached linear `{}`", prim.name()))
-            })?;
-        let refs: smallvec::SmallVec<[&Spec; 4]> = specs.iter().collect();
-        let outs: SmallVec<[TanId; 2]> = prim
-            .infer_specs(&refs)?
-            .into_iter()
-            .map(|spec| self.tape.new_tangent(spec))
-            .collect();
+        let specs = {
+            let (program, tape) = (&*self.program, &*self.tape);
+            let refs = args
+                .iter()
+                .map(|&a| match a {
+                    J::Zero => None,
+                    J::Primal(v) => Some(program.spec(v)),
+                    J::Tan(t) => Some(tape.spec(t)),
+                })
+                .collect::<Option<SmallVec<[&Spec; 4]>>>()
+                .ok_or_else(|| {
+                    Error::internal(format!("a zero tangent reached linear `{}`", prim.name()))
+                })?;
+            prim.infer_specs(&refs)?
+        };
+        let mut outs: SmallVec<[TanId; 2]> = SmallVec::new();
+        for spec in specs {
+            outs.push(self.tape.new_tangent(spec));
+        }
         let args = args
             .iter()
             .map(|a| match *a {
@@ -259,7 +265,7 @@ impl JvpCx<'_> {
             return self.apply(
                 Prim::BroadcastInDim {
                     shape: target,
-                    dims: Vec::new(),
+                    dims: super::Axes::new(),
                 },
                 &[t],
             );
@@ -277,7 +283,7 @@ impl JvpCx<'_> {
         self.apply(
             Prim::BroadcastInDim {
                 shape: target,
-                dims,
+                dims: dims.into(),
             },
             &[t],
         )

@@ -1,6 +1,6 @@
 //! Primitives, mirroring JAX's. Each one owns four rules, all functions of shapes only:
 //!
-//! * its **shape rule** ([`Prim::infer`]), or a shape error naming the operands;
+//! * its **shape rule** ([`Prim::infer_specs`]), or a shape error naming the operands;
 //! * its **forward cost** ([`Prim::cost`]): the flops XLA's `HloCostAnalysis` assigns to the
 //!   HLO the primitive lowers to (`reference/xla-cost-model.md` §3, §7.2);
 //! * its **JVP** ([`Prim::jvp`]): written, like JAX's rule, with primal ops (residuals,
@@ -63,6 +63,12 @@ pub(crate) enum Term {
     /// the flops of one application of its body times how often it is applied.
     Scaled { body: u64, count: u64 },
 }
+
+/// A primitive's list of axes, dimensions or offsets (`broadcast_in_dim`'s `dims`, a
+/// `transpose`'s permutation, a reduction's axes, `dot_general`'s dimension numbers):
+/// inline up to four, so that copying a primitive (every pass copies the nodes it keeps)
+/// allocates nothing for them.
+pub(crate) type Axes = smallvec::SmallVec<[usize; 4]>;
 
 /// The result specs of one primitive application: nearly always one, kept inline.
 pub(crate) type Specs = smallvec::SmallVec<[Spec; 1]>;
@@ -132,17 +138,17 @@ pub(crate) enum Prim {
     /// `broadcast_in_dim`: operand dim `i` becomes output dim `dims[i]`.
     BroadcastInDim {
         shape: crate::shape::Shape,
-        dims: Vec<usize>,
+        dims: Axes,
     },
     /// `reshape`.
     Reshape { shape: crate::shape::Shape },
     /// `transpose`: output dim `i` is operand dim `perm[i]`.
-    Transpose { perm: Vec<usize> },
+    Transpose { perm: Axes },
     /// `slice` with unit strides allowed to differ.
     Slice {
-        start: Vec<usize>,
-        limit: Vec<usize>,
-        strides: Vec<usize>,
+        start: Axes,
+        limit: Axes,
+        strides: Axes,
     },
     /// `pad` with a padding value operand.
     Pad {
@@ -153,26 +159,26 @@ pub(crate) enum Prim {
     /// `concatenate` along `axis`.
     Concatenate { axis: usize },
     /// `split` along `axis` into parts of `sizes` (several results).
-    Split { axis: usize, sizes: Vec<usize> },
+    Split { axis: usize, sizes: Axes },
     /// `rev` along `axes`.
-    Rev { axes: Vec<usize> },
+    Rev { axes: Axes },
     /// A reduction over `axes`.
-    Reduce { op: ReduceOp, axes: Vec<usize> },
+    Reduce { op: ReduceOp, axes: Axes },
     /// `argmax` along `axis`.
     Argmax {
         axis: usize,
         index_dtype: crate::dtype::DType,
     },
     /// `dot_general`.
-    DotGeneral(DotDims),
+    DotGeneral(Box<DotDims>),
     /// `conv_general_dilated`.
-    Conv(ConvParams),
+    Conv(Box<ConvParams>),
     /// `reduce_window_sum` / `_max` / `_min`.
-    ReduceWindow { op: WindowOp, window: Window },
+    ReduceWindow { op: WindowOp, window: Box<Window> },
     /// `select_and_gather_add`: a max/min pool's tangent (linear; only ever transposed).
-    SelectAndGatherAdd { max: bool, window: Window },
+    SelectAndGatherAdd { max: bool, window: Box<Window> },
     /// `select_and_scatter_add`: the transpose of a max/min pool.
-    SelectAndScatterAdd { max: bool, window: Window },
+    SelectAndScatterAdd { max: bool, window: Box<Window> },
     /// `gather`.
     Gather {
         dims: GatherDims,
@@ -317,13 +323,8 @@ impl Prim {
         }
     }
 
-    /// The specs of the outputs, or a shape error.
-    pub(crate) fn infer(&self, inputs: &[&Spec]) -> Result<Vec<Spec>> {
-        self.infer_specs(inputs).map(Specs::into_vec)
-    }
-
-    /// [`Prim::infer`], the result specs kept inline when there is one (the cost passes
-    /// infer a spec for every node they emit).
+    /// The specs of the outputs, or a shape error; kept inline when there is one (every
+    /// op the trace records and every node the cost passes emit asks for them).
     pub(crate) fn infer_specs(&self, inputs: &[&Spec]) -> Result<Specs> {
         let one = |spec: Result<Spec>| spec.map(|s| smallvec::smallvec![s]);
         match self {
@@ -645,11 +646,11 @@ impl Prim {
         x: &[ValueId],
         y: &[ValueId],
         t: &[J],
-    ) -> Result<Vec<J>> {
+    ) -> Result<linearize::Tangents> {
         if !self.has_derivative() {
-            return Ok(vec![J::Zero; self.result_count(x.len())]);
+            return Ok(smallvec::smallvec![J::Zero; self.result_count(x.len())]);
         }
-        let one = |tangent: Result<J>| tangent.map(|t| vec![t]);
+        let one = |tangent: Result<J>| tangent.map(|t| smallvec::smallvec![t]);
         match self {
             Prim::Unary(op) => one(elementwise::unary_jvp(*op, cx, x[0], y[0], t[0])),
             Prim::Binary(op) => one(elementwise::binary_jvp(*op, cx, x, y[0], t)),
@@ -668,8 +669,8 @@ impl Prim {
             | Prim::Threefry2x32
             | Prim::Argmax { .. }
             | Prim::Constant { .. }
-            | Prim::Iota { .. } => Ok(vec![J::Zero]),
-            Prim::OptimizationBarrier => Ok(vec![J::Zero; x.len()]),
+            | Prim::Iota { .. } => Ok(smallvec::smallvec![J::Zero]),
+            Prim::OptimizationBarrier => Ok(smallvec::smallvec![J::Zero; x.len()]),
             Prim::Convert(_)
             | Prim::BroadcastInDim { .. }
             | Prim::Reshape { .. }
@@ -715,21 +716,25 @@ impl Prim {
         cx: &mut TransposeCx<'_>,
         ct: ValueId,
         args: &[LinArg],
-    ) -> Result<Vec<Option<ValueId>>> {
+    ) -> Result<crate::ops::transpose::Cts> {
         match self {
             Prim::Unary(op) => elementwise::unary_transpose(*op, cx, ct, args),
             Prim::Binary(op) => elementwise::binary_transpose(*op, cx, ct, args),
             Prim::SelectN => elementwise::select_transpose(cx, ct, args),
             Prim::Convert(_) => {
                 let back = cx.spec(args[0]).dtype;
-                Ok(vec![Some(cx.emit(Prim::Convert(back), &[ct])?)])
+                Ok(smallvec::smallvec![Some(
+                    cx.emit(Prim::Convert(back), &[ct])?
+                )])
             }
             Prim::BroadcastInDim { dims, .. } => {
                 structural::broadcast_in_dim_transpose(cx, ct, args[0], dims)
             }
             Prim::Reshape { .. } => {
                 let shape = cx.spec(args[0]).shape.clone();
-                Ok(vec![Some(cx.emit(Prim::Reshape { shape }, &[ct])?)])
+                Ok(smallvec::smallvec![Some(
+                    cx.emit(Prim::Reshape { shape }, &[ct])?
+                )])
             }
             Prim::Transpose { perm } => structural::transpose_transpose(cx, ct, perm),
             Prim::Slice { start, strides, .. } => {
@@ -739,7 +744,7 @@ impl Prim {
                 structural::pad_transpose(cx, ct, args, low, interior)
             }
             Prim::Concatenate { axis } => structural::concatenate_transpose(cx, ct, args, *axis),
-            Prim::Rev { axes } => Ok(vec![Some(
+            Prim::Rev { axes } => Ok(smallvec::smallvec![Some(
                 cx.emit(Prim::Rev { axes: axes.clone() }, &[ct])?,
             )]),
             Prim::Reduce { op, axes } => reduce::reduce_transpose(*op, cx, ct, args[0], axes),
@@ -792,7 +797,7 @@ impl Prim {
         cx: &mut TransposeCx<'_>,
         cts: &[Option<ValueId>],
         args: &[LinArg],
-    ) -> Result<Vec<Option<ValueId>>> {
+    ) -> Result<crate::ops::transpose::Cts> {
         match self {
             Prim::Split { axis, sizes } => {
                 structural::split_transpose(cx, cts, args[0], *axis, sizes)

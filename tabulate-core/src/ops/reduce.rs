@@ -113,7 +113,7 @@ pub(super) fn reduce_jvp(
         ReduceOp::Sum => cx.apply(
             Prim::Reduce {
                 op,
-                axes: axes.to_vec(),
+                axes: axes.to_vec().into(),
             },
             &[g],
         ),
@@ -142,7 +142,7 @@ fn chooser_jvp(axes: &[usize], cx: &mut JvpCx<'_>, x: ValueId, ans: ValueId, g: 
     let location = cx.primal(Prim::Convert(operand.dtype), &[eq])?;
     let sum = |axes: &[usize]| Prim::Reduce {
         op: ReduceOp::Sum,
-        axes: axes.to_vec(),
+        axes: axes.to_vec().into(),
     };
     let counts = cx.primal(sum(axes), &[location])?;
     let picked = cx.mul(g, J::Primal(location))?;
@@ -157,13 +157,17 @@ pub(super) fn reduce_transpose(
     ct: ValueId,
     operand: LinArg,
     axes: &[usize],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     if op != ReduceOp::Sum {
         return Err(Error::internal(format!("`{}` is not linear", op.name())));
     }
     let shape = cx.spec(operand).shape;
     let dims: Vec<usize> = (0..shape.rank()).filter(|d| !axes.contains(d)).collect();
-    Ok(vec![Some(
-        cx.emit(Prim::BroadcastInDim { shape, dims }, &[ct])?,
-    )])
+    Ok(smallvec::smallvec![Some(cx.emit(
+        Prim::BroadcastInDim {
+            shape,
+            dims: dims.into()
+        },
+        &[ct]
+    )?,)])
 }

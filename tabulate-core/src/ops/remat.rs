@@ -65,7 +65,7 @@ pub(crate) fn remat_transpose(
     cx: &mut TransposeCx<'_>,
     cts: &[Option<ValueId>],
     args: &[LinArg],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let fragment = &rule.fragment;
     let mut residuals = Vec::with_capacity(rule.residuals);
     for arg in &args[..rule.residuals] {
@@ -115,5 +115,5 @@ pub(crate) fn remat_transpose(
             result[rule.residuals + k] = next.next();
         }
     }
-    Ok(result)
+    Ok(result.into())
 }

@@ -206,7 +206,7 @@ pub(super) fn broadcast_in_dim_transpose(
     ct: ValueId,
     operand: LinArg,
     dims: &[usize],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let x = cx.spec(operand);
     let out_rank = cx.value_spec(ct).rank();
     let kept: Vec<usize> = dims
@@ -222,7 +222,7 @@ pub(super) fn broadcast_in_dim_transpose(
         cx.emit(
             Prim::Reduce {
                 op: ReduceOp::Sum,
-                axes,
+                axes: axes.into(),
             },
             &[ct],
         )?
@@ -237,21 +237,24 @@ pub(super) fn broadcast_in_dim_transpose(
             &[summed],
         )?
     };
-    Ok(vec![Some(restored)])
+    Ok(smallvec::smallvec![Some(restored)])
 }
 
 pub(super) fn transpose_transpose(
     cx: &mut TransposeCx<'_>,
     ct: ValueId,
     perm: &[usize],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let mut inverse = vec![0; perm.len()];
     for (i, &p) in perm.iter().enumerate() {
         inverse[p] = i;
     }
-    Ok(vec![Some(
-        cx.emit(Prim::Transpose { perm: inverse }, &[ct])?,
-    )])
+    Ok(smallvec::smallvec![Some(cx.emit(
+        Prim::Transpose {
+            perm: inverse.into()
+        },
+        &[ct]
+    )?,)])
 }
 
 /// `_slice_transpose_rule`: pad the cotangent back with zeros (free).
@@ -261,7 +264,7 @@ pub(super) fn slice_transpose(
     operand: LinArg,
     start: &[usize],
     strides: &[usize],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let x = cx.spec(operand);
     let t = cx.value_spec(ct);
     let to_i64 = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
@@ -280,7 +283,7 @@ pub(super) fn slice_transpose(
         interior.push(strides[i] - 1);
     }
     let zero = cx.scalar(0.0, t.dtype)?;
-    Ok(vec![Some(cx.emit(
+    Ok(smallvec::smallvec![Some(cx.emit(
         Prim::Pad {
             low,
             high,
@@ -298,7 +301,7 @@ pub(super) fn pad_transpose(
     args: &[LinArg],
     low: &[i64],
     interior: &[usize],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let t = cx.value_spec(ct);
     let x = cx.spec(args[0]);
     let operand_ct = if matches!(args[0], LinArg::Tan(_)) {
@@ -322,8 +325,8 @@ pub(super) fn pad_transpose(
         let u = cx.value_spec(unpadded);
         let strided = cx.emit(
             Prim::Slice {
-                start: vec![0; t.rank()],
-                limit: u.dims().to_vec(),
+                start: vec![0; t.rank()].into(),
+                limit: u.dims().to_vec().into(),
                 strides: interior.iter().map(|i| i + 1).collect(),
             },
             &[unpadded],
@@ -352,7 +355,7 @@ pub(super) fn pad_transpose(
     } else {
         None
     };
-    Ok(vec![operand_ct, value_ct])
+    Ok(smallvec::smallvec![operand_ct, value_ct])
 }
 
 pub(super) fn split_spec(inputs: &[&Spec], axis: usize, sizes: &[usize]) -> Result<Vec<Spec>> {
@@ -381,7 +384,7 @@ pub(super) fn split_transpose(
     operand: LinArg,
     axis: usize,
     sizes: &[usize],
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let spec = cx.spec(operand);
     let parts = cts
         .iter()
@@ -402,7 +405,9 @@ pub(super) fn split_transpose(
             }
         })
         .collect::<Result<Vec<ValueId>>>()?;
-    Ok(vec![Some(cx.emit(Prim::Concatenate { axis }, &parts)?)])
+    Ok(smallvec::smallvec![Some(
+        cx.emit(Prim::Concatenate { axis }, &parts)?
+    )])
 }
 
 pub(super) fn concatenate_transpose(
@@ -410,7 +415,7 @@ pub(super) fn concatenate_transpose(
     ct: ValueId,
     args: &[LinArg],
     axis: usize,
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let t = cx.value_spec(ct);
     let mut offset = 0;
     let mut out = Vec::with_capacity(args.len());
@@ -425,9 +430,9 @@ pub(super) fn concatenate_transpose(
             let strides = vec![1; t.rank()];
             out.push(Some(cx.emit(
                 Prim::Slice {
-                    start,
-                    limit,
-                    strides,
+                    start: start.into(),
+                    limit: limit.into(),
+                    strides: strides.into(),
                 },
                 &[ct],
             )?));
@@ -436,5 +441,5 @@ pub(super) fn concatenate_transpose(
         }
         offset += size;
     }
-    Ok(out)
+    Ok(out.into())
 }

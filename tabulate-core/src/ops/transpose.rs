@@ -9,6 +9,10 @@ use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId, ValueIds};
 use crate::ops::{Binary, Literal, Prim, ReduceOp};
 use crate::shape::Shape;
 
+/// The cotangents a transpose rule gives its operands (`None` for an operand that is not
+/// linear or gets none): one or two, kept inline.
+pub(crate) type Cts = smallvec::SmallVec<[Option<ValueId>; 2]>;
+
 /// An argument of a linear op: a tangent (the op is linear in it) or a primal value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LinArg {
@@ -25,9 +29,10 @@ pub(crate) struct TransposeCx<'a> {
 
 impl TransposeCx<'_> {
     pub(crate) fn emit(&mut self, prim: Prim, inputs: &[ValueId]) -> Result<ValueId> {
-        Ok(self
+        let outs = self
             .program
-            .emit(prim, inputs.iter().copied(), self.region, NodeTag::Plain)?[0])
+            .emit_ids(prim, inputs, self.region, NodeTag::Plain)?;
+        Ok(ValueId(outs.start))
     }
 
     /// Emits a primitive with several results.
@@ -156,7 +161,7 @@ impl TransposeCx<'_> {
         let summed = self.emit(
             Prim::Reduce {
                 op: ReduceOp::Sum,
-                axes,
+                axes: axes.into(),
             },
             &[ct],
         )?;
@@ -195,12 +200,16 @@ impl Cotangents {
         let slot = &mut self.cts[t.0 as usize];
         *slot = Some(match *slot {
             None => ct,
-            Some(previous) => program.emit(
-                Prim::Binary(Binary::Add),
-                vec![previous, ct],
-                region,
-                NodeTag::AddAny,
-            )?[0],
+            Some(previous) => ValueId(
+                program
+                    .emit_ids(
+                        Prim::Binary(Binary::Add),
+                        &[previous, ct],
+                        region,
+                        NodeTag::AddAny,
+                    )?
+                    .start,
+            ),
         });
         Ok(())
     }

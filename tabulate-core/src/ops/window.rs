@@ -176,7 +176,7 @@ pub(super) fn reduce_window_jvp(
         WindowOp::Sum => cx.apply(
             Prim::ReduceWindow {
                 op,
-                window: w.clone(),
+                window: Box::new(w.clone()),
             },
             &[g],
         ),
@@ -184,7 +184,7 @@ pub(super) fn reduce_window_jvp(
         WindowOp::Max | WindowOp::Min => cx.apply(
             Prim::SelectAndGatherAdd {
                 max: op == WindowOp::Max,
-                window: w.clone(),
+                window: Box::new(w.clone()),
             },
             &[g, J::Primal(x)],
         ),
@@ -198,7 +198,7 @@ pub(super) fn reduce_window_sum_transpose(
     ct: ValueId,
     operand: LinArg,
     w: &Window,
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let input = cx.spec(operand);
     let t = cx.value_spec(ct);
     let mut low = Vec::new();
@@ -234,10 +234,10 @@ pub(super) fn reduce_window_sum_transpose(
         base_dilation: vec![1; input.rank()],
         window_dilation: w.window_dilation.clone(),
     };
-    Ok(vec![Some(cx.emit(
+    Ok(smallvec::smallvec![Some(cx.emit(
         Prim::ReduceWindow {
             op: WindowOp::Sum,
-            window,
+            window: Box::new(window),
         },
         &[padded],
     )?)])
@@ -250,7 +250,7 @@ pub(super) fn select_and_gather_transpose(
     args: &[LinArg],
     max: bool,
     w: &Window,
-) -> Result<Vec<Option<ValueId>>> {
+) -> Result<crate::ops::transpose::Cts> {
     let LinArg::Primal(mut operand) = args[1] else {
         return Err(Error::internal(
             "select_and_gather_add is linear in its tangents only",
@@ -286,17 +286,23 @@ pub(super) fn select_and_gather_transpose(
         base_dilation: vec![1; w.dims.len()],
         ..w.clone()
     };
-    let mut result = cx.emit(Prim::SelectAndScatterAdd { max, window }, &[ct, operand])?;
+    let mut result = cx.emit(
+        Prim::SelectAndScatterAdd {
+            max,
+            window: Box::new(window),
+        },
+        &[ct, operand],
+    )?;
     if dilated {
         let shape = cx.value_spec(result).shape;
         result = cx.emit(
             Prim::Slice {
-                start: vec![0; shape.rank()],
-                limit: shape.dims().to_vec(),
-                strides: w.base_dilation.clone(),
+                start: vec![0; shape.rank()].into(),
+                limit: shape.dims().to_vec().into(),
+                strides: w.base_dilation.clone().into(),
             },
             &[result],
         )?;
     }
-    Ok(vec![Some(result), None])
+    Ok(smallvec::smallvec![Some(result), None])
 }

@@ -96,9 +96,12 @@ pub(crate) fn collect(
 
 /// The variables of a run by the module that declared them, and the sizes of the
 /// subtrees of collapsed rows, each found in one pass.
+/// A module's own variables: a few (inline).
+type Own<'r> = smallvec::SmallVec<[&'r Variable; 2]>;
+
 struct VariableIndex<'r> {
     /// By path address: the module's own variables.
-    own: AddrMap<Vec<&'r Variable>>,
+    own: AddrMap<Own<'r>>,
     /// By path address: the module's sown tuples.
     sown: AddrMap<Vec<&'r Sown>>,
     /// By path address of a collapsed row, per collection: its subtree's size.
@@ -107,7 +110,7 @@ struct VariableIndex<'r> {
 
 impl<'r> VariableIndex<'r> {
     fn new(recording: &'r Recording, collections: &[String], shown: &[ShownCall<'_>]) -> Self {
-        let mut own: AddrMap<Vec<&Variable>> = AddrMap::default();
+        let mut own: AddrMap<Own<'r>> = AddrMap::default();
         for v in &recording.variables {
             own.entry(v.path.addr()).or_default().push(v);
         }
@@ -221,15 +224,22 @@ fn row(
 /// `params` first, then the other collections alphabetically (Flax's order depends on
 /// the hash seed; this one does not).
 fn collection_order(recording: &Recording) -> Vec<String> {
-    let mut names: Vec<String> = recording
+    // A model has a few collections and many variables: each distinct name is kept once
+    // (the previous one is checked first: variables come in runs of one collection).
+    let mut distinct: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut last = None;
+    for c in recording
         .variables
         .iter()
-        .map(|v| &v.collection)
-        .chain(recording.sown.iter().map(|s| &s.collection))
-        .cloned()
-        .collect();
-    names.sort();
-    names.dedup();
+        .map(|v| v.collection.as_str())
+        .chain(recording.sown.iter().map(|s| s.collection.as_str()))
+    {
+        if last != Some(c) {
+            distinct.insert(c);
+            last = Some(c);
+        }
+    }
+    let mut names: Vec<String> = distinct.into_iter().map(str::to_string).collect();
     names.sort_by_key(|c| c != "params");
     names
 }
@@ -242,7 +252,7 @@ fn own_variables(index: &VariableIndex<'_>, collection: &str, path: &ModulePath)
         .flatten()
         .filter(|v| v.collection == collection && !v.sown)
         .map(|v| Leaf {
-            name: v.name.clone(),
+            name: v.name.to_string(),
             dtype: v.spec.dtype,
             shape: v.spec.shape.clone(),
             partition: v.partition.clone(),

@@ -409,12 +409,10 @@ fn text_width(s: &str) -> usize {
     s.lines().map(UnicodeWidthStr::width).max().unwrap_or(0)
 }
 
-/// [`measure_cell`] of styled text, measured run by run.
+/// [`measure_cell`] of styled text (its runs are consecutive slices of one text: measured
+/// in one pass over it).
 fn measure_runs(text: StyledStr<'_>, max_width: usize) -> Measure {
-    measure_lengths(
-        || longest_line_and_word(text.runs().map(|(r, _)| r)),
-        max_width,
-    )
+    measure_cell(text.as_str(), max_width)
 }
 
 /// rich's `Measurement.get` of a cell: `Padding(Text)` with one space on each side.
@@ -1023,6 +1021,94 @@ fn draw_row<'a>(
     wrapped.columns = columns;
 }
 
+/// One line of a plain row: its text, and whether it was cut (an ellipsis follows).
+type PlainLine<'a> = (&'a str, bool);
+
+/// The lines of a body row's cells when no cell needs wrapping, escaping or colour: every
+/// byte printable ASCII or a newline, every line within its column or a single word
+/// (no space), which rich cuts to one cell less than the column and ends with `…`. Such a
+/// row is written straight from the cells' text (what the general path writes for it,
+/// byte for byte).
+fn plain_lines<'a>(
+    texts: &[StyledStr<'a>],
+    widths: &[usize],
+    lines: &mut Vec<PlainLine<'a>>,
+    columns: &mut Vec<Range<usize>>,
+) -> bool {
+    lines.clear();
+    columns.clear();
+    for (text, &width) in texts.iter().zip(widths) {
+        if width < 3 {
+            return false;
+        }
+        let inner = width - 2;
+        let (text, first) = (text.as_str(), lines.len());
+        let (mut start, mut spaced) = (0, false);
+        let mut line = |start: usize, end: usize, spaced: bool| {
+            if end - start <= inner {
+                lines.push((&text[start..end], false));
+                true
+            } else if spaced {
+                false
+            } else {
+                lines.push((&text[start..start + inner - 1], true));
+                true
+            }
+        };
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                if !line(start, i, spaced) {
+                    return false;
+                }
+                (start, spaced) = (i + 1, false);
+            } else if b == b' ' {
+                spaced = true;
+            } else if !(0x21..0x7f).contains(&b) {
+                return false;
+            }
+        }
+        if !line(start, text.len(), spaced) {
+            return false;
+        }
+        columns.push(first..lines.len());
+    }
+    true
+}
+
+/// Writes a row whose cells [`plain_lines`] split: each line padded to its column, short
+/// cells padded below, no colour.
+fn draw_plain_row(
+    out: &mut String,
+    lines: &[PlainLine<'_>],
+    columns: &[Range<usize>],
+    widths: &[usize],
+) {
+    let height = columns
+        .iter()
+        .map(ExactSizeIterator::len)
+        .max()
+        .unwrap_or(1);
+    for line in 0..height {
+        out.push('│');
+        for (cell, &width) in columns.iter().zip(widths) {
+            let (text, cut) = if line < cell.len() {
+                lines[cell.start + line]
+            } else {
+                ("", false)
+            };
+            // A blank line is `width` spaces: the same as an empty line's padding.
+            out.push(' ');
+            out.push_str(text);
+            if cut {
+                out.push('…');
+            }
+            push_spaces_str(out, width - 1 - text.len() - usize::from(cut));
+            out.push('│');
+        }
+        out.push('\n');
+    }
+}
+
 /// Lays out every row inside rich's `HEAVY_HEAD` box: heavy lines around the header,
 /// light ones between rows.
 fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
@@ -1067,12 +1153,17 @@ fn draw_box(out: &mut String, cells: &Cells, widths: &[usize], color: bool) {
         &mut wrapped,
     );
     rule(out, ['┡', '━', '╇', '┩']);
+    let (mut plain, mut plain_columns) = (Vec::new(), Vec::new());
     for i in 0..cells.rows.len() {
         if i > 0 {
             rule(out, ['├', '─', '┼', '┤']);
         }
         texts.clear();
         texts.extend(cells.rows.row(i));
+        if !color && plain_lines(&texts, widths, &mut plain, &mut plain_columns) {
+            draw_plain_row(out, &plain, &plain_columns, widths);
+            continue;
+        }
         draw_row(
             out,
             &texts,

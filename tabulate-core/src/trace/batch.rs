@@ -172,7 +172,7 @@ impl Trace {
         let rank = self.graph.spec(v).rank();
         let mut perm: Vec<usize> = (0..rank).filter(|&d| d != axis).collect();
         perm.insert(0, axis);
-        self.emit(Prim::Transpose { perm }, &[v], region)
+        self.emit(Prim::Transpose { perm: perm.into() }, &[v], region)
     }
 
     /// `moveaxis(v, 0, axis)`.
@@ -189,7 +189,7 @@ impl Trace {
         }
         let mut perm: Vec<usize> = (1..rank).collect();
         perm.insert(axis, 0);
-        self.emit(Prim::Transpose { perm }, &[v], region)
+        self.emit(Prim::Transpose { perm: perm.into() }, &[v], region)
     }
 
     /// Replays nodes `span` batched. `map` holds the batched values known so far.
@@ -308,7 +308,7 @@ impl Trace {
                     self,
                     Prim::BroadcastInDim {
                         shape: batched_shape(shape),
-                        dims,
+                        dims: dims.into(),
                     },
                     &values,
                 )
@@ -323,13 +323,13 @@ impl Trace {
             Prim::Transpose { perm } => {
                 let mut perm = plus(perm);
                 perm.insert(0, 0);
-                one(self, Prim::Transpose { perm }, &values)
+                one(self, Prim::Transpose { perm: perm.into() }, &values)
             }
             Prim::Reduce { op, axes } => one(
                 self,
                 Prim::Reduce {
                     op: *op,
-                    axes: plus(axes),
+                    axes: plus(axes).into(),
                 },
                 &values,
             ),
@@ -422,24 +422,24 @@ impl Trace {
             (true, true) => {
                 new.lhs_batch = std::iter::once(0).chain(plus(&dims.lhs_batch)).collect();
                 new.rhs_batch = std::iter::once(0).chain(plus(&dims.rhs_batch)).collect();
-                new.lhs_contracting = plus(&dims.lhs_contracting);
-                new.rhs_contracting = plus(&dims.rhs_contracting);
+                new.lhs_contracting = plus(&dims.lhs_contracting).into();
+                new.rhs_contracting = plus(&dims.rhs_contracting).into();
                 0
             }
             (true, false) => {
-                new.lhs_batch = plus(&dims.lhs_batch);
-                new.lhs_contracting = plus(&dims.lhs_contracting);
+                new.lhs_batch = plus(&dims.lhs_batch).into();
+                new.lhs_contracting = plus(&dims.lhs_contracting).into();
                 dims.lhs_batch.len()
             }
             (false, true) => {
-                new.rhs_batch = plus(&dims.rhs_batch);
-                new.rhs_contracting = plus(&dims.rhs_contracting);
+                new.rhs_batch = plus(&dims.rhs_batch).into();
+                new.rhs_contracting = plus(&dims.rhs_contracting).into();
                 let lhs_rank = self.graph.spec(lhs).rank();
                 dims.lhs_batch.len() + lhs_rank - dims.lhs_batch.len() - dims.lhs_contracting.len()
             }
             (false, false) => unreachable!("an operand is batched"),
         };
-        let out = self.emit(Prim::DotGeneral(new), &[lhs, rhs], region)?;
+        let out = self.emit(Prim::DotGeneral(Box::new(new)), &[lhs, rhs], region)?;
         Ok(vec![(self.move_to_front(out, result_dim, region)?, true)])
     }
 }

@@ -273,7 +273,7 @@ pub(crate) fn enter_scanned_variables() -> Result<Vec<usize>> {
                 .record(
                     Prim::LoopSlice { axis },
                     &[&stacked],
-                    vec![spec.with_shape(dims)],
+                    smallvec::smallvec![spec.with_shape(dims)],
                 )
                 .swap_remove(0);
             let scope = trace.lifts.last_mut().expect("checked above");

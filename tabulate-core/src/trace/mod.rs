@@ -19,10 +19,10 @@ use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::module::Tabulate;
 use crate::ops::graph::{Graph, NodeTag, RegionId, RegionKind, Spec, ValueId, ValueIds};
-use crate::ops::{CustomRule, Prim};
+use crate::ops::{CustomRule, Prim, Specs};
 use crate::options::Mutable;
 use crate::path::{ModulePath, PathInterner};
-use crate::scope;
+use crate::scope::{self, Arrays};
 use crate::tensor::Tensor;
 use crate::value::{CallArgs, Value};
 pub(crate) use lift::{
@@ -50,16 +50,17 @@ pub(crate) struct CallRecord {
     pub(crate) outputs: Option<Value>,
     /// The nodes the call emitted, nested calls included.
     pub(crate) span: Range<u32>,
-    /// The graph values of the tensors in `outputs`.
-    pub(crate) results: Vec<ValueId>,
+    /// The graph values of the tensors in `outputs` (inline when few).
+    pub(crate) results: ValueIds,
     /// Recorded by a lifted transform (`scan`) for a function that is not a method of the
     /// module: Flax's `hasattr(module, method)` is false, so it only shows as repeated.
     pub(crate) lifted: bool,
     /// The call's entries in the run's touch log: every variable the call (or a call
     /// inside it) declared, read or wrote, with the value it held then.
     pub(crate) touches: Range<usize>,
-    /// The tensors of the call's arguments, as JAX flattens `(args, kwargs)`.
-    pub(crate) arguments: Vec<ValueId>,
+    /// The tensors of the call's arguments, as JAX flattens `(args, kwargs)` (inline when
+    /// few).
+    pub(crate) arguments: ValueIds,
     /// Made through `nn::remat`: the call's span is a [`RegionKind::Remat`] region, which
     /// its own program does not have (Flax costs the row on the module it wraps).
     pub(crate) remat: bool,
@@ -286,7 +287,7 @@ fn with_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Option<R> {
 
 /// Applies `prim` to `inputs` with results of `outputs` specs, recording the application
 /// when a trace is active.
-pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<Tensor> {
+pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Vec<Tensor> {
     let mut outputs = Some(outputs);
     with_trace(|trace| trace.record(prim, inputs, outputs.take().unwrap_or_default()))
         .unwrap_or_else(|| {
@@ -300,7 +301,7 @@ pub(crate) fn record(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<
 
 /// [`record`] for a primitive applied for its first result (the others, if any, are
 /// unused): no list of results is made. `None` if it has no result.
-pub(crate) fn record_one(prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Option<Tensor> {
+pub(crate) fn record_one(prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Option<Tensor> {
     let mut outputs = Some(outputs);
     with_trace(|trace| trace.record_one(prim, inputs, outputs.take().unwrap_or_default()))
         .unwrap_or_else(|| outputs?.into_iter().next().map(Tensor::from_spec))
@@ -447,12 +448,7 @@ pub(crate) fn set_partition(collection: &str, name: &str, names: &[Option<String
 /// module, as Flax's `Module.sow` with its default `reduce_fn`: appended to the tuple of
 /// values stored so far. `Ok(false)` when the collection is not mutable (nothing stored).
 /// Outside a run, nothing is stored either.
-pub(crate) fn sow(
-    collection: &str,
-    name: &str,
-    value: Value,
-    arrays: Vec<(u64, Spec)>,
-) -> Result<bool> {
+pub(crate) fn sow(collection: &str, name: &str, value: Value, arrays: Arrays) -> Result<bool> {
     with_trace(|trace| trace.sow(collection, name, value, arrays)).unwrap_or(Ok(false))
 }
 
@@ -506,6 +502,9 @@ impl Trace {
 
     /// The graph value of `tensor`; a tensor made outside the trace becomes a graph input.
     fn value_of(&mut self, tensor: &Tensor) -> ValueId {
+        if let Some(v) = tensor.value_in(self.generation) {
+            return ValueId(v);
+        }
         if let Some(&v) = self.values.get(&tensor.id()) {
             return v;
         }
@@ -517,7 +516,13 @@ impl Trace {
         v
     }
 
-    fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Vec<Tensor> {
+    /// A new tensor that is graph value `v` (of spec `spec`): found again without a
+    /// look-up.
+    fn tensor_of(&self, spec: Spec, v: ValueId) -> Tensor {
+        Tensor::traced(spec, self.generation, v.0)
+    }
+
+    fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Vec<Tensor> {
         let ins: ValueIds = inputs.iter().map(|t| self.value_of(t)).collect();
         let outs = self
             .graph
@@ -526,16 +531,12 @@ impl Trace {
             node.origin = crate::scope::current_operation();
         }
         outs.into_iter()
-            .map(|v| {
-                let tensor = Tensor::from_spec(self.graph.spec(v).clone());
-                self.values.insert(tensor.id(), v);
-                tensor
-            })
+            .map(|v| self.tensor_of(self.graph.spec(v).clone(), v))
             .collect()
     }
 
-    fn record_one(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Vec<Spec>) -> Option<Tensor> {
-        let ins: Vec<ValueId> = inputs.iter().map(|t| self.value_of(t)).collect();
+    fn record_one(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Option<Tensor> {
+        let ins: ValueIds = inputs.iter().map(|t| self.value_of(t)).collect();
         let outs = self
             .graph
             .push_node(prim, ins, outputs, self.region, NodeTag::Plain);
@@ -543,9 +544,7 @@ impl Trace {
             node.origin = crate::scope::current_operation();
         }
         let &v = outs.first()?;
-        let tensor = Tensor::from_spec(self.graph.spec(v).clone());
-        self.values.insert(tensor.id(), v);
-        Some(tensor)
+        Some(self.tensor_of(self.graph.spec(v).clone(), v))
     }
 
     fn node_count(&self) -> u32 {
@@ -571,7 +570,7 @@ impl Trace {
         let adopts = attached || module.fields_are_attributes();
         let arguments = call_args
             .flat_arrays()
-            .map(|(id, spec)| self.value_for_id(*id, spec.clone()))
+            .map(|tensor| self.value_for(tensor))
             .collect();
         let inputs = call_args.into_value();
         let index = self.calls.len();
@@ -583,7 +582,7 @@ impl Trace {
             inputs,
             outputs: None,
             span: self.node_count()..self.node_count(),
-            results: Vec::new(),
+            results: ValueIds::new(),
             touches: touches..touches,
             arguments,
             lifted: lifted.is_some(),
@@ -612,7 +611,7 @@ impl Trace {
         Some(frame)
     }
 
-    fn exit(&mut self, depth: usize, outputs: Option<Value>, arrays: Vec<(u64, Spec)>) {
+    fn exit(&mut self, depth: usize, outputs: Option<Value>, arrays: Arrays) {
         // A frame deeper than `depth` is left only by a panic inside it; drop it too.
         while self.frames.len() > depth + 1 {
             self.pop_frame();
@@ -625,9 +624,9 @@ impl Trace {
             return;
         };
         let end = self.node_count();
-        let results: Vec<ValueId> = arrays
+        let results: ValueIds = arrays
             .into_iter()
-            .map(|(id, spec)| self.value_for_id(id, spec))
+            .map(|tensor| self.value_for(&tensor))
             .collect();
         let touches = frame.touches..self.touches.len();
         self.close_remats(depth, &results, index, touches.clone());
@@ -675,15 +674,19 @@ impl Trace {
         }
     }
 
-    /// The graph value of tensor `id`; a tensor the trace never saw (made outside the run
-    /// and returned untouched) becomes a graph input of its described spec.
-    fn value_for_id(&mut self, id: u64, spec: Spec) -> ValueId {
-        if let Some(&v) = self.values.get(&id) {
+    /// The graph value of a described tensor; a tensor the trace never saw (made outside
+    /// the run and returned untouched) becomes a graph input, a typed key if any copy of
+    /// it was described as one.
+    fn value_for(&mut self, array: &scope::Array) -> ValueId {
+        if array.run == self.generation {
+            return ValueId(array.value);
+        }
+        if let Some(&v) = self.values.get(&array.id) {
             return v;
         }
-        let v = self.graph.add_input(spec);
-        self.values.insert(id, v);
-        if crate::scope::is_typed_key(id) {
+        let v = self.graph.add_input(array.spec.clone());
+        self.values.insert(array.id, v);
+        if scope::is_typed_key(array.id) {
             self.graph.keys.push(v);
         }
         v
@@ -774,8 +777,7 @@ impl Trace {
             }));
         }
         let input = self.graph.add_input(spec.clone());
-        let tensor = Tensor::from_spec(spec.clone());
-        self.values.insert(tensor.id(), input);
+        let tensor = self.tensor_of(spec.clone(), input);
         let var = self
             .variables
             .add(collection, path, name, spec, input, tensor.clone());
@@ -843,13 +845,7 @@ impl Trace {
         }
     }
 
-    fn sow(
-        &mut self,
-        collection: &str,
-        name: &str,
-        value: Value,
-        arrays: Vec<(u64, Spec)>,
-    ) -> Result<bool> {
+    fn sow(&mut self, collection: &str, name: &str, value: Value, arrays: Arrays) -> Result<bool> {
         let Some(path) = self.current_path().cloned() else {
             return Err(self.error(ErrorKind::OutsideModule { what: "sow" }));
         };
@@ -882,7 +878,8 @@ impl Trace {
         // flattens `{name: (entry_0, entry_1, …)}` (`\u{1}` sorts below every name
         // character): its input is the value Flax's `init` stored (never read), its
         // output the array sown now.
-        for (leaf, (id, spec)) in arrays.into_iter().enumerate() {
+        for (leaf, array) in arrays.into_iter().enumerate() {
+            let spec = array.spec.clone();
             let hidden = format!("{name}\u{1}{entry:020}\u{1}{leaf:020}");
             self.declare(collection, &hidden, spec.clone())?;
             let var = self
@@ -890,9 +887,8 @@ impl Trace {
                 .find(collection, &path, &hidden)
                 .ok_or_else(|| Error::internal("a sown array's variable was just declared"))?;
             self.variables.get_mut(var).sown = true;
-            let v = self.value_for_id(id, spec.clone());
-            let tensor = Tensor::from_spec(spec);
-            self.values.insert(tensor.id(), v);
+            let v = self.value_for(&array);
+            let tensor = self.tensor_of(spec, v);
             self.variables.set_current(var, v, tensor);
             self.touch(var);
         }
@@ -936,9 +932,9 @@ pub(crate) fn variables_under(path: &ModulePath) -> Vec<VarView> {
             .filter(|(_, v)| v.path.starts_with(path))
             .map(|(id, v)| VarView {
                 id,
-                collection: v.collection.clone(),
+                collection: v.collection.to_string(),
                 below: v.path.to_vec()[path.len()..].to_vec(),
-                name: v.name.clone(),
+                name: v.name.to_string(),
                 tensor: v.tensor.clone(),
             })
             .collect();
@@ -1097,6 +1093,6 @@ pub(crate) fn read_field_param(param: &crate::param::Param) -> Result<Tensor> {
 
 /// Closes the call whose frame is at `depth` with its result (`None` when it failed or
 /// panicked); `arrays` are the tensors its result holds, in order.
-pub(crate) fn close_call(depth: usize, outputs: Option<Value>, arrays: Vec<(u64, Spec)>) {
+pub(crate) fn close_call(depth: usize, outputs: Option<Value>, arrays: Arrays) {
     with_trace(|trace| trace.exit(depth, outputs, arrays));
 }

@@ -95,12 +95,16 @@ impl Frame {
     }
 }
 
+/// The open frames holding one module as a field, outermost first, with its name there:
+/// nearly always one.
+type Holders = smallvec::SmallVec<[(usize, Box<str>); 1]>;
+
 /// The submodule fields of every open frame, by module key: for each key, the frames that
 /// hold it (outermost first) with the field's name. Finding a field is one look-up
 /// however many fields and frames there are.
 #[derive(Debug, Default)]
 pub(super) struct Fields {
-    by_key: super::FastMap<ModuleKey, Vec<(usize, Box<str>)>>,
+    by_key: super::FastMap<ModuleKey, Holders>,
 }
 
 impl Fields {

@@ -1,9 +1,73 @@
 //! Variables (parameters, batch statistics, …) declared during a run, by collection and
 //! module path, with the graph value each currently holds.
 
+use std::sync::Arc;
+
 use crate::ops::graph::{Spec, ValueId};
 use crate::path::ModulePath;
 use crate::tensor::Tensor;
+
+/// A collection or variable name, shared by every variable of the run that has it
+/// (`params`, `kernel`, `bias` are declared thousands of times by a large model): one
+/// allocation per distinct name, a reference count per variable.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Name(Arc<str>);
+
+impl Name {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Name> for String {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
 
 /// Index of a variable in a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -12,10 +76,10 @@ pub(crate) struct VarId(pub(crate) usize);
 /// One variable.
 #[derive(Clone, Debug)]
 pub(crate) struct Variable {
-    pub(crate) collection: String,
+    pub(crate) collection: Name,
     /// Path of the module that declared it.
     pub(crate) path: ModulePath,
-    pub(crate) name: String,
+    pub(crate) name: Name,
     pub(crate) spec: Spec,
     /// The graph value it holds now.
     pub(crate) current: ValueId,
@@ -43,7 +107,9 @@ pub(crate) struct Sown {
 pub(super) struct Variables {
     list: Vec<Variable>,
     /// By interned path: the module's variables (a module declares a few).
-    index: super::FastMap<usize, Vec<VarId>>,
+    index: super::FastMap<usize, smallvec::SmallVec<[VarId; 2]>>,
+    /// Every collection and variable name given so far.
+    names: std::collections::HashSet<Name, std::hash::BuildHasherDefault<super::IdHasher>>,
 }
 
 impl Variables {
@@ -69,10 +135,12 @@ impl Variables {
     ) -> VarId {
         let id = VarId(self.list.len());
         self.index.entry(path.addr()).or_default().push(id);
+        let collection = self.name(collection);
+        let name = self.name(name);
         self.list.push(Variable {
-            collection: collection.to_string(),
+            collection,
             path,
-            name: name.to_string(),
+            name,
             spec,
             current: value,
             tensor,
@@ -80,6 +148,16 @@ impl Variables {
             sown: false,
         });
         id
+    }
+
+    /// `name`, shared with every earlier use of it.
+    fn name(&mut self, name: &str) -> Name {
+        if let Some(known) = self.names.get(name) {
+            return known.clone();
+        }
+        let new = Name(name.into());
+        self.names.insert(new.clone());
+        new
     }
 
     pub(super) fn get_mut(&mut self, var: VarId) -> &mut Variable {
