@@ -26,13 +26,12 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::rc::Rc;
 
 use super::count::{self, Event, Live};
 use super::fold::fold;
-use super::memo::Mix;
+use super::memo::{Canonical, SpanProgram};
 use super::metric::{forward_program, program_inputs, program_outputs};
 use crate::ops::Prim;
 use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
@@ -49,8 +48,10 @@ type Why = &'static str;
 pub(crate) struct Compose {
     /// Per value of the trace, the node computing it (`u32::MAX` for none).
     producer: Vec<u32>,
-    /// Distinct child programs by structural hash.
-    by_hash: HashMap<u64, Vec<usize>>,
+    /// Distinct child programs by the structural hash of the span they were first met
+    /// as, read in place (the memo's [`Canonical`] form): an equal span is matched
+    /// without extracting it.
+    by_form: HashMap<u64, Vec<(Canonical, usize)>>,
     blocks: Vec<Block>,
     /// By call index: the block of the child calls met so far.
     block_of: HashMap<usize, usize>,
@@ -273,17 +274,41 @@ impl Compose {
         let call = &recording.calls[index];
         let variables = recording.variables_of(call);
         let outputs = program_outputs(call, &variables);
+        let trace = &recording.graph;
         let block = if let Some(&b) = self.block_of.get(&index) {
             b
         } else {
             let inputs = program_inputs(call, &variables);
-            let graph = forward_program(recording, call, &inputs, &outputs);
-            let b = self.block(&graph);
+            let form = Canonical::of(&SpanProgram {
+                graph: trace,
+                span: call.span.clone(),
+                inputs: &inputs,
+                outputs: &outputs,
+                remat: call.remat,
+            })
+            .map(|form| (form.digest(trace), form));
+            let known = form.as_ref().and_then(|(hash, form)| {
+                self.by_form
+                    .get(hash)?
+                    .iter()
+                    .find(|(other, _)| other.same(form, trace))
+                    .map(|&(_, b)| b)
+            });
+            let b = if let Some(b) = known {
+                b
+            } else {
+                // A span whose form cannot be read in place gets a block of its own.
+                let graph = forward_program(recording, call, &inputs, &outputs);
+                let b = self.block(&graph);
+                if let Some((hash, form)) = form {
+                    self.by_form.entry(hash).or_default().push((form, b));
+                }
+                self.programs.insert(index, (graph, variables));
+                b
+            };
             self.block_of.insert(index, b);
-            self.programs.insert(index, (graph, variables));
             b
         };
-        let trace = &recording.graph;
         let mut inputs = Vec::with_capacity(self.blocks[block].sites.len());
         for &(v, site) in &self.blocks[block].sites {
             let t = match site {
@@ -333,16 +358,9 @@ impl Compose {
         }
     }
 
-    /// The index of the block equal to `graph`, added if new.
+    /// A new block of `graph`: its liveness, where it reads its inputs, whether it is
+    /// sealed.
     fn block(&mut self, graph: &Graph) -> usize {
-        let hash = program_hash(graph);
-        let candidates = self.by_hash.entry(hash).or_default();
-        if let Some(&b) = candidates
-            .iter()
-            .find(|&&b| same_program(&self.blocks[b].graph, graph))
-        {
-            return b;
-        }
         let live = count::live(graph);
         let mut read = vec![false; graph.values.len()];
         for (node, &is_live) in graph.nodes.iter().zip(&live.kept) {
@@ -384,7 +402,6 @@ impl Compose {
             site_of[v.0 as usize] = u32::try_from(i).unwrap_or(u32::MAX);
         }
         let b = self.blocks.len();
-        candidates.push(b);
         self.blocks.push(Block {
             graph: graph.clone(),
             live,
@@ -839,78 +856,4 @@ impl count::Pieces for Replayer<'_> {
         }
         None
     }
-}
-
-/// The structural hash of `g` alone: equal programs hash alike (compare them with
-/// [`same_program`] before taking them as equal).
-fn program_hash(g: &Graph) -> u64 {
-    let mut h = Mix::default();
-    structure_hash(g, &mut h);
-    h.finish()
-}
-
-/// Feeds the shape of `g` to `h`: op kinds (not their parameters), operands, results,
-/// regions, specs, inputs, outputs and keys. Equal programs hash alike; the parameters
-/// are compared by [`same_program`].
-fn structure_hash(g: &Graph, h: &mut Mix) {
-    g.values.len().hash(h);
-    for value in &g.values {
-        value.spec.hash(h);
-    }
-    for node in &g.nodes {
-        std::mem::discriminant(&node.prim).hash(h);
-        for v in node.inputs.iter().chain(&node.outputs) {
-            h.write_u32(v.0);
-        }
-        h.write_u32(node.region.0);
-        h.write_u32(u32::MAX); // the end of a node
-    }
-    for r in &g.regions {
-        std::mem::discriminant(&r.kind).hash(h);
-        h.write_u32(r.parent.0);
-        h.write_u32(r.nodes.start);
-        h.write_u32(r.nodes.end);
-        h.write_usize(r.inputs.len());
-        h.write_usize(r.outputs.len());
-    }
-    for list in [&g.inputs, &g.outputs, &g.keys] {
-        h.write_usize(list.len());
-        for v in list {
-            h.write_u32(v.0);
-        }
-    }
-}
-
-/// Whether two programs are the same: the memo's exact test.
-fn same_program(a: &Graph, b: &Graph) -> bool {
-    a.values.len() == b.values.len()
-        && a.nodes.len() == b.nodes.len()
-        && a.regions.len() == b.regions.len()
-        && a.inputs == b.inputs
-        && a.outputs == b.outputs
-        && a.keys == b.keys
-        && a.values
-            .iter()
-            .zip(&b.values)
-            .all(|(x, y)| x.spec == y.spec)
-        && a.nodes.iter().zip(&b.nodes).all(|(x, y)| {
-            x.region == y.region
-                && x.tag == y.tag
-                && x.inputs == y.inputs
-                && x.outputs == y.outputs
-                && x.prim == y.prim
-        })
-        && a.regions
-            .iter()
-            .zip(&b.regions)
-            .all(|(x, y)| same_region(x, y))
-}
-
-fn same_region(a: &Region, b: &Region) -> bool {
-    a.kind == b.kind
-        && a.parent == b.parent
-        && a.literals_of == b.literals_of
-        && a.nodes == b.nodes
-        && a.inputs == b.inputs
-        && a.outputs == b.outputs
 }

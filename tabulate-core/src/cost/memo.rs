@@ -153,7 +153,7 @@ const END: u64 = 4 << 40;
 /// parents and declared values, its outputs, keys and input order), and the node, value
 /// and region of the trace that each node, value and region of the copy stands for.
 #[derive(Debug, Default)]
-struct Canonical {
+pub(crate) struct Canonical {
     words: Vec<u64>,
     nodes: Vec<u32>,
     values: Vec<ValueId>,
@@ -164,7 +164,7 @@ impl Canonical {
     /// The form of `p`'s program, numbering as `program::extract` does; `None` when a
     /// region declares a value its span never reads or defines (the copy would make it
     /// an input in an order this walk does not follow).
-    fn of(p: &SpanProgram<'_>) -> Option<Canonical> {
+    pub(crate) fn of(p: &SpanProgram<'_>) -> Option<Canonical> {
         let g = p.graph;
         let mut c = Canonical {
             words: Vec::with_capacity(p.span.len().saturating_mul(5)),
@@ -313,8 +313,15 @@ impl Canonical {
         }
     }
 
+    /// The structural hash of the form alone (see [`Canonical::hash`]).
+    pub(crate) fn digest(&self, g: &Graph) -> u64 {
+        let mut h = Mix::default();
+        self.hash(g, &mut h);
+        h.finish()
+    }
+
     /// Whether two spans of `g` extract to the same program: the memo's exact test.
-    fn same(&self, other: &Canonical, g: &Graph) -> bool {
+    pub(crate) fn same(&self, other: &Canonical, g: &Graph) -> bool {
         self.words == other.words
             && self.nodes.len() == other.nodes.len()
             && self.values.len() == other.values.len()
@@ -339,7 +346,7 @@ impl Canonical {
 
 /// A fast, deterministic hasher for the structural hash (`FxHash`'s multiply-rotate).
 #[derive(Default)]
-pub(crate) struct Mix(u64);
+struct Mix(u64);
 
 impl Mix {
     const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
