@@ -1,6 +1,6 @@
 """The root row's flops and vjp_flops of a checkpoint around a checkpoint (Flax 0.12.8):
 `remat(Nested)` where `Nested` calls `remat(DenseBlock)`, against one checkpoint and none,
-on float32[4, 8]. Checked by `tests/it/reuse.rs`
+on float32[4, 8]. Checked by `tests/it/wrap.rs`
 (`a_checkpoint_around_a_checkpoint_has_a_vjp`): 576/2304, 576/2304, 576/1760.
 
 PYTHONHASHSEED=0 JAX_PLATFORMS=cpu /work/venv/bin/python scripts/remat_nested.py

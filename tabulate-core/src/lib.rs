@@ -9,6 +9,7 @@ mod call;
 mod cost;
 mod dtype;
 mod error;
+mod hash;
 mod lax;
 mod module;
 // Re-exported by the `tabulate` facade as `tabulate::nn` and `tabulate::random`. Not

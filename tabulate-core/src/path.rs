@@ -226,28 +226,8 @@ pub(crate) struct PathInterner {
     nodes: std::collections::HashMap<
         u64,
         smallvec::SmallVec<[ModulePath; 1]>,
-        std::hash::BuildHasherDefault<PassThrough>,
+        std::hash::BuildHasherDefault<crate::hash::PassThrough>,
     >,
-}
-
-/// A hasher for keys that are hashes already.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 /// The interner's key of `name` under the path at address `parent`.

@@ -28,6 +28,7 @@ use tabulate::nn::{
     self, AttentionCall, AttentionDropout, AttentionOptions, BatchNorm, Conv, ConvTranspose, Dense,
     DenseGeneral, Dropout, Einsum, Embed, GRUCell, GroupNorm, LSTMCell, LayerNorm,
     MultiHeadDotProductAttention, PoolPadding, RMSNorm, RNN, SelfAttention, Sequential, SimpleCell,
+    SpectralNorm, WeightNorm,
 };
 use tabulate::prelude::*;
 use tabulate::{Error, Metric, MetricValue, Shape};
@@ -176,6 +177,11 @@ enum Op {
     Cell(u8, usize),
     Rnn(u8, usize),
     Sequential(usize, usize),
+    /// `Dense(features)` inside one or two lifted wrappers, outermost first: 0 `remat`,
+    /// 1 `vmap`, 2 `SpectralNorm` (outermost only: it is no `Layer`), 3 `WeightNorm`; an
+    /// inner 3 is a module (`Sequential`) calling `remat(Dense)`, so that a checkpoint's
+    /// body can be a checkpoint.
+    Wrapped(u8, Option<u8>, usize),
     Random(u8, f64),
     Param(bool),
 }
@@ -350,6 +356,7 @@ fn nn_op() -> impl Strategy<Value = Op> {
         (0u8..3, number()).prop_map(|(c, f)| Op::Cell(c, f)),
         (0u8..3, number()).prop_map(|(c, f)| Op::Rnn(c, f)),
         (number(), number()).prop_map(|(a, b)| Op::Sequential(a, b)),
+        (0u8..4, prop::option::of(0u8..4), number()).prop_map(|(o, i, f)| Op::Wrapped(o, i, f)),
         (0u8..4, rate()).prop_map(|(o, p)| Op::Random(o, p)),
         any::<bool>().prop_map(Op::Param),
     ]
@@ -382,6 +389,16 @@ fn case(op: impl Strategy<Value = Op>) -> impl Strategy<Value = Case> {
 }
 
 // ------------------------------------------------------------------ applying a case
+
+/// `layer` inside the lifted wrapper `kind` (see [`Op::Wrapped`]), applied to `x`.
+fn wrapped<L: nn::Layer + Tabulate>(kind: u8, layer: L, x: &Tensor) -> Result<Tensor> {
+    match kind {
+        0 => nn::remat(layer).forward(x),
+        1 => nn::vmap(layer).forward(x),
+        2 => SpectralNorm::new(layer).forward(x, true),
+        _ => WeightNorm::new(layer).forward(x),
+    }
+}
 
 fn apply(case: &Case, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let isz = |d: usize| isize::try_from(d).unwrap_or(isize::MAX);
@@ -620,6 +637,16 @@ fn apply(case: &Case, x: &Tensor, y: &Tensor) -> Result<Tensor> {
             .then(nn::relu)
             .then(Dense::new(*b))
             .forward(x),
+        Op::Wrapped(outer, inner, f) => {
+            let dense = Dense::new(*f);
+            match inner {
+                None => wrapped(*outer, dense, x),
+                Some(0) => wrapped(*outer, nn::remat(dense), x),
+                Some(1) => wrapped(*outer, nn::vmap(dense), x),
+                Some(2) => wrapped(*outer, WeightNorm::new(dense), x),
+                Some(_) => wrapped(*outer, Sequential::new().then(nn::remat(dense)), x),
+            }
+        }
         Op::Random(o, p) => {
             let key = tabulate::random::make_rng("dropout")?;
             let dims = x.shape().dims();

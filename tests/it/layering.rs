@@ -7,6 +7,7 @@ use std::path::Path;
 
 /// Lowest first. `lib.rs`, the crate root, may use every layer.
 const LAYERS: &[&str] = &[
+    "hash",      // hashers for ids and hashes
     "dtype",     // element types
     "shape",     // dimensions, broadcasting
     "options",   // `Mutable`

@@ -331,3 +331,57 @@ fn a_pad_of_zero_widths_folds_away() {
         (Some(512), Some(1568))
     );
 }
+
+/// `relu(Dense(8)(x))`, the body of `scripts/remat_nested.py`.
+#[derive(Tabulate)]
+struct DenseBlock;
+
+impl DenseBlock {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        tabulate::nn::relu(&Dense::new(8).forward(x)?)
+    }
+}
+
+/// A checkpoint whose body is a checkpoint: `remat(Nested)` around `remat(DenseBlock)`.
+#[derive(Tabulate)]
+struct Nested;
+
+impl Nested {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        remat(DenseBlock).call(|b| b.forward(x))
+    }
+}
+
+#[derive(Tabulate)]
+struct RematRoot {
+    /// 2: a checkpoint around a checkpoint; 1: one checkpoint; 0: none.
+    checkpoints: u8,
+}
+
+impl RematRoot {
+    #[forward]
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self.checkpoints {
+            2 => remat(Nested).call(|n| n.forward(x)),
+            1 => remat(DenseBlock).call(|b| b.forward(x)),
+            _ => DenseBlock.forward(x),
+        }
+    }
+}
+
+/// Both checkpoint regions of `remat(remat(f))` hold every node of the inner program; the
+/// VJP once recursed without end there (a stack overflow, which aborts). Flax 0.12.8's
+/// root rows, from `scripts/remat_nested.py`.
+#[test]
+fn a_checkpoint_around_a_checkpoint_has_a_vjp() {
+    let x = Tensor::new(DType::F32, [4, 8]);
+    let root = |checkpoints| {
+        let s = run(&RematRoot { checkpoints }, |m| m.forward(&x));
+        (s.rows[0].flops(), s.rows[0].vjp_flops())
+    };
+    assert_eq!(root(2), (Some(576), Some(2304)));
+    assert_eq!(root(1), (Some(576), Some(2304)));
+    assert_eq!(root(0), (Some(576), Some(1760)));
+}

@@ -3,8 +3,7 @@
 //! and every variable it touched as outputs — what `module.apply(..., mutable=...)`
 //! returns when the row's module is re-run on its own.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
 use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId, ValueIds};
@@ -324,25 +323,4 @@ impl Renumbering {
     }
 }
 
-/// A map keyed by graph ids (small integers), hashed by one multiplication.
-pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
-
-/// Hashes ids (`u32`s) by one multiplication: every value of a program is looked up.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
+pub(crate) use crate::hash::{IdHasher, IdMap};

@@ -997,11 +997,7 @@ fn draw_row<'a>(
             .enumerate()
             .map(|(c, &t)| wrapped.wrap(t, widths[c].saturating_sub(2), right[c])),
     );
-    let height = columns
-        .iter()
-        .map(ExactSizeIterator::len)
-        .max()
-        .unwrap_or(1);
+    let height = row_height(&columns);
     for line in 0..height {
         out.push(border);
         for (column, lines) in columns.iter().enumerate() {
@@ -1075,6 +1071,16 @@ fn plain_lines<'a>(
     true
 }
 
+/// The lines a body row takes: its tallest cell's (`columns` holds each cell's range of
+/// wrapped lines), at least one.
+fn row_height(columns: &[Range<usize>]) -> usize {
+    columns
+        .iter()
+        .map(ExactSizeIterator::len)
+        .max()
+        .unwrap_or(1)
+}
+
 /// Writes a row whose cells [`plain_lines`] split: each line padded to its column, short
 /// cells padded below, no colour.
 fn draw_plain_row(
@@ -1083,11 +1089,7 @@ fn draw_plain_row(
     columns: &[Range<usize>],
     widths: &[usize],
 ) {
-    let height = columns
-        .iter()
-        .map(ExactSizeIterator::len)
-        .max()
-        .unwrap_or(1);
+    let height = row_height(columns);
     for line in 0..height {
         out.push('│');
         for (cell, &width) in columns.iter().zip(widths) {

@@ -307,35 +307,11 @@ pub(crate) fn record_one(prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Opti
         .unwrap_or_else(|| outputs?.into_iter().next().map(Tensor::from_spec))
 }
 
-/// Hashes tensor ids (sequential numbers) by one multiplication: the trace looks one up
-/// for every operand of every op.
-#[derive(Default)]
-pub(super) struct IdHasher(u64);
+pub(super) use crate::hash::IdHasher;
 
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
-/// A map keyed by tensor ids, addresses or module keys, hashed by [`IdHasher`]: the
-/// recorder looks one up on every op and every call. (No key is chosen to collide: ids and
-/// addresses are the program's, names are the model's.)
-pub(super) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+/// A map keyed by tensor ids, addresses or module keys: the recorder looks one up on every
+/// op and every call.
+pub(super) type FastMap<K, V> = crate::hash::IdMap<K, V>;
 
 type IdMap<V> = FastMap<u64, V>;
 
@@ -522,7 +498,9 @@ impl Trace {
         Tensor::traced(spec, self.generation, v.0)
     }
 
-    fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Vec<Tensor> {
+    /// Records `prim` on `inputs` as a node of the current region, tagged with the
+    /// user-level operation running it: its result values.
+    fn push_op(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> ValueIds {
         let ins: ValueIds = inputs.iter().map(|t| self.value_of(t)).collect();
         let outs = self
             .graph
@@ -530,20 +508,18 @@ impl Trace {
         if let Some(node) = self.graph.nodes.last_mut() {
             node.origin = crate::scope::current_operation();
         }
-        outs.into_iter()
+        outs
+    }
+
+    fn record(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Vec<Tensor> {
+        self.push_op(prim, inputs, outputs)
+            .into_iter()
             .map(|v| self.tensor_of(self.graph.spec(v).clone(), v))
             .collect()
     }
 
     fn record_one(&mut self, prim: Prim, inputs: &[&Tensor], outputs: Specs) -> Option<Tensor> {
-        let ins: ValueIds = inputs.iter().map(|t| self.value_of(t)).collect();
-        let outs = self
-            .graph
-            .push_node(prim, ins, outputs, self.region, NodeTag::Plain);
-        if let Some(node) = self.graph.nodes.last_mut() {
-            node.origin = crate::scope::current_operation();
-        }
-        let &v = outs.first()?;
+        let &v = self.push_op(prim, inputs, outputs).first()?;
         Some(self.tensor_of(self.graph.spec(v).clone(), v))
     }
 
