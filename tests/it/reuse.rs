@@ -245,15 +245,28 @@ fn block(seed: u64, depth: usize, safe_only: bool) -> Block {
     }
 }
 
+thread_local! {
+    static REASONS: RefCell<Vec<(&'static str, &'static str, u64)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Runs `model` with both FLOP columns, each row with children costed both ways.
 fn check_both_ways(model: &Block, seed: u64) -> ReuseStats {
     set_reuse(Reuse::Check);
     let x = Tensor::new(DType::F32, [4, WIDTH]);
     let summary = tabulate(model)
         .compute_flops(true)
+        .compute_vjp_flops(true)
         .rngs(["dropout"])
         .run(|m| m.forward(&x));
     let stats = reuse_stats();
+    REASONS.with_borrow_mut(|all| {
+        for (column, why, n) in tabulate::__private::fallback_reasons() {
+            match all.iter_mut().find(|r| r.0 == column && r.1 == why) {
+                Some(r) => r.2 += n,
+                None => all.push((column, why, n)),
+            }
+        }
+    });
     set_reuse(Reuse::On);
     if let Err(e) = summary {
         panic!("seed {seed}: {e}");
@@ -268,9 +281,16 @@ fn random_nested_models_compose_to_the_same_bits() {
         let stats = check_both_ways(&block(seed, 3, seed % 2 == 0), seed);
         total.composed += stats.composed;
         total.fallbacks += stats.fallbacks;
+        total.vjp_composed += stats.vjp_composed;
+        total.vjp_fallbacks += stats.vjp_fallbacks;
     }
     // Both ways are exercised: most rows compose, the cases the rules exclude fall back.
     println!("{total:?}");
+    REASONS.with_borrow(|all| {
+        for r in all {
+            println!("{r:?}");
+        }
+    });
     assert!(total.composed > 300, "{total:?}");
     assert!(total.fallbacks > 30, "{total:?}");
 }
@@ -337,7 +357,10 @@ fn each_broken_precondition_falls_back() {
 /// Runs a zoo model in check mode and returns the counts.
 fn zoo_stats<M: Tabulate>(model: &M, run: impl FnOnce(&M) -> Result<Tensor>) -> ReuseStats {
     set_reuse(Reuse::Check);
-    let summary = tabulate(model).compute_flops(true).run(run);
+    let summary = tabulate(model)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(run);
     let stats = reuse_stats();
     set_reuse(Reuse::On);
     summary.expect("runs, both ways equal");
@@ -348,6 +371,7 @@ fn zoo_stats<M: Tabulate>(model: &M, run: impl FnOnce(&M) -> Result<Tensor>) -> 
 fn gpt2_small_rows_compose() {
     let tokens = Tensor::new(DType::I32, [1, 1024]);
     let stats = zoo_stats(&gpt2_small::GPT2::default(), |m| m.forward(&tokens));
+    println!("{stats:?}");
     // The root, `h_0`, its attention and MLP: composed (`h_1`..`h_11` and theirs are
     // the memo's: the same programs as `h_0`'s).
     assert_eq!((stats.composed, stats.fallbacks), (4, 0), "{stats:?}");

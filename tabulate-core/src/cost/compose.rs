@@ -33,6 +33,8 @@ use super::count::{self, Event, Live};
 use super::fold::fold;
 use super::memo::{Canonical, SpanProgram};
 use super::metric::{forward_program, program_inputs, program_outputs};
+use super::program;
+use super::vjp;
 use crate::ops::Prim;
 use crate::ops::graph::{Graph, Region, RegionId, RegionKind, ValueId};
 use crate::trace::{CallRecord, CallVariables, Recording};
@@ -98,13 +100,52 @@ pub struct ReuseStats {
     pub fallbacks: u64,
     /// Why the last of them fell back.
     pub last_fallback: Option<&'static str>,
+    /// Rows whose `vjp_flops` were composed from their children.
+    pub vjp_composed: u64,
+    /// Rows with children whose VJP program was costed because a precondition failed.
+    pub vjp_fallbacks: u64,
+    /// Why the last of them fell back.
+    pub last_vjp_fallback: Option<&'static str>,
 }
 
 thread_local! {
     static MODE: Cell<Reuse> = const { Cell::new(Reuse::On) };
     static STATS: Cell<ReuseStats> = const {
-        Cell::new(ReuseStats { composed: 0, fallbacks: 0, last_fallback: None })
+        Cell::new(ReuseStats {
+            composed: 0,
+            fallbacks: 0,
+            last_fallback: None,
+            vjp_composed: 0,
+            vjp_fallbacks: 0,
+            last_vjp_fallback: None,
+        })
     };
+    static REASONS: std::cell::RefCell<Vec<(&'static str, &'static str, u64)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Counts one fallback of `column` for `why`.
+fn note_fallback(column: &'static str, why: Why) {
+    REASONS.with_borrow_mut(|reasons| {
+        if let Some(r) = reasons.iter_mut().find(|r| r.0 == column && r.1 == why) {
+            r.2 += 1;
+        } else {
+            reasons.push((column, why, 1));
+        }
+    });
+}
+
+/// Every fallback since [`set_reuse`]: per column (`"flops"`, `"vjp_flops"`) and
+/// reason, how many rows fell back (not public API).
+///
+/// ```
+/// use tabulate::__private::{Reuse, fallback_reasons, set_reuse};
+/// set_reuse(Reuse::On);
+/// assert!(fallback_reasons().is_empty());
+/// ```
+#[doc(hidden)]
+pub fn fallback_reasons() -> Vec<(&'static str, &'static str, u64)> {
+    REASONS.with_borrow(Clone::clone)
 }
 
 /// Sets how this thread's runs cost rows with child calls, and clears the counts.
@@ -112,6 +153,7 @@ thread_local! {
 pub fn set_reuse(mode: Reuse) {
     MODE.set(mode);
     STATS.set(ReuseStats::default());
+    REASONS.with_borrow_mut(Vec::clear);
 }
 
 /// This thread's mode.
@@ -146,6 +188,10 @@ struct Block {
     /// Per value: its index in `sites` (`u32::MAX` for none).
     site_of: Vec<u32>,
     orders: Vec<(Vec<usize>, Option<Events>)>,
+    /// Its shape as a part of its parent's VJP program, once asked.
+    shape: Option<Result<Rc<vjp::PieceShape>, Why>>,
+    /// Its parts of VJP programs, per pattern of incoming cotangents.
+    pieces: Vec<(Vec<bool>, Result<Rc<PieceRun>, Why>)>,
 }
 
 /// Per entry of a child (in an order), its events.
@@ -217,10 +263,216 @@ impl Compose {
             Err(why) => {
                 stats.fallbacks += 1;
                 stats.last_fallback = Some(why);
+                note_fallback("flops", why);
             }
         }
         STATS.set(stats);
         total.ok()
+    }
+
+    /// The float32 flop total of `call`'s VJP program, composed from its direct child
+    /// calls' parts of it (see [`vjp::glue_vjp`]); `None` when it has none or a
+    /// precondition fails (the caller then costs the row's VJP program itself).
+    pub(crate) fn vjp_flops(
+        &mut self,
+        recording: &Recording,
+        call: &CallRecord,
+        variables: &CallVariables,
+    ) -> Option<f32> {
+        let index = index_of(recording, call)?;
+        let children = direct_children(recording, index);
+        if children.is_empty() {
+            return None;
+        }
+        let in_children: usize = children
+            .iter()
+            .map(|&c| recording.calls[c].span.len())
+            .sum();
+        if in_children < SMALL_CHILD * children.len() && reuse() != Reuse::Check {
+            return None;
+        }
+        let total = self.compose_vjp(recording, call, variables, &children);
+        let mut stats = STATS.get();
+        match total {
+            Ok(_) => stats.vjp_composed += 1,
+            Err(why) => {
+                stats.vjp_fallbacks += 1;
+                stats.last_vjp_fallback = Some(why);
+                note_fallback("vjp_flops", why);
+            }
+        }
+        STATS.set(stats);
+        total.ok()
+    }
+
+    /// Per value of the trace, the node computing it.
+    fn note_producers(&mut self, trace: &Graph) -> Result<(), Why> {
+        if self.producer.len() != trace.values.len() {
+            self.producer = vec![u32::MAX; trace.values.len()];
+            for (i, node) in trace.nodes.iter().enumerate() {
+                let i = u32::try_from(i).map_err(|_| "too many nodes")?;
+                for v in &node.outputs {
+                    self.producer[v.0 as usize] = i;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn compose_vjp(
+        &mut self,
+        recording: &Recording,
+        call: &CallRecord,
+        variables: &CallVariables,
+        children: &[usize],
+    ) -> Result<f32, Why> {
+        if call.remat {
+            return Err("the row is checkpointed");
+        }
+        let trace = &recording.graph;
+        self.note_producers(trace)?;
+        let span = call.span.clone();
+        let mut kids = Vec::with_capacity(children.len());
+        for &c in children {
+            if recording.calls[c].remat {
+                return Err("a child is checkpointed");
+            }
+            kids.push(self.child(recording, c)?);
+        }
+        flat_row(trace, &span, &kids)?;
+        let outputs = program_outputs(call, variables);
+        let glue = Glue::build(trace, &self.producer, &span, &kids, &self.blocks, &outputs)?;
+        glue.check_boundaries(&kids, &self.blocks)?;
+        if glue
+            .graph
+            .regions
+            .iter()
+            .any(|r| matches!(r.kind, RegionKind::Call(_) | RegionKind::Loop))
+        {
+            return Err("the row's own operations hold a nested computation");
+        }
+        let inputs = row_inputs(&glue, &kids, &self.blocks, &program_inputs(call, variables))?;
+        let mut opaque = Vec::with_capacity(kids.len());
+        let mut shapes = Vec::with_capacity(kids.len());
+        for kid in &kids {
+            let shape = self.shape(kid.block)?;
+            let block = &self.blocks[kid.block];
+            let mut reads = Vec::with_capacity(block.graph.inputs.len());
+            for v in &block.graph.inputs {
+                let site = block.site_of[v.0 as usize] as usize;
+                let &(_, t) = kid
+                    .inputs
+                    .get(site)
+                    .ok_or("a child's input is never read")?;
+                reads.push(glue.value_of[&t]);
+            }
+            if shape.produced.len() != kid.produced.len()
+                || shape
+                    .produced
+                    .iter()
+                    .zip(&kid.produced)
+                    .any(|(a, &b)| a.0 != b)
+            {
+                return Err("a child's computed results differ from its program's");
+            }
+            let produced = shape
+                .produced
+                .iter()
+                .map(|&(p, tangent)| (glue.value_of[&kid.outputs[p]], tangent))
+                .collect();
+            opaque.push(vjp::Opaque {
+                reads,
+                produced,
+                own: shape.own(),
+            });
+            shapes.push(shape);
+        }
+        let items: Vec<vjp::GlueItem> = glue
+            .items
+            .iter()
+            .map(|item| match *item {
+                Item::Node(n) => vjp::GlueItem::Node(n),
+                Item::Child(k) => vjp::GlueItem::Kid(k),
+            })
+            .collect();
+        let mut variants = PieceVariants {
+            blocks: &mut self.blocks,
+            kids: &kids,
+            shapes: &shapes,
+            chosen: vec![None; kids.len()],
+            failed: None,
+        };
+        let built = vjp::glue_vjp(
+            &glue.graph,
+            (&inputs, &glue.outputs),
+            &items,
+            &opaque,
+            &mut variants,
+        );
+        let (chosen, failed) = (variants.chosen, variants.failed);
+        let built = built.map_err(|why| failed.unwrap_or(why))?;
+        let folded = fold(&built.program);
+        let mut owner = vec![(u32::MAX, 0u32); built.program.values.len()];
+        let mut runs = Vec::with_capacity(kids.len());
+        for (k, (part, piece)) in built.kids.iter().zip(chosen).enumerate() {
+            let piece = piece.ok_or("a child's part was not built")?;
+            let ins: Vec<ValueId> = part
+                .reads
+                .iter()
+                .copied()
+                .chain(part.incoming.iter().flatten().copied())
+                .collect();
+            for (&v, &read) in ins.iter().zip(&piece.read) {
+                let g = folded.alias[v.0 as usize];
+                if read
+                    && let Some(n) = folded.producer[g.0 as usize]
+                    && (folded.removed[n]
+                        || matches!(built.program.nodes[n].prim, Prim::Concatenate { .. }))
+                {
+                    return Err("a child's part of the VJP reads a constant or a concatenate");
+                }
+            }
+            let outs = part.produced.iter().chain(part.outgoing.iter().flatten());
+            let k32 = u32::try_from(k).map_err(|_| "too many children")?;
+            for (o, &v) in outs.enumerate() {
+                owner[v.0 as usize] = (k32, u32::try_from(o).map_err(|_| "too many results")?);
+            }
+            runs.push(Run {
+                done: vec![false; piece.ids],
+                entered: vec![false; piece.traces.len()],
+                piece,
+                inputs: ins,
+            });
+        }
+        let live: Vec<bool> = folded.removed.iter().map(|&r| !r).collect();
+        let mut replayer = VjpReplayer {
+            runs: &mut runs,
+            owner: &owner,
+        };
+        let total = count::sum_with_pieces(
+            &built.program,
+            (&folded.alias, &live, &folded.producer),
+            &built.program.outputs,
+            &mut replayer,
+        );
+        // A part with nested computations is what its own program makes of it only when
+        // the row needs all of it (which calls' operands and results are live).
+        if runs
+            .iter()
+            .any(|run| run.piece.nested && run.entered.iter().any(|&e| !e))
+        {
+            return Err("the row's VJP needs only some of a child's part");
+        }
+        Ok(total)
+    }
+
+    /// The shape of block `b`'s program as a part of a VJP program, built once.
+    fn shape(&mut self, b: usize) -> Result<Rc<vjp::PieceShape>, Why> {
+        let block = &mut self.blocks[b];
+        if block.shape.is_none() {
+            block.shape = Some(vjp::piece_shape(&block.graph).map(Rc::new));
+        }
+        block.shape.clone().unwrap_or(Err("no shape"))
     }
 
     fn compose(
@@ -231,15 +483,7 @@ impl Compose {
         children: &[usize],
     ) -> Result<f32, Why> {
         let trace = &recording.graph;
-        if self.producer.len() != trace.values.len() {
-            self.producer = vec![u32::MAX; trace.values.len()];
-            for (i, node) in trace.nodes.iter().enumerate() {
-                let i = u32::try_from(i).map_err(|_| "too many nodes")?;
-                for v in &node.outputs {
-                    self.producer[v.0 as usize] = i;
-                }
-            }
-        }
+        self.note_producers(trace)?;
         let span = call.span.clone();
         let mut kids = Vec::with_capacity(children.len());
         for &c in children {
@@ -410,6 +654,8 @@ impl Compose {
             read,
             sealed,
             orders: Vec::new(),
+            shape: None,
+            pieces: Vec::new(),
         });
         b
     }
@@ -773,13 +1019,24 @@ impl Glue {
     }
 }
 
-/// Whether trace region `r` has a copy in the glue: a `call` or `while` inside `span`.
+/// Whether trace region `r` has a copy in the glue: a `call` or `while` inside `span`
+/// (which folding and counting tell apart), or a custom JVP or a checkpoint (which the
+/// glue's linearisation does; folding and counting see through them).
 fn is_copied(trace: &Graph, span: &Range<u32>, r: RegionId) -> bool {
     let region = trace.region(r);
     r != RegionId::TOP
         && region.nodes.start >= span.start
         && region.nodes.end <= span.end
-        && matches!(region.kind, RegionKind::Call(_) | RegionKind::Loop)
+        && matches!(
+            region.kind,
+            RegionKind::Call(_) | RegionKind::Loop | RegionKind::CustomJvp(_) | RegionKind::Remat
+        )
+}
+
+/// Whether trace region `r` is a `call` or `while` inside `span`.
+fn is_nested(trace: &Graph, span: &Range<u32>, r: RegionId) -> bool {
+    is_copied(trace, span, r)
+        && matches!(trace.region(r).kind, RegionKind::Call(_) | RegionKind::Loop)
 }
 
 /// Whether the nodes `part` lie in a `call` or `while` region inside `span` (regions
@@ -789,7 +1046,7 @@ fn in_nested(trace: &Graph, span: &Range<u32>, part: &Range<u32>) -> bool {
     while r != RegionId::TOP {
         let region = trace.region(r);
         let within_part = region.nodes.start >= part.start && region.nodes.end <= part.end;
-        if !within_part && is_copied(trace, span, r) {
+        if !within_part && is_nested(trace, span, r) {
             return true;
         }
         r = region.parent;
@@ -844,6 +1101,7 @@ impl count::Pieces for Replayer<'_> {
             *pos += 1;
             match event {
                 Event::Term(t) => *sum += t,
+                Event::Enter { .. } => {}
                 Event::Input(v) => {
                     let site = site_of[v.0 as usize] as usize;
                     let Some(&(_, t)) = kid.inputs.get(site) else {
@@ -853,6 +1111,275 @@ impl count::Pieces for Replayer<'_> {
                     return Some(self.glue.value_of[&t]);
                 }
             }
+        }
+        None
+    }
+}
+
+/// The row program's inputs as glue values, in its order (what its VJP returns
+/// cotangents of): its variables and arguments (`given`), then any other value from
+/// outside it in the order the row first reads them (`program::extract`'s).
+fn row_inputs(
+    glue: &Glue,
+    kids: &[Child],
+    blocks: &[Block],
+    given: &[ValueId],
+) -> Result<Vec<ValueId>, Why> {
+    let mut inputs: Vec<ValueId> = Vec::new();
+    for t in given {
+        if let Some(&g) = glue.value_of.get(t)
+            && !inputs.contains(&g)
+        {
+            inputs.push(g);
+        }
+    }
+    let mut seen = vec![false; glue.graph.values.len()];
+    for &g in &inputs {
+        seen[g.0 as usize] = true;
+    }
+    let given_count = inputs.len();
+    let mut note = |g: ValueId, inputs: &mut Vec<ValueId>| {
+        let outside = glue.producer[g.0 as usize].is_none() && !glue.kid_of.contains_key(&g);
+        if outside && !std::mem::replace(&mut seen[g.0 as usize], true) {
+            inputs.push(g);
+        }
+    };
+    for item in &glue.items {
+        match *item {
+            Item::Node(n) => {
+                for &g in &glue.graph.nodes[n].inputs {
+                    note(g, &mut inputs);
+                }
+            }
+            Item::Child(k) => {
+                let kid = &kids[k];
+                for (&(_, t), &(_, site)) in kid.inputs.iter().zip(&blocks[kid.block].sites) {
+                    if matches!(site, Site::Node(..)) {
+                        note(glue.value_of[&t], &mut inputs);
+                    }
+                }
+            }
+        }
+    }
+    for &g in &glue.outputs {
+        note(g, &mut inputs);
+    }
+    let others = inputs[given_count..]
+        .iter()
+        .any(|&g| glue.graph.spec(g).dtype.is_inexact());
+    if others && glue.graph.regions.len() > 1 {
+        // `extract` orders values only regions list after what nodes read.
+        return Err("the row reads values from outside and holds regions");
+    }
+    for &g in &glue.graph.inputs {
+        if !glue.kid_of.contains_key(&g)
+            && glue.graph.spec(g).dtype.is_inexact()
+            && !inputs.contains(&g)
+        {
+            return Err("the row reads a value from outside only through a region");
+        }
+    }
+    Ok(inputs)
+}
+
+/// Whether the row's children sit at its top level: no region inside the row (a `jit`,
+/// a custom JVP, a checkpoint, a loop) holds a child, so the row's linearisation meets
+/// each child as one contiguous part.
+fn flat_row(trace: &Graph, span: &Range<u32>, kids: &[Child]) -> Result<(), Why> {
+    let inside = |r: RegionId, part: &Range<u32>| {
+        r != RegionId::TOP && program::within(&trace.region(r).nodes, part)
+    };
+    let mut n = span.start;
+    let mut next = 0;
+    while n < span.end {
+        if let Some(kid) = kids.get(next)
+            && kid.span.start == n
+        {
+            for m in [kid.span.start, kid.span.end - 1] {
+                let mut r = trace.node(m).region;
+                while inside(r, span) {
+                    if !inside(r, &kid.span) {
+                        return Err("a region of the row holds a child");
+                    }
+                    r = trace.region(r).parent;
+                }
+            }
+            n = kid.span.end;
+            next += 1;
+            continue;
+        }
+        n += 1;
+    }
+    Ok(())
+}
+
+/// A child's part of its parent's VJP program, ready to replay.
+struct PieceRun {
+    /// Per result of the part (its computed results, then the cotangents it hands
+    /// back), the events of XLA's DFS entered there ([`count::piece_traces`]), inputs
+    /// by their index among the part's inputs.
+    traces: Vec<Vec<Event>>,
+    /// Per input of the part: read by a live node or returned.
+    read: Vec<bool>,
+    /// Nodes and regions: what a replay marks visited.
+    ids: usize,
+    /// Whether it holds `call` or `while` regions.
+    nested: bool,
+    /// Per input slot: whether it hands back a cotangent.
+    outgoing: Vec<bool>,
+}
+
+impl PieceRun {
+    fn new(piece: vjp::Piece) -> Result<PieceRun, Why> {
+        let graph = &piece.program;
+        let live = count::live(graph);
+        let traces = count::piece_traces(graph, &live, &graph.outputs)
+            .ok_or("a child has a loop at its top level or returns a key it makes")?;
+        let mut index = vec![u32::MAX; graph.values.len()];
+        for (i, v) in graph.inputs.iter().enumerate() {
+            index[v.0 as usize] = u32::try_from(i).map_err(|_| "too many inputs")?;
+        }
+        let mut read_value = vec![false; graph.values.len()];
+        for (node, &kept) in graph.nodes.iter().zip(&live.kept) {
+            if kept {
+                for v in &node.inputs {
+                    read_value[live.alias[v.0 as usize].0 as usize] = true;
+                }
+            }
+        }
+        for &o in &graph.outputs {
+            let r = live.alias[o.0 as usize];
+            read_value[r.0 as usize] = true;
+            if let Some(p) = live.producer[r.0 as usize]
+                && (!live.kept[p] || matches!(graph.nodes[p].prim, Prim::Concatenate { .. }))
+            {
+                return Err("a child's part of the VJP returns a constant or a concatenate");
+            }
+        }
+        let read = graph
+            .inputs
+            .iter()
+            .map(|v| read_value[v.0 as usize])
+            .collect();
+        let traces = traces
+            .into_iter()
+            .map(|events| {
+                events
+                    .into_iter()
+                    .map(|e| match e {
+                        Event::Input(v) => Event::Input(ValueId(index[v.0 as usize])),
+                        other => other,
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(PieceRun {
+            traces,
+            read,
+            ids: graph.nodes.len() + graph.regions.len(),
+            nested: graph
+                .regions
+                .iter()
+                .any(|r| matches!(r.kind, RegionKind::Call(_) | RegionKind::Loop)),
+            outgoing: piece.outgoing,
+        })
+    }
+}
+
+/// The parts of the row's children, built (once per block and pattern of incoming
+/// cotangents) as the glue's backward pass reaches them.
+struct PieceVariants<'a> {
+    blocks: &'a mut [Block],
+    kids: &'a [Child],
+    shapes: &'a [Rc<vjp::PieceShape>],
+    chosen: Vec<Option<Rc<PieceRun>>>,
+    failed: Option<Why>,
+}
+
+impl vjp::Variants for PieceVariants<'_> {
+    fn outgoing(&mut self, k: usize, incoming: &[bool]) -> Option<Vec<bool>> {
+        let block = &mut self.blocks[self.kids[k].block];
+        let known = block
+            .pieces
+            .iter()
+            .find(|(mask, _)| mask == incoming)
+            .map(|(_, run)| run.clone());
+        let run = known.unwrap_or_else(|| {
+            let run = vjp::piece(&block.graph, &self.shapes[k], incoming)
+                .and_then(PieceRun::new)
+                .map(Rc::new);
+            block.pieces.push((incoming.to_vec(), run.clone()));
+            run
+        });
+        match run {
+            Ok(run) => {
+                let outgoing = run.outgoing.clone();
+                self.chosen[k] = Some(run);
+                Some(outgoing)
+            }
+            Err(why) => {
+                self.failed = Some(why);
+                None
+            }
+        }
+    }
+}
+
+/// One child's part being replayed in its parent's VJP walk.
+struct Run {
+    piece: Rc<PieceRun>,
+    /// The parent's value for each input of the part.
+    inputs: Vec<ValueId>,
+    /// Per node and region of the part: visited.
+    done: Vec<bool>,
+    /// Per result of the part: entered.
+    entered: Vec<bool>,
+}
+
+/// The children's parts, replayed as the parent's VJP walk reaches their results.
+struct VjpReplayer<'a> {
+    runs: &'a mut [Run],
+    /// Per value of the parent's program: the child and result it stands for.
+    owner: &'a [(u32, u32)],
+}
+
+impl count::Pieces for VjpReplayer<'_> {
+    fn enter(&mut self, v: ValueId) -> Option<(usize, usize)> {
+        let &(k, o) = self.owner.get(v.0 as usize)?;
+        let run = self.runs.get_mut(k as usize)?;
+        let entered = run.entered.get_mut(o as usize)?;
+        if std::mem::replace(entered, true) {
+            return None;
+        }
+        Some((k as usize, o as usize))
+    }
+
+    fn replay(
+        &mut self,
+        piece: usize,
+        entry: usize,
+        pos: &mut usize,
+        sum: &mut f32,
+    ) -> Option<ValueId> {
+        let run = &mut self.runs[piece];
+        let events = &run.piece.traces[entry];
+        while let Some(&event) = events.get(*pos) {
+            match event {
+                Event::Enter { id, end } => {
+                    let done = &mut run.done[id as usize];
+                    if *done {
+                        *pos = end as usize;
+                        continue;
+                    }
+                    *done = true;
+                }
+                Event::Term(t) => *sum += t,
+                Event::Input(i) => {
+                    *pos += 1;
+                    return run.inputs.get(i.0 as usize).copied();
+                }
+            }
+            *pos += 1;
         }
         None
     }

@@ -36,6 +36,9 @@ pub(crate) enum Event {
     Term(f32),
     /// The DFS reached this input for the first time.
     Input(ValueId),
+    /// The visit of a node (or of a nested computation, numbered after the nodes)
+    /// starts; its events end before index `end` ([`piece_traces`] only).
+    Enter { id: u32, end: u32 },
 }
 
 /// The events of XLA's DFS over `graph` (whose liveness is `live`) entered through
@@ -61,6 +64,7 @@ pub(crate) fn top_events(graph: &Graph, live: &Live, roots: &[ValueId]) -> Optio
         events: Vec::new(),
         reached: vec![false; graph.values.len()],
         failed: false,
+        open: None,
     });
     let mut per_root = Vec::with_capacity(roots.len());
     for &root in roots {
@@ -70,6 +74,50 @@ pub(crate) fn top_events(graph: &Graph, live: &Live, roots: &[ValueId]) -> Optio
             return None;
         }
         per_root.push(std::mem::take(&mut recorder.events));
+    }
+    Some(per_root)
+}
+
+/// Per root of `graph` (whose liveness is `live`), the events of XLA's DFS entered
+/// through that root alone, as if nothing had been visited before: terms, first reaches
+/// of inputs, and where the visit of each node starts and ends ([`Event::Enter`]). A
+/// walk that has visited other parts of the graph replays them by skipping the visit of
+/// every node it has visited already (its operands were visited with it): the same terms
+/// in the same order as its own DFS would add, whatever was entered before or in between.
+/// `None` as for [`top_events`].
+pub(crate) fn piece_traces(
+    graph: &Graph,
+    live: &Live,
+    roots: &[ValueId],
+) -> Option<Vec<Vec<Event>>> {
+    let mut walk = XlaWalk::new(graph, &live.alias, &live.kept, &live.producer);
+    walk.note_call_boundaries();
+    if !walk.loop_roots(RegionId::TOP).is_empty() {
+        return None;
+    }
+    if roots
+        .iter()
+        .any(|o| graph.keys.contains(o) && walk.producer[o.0 as usize].is_some())
+    {
+        return None;
+    }
+    let mut per_root = Vec::with_capacity(roots.len());
+    for &root in roots {
+        walk.done.fill(false);
+        walk.call_done.fill(false);
+        walk.keys_done.clear();
+        walk.recording = Some(Recorder {
+            events: Vec::new(),
+            reached: vec![false; graph.values.len()],
+            failed: false,
+            open: Some(Vec::new()),
+        });
+        walk.sum_from(vec![Root::Value(root)]);
+        let recorder = walk.recording.take()?;
+        if recorder.failed {
+            return None;
+        }
+        per_root.push(recorder.events);
     }
     Some(per_root)
 }
@@ -120,6 +168,35 @@ struct Recorder {
     reached: Vec<bool>,
     /// Something the events cannot express was met (a loop's scalar ops at the top).
     failed: bool,
+    /// For [`piece_traces`]: the `Enter` events of the visits in progress.
+    open: Option<Vec<usize>>,
+}
+
+impl Recorder {
+    /// A visit starts at the top level: node `n`, or the call region `r`.
+    fn enter(&mut self, graph: &Graph, visit: Option<&Visit>) {
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        let id = match visit {
+            Some(Visit::Node { n, .. }) => *n,
+            Some(Visit::Call { r, .. }) => graph.nodes.len() + r.0 as usize,
+            _ => return,
+        };
+        open.push(self.events.len());
+        let id = u32::try_from(id).unwrap_or(u32::MAX);
+        self.events.push(Event::Enter { id, end: 0 });
+    }
+
+    /// The visit started last at the top level ends.
+    fn leave(&mut self) {
+        let end = u32::try_from(self.events.len()).unwrap_or(u32::MAX);
+        if let Some(start) = self.open.as_mut().and_then(Vec::pop)
+            && let Event::Enter { end: e, .. } = &mut self.events[start]
+        {
+            *e = end;
+        }
+    }
 }
 
 /// A program's live instructions: what survives folding and dead-code elimination.
@@ -576,9 +653,13 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
             && let Some(recorder) = self.recording.as_mut()
         {
             recorder.failed |= node.prim.is_loop_exit();
-            recorder
-                .events
-                .extend(flops.iter().map(|t| Event::Term(t.value())));
+            // A term of 0 leaves a float32 sum as it is (sums start at +0 and stay finite).
+            recorder.events.extend(
+                flops
+                    .iter()
+                    .map(|t| Event::Term(t.value()))
+                    .filter(|e| *e != Event::Term(0.0)),
+            );
         }
         if let Some(sum) = scopes.last_mut() {
             if node.prim.is_loop_exit() {
@@ -608,7 +689,11 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
                     if graph.keys.contains(&o) && self.producer[o.0 as usize].is_some() {
                         stack.push(Visit::Key);
                     }
-                    stack.extend(self.start(o, RegionId::TOP));
+                    let first = self.start(o, RegionId::TOP);
+                    if let Some(recorder) = self.recording.as_mut() {
+                        recorder.enter(graph, first.as_ref());
+                    }
+                    stack.extend(first);
                 }
             }
             while let Some(visit) = stack.last_mut() {
@@ -624,6 +709,11 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
                             self.start(input, scope)
                         } else {
                             self.add_terms(node, &mut scopes);
+                            if scopes.len() == 1
+                                && let Some(recorder) = self.recording.as_mut()
+                            {
+                                recorder.leave();
+                            }
                             stack.pop();
                             None
                         }
@@ -680,7 +770,10 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
                                 && let Some(sum) = scopes.last_mut()
                             {
                                 if top && let Some(recorder) = self.recording.as_mut() {
-                                    recorder.events.push(Event::Term(inner.total()));
+                                    if inner.total() != 0.0 {
+                                        recorder.events.push(Event::Term(inner.total()));
+                                    }
+                                    recorder.leave();
                                 }
                                 sum.flops += inner.total();
                                 sum.transcendentals += inner.transcendentals;
@@ -690,6 +783,11 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
                         }
                     }
                 };
+                if scopes.len() == 1
+                    && let Some(recorder) = self.recording.as_mut()
+                {
+                    recorder.enter(graph, next.as_ref());
+                }
                 stack.extend(next);
             }
         }

@@ -362,8 +362,11 @@ fn measure_unlocated(
                 MetricValue::Count(total)
             }
             Metric::VjpFlops => {
-                let vjp = vjp::vjp_program(program()?)?;
-                MetricValue::Count(flops(count::count(&vjp).flops, column, &vjp)?)
+                let total = row_vjp_flops(recording, call, &variables, program, &mut memo.compose)?;
+                if total == u64::MAX {
+                    flops(total, column, &vjp::vjp_program(program()?)?)?;
+                }
+                MetricValue::Count(total)
             }
             Metric::SelfFlops => {
                 let glue = glue_program(recording, call, &variables);
@@ -453,6 +456,40 @@ fn row_flops<'p>(
             {
                 return Err(Error::internal(format!(
                     "flops composed from the child calls ({}) differ from the program's \
+                     ({full})",
+                    count::to_count(total)
+                )));
+            }
+            full
+        }
+    })
+}
+
+/// XLA's float32 flop total of the row's VJP program: composed from the calls inside it
+/// where that is exact (`compose`, which needs no program of the row), else costed on
+/// its own.
+fn row_vjp_flops<'p>(
+    recording: &Recording,
+    call: &CallRecord,
+    variables: &CallVariables,
+    program: impl Fn() -> Result<&'p Graph>,
+    compose: &mut Compose,
+) -> Result<u64> {
+    let full =
+        |program: &Graph| -> Result<u64> { Ok(count::count(&vjp::vjp_program(program)?).flops) };
+    Ok(match compose::reuse() {
+        Reuse::Off => full(program()?)?,
+        Reuse::On => match compose.vjp_flops(recording, call, variables) {
+            Some(total) => count::to_count(total),
+            None => full(program()?)?,
+        },
+        Reuse::Check => {
+            let full = full(program()?)?;
+            if let Some(total) = compose.vjp_flops(recording, call, variables)
+                && count::to_count(total) != full
+            {
+                return Err(Error::internal(format!(
+                    "vjp_flops composed from the child calls ({}) differ from the program's \
                      ({full})",
                     count::to_count(total)
                 )));

@@ -14,7 +14,7 @@ mod tally;
 mod vjp;
 
 #[doc(hidden)]
-pub use compose::{Reuse, ReuseStats, reuse_stats, set_reuse};
+pub use compose::{Reuse, ReuseStats, fallback_reasons, reuse_stats, set_reuse};
 pub(crate) use memo::Memo;
 pub use metric::{Metric, MetricValue, Metrics, OperatorCount};
 pub(crate) use metric::{MetricOptions, ModelPrograms, RowScope, measure, overflow, variable_path};
