@@ -60,6 +60,8 @@ pub(crate) struct Compose {
     /// By call index: child programs extracted for a parent (with the call's variables),
     /// until their row takes them.
     programs: HashMap<usize, (Graph, CallVariables)>,
+    /// The children and glue of the row composed last, by its call index.
+    prepared: Option<(usize, Result<(Vec<Child>, Glue), Why>)>,
 }
 
 /// Whether rows with child calls take their `flops` from their children's programs (not
@@ -256,7 +258,7 @@ impl Compose {
         }
         // A checkpointed row's own `remat` region is transparent to folding and counting,
         // as every region but `call`s and `while`s is.
-        let total = self.compose(recording, call, variables, &children);
+        let total = self.compose(recording, call, variables, (index, &children));
         let mut stats = STATS.get();
         match total {
             Ok(_) => stats.composed += 1,
@@ -291,7 +293,7 @@ impl Compose {
         if in_children < SMALL_CHILD * children.len() && reuse() != Reuse::Check {
             return None;
         }
-        let total = self.compose_vjp(recording, call, variables, &children);
+        let total = self.compose_vjp(recording, call, variables, (index, &children));
         let mut stats = STATS.get();
         match total {
             Ok(_) => stats.vjp_composed += 1,
@@ -324,25 +326,31 @@ impl Compose {
         recording: &Recording,
         call: &CallRecord,
         variables: &CallVariables,
-        children: &[usize],
+        (index, children): (usize, &[usize]),
     ) -> Result<f32, Why> {
         if call.remat {
             return Err("the row is checkpointed");
         }
-        let trace = &recording.graph;
-        self.note_producers(trace)?;
-        let span = call.span.clone();
-        let mut kids = Vec::with_capacity(children.len());
-        for &c in children {
-            if recording.calls[c].remat {
-                return Err("a child is checkpointed");
-            }
-            kids.push(self.child(recording, c)?);
+        if children.iter().any(|&c| recording.calls[c].remat) {
+            return Err("a child is checkpointed");
         }
-        flat_row(trace, &span, &kids)?;
-        let outputs = program_outputs(call, variables);
-        let glue = Glue::build(trace, &self.producer, &span, &kids, &self.blocks, &outputs)?;
-        glue.check_boundaries(&kids, &self.blocks)?;
+        let (kids, glue) = self.prepared(recording, call, variables, (index, children))?;
+        let total = self.vjp_total(recording, call, variables, &kids, &glue);
+        self.prepared = Some((index, Ok((kids, glue))));
+        total
+    }
+
+    fn vjp_total(
+        &mut self,
+        recording: &Recording,
+        call: &CallRecord,
+        variables: &CallVariables,
+        kids: &[Child],
+        glue: &Glue,
+    ) -> Result<f32, Why> {
+        let trace = &recording.graph;
+        flat_row(trace, &call.span, kids)?;
+        glue.check_boundaries(kids, &self.blocks)?;
         if glue
             .graph
             .regions
@@ -351,10 +359,10 @@ impl Compose {
         {
             return Err("the row's own operations hold a nested computation");
         }
-        let inputs = row_inputs(&glue, &kids, &self.blocks, &program_inputs(call, variables))?;
+        let inputs = row_inputs(glue, kids, &self.blocks, &program_inputs(call, variables))?;
         let mut opaque = Vec::with_capacity(kids.len());
         let mut shapes = Vec::with_capacity(kids.len());
-        for kid in &kids {
+        for kid in kids {
             let shape = self.shape(kid.block)?;
             let block = &self.blocks[kid.block];
             let mut reads = Vec::with_capacity(block.graph.inputs.len());
@@ -397,7 +405,7 @@ impl Compose {
             .collect();
         let mut variants = PieceVariants {
             blocks: &mut self.blocks,
-            kids: &kids,
+            kids,
             shapes: &shapes,
             chosen: vec![None; kids.len()],
             failed: None,
@@ -438,10 +446,11 @@ impl Compose {
                 owner[v.0 as usize] = (k32, u32::try_from(o).map_err(|_| "too many results")?);
             }
             runs.push(Run {
-                done: vec![false; piece.ids],
-                entered: vec![false; piece.traces.len()],
+                done: vec![false; piece.dfs.ids()],
+                entered: vec![false; piece.dfs.roots.len()],
                 piece,
                 inputs: ins,
+                stack: Vec::new(),
             });
         }
         let live: Vec<bool> = folded.removed.iter().map(|&r| !r).collect();
@@ -480,36 +489,59 @@ impl Compose {
         recording: &Recording,
         call: &CallRecord,
         variables: &CallVariables,
-        children: &[usize],
+        (index, children): (usize, &[usize]),
     ) -> Result<f32, Why> {
+        let (mut kids, glue) = self.prepared(recording, call, variables, (index, children))?;
+        let outputs = program_outputs(call, variables);
+        let total = forward_total(&mut self.blocks, &mut kids, &glue, &outputs);
+        self.prepared = Some((index, Ok((kids, glue))));
+        total
+    }
+
+    /// The row's children and glue: built once for both FLOP columns (kept until the
+    /// other column asks for them).
+    fn prepared(
+        &mut self,
+        recording: &Recording,
+        call: &CallRecord,
+        variables: &CallVariables,
+        (index, children): (usize, &[usize]),
+    ) -> Result<(Vec<Child>, Glue), Why> {
+        if let Some((i, ready)) = self.prepared.take()
+            && i == index
+        {
+            return ready;
+        }
+        let ready = self.prepare(recording, call, variables, children);
+        if let Err(why) = ready {
+            self.prepared = Some((index, Err(why)));
+        }
+        ready
+    }
+
+    fn prepare(
+        &mut self,
+        recording: &Recording,
+        call: &CallRecord,
+        variables: &CallVariables,
+        children: &[usize],
+    ) -> Result<(Vec<Child>, Glue), Why> {
         let trace = &recording.graph;
         self.note_producers(trace)?;
-        let span = call.span.clone();
         let mut kids = Vec::with_capacity(children.len());
         for &c in children {
             kids.push(self.child(recording, c)?);
         }
         let outputs = program_outputs(call, variables);
-        let glue = Glue::build(trace, &self.producer, &span, &kids, &self.blocks, &outputs)?;
-        glue.check_boundaries(&kids, &self.blocks)?;
-        let live = glue.liveness(&kids, &self.blocks)?;
-        let roots: Vec<ValueId> = outputs.iter().map(|t| glue.value_of[t]).collect();
-        let mut pieces = Replayer {
-            glue: &glue,
-            kids: &mut kids,
-            blocks: &mut self.blocks,
-            failed: None,
-        };
-        let total = count::sum_with_pieces(
-            &glue.graph,
-            (&glue.alias, &live, &glue.producer),
-            &roots,
-            &mut pieces,
-        );
-        match pieces.failed {
-            Some(why) => Err(why),
-            None => Ok(total),
-        }
+        let glue = Glue::build(
+            trace,
+            &self.producer,
+            &call.span,
+            &kids,
+            &self.blocks,
+            &outputs,
+        )?;
+        Ok((kids, glue))
     }
 
     /// The child call `index`: its program (shared with equal ones), where its inputs
@@ -1101,7 +1133,6 @@ impl count::Pieces for Replayer<'_> {
             *pos += 1;
             match event {
                 Event::Term(t) => *sum += t,
-                Event::Enter { .. } => {}
                 Event::Input(v) => {
                     let site = site_of[v.0 as usize] as usize;
                     let Some(&(_, t)) = kid.inputs.get(site) else {
@@ -1116,6 +1147,34 @@ impl count::Pieces for Replayer<'_> {
     }
 }
 
+/// The row's forward total: the glue's walk with each child replayed from its events.
+fn forward_total(
+    blocks: &mut Vec<Block>,
+    kids: &mut [Child],
+    glue: &Glue,
+    outputs: &[ValueId],
+) -> Result<f32, Why> {
+    glue.check_boundaries(kids, blocks)?;
+    let live = glue.liveness(kids, blocks)?;
+    let roots: Vec<ValueId> = outputs.iter().map(|t| glue.value_of[t]).collect();
+    let mut pieces = Replayer {
+        glue,
+        kids,
+        blocks,
+        failed: None,
+    };
+    let total = count::sum_with_pieces(
+        &glue.graph,
+        (&glue.alias, &live, &glue.producer),
+        &roots,
+        &mut pieces,
+    );
+    match pieces.failed {
+        Some(why) => Err(why),
+        None => Ok(total),
+    }
+}
+
 /// The row program's inputs as glue values, in its order (what its VJP returns
 /// cotangents of): its variables and arguments (`given`), then any other value from
 /// outside it in the order the row first reads them (`program::extract`'s).
@@ -1126,16 +1185,13 @@ fn row_inputs(
     given: &[ValueId],
 ) -> Result<Vec<ValueId>, Why> {
     let mut inputs: Vec<ValueId> = Vec::new();
+    let mut seen = vec![false; glue.graph.values.len()];
     for t in given {
         if let Some(&g) = glue.value_of.get(t)
-            && !inputs.contains(&g)
+            && !std::mem::replace(&mut seen[g.0 as usize], true)
         {
             inputs.push(g);
         }
-    }
-    let mut seen = vec![false; glue.graph.values.len()];
-    for &g in &inputs {
-        seen[g.0 as usize] = true;
     }
     let given_count = inputs.len();
     let mut note = |g: ValueId, inputs: &mut Vec<ValueId>| {
@@ -1174,7 +1230,7 @@ fn row_inputs(
     for &g in &glue.graph.inputs {
         if !glue.kid_of.contains_key(&g)
             && glue.graph.spec(g).dtype.is_inexact()
-            && !inputs.contains(&g)
+            && !seen[g.0 as usize]
         {
             return Err("the row reads a value from outside only through a region");
         }
@@ -1215,14 +1271,11 @@ fn flat_row(trace: &Graph, span: &Range<u32>, kids: &[Child]) -> Result<(), Why>
 
 /// A child's part of its parent's VJP program, ready to replay.
 struct PieceRun {
-    /// Per result of the part (its computed results, then the cotangents it hands
-    /// back), the events of XLA's DFS entered there ([`count::piece_traces`]), inputs
-    /// by their index among the part's inputs.
-    traces: Vec<Vec<Event>>,
+    /// XLA's DFS over it, entered through its results (its computed results, then the
+    /// cotangents it hands back); inputs by their index among the part's inputs.
+    dfs: count::DfsGraph,
     /// Per input of the part: read by a live node or returned.
     read: Vec<bool>,
-    /// Nodes and regions: what a replay marks visited.
-    ids: usize,
     /// Whether it holds `call` or `while` regions.
     nested: bool,
     /// Per input slot: whether it hands back a cotangent.
@@ -1233,12 +1286,8 @@ impl PieceRun {
     fn new(piece: vjp::Piece) -> Result<PieceRun, Why> {
         let graph = &piece.program;
         let live = count::live(graph);
-        let traces = count::piece_traces(graph, &live, &graph.outputs)
+        let dfs = count::dfs_graph(graph, &live)
             .ok_or("a child has a loop at its top level or returns a key it makes")?;
-        let mut index = vec![u32::MAX; graph.values.len()];
-        for (i, v) in graph.inputs.iter().enumerate() {
-            index[v.0 as usize] = u32::try_from(i).map_err(|_| "too many inputs")?;
-        }
         let mut read_value = vec![false; graph.values.len()];
         for (node, &kept) in graph.nodes.iter().zip(&live.kept) {
             if kept {
@@ -1261,22 +1310,9 @@ impl PieceRun {
             .iter()
             .map(|v| read_value[v.0 as usize])
             .collect();
-        let traces = traces
-            .into_iter()
-            .map(|events| {
-                events
-                    .into_iter()
-                    .map(|e| match e {
-                        Event::Input(v) => Event::Input(ValueId(index[v.0 as usize])),
-                        other => other,
-                    })
-                    .collect()
-            })
-            .collect();
         Ok(PieceRun {
-            traces,
+            dfs,
             read,
-            ids: graph.nodes.len() + graph.regions.len(),
             nested: graph
                 .regions
                 .iter()
@@ -1334,6 +1370,9 @@ struct Run {
     done: Vec<bool>,
     /// Per result of the part: entered.
     entered: Vec<bool>,
+    /// The part's DFS in progress: ids and the next target of each. An entry reached
+    /// while another waits on an input of the part runs above it and ends first.
+    stack: Vec<(u32, u32)>,
 }
 
 /// The children's parts, replayed as the parent's VJP walk reaches their results.
@@ -1362,24 +1401,40 @@ impl count::Pieces for VjpReplayer<'_> {
         sum: &mut f32,
     ) -> Option<ValueId> {
         let run = &mut self.runs[piece];
-        let events = &run.piece.traces[entry];
-        while let Some(&event) = events.get(*pos) {
-            match event {
-                Event::Enter { id, end } => {
-                    let done = &mut run.done[id as usize];
-                    if *done {
-                        *pos = end as usize;
-                        continue;
+        let dfs = &run.piece.dfs;
+        if *pos == 0 {
+            // `pos` keeps the depth of the part's stack this entry runs above, plus one.
+            *pos = run.stack.len() + 1;
+            match dfs.roots.get(entry).copied().flatten()? {
+                count::Target::Input(i) => return run.inputs.get(i as usize).copied(),
+                count::Target::Id(id) => {
+                    if std::mem::replace(&mut run.done[id as usize], true) {
+                        return None;
                     }
-                    *done = true;
-                }
-                Event::Term(t) => *sum += t,
-                Event::Input(i) => {
-                    *pos += 1;
-                    return run.inputs.get(i.0 as usize).copied();
+                    run.stack.push((id, 0));
                 }
             }
-            *pos += 1;
+        }
+        let base = *pos - 1;
+        while run.stack.len() > base {
+            let top = run.stack.len() - 1;
+            let (id, next) = run.stack[top];
+            if let Some(&target) = dfs.targets(id).get(next as usize) {
+                run.stack[top].1 = next + 1;
+                match target {
+                    count::Target::Input(i) => return run.inputs.get(i as usize).copied(),
+                    count::Target::Id(m) => {
+                        if !std::mem::replace(&mut run.done[m as usize], true) {
+                            run.stack.push((m, 0));
+                        }
+                    }
+                }
+            } else {
+                run.stack.pop();
+                for &t in dfs.terms(id) {
+                    *sum += t;
+                }
+            }
         }
         None
     }

@@ -36,9 +36,6 @@ pub(crate) enum Event {
     Term(f32),
     /// The DFS reached this input for the first time.
     Input(ValueId),
-    /// The visit of a node (or of a nested computation, numbered after the nodes)
-    /// starts; its events end before index `end` ([`piece_traces`] only).
-    Enter { id: u32, end: u32 },
 }
 
 /// The events of XLA's DFS over `graph` (whose liveness is `live`) entered through
@@ -64,7 +61,6 @@ pub(crate) fn top_events(graph: &Graph, live: &Live, roots: &[ValueId]) -> Optio
         events: Vec::new(),
         reached: vec![false; graph.values.len()],
         failed: false,
-        open: None,
     });
     let mut per_root = Vec::with_capacity(roots.len());
     for &root in roots {
@@ -78,48 +74,131 @@ pub(crate) fn top_events(graph: &Graph, live: &Live, roots: &[ValueId]) -> Optio
     Some(per_root)
 }
 
-/// Per root of `graph` (whose liveness is `live`), the events of XLA's DFS entered
-/// through that root alone, as if nothing had been visited before: terms, first reaches
-/// of inputs, and where the visit of each node starts and ends ([`Event::Enter`]). A
-/// walk that has visited other parts of the graph replays them by skipping the visit of
-/// every node it has visited already (its operands were visited with it): the same terms
-/// in the same order as its own DFS would add, whatever was entered before or in between.
-/// `None` as for [`top_events`].
-pub(crate) fn piece_traces(
-    graph: &Graph,
-    live: &Live,
-    roots: &[ValueId],
-) -> Option<Vec<Vec<Event>>> {
+/// Where XLA's DFS goes from an operand at the top level of a program (see [`DfsGraph`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A node, or a nested computation numbered after the nodes: visited once.
+    Id(u32),
+    /// The program's input with this index: the caller's DFS goes on from it.
+    Input(u32),
+}
+
+/// XLA's DFS over the top level of a program, resolved once (folding, liveness, nested
+/// computations): per node, where each operand leads and the terms it adds; per nested
+/// computation (`call`), its operands and its body's float32 total. Walking it from a
+/// result with a visited set gives the terms [`count`]'s walk adds, in the same order,
+/// from any state of that set; so a program's part of a larger one can be walked as the
+/// larger program's DFS enters it, leaves it through its inputs and enters it again.
+pub(crate) struct DfsGraph {
+    /// Per id, its targets: `targets[first[id]..first[id + 1]]`.
+    first: Vec<u32>,
+    targets: Vec<Target>,
+    /// Per id, its non-zero terms: `terms[term_first[id]..term_first[id + 1]]`.
+    term_first: Vec<u32>,
+    terms: Vec<f32>,
+    /// Per output of the program, where its visit starts (`None`: nothing to visit).
+    pub(crate) roots: Vec<Option<Target>>,
+}
+
+impl DfsGraph {
+    /// How many ids (nodes and regions) a visited set needs.
+    pub(crate) fn ids(&self) -> usize {
+        self.first.len() - 1
+    }
+
+    /// The targets of `id`.
+    pub(crate) fn targets(&self, id: u32) -> &[Target] {
+        let id = id as usize;
+        &self.targets[self.first[id] as usize..self.first[id + 1] as usize]
+    }
+
+    /// The terms `id` adds once its operands are visited.
+    pub(crate) fn terms(&self, id: u32) -> &[f32] {
+        let id = id as usize;
+        &self.terms[self.term_first[id] as usize..self.term_first[id + 1] as usize]
+    }
+}
+
+/// [`DfsGraph`] of `graph` (whose liveness is `live`), entered through its outputs.
+/// `None` when the top level has loops (XLA visits them before the ROOT, outside any
+/// output's visit), a loop's own operations, or a typed key it makes among its outputs.
+pub(crate) fn dfs_graph(graph: &Graph, live: &Live) -> Option<DfsGraph> {
     let mut walk = XlaWalk::new(graph, &live.alias, &live.kept, &live.producer);
     walk.note_call_boundaries();
     if !walk.loop_roots(RegionId::TOP).is_empty() {
         return None;
     }
-    if roots
-        .iter()
-        .any(|o| graph.keys.contains(o) && walk.producer[o.0 as usize].is_some())
-    {
-        return None;
+    let mut input_index = vec![u32::MAX; graph.values.len()];
+    for (i, v) in graph.inputs.iter().enumerate() {
+        input_index[v.0 as usize] = u32::try_from(i).ok()?;
     }
-    let mut per_root = Vec::with_capacity(roots.len());
-    for &root in roots {
-        walk.done.fill(false);
-        walk.call_done.fill(false);
-        walk.keys_done.clear();
-        walk.recording = Some(Recorder {
-            events: Vec::new(),
-            reached: vec![false; graph.values.len()],
-            failed: false,
-            open: Some(Vec::new()),
-        });
-        walk.sum_from(vec![Root::Value(root)]);
-        let recorder = walk.recording.take()?;
-        if recorder.failed {
+    let nodes = graph.nodes.len();
+    let target = |walk: &XlaWalk, v: ValueId| -> Option<Target> {
+        let v = walk.resolve(v);
+        let Some(p) = walk.producer[v.0 as usize] else {
+            return Some(Target::Input(input_index[v.0 as usize]));
+        };
+        if !walk.live[p] {
             return None;
         }
-        per_root.push(recorder.events);
+        let id = match walk.call_of(graph.nodes[p].region, RegionId::TOP) {
+            Some(r) => nodes + r.0 as usize,
+            None => p,
+        };
+        u32::try_from(id).ok().map(Target::Id)
+    };
+    let ids = nodes + graph.regions.len();
+    let mut dfs = DfsGraph {
+        first: Vec::with_capacity(ids + 1),
+        targets: Vec::new(),
+        term_first: Vec::with_capacity(ids + 1),
+        terms: Vec::new(),
+        roots: Vec::with_capacity(graph.outputs.len()),
+    };
+    for (n, node) in graph.nodes.iter().enumerate() {
+        dfs.first.push(u32::try_from(dfs.targets.len()).ok()?);
+        dfs.term_first.push(u32::try_from(dfs.terms.len()).ok()?);
+        if !live.kept[n] || walk.call_of(node.region, RegionId::TOP).is_some() {
+            continue;
+        }
+        if node.prim.is_loop_exit() {
+            return None;
+        }
+        for &v in &node.inputs {
+            dfs.targets.extend(target(&walk, v));
+        }
+        let (flops, _) = terms(graph, node);
+        dfs.terms
+            .extend(flops.iter().map(Term::value).filter(|&t| t != 0.0));
     }
-    Some(per_root)
+    for r in 0..graph.regions.len() {
+        dfs.first.push(u32::try_from(dfs.targets.len()).ok()?);
+        dfs.term_first.push(u32::try_from(dfs.terms.len()).ok()?);
+        let r = RegionId(u32::try_from(r).ok()?);
+        let region = graph.region(r);
+        if r == RegionId::TOP
+            || !matches!(region.kind, RegionKind::Call(_))
+            || walk.call_of(region.parent, RegionId::TOP).is_some()
+        {
+            continue;
+        }
+        for &v in &walk.operands[r.0 as usize].clone() {
+            dfs.targets.extend(target(&walk, v));
+        }
+        let total = walk.body_total(r);
+        if total != 0.0 {
+            dfs.terms.push(total);
+        }
+    }
+    dfs.first.push(u32::try_from(dfs.targets.len()).ok()?);
+    dfs.term_first.push(u32::try_from(dfs.terms.len()).ok()?);
+    for &o in &graph.outputs {
+        if graph.keys.contains(&o) && live.producer[o.0 as usize].is_some() {
+            return None;
+        }
+        dfs.roots.push(target(&walk, o));
+    }
+    Some(dfs)
 }
 
 /// Inputs of a graph that stand for the outputs of pieces summed elsewhere (the child
@@ -168,35 +247,6 @@ struct Recorder {
     reached: Vec<bool>,
     /// Something the events cannot express was met (a loop's scalar ops at the top).
     failed: bool,
-    /// For [`piece_traces`]: the `Enter` events of the visits in progress.
-    open: Option<Vec<usize>>,
-}
-
-impl Recorder {
-    /// A visit starts at the top level: node `n`, or the call region `r`.
-    fn enter(&mut self, graph: &Graph, visit: Option<&Visit>) {
-        let Some(open) = self.open.as_mut() else {
-            return;
-        };
-        let id = match visit {
-            Some(Visit::Node { n, .. }) => *n,
-            Some(Visit::Call { r, .. }) => graph.nodes.len() + r.0 as usize,
-            _ => return,
-        };
-        open.push(self.events.len());
-        let id = u32::try_from(id).unwrap_or(u32::MAX);
-        self.events.push(Event::Enter { id, end: 0 });
-    }
-
-    /// The visit started last at the top level ends.
-    fn leave(&mut self) {
-        let end = u32::try_from(self.events.len()).unwrap_or(u32::MAX);
-        if let Some(start) = self.open.as_mut().and_then(Vec::pop)
-            && let Event::Enter { end: e, .. } = &mut self.events[start]
-        {
-            *e = end;
-        }
-    }
 }
 
 /// A program's live instructions: what survives folding and dead-code elimination.
@@ -653,13 +703,9 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
             && let Some(recorder) = self.recording.as_mut()
         {
             recorder.failed |= node.prim.is_loop_exit();
-            // A term of 0 leaves a float32 sum as it is (sums start at +0 and stay finite).
-            recorder.events.extend(
-                flops
-                    .iter()
-                    .map(|t| Event::Term(t.value()))
-                    .filter(|e| *e != Event::Term(0.0)),
-            );
+            recorder
+                .events
+                .extend(flops.iter().map(|t| Event::Term(t.value())));
         }
         if let Some(sum) = scopes.last_mut() {
             if node.prim.is_loop_exit() {
@@ -689,109 +735,113 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
                     if graph.keys.contains(&o) && self.producer[o.0 as usize].is_some() {
                         stack.push(Visit::Key);
                     }
-                    let first = self.start(o, RegionId::TOP);
-                    if let Some(recorder) = self.recording.as_mut() {
-                        recorder.enter(graph, first.as_ref());
-                    }
-                    stack.extend(first);
+                    stack.extend(self.start(o, RegionId::TOP));
                 }
             }
-            while let Some(visit) = stack.last_mut() {
-                // The scope stack starts with the top and pops only what it pushed.
-                let Some(scope) = scopes.last().map(|s| s.region) else {
-                    break;
-                };
-                let next = match visit {
-                    Visit::Node { n, next } => {
-                        let node = &graph.nodes[*n];
-                        if let Some(&input) = node.inputs.get(*next) {
-                            *next += 1;
-                            self.start(input, scope)
-                        } else {
-                            self.add_terms(node, &mut scopes);
-                            if scopes.len() == 1
-                                && let Some(recorder) = self.recording.as_mut()
-                            {
-                                recorder.leave();
-                            }
-                            stack.pop();
-                            None
-                        }
+            self.drain(&mut stack, &mut scopes);
+        }
+        // The top scope is never popped: calls pop only the scopes they pushed.
+        (scopes[0].flops, scopes[0].transcendentals)
+    }
+
+    /// Runs the DFS until `stack` is empty.
+    #[allow(clippy::cast_precision_loss)] // float32 sums, as XLA's
+    fn drain(&mut self, stack: &mut Vec<Visit>, scopes: &mut Vec<Scope>) {
+        let graph = self.graph;
+        while let Some(visit) = stack.last_mut() {
+            // The scope stack starts with the top and pops only what it pushed.
+            let Some(scope) = scopes.last().map(|s| s.region) else {
+                break;
+            };
+            let next = match visit {
+                Visit::Node { n, next } => {
+                    let node = &graph.nodes[*n];
+                    if let Some(&input) = node.inputs.get(*next) {
+                        *next += 1;
+                        self.start(input, scope)
+                    } else {
+                        self.add_terms(node, scopes);
+                        stack.pop();
+                        None
                     }
-                    Visit::Key => {
-                        if let Some(sum) = scopes.last_mut() {
-                            sum.flops += -1.0;
+                }
+                Visit::Key => {
+                    if let Some(sum) = scopes.last_mut() {
+                        sum.flops += -1.0;
+                    }
+                    stack.pop();
+                    None
+                }
+                Visit::Replay { piece, entry, pos } => {
+                    let reached = match (self.pieces.as_mut(), scopes.last_mut()) {
+                        (Some(pieces), Some(sum)) => {
+                            pieces.replay(*piece, *entry, pos, &mut sum.flops)
+                        }
+                        _ => None,
+                    };
+                    if let Some(v) = reached {
+                        self.start(v, scope)
+                    } else {
+                        stack.pop();
+                        None
+                    }
+                }
+                Visit::Call { r, next, body } => {
+                    let r = *r;
+                    let i = r.0 as usize;
+                    if !*body && *next < self.operands[i].len() {
+                        *next += 1;
+                        let operand = self.operands[i][*next - 1];
+                        self.start(operand, scope)
+                    } else if !*body {
+                        *body = true;
+                        *next = 0;
+                        scopes.push(Scope::new(r));
+                        // The body's loops first, as unreachable roots (see above).
+                        let loops: Vec<Visit> = self
+                            .loop_roots(r)
+                            .into_iter()
+                            .rev()
+                            .filter_map(|inner| self.start_region(inner))
+                            .collect();
+                        stack.extend(loops);
+                        None
+                    } else if *next < self.results[i].len() {
+                        *next += 1;
+                        let result = self.results[i][*next - 1];
+                        self.start(result, r)
+                    } else {
+                        // The body's own float32 sum enters the caller as one term.
+                        let top = scopes.len() == 2;
+                        if let Some(inner) = scopes.pop()
+                            && let Some(sum) = scopes.last_mut()
+                        {
+                            if top && let Some(recorder) = self.recording.as_mut() {
+                                recorder.events.push(Event::Term(inner.total()));
+                            }
+                            sum.flops += inner.total();
+                            sum.transcendentals += inner.transcendentals;
                         }
                         stack.pop();
                         None
                     }
-                    Visit::Replay { piece, entry, pos } => {
-                        let reached = match (self.pieces.as_mut(), scopes.last_mut()) {
-                            (Some(pieces), Some(sum)) => {
-                                pieces.replay(*piece, *entry, pos, &mut sum.flops)
-                            }
-                            _ => None,
-                        };
-                        if let Some(v) = reached {
-                            self.start(v, scope)
-                        } else {
-                            stack.pop();
-                            None
-                        }
-                    }
-                    Visit::Call { r, next, body } => {
-                        let r = *r;
-                        let i = r.0 as usize;
-                        if !*body && *next < self.operands[i].len() {
-                            *next += 1;
-                            let operand = self.operands[i][*next - 1];
-                            self.start(operand, scope)
-                        } else if !*body {
-                            *body = true;
-                            *next = 0;
-                            scopes.push(Scope::new(r));
-                            // The body's loops first, as unreachable roots (see above).
-                            let loops: Vec<Visit> = self
-                                .loop_roots(r)
-                                .into_iter()
-                                .rev()
-                                .filter_map(|inner| self.start_region(inner))
-                                .collect();
-                            stack.extend(loops);
-                            None
-                        } else if *next < self.results[i].len() {
-                            *next += 1;
-                            let result = self.results[i][*next - 1];
-                            self.start(result, r)
-                        } else {
-                            // The body's own float32 sum enters the caller as one term.
-                            let top = scopes.len() == 2;
-                            if let Some(inner) = scopes.pop()
-                                && let Some(sum) = scopes.last_mut()
-                            {
-                                if top && let Some(recorder) = self.recording.as_mut() {
-                                    if inner.total() != 0.0 {
-                                        recorder.events.push(Event::Term(inner.total()));
-                                    }
-                                    recorder.leave();
-                                }
-                                sum.flops += inner.total();
-                                sum.transcendentals += inner.transcendentals;
-                            }
-                            stack.pop();
-                            None
-                        }
-                    }
-                };
-                if scopes.len() == 1
-                    && let Some(recorder) = self.recording.as_mut()
-                {
-                    recorder.enter(graph, next.as_ref());
                 }
-                stack.extend(next);
-            }
+            };
+            stack.extend(next);
         }
-        // The top scope is never popped: calls pop only the scopes they pushed.
-        (scopes[0].flops, scopes[0].transcendentals)
+    }
+
+    /// The float32 total call region `r` (at the top level) adds to the top-level sum:
+    /// its body summed on its own, its operands left out.
+    fn body_total(&mut self, r: RegionId) -> f32 {
+        self.call_done[r.0 as usize] = true;
+        let mut scopes = vec![Scope::new(RegionId::TOP)];
+        let mut stack = vec![Visit::Call {
+            r,
+            next: self.operands[r.0 as usize].len(),
+            body: false,
+        }];
+        self.drain(&mut stack, &mut scopes);
+        scopes[0].flops
     }
 }
