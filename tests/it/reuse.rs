@@ -8,7 +8,9 @@
 use std::cell::RefCell;
 
 use tabulate::__private::{Reuse, ReuseStats, reuse_stats, set_reuse};
-use tabulate::nn::{BatchNorm, Dense, Dropout, LayerNorm, Remat, gelu, relu, remat, sigmoid, vmap};
+use tabulate::nn::{
+    BatchNorm, Dense, Dropout, LayerNorm, Remat, gelu, relu, remat, selu, sigmoid, vmap,
+};
 use tabulate::prelude::*;
 use tabulate::{Tabulate, Visitor, module_call};
 
@@ -44,6 +46,10 @@ enum Step {
     Leak(usize),
     /// `x = vmap(Dense)(x)`.
     Vmap,
+    /// `x = selu(x)`: a nested `jit` (an HLO `call`).
+    Selu,
+    /// `x = child(stop_gradient(x))`: a child input without a tangent.
+    Frozen(usize),
 }
 
 /// A child: a block, or a block behind `remat`.
@@ -176,6 +182,11 @@ impl Block {
                     y.add(&stash)?
                 }
                 Step::Vmap => vmap(Dense::new(WIDTH)).forward(&x)?,
+                Step::Selu => selu(&x)?,
+                Step::Frozen(i) => {
+                    let frozen = x.stop_gradient()?;
+                    self.children[i].call(|b| b.forward(&frozen))?
+                }
             };
         }
         Ok(x)
@@ -213,6 +224,7 @@ fn block(seed: u64, depth: usize, safe_only: bool) -> Block {
             Step::Dropout,
             Step::TimesOne,
             Step::Vmap,
+            Step::Selu,
         ];
         if depth == 0 || rng.below(3) == 0 {
             steps.push(leaf[rng.below(leaf.len())]);
@@ -227,7 +239,7 @@ fn block(seed: u64, depth: usize, safe_only: bool) -> Block {
         } else {
             Child::Plain(child)
         });
-        let kinds = if safe_only { 3 } else { 7 };
+        let kinds = if safe_only { 3 } else { 8 };
         steps.push(match rng.below(kinds) {
             0 => Step::Child(i),
             1 => Step::Residual(i),
@@ -235,6 +247,7 @@ fn block(seed: u64, depth: usize, safe_only: bool) -> Block {
             3 => Step::Pair(i, false),
             4 => Step::Constant(i),
             5 => Step::Concat(i),
+            6 => Step::Frozen(i),
             _ => Step::Leak(i),
         });
     }
@@ -303,10 +316,11 @@ fn models_with_only_safe_boundaries_always_compose() {
     }
 }
 
-/// A block of one dense layer.
+/// A block of two dense layers (no operations of its own: `relu` would be a nested
+/// `jit` among them).
 fn dense_block() -> Block {
     Block {
-        steps: vec![Step::Dense, Step::Relu],
+        steps: vec![Step::Dense, Step::Dense],
         children: Vec::new(),
         stash: RefCell::new(None),
     }
@@ -321,36 +335,121 @@ fn root_with(step: Step) -> Block {
     }
 }
 
-/// Whether the root of `root_with(step)` was composed, or why not.
-fn root_outcome(step: Step) -> Result<(), &'static str> {
-    let stats = check_both_ways(&root_with(step), 0);
-    // The root and its block (composed from its `Dense`), measured in that order.
+/// Whether the root of `model` (whose only other row with children is its block,
+/// measured after it) was composed for `flops` and for `vjp_flops`, or why not.
+fn outcomes(model: &Block) -> (Result<(), &'static str>, Result<(), &'static str>) {
+    let stats = check_both_ways(model, 0);
     assert_eq!(stats.composed + stats.fallbacks, 2, "{stats:?}");
-    stats.last_fallback.map_or(Ok(()), Err)
+    assert_eq!(stats.vjp_composed + stats.vjp_fallbacks, 2, "{stats:?}");
+    (
+        stats.last_fallback.map_or(Ok(()), Err),
+        stats.last_vjp_fallback.map_or(Ok(()), Err),
+    )
+}
+
+/// [`outcomes`] of `root_with(step)`.
+fn root_outcome(step: Step) -> (Result<(), &'static str>, Result<(), &'static str>) {
+    outcomes(&root_with(step))
 }
 
 #[test]
 fn each_broken_precondition_falls_back() {
-    assert_eq!(root_outcome(Step::Child(0)), Ok(()));
-    assert_eq!(root_outcome(Step::Residual(0)), Ok(()));
-    assert_eq!(root_outcome(Step::Pair(0, true)), Ok(()));
+    assert_eq!(root_outcome(Step::Child(0)), (Ok(()), Ok(())));
+    // `x` is read by the child and by the residual `add`: the child's part of the VJP
+    // takes the cotangent the `add` gives `x` and adds its own to it, as the row does.
+    assert_eq!(root_outcome(Step::Residual(0)), (Ok(()), Ok(())));
+    assert_eq!(root_outcome(Step::Pair(0, true)), (Ok(()), Ok(())));
+    // The VJP's DFS never enters the unused result: a part without nested computations
+    // is replayed from the results it is entered through.
     assert_eq!(
         root_outcome(Step::Pair(0, false)),
-        Err("the row needs only some of a child's outputs")
+        (Err("the row needs only some of a child's outputs"), Ok(()))
     );
     // A constant argument would fold inside the child in the root's program only.
-    assert_eq!(
-        root_outcome(Step::Constant(0)),
-        Err("a child reads a constant or a concatenate")
-    );
+    let constant = Err("a child reads a constant or a concatenate");
+    assert_eq!(root_outcome(Step::Constant(0)), (constant, constant));
     // A slice of a `concatenate` folds across the boundary.
+    assert_eq!(root_outcome(Step::Concat(0)), (constant, constant));
+    let leak = Err("a value a child computes is read outside it");
+    assert_eq!(root_outcome(Step::Leak(0)), (leak, leak));
+    // Differentiated on its own, the child would differentiate its input.
     assert_eq!(
-        root_outcome(Step::Concat(0)),
-        Err("a child reads a constant or a concatenate")
+        root_outcome(Step::Frozen(0)),
+        (Ok(()), Err("a child's input has no tangent in the row"))
     );
+    // A nested `jit` among the row's own operations.
+    let with_selu = Block {
+        steps: vec![Step::Dense, Step::Child(0), Step::Selu],
+        children: vec![Child::Plain(dense_block())],
+        stash: RefCell::new(None),
+    };
     assert_eq!(
-        root_outcome(Step::Leak(0)),
-        Err("a value a child computes is read outside it")
+        outcomes(&with_selu),
+        (
+            Ok(()),
+            Err("the row's own operations hold a nested computation")
+        )
+    );
+    // A child holding a nested `jit` whose second result the row does not use: its
+    // part's `call` would have other results than in the row's program.
+    let selu_block = Block {
+        steps: vec![Step::Dense, Step::Selu],
+        children: Vec::new(),
+        stash: RefCell::new(None),
+    };
+    let unused = Block {
+        steps: vec![Step::Pair(0, false)],
+        children: vec![Child::Plain(selu_block)],
+        stash: RefCell::new(None),
+    };
+    assert_eq!(
+        vjp_reasons(&unused),
+        [
+            (
+                "vjp_flops",
+                "the row's VJP needs only some of a child's part"
+            ),
+            (
+                "vjp_flops",
+                "the row's own operations hold a nested computation"
+            ),
+        ]
+    );
+}
+
+/// Why the rows of `model` fell back, in the order they were measured (each once).
+fn vjp_reasons(model: &Block) -> Vec<(&'static str, &'static str)> {
+    set_reuse(Reuse::Check);
+    let x = Tensor::new(DType::F32, [4, WIDTH]);
+    let summary = tabulate(model)
+        .compute_vjp_flops(true)
+        .run(|m| m.forward(&x));
+    let reasons = tabulate::__private::fallback_reasons();
+    set_reuse(Reuse::On);
+    summary.expect("runs, both ways equal");
+    reasons.into_iter().map(|(c, why, _)| (c, why)).collect()
+}
+
+/// A checkpointed child is a `remat` in its parent's VJP, not its own VJP program; a
+/// checkpointed row's VJP is costed on the module it wraps.
+#[test]
+fn checkpoints_fall_back_for_the_vjp() {
+    let middle = Block {
+        steps: vec![Step::Child(0)],
+        children: vec![Child::Plain(dense_block())],
+        stash: RefCell::new(None),
+    };
+    let root = Block {
+        steps: vec![Step::Child(0)],
+        children: vec![Child::Checkpointed(remat(middle))],
+        stash: RefCell::new(None),
+    };
+    assert_eq!(
+        vjp_reasons(&root),
+        [
+            ("vjp_flops", "a child is checkpointed"),
+            ("vjp_flops", "the row is checkpointed"),
+        ]
     );
 }
 

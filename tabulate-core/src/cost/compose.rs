@@ -111,7 +111,7 @@ pub struct ReuseStats {
 }
 
 thread_local! {
-    static MODE: Cell<Reuse> = const { Cell::new(Reuse::On) };
+    static MODE: Cell<Option<Reuse>> = const { Cell::new(None) };
     static STATS: Cell<ReuseStats> = const {
         Cell::new(ReuseStats {
             composed: 0,
@@ -153,14 +153,26 @@ pub fn fallback_reasons() -> Vec<(&'static str, &'static str, u64)> {
 /// Sets how this thread's runs cost rows with child calls, and clears the counts.
 #[doc(hidden)]
 pub fn set_reuse(mode: Reuse) {
-    MODE.set(mode);
+    MODE.set(Some(mode));
     STATS.set(ReuseStats::default());
     REASONS.with_borrow_mut(Vec::clear);
 }
 
-/// This thread's mode.
+/// This thread's mode: what [`set_reuse`] set, else the environment's.
 pub(crate) fn reuse() -> Reuse {
-    MODE.get()
+    MODE.get().unwrap_or_else(env_reuse)
+}
+
+/// The mode the environment variable `TABULATE_REUSE` asks for (`on`, `off`, `check`;
+/// read once per process; anything else is `on`): `TABULATE_REUSE=check cargo test`
+/// costs every composed row both ways and fails on a difference.
+fn env_reuse() -> Reuse {
+    static ENV: std::sync::OnceLock<Reuse> = std::sync::OnceLock::new();
+    *ENV.get_or_init(|| match std::env::var("TABULATE_REUSE").as_deref() {
+        Ok("check") => Reuse::Check,
+        Ok("off") => Reuse::Off,
+        _ => Reuse::On,
+    })
 }
 
 /// The counts since [`set_reuse`].

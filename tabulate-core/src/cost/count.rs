@@ -155,6 +155,9 @@ pub(crate) fn dfs_graph(graph: &Graph, live: &Live) -> Option<DfsGraph> {
         terms: Vec::new(),
         roots: Vec::with_capacity(graph.outputs.len()),
     };
+    // A key input's `Sharding` call is the caller's to score, where its DFS first
+    // reaches the input: a call's operands (visited first) hold any key its body reads.
+    walk.keys_done.clone_from(&graph.keys);
     for (n, node) in graph.nodes.iter().enumerate() {
         dfs.first.push(u32::try_from(dfs.targets.len()).ok()?);
         dfs.term_first.push(u32::try_from(dfs.terms.len()).ok()?);
