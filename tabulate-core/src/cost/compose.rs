@@ -59,7 +59,7 @@ pub(crate) struct Compose {
     block_of: HashMap<usize, usize>,
     /// By call index: child programs extracted for a parent (with the call's variables),
     /// until their row takes them.
-    programs: HashMap<usize, (Graph, CallVariables)>,
+    programs: HashMap<usize, (Option<Graph>, CallVariables)>,
     /// The children and glue of the row composed last, by its call index.
     prepared: Option<(usize, Result<(Vec<Child>, Glue), Why>)>,
 }
@@ -560,7 +560,15 @@ impl Compose {
     /// and outputs come from in the trace. Its program waits for its own row.
     fn child(&mut self, recording: &Recording, index: usize) -> Result<Child, Why> {
         let call = &recording.calls[index];
-        let variables = recording.variables_of(call);
+        let variables = match self.programs.remove(&index) {
+            Some((None, variables)) => variables,
+            Some(waiting) => {
+                // Met again before its row: its program waits on.
+                self.programs.insert(index, waiting);
+                recording.variables_of(call)
+            }
+            None => recording.variables_of(call),
+        };
         let outputs = program_outputs(call, &variables);
         let trace = &recording.graph;
         let block = if let Some(&b) = self.block_of.get(&index) {
@@ -591,7 +599,8 @@ impl Compose {
                 if let Some((hash, form)) = form {
                     self.by_form.entry(hash).or_default().push((form, b));
                 }
-                self.programs.insert(index, (graph, variables));
+                self.programs
+                    .insert(index, (Some(graph), CallVariables::default()));
                 b
             };
             self.block_of.insert(index, b);
@@ -615,6 +624,11 @@ impl Compose {
                 produced.push(p);
             }
         }
+        // The call's variables (and its program, if extracted) wait for its row.
+        self.programs
+            .entry(index)
+            .or_insert((None, CallVariables::default()))
+            .1 = variables;
         Ok(Child {
             block,
             span: call.span.clone(),
@@ -627,13 +641,13 @@ impl Compose {
         })
     }
 
-    /// The program of `call`'s row and its variables, if they were found when its
+    /// The variables of `call`'s row and its program, if they were found when its
     /// parent was composed (each is handed over once).
     pub(crate) fn take_program(
         &mut self,
         recording: &Recording,
         call: &CallRecord,
-    ) -> Option<(Graph, CallVariables)> {
+    ) -> Option<(Option<Graph>, CallVariables)> {
         index_of(recording, call).and_then(|i| self.programs.remove(&i))
     }
 

@@ -425,7 +425,9 @@ fn row_program(
     let forward = OnceCell::new();
     let variables = match compose.take_program(recording, call) {
         Some((graph, variables)) => {
-            let _ = forward.set(graph);
+            if let Some(graph) = graph {
+                let _ = forward.set(graph);
+            }
             variables
         }
         None => recording.variables_of(call),
