@@ -306,6 +306,29 @@ fn random_nested_models_compose_to_the_same_bits() {
     });
     assert!(total.composed > 300, "{total:?}");
     assert!(total.fallbacks > 30, "{total:?}");
+    assert!(total.vjp_composed > 600, "{total:?}");
+    // Every reason a row's VJP falls back for is met (each one's own model is in
+    // `each_broken_precondition_falls_back`), and no other.
+    let mut vjp: Vec<&str> = REASONS.with_borrow(|all| {
+        all.iter()
+            .filter(|r| r.0 == "vjp_flops")
+            .map(|r| r.1)
+            .collect()
+    });
+    vjp.sort_unstable();
+    assert_eq!(
+        vjp,
+        [
+            "a child is checkpointed",
+            "a child reads a constant or a concatenate",
+            "a child's input has no tangent in the row",
+            "a region of the row holds a child",
+            "a value a child computes is read outside it",
+            "the row is checkpointed",
+            "the row's VJP needs only some of a child's part",
+            "the row's own operations hold a nested computation",
+        ]
+    );
 }
 
 #[test]
@@ -470,10 +493,20 @@ fn zoo_stats<M: Tabulate>(model: &M, run: impl FnOnce(&M) -> Result<Tensor>) -> 
 fn gpt2_small_rows_compose() {
     let tokens = Tensor::new(DType::I32, [1, 1024]);
     let stats = zoo_stats(&gpt2_small::GPT2::default(), |m| m.forward(&tokens));
-    println!("{stats:?}");
     // The root, `h_0`, its attention and MLP: composed (`h_1`..`h_11` and theirs are
     // the memo's: the same programs as `h_0`'s).
     assert_eq!((stats.composed, stats.fallbacks), (4, 0), "{stats:?}");
+    // Their VJP too, but the attention's: `dot_product_attention`'s `_where` is a
+    // nested `jit` among its own operations.
+    assert_eq!(
+        (stats.vjp_composed, stats.vjp_fallbacks),
+        (3, 1),
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.last_vjp_fallback,
+        Some("the row's own operations hold a nested computation")
+    );
 }
 
 #[test]
@@ -483,7 +516,20 @@ fn llama_and_resnet_rows_compose() {
         m.forward(&tokens, &cos, &sin)
     });
     assert_eq!(llama.fallbacks, 0, "{llama:?}");
+    // The root's VJP composes; an attention's `_where` and the MLP's `silu` are nested
+    // `jit`s among their rows' own operations.
+    assert_eq!(
+        (llama.vjp_composed, llama.vjp_fallbacks),
+        (2, 2),
+        "{llama:?}"
+    );
     let image = Tensor::new(DType::F32, [1, 224, 224, 3]);
     let resnet = zoo_stats(&resnet18::ResNet::resnet18(), |m| m.forward(&image));
     assert_eq!(resnet.fallbacks, 0, "{resnet:?}");
+    // `relu` is a nested `jit`: rows applying it between their children fall back.
+    assert_eq!(
+        (resnet.vjp_composed, resnet.vjp_fallbacks),
+        (3, 8),
+        "{resnet:?}"
+    );
 }

@@ -45,6 +45,12 @@ const SMALL_CHILD: usize = 16;
 /// Why a row falls back to costing its program.
 type Why = &'static str;
 
+/// A row's children and glue, or why they cannot be composed.
+type Prepared = Result<(Vec<Child>, Glue), Why>;
+
+/// A child's part of a VJP program for one pattern of incoming cotangents.
+type Variant = (Vec<bool>, Result<Rc<PieceRun>, Why>);
+
 /// What the run learnt about child programs, shared by every row's composition.
 #[derive(Default)]
 pub(crate) struct Compose {
@@ -61,7 +67,14 @@ pub(crate) struct Compose {
     /// until their row takes them.
     programs: HashMap<usize, (Option<Graph>, CallVariables)>,
     /// The children and glue of the row composed last, by its call index.
-    prepared: Option<(usize, Result<(Vec<Child>, Glue), Why>)>,
+    prepared: Option<(usize, Prepared)>,
+    /// The span lengths of the calls whose programs are blocks.
+    block_sizes: std::collections::HashSet<usize>,
+    /// Whether composing the row asked last is worth it, by its call index.
+    worth: Option<(usize, bool)>,
+    /// By call index: the in-place forms of child programs read to decide that, until
+    /// the child is met.
+    forms: HashMap<usize, Option<(u64, Canonical)>>,
 }
 
 /// Whether rows with child calls take their `flops` from their children's programs (not
@@ -205,7 +218,7 @@ struct Block {
     /// Its shape as a part of its parent's VJP program, once asked.
     shape: Option<Result<Rc<vjp::PieceShape>, Why>>,
     /// Its parts of VJP programs, per pattern of incoming cotangents.
-    pieces: Vec<(Vec<bool>, Result<Rc<PieceRun>, Why>)>,
+    pieces: Vec<Variant>,
 }
 
 /// Per entry of a child (in an order), its events.
@@ -257,15 +270,7 @@ impl Compose {
         if children.is_empty() {
             return None;
         }
-        // Composing costs a few microseconds per child; counting a child's nodes in the
-        // row's program costs about as much per node. Rows of small children (a stack of
-        // tiny layers) are counted directly: a matter of speed only, both ways are exact
-        // (and `Reuse::Check` composes them all).
-        let in_children: usize = children
-            .iter()
-            .map(|&c| recording.calls[c].span.len())
-            .sum();
-        if in_children < SMALL_CHILD * children.len() && reuse() != Reuse::Check {
+        if reuse() != Reuse::Check && !self.worth_composing(recording, index, &children) {
             return None;
         }
         // A checkpointed row's own `remat` region is transparent to folding and counting,
@@ -298,11 +303,7 @@ impl Compose {
         if children.is_empty() {
             return None;
         }
-        let in_children: usize = children
-            .iter()
-            .map(|&c| recording.calls[c].span.len())
-            .sum();
-        if in_children < SMALL_CHILD * children.len() && reuse() != Reuse::Check {
+        if reuse() != Reuse::Check && !self.worth_composing(recording, index, &children) {
             return None;
         }
         let total = self.compose_vjp(recording, call, variables, (index, &children));
@@ -317,6 +318,92 @@ impl Compose {
         }
         STATS.set(stats);
         total.ok()
+    }
+
+    /// Whether composing row `index` from `children` saves work (a matter of speed only:
+    /// both ways are exact, and `Reuse::Check` composes every row). Composing costs a few
+    /// microseconds per child, as much as counting its nodes in the row's program: rows
+    /// of small children (a stack of tiny layers) are counted directly. And it saves work
+    /// only where a child program was met before or repeats among the children (GPT-2's
+    /// blocks): a row of distinct children (a chain nested N deep) would build a part
+    /// for each, as much work as its program and kept for the run.
+    fn worth_composing(&mut self, recording: &Recording, index: usize, children: &[usize]) -> bool {
+        if let Some((i, worth)) = self.worth
+            && i == index
+        {
+            return worth;
+        }
+        let in_children: usize = children
+            .iter()
+            .map(|&c| recording.calls[c].span.len())
+            .sum();
+        let worth = in_children >= SMALL_CHILD * children.len() && {
+            let mut met: Vec<(u64, usize)> = Vec::new();
+            let mut repeated = false;
+            // Only spans as long as another child's or a known block's can repeat.
+            let len = |c: usize| recording.calls[c].span.len();
+            for &c in children {
+                if self.block_of.contains_key(&c) {
+                    repeated = true;
+                    break;
+                }
+                let twin = children.iter().any(|&d| d != c && len(d) == len(c));
+                if !twin && !self.block_sizes.contains(&len(c)) {
+                    continue;
+                }
+                self.note_form(recording, c);
+                let Some((hash, form)) = self.forms[&c].as_ref() else {
+                    continue;
+                };
+                let hash = *hash;
+                let trace = &recording.graph;
+                let known = self
+                    .by_form
+                    .get(&hash)
+                    .is_some_and(|forms| forms.iter().any(|(other, _)| other.same(form, trace)));
+                let twice = met.iter().any(|&(h, other)| {
+                    h == hash
+                        && self.forms[&other]
+                            .as_ref()
+                            .is_some_and(|(_, f)| f.same(form, trace))
+                });
+                if known || twice {
+                    repeated = true;
+                    break;
+                }
+                met.push((hash, c));
+            }
+            repeated
+        };
+        if !worth {
+            for c in children {
+                self.forms.remove(c);
+            }
+        }
+        self.worth = Some((index, worth));
+        worth
+    }
+
+    /// The memo's in-place form of child call `c`'s program and its hash, computed once
+    /// (its variables wait for the call's row).
+    fn note_form(&mut self, recording: &Recording, c: usize) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = self.forms.entry(c) {
+            let call = &recording.calls[c];
+            let variables = recording.variables_of(call);
+            let outputs = program_outputs(call, &variables);
+            let inputs = program_inputs(call, &variables);
+            let trace = &recording.graph;
+            let form = Canonical::of(&SpanProgram {
+                graph: trace,
+                span: call.span.clone(),
+                inputs: &inputs,
+                outputs: &outputs,
+                remat: call.remat,
+            })
+            .map(|form| (form.digest(trace), form));
+            entry.insert(form);
+            self.programs.insert(c, (None, variables));
+        }
     }
 
     /// Per value of the trace, the node computing it.
@@ -432,39 +519,7 @@ impl Compose {
         let (chosen, failed) = (variants.chosen, variants.failed);
         let built = built.map_err(|why| failed.unwrap_or(why))?;
         let folded = fold(&built.program);
-        let mut owner = vec![(u32::MAX, 0u32); built.program.values.len()];
-        let mut runs = Vec::with_capacity(kids.len());
-        for (k, (part, piece)) in built.kids.iter().zip(chosen).enumerate() {
-            let piece = piece.ok_or("a child's part was not built")?;
-            let ins: Vec<ValueId> = part
-                .reads
-                .iter()
-                .copied()
-                .chain(part.incoming.iter().flatten().copied())
-                .collect();
-            for (&v, &read) in ins.iter().zip(&piece.read) {
-                let g = folded.alias[v.0 as usize];
-                if read
-                    && let Some(n) = folded.producer[g.0 as usize]
-                    && (folded.removed[n]
-                        || matches!(built.program.nodes[n].prim, Prim::Concatenate { .. }))
-                {
-                    return Err("a child's part of the VJP reads a constant or a concatenate");
-                }
-            }
-            let outs = part.produced.iter().chain(part.outgoing.iter().flatten());
-            let k32 = u32::try_from(k).map_err(|_| "too many children")?;
-            for (o, &v) in outs.enumerate() {
-                owner[v.0 as usize] = (k32, u32::try_from(o).map_err(|_| "too many results")?);
-            }
-            runs.push(Run {
-                done: vec![false; piece.dfs.ids()],
-                entered: vec![false; piece.dfs.roots.len()],
-                piece,
-                inputs: ins,
-                stack: Vec::new(),
-            });
-        }
+        let (mut runs, owner) = runs_of(&built, chosen, &folded)?;
         let live: Vec<bool> = folded.removed.iter().map(|&r| !r).collect();
         let mut replayer = VjpReplayer {
             runs: &mut runs,
@@ -575,14 +630,16 @@ impl Compose {
             b
         } else {
             let inputs = program_inputs(call, &variables);
-            let form = Canonical::of(&SpanProgram {
-                graph: trace,
-                span: call.span.clone(),
-                inputs: &inputs,
-                outputs: &outputs,
-                remat: call.remat,
-            })
-            .map(|form| (form.digest(trace), form));
+            let form = self.forms.remove(&index).unwrap_or_else(|| {
+                Canonical::of(&SpanProgram {
+                    graph: trace,
+                    span: call.span.clone(),
+                    inputs: &inputs,
+                    outputs: &outputs,
+                    remat: call.remat,
+                })
+                .map(|form| (form.digest(trace), form))
+            });
             let known = form.as_ref().and_then(|(hash, form)| {
                 self.by_form
                     .get(hash)?
@@ -596,6 +653,7 @@ impl Compose {
                 // A span whose form cannot be read in place gets a block of its own.
                 let graph = forward_program(recording, call, &inputs, &outputs);
                 let b = self.block(&graph);
+                self.block_sizes.insert(call.span.len());
                 if let Some((hash, form)) = form {
                     self.by_form.entry(hash).or_default().push((form, b));
                 }
@@ -1171,6 +1229,51 @@ impl count::Pieces for Replayer<'_> {
         }
         None
     }
+}
+
+/// Each child's part ready to replay in the glue's VJP program `built` (folded as
+/// `folded`), and per value of that program the child and result it stands for. An
+/// error when a part reads a value that folds in the row.
+#[allow(clippy::type_complexity)]
+fn runs_of(
+    built: &vjp::GlueVjp,
+    chosen: Vec<Option<Rc<PieceRun>>>,
+    folded: &crate::cost::fold::Folded,
+) -> Result<(Vec<Run>, Vec<(u32, u32)>), Why> {
+    let mut owner = vec![(u32::MAX, 0u32); built.program.values.len()];
+    let mut runs = Vec::with_capacity(built.kids.len());
+    for (k, (part, piece)) in built.kids.iter().zip(chosen).enumerate() {
+        let piece = piece.ok_or("a child's part was not built")?;
+        let ins: Vec<ValueId> = part
+            .reads
+            .iter()
+            .copied()
+            .chain(part.incoming.iter().flatten().copied())
+            .collect();
+        for (&v, &read) in ins.iter().zip(&piece.read) {
+            let g = folded.alias[v.0 as usize];
+            if read
+                && let Some(n) = folded.producer[g.0 as usize]
+                && (folded.removed[n]
+                    || matches!(built.program.nodes[n].prim, Prim::Concatenate { .. }))
+            {
+                return Err("a child's part of the VJP reads a constant or a concatenate");
+            }
+        }
+        let outs = part.produced.iter().chain(part.outgoing.iter().flatten());
+        let k32 = u32::try_from(k).map_err(|_| "too many children")?;
+        for (o, &v) in outs.enumerate() {
+            owner[v.0 as usize] = (k32, u32::try_from(o).map_err(|_| "too many results")?);
+        }
+        runs.push(Run {
+            done: vec![false; piece.dfs.ids()],
+            entered: vec![false; piece.dfs.roots.len()],
+            piece,
+            inputs: ins,
+            stack: Vec::new(),
+        });
+    }
+    Ok((runs, owner))
 }
 
 /// The row's forward total: the glue's walk with each child replayed from its events.

@@ -362,11 +362,10 @@ fn measure_unlocated(
                 MetricValue::Count(total)
             }
             Metric::VjpFlops => {
-                let total = row_vjp_flops(recording, call, &variables, program, &mut memo.compose)?;
-                if total == u64::MAX {
-                    flops(total, column, &vjp::vjp_program(program()?)?)?;
-                }
-                MetricValue::Count(total)
+                let compose = &mut memo.compose;
+                MetricValue::Count(row_vjp_flops(
+                    recording, call, &variables, program, compose,
+                )?)
             }
             Metric::SelfFlops => {
                 let glue = glue_program(recording, call, &variables);
@@ -498,6 +497,13 @@ fn row_vjp_flops<'p>(
             }
             full
         }
+    })
+    .and_then(|total| {
+        // A composed total needs no program of the row but to name an overflow.
+        if total == u64::MAX {
+            flops(total, "vjp_flops", &vjp::vjp_program(program()?)?)?;
+        }
+        Ok(total)
     })
 }
 

@@ -893,56 +893,7 @@ pub(crate) fn glue_vjp(
                 }
             }
             GlueItem::Kid(k) => {
-                let kid = &kids[k];
-                let mut slots: Vec<TanId> = Vec::new();
-                let mut reads = Vec::with_capacity(kid.reads.len());
-                let mut slot_of_read = vec![usize::MAX; kid.reads.len()];
-                for (i, &r) in kid.reads.iter().enumerate() {
-                    reads.push(lin.primal[r.0 as usize].ok_or("a child reads an unknown value")?);
-                    if !glue.spec(r).dtype.is_inexact() {
-                        continue;
-                    }
-                    let J::Tan(t) = lin.tangent[r.0 as usize] else {
-                        return Err("a child's input has no tangent in the row");
-                    };
-                    if slots.contains(&t) {
-                        return Err("two inputs of a child share a tangent");
-                    }
-                    slot_of_read[i] = slots.len();
-                    slots.push(t);
-                }
-                let inputs = slots.len();
-                for _ in 0..kid.own {
-                    // Specs are set below from the result that has the tangent.
-                    slots.push(TanId(u32::MAX));
-                }
-                let mut produced = Vec::with_capacity(kid.produced.len());
-                for &(g, tangent) in &kid.produced {
-                    let spec = glue.spec(g).clone();
-                    produced.push(lin.program.add_input(spec.clone()));
-                    lin.primal[g.0 as usize] = produced.last().copied();
-                    lin.tangent[g.0 as usize] = match tangent {
-                        OutTangent::Zero => J::Zero,
-                        OutTangent::Input(i) => {
-                            let slot = *slot_of_read.get(i).ok_or("an unknown input")?;
-                            J::Tan(
-                                *slots
-                                    .get(slot)
-                                    .ok_or("a result's tangent is an integer's")?,
-                            )
-                        }
-                        OutTangent::Own(j) => {
-                            let slot = slots.get_mut(inputs + j).ok_or("an unknown slot")?;
-                            if slot.0 == u32::MAX {
-                                *slot = lin.tape.new_tangent(spec);
-                            }
-                            J::Tan(*slot)
-                        }
-                    };
-                }
-                if slots.iter().any(|t| t.0 == u32::MAX) {
-                    return Err("a child's own tangent is no result's");
-                }
+                let (reads, produced, slots, inputs) = lin.opaque(&kids[k])?;
                 marks.push((lin.tape.nodes.len(), out.len(), slots, inputs));
                 met.push(k);
                 out.push(KidVjp {
@@ -973,30 +924,10 @@ pub(crate) fn glue_vjp(
     for (at, m, slots, inputs) in marks.into_iter().rev() {
         backward_range(&mut program, &tape, &mut cts, at..end).map_err(failed)?;
         end = at;
-        let incoming: Vec<Option<ValueId>> = slots
-            .iter()
-            .enumerate()
-            .map(|(j, &t)| {
-                if j < inputs {
-                    cts.get(t)
-                } else {
-                    cts.take_ct(t)
-                }
-            })
-            .collect();
-        let mask: Vec<bool> = incoming.iter().map(Option::is_some).collect();
-        let outgoing = variants
-            .outgoing(met[m], &mask)
-            .ok_or("a child's part of the VJP cannot be replayed")?;
-        let mut handed = vec![None; inputs];
-        for (j, &gives) in outgoing.iter().enumerate().take(inputs) {
-            if gives {
-                let spec = tape.spec(slots[j]).clone();
-                let v = program.add_input(spec);
-                cts.set(slots[j], Some(v));
-                handed[j] = Some(v);
-            }
-        }
+        let (incoming, handed) =
+            transpose_opaque(&mut program, &tape, &mut cts, (&slots, inputs), |mask| {
+                variants.outgoing(met[m], mask)
+            })?;
         out[m].incoming = incoming;
         out[m].outgoing = handed;
     }
@@ -1009,6 +940,105 @@ pub(crate) fn glue_vjp(
         })
         .collect();
     Ok(GlueVjp { program, kids: out })
+}
+
+impl Linearizer<'_> {
+    /// A child left out of the linearisation (see [`glue_vjp`]): the program's values of
+    /// what it reads, the inputs standing for its computed results (whose tangents are
+    /// set as its own linearisation makes them), its slots' tangents and how many of
+    /// them are its inputs'.
+    #[allow(clippy::type_complexity)]
+    fn opaque(
+        &mut self,
+        kid: &Opaque,
+    ) -> std::result::Result<(Vec<ValueId>, Vec<ValueId>, Vec<TanId>, usize), &'static str> {
+        let mut slots: Vec<TanId> = Vec::new();
+        let mut reads = Vec::with_capacity(kid.reads.len());
+        let mut slot_of_read = vec![usize::MAX; kid.reads.len()];
+        for (i, &r) in kid.reads.iter().enumerate() {
+            reads.push(self.primal[r.0 as usize].ok_or("a child reads an unknown value")?);
+            if !self.forward.spec(r).dtype.is_inexact() {
+                continue;
+            }
+            let J::Tan(t) = self.tangent[r.0 as usize] else {
+                return Err("a child's input has no tangent in the row");
+            };
+            if slots.contains(&t) {
+                return Err("two inputs of a child share a tangent");
+            }
+            slot_of_read[i] = slots.len();
+            slots.push(t);
+        }
+        let inputs = slots.len();
+        for _ in 0..kid.own {
+            // Specs are set below from the result that has the tangent.
+            slots.push(TanId(u32::MAX));
+        }
+        let mut produced = Vec::with_capacity(kid.produced.len());
+        for &(g, tangent) in &kid.produced {
+            let spec = self.forward.spec(g).clone();
+            produced.push(self.program.add_input(spec.clone()));
+            self.primal[g.0 as usize] = produced.last().copied();
+            self.tangent[g.0 as usize] = match tangent {
+                OutTangent::Zero => J::Zero,
+                OutTangent::Input(i) => {
+                    let slot = *slot_of_read.get(i).ok_or("an unknown input")?;
+                    J::Tan(
+                        *slots
+                            .get(slot)
+                            .ok_or("a result's tangent is an integer's")?,
+                    )
+                }
+                OutTangent::Own(j) => {
+                    let slot = slots.get_mut(inputs + j).ok_or("an unknown slot")?;
+                    if slot.0 == u32::MAX {
+                        *slot = self.tape.new_tangent(spec);
+                    }
+                    J::Tan(*slot)
+                }
+            };
+        }
+        if slots.iter().any(|t| t.0 == u32::MAX) {
+            return Err("a child's own tangent is no result's");
+        }
+        Ok((reads, produced, slots, inputs))
+    }
+}
+
+/// A child's part met by the backward pass: the cotangents its slots (`slots`, the
+/// first `inputs` of them its inputs') hold, taken from its own results' tangents; each
+/// input slot it hands a new cotangent back for (`outgoing` of the pattern) then holds an
+/// input standing for it. Returns both.
+#[allow(clippy::type_complexity)]
+fn transpose_opaque(
+    program: &mut Graph,
+    tape: &Tape,
+    cts: &mut Cotangents,
+    (slots, inputs): (&[TanId], usize),
+    outgoing: impl FnOnce(&[bool]) -> Option<Vec<bool>>,
+) -> std::result::Result<(Vec<Option<ValueId>>, Vec<Option<ValueId>>), &'static str> {
+    let incoming: Vec<Option<ValueId>> = slots
+        .iter()
+        .enumerate()
+        .map(|(j, &t)| {
+            if j < inputs {
+                cts.get(t)
+            } else {
+                cts.take_ct(t)
+            }
+        })
+        .collect();
+    let mask: Vec<bool> = incoming.iter().map(Option::is_some).collect();
+    let outgoing = outgoing(&mask).ok_or("a child's part of the VJP cannot be replayed")?;
+    let mut handed = vec![None; inputs];
+    for (j, &gives) in outgoing.iter().enumerate().take(inputs) {
+        if gives {
+            let v = program.add_input(tape.spec(slots[j]).clone());
+            cts.set(slots[j], Some(v));
+            handed[j] = Some(v);
+        }
+    }
+    Ok((incoming, handed))
 }
 
 /// How a child's program sits in its parent's VJP program: its linearisation, its slots
@@ -1105,9 +1135,9 @@ pub(crate) fn piece(
         outputs.push(lin.primal[forward.outputs[p].0 as usize].ok_or("a result is not defined")?);
     }
     let mut outgoing = Vec::with_capacity(shape.inputs);
-    for j in 0..shape.inputs {
-        let last = cts.get(shape.slots[j]);
-        let gives = last.is_some() && last != seeds[j];
+    for (&t, &seed) in shape.slots.iter().zip(&seeds).take(shape.inputs) {
+        let last = cts.get(t);
+        let gives = last.is_some() && last != seed;
         if gives {
             outputs.extend(last);
         }
