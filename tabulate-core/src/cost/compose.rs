@@ -454,9 +454,9 @@ impl Compose {
             .graph
             .regions
             .iter()
-            .any(|r| matches!(r.kind, RegionKind::Call(_) | RegionKind::Loop))
+            .any(|r| r.kind == RegionKind::Loop)
         {
-            return Err("the row's own operations hold a nested computation");
+            return Err("the row's own operations hold a loop");
         }
         let inputs = row_inputs(glue, kids, &self.blocks, &program_inputs(call, variables))?;
         let mut opaque = Vec::with_capacity(kids.len());
@@ -517,10 +517,11 @@ impl Compose {
             &mut variants,
         );
         let (chosen, failed) = (variants.chosen, variants.failed);
-        let built = built.map_err(|why| failed.unwrap_or(why))?;
+        let mut built = built.map_err(|why| failed.unwrap_or(why))?;
         let folded = fold(&built.program);
         let (mut runs, owner) = runs_of(&built, chosen, &folded)?;
-        let live: Vec<bool> = folded.removed.iter().map(|&r| !r).collect();
+        let roots = built.program.outputs.clone();
+        let live = glue_liveness(&mut built.program, &folded, &runs, &owner)?;
         let mut replayer = VjpReplayer {
             runs: &mut runs,
             owner: &owner,
@@ -528,7 +529,7 @@ impl Compose {
         let total = count::sum_with_pieces(
             &built.program,
             (&folded.alias, &live, &folded.producer),
-            &built.program.outputs,
+            &roots,
             &mut replayer,
         );
         // A part with nested computations is what its own program makes of it only when
@@ -1274,6 +1275,98 @@ fn runs_of(
         });
     }
     Ok((runs, owner))
+}
+
+/// The live nodes of the glue's VJP program `program` (folded as `folded`) when it holds
+/// nested calls (whose operands and results are what live nodes read across them): what
+/// its outputs need, through the children's parts (`runs`, whose results stand as the
+/// inputs `owner` tells). The values the parts read become outputs after the row's own,
+/// as uses from outside every call, as in the row's program. An error when a call's
+/// results are listed in first-use order (not declared) and a part reads one of several:
+/// the row's program orders them by where the part reads them.
+fn glue_liveness(
+    program: &mut Graph,
+    folded: &crate::cost::fold::Folded,
+    runs: &[Run],
+    owner: &[(u32, u32)],
+) -> Result<Vec<bool>, Why> {
+    if !program
+        .regions
+        .iter()
+        .any(|r| matches!(r.kind, RegionKind::Call(_)))
+    {
+        // Without nested calls, what the walk reaches is what it needs.
+        return Ok(folded.removed.iter().map(|&r| !r).collect());
+    }
+    let alias = |v: ValueId| folded.alias[v.0 as usize];
+    let mut needed = vec![false; program.values.len()];
+    let mut live = vec![false; program.nodes.len()];
+    let mut read_by_parts: Vec<ValueId> = Vec::new();
+    let mut work: Vec<ValueId> = program.outputs.iter().map(|&v| alias(v)).collect();
+    while let Some(v) = work.pop() {
+        if std::mem::replace(&mut needed[v.0 as usize], true) {
+            continue;
+        }
+        if let Some(n) = folded.producer[v.0 as usize] {
+            if !folded.removed[n] && !std::mem::replace(&mut live[n], true) {
+                work.extend(program.nodes[n].inputs.iter().map(|&i| alias(i)));
+            }
+        } else if let Some(&(k, o)) = owner.get(v.0 as usize)
+            && k != u32::MAX
+        {
+            let run = &runs[k as usize];
+            for i in run.piece.dfs.inputs_reached(o) {
+                let read = alias(run.inputs[i as usize]);
+                read_by_parts.push(read);
+                work.push(read);
+            }
+        }
+    }
+    // Per call, its results read outside it (a VJP program's calls declare none, so
+    // they are in first-use order): more than one, one of them read by a part, and the
+    // order may differ from the row's program.
+    let within = |mut r: RegionId, call: RegionId| loop {
+        if r == call {
+            return true;
+        }
+        if r == RegionId::TOP {
+            return false;
+        }
+        r = program.region(r).parent;
+    };
+    let made_in = |v: ValueId, call: RegionId| {
+        folded.producer[v.0 as usize].is_some_and(|n| within(program.nodes[n].region, call))
+    };
+    for (r, region) in program.regions.iter().enumerate() {
+        if !matches!(region.kind, RegionKind::Call(_)) {
+            continue;
+        }
+        let r = RegionId(u32::try_from(r).map_err(|_| "too many regions")?);
+        let mut results: Vec<ValueId> = Vec::new();
+        let mut note = |v: ValueId| {
+            if made_in(v, r) && !results.contains(&v) {
+                results.push(v);
+            }
+        };
+        for (n, node) in program.nodes.iter().enumerate() {
+            if live[n] && !within(node.region, r) {
+                for &v in &node.inputs {
+                    note(alias(v));
+                }
+            }
+        }
+        for &v in program.outputs.iter().chain(&read_by_parts) {
+            note(alias(v));
+        }
+        if results.len() > 1 && read_by_parts.iter().any(|&v| made_in(v, r)) {
+            return Err("a child's part reads one of several results of a nested call");
+        }
+    }
+    read_by_parts.retain(|v| !program.outputs.contains(v));
+    read_by_parts.sort_unstable_by_key(|v| v.0);
+    read_by_parts.dedup();
+    program.outputs.extend(read_by_parts);
+    Ok(live)
 }
 
 /// The row's forward total: the glue's walk with each child replayed from its events.

@@ -112,6 +112,34 @@ impl DfsGraph {
         &self.targets[self.first[id] as usize..self.first[id + 1] as usize]
     }
 
+    /// The inputs (by index) the walk from root `root` reaches, each once.
+    pub(crate) fn inputs_reached(&self, root: u32) -> Vec<u32> {
+        let mut seen = vec![false; self.ids()];
+        let mut inputs = Vec::new();
+        let mut work: Vec<Target> = self
+            .roots
+            .get(root as usize)
+            .copied()
+            .flatten()
+            .into_iter()
+            .collect();
+        while let Some(target) = work.pop() {
+            match target {
+                Target::Input(i) => {
+                    if !inputs.contains(&i) {
+                        inputs.push(i);
+                    }
+                }
+                Target::Id(id) => {
+                    if !std::mem::replace(&mut seen[id as usize], true) {
+                        work.extend_from_slice(self.targets(id));
+                    }
+                }
+            }
+        }
+        inputs
+    }
+
     /// The terms `id` adds once its operands are visited.
     pub(crate) fn terms(&self, id: u32) -> &[f32] {
         let id = id as usize;
