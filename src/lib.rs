@@ -497,6 +497,7 @@ pub mod __private {
     pub use tabulate_core::probe::{
         FieldProbe, InCollection, ParamField, ViaConfig, ViaSubmodules, assert_param_field,
     };
+    pub use tabulate_core::{Reuse, ReuseStats, fallback_reasons, reuse_stats, set_reuse};
 
     use crate::{Error, ForwardOutput, Result, Summary, Tabulate};
 

@@ -61,4 +61,6 @@ pub use variable::{
 };
 
 #[doc(hidden)]
+pub use cost::{Reuse, ReuseStats, fallback_reasons, reuse_stats, set_reuse};
+#[doc(hidden)]
 pub use module::probe;

@@ -22,7 +22,7 @@ pub(crate) mod foo;
 // the examples export their models; `examples/gpt2_tied.rs` (in `zoo`) includes this file
 // too, as its own submodule, so that the example builds alone
 #[allow(unreachable_pub, clippy::duplicate_mod)]
-mod gpt2_small;
+pub(crate) mod gpt2_small;
 #[path = "../../examples/mlp.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod mlp;

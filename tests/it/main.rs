@@ -29,6 +29,7 @@ mod no_flop_formulas;
 mod part_features;
 mod reductions;
 mod render;
+mod reuse;
 mod robustness;
 mod scale;
 mod scan;

@@ -23,13 +23,13 @@ mod bert_base;
 mod gpt2_tied;
 #[path = "../../examples/llama2_7b.rs"]
 #[allow(unreachable_pub)] // the examples export their models
-mod llama2_7b;
+pub(crate) mod llama2_7b;
 #[path = "../../examples/mobilenet_v2.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod mobilenet_v2;
 #[path = "../../examples/resnet18.rs"]
 #[allow(unreachable_pub)] // the examples export their models
-mod resnet18;
+pub(crate) mod resnet18;
 #[path = "../../examples/resnet50.rs"]
 #[allow(unreachable_pub)] // the examples export their models
 mod resnet50;

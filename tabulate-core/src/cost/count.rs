@@ -14,16 +14,270 @@ use crate::ops::{Cost, Term, Terms};
 
 /// Flops and transcendentals of `graph`'s live instructions, summed as XLA sums them.
 pub(crate) fn count(graph: &Graph) -> Cost {
-    let Live {
-        alias,
-        kept: live,
-        producer,
-    } = live(graph);
-    let (flops, transcendentals) = xla_sum(graph, &alias, &live, producer);
+    count_live(graph, &live(graph))
+}
+
+/// [`count`] of `graph` whose live instructions are `live` (from [`live`]).
+pub(crate) fn count_live(graph: &Graph, live: &Live) -> Cost {
+    let (flops, transcendentals) = xla_sum(graph, &live.alias, &live.kept, &live.producer);
     Cost {
         flops: to_count(flops),
         transcendentals: to_count(transcendentals),
     }
+}
+
+/// What the float32 DFS of a program meets at its top level, in order (see
+/// [`top_events`]): a term added to the top-level sum, or the first reach of one of the
+/// program's inputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Event {
+    /// A term of the top-level sum (an instruction's term, or a nested computation's
+    /// float32 total).
+    Term(f32),
+    /// The DFS reached this input for the first time.
+    Input(ValueId),
+}
+
+/// The events of XLA's DFS over `graph` (whose liveness is `live`) entered through
+/// `roots` in that order instead of its outputs: per root, the terms its visit adds to
+/// the top-level sum and the inputs it reaches first, in order. Summing the terms of
+/// every root in order is `count` when `roots` are the outputs (and no input is a typed
+/// key). `None` when the top level has loops (XLA visits them before the ROOT, so they
+/// are not part of any root's visit) or a root is a typed key produced inside.
+pub(crate) fn top_events(graph: &Graph, live: &Live, roots: &[ValueId]) -> Option<Vec<Vec<Event>>> {
+    let mut walk = XlaWalk::new(graph, &live.alias, &live.kept, &live.producer);
+    walk.note_call_boundaries();
+    if !walk.loop_roots(RegionId::TOP).is_empty() {
+        return None;
+    }
+    let producer = walk.producer;
+    if roots
+        .iter()
+        .any(|o| graph.keys.contains(o) && producer[o.0 as usize].is_some())
+    {
+        return None;
+    }
+    walk.recording = Some(Recorder {
+        events: Vec::new(),
+        reached: vec![false; graph.values.len()],
+        failed: false,
+    });
+    let mut per_root = Vec::with_capacity(roots.len());
+    for &root in roots {
+        walk.sum_from(vec![Root::Value(root)]);
+        let recorder = walk.recording.as_mut()?;
+        if recorder.failed {
+            return None;
+        }
+        per_root.push(std::mem::take(&mut recorder.events));
+    }
+    Some(per_root)
+}
+
+/// Where XLA's DFS goes from an operand at the top level of a program (see [`DfsGraph`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A node, or a nested computation numbered after the nodes: visited once.
+    Id(u32),
+    /// The program's input with this index: the caller's DFS goes on from it.
+    Input(u32),
+}
+
+/// XLA's DFS over the top level of a program, resolved once (folding, liveness, nested
+/// computations): per node, where each operand leads and the terms it adds; per nested
+/// computation (`call`), its operands and its body's float32 total. Walking it from a
+/// result with a visited set gives the terms [`count`]'s walk adds, in the same order,
+/// from any state of that set; so a program's part of a larger one can be walked as the
+/// larger program's DFS enters it, leaves it through its inputs and enters it again.
+pub(crate) struct DfsGraph {
+    /// Per id, its targets: `targets[first[id]..first[id + 1]]`.
+    first: Vec<u32>,
+    targets: Vec<Target>,
+    /// Per id, its non-zero terms: `terms[term_first[id]..term_first[id + 1]]`.
+    term_first: Vec<u32>,
+    terms: Vec<f32>,
+    /// Per output of the program, where its visit starts (`None`: nothing to visit).
+    pub(crate) roots: Vec<Option<Target>>,
+}
+
+impl DfsGraph {
+    /// How many ids (nodes and regions) a visited set needs.
+    pub(crate) fn ids(&self) -> usize {
+        self.first.len() - 1
+    }
+
+    /// The targets of `id`.
+    pub(crate) fn targets(&self, id: u32) -> &[Target] {
+        let id = id as usize;
+        &self.targets[self.first[id] as usize..self.first[id + 1] as usize]
+    }
+
+    /// The inputs (by index) the walk from root `root` reaches, each once.
+    pub(crate) fn inputs_reached(&self, root: u32) -> Vec<u32> {
+        let mut seen = vec![false; self.ids()];
+        let mut inputs = Vec::new();
+        let mut work: Vec<Target> = self
+            .roots
+            .get(root as usize)
+            .copied()
+            .flatten()
+            .into_iter()
+            .collect();
+        while let Some(target) = work.pop() {
+            match target {
+                Target::Input(i) => {
+                    if !inputs.contains(&i) {
+                        inputs.push(i);
+                    }
+                }
+                Target::Id(id) => {
+                    if !std::mem::replace(&mut seen[id as usize], true) {
+                        work.extend_from_slice(self.targets(id));
+                    }
+                }
+            }
+        }
+        inputs
+    }
+
+    /// The terms `id` adds once its operands are visited.
+    pub(crate) fn terms(&self, id: u32) -> &[f32] {
+        let id = id as usize;
+        &self.terms[self.term_first[id] as usize..self.term_first[id + 1] as usize]
+    }
+}
+
+/// [`DfsGraph`] of `graph` (whose liveness is `live`), entered through its outputs.
+/// `None` when the top level has loops (XLA visits them before the ROOT, outside any
+/// output's visit), a loop's own operations, or a typed key it makes among its outputs.
+pub(crate) fn dfs_graph(graph: &Graph, live: &Live) -> Option<DfsGraph> {
+    let mut walk = XlaWalk::new(graph, &live.alias, &live.kept, &live.producer);
+    walk.note_call_boundaries();
+    if !walk.loop_roots(RegionId::TOP).is_empty() {
+        return None;
+    }
+    let mut input_index = vec![u32::MAX; graph.values.len()];
+    for (i, v) in graph.inputs.iter().enumerate() {
+        input_index[v.0 as usize] = u32::try_from(i).ok()?;
+    }
+    let nodes = graph.nodes.len();
+    let target = |walk: &XlaWalk, v: ValueId| -> Option<Target> {
+        let v = walk.resolve(v);
+        let Some(p) = walk.producer[v.0 as usize] else {
+            return Some(Target::Input(input_index[v.0 as usize]));
+        };
+        if !walk.live[p] {
+            return None;
+        }
+        let id = match walk.call_of(graph.nodes[p].region, RegionId::TOP) {
+            Some(r) => nodes + r.0 as usize,
+            None => p,
+        };
+        u32::try_from(id).ok().map(Target::Id)
+    };
+    let ids = nodes + graph.regions.len();
+    let mut dfs = DfsGraph {
+        first: Vec::with_capacity(ids + 1),
+        targets: Vec::new(),
+        term_first: Vec::with_capacity(ids + 1),
+        terms: Vec::new(),
+        roots: Vec::with_capacity(graph.outputs.len()),
+    };
+    // A key input's `Sharding` call is the caller's to score, where its DFS first
+    // reaches the input: a call's operands (visited first) hold any key its body reads.
+    walk.keys_done.clone_from(&graph.keys);
+    for (n, node) in graph.nodes.iter().enumerate() {
+        dfs.first.push(u32::try_from(dfs.targets.len()).ok()?);
+        dfs.term_first.push(u32::try_from(dfs.terms.len()).ok()?);
+        if !live.kept[n] || walk.call_of(node.region, RegionId::TOP).is_some() {
+            continue;
+        }
+        if node.prim.is_loop_exit() {
+            return None;
+        }
+        for &v in &node.inputs {
+            dfs.targets.extend(target(&walk, v));
+        }
+        let (flops, _) = terms(graph, node);
+        dfs.terms
+            .extend(flops.iter().map(Term::value).filter(|&t| t != 0.0));
+    }
+    for r in 0..graph.regions.len() {
+        dfs.first.push(u32::try_from(dfs.targets.len()).ok()?);
+        dfs.term_first.push(u32::try_from(dfs.terms.len()).ok()?);
+        let r = RegionId(u32::try_from(r).ok()?);
+        let region = graph.region(r);
+        if r == RegionId::TOP
+            || !matches!(region.kind, RegionKind::Call(_))
+            || walk.call_of(region.parent, RegionId::TOP).is_some()
+        {
+            continue;
+        }
+        for &v in &walk.operands[r.0 as usize].clone() {
+            dfs.targets.extend(target(&walk, v));
+        }
+        let total = walk.body_total(r);
+        if total != 0.0 {
+            dfs.terms.push(total);
+        }
+    }
+    dfs.first.push(u32::try_from(dfs.targets.len()).ok()?);
+    dfs.term_first.push(u32::try_from(dfs.terms.len()).ok()?);
+    for &o in &graph.outputs {
+        if graph.keys.contains(&o) && live.producer[o.0 as usize].is_some() {
+            return None;
+        }
+        dfs.roots.push(target(&walk, o));
+    }
+    Some(dfs)
+}
+
+/// Inputs of a graph that stand for the outputs of pieces summed elsewhere (the child
+/// calls of a row, in `compose`): the DFS reaching one replays the piece's events.
+pub(crate) trait Pieces {
+    /// Enters a piece through input `v`: the piece and the entry whose events to replay,
+    /// `None` when `v` is a plain input or its piece was entered through it before.
+    fn enter(&mut self, v: ValueId) -> Option<(usize, usize)>;
+
+    /// Adds the terms of `piece`'s `entry` from event `pos` on to `sum` until the events
+    /// reach an input, returned as a value of the walked graph (`None`: done).
+    fn replay(
+        &mut self,
+        piece: usize,
+        entry: usize,
+        pos: &mut usize,
+        sum: &mut f32,
+    ) -> Option<ValueId>;
+}
+
+/// XLA's float32 flop sum of `graph` (folded into `alias`, live nodes `live`, values
+/// computed by `producer`) from `roots` (its loops first, as [`count`]), where reaching
+/// an input that stands for a piece's output replays the piece's events at the top level.
+pub(crate) fn sum_with_pieces(
+    graph: &Graph,
+    (alias, live, producer): (&[ValueId], &[bool], &[Option<usize>]),
+    roots: &[ValueId],
+    pieces: &mut dyn Pieces,
+) -> f32 {
+    let mut walk = XlaWalk::new(graph, alias, live, producer);
+    walk.note_call_boundaries();
+    walk.pieces = Some(pieces);
+    let mut all: Vec<Root> = walk
+        .loop_roots(RegionId::TOP)
+        .into_iter()
+        .map(Root::Region)
+        .collect();
+    all.extend(roots.iter().map(|&o| Root::Value(o)));
+    walk.sum_from(all).0
+}
+
+/// The events [`top_events`] records as the walk goes.
+struct Recorder {
+    events: Vec<Event>,
+    /// Per value, whether it was reached as an input.
+    reached: Vec<bool>,
+    /// Something the events cannot express was met (a loop's scalar ops at the top).
+    failed: bool,
 }
 
 /// A program's live instructions: what survives folding and dead-code elimination.
@@ -75,7 +329,7 @@ pub(crate) fn live(graph: &Graph) -> Live {
 
 /// A non-negative float32 total as Python's `int()` reads it.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // finite and positive
-fn to_count(total: f32) -> u64 {
+pub(crate) fn to_count(total: f32) -> u64 {
     if total > 0.0 {
         // f32 totals are integers above 2^24 and exact below; the cast truncates as int().
         // Totals of 2^64 or more (and infinity) saturate at `u64::MAX`, which no real
@@ -89,7 +343,7 @@ fn to_count(total: f32) -> u64 {
 
 /// The terms `node` adds to XLA's float32 flop sum, in visiting order, and its
 /// transcendentals.
-fn terms(graph: &Graph, node: &Node) -> (Terms, u64) {
+pub(crate) fn terms(graph: &Graph, node: &Node) -> (Terms, u64) {
     graph.with_specs(&node.inputs, |inputs| {
         graph.with_specs(&node.outputs, |outputs| {
             let cost = node.prim.cost(inputs, outputs);
@@ -119,6 +373,12 @@ enum Visit {
         next: usize,
         body: bool,
     },
+    /// A piece's entry (see [`Pieces`]), replayed from event `pos`.
+    Replay {
+        piece: usize,
+        entry: usize,
+        pos: usize,
+    },
 }
 
 /// Float32 sums of flops and transcendentals in XLA's visiting order.
@@ -126,7 +386,7 @@ fn xla_sum(
     graph: &Graph,
     alias: &[ValueId],
     live: &[bool],
-    producer: Vec<Option<usize>>,
+    producer: &[Option<usize>],
 ) -> (f32, f32) {
     let mut walk = XlaWalk::new(graph, alias, live, producer);
     walk.note_call_boundaries();
@@ -168,14 +428,14 @@ impl Scope {
 }
 
 /// The state of XLA's post-order walk over one graph.
-struct XlaWalk<'g> {
+struct XlaWalk<'g, 'p> {
     graph: &'g Graph,
     /// What each value was folded into.
     alias: &'g [ValueId],
     /// The nodes that survive folding and dead-code elimination.
     live: &'g [bool],
     /// The node computing each value (`None` for inputs).
-    producer: Vec<Option<usize>>,
+    producer: &'g [Option<usize>],
     /// Each call region's operands (values from outside read inside), in first-use order.
     operands: Vec<Vec<ValueId>>,
     /// Each call region's results (values from inside read outside), in first-use order.
@@ -188,15 +448,19 @@ struct XlaWalk<'g> {
     keys_done: Vec<ValueId>,
     /// Per region, the live loops directly inside it (computed on first use).
     loops: Option<Vec<Vec<RegionId>>>,
+    /// Set by [`top_events`]: the top level's terms and first reaches are recorded.
+    recording: Option<Recorder>,
+    /// Set by [`sum_with_pieces`]: the inputs that stand for pieces' outputs.
+    pieces: Option<&'p mut dyn Pieces>,
 }
 
-impl<'g> XlaWalk<'g> {
+impl<'g, 'p> XlaWalk<'g, 'p> {
     fn new(
         graph: &'g Graph,
         alias: &'g [ValueId],
         live: &'g [bool],
-        producer: Vec<Option<usize>>,
-    ) -> XlaWalk<'g> {
+        producer: &'g [Option<usize>],
+    ) -> XlaWalk<'g, 'p> {
         XlaWalk {
             graph,
             alias,
@@ -208,6 +472,8 @@ impl<'g> XlaWalk<'g> {
             call_done: vec![false; graph.regions.len()],
             keys_done: Vec::new(),
             loops: None,
+            recording: None,
+            pieces: None,
         }
     }
 
@@ -396,6 +662,29 @@ impl<'g> XlaWalk<'g> {
     fn start(&mut self, v: ValueId, scope: RegionId) -> Option<Visit> {
         let v = self.resolve(v);
         let Some(n) = self.producer[v.0 as usize] else {
+            if scope == RegionId::TOP
+                && let Some(recorder) = self.recording.as_mut()
+            {
+                // Recorded instead of its key's custom call: whoever replays the events
+                // scores the key where its own DFS first reaches it.
+                if !recorder.reached[v.0 as usize] {
+                    recorder.reached[v.0 as usize] = true;
+                    recorder.events.push(Event::Input(v));
+                }
+                if self.graph.keys.contains(&v) && !self.keys_done.contains(&v) {
+                    self.keys_done.push(v);
+                }
+                return None;
+            }
+            if let Some(pieces) = self.pieces.as_mut()
+                && let Some((piece, entry)) = pieces.enter(v)
+            {
+                return Some(Visit::Replay {
+                    piece,
+                    entry,
+                    pos: 0,
+                });
+            }
             // An input: a typed key's custom call is visited at its first reach.
             if self.graph.keys.contains(&v) && !self.keys_done.contains(&v) {
                 self.keys_done.push(v);
@@ -424,12 +713,7 @@ impl<'g> XlaWalk<'g> {
     /// The post-order DFS from each output, operands left to right: a node's terms are
     /// added when its operands are done; a call's body is summed on its own and enters
     /// its caller's sum as one term.
-    #[allow(clippy::cast_precision_loss)] // float32 sums, as XLA's
     fn sum(&mut self) -> (f32, f32) {
-        let graph = self.graph;
-        // Per open scope (the top, then each call being summed): its region and sums.
-        let mut scopes = vec![Scope::new(RegionId::TOP)];
-        let mut stack: Vec<Visit> = Vec::new();
         // XLA visits a computation's unreachable roots before its ROOT: each `while`
         // leaves its loop counter unused, so every loop comes first, in emission order.
         let mut roots: Vec<Root> = self
@@ -437,7 +721,43 @@ impl<'g> XlaWalk<'g> {
             .into_iter()
             .map(Root::Region)
             .collect();
-        roots.extend(graph.outputs.iter().map(|&o| Root::Value(o)));
+        roots.extend(self.graph.outputs.iter().map(|&o| Root::Value(o)));
+        self.sum_from(roots)
+    }
+
+    /// Adds `node`'s terms to the innermost open computation's sums (and records them
+    /// at the top level for [`top_events`]).
+    #[allow(clippy::cast_precision_loss)] // float32 sums, as XLA's
+    fn add_terms(&mut self, node: &Node, scopes: &mut [Scope]) {
+        let (flops, transcendentals) = terms(self.graph, node);
+        if scopes.len() == 1
+            && let Some(recorder) = self.recording.as_mut()
+        {
+            recorder.failed |= node.prim.is_loop_exit();
+            recorder
+                .events
+                .extend(flops.iter().map(|t| Event::Term(t.value())));
+        }
+        if let Some(sum) = scopes.last_mut() {
+            if node.prim.is_loop_exit() {
+                // The loop's own scalar ops sit outside its body call.
+                sum.control += flops.iter().map(Term::value).sum::<f32>();
+            } else {
+                for term in flops {
+                    sum.flops += term.value();
+                }
+            }
+            sum.transcendentals += transcendentals as f32;
+        }
+    }
+
+    /// The DFS from `roots` in order, continuing from what earlier walks visited.
+    #[allow(clippy::cast_precision_loss)] // float32 sums, as XLA's
+    fn sum_from(&mut self, roots: Vec<Root>) -> (f32, f32) {
+        let graph = self.graph;
+        // Per open scope (the top, then each call being summed): its region and sums.
+        let mut scopes = vec![Scope::new(RegionId::TOP)];
+        let mut stack: Vec<Visit> = Vec::new();
         for root in roots {
             match root {
                 Root::Region(r) => stack.extend(self.start_region(r)),
@@ -449,82 +769,110 @@ impl<'g> XlaWalk<'g> {
                     stack.extend(self.start(o, RegionId::TOP));
                 }
             }
-            while let Some(visit) = stack.last_mut() {
-                // The scope stack starts with the top and pops only what it pushed.
-                let Some(scope) = scopes.last().map(|s| s.region) else {
-                    break;
-                };
-                let next = match visit {
-                    Visit::Node { n, next } => {
-                        let node = &graph.nodes[*n];
-                        if let Some(&input) = node.inputs.get(*next) {
-                            *next += 1;
-                            self.start(input, scope)
-                        } else {
-                            let (flops, transcendentals) = terms(graph, node);
-                            if let Some(sum) = scopes.last_mut() {
-                                if node.prim.is_loop_exit() {
-                                    // The loop's own scalar ops sit outside its body call.
-                                    sum.control += flops.iter().map(Term::value).sum::<f32>();
-                                } else {
-                                    for term in flops {
-                                        sum.flops += term.value();
-                                    }
-                                }
-                                sum.transcendentals += transcendentals as f32;
-                            }
-                            stack.pop();
-                            None
-                        }
+            self.drain(&mut stack, &mut scopes);
+        }
+        // The top scope is never popped: calls pop only the scopes they pushed.
+        (scopes[0].flops, scopes[0].transcendentals)
+    }
+
+    /// Runs the DFS until `stack` is empty.
+    #[allow(clippy::cast_precision_loss)] // float32 sums, as XLA's
+    fn drain(&mut self, stack: &mut Vec<Visit>, scopes: &mut Vec<Scope>) {
+        let graph = self.graph;
+        while let Some(visit) = stack.last_mut() {
+            // The scope stack starts with the top and pops only what it pushed.
+            let Some(scope) = scopes.last().map(|s| s.region) else {
+                break;
+            };
+            let next = match visit {
+                Visit::Node { n, next } => {
+                    let node = &graph.nodes[*n];
+                    if let Some(&input) = node.inputs.get(*next) {
+                        *next += 1;
+                        self.start(input, scope)
+                    } else {
+                        self.add_terms(node, scopes);
+                        stack.pop();
+                        None
                     }
-                    Visit::Key => {
-                        if let Some(sum) = scopes.last_mut() {
-                            sum.flops += -1.0;
+                }
+                Visit::Key => {
+                    if let Some(sum) = scopes.last_mut() {
+                        sum.flops += -1.0;
+                    }
+                    stack.pop();
+                    None
+                }
+                Visit::Replay { piece, entry, pos } => {
+                    let reached = match (self.pieces.as_mut(), scopes.last_mut()) {
+                        (Some(pieces), Some(sum)) => {
+                            pieces.replay(*piece, *entry, pos, &mut sum.flops)
+                        }
+                        _ => None,
+                    };
+                    if let Some(v) = reached {
+                        self.start(v, scope)
+                    } else {
+                        stack.pop();
+                        None
+                    }
+                }
+                Visit::Call { r, next, body } => {
+                    let r = *r;
+                    let i = r.0 as usize;
+                    if !*body && *next < self.operands[i].len() {
+                        *next += 1;
+                        let operand = self.operands[i][*next - 1];
+                        self.start(operand, scope)
+                    } else if !*body {
+                        *body = true;
+                        *next = 0;
+                        scopes.push(Scope::new(r));
+                        // The body's loops first, as unreachable roots (see above).
+                        let loops: Vec<Visit> = self
+                            .loop_roots(r)
+                            .into_iter()
+                            .rev()
+                            .filter_map(|inner| self.start_region(inner))
+                            .collect();
+                        stack.extend(loops);
+                        None
+                    } else if *next < self.results[i].len() {
+                        *next += 1;
+                        let result = self.results[i][*next - 1];
+                        self.start(result, r)
+                    } else {
+                        // The body's own float32 sum enters the caller as one term.
+                        let top = scopes.len() == 2;
+                        if let Some(inner) = scopes.pop()
+                            && let Some(sum) = scopes.last_mut()
+                        {
+                            if top && let Some(recorder) = self.recording.as_mut() {
+                                recorder.events.push(Event::Term(inner.total()));
+                            }
+                            sum.flops += inner.total();
+                            sum.transcendentals += inner.transcendentals;
                         }
                         stack.pop();
                         None
                     }
-                    Visit::Call { r, next, body } => {
-                        let r = *r;
-                        let i = r.0 as usize;
-                        if !*body && *next < self.operands[i].len() {
-                            *next += 1;
-                            let operand = self.operands[i][*next - 1];
-                            self.start(operand, scope)
-                        } else if !*body {
-                            *body = true;
-                            *next = 0;
-                            scopes.push(Scope::new(r));
-                            // The body's loops first, as unreachable roots (see above).
-                            let loops: Vec<Visit> = self
-                                .loop_roots(r)
-                                .into_iter()
-                                .rev()
-                                .filter_map(|inner| self.start_region(inner))
-                                .collect();
-                            stack.extend(loops);
-                            None
-                        } else if *next < self.results[i].len() {
-                            *next += 1;
-                            let result = self.results[i][*next - 1];
-                            self.start(result, r)
-                        } else {
-                            // The body's own float32 sum enters the caller as one term.
-                            if let Some(inner) = scopes.pop()
-                                && let Some(sum) = scopes.last_mut()
-                            {
-                                sum.flops += inner.total();
-                                sum.transcendentals += inner.transcendentals;
-                            }
-                            stack.pop();
-                            None
-                        }
-                    }
-                };
-                stack.extend(next);
-            }
+                }
+            };
+            stack.extend(next);
         }
-        // The top scope is never popped: calls pop only the scopes they pushed.
-        (scopes[0].flops, scopes[0].transcendentals)
+    }
+
+    /// The float32 total call region `r` (at the top level) adds to the top-level sum:
+    /// its body summed on its own, its operands left out.
+    fn body_total(&mut self, r: RegionId) -> f32 {
+        self.call_done[r.0 as usize] = true;
+        let mut scopes = vec![Scope::new(RegionId::TOP)];
+        let mut stack = vec![Visit::Call {
+            r,
+            next: self.operands[r.0 as usize].len(),
+            body: false,
+        }];
+        self.drain(&mut stack, &mut scopes);
+        scopes[0].flops
     }
 }

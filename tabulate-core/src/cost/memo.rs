@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
+use super::compose::Compose;
 use super::metric::{Metric, MetricOptions, Metrics, RowScope};
 use super::program::{IdMap, Renumbering, within};
 use crate::ops::graph::{Graph, NodeTag, RegionId, ValueId};
@@ -33,6 +34,8 @@ pub(crate) struct Memo {
     /// How many of the run's programs have each node count: a program whose count is
     /// unique (the root's) cannot equal another, so it is not looked up.
     sizes: HashMap<usize, usize>,
+    /// The child programs rows are composed from (`flops` of rows with child calls).
+    pub(crate) compose: Compose,
 }
 
 /// A call's forward program as the trace holds it: what `program::extract` copies.
@@ -150,7 +153,7 @@ const END: u64 = 4 << 40;
 /// parents and declared values, its outputs, keys and input order), and the node, value
 /// and region of the trace that each node, value and region of the copy stands for.
 #[derive(Debug, Default)]
-struct Canonical {
+pub(crate) struct Canonical {
     words: Vec<u64>,
     nodes: Vec<u32>,
     values: Vec<ValueId>,
@@ -161,7 +164,7 @@ impl Canonical {
     /// The form of `p`'s program, numbering as `program::extract` does; `None` when a
     /// region declares a value its span never reads or defines (the copy would make it
     /// an input in an order this walk does not follow).
-    fn of(p: &SpanProgram<'_>) -> Option<Canonical> {
+    pub(crate) fn of(p: &SpanProgram<'_>) -> Option<Canonical> {
         let g = p.graph;
         let mut c = Canonical {
             words: Vec::with_capacity(p.span.len().saturating_mul(5)),
@@ -310,8 +313,15 @@ impl Canonical {
         }
     }
 
+    /// The structural hash of the form alone (see [`Canonical::hash`]).
+    pub(crate) fn digest(&self, g: &Graph) -> u64 {
+        let mut h = Mix::default();
+        self.hash(g, &mut h);
+        h.finish()
+    }
+
     /// Whether two spans of `g` extract to the same program: the memo's exact test.
-    fn same(&self, other: &Canonical, g: &Graph) -> bool {
+    pub(crate) fn same(&self, other: &Canonical, g: &Graph) -> bool {
         self.words == other.words
             && self.nodes.len() == other.nodes.len()
             && self.values.len() == other.values.len()

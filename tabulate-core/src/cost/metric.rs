@@ -2,8 +2,10 @@
 //! ([`MetricValue`]), and how each is measured on one call. A new column is a variant
 //! here, its header in [`Metric::header`] and its arm in [`measure`].
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
+use super::compose::{self, Compose, Reuse};
 use super::memo::{Memo, Question, SpanProgram};
 use super::{count, program, tally, vjp};
 use crate::dtype::DType;
@@ -302,7 +304,7 @@ fn measure_unlocated(
     options: &MetricOptions,
     memo: &mut Memo,
 ) -> Result<Metrics> {
-    let variables = recording.variables_of(call);
+    let (variables, forward) = row_program(recording, call, &mut memo.compose);
     // The columns a row's program determines are asked of the memo; the key holds every
     // metric asked for, their options and the row's scope as well as the whole program,
     // so a hit is exactly the same question. The others depend on more than the program
@@ -331,7 +333,6 @@ fn measure_unlocated(
         None
     };
     let known = memo.get(key.as_ref(), &recording.graph).cloned();
-    let forward = std::cell::OnceCell::new();
     let mut determined = Vec::new();
     let trainable = if metrics.iter().all(|m| m.needs_program()) {
         (0, 0)
@@ -353,12 +354,18 @@ fn measure_unlocated(
         let column = metric.header();
         let value = match metric {
             Metric::Flops => {
-                let program = program()?;
-                MetricValue::Count(flops(count::count(program).flops, column, program)?)
+                let total = row_flops(recording, call, &variables, program, &mut memo.compose)?;
+                // A composed total needs no program of the row but to name an overflow.
+                if total == u64::MAX {
+                    flops(total, column, program()?)?;
+                }
+                MetricValue::Count(total)
             }
             Metric::VjpFlops => {
-                let vjp = vjp::vjp_program(program()?)?;
-                MetricValue::Count(flops(count::count(&vjp).flops, column, &vjp)?)
+                let compose = &mut memo.compose;
+                MetricValue::Count(row_vjp_flops(
+                    recording, call, &variables, program, compose,
+                )?)
             }
             Metric::SelfFlops => {
                 let glue = glue_program(recording, call, &variables);
@@ -404,6 +411,100 @@ fn measure_unlocated(
         memo.insert(key, &Metrics { values: determined });
     }
     Ok(Metrics { values })
+}
+
+/// The variables of `call`'s row, and its forward program if the composition of its
+/// parent's row extracted it (each program is extracted once), else a cell to build it
+/// in when a column is measured on it.
+fn row_program(
+    recording: &Recording,
+    call: &CallRecord,
+    compose: &mut Compose,
+) -> (CallVariables, OnceCell<Graph>) {
+    let forward = OnceCell::new();
+    let variables = match compose.take_program(recording, call) {
+        Some((graph, variables)) => {
+            if let Some(graph) = graph {
+                let _ = forward.set(graph);
+            }
+            variables
+        }
+        None => recording.variables_of(call),
+    };
+    (variables, forward)
+}
+
+/// XLA's float32 flop total of the row's forward `program`: composed from the programs
+/// of the calls inside it where that is exact (`compose`, which needs no program of the
+/// row), else costed on its own.
+fn row_flops<'p>(
+    recording: &Recording,
+    call: &CallRecord,
+    variables: &CallVariables,
+    program: impl Fn() -> Result<&'p Graph>,
+    compose: &mut Compose,
+) -> Result<u64> {
+    Ok(match compose::reuse() {
+        Reuse::Off => count::count(program()?).flops,
+        Reuse::On => match compose.flops(recording, call, variables) {
+            Some(total) => count::to_count(total),
+            None => compose.count(recording, call, program()?),
+        },
+        Reuse::Check => {
+            let full = count::count(program()?).flops;
+            if let Some(total) = compose.flops(recording, call, variables)
+                && count::to_count(total) != full
+            {
+                return Err(Error::internal(format!(
+                    "flops composed from the child calls ({}) differ from the program's \
+                     ({full})",
+                    count::to_count(total)
+                )));
+            }
+            full
+        }
+    })
+}
+
+/// XLA's float32 flop total of the row's VJP program: composed from the calls inside it
+/// where that is exact (`compose`, which needs no program of the row), else costed on
+/// its own.
+fn row_vjp_flops<'p>(
+    recording: &Recording,
+    call: &CallRecord,
+    variables: &CallVariables,
+    program: impl Fn() -> Result<&'p Graph>,
+    compose: &mut Compose,
+) -> Result<u64> {
+    let full =
+        |program: &Graph| -> Result<u64> { Ok(count::count(&vjp::vjp_program(program)?).flops) };
+    Ok(match compose::reuse() {
+        Reuse::Off => full(program()?)?,
+        Reuse::On => match compose.vjp_flops(recording, call, variables) {
+            Some(total) => count::to_count(total),
+            None => full(program()?)?,
+        },
+        Reuse::Check => {
+            let full = full(program()?)?;
+            if let Some(total) = compose.vjp_flops(recording, call, variables)
+                && count::to_count(total) != full
+            {
+                return Err(Error::internal(format!(
+                    "vjp_flops composed from the child calls ({}) differ from the program's \
+                     ({full})",
+                    count::to_count(total)
+                )));
+            }
+            full
+        }
+    })
+    .and_then(|total| {
+        // A composed total needs no program of the row but to name an overflow.
+        if total == u64::MAX {
+            flops(total, "vjp_flops", &vjp::vjp_program(program()?)?)?;
+        }
+        Ok(total)
+    })
 }
 
 /// A count of `column` that does not fit in 64 bits.
@@ -453,7 +554,7 @@ fn saved_bytes(
 
 /// The call's program as Flax costs it: its span, with its results and every variable it
 /// touched as outputs ([`program_outputs`]), its variables and arguments as inputs.
-fn forward_program(
+pub(crate) fn forward_program(
     recording: &Recording,
     call: &CallRecord,
     inputs: &[ValueId],
@@ -467,7 +568,7 @@ fn forward_program(
 }
 
 /// What a call's program returns: its results, then every variable it touched.
-fn program_outputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
+pub(crate) fn program_outputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
     let mut outputs = call.results.to_vec();
     outputs.extend(variables.finals.iter().copied());
     outputs
@@ -475,7 +576,7 @@ fn program_outputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId>
 
 /// The values a call's program takes, in JAX's order for `apply(variables, rngs,
 /// *args)`: its variables as the flattened (sorted) variables dict, then its arguments.
-fn program_inputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
+pub(crate) fn program_inputs(call: &CallRecord, variables: &CallVariables) -> Vec<ValueId> {
     let mut inputs = variables.inputs.clone();
     inputs.extend(call.arguments.iter().copied());
     inputs

@@ -4,6 +4,7 @@
 //! (`reference/xla-cost-model.md` §7.8). MACs, the per-operator breakdown and the saved
 //! activations are exact integer counts over the same live instructions ([`tally`]).
 
+mod compose;
 mod count;
 mod fold;
 mod memo;
@@ -12,6 +13,8 @@ mod program;
 mod tally;
 mod vjp;
 
+#[doc(hidden)]
+pub use compose::{Reuse, ReuseStats, fallback_reasons, reuse_stats, set_reuse};
 pub(crate) use memo::Memo;
 pub use metric::{Metric, MetricValue, Metrics, OperatorCount};
 pub(crate) use metric::{MetricOptions, ModelPrograms, RowScope, measure, overflow, variable_path};

@@ -15,7 +15,7 @@ use crate::ops::Prim;
 use crate::ops::graph::{Graph, NodeTag, Region, RegionId, RegionKind, ValueId, ValueIds};
 use crate::ops::linearize::{J, JvpCx, LinNode, TanId, Tape};
 use crate::ops::remat::RematRule;
-use crate::ops::transpose::{Cotangents, LinArg, backward};
+use crate::ops::transpose::{Cotangents, LinArg, backward, backward_range};
 
 /// Builds the VJP program of `forward` (a closed program with inputs and outputs).
 pub(crate) fn vjp_program(forward: &Graph) -> Result<Graph> {
@@ -34,6 +34,52 @@ pub(crate) struct VjpParts {
 
 /// [`vjp_program`], keeping the boundary between its halves.
 pub(crate) fn vjp_parts(forward: &Graph) -> Result<VjpParts> {
+    let Linearized {
+        mut program,
+        tape,
+        primal,
+        tangent,
+        differentiated,
+    } = linearize(forward)?;
+    // `vjp_fn(out)`: each output is its own cotangent.
+    let backward_start = program.nodes.len();
+    let mut cts = Cotangents::new(&tape);
+    for &o in &forward.outputs {
+        if let J::Tan(t) = tangent[o.0 as usize] {
+            let value = primal[o.0 as usize].expect("outputs are defined");
+            cts.add(&mut program, t, value, RegionId::TOP)?;
+        }
+    }
+    backward(&mut program, &tape, &mut cts)?;
+    program.outputs = differentiated.iter().filter_map(|&t| cts.get(t)).collect();
+    let primal_outputs = forward
+        .outputs
+        .iter()
+        .filter_map(|o| primal[o.0 as usize])
+        .collect();
+    Ok(VjpParts {
+        program,
+        backward_start,
+        primal_outputs,
+    })
+}
+
+/// The forward half of a VJP program and its linear tape, not yet transposed.
+pub(crate) struct Linearized {
+    /// Primal copies of the forward nodes and the residuals their JVP rules compute.
+    pub(crate) program: Graph,
+    pub(crate) tape: Tape,
+    /// Per forward value, its copy in `program`.
+    pub(crate) primal: Vec<Option<ValueId>>,
+    /// Per forward value, its tangent.
+    pub(crate) tangent: Vec<J>,
+    /// The tangents of the inexact inputs, in input order.
+    pub(crate) differentiated: Vec<TanId>,
+}
+
+/// `jax.linearize` of `forward` with every inexact input differentiated: the first half
+/// of [`vjp_parts`].
+pub(crate) fn linearize(forward: &Graph) -> Result<Linearized> {
     let mut lin = Linearizer {
         forward,
         program: Graph::default(),
@@ -60,34 +106,19 @@ pub(crate) fn vjp_parts(forward: &Graph) -> Result<VjpParts> {
     lin.reserve();
     let count = u32::try_from(forward.nodes.len()).expect("graph exceeds 2^32 nodes");
     lin.nodes(0..count, RegionId::TOP)?;
-
-    // `vjp_fn(out)`: each output is its own cotangent.
     let Linearizer {
-        mut program,
+        program,
         tape,
         primal,
         tangent,
         ..
     } = lin;
-    let backward_start = program.nodes.len();
-    let mut cts = Cotangents::new(&tape);
-    for &o in &forward.outputs {
-        if let J::Tan(t) = tangent[o.0 as usize] {
-            let value = primal[o.0 as usize].expect("outputs are defined");
-            cts.add(&mut program, t, value, RegionId::TOP)?;
-        }
-    }
-    backward(&mut program, &tape, &mut cts)?;
-    program.outputs = differentiated.iter().filter_map(|&t| cts.get(t)).collect();
-    let primal_outputs = forward
-        .outputs
-        .iter()
-        .filter_map(|o| primal[o.0 as usize])
-        .collect();
-    Ok(VjpParts {
+    Ok(Linearized {
         program,
-        backward_start,
-        primal_outputs,
+        tape,
+        primal,
+        tangent,
+        differentiated,
     })
 }
 
@@ -734,4 +765,384 @@ fn stage(sub: &Graph, differentiate: &[bool]) -> Result<Staged> {
         used,
         returns,
     })
+}
+
+/// The tangent a child's program gives one of the results it computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OutTangent {
+    /// None (an integer result, or one no input reaches).
+    Zero,
+    /// The tangent of its input `i` (its program's input order).
+    Input(usize),
+    /// A tangent of its own: the child's `j`th own slot.
+    Own(usize),
+}
+
+/// A child call of a row whose VJP program is built with the child left out
+/// (`cost::compose`): what the row's linearisation needs to know of it.
+pub(crate) struct Opaque {
+    /// The glue values standing for its program's inputs, in their order.
+    pub(crate) reads: Vec<ValueId>,
+    /// The glue values standing for the results it computes, with their tangents.
+    pub(crate) produced: Vec<(ValueId, OutTangent)>,
+    /// How many own tangents its results have.
+    pub(crate) own: usize,
+}
+
+/// How a child's part of the row's VJP program takes and gives cotangents, asked as the
+/// row's backward pass reaches the child.
+pub(crate) trait Variants {
+    /// Child `k`, whose slots (its inexact inputs' tangents, in input order, then its
+    /// own results' tangents) hold a cotangent where `incoming` says, on entering its
+    /// part of the backward pass: per input slot, whether it hands back a new cotangent.
+    /// `None` when that part cannot be composed.
+    fn outgoing(&mut self, k: usize, incoming: &[bool]) -> Option<Vec<bool>>;
+}
+
+/// A row's VJP program with each child call left out: the glue's linearisation and
+/// transposition, each child's primal results, and the cotangents it hands back,
+/// standing as inputs.
+pub(crate) struct GlueVjp {
+    pub(crate) program: Graph,
+    /// Per child, in the order the items meet them.
+    pub(crate) kids: Vec<KidVjp>,
+}
+
+/// Where a child's part meets the rest of the row's VJP program.
+pub(crate) struct KidVjp {
+    /// The values of the program it reads, per input of its own program.
+    pub(crate) reads: Vec<ValueId>,
+    /// The inputs standing for its computed results, in the order of [`Opaque::produced`].
+    pub(crate) produced: Vec<ValueId>,
+    /// Per slot, the cotangent it receives.
+    pub(crate) incoming: Vec<Option<ValueId>>,
+    /// Per input slot, the input standing for the cotangent it hands back.
+    pub(crate) outgoing: Vec<Option<ValueId>>,
+}
+
+/// One item of a row's glue in emission order: a glue node, or child `k`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum GlueItem {
+    Node(usize),
+    Kid(usize),
+}
+
+/// The VJP program of a row whose program is `glue` (its own nodes, all at its top level,
+/// with the children's results as inputs) and the children `kids` (`items`: where each
+/// sits among the glue's nodes): as [`vjp_parts`] builds it for the whole row, but each
+/// child's part left out. `inputs` are the row program's inputs (in its order) and
+/// `outputs` its outputs, as glue values. `Err` when a child's part would not be what its
+/// own program gives (a reason), or when the glue fails to differentiate (the row is
+/// then costed whole, and reports it).
+pub(crate) fn glue_vjp(
+    glue: &Graph,
+    (inputs, outputs): (&[ValueId], &[ValueId]),
+    items: &[GlueItem],
+    kids: &[Opaque],
+    variants: &mut dyn Variants,
+) -> std::result::Result<GlueVjp, &'static str> {
+    let failed = |_| "the row's glue does not differentiate";
+    let mut lin = Linearizer {
+        forward: glue,
+        program: Graph::default(),
+        tape: Tape::default(),
+        primal: vec![None; glue.values.len()],
+        tangent: vec![J::Zero; glue.values.len()],
+        regions: Vec::new(),
+    };
+    let mut stands_in = vec![false; glue.values.len()];
+    for kid in kids {
+        for &(g, _) in &kid.produced {
+            stands_in[g.0 as usize] = true;
+        }
+    }
+    for &v in &glue.inputs {
+        if stands_in[v.0 as usize] {
+            continue;
+        }
+        let spec = glue.spec(v).clone();
+        let input = lin.program.add_input(spec.clone());
+        if glue.keys.contains(&v) {
+            lin.program.keys.push(input);
+        }
+        lin.primal[v.0 as usize] = Some(input);
+        if spec.dtype.is_inexact() {
+            lin.tangent[v.0 as usize] = J::Tan(lin.tape.new_tangent(spec));
+        }
+    }
+    lin.regions = mirror_regions(glue, &mut lin.program);
+    // Per child: where its part sits on the tape, and its slots' tangents.
+    let mut marks: Vec<(usize, usize, Vec<TanId>, usize)> = Vec::with_capacity(kids.len());
+    // Per child met, its index in `kids`.
+    let mut met: Vec<usize> = Vec::with_capacity(kids.len());
+    let mut out = Vec::with_capacity(kids.len());
+    // The end of the custom-JVP or checkpointed region being linearised whole.
+    let mut skip_until = 0;
+    for &item in items {
+        match item {
+            GlueItem::Node(n) => {
+                let n = u32::try_from(n).map_err(|_| "too many nodes")?;
+                if n < skip_until {
+                    continue;
+                }
+                if let Some(r) = glue.custom_region_starting_at(n, RegionId::TOP) {
+                    skip_until = glue.region(r).nodes.end;
+                    lin.nodes(n..skip_until, RegionId::TOP).map_err(failed)?;
+                } else {
+                    lin.node(n).map_err(failed)?;
+                }
+            }
+            GlueItem::Kid(k) => {
+                let (reads, produced, slots, inputs) = lin.opaque(&kids[k])?;
+                marks.push((lin.tape.nodes.len(), out.len(), slots, inputs));
+                met.push(k);
+                out.push(KidVjp {
+                    reads,
+                    produced,
+                    incoming: Vec::new(),
+                    outgoing: Vec::new(),
+                });
+            }
+        }
+    }
+    let Linearizer {
+        mut program,
+        tape,
+        primal,
+        tangent,
+        ..
+    } = lin;
+    let mut cts = Cotangents::new(&tape);
+    for &o in outputs {
+        if let J::Tan(t) = tangent[o.0 as usize] {
+            let value = primal[o.0 as usize].ok_or("an output is not defined")?;
+            cts.add(&mut program, t, value, RegionId::TOP)
+                .map_err(failed)?;
+        }
+    }
+    let mut end = tape.nodes.len();
+    for (at, m, slots, inputs) in marks.into_iter().rev() {
+        backward_range(&mut program, &tape, &mut cts, at..end).map_err(failed)?;
+        end = at;
+        let (incoming, handed) =
+            transpose_opaque(&mut program, &tape, &mut cts, (&slots, inputs), |mask| {
+                variants.outgoing(met[m], mask)
+            })?;
+        out[m].incoming = incoming;
+        out[m].outgoing = handed;
+    }
+    backward_range(&mut program, &tape, &mut cts, 0..end).map_err(failed)?;
+    program.outputs = inputs
+        .iter()
+        .filter_map(|v| match tangent[v.0 as usize] {
+            J::Tan(t) => cts.get(t),
+            _ => None,
+        })
+        .collect();
+    Ok(GlueVjp { program, kids: out })
+}
+
+impl Linearizer<'_> {
+    /// A child left out of the linearisation (see [`glue_vjp`]): the program's values of
+    /// what it reads, the inputs standing for its computed results (whose tangents are
+    /// set as its own linearisation makes them), its slots' tangents and how many of
+    /// them are its inputs'.
+    #[allow(clippy::type_complexity)]
+    fn opaque(
+        &mut self,
+        kid: &Opaque,
+    ) -> std::result::Result<(Vec<ValueId>, Vec<ValueId>, Vec<TanId>, usize), &'static str> {
+        let mut slots: Vec<TanId> = Vec::new();
+        let mut reads = Vec::with_capacity(kid.reads.len());
+        let mut slot_of_read = vec![usize::MAX; kid.reads.len()];
+        for (i, &r) in kid.reads.iter().enumerate() {
+            reads.push(self.primal[r.0 as usize].ok_or("a child reads an unknown value")?);
+            if !self.forward.spec(r).dtype.is_inexact() {
+                continue;
+            }
+            let J::Tan(t) = self.tangent[r.0 as usize] else {
+                return Err("a child's input has no tangent in the row");
+            };
+            if slots.contains(&t) {
+                return Err("two inputs of a child share a tangent");
+            }
+            slot_of_read[i] = slots.len();
+            slots.push(t);
+        }
+        let inputs = slots.len();
+        for _ in 0..kid.own {
+            // Specs are set below from the result that has the tangent.
+            slots.push(TanId(u32::MAX));
+        }
+        let mut produced = Vec::with_capacity(kid.produced.len());
+        for &(g, tangent) in &kid.produced {
+            let spec = self.forward.spec(g).clone();
+            produced.push(self.program.add_input(spec.clone()));
+            self.primal[g.0 as usize] = produced.last().copied();
+            self.tangent[g.0 as usize] = match tangent {
+                OutTangent::Zero => J::Zero,
+                OutTangent::Input(i) => {
+                    let slot = *slot_of_read.get(i).ok_or("an unknown input")?;
+                    J::Tan(
+                        *slots
+                            .get(slot)
+                            .ok_or("a result's tangent is an integer's")?,
+                    )
+                }
+                OutTangent::Own(j) => {
+                    let slot = slots.get_mut(inputs + j).ok_or("an unknown slot")?;
+                    if slot.0 == u32::MAX {
+                        *slot = self.tape.new_tangent(spec);
+                    }
+                    J::Tan(*slot)
+                }
+            };
+        }
+        if slots.iter().any(|t| t.0 == u32::MAX) {
+            return Err("a child's own tangent is no result's");
+        }
+        Ok((reads, produced, slots, inputs))
+    }
+}
+
+/// A child's part met by the backward pass: the cotangents its slots (`slots`, the
+/// first `inputs` of them its inputs') hold, taken from its own results' tangents; each
+/// input slot it hands a new cotangent back for (`outgoing` of the pattern) then holds an
+/// input standing for it. Returns both.
+#[allow(clippy::type_complexity)]
+fn transpose_opaque(
+    program: &mut Graph,
+    tape: &Tape,
+    cts: &mut Cotangents,
+    (slots, inputs): (&[TanId], usize),
+    outgoing: impl FnOnce(&[bool]) -> Option<Vec<bool>>,
+) -> std::result::Result<(Vec<Option<ValueId>>, Vec<Option<ValueId>>), &'static str> {
+    let incoming: Vec<Option<ValueId>> = slots
+        .iter()
+        .enumerate()
+        .map(|(j, &t)| {
+            if j < inputs {
+                cts.get(t)
+            } else {
+                cts.take_ct(t)
+            }
+        })
+        .collect();
+    let mask: Vec<bool> = incoming.iter().map(Option::is_some).collect();
+    let outgoing = outgoing(&mask).ok_or("a child's part of the VJP cannot be replayed")?;
+    let mut handed = vec![None; inputs];
+    for (j, &gives) in outgoing.iter().enumerate().take(inputs) {
+        if gives {
+            let v = program.add_input(tape.spec(slots[j]).clone());
+            cts.set(slots[j], Some(v));
+            handed[j] = Some(v);
+        }
+    }
+    Ok((incoming, handed))
+}
+
+/// How a child's program sits in its parent's VJP program: its linearisation, its slots
+/// (the tangents cotangents reach it through) and the tangents of its computed results.
+pub(crate) struct PieceShape {
+    lin: Linearized,
+    /// Its inexact inputs' tangents, in input order, then its results' own tangents.
+    slots: Vec<TanId>,
+    inputs: usize,
+    /// Per computed result (each value once, in output order): its output position and
+    /// tangent.
+    pub(crate) produced: Vec<(usize, OutTangent)>,
+}
+
+impl PieceShape {
+    /// How many own tangents its results have.
+    pub(crate) fn own(&self) -> usize {
+        self.slots.len() - self.inputs
+    }
+}
+
+/// The shape of `forward` (a child's program) as a part of its parent's VJP program.
+pub(crate) fn piece_shape(forward: &Graph) -> std::result::Result<PieceShape, &'static str> {
+    let lin = linearize(forward).map_err(|_| "a child does not differentiate")?;
+    let mut slots = Vec::new();
+    let mut input_of = std::collections::HashMap::new();
+    for (i, v) in forward.inputs.iter().enumerate() {
+        if let J::Tan(t) = lin.tangent[v.0 as usize] {
+            input_of.insert(t, i);
+            slots.push(t);
+        }
+    }
+    let inputs = slots.len();
+    let mut seen = HashSet::new();
+    let mut produced = Vec::new();
+    for (p, &o) in forward.outputs.iter().enumerate() {
+        if forward.inputs.contains(&o) || !seen.insert(o) {
+            continue;
+        }
+        let tangent = match lin.tangent[o.0 as usize] {
+            J::Zero => OutTangent::Zero,
+            J::Tan(t) => {
+                if let Some(&i) = input_of.get(&t) {
+                    OutTangent::Input(i)
+                } else if let Some(j) = slots[inputs..].iter().position(|&s| s == t) {
+                    OutTangent::Own(j)
+                } else {
+                    slots.push(t);
+                    OutTangent::Own(slots.len() - inputs - 1)
+                }
+            }
+            J::Primal(_) => return Err("a child's result has a primal tangent"),
+        };
+        produced.push((p, tangent));
+    }
+    Ok(PieceShape {
+        lin,
+        slots,
+        inputs,
+        produced,
+    })
+}
+
+/// A child's part of its parent's VJP program, for the cotangents `incoming` says reach
+/// its slots: its VJP program with those cotangents as inputs (after its own inputs, in
+/// slot order) instead of its results' own values as seeds. Its outputs are its computed
+/// results, then the new cotangent of each input slot it hands one back for (`outgoing`).
+pub(crate) struct Piece {
+    pub(crate) program: Graph,
+    pub(crate) outgoing: Vec<bool>,
+}
+
+/// [`Piece`] of `forward` (shaped `shape`) for `incoming`.
+pub(crate) fn piece(
+    forward: &Graph,
+    shape: &PieceShape,
+    incoming: &[bool],
+) -> std::result::Result<Piece, &'static str> {
+    let failed = |_| "a child's part does not transpose";
+    let lin = &shape.lin;
+    let mut program = lin.program.clone();
+    let mut cts = Cotangents::new(&lin.tape);
+    let mut seeds = vec![None; shape.slots.len()];
+    for (j, (&t, &has)) in shape.slots.iter().zip(incoming).enumerate() {
+        if has {
+            let x = program.add_input(lin.tape.spec(t).clone());
+            cts.add(&mut program, t, x, RegionId::TOP).map_err(failed)?;
+            seeds[j] = Some(x);
+        }
+    }
+    backward(&mut program, &lin.tape, &mut cts).map_err(failed)?;
+    let mut outputs: Vec<ValueId> = Vec::new();
+    for &(p, _) in &shape.produced {
+        outputs.push(lin.primal[forward.outputs[p].0 as usize].ok_or("a result is not defined")?);
+    }
+    let mut outgoing = Vec::with_capacity(shape.inputs);
+    for (&t, &seed) in shape.slots.iter().zip(&seeds).take(shape.inputs) {
+        let last = cts.get(t);
+        let gives = last.is_some() && last != seed;
+        if gives {
+            outputs.extend(last);
+        }
+        outgoing.push(gives);
+    }
+    program.outputs = outputs;
+    Ok(Piece { program, outgoing })
 }

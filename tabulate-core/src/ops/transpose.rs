@@ -218,6 +218,17 @@ impl Cotangents {
         self.cts[t.0 as usize]
     }
 
+    /// Replaces tangent `t`'s cotangent: what a part of the program transposed elsewhere
+    /// made of it (`cost::compose`).
+    pub(crate) fn set(&mut self, t: TanId, ct: Option<ValueId>) {
+        self.cts[t.0 as usize] = ct;
+    }
+
+    /// Takes tangent `t`'s cotangent, as transposing the op that computes it does.
+    pub(crate) fn take_ct(&mut self, t: TanId) -> Option<ValueId> {
+        self.take(t)
+    }
+
     fn take(&mut self, t: TanId) -> Option<ValueId> {
         self.cts[t.0 as usize].take()
     }
@@ -225,7 +236,22 @@ impl Cotangents {
 
 /// Walks `tape` backwards from the cotangents already in `cts`, emitting transposes into `program`.
 pub(crate) fn backward(program: &mut Graph, tape: &Tape, cts: &mut Cotangents) -> Result<()> {
-    for (index, node) in tape.nodes.iter().enumerate().rev() {
+    backward_range(program, tape, cts, 0..tape.nodes.len())
+}
+
+/// [`backward`] over the tape's nodes `range` only (the last first).
+pub(crate) fn backward_range(
+    program: &mut Graph,
+    tape: &Tape,
+    cts: &mut Cotangents,
+    range: std::ops::Range<usize>,
+) -> Result<()> {
+    for (index, node) in tape.nodes[range.clone()]
+        .iter()
+        .enumerate()
+        .map(|(i, node)| (range.start + i, node))
+        .rev()
+    {
         let out_cts: smallvec::SmallVec<[Option<ValueId>; 2]> =
             node.outs.iter().map(|&t| cts.take(t)).collect();
         if out_cts.iter().all(Option::is_none) {
