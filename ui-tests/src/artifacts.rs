@@ -3,11 +3,12 @@
 //!
 //! Cargo does not tell a test where its dependencies' files are, and a target directory
 //! holds one `libtabulate-<hash>` per feature set and profile it ever built. So the
-//! harness asks cargo itself: `cargo build --lib -p tabulate --message-format=json` in the
-//! same target directory and profile. After `cargo test` built the same library (the
-//! `tabulate` dev-dependency, same features), that build is fresh and costs under a second;
-//! had the test run used other features, cargo builds the library for them once (slower,
-//! never wrong).
+//! harness asks cargo itself, with the selection of the README's `cargo test` (the
+//! workspace's default members, whose dev-dependencies decide the library's hash):
+//! `cargo test --no-run --message-format=json` in the same target directory and profile.
+//! After that `cargo test`, everything is fresh and the question costs about a second.
+//! Run with another selection (`cargo test -p tabulate-ui-tests`, other features), cargo
+//! first builds what the workspace's `cargo test` would (slower once, never wrong).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,30 +37,26 @@ impl Artifacts {
         let target = profile_dir
             .parent()
             .ok_or("the profile directory has no parent")?;
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => "dev",
-            Some(name) => name,
+        // `cargo test` builds into `debug` (its default profile, given no flag), `--release`
+        // into `release`, `--profile NAME` into `NAME`.
+        let profile: &[&str] = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => &[],
+            Some("release") => &["--release"],
+            Some(name) => &["--profile", name],
             None => return Err(format!("no profile in {}", profile_dir.display())),
         };
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let output = Command::new(&cargo)
             .current_dir(workspace)
-            .args([
-                "build",
-                "--lib",
-                "-p",
-                "tabulate",
-                "--message-format=json",
-                "--profile",
-                profile,
-            ])
+            .args(["test", "--no-run", "--message-format=json"])
+            .args(profile)
             .arg("--target-dir")
             .arg(target)
             .output()
             .map_err(|e| format!("running {}: {e}", Path::new(&cargo).display()))?;
         if !output.status.success() {
             return Err(format!(
-                "`cargo build -p tabulate` failed:\n{}",
+                "`cargo test --no-run` failed:\n{}",
                 String::from_utf8_lossy(&output.stderr)
             ));
         }
@@ -107,6 +104,7 @@ fn library(messages: &str) -> Option<PathBuf> {
         .filter(|message| {
             message["reason"] == "compiler-artifact"
                 && message["target"]["name"] == "tabulate"
+                && message["profile"]["test"] == false
                 && message["target"]["kind"]
                     .as_array()
                     .is_some_and(|kinds| kinds.iter().any(|k| k == "lib"))
