@@ -112,6 +112,13 @@ impl DType {
     ];
 
     /// The numpy name, as Flax prints it (`float32`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert_eq!(DType::BF16.name(), "bfloat16");
+    /// assert_eq!(DType::F8E4M3FN.name(), "float8_e4m3fn");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             DType::Bool => "bool",
@@ -137,11 +144,26 @@ impl DType {
     }
 
     /// Looks a dtype up by its numpy name.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert_eq!(DType::from_name("int8"), Some(DType::I8));
+    /// assert_eq!(DType::from_name("float"), None); // numpy names only
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn from_name(name: &str) -> Option<DType> {
         DType::ALL.into_iter().find(|d| d.name() == name)
     }
 
     /// Bytes per element (numpy's `itemsize`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert_eq!(DType::BF16.item_size(), 2);
+    /// assert_eq!(DType::C64.item_size(), 8);
+    /// assert_eq!(DType::Bool.item_size(), 1);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn item_size(self) -> u64 {
         match self {
             DType::Bool
@@ -159,6 +181,13 @@ impl DType {
     }
 
     /// The kind of number this dtype holds.
+    ///
+    /// ```
+    /// use tabulate::{DType, DTypeKind};
+    /// assert_eq!(DType::U8.kind(), DTypeKind::UInt);
+    /// assert_eq!(DType::BF16.kind(), DTypeKind::Float);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn kind(self) -> DTypeKind {
         match self {
             DType::Bool => DTypeKind::Bool,
@@ -175,16 +204,39 @@ impl DType {
     }
 
     /// Floating point or complex: values of this dtype carry gradients.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert!(DType::F16.is_inexact() && DType::C64.is_inexact());
+    /// assert!(!DType::I32.is_inexact());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn is_inexact(self) -> bool {
         matches!(self.kind(), DTypeKind::Float | DTypeKind::Complex)
     }
 
     /// Signed or unsigned integer.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert!(DType::I4.is_integer() && DType::U32.is_integer());
+    /// assert!(!DType::Bool.is_integer());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn is_integer(self) -> bool {
         matches!(self.kind(), DTypeKind::Int | DTypeKind::UInt)
     }
 
     /// Promotes two dtypes the way `jnp.promote_types` does (JAX's lattice, no weak types).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// // As jnp.promote_types:
+    /// assert_eq!(DType::I8.promote(DType::U8), DType::I16);
+    /// assert_eq!(DType::BF16.promote(DType::F16), DType::F32);
+    /// assert_eq!(DType::I32.promote(DType::BF16), DType::BF16);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn promote(self, other: DType) -> DType {
         if self == other {

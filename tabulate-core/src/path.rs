@@ -50,11 +50,26 @@ struct Node {
 
 impl ModulePath {
     /// The root's path: no names.
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// let root = ModulePath::root();
+    /// assert!(root.is_empty());
+    /// assert_eq!(root.name(), None);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn root() -> ModulePath {
         ModulePath(None)
     }
 
     /// This path followed by `name`.
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// let path = ModulePath::root().child("Block_0").child("Dense_1");
+    /// assert_eq!(path, ["Block_0", "Dense_1"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn child(&self, name: &str) -> ModulePath {
         ModulePath(Some(Arc::new(Node {
@@ -65,26 +80,62 @@ impl ModulePath {
     }
 
     /// How many names: the module's depth (0 for the root).
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// assert_eq!(ModulePath::root().child("a").child("b").len(), 2);
+    /// assert_eq!(ModulePath::root().len(), 0);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.0.as_ref().map_or(0, |n| n.len)
     }
 
     /// Whether this is the root's path.
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// assert!(ModulePath::root().is_empty());
+    /// assert!(!ModulePath::root().child("a").is_empty());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }
 
     /// The last name (the module's own), `None` for the root.
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// assert_eq!(ModulePath::root().child("h_0").child("attn").name(), Some("attn"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.0.as_deref().map(|n| &*n.name)
     }
 
     /// The path of the parent module, `None` for the root.
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// let path = ModulePath::root().child("h_0").child("attn");
+    /// assert_eq!(path.parent(), Some(&ModulePath::root().child("h_0")));
+    /// assert_eq!(ModulePath::root().parent(), None);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn parent(&self) -> Option<&ModulePath> {
         self.0.as_deref().map(|n| &n.parent)
     }
 
     /// The ancestor `depth` names long (itself when `depth >= len`).
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// let path = ModulePath::root().child("a").child("b").child("c");
+    /// assert_eq!(*path.ancestor(1), ["a"]);
+    /// assert_eq!(*path.ancestor(9), ["a", "b", "c"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn ancestor(&self, depth: usize) -> &ModulePath {
         let mut path = self;
         while path.len() > depth {
@@ -94,6 +145,13 @@ impl ModulePath {
     }
 
     /// The names from the root down.
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// let path = ModulePath::root().child("h_0").child("mlp");
+    /// assert_eq!(path.segments(), ["h_0", "mlp"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn segments(&self) -> Vec<&str> {
         let mut names = Vec::with_capacity(self.len());
         let mut path = self;
@@ -106,16 +164,38 @@ impl ModulePath {
     }
 
     /// The names joined by `separator` (`"Block_0/Dense_1"` with `"/"`).
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// let path = ModulePath::root().child("h_0").child("mlp");
+    /// assert_eq!(path.join("."), "h_0.mlp");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn join(&self, separator: &str) -> String {
         self.segments().join(separator)
     }
 
     /// The names as owned strings.
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// let path = ModulePath::root().child("h_0");
+    /// assert_eq!(path.to_vec(), vec!["h_0".to_string()]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn to_vec(&self) -> Vec<String> {
         self.segments().into_iter().map(str::to_string).collect()
     }
 
     /// Whether `prefix` is this path or one of its ancestors.
+    ///
+    /// ```
+    /// use tabulate::ModulePath;
+    /// let block = ModulePath::root().child("h_0");
+    /// assert!(block.child("mlp").starts_with(&block));
+    /// assert!(!ModulePath::root().child("h_1").starts_with(&block));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn starts_with(&self, prefix: &ModulePath) -> bool {
         self.len() >= prefix.len() && self.ancestor(prefix.len()) == prefix
     }

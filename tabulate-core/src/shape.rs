@@ -97,11 +97,27 @@ impl serde::Serialize for Shape {
 
 impl Shape {
     /// A shape from its dimensions.
+    ///
+    /// ```
+    /// use tabulate::Shape;
+    /// let shape = Shape::new([16, 9]);
+    /// assert_eq!(shape.to_string(), "[16,9]");
+    /// assert_eq!(Shape::from(vec![16, 9]), shape);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(dims: impl Into<Vec<usize>>) -> Shape {
         Shape(Dims::from_vec(dims.into()))
     }
 
     /// The shape of a scalar.
+    ///
+    /// ```
+    /// use tabulate::Shape;
+    /// assert_eq!(Shape::scalar().rank(), 0);
+    /// assert_eq!(Shape::scalar().elements(), 1);
+    /// assert_eq!(Shape::scalar().to_string(), "[]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn scalar() -> Shape {
         Shape(Dims::Inline {
             rank: 0,
@@ -110,16 +126,35 @@ impl Shape {
     }
 
     /// The dimensions.
+    ///
+    /// ```
+    /// use tabulate::Shape;
+    /// assert_eq!(Shape::new([2, 3]).dims(), [2, 3]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn dims(&self) -> &[usize] {
         self.0.as_slice()
     }
 
     /// The number of dimensions.
+    ///
+    /// ```
+    /// use tabulate::Shape;
+    /// assert_eq!(Shape::new([2, 3, 4]).rank(), 3);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn rank(&self) -> usize {
         self.dims().len()
     }
 
     /// The number of elements (1 for a scalar), saturating at `u64::MAX`.
+    ///
+    /// ```
+    /// use tabulate::Shape;
+    /// assert_eq!(Shape::new([2, 3, 4]).elements(), 24);
+    /// assert_eq!(Shape::new([2, 0]).elements(), 0);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn elements(&self) -> u64 {
         self.dims()
             .iter()
@@ -127,6 +162,13 @@ impl Shape {
     }
 
     /// The number of elements, or `None` when it does not fit in a `u64`.
+    ///
+    /// ```
+    /// use tabulate::Shape;
+    /// assert_eq!(Shape::new([2, 3]).checked_elements(), Some(6));
+    /// assert_eq!(Shape::new([1 << 40, 1 << 40]).checked_elements(), None); // 2^80
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn checked_elements(&self) -> Option<u64> {
         self.dims()
             .iter()
@@ -134,11 +176,28 @@ impl Shape {
     }
 
     /// Dimension `axis`, counting from the end when negative (`-1` is the last).
+    ///
+    /// ```
+    /// use tabulate::Shape;
+    /// let shape = Shape::new([2, 3, 4]);
+    /// assert_eq!(shape.dim(0), Some(2));
+    /// assert_eq!(shape.dim(-1), Some(4));
+    /// assert_eq!(shape.dim(3), None);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn dim(&self, axis: isize) -> Option<usize> {
         normalize_axis(axis, self.rank()).map(|a| self.dims()[a])
     }
 
     /// The shape numpy broadcasting gives two shapes, or `None` when they do not broadcast.
+    ///
+    /// ```
+    /// use tabulate::Shape;
+    /// let a = Shape::new([8, 1, 3]);
+    /// assert_eq!(a.broadcast(&Shape::new([5, 3])), Some(Shape::new([8, 5, 3])));
+    /// assert_eq!(a.broadcast(&Shape::new([2])), None); // 3 against 2
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn broadcast(&self, other: &Shape) -> Option<Shape> {
         let rank = self.rank().max(other.rank());
         let mut dims = vec![0; rank];

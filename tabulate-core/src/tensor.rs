@@ -120,16 +120,39 @@ impl Tensor {
     }
 
     /// The element type.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::BF16, [2, 3]);
+    /// assert_eq!(x.dtype(), DType::BF16);
+    /// assert_eq!(x.astype(DType::F32)?.dtype(), DType::F32);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn dtype(&self) -> DType {
         self.spec.dtype
     }
 
     /// The shape.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [2, 3, 5]);
+    /// assert_eq!(x.shape().dims(), [2, 3, 5]);
+    /// assert_eq!(x.shape().to_string(), "[2,3,5]"); // as Flax prints shapes
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn shape(&self) -> &Shape {
         &self.spec.shape
     }
 
     /// The number of dimensions.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert_eq!(Tensor::new(DType::F32, [2, 3, 5]).rank(), 3);
+    /// assert_eq!(Tensor::new(DType::F32, []).rank(), 0); // a scalar
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn rank(&self) -> usize {
         self.spec.rank()
     }
@@ -150,6 +173,14 @@ impl Tensor {
     }
 
     /// The number of elements.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert_eq!(Tensor::new(DType::F32, [2, 3, 5]).elements(), 30);
+    /// assert_eq!(Tensor::new(DType::F32, []).elements(), 1);
+    /// assert_eq!(Tensor::new(DType::F32, [4, 0]).elements(), 0);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn elements(&self) -> u64 {
         self.spec.elements()
     }

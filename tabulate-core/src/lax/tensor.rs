@@ -26,18 +26,36 @@ impl Tensor {
     }
 
     /// An array of ones (a constant, like `jnp.ones`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert_eq!(Tensor::ones(DType::F32, [3, 4])?.to_string(), "float32[3,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn ones(dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::ones");
         Tensor::full(1.0, dtype, shape)
     }
 
     /// An array whose elements all equal `value` (a constant, like `jnp.full`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert_eq!(Tensor::full(-1e9, DType::F32, [1, 1, 8, 8])?.to_string(), "float32[1,1,8,8]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn full(value: f64, dtype: DType, shape: impl Into<Shape>) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::full");
         lax::constant(value, Spec::new(dtype, shape))
     }
 
     /// `0, 1, …, n-1` (like `jnp.arange(n)`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert_eq!(Tensor::arange(16, DType::F32)?.to_string(), "float32[16]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn arange(n: usize, dtype: DType) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::arange");
         lax::iota(dtype, Shape::new([n]), 0)
@@ -80,18 +98,40 @@ impl Tensor {
     }
 
     /// `jnp.subtract`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let ids = Tensor::new(DType::I32, [3]);
+    /// assert_eq!(ids.sub(1.5)?.to_string(), "float32[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn sub(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::sub");
         self.binary(Binary::Sub, other)
     }
 
     /// `jnp.multiply`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F16, [2, 3]);
+    /// let scale = Tensor::new(DType::F32, [3]);
+    /// assert_eq!(x.mul(&scale)?.to_string(), "float32[2,3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn mul(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::mul");
         self.binary(Binary::Mul, other)
     }
 
     /// `jnp.true_divide` (integers are divided as floats).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let counts = Tensor::new(DType::I32, [4]);
+    /// assert_eq!(counts.div(&counts)?.to_string(), "float32[4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn div(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::div");
         let (a, b) = promote(self, other)?;
@@ -105,24 +145,53 @@ impl Tensor {
     }
 
     /// `jnp.maximum`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::BF16, [8]);
+    /// assert_eq!(x.maximum(0.0)?.to_string(), "bfloat16[8]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn maximum(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::maximum");
         self.binary(Binary::Max, other)
     }
 
     /// `jnp.minimum`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let a = Tensor::new(DType::U8, [5]);
+    /// let b = Tensor::new(DType::I8, [5]);
+    /// assert_eq!(a.minimum(&b)?.to_string(), "int16[5]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn minimum(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::minimum");
         self.binary(Binary::Min, other)
     }
 
     /// `jnp.power` with a float exponent (`lax.pow`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [3]);
+    /// assert_eq!(x.pow(2.5)?.to_string(), "float32[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn pow(&self, exponent: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::pow");
         self.binary(Binary::Pow, exponent)
     }
 
     /// `x ** n` for an integer `n` (`lax.integer_pow`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::BF16, [2, 3]);
+    /// assert_eq!(x.powi(3)?.to_string(), "bfloat16[2,3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn powi(&self, n: i32) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::powi");
         if n == i32::MIN {
@@ -150,36 +219,80 @@ impl Tensor {
     }
 
     /// `jnp.equal`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let a = Tensor::new(DType::F32, [4, 1]);
+    /// let b = Tensor::new(DType::F32, [1, 5]);
+    /// assert_eq!(a.equal(&b)?.to_string(), "bool[4,5]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn equal(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::equal");
         self.compare(Cmp::Eq, other)
     }
 
     /// `jnp.not_equal`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let ids = Tensor::new(DType::I32, [2, 7]);
+    /// assert_eq!(ids.not_equal(0)?.to_string(), "bool[2,7]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn not_equal(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::not_equal");
         self.compare(Cmp::Ne, other)
     }
 
     /// `jnp.less`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [3]);
+    /// assert_eq!(x.less(1.0)?.to_string(), "bool[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn less(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::less");
         self.compare(Cmp::Lt, other)
     }
 
     /// `jnp.less_equal`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let i = Tensor::new(DType::I32, [4, 1]);
+    /// let j = Tensor::new(DType::I32, [1, 4]);
+    /// assert_eq!(i.less_equal(&j)?.to_string(), "bool[4,4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn less_equal(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::less_equal");
         self.compare(Cmp::Le, other)
     }
 
     /// `jnp.greater`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F16, [2]);
+    /// assert_eq!(x.greater(0.0)?.to_string(), "bool[2]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn greater(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::greater");
         self.compare(Cmp::Gt, other)
     }
 
     /// `jnp.greater_equal`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::U8, [6]);
+    /// assert_eq!(x.greater_equal(128)?.to_string(), "bool[6]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn greater_equal(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::greater_equal");
         self.compare(Cmp::Ge, other)
@@ -195,18 +308,39 @@ impl Tensor {
     }
 
     /// `jnp.negative`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::I8, [3]);
+    /// assert_eq!(x.neg()?.to_string(), "int8[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn neg(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::neg");
         lax::unary(Unary::Neg, self)
     }
 
     /// `jnp.abs`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [2, 2]);
+    /// assert_eq!(x.abs()?.to_string(), "float32[2,2]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn abs(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::abs");
         lax::unary(Unary::Abs, self)
     }
 
     /// `jnp.square` (`lax.square`: one multiply).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::I32, [3]);
+    /// assert_eq!(x.square()?.to_string(), "int32[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn square(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::square");
         lax::unary(Unary::Square, self)
@@ -227,48 +361,110 @@ impl Tensor {
     }
 
     /// `jnp.log`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let counts = Tensor::new(DType::I32, [5]);
+    /// assert_eq!(counts.log()?.to_string(), "float32[5]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn log(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::log");
         self.unary_inexact(Unary::Log)
     }
 
     /// `jnp.tanh`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::BF16, [4, 8]);
+    /// assert_eq!(x.tanh()?.to_string(), "bfloat16[4,8]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn tanh(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::tanh");
         self.unary_inexact(Unary::Tanh)
     }
 
     /// `jnp.sqrt`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::U8, [3]);
+    /// assert_eq!(x.sqrt()?.to_string(), "float32[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn sqrt(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::sqrt");
         self.unary_inexact(Unary::Sqrt)
     }
 
     /// `lax.rsqrt`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let var = Tensor::new(DType::F16, [8, 1]);
+    /// assert_eq!(var.rsqrt()?.to_string(), "float16[8,1]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn rsqrt(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::rsqrt");
         self.unary_inexact(Unary::Rsqrt)
     }
 
     /// `jax.nn.sigmoid` (`lax.logistic`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let gate = Tensor::new(DType::F32, [2, 16]);
+    /// assert_eq!(gate.sigmoid()?.to_string(), "float32[2,16]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn sigmoid(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::sigmoid");
         self.unary_inexact(Unary::Logistic)
     }
 
     /// `jnp.floor` (integers are returned unchanged).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [3]);
+    /// let i = Tensor::new(DType::I32, [3]);
+    /// assert_eq!(x.floor()?.to_string(), "float32[3]");
+    /// assert_eq!(i.floor()?.to_string(), "int32[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn floor(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::floor");
         self.rounded(Unary::Floor)
     }
 
     /// `jnp.ceil` (integers are returned unchanged).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F16, [3]);
+    /// let i = Tensor::new(DType::U8, [3]);
+    /// assert_eq!(x.ceil()?.to_string(), "float16[3]");
+    /// assert_eq!(i.ceil()?.to_string(), "uint8[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn ceil(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::ceil");
         self.rounded(Unary::Ceil)
     }
 
     /// `jnp.round`, halves to even (integers are returned unchanged).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::BF16, [3]);
+    /// let i = Tensor::new(DType::I16, [3]);
+    /// assert_eq!(x.round()?.to_string(), "bfloat16[3]");
+    /// assert_eq!(i.round()?.to_string(), "int16[3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn round(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::round");
         self.rounded(Unary::Round)
@@ -283,18 +479,39 @@ impl Tensor {
     }
 
     /// `jnp.log1p`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [5]);
+    /// assert_eq!(x.log1p()?.to_string(), "float32[5]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn log1p(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::log1p");
         self.unary_inexact(Unary::Log1p)
     }
 
     /// `jnp.expm1`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::I32, [5]);
+    /// assert_eq!(x.expm1()?.to_string(), "float32[5]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn expm1(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::expm1");
         self.unary_inexact(Unary::Expm1)
     }
 
     /// `jax.scipy.special.erf` (`lax.erf`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F16, [4]);
+    /// assert_eq!(x.erf()?.to_string(), "float16[4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn erf(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::erf");
         self.unary_inexact(Unary::Erf)
@@ -458,6 +675,15 @@ impl Tensor {
 
     /// `jnp.remainder` (Python's `%`): `lax.rem`, then a fix-up so the result has the
     /// divisor's sign — eight elementwise ops, as in `jax.numpy`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let step = Tensor::new(DType::I32, [4]);
+    /// let x = Tensor::new(DType::F32, [4]);
+    /// assert_eq!(step.rem(3)?.to_string(), "int32[4]");
+    /// assert_eq!(x.rem(2.0)?.to_string(), "float32[4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn rem(&self, other: impl Operand) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::rem");
         let (a, b) = promote(self, other)?;
@@ -477,12 +703,28 @@ impl Tensor {
     }
 
     /// `jnp.logical_and` of boolean tensors.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let a = Tensor::new(DType::Bool, [2, 3]);
+    /// let b = Tensor::new(DType::Bool, [3]);
+    /// assert_eq!(a.logical_and(&b)?.to_string(), "bool[2,3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn logical_and(&self, other: &Tensor) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::logical_and");
         self.logical(Binary::And, other)
     }
 
     /// `jnp.logical_or` of boolean tensors.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let a = Tensor::new(DType::Bool, [4]);
+    /// let x = Tensor::new(DType::F32, [4]);
+    /// assert_eq!(a.logical_or(&x)?.to_string(), "bool[4]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn logical_or(&self, other: &Tensor) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::logical_or");
         self.logical(Binary::Or, other)
@@ -496,6 +738,13 @@ impl Tensor {
     }
 
     /// `lax.stop_gradient`: the same values, with no gradient flowing back.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let target = Tensor::new(DType::F32, [8, 10]);
+    /// assert_eq!(target.stop_gradient()?.to_string(), "float32[8,10]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn stop_gradient(&self) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::stop_gradient");
         lax::stop_gradient(self)
@@ -626,6 +875,13 @@ impl Tensor {
     }
 
     /// `jnp.swapaxes`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [2, 8, 16, 64]);
+    /// assert_eq!(x.swapaxes(1, 2)?.to_string(), "float32[2,16,8,64]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn swapaxes(&self, a: isize, b: isize) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::swapaxes");
         let (a, b) = (self.axis(a, "transpose")?, self.axis(b, "transpose")?);
@@ -635,6 +891,14 @@ impl Tensor {
     }
 
     /// `jnp.expand_dims`: a new axis of size 1 at `axis`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [2, 3]);
+    /// assert_eq!(x.expand_dims(-1)?.to_string(), "float32[2,3,1]");
+    /// assert_eq!(x.expand_dims(0)?.to_string(), "float32[1,2,3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn expand_dims(&self, axis: isize) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::expand_dims");
         let axis = normalize_axis(axis, self.rank() + 1).ok_or_else(|| {
@@ -650,6 +914,14 @@ impl Tensor {
     }
 
     /// `jnp.squeeze` of the size-1 axis `axis`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [2, 1, 3]);
+    /// assert_eq!(x.squeeze(1)?.to_string(), "float32[2,3]");
+    /// assert!(x.squeeze(0).is_err()); // axis 0 has size 2, as jnp.squeeze refuses
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn squeeze(&self, axis: isize) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::squeeze");
         let axis = self.axis(axis, "squeeze")?;
@@ -665,6 +937,13 @@ impl Tensor {
     }
 
     /// `jnp.broadcast_to`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let bias = Tensor::new(DType::F32, [3]);
+    /// assert_eq!(bias.broadcast_to([4, 3])?.to_string(), "float32[4,3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn broadcast_to(&self, shape: impl Into<Shape>) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::broadcast_to");
         let shape = shape.into();
@@ -703,6 +982,15 @@ impl Tensor {
     }
 
     /// `jnp.split(x, sections, axis)`: `sections` equal parts along `axis`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [2, 12]);
+    /// assert_eq!(x.split(3, -1)?[0].to_string(), "float32[2,4]");
+    /// assert_eq!(x.split(3, -1)?.len(), 3);
+    /// assert!(x.split(5, -1).is_err()); // 12 is not a multiple of 5
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn split(&self, sections: usize, axis: isize) -> Result<Vec<Tensor>> {
         let _operation = crate::scope::operation("Tensor::split");
         let a = self.axis(axis, "split")?;
@@ -726,6 +1014,13 @@ impl Tensor {
     }
 
     /// `jnp.flip` along `axis`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::I32, [5, 2]);
+    /// assert_eq!(x.flip(0)?.to_string(), "int32[5,2]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn flip(&self, axis: isize) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::flip");
         let axis = self.axis(axis, "rev")?;
@@ -768,6 +1063,14 @@ impl Tensor {
 
     /// `jnp.pad(x, widths, mode="wrap")`: periodic padding, made of slices and
     /// concatenations (no arithmetic).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [5, 4]);
+    /// assert_eq!(x.pad_wrap(&[(2, 3), (0, 0)])?.to_string(), "float32[10,4]");
+    /// assert!(x.pad_wrap(&[(1, 1)]).is_err()); // one (before, after) pair per dimension
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn pad_wrap(&self, widths: &[(usize, usize)]) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::pad_wrap");
         if widths.len() != self.rank() {
@@ -865,6 +1168,14 @@ impl Tensor {
     }
 
     /// `jnp.concatenate(tensors, axis)`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let a = Tensor::new(DType::F16, [2, 3]);
+    /// let b = Tensor::new(DType::F32, [2, 5]);
+    /// assert_eq!(Tensor::concatenate(&[&a, &b], 1)?.to_string(), "float32[2,8]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn concatenate(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::concatenate");
         let first = tensors
@@ -920,18 +1231,39 @@ impl Tensor {
     }
 
     /// `jnp.max` over `axes` (all axes when empty).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::F32, [4, 5, 6]);
+    /// assert_eq!(x.max(&[-1], true)?.to_string(), "float32[4,5,1]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn max(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::max");
         self.reduce(ReduceOp::Max, &self.axes_or_all(axes), keepdims)
     }
 
     /// `jnp.min` over `axes` (all axes when empty).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::I32, [4, 5]);
+    /// assert_eq!(x.min(&[], false)?.to_string(), "int32[]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn min(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::min");
         self.reduce(ReduceOp::Min, &self.axes_or_all(axes), keepdims)
     }
 
     /// `jnp.mean` over `axes` (all axes when empty): a sum, then a divide by the count.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let x = Tensor::new(DType::BF16, [4, 5, 6]);
+    /// assert_eq!(x.mean(&[0, 2], false)?.to_string(), "bfloat16[5]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn mean(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
         let _operation = crate::scope::operation("Tensor::mean");
         let axes = self.axes_or_all(axes);
