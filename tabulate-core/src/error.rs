@@ -233,6 +233,18 @@ impl std::error::Error for ErrorKind {}
 
 impl Error {
     /// An error of `kind`, placed in the innermost module call running on this thread.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{Error, ErrorKind};
+    ///
+    /// let error = Error::new(ErrorKind::MissingRng { stream: "noise".into() });
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "the random stream `noise` is needed but was not provided (see the `rngs` option)"
+    /// );
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(kind: ErrorKind) -> Error {
         Error::located(kind, crate::scope::current_location())
     }
@@ -257,6 +269,18 @@ impl Error {
     /// A shape error of operation `op`. Raised while a user-level operation runs
     /// (`Tensor::matmul`, `nn::Conv`), it is named by that operation, with `op` (the
     /// primitive, `dot_general`) leading the detail unless it is the operation's own name.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{Error, ErrorKind};
+    ///
+    /// // In a layer of your own: the operands that cannot be combined, in the detail.
+    /// let x = Tensor::new(DType::F32, [2, 3]);
+    /// let error = Error::shape("my_op", format!("expected a rank-4 input, got {x}"));
+    /// assert!(matches!(error.kind(), ErrorKind::Shape { op: "my_op", .. }));
+    /// assert_eq!(error.to_string(), "my_op: expected a rank-4 input, got float32[2,3]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn shape(op: &'static str, detail: impl Into<String>) -> Error {
         let detail = detail.into();
         let (op, detail) = match crate::scope::current_operation() {
@@ -268,6 +292,16 @@ impl Error {
     }
 
     /// An invalid-argument error.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{Error, ErrorKind};
+    ///
+    /// let error = Error::invalid("`heads` must be at least 1");
+    /// assert!(matches!(error.kind(), ErrorKind::InvalidArgument { .. }));
+    /// assert_eq!(error.to_string(), "`heads` must be at least 1");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn invalid(what: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidArgument { what: what.into() })
     }
@@ -325,11 +359,44 @@ impl Error {
     }
 
     /// What went wrong.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::ErrorKind;
+    ///
+    /// let error = Tensor::new(DType::F32, [4, 5]).reshape(vec![-1, 6]).unwrap_err();
+    /// assert!(matches!(error.kind(), ErrorKind::Shape { op: "Tensor::reshape", .. }));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn kind(&self) -> &ErrorKind {
         &self.0.kind
     }
 
     /// The module call it happened in, if any.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Net;
+    ///
+    /// impl Net {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let h = Dense::new(4).forward(x)?;
+    ///         h.reshape(vec![-1, 3]) // 8 × 4 elements do not split into rows of 3
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [8, 2]);
+    /// let error = Net.summary(&x).unwrap_err();
+    /// let location = error.location().expect("raised inside a module call");
+    /// assert_eq!((location.path.as_str(), location.module.as_str()), ("", "Net"));
+    /// // Outside any module call there is none.
+    /// assert!(x.reshape(vec![-1, 7]).unwrap_err().location().is_none());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn location(&self) -> Option<&Location> {
         self.0.location.as_ref()
     }

@@ -526,6 +526,14 @@ pub struct ModuleIdentity {
 
 impl ModuleIdentity {
     /// A new identity, born in the module call running now (if any).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// // Each identity is one module: two values holding equal identities are not.
+    /// let (a, b) = (ModuleIdentity::new(), ModuleIdentity::new());
+    /// assert_eq!((a.name(), b.name()), (None, None)); // auto-named (`Dense_0`) when called
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new() -> ModuleIdentity {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         ModuleIdentity {
@@ -577,11 +585,26 @@ impl ModuleIdentity {
     }
 
     /// Gives the module an explicit name, as Flax's `name=` does.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// let mut identity = ModuleIdentity::new();
+    /// identity.set_name("encoder");
+    /// assert_eq!(identity.name(), Some("encoder"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn set_name(&mut self, name: impl Into<String>) {
         self.name = Some(name.into());
     }
 
     /// The explicit name, if one was given.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// assert_eq!(ModuleIdentity::named("h_0").name(), Some("h_0"));
+    /// assert_eq!(ModuleIdentity::default().name(), None);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }

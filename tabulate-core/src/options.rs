@@ -37,11 +37,32 @@ impl Default for Mutable {
 
 impl Mutable {
     /// Only the named collections.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Mutable;
+    ///
+    /// let mutable = Mutable::only(["params", "batch_stats"]);
+    /// assert!(mutable.allows("batch_stats"));
+    /// assert!(!mutable.allows("cache"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn only<S: Into<String>>(collections: impl IntoIterator<Item = S>) -> Mutable {
         Mutable::Only(collections.into_iter().map(Into::into).collect())
     }
 
     /// Whether `collection` is mutable.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Mutable;
+    ///
+    /// // The default, like Flax's: every collection but `intermediates`.
+    /// assert!(Mutable::default().allows("params"));
+    /// assert!(!Mutable::default().allows("intermediates"));
+    /// assert!(!Mutable::Nothing.allows("params"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn allows(&self, collection: &str) -> bool {
         match self {
             Mutable::All => true,
@@ -77,6 +98,16 @@ pub enum Optimizer {
 
 impl Optimizer {
     /// Arrays of state per trainable parameter, each of the parameter's dtype and shape.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Optimizer;
+    ///
+    /// // Adam keeps two arrays (moments) per trainable parameter.
+    /// assert_eq!(Optimizer::Adam.slots(), 2);
+    /// assert_eq!(Optimizer::Sgd.slots(), 0);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn slots(self) -> u64 {
         match self {
             Optimizer::Sgd => 0,
@@ -86,6 +117,15 @@ impl Optimizer {
     }
 
     /// Its name in the table's notes (`Adam`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Optimizer;
+    ///
+    /// assert_eq!(Optimizer::default().name(), "Adam");
+    /// assert_eq!(Optimizer::Momentum.name(), "SGD with momentum");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Optimizer::Sgd => "SGD",
@@ -114,6 +154,16 @@ pub struct Frozen {
 
 impl Frozen {
     /// The parameters matching any of `patterns`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Frozen;
+    ///
+    /// let frozen = Frozen::new(["encoder/**"]);
+    /// assert!(frozen.matches("encoder/layers_3/Dense_0/kernel"));
+    /// assert!(!frozen.matches("decoder/Dense_0/kernel"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new<S: Into<String>>(patterns: impl IntoIterator<Item = S>) -> Frozen {
         Frozen {
             patterns: patterns.into_iter().map(Into::into).collect(),
@@ -121,11 +171,31 @@ impl Frozen {
     }
 
     /// Whether no pattern was given.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Frozen;
+    ///
+    /// assert!(Frozen::default().is_empty());
+    /// assert!(!Frozen::new(["*/bias"]).is_empty());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }
 
     /// Whether the parameter at `path` (`Dense_0/kernel`) is frozen.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Frozen;
+    ///
+    /// let frozen = Frozen::new(["Dense_?/bias"]);
+    /// assert!(frozen.matches("Dense_0/bias"));
+    /// assert!(!frozen.matches("Dense_10/bias")); // `?` is one character
+    /// assert!(!frozen.matches("Block_0/Dense_0/bias")); // `*`, `?` and names stay in one segment
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn matches(&self, path: &str) -> bool {
         self.patterns
             .iter()

@@ -79,16 +79,43 @@ fn entries_as_object<S: serde::Serializer>(
 
 impl Value {
     /// Python's `None`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Value;
+    ///
+    /// assert_eq!(Value::none(), Value::object("None"));
+    /// assert!(matches!(Value::none(), Value::Object { ref repr } if repr == "None"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn none() -> Value {
         Value::object("None")
     }
 
     /// A leaf shown as `repr`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Value;
+    ///
+    /// // A leaf that is not an array, shown as its Python repr.
+    /// assert!(matches!(Value::object("'relu'"), Value::Object { ref repr } if repr == "'relu'"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn object(repr: impl Into<String>) -> Value {
         Value::Object { repr: repr.into() }
     }
 
     /// A sequence of `items`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Value;
+    ///
+    /// let pair = Value::sequence([Value::object("1"), Value::object("2")]);
+    /// assert!(matches!(pair, Value::Sequence { ref items } if items.len() == 2));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn sequence(items: impl IntoIterator<Item = Value>) -> Value {
         Value::Sequence {
             items: items.into_iter().collect(),
@@ -96,6 +123,17 @@ impl Value {
     }
 
     /// A mapping of `entries`, sorted by key.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Value;
+    ///
+    /// let kwargs = Value::mapping([("train", Value::object("False")), ("mask", Value::none())]);
+    /// let Value::Mapping { entries } = kwargs else { unreachable!() };
+    /// let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    /// assert_eq!(keys, ["mask", "train"]); // sorted, as JAX's tree utilities sort
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn mapping<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
         let mut entries: Vec<(String, Value)> =
             entries.into_iter().map(|(k, v)| (k.into(), v)).collect();
@@ -415,6 +453,17 @@ pub struct CallArgs {
 
 impl CallArgs {
     /// Records a positional argument.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::CallArgs;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 3]);
+    /// let mut args = CallArgs::default();
+    /// args.positional(&x);
+    /// assert_eq!(args.to_value(), x.describe()); // one positional argument alone: itself
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn positional(&mut self, value: &(impl Describe + ?Sized)) {
         let (described, arrays) = crate::scope::collect_arrays(|| value.describe());
         self.positional.push(described);
@@ -426,6 +475,16 @@ impl CallArgs {
     }
 
     /// Records a keyword argument.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{CallArgs, Value};
+    ///
+    /// let mut args = CallArgs::default();
+    /// args.keyword("deterministic", &true);
+    /// assert_eq!(args.to_value(), Value::mapping([("deterministic", Value::object("True"))]));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn keyword(&mut self, name: &str, value: &(impl Describe + ?Sized)) {
         let (described, arrays) = crate::scope::collect_arrays(|| value.describe());
         self.keyword.push((name.to_string(), described));
@@ -469,6 +528,19 @@ impl CallArgs {
     /// The `inputs` cell value, normalised as Flax does: one positional argument alone is
     /// shown as itself, several as a list, keywords as a mapping, both as a list ending in
     /// the mapping, none as an empty cell.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{CallArgs, Value};
+    ///
+    /// let (x, y) = (Tensor::new(DType::F32, [2]), Tensor::new(DType::I32, [2]));
+    /// let mut args = CallArgs::default();
+    /// assert_eq!(args.to_value(), Value::sequence([])); // no arguments: an empty cell
+    /// args.positional(&x);
+    /// args.positional(&y);
+    /// assert_eq!(args.to_value(), Value::sequence([x.describe(), y.describe()]));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn to_value(&self) -> Value {
         let keywords = || Value::mapping(self.keyword.iter().cloned());
         match (self.positional.as_slice(), self.keyword.is_empty()) {

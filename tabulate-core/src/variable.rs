@@ -161,21 +161,95 @@ pub struct Variable {
 
 impl Variable {
     /// The current value.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// #[derive(Tabulate)]
+    /// struct Counter;
+    ///
+    /// impl Counter {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let steps = tabulate::variable("stats", "steps", DType::I32, [])?;
+    ///         assert_eq!(steps.value().to_string(), "int32[]");
+    ///         Ok(x.clone())
+    ///     }
+    /// }
+    ///
+    /// tabulate(&Counter).run(|m| m.forward(&Tensor::new(DType::F32, [2])))?;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn value(&self) -> &Tensor {
         &self.value
     }
 
     /// The collection it lives in.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// #[derive(Tabulate)]
+    /// struct Counter;
+    ///
+    /// impl Counter {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let steps = tabulate::variable("stats", "steps", DType::I32, [])?;
+    ///         assert_eq!(steps.collection(), "stats");
+    ///         Ok(x.clone())
+    ///     }
+    /// }
+    ///
+    /// tabulate(&Counter).run(|m| m.forward(&Tensor::new(DType::F32, [2])))?;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn collection(&self) -> &str {
         &self.collection
     }
 
     /// Its name.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// #[derive(Tabulate)]
+    /// struct Counter;
+    ///
+    /// impl Counter {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let steps = tabulate::variable("stats", "steps", DType::I32, [])?;
+    ///         assert_eq!(steps.name(), "steps");
+    ///         Ok(x.clone())
+    ///     }
+    /// }
+    ///
+    /// tabulate(&Counter).run(|m| m.forward(&Tensor::new(DType::F32, [2])))?;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Replaces the value (the new value must keep the dtype and shape).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// #[derive(Tabulate)]
+    /// struct Counter;
+    ///
+    /// impl Counter {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         let mut steps = tabulate::variable("stats", "steps", DType::I32, [])?;
+    ///         steps.set(steps.value().add(1)?)?;
+    ///         // The value keeps its dtype and shape:
+    ///         assert!(steps.set(Tensor::new(DType::F32, [])).is_err());
+    ///         Ok(x.clone())
+    ///     }
+    /// }
+    ///
+    /// tabulate(&Counter).run(|m| m.forward(&Tensor::new(DType::F32, [2])))?;
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn set(&mut self, value: Tensor) -> Result<()> {
         if value.spec() != self.value.spec() {
             return Err(Error::invalid(format!(

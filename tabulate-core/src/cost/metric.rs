@@ -85,6 +85,15 @@ impl Metric {
     ];
 
     /// The column's header, which is also its key in a serialised row.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Metric;
+    ///
+    /// let headers: Vec<&str> = Metric::ALL.iter().map(|m| m.header()).collect();
+    /// assert_eq!(&headers[..4], ["flops", "vjp_flops", "self_flops", "macs"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn header(self) -> &'static str {
         match self {
             Metric::Flops => "flops",
@@ -100,6 +109,15 @@ impl Metric {
     }
 
     /// Whether this is one of Flax's own columns.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Metric;
+    ///
+    /// assert!(Metric::VjpFlops.is_flax());
+    /// assert!(!Metric::Macs.is_flax()); // torchvision's convention, beyond Flax
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn is_flax(self) -> bool {
         matches!(self, Metric::Flops | Metric::VjpFlops)
     }
@@ -190,6 +208,15 @@ pub struct OperatorCount {
 
 impl MetricValue {
     /// The count, when the value is one.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::MetricValue;
+    ///
+    /// assert_eq!(MetricValue::Count(1216).as_count(), Some(1216));
+    /// assert_eq!(MetricValue::Bytes(160).as_count(), None);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn as_count(&self) -> Option<u64> {
         match self {
             MetricValue::Count(count) => Some(*count),
@@ -199,6 +226,18 @@ impl MetricValue {
 
     /// The total number of bytes, when the value is a number of bytes (a summary's
     /// values always fit in a `u64`: the costing stage reports larger ones as errors).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{DType, MetricValue};
+    ///
+    /// assert_eq!(MetricValue::Bytes(160).as_bytes(), Some(160));
+    /// // Per dtype, the total:
+    /// let by_dtype = [(DType::F32, 256), (DType::BF16, 64)].into_iter().collect();
+    /// assert_eq!(MetricValue::BytesByDtype(by_dtype).as_bytes(), Some(320));
+    /// assert_eq!(MetricValue::Count(7).as_bytes(), None);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn as_bytes(&self) -> Option<u64> {
         match self {
             MetricValue::Bytes(bytes) | MetricValue::Params { bytes, .. } => Some(*bytes),
@@ -232,6 +271,19 @@ pub struct Metrics {
 
 impl Metrics {
     /// The value of `metric`, when it was computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{Metric, MetricValue};
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_flops(true).run(|d| d.forward(&x))?;
+    /// // Flax 0.12.8: 2·16·9·4 for the matmul, 64 for the bias.
+    /// assert_eq!(summary.rows[0].metrics().get(Metric::Flops), Some(&MetricValue::Count(1216)));
+    /// assert_eq!(summary.rows[0].metrics().get(Metric::VjpFlops), None); // not asked for
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn get(&self, metric: Metric) -> Option<&MetricValue> {
         self.values
             .iter()
@@ -239,11 +291,34 @@ impl Metrics {
     }
 
     /// Every computed metric with its value, in column order.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Metric;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).compute_flops(true).compute_vjp_flops(true).run(|d| d.forward(&x))?;
+    /// let computed: Vec<Metric> = summary.rows[0].metrics().iter().map(|(m, _)| m).collect();
+    /// assert_eq!(computed, [Metric::Flops, Metric::VjpFlops]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (Metric, &MetricValue)> {
         self.values.iter().map(|(m, value)| (*m, value))
     }
 
     /// Whether no metric was computed.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// // Flax's defaults: no computed column.
+    /// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+    /// assert!(summary.rows[0].metrics().is_empty());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
