@@ -78,8 +78,30 @@ impl Drop for CallGuard {
 )]
 pub trait ForwardOutput {
     /// The value shown in the `outputs` column, or `None` for an error.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::ForwardOutput;
+    ///
+    /// let x = Tensor::new(DType::F32, [2]);
+    /// assert_eq!(x.output_value(), Some(x.describe())); // a plain value
+    /// let failed: tabulate::Result<Tensor> = x.reshape(vec![3]);
+    /// assert_eq!(failed.output_value(), None);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn output_value(&self) -> Option<Value>;
     /// The error, if the call failed: ours as it is, any other as its message.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::ForwardOutput;
+    ///
+    /// let x = Tensor::new(DType::F32, [2]);
+    /// assert!(x.failure().is_none());
+    /// let mine: std::result::Result<Tensor, std::fmt::Error> = Err(std::fmt::Error);
+    /// assert_eq!(mine.failure().map(|e| e.to_string()), Some("the forward pass failed: an error occurred when formatting an argument".to_string()));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn failure(&self) -> Option<Error> {
         None
     }

@@ -51,9 +51,52 @@ use crate::scope::{self, Birthplace};
 )]
 pub trait Tabulate {
     /// The type name shown in the `module` column (`Dense`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Mlp;
+    ///
+    /// #[derive(Tabulate)]
+    /// #[tabulate(rename = "MLP")]
+    /// struct Renamed;
+    ///
+    /// assert_eq!(tabulate::Tabulate::type_name(&Dense::new(4)), "Dense");
+    /// assert_eq!(tabulate::Tabulate::type_name(&Mlp), "Mlp");
+    /// assert_eq!(tabulate::Tabulate::type_name(&Renamed), "MLP");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn type_name(&self) -> &'static str;
 
     /// Calls `visitor` once for every submodule held in a field, with its name.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    /// use tabulate::{Tabulate, Visitor};
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Pair {
+    ///     encoder: Dense,
+    ///     decoder: Option<Dense>,
+    /// }
+    ///
+    /// struct Names(Vec<String>);
+    ///
+    /// impl Visitor for Names {
+    ///     fn visit(&mut self, name: &str, module: &dyn Tabulate) {
+    ///         self.0.push(format!("{name}: {}", module.type_name()));
+    ///     }
+    /// }
+    ///
+    /// let pair = Pair { encoder: Dense::new(4), decoder: Some(Dense::new(2)) };
+    /// let mut names = Names(Vec::new());
+    /// pair.visit_submodules(&mut names);
+    /// assert_eq!(names.0, ["encoder: Dense", "decoder: Dense"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn visit_submodules(&self, visitor: &mut dyn Visitor) {
         let _ = visitor;
     }
@@ -65,6 +108,19 @@ pub trait Tabulate {
     /// in the module that built it, as Flax binds modules where they are constructed.
     /// Modules without one are told apart by the field that holds them or, when built
     /// inline, are a new module at every call.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Tabulate;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Plain;
+    ///
+    /// assert!(Dense::new(4).identity().is_some()); // built-in layers carry one
+    /// assert!(Plain.identity().is_none());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn identity(&self) -> Option<&ModuleIdentity> {
         None
     }
@@ -84,6 +140,21 @@ pub trait Tabulate {
     /// child built in a running compact call stays bound there (`RNN(LSTMCell())` gives
     /// `LSTMCell_0` beside `RNN_0`), and is adopted under its field name (`layers_1/cell`)
     /// only when this module was itself adopted or its child was built outside the run.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Tabulate;
+    /// use tabulate::nn::{Dense, Sequential};
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Block {
+    ///     dense: Dense,
+    /// }
+    ///
+    /// assert!(Block { dense: Dense::new(4) }.fields_are_attributes()); // derived: `setup` style
+    /// assert!(!Sequential::new().then(Dense::new(4)).fields_are_attributes());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn fields_are_attributes(&self) -> bool {
         true
     }
@@ -117,6 +188,31 @@ pub trait Tabulate {
 /// ```
 pub trait Visitor {
     /// Called for one submodule named `name`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    /// use tabulate::{Tabulate, Visitor};
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Heads {
+    ///     heads: std::collections::BTreeMap<String, Dense>,
+    /// }
+    ///
+    /// struct Names(Vec<String>);
+    ///
+    /// impl Visitor for Names {
+    ///     fn visit(&mut self, name: &str, module: &dyn Tabulate) {
+    ///         self.0.push(format!("{name}: {}", module.type_name()));
+    ///     }
+    /// }
+    ///
+    /// let heads = Heads { heads: [("value".to_string(), Dense::new(1)), ("policy".to_string(), Dense::new(4))].into() };
+    /// let mut names = Names(Vec::new());
+    /// heads.visit_submodules(&mut names);
+    /// assert_eq!(names.0, ["heads_policy: Dense", "heads_value: Dense"]); // keys in sorted order
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn visit(&mut self, name: &str, module: &dyn Tabulate);
 
     /// Called for one [`Param`] field (or element of a field) named `name`, a variable of
@@ -210,6 +306,26 @@ pub trait Submodules {
     const CAN_HOLD_MODULES: bool = true;
 
     /// Calls `visitor` for every module (and [`Param`]) held, named `name` or after it.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    /// use tabulate::{Submodules, Tabulate, Visitor};
+    ///
+    /// struct Names(Vec<String>);
+    ///
+    /// impl Visitor for Names {
+    ///     fn visit(&mut self, name: &str, module: &dyn Tabulate) {
+    ///         self.0.push(format!("{name}: {}", module.type_name()));
+    ///     }
+    /// }
+    ///
+    /// let blocks = vec![(Dense::new(4), 0.1), (Dense::new(2), 0.2)]; // a float holds no module
+    /// let mut names = Names(Vec::new());
+    /// blocks.visit_named("blocks", &mut names);
+    /// assert_eq!(names.0, ["blocks_0_0: Dense", "blocks_1_0: Dense"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn visit_named(&self, name: &str, visitor: &mut dyn Visitor);
 }
 

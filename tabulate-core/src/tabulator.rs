@@ -304,6 +304,28 @@ impl<M: Tabulate> Tabulator<'_, M> {
 
     /// Parameters held fixed (fine-tuning): they count as non-trainable in the
     /// `trainable_params`, gradient and optimizer columns and the footer. Default: none.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Frozen;
+    /// use tabulate::nn::Dense;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Mlp;
+    ///
+    /// impl Mlp {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         Dense::new(2).forward(&Dense::new(4).forward(x)?)
+    ///     }
+    /// }
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Mlp).trainable(true).frozen(Frozen::new(["Dense_0/**"])).run(|m| m.forward(&x))?;
+    /// let split = summary.trainable.expect("asked for");
+    /// assert_eq!((split.trainable.count, split.non_trainable.count), (10, 40)); // 4·2 + 2 against 9·4 + 4
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn frozen(mut self, frozen: Frozen) -> Self {
         self.settings.metric_options.frozen = frozen;
         self

@@ -194,6 +194,16 @@ impl Value {
 )]
 pub trait Describe {
     /// This value as a tree.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Value;
+    ///
+    /// assert_eq!(Tensor::new(DType::F32, [2]).describe(), Value::Array { dtype: DType::F32, shape: [2].into() });
+    /// assert_eq!(3_usize.describe(), Value::object("3"));
+    /// assert_eq!(true.describe(), Value::object("True")); // as Python prints it
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn describe(&self) -> Value;
 }
 

@@ -390,6 +390,16 @@ impl Initializer {
 /// ```
 pub trait AxisName {
     /// The name, or `None` for an axis that is not partitioned.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::AxisName;
+    ///
+    /// assert_eq!("mlp".axis_name(), Some("mlp".to_string()));
+    /// assert_eq!(Some("heads").axis_name(), Some("heads".to_string()));
+    /// assert_eq!(None::<&str>.axis_name(), None); // not partitioned
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn axis_name(self) -> Option<String>;
 }
 

@@ -1355,6 +1355,19 @@ fn keep_dims(reduced: &Tensor, original: &Tensor, axes: &[usize]) -> Result<Tens
 /// ```
 pub trait Operand {
     /// This operand as a tensor, given the tensor it is combined with.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::Operand;
+    ///
+    /// let x = Tensor::new(DType::BF16, [3]);
+    /// // A Python-style scalar takes the tensor's dtype and is weakly typed (`true`).
+    /// let (scalar, weak) = 2.0.operand(&x)?;
+    /// assert_eq!((scalar.to_string(), weak), ("bfloat16[]".to_string(), true));
+    /// let (same, weak) = (&x).operand(&x)?;
+    /// assert_eq!((same.to_string(), weak), ("bfloat16[3]".to_string(), false));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn operand(self, like: &Tensor) -> Result<(Tensor, bool)>;
 }
 
@@ -1453,6 +1466,16 @@ fn broadcast_ranks(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
 /// ```
 pub trait ReshapeArg {
     /// The target shape for `x`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{ReshapeArg, Shape};
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 3, 4]);
+    /// assert_eq!([-1, 4].resolve(&x)?, Shape::new([6, 4]));
+    /// assert!([-1, 5].resolve(&x).is_err()); // 24 elements are not rows of 5
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn resolve(self, x: &Tensor) -> Result<Shape>;
 }
 

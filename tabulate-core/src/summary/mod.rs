@@ -379,6 +379,15 @@ impl Row {
 
 impl Size {
     /// The size of one array.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{Shape, Size};
+    ///
+    /// let kernel = Size::of(DType::BF16, &Shape::new([768, 3072]));
+    /// assert_eq!((kernel.count, kernel.bytes), (2_359_296, 4_718_592));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn of(dtype: DType, shape: &Shape) -> Size {
         let count = shape.elements();
         Size {

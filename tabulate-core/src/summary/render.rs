@@ -171,6 +171,19 @@ impl RenderOptions {
     }
 
     /// Chooses when to colour.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::{ColorChoice, RenderOptions};
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 9]);
+    /// let summary = tabulate(&Dense::new(4)).run(|d| d.forward(&x))?;
+    /// let coloured = summary.render(&RenderOptions::new().color(ColorChoice::Always));
+    /// let plain = summary.render(&RenderOptions::new().color(ColorChoice::Never));
+    /// assert!(coloured.contains("\x1b[") && !plain.contains('\x1b'));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn color(mut self, color: ColorChoice) -> RenderOptions {
         self.color = color;
