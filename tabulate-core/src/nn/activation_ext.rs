@@ -428,6 +428,18 @@ impl Default for PReLU {
 
 impl PReLU {
     /// A `PReLU` with Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::PReLU;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 8]);
+    /// let layer = PReLU::new();
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (1, 4)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new() -> PReLU {
         PReLU {
             param_dtype: DType::F32,
@@ -437,6 +449,18 @@ impl PReLU {
     }
 
     /// Sets the parameter's dtype.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::PReLU;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 8]);
+    /// let layer = PReLU::new().param_dtype(DType::BF16);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (1, 2)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn param_dtype(mut self, dtype: DType) -> PReLU {
         self.param_dtype = dtype;
@@ -444,6 +468,18 @@ impl PReLU {
     }
 
     /// Sets the slope's initial value.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::PReLU;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 8]);
+    /// let layer = PReLU::new().negative_slope_init(0.25);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (1, 4)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn negative_slope_init(mut self, value: f64) -> PReLU {
         self.negative_slope_init = value;
@@ -451,6 +487,18 @@ impl PReLU {
     }
 
     /// Applies the layer.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::PReLU;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 8]);
+    /// let layer = PReLU::new();
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (1, 4)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(
             self,

@@ -439,6 +439,18 @@ pub struct MultiHeadDotProductAttention {
 
 impl MultiHeadDotProductAttention {
     /// Attention with `num_heads` heads and Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::MultiHeadDotProductAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(8);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (16_640, 66_560)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(num_heads: usize) -> MultiHeadDotProductAttention {
         MultiHeadDotProductAttention {
             num_heads,
@@ -519,6 +531,18 @@ impl MultiHeadDotProductAttention {
     }
 
     /// Sets the query/key/value size.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::MultiHeadDotProductAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(4).qkv_features(32);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (8352, 33408)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn qkv_features(mut self, features: usize) -> Self {
         self.qkv_features = Some(features);
@@ -526,6 +550,18 @@ impl MultiHeadDotProductAttention {
     }
 
     /// Sets the output size.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::MultiHeadDotProductAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(4).out_features(16);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[2,10,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (13_520, 54_080)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn out_features(mut self, features: usize) -> Self {
         self.out_features = Some(features);
@@ -547,6 +583,18 @@ impl MultiHeadDotProductAttention {
     }
 
     /// Sets whether the projections have biases.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::MultiHeadDotProductAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(4).use_bias(false);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (16_384, 65_536)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_bias(mut self, use_bias: bool) -> Self {
         self.use_bias = use_bias;
@@ -555,6 +603,18 @@ impl MultiHeadDotProductAttention {
 
     /// Sets `deterministic` at construction, as Flax's
     /// `MultiHeadDotProductAttention(…, deterministic=…)`; then call with `None`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::MultiHeadDotProductAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(4).dropout_rate(0.1).deterministic(true);
+    /// assert_eq!(layer.forward(&x, None)?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, None))?.total();
+    /// assert_eq!((total.count, total.bytes), (16_640, 66_560)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn deterministic(mut self, deterministic: bool) -> Self {
         self.deterministic = Some(deterministic);
@@ -563,6 +623,18 @@ impl MultiHeadDotProductAttention {
 
     /// Self-attention of `x`, recorded as Flax's `mha(x, deterministic=…)`, or `mha(x)`
     /// with `None` (the layer's [`deterministic`](Self::deterministic)).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::MultiHeadDotProductAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(4);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (16_640, 66_560)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor, deterministic: impl Into<Option<bool>>) -> Result<Tensor> {
         let mut call = AttentionCall::new(x);
         call.deterministic = deterministic.into();
@@ -669,6 +741,18 @@ pub struct SelfAttention {
 
 impl SelfAttention {
     /// Self-attention with `num_heads` heads.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::SelfAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = SelfAttention::new(8);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (16_640, 66_560)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(num_heads: usize) -> SelfAttention {
         SelfAttention {
             attention: MultiHeadDotProductAttention::new(num_heads),
@@ -676,6 +760,18 @@ impl SelfAttention {
     }
 
     /// Sets the query/key/value size.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::SelfAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = SelfAttention::new(4).qkv_features(32);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (8352, 33408)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn qkv_features(mut self, features: usize) -> Self {
         self.attention = self.attention.qkv_features(features);
@@ -690,6 +786,18 @@ impl SelfAttention {
     }
 
     /// Sets `deterministic` at construction; then call with `None`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::SelfAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = SelfAttention::new(4).dropout_rate(0.1).deterministic(true);
+    /// assert_eq!(layer.forward(&x, None)?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, None))?.total();
+    /// assert_eq!((total.count, total.bytes), (16_640, 66_560)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn deterministic(mut self, deterministic: bool) -> Self {
         self.attention = self.attention.deterministic(deterministic);
@@ -735,6 +843,18 @@ impl SelfAttention {
 
     /// Attention of `x` over itself, `deterministic` given at the call or `None` (the
     /// layer's).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::SelfAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = SelfAttention::new(4);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (16_640, 66_560)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor, deterministic: impl Into<Option<bool>>) -> Result<Tensor> {
         let mut call = AttentionCall::new(x);
         call.deterministic = deterministic.into();

@@ -166,6 +166,18 @@ pub struct Conv {
 
 impl Conv {
     /// A convolution with `features` outputs and a kernel of `kernel_size`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Conv;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 28, 28, 3]);
+    /// let layer = Conv::new(16, [3, 3]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,28,28,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (448, 1792)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(features: usize, kernel_size: impl Into<Vec<usize>>) -> Conv {
         Conv {
             features,
@@ -185,6 +197,18 @@ impl Conv {
     }
 
     /// Sets the strides (one value for all dimensions, or one per dimension).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Conv;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 28, 28, 3]);
+    /// let layer = Conv::new(16, [3, 3]).strides([2, 2]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,14,14,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (448, 1792)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn strides(mut self, strides: impl Into<Vec<usize>>) -> Conv {
         self.strides = strides.into();
@@ -192,6 +216,18 @@ impl Conv {
     }
 
     /// Sets the padding.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Conv, Padding};
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 28, 28, 3]);
+    /// let layer = Conv::new(16, [3, 3]).padding(Padding::Valid);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,26,26,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (448, 1792)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn padding(mut self, padding: Padding) -> Conv {
         self.padding = padding;
@@ -199,6 +235,18 @@ impl Conv {
     }
 
     /// Sets the input dilation.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Conv, Padding};
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 28, 28, 3]);
+    /// let layer = Conv::new(16, [3, 3]).input_dilation([2, 2]).padding(Padding::Explicit(vec![(1, 1), (1, 1)]));
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,55,55,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (448, 1792)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn input_dilation(mut self, dilation: impl Into<Vec<usize>>) -> Conv {
         self.input_dilation = dilation.into();
@@ -206,6 +254,18 @@ impl Conv {
     }
 
     /// Sets the kernel dilation.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Conv, Padding};
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 28, 28, 3]);
+    /// let layer = Conv::new(16, [3, 3]).kernel_dilation([2, 2]).padding(Padding::Valid);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,24,24,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (448, 1792)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn kernel_dilation(mut self, dilation: impl Into<Vec<usize>>) -> Conv {
         self.kernel_dilation = dilation.into();
@@ -213,6 +273,18 @@ impl Conv {
     }
 
     /// Sets the feature group count (`in` features for a depthwise convolution).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Conv;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 28, 28, 6]);
+    /// let layer = Conv::new(12, [3, 3]).feature_group_count(3);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,28,28,12]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (228, 912)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn feature_group_count(mut self, groups: usize) -> Conv {
         self.feature_group_count = groups;
@@ -220,6 +292,18 @@ impl Conv {
     }
 
     /// Sets whether to add a bias.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Conv;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 28, 28, 3]);
+    /// let layer = Conv::new(16, [3, 3]).use_bias(false);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,28,28,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (432, 1728)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_bias(mut self, use_bias: bool) -> Conv {
         self.use_bias = use_bias;
@@ -227,6 +311,18 @@ impl Conv {
     }
 
     /// Sets the dtype of the computation.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Conv;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 28, 28, 3]);
+    /// let layer = Conv::new(16, [3, 3]).dtype(DType::BF16);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "bfloat16[1,28,28,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (448, 1792)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn dtype(mut self, dtype: DType) -> Conv {
         self.dtype = Some(dtype);
@@ -234,6 +330,18 @@ impl Conv {
     }
 
     /// Sets the dtype of the parameters.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Conv;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 28, 28, 3]);
+    /// let layer = Conv::new(16, [3, 3]).param_dtype(DType::BF16);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,28,28,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (448, 896)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn param_dtype(mut self, dtype: DType) -> Conv {
         self.param_dtype = dtype;
@@ -241,6 +349,18 @@ impl Conv {
     }
 
     /// Applies the convolution to `x`: `[batch…, spatial…, in]` → `[batch…, spatial…, features]`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Conv;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 100, 2]);
+    /// let layer = Conv::new(8, [5]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[4,100,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (88, 352)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(self, "forward", |args| args.positional(x), || self.apply(x))
     }
@@ -410,6 +530,18 @@ pub struct ConvTranspose {
 
 impl ConvTranspose {
     /// A transposed convolution with `features` outputs and a kernel of `kernel_size`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::ConvTranspose;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 16, 16, 3]);
+    /// let layer = ConvTranspose::new(8, [3, 3]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,16,16,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (224, 896)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(features: usize, kernel_size: impl Into<Vec<usize>>) -> ConvTranspose {
         ConvTranspose {
             features,
@@ -428,6 +560,18 @@ impl ConvTranspose {
     }
 
     /// Sets the strides.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::ConvTranspose;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 16, 16, 3]);
+    /// let layer = ConvTranspose::new(8, [3, 3]).strides([2, 2]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,32,32,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (224, 896)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn strides(mut self, strides: impl Into<Vec<usize>>) -> ConvTranspose {
         self.strides = strides.into();
@@ -435,6 +579,18 @@ impl ConvTranspose {
     }
 
     /// Sets the padding.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{ConvTranspose, Padding};
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 16, 16, 3]);
+    /// let layer = ConvTranspose::new(8, [3, 3]).strides([2, 2]).padding(Padding::Valid);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,33,33,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (224, 896)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn padding(mut self, padding: Padding) -> ConvTranspose {
         self.padding = padding;
@@ -442,6 +598,18 @@ impl ConvTranspose {
     }
 
     /// Sets the kernel dilation.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{ConvTranspose, Padding};
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 16, 16, 3]);
+    /// let layer = ConvTranspose::new(8, [3, 3]).kernel_dilation([2, 2]).padding(Padding::Valid);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,20,20,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (224, 896)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn kernel_dilation(mut self, dilation: impl Into<Vec<usize>>) -> ConvTranspose {
         self.kernel_dilation = dilation.into();
@@ -449,6 +617,18 @@ impl ConvTranspose {
     }
 
     /// Sets whether to transpose the kernel.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::ConvTranspose;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 16, 16, 3]);
+    /// let layer = ConvTranspose::new(8, [3, 3]).transpose_kernel(true);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,16,16,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (224, 896)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn transpose_kernel(mut self, transpose: bool) -> ConvTranspose {
         self.transpose_kernel = transpose;
@@ -456,6 +636,18 @@ impl ConvTranspose {
     }
 
     /// Sets whether to add a bias.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::ConvTranspose;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 16, 16, 3]);
+    /// let layer = ConvTranspose::new(8, [3, 3]).use_bias(false);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,16,16,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (216, 864)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_bias(mut self, use_bias: bool) -> ConvTranspose {
         self.use_bias = use_bias;
@@ -463,6 +655,18 @@ impl ConvTranspose {
     }
 
     /// Applies the transposed convolution.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::ConvTranspose;
+    ///
+    /// let x = Tensor::new(DType::F32, [1, 16, 16, 3]);
+    /// let layer = ConvTranspose::new(4, [4, 4]).strides([2, 2]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[1,32,32,4]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (196, 784)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(self, "forward", |args| args.positional(x), || self.apply(x))
     }

@@ -68,6 +68,18 @@ pub struct Dense {
 
 impl Dense {
     /// A `Dense` layer with `features` outputs.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 16, 9]);
+    /// let layer = Dense::new(4);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,16,4]"); // kernel [9, 4] and bias [4]
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (40, 160)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(features: usize) -> Dense {
         Dense {
             features,
@@ -81,6 +93,18 @@ impl Dense {
     }
 
     /// Sets whether to add a bias.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 16, 9]);
+    /// let layer = Dense::new(4).use_bias(false);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,16,4]"); // the kernel alone
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (36, 144)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_bias(mut self, use_bias: bool) -> Dense {
         self.use_bias = use_bias;
@@ -88,6 +112,18 @@ impl Dense {
     }
 
     /// Sets the dtype of the computation.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 16, 9]);
+    /// let layer = Dense::new(4).dtype(DType::BF16);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "bfloat16[2,16,4]"); // computed in bfloat16, float32 parameters
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (40, 160)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn dtype(mut self, dtype: DType) -> Dense {
         self.dtype = Some(dtype);
@@ -95,6 +131,18 @@ impl Dense {
     }
 
     /// Sets the dtype of the parameters.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 16, 9]);
+    /// let layer = Dense::new(4).param_dtype(DType::BF16);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,16,4]"); // bfloat16 parameters: half the bytes
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (40, 80)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn param_dtype(mut self, dtype: DType) -> Dense {
         self.param_dtype = dtype;
@@ -102,6 +150,18 @@ impl Dense {
     }
 
     /// Applies the layer to `x` (`[..., in]` → `[..., features]`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dense;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 16, 9]);
+    /// let layer = Dense::new(4);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,16,4]"); // over the last axis; leading axes are batch
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (40, 160)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(self, "forward", |args| args.positional(x), || self.apply(x))
     }
@@ -228,6 +288,18 @@ pub struct DenseGeneral {
 
 impl DenseGeneral {
     /// A `DenseGeneral` producing dimensions `features` from the last input axis.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::DenseGeneral;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 16]);
+    /// let layer = DenseGeneral::new([4, 8]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,4,8]"); // several output axes: kernel [16, 4, 8]
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (544, 2176)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(features: impl Into<Vec<usize>>) -> DenseGeneral {
         DenseGeneral {
             features: features.into(),
@@ -243,6 +315,18 @@ impl DenseGeneral {
     }
 
     /// Sets the contracted input axes.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::DenseGeneral;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 5, 16]);
+    /// let layer = DenseGeneral::new([10]).axis([-2, -1]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,10]"); // contracts the last two axes: kernel [5, 16, 10]
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (810, 3240)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn axis(mut self, axis: impl Into<Vec<isize>>) -> DenseGeneral {
         self.axis = axis.into();
@@ -250,6 +334,18 @@ impl DenseGeneral {
     }
 
     /// Sets the batch axes.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::DenseGeneral;
+    ///
+    /// let x = Tensor::new(DType::F32, [3, 5, 16]);
+    /// let layer = DenseGeneral::new([6]).batch_dims([0]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[3,5,6]"); // one kernel per index of axis 0: kernel [3, 16, 6]
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (306, 1224)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn batch_dims(mut self, batch_dims: impl Into<Vec<isize>>) -> DenseGeneral {
         self.batch_dims = batch_dims.into();
@@ -257,6 +353,18 @@ impl DenseGeneral {
     }
 
     /// Sets whether to add a bias.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::DenseGeneral;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 16]);
+    /// let layer = DenseGeneral::new([4, 8]).use_bias(false);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (512, 2048)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_bias(mut self, use_bias: bool) -> DenseGeneral {
         self.use_bias = use_bias;
@@ -264,6 +372,18 @@ impl DenseGeneral {
     }
 
     /// Sets the dtype of the computation.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::DenseGeneral;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 16]);
+    /// let layer = DenseGeneral::new([4, 8]).dtype(DType::F16);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float16[2,4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (544, 2176)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn dtype(mut self, dtype: DType) -> DenseGeneral {
         self.dtype = Some(dtype);
@@ -271,6 +391,18 @@ impl DenseGeneral {
     }
 
     /// Sets the dtype of the parameters.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::DenseGeneral;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 16]);
+    /// let layer = DenseGeneral::new([4, 8]).param_dtype(DType::BF16);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (544, 1088)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn param_dtype(mut self, dtype: DType) -> DenseGeneral {
         self.param_dtype = dtype;
@@ -278,6 +410,18 @@ impl DenseGeneral {
     }
 
     /// Applies the layer.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::DenseGeneral;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 7, 5]);
+    /// let layer = DenseGeneral::new([2, 3]).axis([-1]);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[4,7,2,3]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (36, 144)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(self, "forward", |args| args.positional(x), || self.apply(x))
     }
@@ -430,6 +574,18 @@ pub struct Einsum {
 
 impl Einsum {
     /// An `Einsum` with a kernel of `shape` and the expression `einsum_str`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Einsum;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 11, 5]);
+    /// let layer = Einsum::new([5, 3, 7], "abc,cde->abde");
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[16,11,3,7]"); // kernel [5, 3, 7], bias [3, 7]
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (126, 504)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(shape: impl Into<Vec<usize>>, einsum_str: impl Into<String>) -> Einsum {
         Einsum {
             shape: shape.into(),
@@ -444,6 +600,18 @@ impl Einsum {
     }
 
     /// Sets whether to add a bias.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Einsum;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 11, 5]);
+    /// let layer = Einsum::new([5, 3, 7], "abc,cde->abde").use_bias(false);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[16,11,3,7]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (105, 420)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_bias(mut self, use_bias: bool) -> Einsum {
         self.use_bias = use_bias;
@@ -451,6 +619,18 @@ impl Einsum {
     }
 
     /// Applies the layer.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Einsum;
+    ///
+    /// let x = Tensor::new(DType::F32, [16, 11, 5]);
+    /// let layer = Einsum::new([5, 3, 7], "abc,cde->abde");
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[16,11,3,7]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (126, 504)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(self, "forward", |args| args.positional(x), || self.apply(x))
     }
@@ -692,6 +872,18 @@ pub struct Embed {
 
 impl Embed {
     /// An embedding table of `num_embeddings` vectors of `features`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Embed;
+    ///
+    /// let ids = Tensor::new(DType::I32, [2, 7]);
+    /// let layer = Embed::new(1000, 64);
+    /// assert_eq!(layer.forward(&ids)?.to_string(), "float32[2,7,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&ids))?.total();
+    /// assert_eq!((total.count, total.bytes), (64_000, 256_000)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(num_embeddings: usize, features: usize) -> Embed {
         Embed {
             num_embeddings,
@@ -704,6 +896,18 @@ impl Embed {
     }
 
     /// Sets the dtype of the computation.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Embed;
+    ///
+    /// let ids = Tensor::new(DType::I32, [2, 7]);
+    /// let layer = Embed::new(1000, 64).dtype(DType::BF16);
+    /// assert_eq!(layer.forward(&ids)?.to_string(), "bfloat16[2,7,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&ids))?.total();
+    /// assert_eq!((total.count, total.bytes), (64_000, 256_000)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn dtype(mut self, dtype: DType) -> Embed {
         self.dtype = Some(dtype);
@@ -711,6 +915,18 @@ impl Embed {
     }
 
     /// Sets the dtype of the parameters.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Embed;
+    ///
+    /// let ids = Tensor::new(DType::I32, [2, 7]);
+    /// let layer = Embed::new(1000, 64).param_dtype(DType::BF16);
+    /// assert_eq!(layer.forward(&ids)?.to_string(), "bfloat16[2,7,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&ids))?.total();
+    /// assert_eq!((total.count, total.bytes), (64_000, 128_000)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn param_dtype(mut self, dtype: DType) -> Embed {
         self.param_dtype = dtype;
@@ -733,6 +949,18 @@ impl Embed {
 
     /// Looks up integer `indices`: the output is `indices`' shape plus `[features]`;
     /// out-of-range indices read NaN, as in Flax (`jnp.take` in `fill` mode).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Embed;
+    ///
+    /// let ids = Tensor::new(DType::I32, [2, 7]);
+    /// let layer = Embed::new(50257, 768);
+    /// assert_eq!(layer.forward(&ids)?.to_string(), "float32[2,7,768]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&ids))?.total();
+    /// assert_eq!((total.count, total.bytes), (38_597_376, 154_389_504)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, indices: &Tensor) -> Result<Tensor> {
         module_call(
             self,
@@ -759,6 +987,18 @@ impl Embed {
 
     /// The inner products of `query` (`[..., features]`) with every embedding
     /// (`[..., num_embeddings]`), for weight-tied output layers.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Embed;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 7, 64]);
+    /// let layer = Embed::new(1000, 64);
+    /// assert_eq!(layer.attend(&x)?.to_string(), "float32[2,7,1000]");
+    /// let total = tabulate(&layer).run(|l| l.attend(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (64_000, 256_000)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn attend(&self, query: &Tensor) -> Result<Tensor> {
         module_call(
             self,

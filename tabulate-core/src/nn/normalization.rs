@@ -185,6 +185,18 @@ impl Default for LayerNorm {
 
 impl LayerNorm {
     /// A `LayerNorm` with Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::LayerNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 32]);
+    /// let layer = LayerNorm::new();
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,10,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (64, 256)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new() -> LayerNorm {
         LayerNorm {
             epsilon: 1e-6,
@@ -202,6 +214,18 @@ impl LayerNorm {
     }
 
     /// Sets epsilon.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::LayerNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 32]);
+    /// let layer = LayerNorm::new().epsilon(1e-5);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,10,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (64, 256)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn epsilon(mut self, epsilon: f64) -> LayerNorm {
         self.epsilon = epsilon;
@@ -209,6 +233,18 @@ impl LayerNorm {
     }
 
     /// Sets whether to add a bias.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::LayerNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 32]);
+    /// let layer = LayerNorm::new().use_bias(false);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,10,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_bias(mut self, use_bias: bool) -> LayerNorm {
         self.use_bias = use_bias;
@@ -216,6 +252,18 @@ impl LayerNorm {
     }
 
     /// Sets whether to scale.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::LayerNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 32]);
+    /// let layer = LayerNorm::new().use_scale(false);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,10,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_scale(mut self, use_scale: bool) -> LayerNorm {
         self.use_scale = use_scale;
@@ -223,6 +271,18 @@ impl LayerNorm {
     }
 
     /// Applies the layer.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::LayerNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 32]);
+    /// let layer = LayerNorm::new();
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,10,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (64, 256)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(
             self,
@@ -338,6 +398,18 @@ impl Default for RMSNorm {
 
 impl RMSNorm {
     /// An `RMSNorm` with Flax's defaults.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::RMSNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 32]);
+    /// let layer = RMSNorm::new();
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,10,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new() -> RMSNorm {
         RMSNorm {
             epsilon: 1e-6,
@@ -350,6 +422,18 @@ impl RMSNorm {
     }
 
     /// Sets epsilon.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::RMSNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 32]);
+    /// let layer = RMSNorm::new().epsilon(1e-5);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,10,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn epsilon(mut self, epsilon: f64) -> RMSNorm {
         self.epsilon = epsilon;
@@ -357,6 +441,18 @@ impl RMSNorm {
     }
 
     /// Applies the layer.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::RMSNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 32]);
+    /// let layer = RMSNorm::new();
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,10,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(
             self,
@@ -449,6 +545,18 @@ impl Default for GroupNorm {
 
 impl GroupNorm {
     /// A `GroupNorm` with `num_groups` groups.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::GroupNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 8, 8, 16]);
+    /// let layer = GroupNorm::new(4);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,8,8,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(num_groups: usize) -> GroupNorm {
         GroupNorm {
             num_groups: Some(num_groups),
@@ -465,6 +573,18 @@ impl GroupNorm {
     }
 
     /// A `GroupNorm` with groups of `group_size` channels.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::GroupNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 8, 8, 16]);
+    /// let layer = GroupNorm::with_group_size(4);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,8,8,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn with_group_size(group_size: usize) -> GroupNorm {
         GroupNorm {
             num_groups: None,
@@ -499,6 +619,18 @@ impl GroupNorm {
     }
 
     /// Applies the layer to `[batch, …, channels]`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::GroupNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 8, 8, 16]);
+    /// let layer = GroupNorm::new(8);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[2,8,8,16]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         module_call(
             self,
@@ -645,6 +777,18 @@ impl BatchNorm {
     /// A `BatchNorm` in training (`false`) or evaluation (`true`) mode, or `None` to give
     /// the mode at each call ([`BatchNorm::forward_with`]), as Flax's
     /// `BatchNorm(use_running_average=…)`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::BatchNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let layer = BatchNorm::new(true);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(use_running_average: impl Into<Option<bool>>) -> BatchNorm {
         BatchNorm {
             use_running_average: use_running_average.into(),
@@ -663,6 +807,18 @@ impl BatchNorm {
     }
 
     /// Sets the momentum.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::BatchNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let layer = BatchNorm::new(true).momentum(0.9);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn momentum(mut self, momentum: f64) -> BatchNorm {
         self.momentum = momentum;
@@ -670,6 +826,18 @@ impl BatchNorm {
     }
 
     /// Sets epsilon.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::BatchNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let layer = BatchNorm::new(true).epsilon(1e-3);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn epsilon(mut self, epsilon: f64) -> BatchNorm {
         self.epsilon = epsilon;
@@ -677,6 +845,18 @@ impl BatchNorm {
     }
 
     /// Sets whether to add a bias.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::BatchNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let layer = BatchNorm::new(true).use_bias(false);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (24, 96)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_bias(mut self, use_bias: bool) -> BatchNorm {
         self.use_bias = use_bias;
@@ -684,6 +864,18 @@ impl BatchNorm {
     }
 
     /// Sets whether to scale.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::BatchNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let layer = BatchNorm::new(true).use_scale(false);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (24, 96)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn use_scale(mut self, use_scale: bool) -> BatchNorm {
         self.use_scale = use_scale;
@@ -691,6 +883,18 @@ impl BatchNorm {
     }
 
     /// Applies the layer in the mode given at construction (Flax's `bn(x)`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::BatchNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let layer = BatchNorm::new(true);
+    /// assert_eq!(layer.forward(&x)?.to_string(), "float32[4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_with(x, None)
     }
@@ -698,6 +902,18 @@ impl BatchNorm {
     /// Applies the layer with `use_running_average` given at the call (Flax's
     /// `bn(x, use_running_average=…)`, shown in the inputs cell), or `None` for the
     /// layer's; exactly one of the two must be given, as Flax's `merge_param` requires.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::BatchNorm;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 8]);
+    /// let layer = BatchNorm::new(None);
+    /// assert_eq!(layer.forward_with(&x, true)?.to_string(), "float32[4,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward_with(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (32, 128)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward_with(
         &self,
         x: &Tensor,

@@ -45,6 +45,18 @@ pub struct Dropout {
 
 impl Dropout {
     /// Dropout with probability `rate`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dropout;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 16, 32]);
+    /// let layer = Dropout::new(0.1);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[4,16,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (0, 0)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(rate: f64) -> Dropout {
         Dropout {
             rate,
@@ -56,6 +68,18 @@ impl Dropout {
     }
 
     /// Sets the dimensions that share one mask value.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dropout;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 16, 32]);
+    /// let layer = Dropout::new(0.1).broadcast_dims([1]);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[4,16,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (0, 0)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn broadcast_dims(mut self, dims: impl IntoIterator<Item = isize>) -> Dropout {
         self.broadcast_dims = dims.into_iter().collect();
@@ -71,6 +95,18 @@ impl Dropout {
 
     /// Sets `deterministic` at construction, as Flax's `Dropout(rate, deterministic=…)`;
     /// then call with `None`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dropout;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 16, 32]);
+    /// let layer = Dropout::new(0.1).deterministic(true);
+    /// assert_eq!(layer.forward(&x, None)?.to_string(), "float32[4,16,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, None))?.total();
+    /// assert_eq!((total.count, total.bytes), (0, 0)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn deterministic(mut self, deterministic: bool) -> Dropout {
         self.deterministic = Some(deterministic);
@@ -81,6 +117,18 @@ impl Dropout {
     /// (`dropout(x, deterministic=…)`, shown in the inputs cell) or `None` to use the
     /// layer's (`dropout(x)`); exactly one of the two must be given, as Flax's
     /// `merge_param` requires.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dropout;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 16, 32]);
+    /// let layer = Dropout::new(0.5);
+    /// assert_eq!(layer.forward(&x, true)?.to_string(), "float32[4,16,32]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&x, true))?.total();
+    /// assert_eq!((total.count, total.bytes), (0, 0)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, x: &Tensor, deterministic: impl Into<Option<bool>>) -> Result<Tensor> {
         let deterministic = deterministic.into();
         module_call(
