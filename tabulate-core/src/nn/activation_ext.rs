@@ -514,4 +514,4 @@ impl PReLU {
     }
 }
 
-layer_common!(PReLU, "PReLU");
+layer_common!(PReLU, "PReLU", "PReLU::new()");

@@ -332,6 +332,18 @@ pub struct AttentionCall<'a> {
 
 impl<'a> AttentionCall<'a> {
     /// Attention of `inputs_q` over itself.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{AttentionCall, MultiHeadDotProductAttention};
+    ///
+    /// let q = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(4);
+    /// assert_eq!(layer.forward_with(&AttentionCall::new(&q).deterministic(true))?.to_string(), "float32[2,10,64]"); // self-attention
+    /// let total = tabulate(&layer).run(|l| l.forward_with(&AttentionCall::new(&q).deterministic(true)))?.total();
+    /// assert_eq!((total.count, total.bytes), (16_640, 66_560)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn new(inputs_q: &'a Tensor) -> AttentionCall<'a> {
         AttentionCall {
             inputs_q,
@@ -343,6 +355,19 @@ impl<'a> AttentionCall<'a> {
     }
 
     /// Keys (and values, unless given separately).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{AttentionCall, MultiHeadDotProductAttention};
+    ///
+    /// let q = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let kv = Tensor::new(DType::F32, [2, 20, 32]);
+    /// let layer = MultiHeadDotProductAttention::new(4);
+    /// assert_eq!(layer.forward_with(&AttentionCall::new(&q).key(&kv).deterministic(true))?.to_string(), "float32[2,10,64]"); // cross-attention: keys and values from `kv`
+    /// let total = tabulate(&layer).run(|l| l.forward_with(&AttentionCall::new(&q).key(&kv).deterministic(true)))?.total();
+    /// assert_eq!((total.count, total.bytes), (12_544, 50_176)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn key(mut self, inputs_k: &'a Tensor) -> Self {
         self.inputs_k = Some(inputs_k);
@@ -350,6 +375,20 @@ impl<'a> AttentionCall<'a> {
     }
 
     /// Values.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{AttentionCall, MultiHeadDotProductAttention};
+    ///
+    /// let q = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let kv = Tensor::new(DType::F32, [2, 20, 32]);
+    /// let v = Tensor::new(DType::F32, [2, 20, 48]);
+    /// let layer = MultiHeadDotProductAttention::new(4);
+    /// assert_eq!(layer.forward_with(&AttentionCall::new(&q).key(&kv).value(&v).deterministic(true))?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward_with(&AttentionCall::new(&q).key(&kv).value(&v).deterministic(true)))?.total();
+    /// assert_eq!((total.count, total.bytes), (13_568, 54_272)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn value(mut self, inputs_v: &'a Tensor) -> Self {
         self.inputs_v = Some(inputs_v);
@@ -357,6 +396,20 @@ impl<'a> AttentionCall<'a> {
     }
 
     /// The attention mask (`[batch…, heads or 1, q_len, kv_len]`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{AttentionCall, MultiHeadDotProductAttention};
+    ///
+    /// let q = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let kv = Tensor::new(DType::F32, [2, 20, 32]);
+    /// let mask = Tensor::new(DType::Bool, [2, 1, 10, 20]);
+    /// let layer = MultiHeadDotProductAttention::new(4);
+    /// assert_eq!(layer.forward_with(&AttentionCall::new(&q).key(&kv).mask(&mask).deterministic(true))?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward_with(&AttentionCall::new(&q).key(&kv).mask(&mask).deterministic(true)))?.total();
+    /// assert_eq!((total.count, total.bytes), (12_544, 50_176)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn mask(mut self, mask: &'a Tensor) -> Self {
         self.mask = Some(mask);
@@ -364,6 +417,18 @@ impl<'a> AttentionCall<'a> {
     }
 
     /// Whether dropout is off.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{AttentionCall, MultiHeadDotProductAttention};
+    ///
+    /// let q = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(4).dropout_rate(0.1);
+    /// assert_eq!(layer.forward_with(&AttentionCall::new(&q).deterministic(true))?.to_string(), "float32[2,10,64]"); // no dropout stream needed
+    /// let total = tabulate(&layer).run(|l| l.forward_with(&AttentionCall::new(&q).deterministic(true)))?.total();
+    /// assert_eq!((total.count, total.bytes), (16_640, 66_560)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn deterministic(mut self, deterministic: bool) -> Self {
         self.deterministic = Some(deterministic);
@@ -569,6 +634,19 @@ impl MultiHeadDotProductAttention {
     }
 
     /// Sets the attention dropout rate.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::MultiHeadDotProductAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(4).dropout_rate(0.1);
+    /// // Not deterministic: the attention weights' dropout draws from the `dropout` stream.
+    /// let summary = tabulate(&layer).rngs(["dropout"]).run(|l| l.forward(&x, false))?;
+    /// assert_eq!(summary.total().count, 16_640); // no parameters of its own
+    /// assert!(tabulate(&layer).run(|l| l.forward(&x, false)).is_err()); // no stream given
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn dropout_rate(mut self, rate: f64) -> Self {
         self.dropout_rate = rate;
@@ -576,6 +654,17 @@ impl MultiHeadDotProductAttention {
     }
 
     /// Sets whether one dropout mask is shared across batch and heads.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::MultiHeadDotProductAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = MultiHeadDotProductAttention::new(4).dropout_rate(0.1).broadcast_dropout(false);
+    /// let summary = tabulate(&layer).rngs(["dropout"]).run(|l| l.forward(&x, false))?;
+    /// assert_eq!(summary.rows.len(), 5); // the layer, query, key, value, out
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn broadcast_dropout(mut self, broadcast: bool) -> Self {
         self.broadcast_dropout = broadcast;
@@ -642,6 +731,19 @@ impl MultiHeadDotProductAttention {
     }
 
     /// Attention with every input of Flax's `__call__`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{AttentionCall, MultiHeadDotProductAttention};
+    ///
+    /// let q = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let kv = Tensor::new(DType::F32, [2, 20, 32]);
+    /// let layer = MultiHeadDotProductAttention::new(4);
+    /// assert_eq!(layer.forward_with(&AttentionCall::new(&q).key(&kv).deterministic(true))?.to_string(), "float32[2,10,64]");
+    /// let total = tabulate(&layer).run(|l| l.forward_with(&AttentionCall::new(&q).key(&kv).deterministic(true)))?.total();
+    /// assert_eq!((total.count, total.bytes), (12_544, 50_176)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward_with(&self, call: &AttentionCall<'_>) -> Result<Tensor> {
         module_call(
             self,
@@ -719,7 +821,11 @@ impl MultiHeadDotProductAttention {
     }
 }
 
-layer_common!(MultiHeadDotProductAttention, "MultiHeadDotProductAttention");
+layer_common!(
+    MultiHeadDotProductAttention,
+    "MultiHeadDotProductAttention",
+    "MultiHeadDotProductAttention::new(8)"
+);
 
 /// Self-attention (`flax.linen.SelfAttention`, Flax's deprecated subclass): the same as
 /// `MultiHeadDotProductAttention` of one input, recorded as a call that calls the
@@ -779,6 +885,25 @@ impl SelfAttention {
     }
 
     /// Names the layer, as Flax's `name=`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::SelfAttention;
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Net;
+    ///
+    /// impl Net {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         SelfAttention::new(4).name("attn").forward(x, true)
+    ///     }
+    /// }
+    ///
+    /// let summary = tabulate(&Net).run(|n| n.forward(&Tensor::new(DType::F32, [2, 10, 64])))?;
+    /// assert_eq!(summary.rows[1].path, ["attn"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.attention = self.attention.name(name);
@@ -805,6 +930,17 @@ impl SelfAttention {
     }
 
     /// Sets the attention-weight dropout rate.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::SelfAttention;
+    ///
+    /// let x = Tensor::new(DType::F32, [2, 10, 64]);
+    /// let layer = SelfAttention::new(4).dropout_rate(0.1);
+    /// let summary = tabulate(&layer).rngs(["dropout"]).run(|l| l.forward(&x, false))?;
+    /// assert_eq!(summary.total().count, 16_640);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn dropout_rate(mut self, rate: f64) -> Self {
         self.attention = self.attention.dropout_rate(rate);

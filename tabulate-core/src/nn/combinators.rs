@@ -24,9 +24,30 @@ use crate::tensor::Tensor;
 /// ```
 pub trait Layer {
     /// Applies the layer.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, Layer, relu};
+    ///
+    /// let x = Tensor::new(DType::F32, [3, 5]);
+    /// // Layers, activations and closures all apply to a tensor.
+    /// assert_eq!(Dense::new(4).apply(&x)?.to_string(), "float32[3,4]");
+    /// assert_eq!(relu.apply(&x)?.to_string(), "float32[3,5]");
+    /// assert_eq!((|t: &Tensor| t.mul(2.0)).apply(&x)?.to_string(), "float32[3,5]");
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn apply(&self, x: &Tensor) -> Result<Tensor>;
 
     /// The layer as a module, if it is one.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, Layer, relu};
+    ///
+    /// assert!(Dense::new(4).as_module().is_some()); // a row of its own
+    /// assert!(relu.as_module().is_none()); // a function: no row
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn as_module(&self) -> Option<&dyn Tabulate> {
         None
     }
@@ -141,6 +162,25 @@ impl Sequential {
     }
 
     /// Names the module, as Flax's `name=`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{Dense, Sequential, relu};
+    ///
+    /// #[derive(Tabulate)]
+    /// struct Net;
+    ///
+    /// impl Net {
+    ///     #[forward]
+    ///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    ///         Sequential::new().then(Dense::new(4)).then(relu).name("mlp").forward(x)
+    ///     }
+    /// }
+    ///
+    /// let summary = tabulate(&Net).run(|n| n.forward(&Tensor::new(DType::F32, [2, 3])))?;
+    /// assert_eq!(summary.rows[1].path, ["mlp"]);
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Sequential {
         self.identity.set_name(name);

@@ -450,7 +450,7 @@ impl Conv {
     }
 }
 
-layer_common!(Conv, "Conv");
+layer_common!(Conv, "Conv", "Conv::new(16, [3, 3])");
 
 impl Conv {
     /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).
@@ -816,7 +816,11 @@ fn circular_fold(
     Ok(y)
 }
 
-layer_common!(ConvTranspose, "ConvTranspose");
+layer_common!(
+    ConvTranspose,
+    "ConvTranspose",
+    "ConvTranspose::new(8, [3, 3])"
+);
 
 impl ConvTranspose {
     /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).

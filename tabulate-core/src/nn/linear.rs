@@ -13,9 +13,17 @@ use crate::variable::{Initializer, param_with};
 
 /// Implements the builder methods every layer shares and its `Tabulate` impl.
 macro_rules! layer_common {
-    ($ty:ident, $name:literal) => {
+    ($ty:ident, $name:literal, $example:literal) => {
         impl $ty {
-            /// Names the layer, as Flax's `name=`.
+            /// Names the layer, as Flax's `name=`: its row's path ends in this name instead
+            /// of the automatic `{type}_{n}`.
+            ///
+            /// ```
+            /// use tabulate::Tabulate;
+            ///
+            #[doc = concat!("let layer = tabulate::nn::", $example, ".name(\"proj\");")]
+            /// assert_eq!(layer.identity().and_then(|identity| identity.name()), Some("proj"));
+            /// ```
             #[must_use]
             pub fn name(mut self, name: impl Into<String>) -> $ty {
                 self.identity.set_name(name);
@@ -215,7 +223,7 @@ impl Dense {
     }
 }
 
-layer_common!(Dense, "Dense");
+layer_common!(Dense, "Dense", "Dense::new(4)");
 
 impl Dense {
     /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).
@@ -488,7 +496,7 @@ impl DenseGeneral {
     }
 }
 
-layer_common!(DenseGeneral, "DenseGeneral");
+layer_common!(DenseGeneral, "DenseGeneral", "DenseGeneral::new([4])");
 
 impl DenseGeneral {
     /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).
@@ -697,7 +705,11 @@ impl Einsum {
     }
 }
 
-layer_common!(Einsum, "Einsum");
+layer_common!(
+    Einsum,
+    "Einsum",
+    "Einsum::new([5, 3, 7], \"abc,cde->abde\")"
+);
 
 impl Einsum {
     /// Sets the initialiser of `kernel` (Flax's `kernel_init=`).
@@ -1015,7 +1027,7 @@ impl Embed {
     }
 }
 
-layer_common!(Embed, "Embed");
+layer_common!(Embed, "Embed", "Embed::new(1000, 64)");
 
 impl Embed {
     /// Sets the initialiser of `embedding` (Flax's `embedding_init=`).

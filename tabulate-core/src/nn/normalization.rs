@@ -328,7 +328,7 @@ fn sorted(mut axes: Vec<usize>) -> Vec<usize> {
     axes
 }
 
-layer_common!(LayerNorm, "LayerNorm");
+layer_common!(LayerNorm, "LayerNorm", "LayerNorm::new()");
 
 impl LayerNorm {
     /// Sets the initialiser of `scale` (Flax's `scale_init=`).
@@ -480,7 +480,7 @@ impl RMSNorm {
     }
 }
 
-layer_common!(RMSNorm, "RMSNorm");
+layer_common!(RMSNorm, "RMSNorm", "RMSNorm::new()");
 
 impl RMSNorm {
     /// Sets the initialiser of `scale` (Flax's `scale_init=`).
@@ -687,7 +687,7 @@ fn repeat_last(x: &Tensor, repeats: usize) -> Result<Tensor> {
     broadcast.reshape(Shape::new(out))
 }
 
-layer_common!(GroupNorm, "GroupNorm");
+layer_common!(GroupNorm, "GroupNorm", "GroupNorm::new(4)");
 
 impl GroupNorm {
     /// Sets the initialiser of `scale` (Flax's `scale_init=`).
@@ -973,7 +973,7 @@ impl BatchNorm {
     }
 }
 
-layer_common!(BatchNorm, "BatchNorm");
+layer_common!(BatchNorm, "BatchNorm", "BatchNorm::new(true)");
 
 impl BatchNorm {
     /// Sets the initialiser of `scale` (Flax's `scale_init=`).

@@ -46,9 +46,32 @@ pub trait RNNCell: Tabulate {
     type Carry: Carry;
 
     /// One step, recorded as the cell's call.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{LSTMCell, RNNCell};
+    ///
+    /// let cell = LSTMCell::new(8);
+    /// let x = Tensor::new(DType::F32, [2, 5]);
+    /// let carry = cell.initialize_carry(x.shape().dims())?;
+    /// let ((c, h), y) = cell.step(&carry, &x)?;
+    /// assert_eq!((c.to_string(), h.to_string(), y.to_string()), ("float32[2,8]".into(), "float32[2,8]".into(), "float32[2,8]".into()));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn step(&self, carry: &Self::Carry, x: &Tensor) -> Result<(Self::Carry, Tensor)>;
 
     /// The zero carry for inputs of `input_shape` (`[batch…, features]`).
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::{GRUCell, RNNCell};
+    ///
+    /// // Batch dimensions from the input, the cell's features last.
+    /// let carry = GRUCell::new(16).initialize_carry(&[4, 7, 3])?;
+    /// assert_eq!(carry.to_string(), "float32[4,7,16]");
+    /// assert!(GRUCell::new(16).initialize_carry(&[]).is_err()); // no feature axis
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn initialize_carry(&self, input_shape: &[usize]) -> Result<Self::Carry>;
 }
 
@@ -69,6 +92,18 @@ macro_rules! cell_common {
     ($ty:ident) => {
         impl $ty {
             /// A cell with `features` hidden units.
+            ///
+            /// ```
+            /// use tabulate::prelude::*;
+            /// use tabulate::nn::RNNCell;
+            ///
+            /// let x = Tensor::new(DType::F32, [2, 5]);
+            #[doc = concat!("let cell = tabulate::nn::", stringify!($ty), "::new(8);")]
+            /// let carry = cell.initialize_carry(x.shape().dims())?;
+            /// let (_carry, y) = cell.step(&carry, &x)?;
+            /// assert_eq!(y.to_string(), "float32[2,8]");
+            /// # Ok::<(), tabulate::Error>(())
+            /// ```
             pub fn new(features: usize) -> $ty {
                 $ty {
                     features,
@@ -126,14 +161,37 @@ macro_rules! cell_common {
                 self
             }
 
-            /// Sets the dtype of the computation.
+            /// Sets the dtype of the computation (its dense layers'; default: from the
+            /// inputs and parameters, as Flax's `dtype=None`).
+            ///
+            /// ```
+            /// use tabulate::prelude::*;
+            /// use tabulate::nn::RNNCell;
+            ///
+            /// let x = Tensor::new(DType::BF16, [2, 5]);
+            #[doc = concat!("let cell = tabulate::nn::", stringify!($ty), "::new(8).dtype(DType::BF16);")]
+            /// let carry = cell.initialize_carry(x.shape().dims())?;
+            /// assert_eq!(cell.step(&carry, &x)?.1.shape().dims(), [2, 8]);
+            /// # Ok::<(), tabulate::Error>(())
+            /// ```
             #[must_use]
             pub fn dtype(mut self, dtype: DType) -> $ty {
                 self.dtype = Some(dtype);
                 self
             }
 
-            /// Sets the dtype of the parameters.
+            /// Sets the dtype of the parameters, and of the zero carry
+            /// ([`RNNCell::initialize_carry`]), as Flax's cells use `param_dtype` for both.
+            ///
+            /// ```
+            /// use tabulate::prelude::*;
+            /// use tabulate::nn::{Carry, RNNCell};
+            ///
+            #[doc = concat!("let cell = tabulate::nn::", stringify!($ty), "::new(8).param_dtype(DType::BF16);")]
+            /// let carry = cell.initialize_carry(&[2, 5])?;
+            /// assert!(carry.parts().iter().all(|part| part.to_string() == "bfloat16[2,8]"));
+            /// # Ok::<(), tabulate::Error>(())
+            /// ```
             #[must_use]
             pub fn param_dtype(mut self, dtype: DType) -> $ty {
                 self.param_dtype = dtype;
@@ -201,6 +259,20 @@ cell_common!(LSTMCell);
 impl LSTMCell {
     #[allow(clippy::many_single_char_names)] // the names of Flax's equations
     /// One step: `((c', h'), h')`, recorded as Flax's `cell(carry, x)`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::LSTMCell;
+    ///
+    /// let c = Tensor::new(DType::F32, [2, 8]);
+    /// let h = Tensor::new(DType::F32, [2, 8]);
+    /// let x = Tensor::new(DType::F32, [2, 5]);
+    /// let layer = LSTMCell::new(8);
+    /// assert_eq!(layer.forward(&(c.clone(), h.clone()), &x)?.1.to_string(), "float32[2,8]"); // the new hidden state; the carry is `(c, h)`
+    /// let total = tabulate(&layer).run(|l| l.forward(&(c.clone(), h.clone()), &x))?.total();
+    /// assert_eq!((total.count, total.bytes), (448, 1792)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(
         &self,
         carry: &(Tensor, Tensor),
@@ -246,7 +318,7 @@ impl RNNCell for LSTMCell {
     }
 }
 
-layer_common!(LSTMCell, "LSTMCell");
+layer_common!(LSTMCell, "LSTMCell", "LSTMCell::new(8)");
 
 /// Gated recurrent unit (`flax.linen.GRUCell`): input Denses `ir`, `iz`, `in` with bias,
 /// hidden Denses `hr`, `hz` without and `hn` with bias.
@@ -284,6 +356,19 @@ cell_common!(GRUCell);
 impl GRUCell {
     #[allow(clippy::many_single_char_names)] // the names of Flax's equations
     /// One step: `(h', h')`, recorded as Flax's `cell(carry, x)`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::GRUCell;
+    ///
+    /// let h = Tensor::new(DType::F32, [2, 8]);
+    /// let x = Tensor::new(DType::F32, [2, 5]);
+    /// let layer = GRUCell::new(8);
+    /// assert_eq!(layer.forward(&h, &x)?.1.to_string(), "float32[2,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&h, &x))?.total();
+    /// assert_eq!((total.count, total.bytes), (344, 1376)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, h: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
         module_call(
             self,
@@ -330,7 +415,7 @@ impl RNNCell for GRUCell {
     }
 }
 
-layer_common!(GRUCell, "GRUCell");
+layer_common!(GRUCell, "GRUCell", "GRUCell::new(8)");
 
 /// The Elman cell (`flax.linen.SimpleCell`): `tanh(i(x) + h(carry))`, with `i` biased
 /// and `h` not.
@@ -366,6 +451,19 @@ cell_common!(SimpleCell);
 
 impl SimpleCell {
     /// One step: `(h', h')`, recorded as Flax's `cell(carry, x)`.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::SimpleCell;
+    ///
+    /// let h = Tensor::new(DType::F32, [2, 8]);
+    /// let x = Tensor::new(DType::F32, [2, 5]);
+    /// let layer = SimpleCell::new(8);
+    /// assert_eq!(layer.forward(&h, &x)?.1.to_string(), "float32[2,8]");
+    /// let total = tabulate(&layer).run(|l| l.forward(&h, &x))?.total();
+    /// assert_eq!((total.count, total.bytes), (112, 448)); // as Flax 0.12.8 counts them
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     pub fn forward(&self, carry: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
         module_call(
             self,
@@ -399,7 +497,7 @@ impl RNNCell for SimpleCell {
     }
 }
 
-layer_common!(SimpleCell, "SimpleCell");
+layer_common!(SimpleCell, "SimpleCell", "SimpleCell::new(8)");
 
 /// The keyword arguments of `RNN.__call__` (`flax.linen.RNN`): each given one overrides
 /// the module's attribute of the same name and shows in the row's inputs.

@@ -33,11 +33,33 @@ use crate::value::Describe;
 /// ```
 pub trait Carry: Clone + Describe {
     /// The tensors, in order.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Carry;
+    ///
+    /// let (c, h) = (Tensor::new(DType::F32, [2, 8]), Tensor::new(DType::F32, [2, 8]));
+    /// let parts = (c, h.clone()).parts();
+    /// assert_eq!(parts.len(), 2);
+    /// assert_eq!(h.parts().len(), 1); // a tensor is a carry of one
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn parts(&self) -> Vec<Tensor>;
     /// The value made of `parts`, as [`Carry::parts`] lists them.
     ///
     /// # Errors
     /// When `parts` has the wrong number of tensors.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Carry;
+    ///
+    /// let h = Tensor::new(DType::F32, [2, 8]);
+    /// let pair = <(Tensor, Tensor)>::from_parts(&[h.clone(), h.clone()])?;
+    /// assert_eq!(pair.1.to_string(), "float32[2,8]");
+    /// assert!(<(Tensor, Tensor)>::from_parts(&[h]).is_err()); // two parts expected
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     fn from_parts(parts: &[Tensor]) -> Result<Self>;
 }
 
@@ -196,6 +218,16 @@ pub enum Collections {
 
 impl Collections {
     /// Whether `collection` is one of them.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Collections;
+    ///
+    /// let some = Collections::Only(vec!["params".to_string()]);
+    /// assert!(some.contains("params") && !some.contains("batch_stats"));
+    /// assert!(Collections::All.contains("cache"));
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn contains(&self, collection: &str) -> bool {
         match self {

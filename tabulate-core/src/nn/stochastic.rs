@@ -87,6 +87,19 @@ impl Dropout {
     }
 
     /// Sets the random stream the mask is drawn from.
+    ///
+    /// ```
+    /// use tabulate::prelude::*;
+    /// use tabulate::nn::Dropout;
+    ///
+    /// let x = Tensor::new(DType::F32, [4, 16]);
+    /// let dropout = Dropout::new(0.1).rng_collection("noise");
+    /// // Not deterministic: the mask is drawn from the `noise` stream, which the run must provide.
+    /// let summary = tabulate(&dropout).rngs(["noise"]).run(|d| d.forward(&x, false))?;
+    /// assert_eq!(summary.rows.len(), 1);
+    /// assert!(tabulate(&dropout).rngs(["dropout"]).run(|d| d.forward(&x, false)).is_err());
+    /// # Ok::<(), tabulate::Error>(())
+    /// ```
     #[must_use]
     pub fn rng_collection(mut self, stream: impl Into<String>) -> Dropout {
         self.rng_collection = stream.into();
@@ -180,4 +193,4 @@ impl Dropout {
     }
 }
 
-layer_common!(Dropout, "Dropout");
+layer_common!(Dropout, "Dropout", "Dropout::new(0.1)");
