@@ -15,6 +15,10 @@ Run (from the repository root):
 
 Reference environment: jax 0.10.2, flax 0.12.8 (CPU). N defaults to 320.
 
+Models the suite has never seen: `DIFF_START=600000 DIFF_OUT=/tmp/fresh ... differential.py 600`
+starts at another candidate index; `TABULATE_DIFF_DIR=/tmp/fresh cargo test --test it
+differential::differential_against_flax` compares them.
+
 A feature family adds its layers to the generator without changing the base
 suite: `DIFF_FAMILY=acts ... differential.py 60` loads
 `scripts/diff_families/acts.py`, mixes its ops in (half of the layer choices)
@@ -676,7 +680,8 @@ def main():
   workers = int(os.environ.get('WORKERS', '2'))
   os.makedirs(OUT_DIR, exist_ok=True)
   t0 = time.time()
-  cases, index = [], 0
+  # DIFF_START: the first candidate index (a fresh range gives models the suite has not seen).
+  cases, index = [], int(os.environ.get('DIFF_START', '0'))
   ctx = multiprocessing.get_context('spawn')
   with ctx.Pool(workers) as pool:
     while len(cases) < n:
@@ -686,7 +691,7 @@ def main():
       results = pool.map(run_index, batch, chunksize=1)
       cases += [c for c in results if c is not None]
   cases = cases[:n]
-  skipped = int(cases[-1]['id'].rsplit('c', 1)[1]) + 1 - n
+  skipped = int(cases[-1]['id'].rsplit('c', 1)[1]) + 1 - n - int(os.environ.get('DIFF_START', '0'))
   # The base suite is `cases_NN.json`; a family's is `cases_<family>_NN.json`.
   stem = f'cases_{FAMILY}_' if FAMILY else 'cases_'
   for f in os.listdir(OUT_DIR):
