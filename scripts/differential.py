@@ -491,8 +491,10 @@ class Gen:
   def valid_op(self, shape, dtype, **kw):
     """A random op whose output is non-empty and not too big, with its shape."""
     for _ in range(30):
-      op = self.layer_op(shape, dtype, **kw)
       try:
+        # Inside the `try`: building a `Sequential` applies its layers, and a family's
+        # function drawn there without its parameters fails like any invalid op.
+        op = self.layer_op(shape, dtype, **kw)
         s, d = out_shape(op, shape, dtype)
       except Exception:
         continue
