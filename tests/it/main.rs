@@ -21,6 +21,7 @@ mod flax_summary_test;
 mod flax_summary_test_scan;
 mod fuzz;
 mod golden;
+mod integer_pow;
 mod layer_errors;
 mod layering;
 mod layers;

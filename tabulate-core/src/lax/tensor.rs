@@ -184,12 +184,14 @@ impl Tensor {
         self.binary(Binary::Pow, exponent)
     }
 
-    /// `x ** n` for an integer `n` (`lax.integer_pow`).
+    /// `x ** n` for an integer `n` (`lax.integer_pow`). As in JAX, a boolean operand, and
+    /// an integer one with a negative `n`, are errors.
     ///
     /// ```
     /// use tabulate::prelude::*;
     /// let x = Tensor::new(DType::BF16, [2, 3]);
     /// assert_eq!(x.powi(3)?.to_string(), "bfloat16[2,3]");
+    /// assert!(Tensor::new(DType::I32, [2]).powi(-1).is_err());
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn powi(&self, n: i32) -> Result<Tensor> {

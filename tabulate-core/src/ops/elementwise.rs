@@ -314,6 +314,25 @@ pub(super) fn unary_spec(op: Unary, inputs: &[&Spec]) -> Result<Spec> {
     Ok(x.with_dtype(dtype))
 }
 
+/// `integer_pow`'s result: the operand's spec; booleans are refused, and integers raised
+/// to a negative power (`lax._integer_pow_dtype_rule`).
+pub(super) fn integer_pow_spec(y: i32, inputs: &[&Spec]) -> Result<Spec> {
+    let x = inputs[0];
+    if x.dtype == DType::Bool {
+        return Err(Error::shape(
+            "integer_pow",
+            format!("needs a numeric operand, got {x}"),
+        ));
+    }
+    if y < 0 && !x.dtype.is_inexact() {
+        return Err(Error::shape(
+            "integer_pow",
+            format!("integers cannot be raised to a negative power, got {x} to the power {y}"),
+        ));
+    }
+    Ok(x.clone())
+}
+
 pub(super) fn unary_spec_to(inputs: &[&Spec], dtype: DType) -> Spec {
     inputs[0].with_dtype(dtype)
 }
@@ -787,13 +806,21 @@ pub(super) fn select_jvp(cx: &mut JvpCx<'_>, p: &[ValueId], t: &[J]) -> Result<J
     cx.apply(Prim::SelectN, &args)
 }
 
-/// `mul(g, mul(y, integer_pow(x, y - 1)))`.
+/// `mul(g, mul(y, integer_pow(x, y - 1)))`, with JAX's special cases (`_integer_pow_jvp`):
+/// a zero tangent for `y = 0`, the tangent itself for `y = 1`, and `x` in place of
+/// `integer_pow(x, 1)` for `y = 2`.
 pub(super) fn integer_pow_jvp(y: i32, cx: &mut JvpCx<'_>, x: ValueId, g: J) -> Result<J> {
-    if y == 0 {
-        return Ok(J::Zero);
+    match y {
+        0 => return Ok(J::Zero),
+        1 => return Ok(g),
+        _ => {}
     }
     let c = cx.full_like(x, f64::from(y))?;
-    let pw = cx.primal(Prim::IntegerPow(y - 1), &[x])?;
+    let pw = if y == 2 {
+        x
+    } else {
+        cx.primal(Prim::IntegerPow(y - 1), &[x])?
+    };
     let coef = cx.primal(Prim::Binary(Binary::Mul), &[c, pw])?;
     cx.mul(g, J::Primal(coef))
 }

@@ -333,12 +333,11 @@ impl Prim {
             Prim::Compare(op) => one(elementwise::compare_spec(*op, inputs)),
             Prim::SelectN => one(elementwise::select_spec(inputs)),
             Prim::Convert(to) => Ok(smallvec::smallvec![elementwise::unary_spec_to(inputs, *to)]),
-            Prim::IntegerPow(_) | Prim::StopGradient => {
-                Ok(smallvec::smallvec![elementwise::unary_spec_to(
-                    inputs,
-                    inputs[0].dtype
-                )])
-            }
+            Prim::IntegerPow(y) => one(elementwise::integer_pow_spec(*y, inputs)),
+            Prim::StopGradient => Ok(smallvec::smallvec![elementwise::unary_spec_to(
+                inputs,
+                inputs[0].dtype
+            )]),
             Prim::Constant { spec, .. } | Prim::Iota { spec, .. } => {
                 Ok(smallvec::smallvec![spec.clone()])
             }
