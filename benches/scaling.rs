@@ -44,8 +44,10 @@ fn nesting(c: &mut Criterion) {
 }
 
 /// Both FLOP columns: identical sibling programs are costed once (the memo), so siblings
-/// stay linear; a nested row's program still holds its whole subtree, so nesting is
-/// quadratic in depth (issue 9, item 4: not yet met).
+/// stay linear. A nested row's program holds its whole subtree, and the rows of a chain of
+/// distinct depths share no program to reuse (composition pays only for repeated
+/// children, `Compose::worth_composing`), so with FLOP columns a chain costs depth
+/// squared: 100 → 300 deep took 4.2 → 32 ms on 2026-12-02 (7.7×).
 fn with_flops(c: &mut Criterion) {
     let x = Tensor::new(DType::F32, [1, 4]);
     let mut group = c.benchmark_group("with_flops");
