@@ -161,18 +161,18 @@ impl Shape {
             .fold(1u64, |acc, &d| acc.saturating_mul(d as u64))
     }
 
-    /// The number of elements, or `None` when it does not fit in a `u64`.
+    /// The number of elements, or `None` when it does not fit in a `u64`. A shape with a
+    /// dimension of 0 has none, however large the others.
     ///
     /// ```
     /// use tabulate::Shape;
     /// assert_eq!(Shape::new([2, 3]).checked_elements(), Some(6));
     /// assert_eq!(Shape::new([1 << 40, 1 << 40]).checked_elements(), None); // 2^80
+    /// assert_eq!(Shape::new([1 << 40, 1 << 40, 0]).checked_elements(), Some(0));
     /// # Ok::<(), tabulate::Error>(())
     /// ```
     pub fn checked_elements(&self) -> Option<u64> {
-        self.dims()
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))
+        checked_product(self.dims().iter().map(|&d| d as u64))
     }
 
     /// Dimension `axis`, counting from the end when negative (`-1` is the last).
@@ -223,6 +223,20 @@ impl Shape {
 }
 
 /// Dimension `i` counted from the end, 1 beyond the rank (numpy's implicit leading ones).
+/// The product of `dims`, or `None` when it does not fit in a `u64`; 0 when any factor is
+/// 0, whatever the others (the element count of an empty array of huge dimensions).
+pub(crate) fn checked_product<I>(dims: I) -> Option<u64>
+where
+    I: IntoIterator<Item = u64>,
+    I::IntoIter: Clone,
+{
+    let mut dims = dims.into_iter();
+    if dims.clone().any(|d| d == 0) {
+        return Some(0);
+    }
+    dims.try_fold(1u64, u64::checked_mul)
+}
+
 fn dim_from_end(shape: &Shape, i: usize) -> usize {
     if i < shape.rank() {
         shape.dims()[shape.rank() - 1 - i]

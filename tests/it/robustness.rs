@@ -582,3 +582,79 @@ fn the_derivative_of_a_conv_transpose_on_a_2_63_input_is_an_error_not_an_overflo
         "Probe: nn::ConvTranspose: its derivative (for the VJP columns) cannot be built: lax.conv_general_dilated: a size of 9223372036854775808 dilated by 1 does not fit in 64 bits"
     );
 }
+
+/// An empty array may have dimensions whose product overflows: `[2^32, 2^32, 0]` has no
+/// elements. Found by the million-case debug fuzz run of 2026-12-02 (a `vmap` of a `vmap`
+/// of `Dense` on `[0, 2^32, 2^32, 1, 0]`, whose derivative reshapes such a value): counting
+/// elements stopped at the overflow before reaching the 0.
+#[test]
+fn empty_arrays_with_huge_dimensions_have_no_elements() {
+    let huge = 1usize << 32;
+    assert_eq!(
+        f32s(&[huge, huge, 0])
+            .reshape([huge, huge, 1, 0])
+            .unwrap()
+            .to_string(),
+        "float32[4294967296,4294967296,1,0]"
+    );
+    assert_eq!(
+        f32s(&[huge, huge, 0])
+            .reshape([-1isize, 0])
+            .unwrap_err()
+            .to_string(),
+        "Tensor::reshape: cannot reshape float32[4294967296,4294967296,0] to [-1, 0]"
+    );
+    assert_eq!(
+        f32s(&[huge, huge, 0, 3])
+            .mean(&[0, 1, 2], false)
+            .unwrap()
+            .to_string(),
+        "float32[3]"
+    );
+    // Conv flattens its batch dimensions to their product, 0 here.
+    let y = Conv::new(4, [3])
+        .forward(&f32s(&[huge, huge, 0, 7, 3]))
+        .unwrap();
+    assert_eq!(y.to_string(), "float32[4294967296,4294967296,0,7,4]");
+
+    #[derive(Tabulate)]
+    struct Nested {
+        inner: tabulate::nn::Vmap<tabulate::nn::Vmap<Dense>>,
+    }
+    let model = Nested {
+        inner: tabulate::nn::vmap(tabulate::nn::vmap(Dense::new(0))),
+    };
+    let x = f32s(&[0, huge, huge, 1, 0]);
+    let summary = tabulate(&model)
+        .compute_flops(true)
+        .compute_vjp_flops(true)
+        .run(|m| m.inner.forward(&x))
+        .unwrap();
+    let root = &summary.rows[0];
+    assert_eq!(
+        (root.flops(), root.vjp_flops()),
+        (Some(0), Some(0)),
+        "no element, no flop"
+    );
+}
+
+/// Inside `nn::vmap`, the batched replay of a call keeps the operations that made each
+/// node, so the cost stage names them as it would outside (the debug fuzz run of
+/// 2026-12-02 met an error there named only by its primitive).
+#[test]
+fn the_cost_stage_inside_vmap_names_the_operation() {
+    use tabulate::nn::{Sequential, vmap};
+    fn square(x: &Tensor) -> Result<Tensor> {
+        x.matmul(&Tensor::new(DType::BF16, [1 << 31, 1 << 31]))
+    }
+    let outside = error(
+        |x| Sequential::new().then(square).forward(x),
+        &Tensor::new(DType::BF16, [1 << 31, 1 << 31]),
+    );
+    let inside = error(
+        |x| vmap(Sequential::new().then(square)).forward(x),
+        &Tensor::new(DType::BF16, [1, 1 << 31, 1 << 31]),
+    );
+    let want = "Probe: flops: the call's flop count does not fit in 64 bits (2^64 or more); its largest part is `nn::Sequential` (dot_general)";
+    assert_eq!((outside.as_str(), inside.as_str()), (want, want));
+}

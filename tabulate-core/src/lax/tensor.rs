@@ -1270,17 +1270,14 @@ impl Tensor {
         let _operation = crate::scope::operation("Tensor::mean");
         let axes = self.axes_or_all(axes);
         let resolved = self.axes(&axes, "reduce_sum")?;
-        let count = resolved
-            .iter()
-            .try_fold(1u64, |acc, &a| {
-                acc.checked_mul(self.shape().dims()[a] as u64)
-            })
-            .ok_or_else(|| {
-                Error::shape(
-                    "reduce_sum",
-                    format!("{self} has too many elements to average"),
-                )
-            })?;
+        let count =
+            crate::shape::checked_product(resolved.iter().map(|&a| self.shape().dims()[a] as u64))
+                .ok_or_else(|| {
+                    Error::shape(
+                        "reduce_sum",
+                        format!("{self} has too many elements to average"),
+                    )
+                })?;
         // As `jnp.mean`: integers average in float32 (a bool through int32 first), and
         // float16/bfloat16 sum and divide in float32, then convert back.
         let result = if self.dtype().is_inexact() {
@@ -1555,13 +1552,13 @@ reshape_containers!(usize, isize, i32, i64);
 /// any other negative dimension is an error.
 fn resolve_signed(dims: &[i128], x: &Tensor) -> Result<Shape> {
     let fail = || Error::shape("reshape", format!("cannot reshape {x} to {dims:?}"));
-    let known: u64 = dims
+    let known: smallvec::SmallVec<[u64; 8]> = dims
         .iter()
         .filter(|&&d| d != -1)
-        .try_fold(1u64, |acc, &d| {
-            u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
-        })
+        .map(|&d| u64::try_from(d).ok())
+        .collect::<Option<_>>()
         .ok_or_else(fail)?;
+    let known = crate::shape::checked_product(known).ok_or_else(fail)?;
     let inferred = dims.iter().filter(|&&d| d == -1).count();
     if inferred > 1 {
         return Err(fail());

@@ -90,9 +90,8 @@ fn flatten_batch(x: &Tensor, spatial: usize, layer: &str) -> Result<(Tensor, Opt
     }
     let batch = x.shape().dims()[..batch_dims].to_vec();
     // Flax reshapes to `(prod(batch),) + rest`: an explicit size, so empty batches work.
-    let total = batch
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+    let total = crate::shape::checked_product(batch.iter().map(|&d| d as u64))
+        .and_then(|n| usize::try_from(n).ok())
         .ok_or_else(|| Error::invalid(format!("{layer}: the batch of {x} is too large")))?;
     let mut flat = vec![total];
     flat.extend_from_slice(&x.shape().dims()[batch_dims..]);

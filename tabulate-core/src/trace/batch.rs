@@ -53,7 +53,14 @@ pub(crate) fn vmap_finish(
     y_pe: &Tensor,
     axes: &VmapAxes,
 ) -> Result<Tensor> {
-    with_trace(|trace| trace.vmap_finish(call, x_pe, x_b, y_pe, axes)).unwrap_or_else(|| {
+    with_trace(|trace| {
+        let from = trace.graph.nodes.len();
+        let result = trace.vmap_finish(call, x_pe, x_b, y_pe, axes);
+        // The axis moves and broadcasts around the replay are the wrapper's own operations.
+        trace.graph.set_origins(from, Some("nn::vmap"));
+        result
+    })
+    .unwrap_or_else(|| {
         Ok(Tensor::from_spec(insert_axis(
             y_pe.spec(),
             axes.out_axis,
@@ -236,7 +243,11 @@ impl Trace {
             if !ins.iter().any(|&(_, b)| b) && open.is_empty() {
                 continue; // JAX runs it once, unbatched: the recorded node serves.
             }
+            // The batched nodes are named by the operation that made the original, so an
+            // error of the cost stage in them names it too.
+            let from = self.graph.nodes.len();
             let outs = self.batch_node(&node.prim, &ins, region, size)?;
+            self.graph.set_origins(from, node.origin);
             for (&old, new) in node.outputs.iter().zip(outs) {
                 map.insert(old, new);
             }
