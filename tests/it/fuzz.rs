@@ -774,10 +774,7 @@ fn expected(case: &Case) -> Option<Expect> {
             if dims.iter().any(|&d| d < -1) || inferred > 1 {
                 return Some(Expect::Fails);
             }
-            let known = dims
-                .iter()
-                .filter(|&&d| d != -1)
-                .try_fold(1usize, |acc, &d| acc.checked_mul(d.unsigned_abs()));
+            let known = product(dims.iter().filter(|&&d| d != -1).map(|d| d.unsigned_abs()));
             let Some(known) = known else {
                 return Some(Expect::Fails);
             };
@@ -1135,19 +1132,34 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// The exact total size of the declared variables, counted in `u128`.
+/// The product of `dims`, `None` when it overflows; 0 when any is 0, however large the
+/// others (as JAX, whose shapes are Python integers: `[2^63 − 1, 2^63 − 1, 0]` is an
+/// empty array).
+fn product(dims: impl Iterator<Item = usize> + Clone) -> Option<usize> {
+    if dims.clone().any(|d| d == 0) {
+        return Some(0);
+    }
+    dims.into_iter().try_fold(1usize, usize::checked_mul)
+}
+
 fn exact_total(summary: &Summary) -> (u128, u128) {
     let mut count = 0u128;
     let mut bytes = 0u128;
     for row in &summary.rows {
         for vars in &row.variables {
             for leaf in &vars.own {
-                let n: u128 = leaf
-                    .shape
-                    .dims()
-                    .iter()
-                    .map(|&d| d as u128)
-                    .try_fold(1u128, u128::checked_mul)
-                    .unwrap_or(u128::MAX);
+                // 0 when any dimension is 0 (an empty array, however large the others); a
+                // product past `u128` saturates, a count the summary refuses before this.
+                let n: u128 = if leaf.shape.dims().contains(&0) {
+                    0
+                } else {
+                    leaf.shape
+                        .dims()
+                        .iter()
+                        .map(|&d| d as u128)
+                        .try_fold(1u128, u128::checked_mul)
+                        .unwrap_or(u128::MAX)
+                };
                 count = count.saturating_add(n);
                 bytes = bytes.saturating_add(n.saturating_mul(u128::from(leaf.dtype.item_size())));
             }

@@ -583,6 +583,12 @@ fn the_derivative_of_a_conv_transpose_on_a_2_63_input_is_an_error_not_an_overflo
     );
 }
 
+/// A `vmap` of a `vmap` of a layer (the fuzz suite's `Op::Wrapped`).
+#[derive(Tabulate)]
+struct Nested {
+    inner: tabulate::nn::Vmap<tabulate::nn::Vmap<Dense>>,
+}
+
 /// An empty array may have dimensions whose product overflows: `[2^32, 2^32, 0]` has no
 /// elements. Found by the million-case debug fuzz run of 2026-12-02 (a `vmap` of a `vmap`
 /// of `Dense` on `[0, 2^32, 2^32, 1, 0]`, whose derivative reshapes such a value): counting
@@ -617,10 +623,6 @@ fn empty_arrays_with_huge_dimensions_have_no_elements() {
         .unwrap();
     assert_eq!(y.to_string(), "float32[4294967296,4294967296,0,7,4]");
 
-    #[derive(Tabulate)]
-    struct Nested {
-        inner: tabulate::nn::Vmap<tabulate::nn::Vmap<Dense>>,
-    }
     let model = Nested {
         inner: tabulate::nn::vmap(tabulate::nn::vmap(Dense::new(0))),
     };
