@@ -222,7 +222,6 @@ impl Shape {
     }
 }
 
-/// Dimension `i` counted from the end, 1 beyond the rank (numpy's implicit leading ones).
 /// The product of `dims`, or `None` when it does not fit in a `u64`; 0 when any factor is
 /// 0, whatever the others (the element count of an empty array of huge dimensions).
 pub(crate) fn checked_product<I>(dims: I) -> Option<u64>
@@ -237,6 +236,7 @@ where
     dims.try_fold(1u64, u64::checked_mul)
 }
 
+/// Dimension `i` counted from the end, 1 beyond the rank (numpy's implicit leading ones).
 fn dim_from_end(shape: &Shape, i: usize) -> usize {
     if i < shape.rank() {
         shape.dims()[shape.rank() - 1 - i]
