@@ -619,20 +619,32 @@ impl<'g, 'p> XlaWalk<'g, 'p> {
     }
 
     /// For every region, the live loops directly inside it, found in one pass: a loop
-    /// belongs to the nearest call or loop holding it (or the top).
+    /// belongs to the nearest call or loop holding it (or the top). Ordered by where
+    /// each loop's nodes are emitted (XLA visits the unreachable roots in the module's
+    /// instruction order), not by region number: a VJP program numbers each loop's
+    /// forward and transposed copies together, but emits the transposed ones after
+    /// every forward node, in reverse.
     fn loops_by_scope(&self) -> Vec<Vec<RegionId>> {
         let graph = self.graph;
-        let mut live = vec![false; graph.regions.len()];
+        // Per region, its first live node (`None`: no live node directly in it).
+        let mut first: Vec<Option<usize>> = vec![None; graph.regions.len()];
         for (n, node) in graph.nodes.iter().enumerate() {
             if self.live[n] {
-                live[node.region.0 as usize] = true;
+                first[node.region.0 as usize].get_or_insert(n);
             }
         }
         let mut loops = vec![Vec::new(); graph.regions.len()];
-        for (i, region) in graph.regions.iter().enumerate().skip(1) {
-            if region.kind != RegionKind::Loop || !live[i] {
-                continue;
-            }
+        let mut order: Vec<(usize, usize)> = graph
+            .regions
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, region)| region.kind == RegionKind::Loop)
+            .filter_map(|(i, _)| first[i].map(|n| (n, i)))
+            .collect();
+        order.sort_unstable();
+        for (_, i) in order {
+            let region = &graph.regions[i];
             let mut owner = region.parent;
             while owner != RegionId::TOP && !self.is_call(owner) {
                 owner = graph.region(owner).parent;
