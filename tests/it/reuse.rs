@@ -258,8 +258,28 @@ fn block(seed: u64, depth: usize, safe_only: bool) -> Block {
     }
 }
 
+/// Fallback reasons met: (column, reason, rows).
+type Reasons = Vec<(&'static str, &'static str, u64)>;
+
 thread_local! {
-    static REASONS: RefCell<Vec<(&'static str, &'static str, u64)>> = const { RefCell::new(Vec::new()) };
+    static REASONS: RefCell<Reasons> = const { RefCell::new(Vec::new()) };
+}
+
+/// Adds `new` to the reasons met so far, one entry per (column, reason).
+fn add_reasons(all: &mut Reasons, new: Reasons) {
+    for (column, why, n) in new {
+        match all.iter_mut().find(|r| r.0 == column && r.1 == why) {
+            Some(r) => r.2 += n,
+            None => all.push((column, why, n)),
+        }
+    }
+}
+
+fn add_stats(total: &mut ReuseStats, stats: ReuseStats) {
+    total.composed += stats.composed;
+    total.fallbacks += stats.fallbacks;
+    total.vjp_composed += stats.vjp_composed;
+    total.vjp_fallbacks += stats.vjp_fallbacks;
 }
 
 /// Runs `model` with both FLOP columns, each row with children costed both ways.
@@ -272,14 +292,7 @@ fn check_both_ways(model: &Block, seed: u64) -> ReuseStats {
         .rngs(["dropout"])
         .run(|m| m.forward(&x));
     let stats = reuse_stats();
-    REASONS.with_borrow_mut(|all| {
-        for (column, why, n) in tabulate::__private::fallback_reasons() {
-            match all.iter_mut().find(|r| r.0 == column && r.1 == why) {
-                Some(r) => r.2 += n,
-                None => all.push((column, why, n)),
-            }
-        }
-    });
+    REASONS.with_borrow_mut(|all| add_reasons(all, tabulate::__private::fallback_reasons()));
     set_reuse(Reuse::On);
     if let Err(e) = summary {
         panic!("seed {seed}: {e}");
@@ -289,32 +302,50 @@ fn check_both_ways(model: &Block, seed: u64) -> ReuseStats {
 
 #[test]
 fn random_nested_models_compose_to_the_same_bits() {
+    // Two workers, each with its own thread-local mode, counts and reasons (the longest
+    // test of the suite: a cold `cargo test` would otherwise wait for it on one core).
+    let workers: Vec<(ReuseStats, Reasons)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2u64)
+            .map(|worker| {
+                scope.spawn(move || {
+                    let mut total = ReuseStats::default();
+                    for seed in (worker..300).step_by(2) {
+                        let stats = check_both_ways(&block(seed, 3, seed % 2 == 0), seed);
+                        add_stats(&mut total, stats);
+                    }
+                    (total, REASONS.with_borrow(Clone::clone))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .expect("a worker panicked (its seed is printed above)")
+            })
+            .collect()
+    });
     let mut total = ReuseStats::default();
-    for seed in 0..300 {
-        let stats = check_both_ways(&block(seed, 3, seed % 2 == 0), seed);
-        total.composed += stats.composed;
-        total.fallbacks += stats.fallbacks;
-        total.vjp_composed += stats.vjp_composed;
-        total.vjp_fallbacks += stats.vjp_fallbacks;
+    let mut all: Reasons = Vec::new();
+    for (stats, reasons) in workers {
+        add_stats(&mut total, stats);
+        add_reasons(&mut all, reasons);
     }
     // Both ways are exercised: most rows compose, the cases the rules exclude fall back.
     println!("{total:?}");
-    REASONS.with_borrow(|all| {
-        for r in all {
-            println!("{r:?}");
-        }
-    });
+    for r in &all {
+        println!("{r:?}");
+    }
     assert!(total.composed > 300, "{total:?}");
     assert!(total.fallbacks > 30, "{total:?}");
     assert!(total.vjp_composed > 600, "{total:?}");
     // Every reason a row's VJP falls back for is met (each one's own model is in
     // `each_broken_precondition_falls_back`), and no other.
-    let mut vjp: Vec<&str> = REASONS.with_borrow(|all| {
-        all.iter()
-            .filter(|r| r.0 == "vjp_flops")
-            .map(|r| r.1)
-            .collect()
-    });
+    let mut vjp: Vec<&str> = all
+        .iter()
+        .filter(|r| r.0 == "vjp_flops")
+        .map(|r| r.1)
+        .collect();
     vjp.sort_unstable();
     assert_eq!(
         vjp,
