@@ -5,7 +5,7 @@
 use super::linearize::{TanId, Tape};
 use crate::dtype::DType;
 use crate::error::{Error, Result, Stage};
-use crate::ops::graph::{Graph, NodeTag, RegionId, Spec, ValueId, ValueIds};
+use crate::ops::graph::{Graph, NodeTag, RegionId, RegionKind, Spec, ValueId, ValueIds};
 use crate::ops::{Binary, Literal, Prim, ReduceOp};
 use crate::shape::Shape;
 
@@ -178,18 +178,49 @@ impl TransposeCx<'_> {
 }
 
 /// The cotangents reaching each tangent, as they accumulate.
+///
+/// JAX transposes a nested `jit` as one equation: the cotangents its body gives one of
+/// its operands are summed inside the transposed call, and that sum is added to the
+/// operand's other cotangents after the call, in the caller. So a tangent's cotangent is
+/// kept as a stack of partial sums, one per nest of calls its contributions came from
+/// (outermost first); a contribution from outside a partial sum's calls first closes it,
+/// adding it to the sum of the enclosing calls in the region that holds the call.
 pub(crate) struct Cotangents {
-    cts: Vec<Option<ValueId>>,
+    cts: Vec<Vec<Partial>>,
+}
+
+/// A partial sum of a tangent's cotangent: the contributions from inside `calls` (the
+/// call regions around them, outermost first).
+struct Partial {
+    calls: Vec<RegionId>,
+    value: ValueId,
+}
+
+/// The call regions around `region`, outermost first.
+fn calls_around(program: &Graph, mut region: RegionId) -> Vec<RegionId> {
+    let mut calls = Vec::new();
+    while region != RegionId::TOP {
+        let r = program.region(region);
+        if matches!(r.kind, RegionKind::Call(_)) {
+            calls.push(region);
+        }
+        region = r.parent;
+    }
+    calls.reverse();
+    calls
 }
 
 impl Cotangents {
     pub(crate) fn new(tape: &Tape) -> Cotangents {
         Cotangents {
-            cts: vec![None; tape.specs.len()],
+            cts: (0..tape.specs.len()).map(|_| Vec::new()).collect(),
         }
     }
 
-    /// Adds `ct` to tangent `t`'s cotangent, emitting an `add_any` if it already has one.
+    /// Adds `ct` (computed in `region`) to tangent `t`'s cotangent, emitting an `add_any`
+    /// if it already has one: in `region` if the earlier contributions came from the
+    /// same calls, else (see [`Cotangents`]) after closing the partial sums of calls
+    /// `region` is not in.
     pub(crate) fn add(
         &mut self,
         program: &mut Graph,
@@ -197,40 +228,105 @@ impl Cotangents {
         ct: ValueId,
         region: RegionId,
     ) -> Result<()> {
-        let slot = &mut self.cts[t.0 as usize];
-        *slot = Some(match *slot {
-            None => ct,
-            Some(previous) => ValueId(
-                program
-                    .emit_ids(
-                        Prim::Binary(Binary::Add),
-                        &[previous, ct],
-                        region,
-                        NodeTag::AddAny,
-                    )?
-                    .start,
-            ),
-        });
+        let calls = calls_around(program, region);
+        Self::close(program, &mut self.cts[t.0 as usize], &calls)?;
+        let stack = &mut self.cts[t.0 as usize];
+        match stack.last_mut() {
+            Some(top) if top.calls == calls => {
+                top.value = ValueId(
+                    program
+                        .emit_ids(
+                            Prim::Binary(Binary::Add),
+                            &[top.value, ct],
+                            region,
+                            NodeTag::AddAny,
+                        )?
+                        .start,
+                );
+            }
+            _ => stack.push(Partial { calls, value: ct }),
+        }
         Ok(())
     }
 
+    /// Closes the partial sums in `stack` whose calls are not around `calls`: each is
+    /// added to the sum of its enclosing calls, after its outermost call (in the region
+    /// holding that call).
+    fn close(program: &mut Graph, stack: &mut Vec<Partial>, calls: &[RegionId]) -> Result<()> {
+        while let Some(top) = stack.last() {
+            if calls.starts_with(&top.calls) {
+                break;
+            }
+            let Some(Partial {
+                calls: mut outer,
+                value,
+            }) = stack.pop()
+            else {
+                break;
+            };
+            let Some(call) = outer.pop() else {
+                break; // unreachable: the empty nest is around every region
+            };
+            match stack.last_mut() {
+                Some(below) if below.calls == outer => {
+                    let region = program.region(call).parent;
+                    below.value = ValueId(
+                        program
+                            .emit_ids(
+                                Prim::Binary(Binary::Add),
+                                &[below.value, value],
+                                region,
+                                NodeTag::AddAny,
+                            )?
+                            .start,
+                    );
+                }
+                _ => stack.push(Partial {
+                    calls: outer,
+                    value,
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every partial sum: each tangent's cotangent becomes one value.
+    pub(crate) fn finish(&mut self, program: &mut Graph) -> Result<()> {
+        for stack in &mut self.cts {
+            if stack.len() > 1 || stack.last().is_some_and(|p| !p.calls.is_empty()) {
+                Self::close(program, stack, &[])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tangent `t`'s cotangent (after [`Cotangents::finish`]).
     pub(crate) fn get(&self, t: TanId) -> Option<ValueId> {
-        self.cts[t.0 as usize]
+        self.cts[t.0 as usize].last().map(|p| p.value)
     }
 
     /// Replaces tangent `t`'s cotangent: what a part of the program transposed elsewhere
     /// made of it (`cost::compose`).
     pub(crate) fn set(&mut self, t: TanId, ct: Option<ValueId>) {
-        self.cts[t.0 as usize] = ct;
+        let stack = &mut self.cts[t.0 as usize];
+        stack.clear();
+        stack.extend(ct.map(|value| Partial {
+            calls: Vec::new(),
+            value,
+        }));
     }
 
-    /// Takes tangent `t`'s cotangent, as transposing the op that computes it does.
+    /// Takes tangent `t`'s cotangent, as transposing the op that computes it does
+    /// (after [`Cotangents::finish`]).
     pub(crate) fn take_ct(&mut self, t: TanId) -> Option<ValueId> {
-        self.take(t)
+        self.cts[t.0 as usize].pop().map(|p| p.value)
     }
 
-    fn take(&mut self, t: TanId) -> Option<ValueId> {
-        self.cts[t.0 as usize].take()
+    /// Takes tangent `t`'s cotangent, closing its partial sums first.
+    fn take(&mut self, program: &mut Graph, t: TanId) -> Result<Option<ValueId>> {
+        let stack = &mut self.cts[t.0 as usize];
+        Self::close(program, stack, &[])?;
+        Ok(stack.pop().map(|p| p.value))
     }
 }
 
@@ -252,8 +348,11 @@ pub(crate) fn backward_range(
         .map(|(i, node)| (range.start + i, node))
         .rev()
     {
-        let out_cts: smallvec::SmallVec<[Option<ValueId>; 2]> =
-            node.outs.iter().map(|&t| cts.take(t)).collect();
+        let out_cts = node
+            .outs
+            .iter()
+            .map(|&t| cts.take(program, t))
+            .collect::<Result<smallvec::SmallVec<[Option<ValueId>; 2]>>>()?;
         if out_cts.iter().all(Option::is_none) {
             continue;
         }
@@ -287,5 +386,5 @@ pub(crate) fn backward_range(
         }
         program.set_origins(from, tape.origin_of(index).0);
     }
-    Ok(())
+    cts.finish(program)
 }
