@@ -296,7 +296,7 @@
 //!   counted once, not once per step. [`Metric::Macs`] is the convention to compare with
 //!   `PyTorch` tools.
 //! - **Parity with Flax is tested, not proven**: on Flax's golden tables, every layer of
-//!   [`nn`], 574 random and 98 targeted models and a model zoo; a model built from other
+//!   [`nn`], 577 random and 100 targeted models and a model zoo; a model built from other
 //!   combinations could still differ, which would be a bug to report. Deliberate differences:
 //!   collection columns in a fixed order (`params` first), colour only on terminals,
 //!   natural width unless given, cell text never read as markup.
