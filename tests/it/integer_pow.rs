@@ -6,8 +6,8 @@
 //! multiplies by `x` itself for `y = 2`; where jax refuses (an integer to a negative
 //! power), tabulate must refuse too.
 
+use crate::jax_cases;
 use serde_json::Value as Json;
-use tabulate::Value;
 use tabulate::prelude::*;
 
 /// `x ** y` on its input.
@@ -34,14 +34,7 @@ fn every_exponent_on_every_dtype_matches_jax_and_flax() {
     for case in cases {
         let y = i32::try_from(case["y"].as_i64().unwrap()).unwrap();
         let dtype_name = case["dtype"].as_str().unwrap();
-        let dtype = DType::from_name(dtype_name).expect("dtype");
-        let dims: Vec<usize> = case["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| usize::try_from(d.as_u64().unwrap()).unwrap())
-            .collect();
-        let x = Tensor::new(dtype, dims);
+        let x = jax_cases::input(case);
         let summary = tabulate(&Pow { y })
             .compute_flops(true)
             .compute_vjp_flops(true)
@@ -51,25 +44,10 @@ fn every_exponent_on_every_dtype_matches_jax_and_flax() {
             (Err(e), Some(theirs)) => format!("error {e}, want one from integer_pow ({theirs})"),
             (Ok(_), Some(e)) => format!("accepted what jax refuses ({e})"),
             (Err(e), None) => format!("error {e}"),
-            (Ok(s), None) => {
-                let row = &s.rows[0];
-                let out = match &row.outputs {
-                    Value::Array { dtype, shape, .. } => {
-                        serde_json::json!({"dtype": dtype.name(), "shape": shape.dims()})
-                    }
-                    other => serde_json::json!({ "not an array": format!("{other:?}") }),
-                };
-                let want = (
-                    case["out"].clone(),
-                    case["flops"].as_u64(),
-                    case["vjp_flops"].as_u64(),
-                );
-                let got = (out, row.flops(), row.vjp_flops());
-                if got == want {
-                    continue;
-                }
-                format!("got {got:?}, want {want:?}")
-            }
+            (Ok(s), None) => match jax_cases::row_mismatch(case, s) {
+                None => continue,
+                Some(mismatch) => mismatch,
+            },
         };
         wrong.push(format!("y = {y}, {dtype_name}: {got}"));
     }

@@ -22,6 +22,7 @@ mod flax_summary_test_scan;
 mod fuzz;
 mod golden;
 mod integer_pow;
+mod jax_cases;
 mod layer_errors;
 mod layering;
 mod layers;

@@ -4,8 +4,8 @@
 //! written by `scripts/reductions.py`). Where jax refuses the dtype, tabulate must refuse
 //! it too, with an error.
 
+use crate::jax_cases;
 use serde_json::Value as Json;
-use tabulate::Value;
 use tabulate::nn;
 use tabulate::prelude::*;
 
@@ -48,14 +48,7 @@ fn every_reduction_on_every_dtype_matches_jax_and_flax() {
     for case in cases {
         let reduction = case["reduction"].as_str().unwrap();
         let dtype_name = case["dtype"].as_str().unwrap();
-        let dtype = DType::from_name(dtype_name).expect("dtype");
-        let dims: Vec<usize> = case["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| usize::try_from(d.as_u64().unwrap()).unwrap())
-            .collect();
-        let x = Tensor::new(dtype, dims);
+        let x = jax_cases::input(case);
         let module = Reduce {
             reduction: reduction.to_owned(),
         };
@@ -75,22 +68,10 @@ fn every_reduction_on_every_dtype_matches_jax_and_flax() {
             }
             (Ok(_), Some(e)) => format!("accepted what jax refuses ({e})"),
             (Err(e), None) => format!("error {e}"),
-            (Ok(s), None) => {
-                let row = &s.rows[0];
-                let out = match &row.outputs {
-                    Value::Array { dtype, shape, .. } => {
-                        serde_json::json!({"dtype": dtype.name(), "shape": shape.dims()})
-                    }
-                    other => serde_json::json!({ "not an array": format!("{other:?}") }),
-                };
-                let want_out = case["out"].clone();
-                let want = (want_out, case["flops"].as_u64(), case["vjp_flops"].as_u64());
-                let got = (out, row.flops(), row.vjp_flops());
-                if got == want {
-                    continue;
-                }
-                format!("got {got:?}, want {want:?}")
-            }
+            (Ok(s), None) => match jax_cases::row_mismatch(case, s) {
+                None => continue,
+                Some(mismatch) => mismatch,
+            },
         };
         wrong.push(format!("{reduction} {dtype_name}: {got}"));
     }

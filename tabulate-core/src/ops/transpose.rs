@@ -196,6 +196,12 @@ struct Partial {
     value: ValueId,
 }
 
+/// `add_any(a, b)` in `region`: one step of a cotangent's sum.
+fn add_any(program: &mut Graph, a: ValueId, b: ValueId, region: RegionId) -> Result<ValueId> {
+    let added = program.emit_ids(Prim::Binary(Binary::Add), &[a, b], region, NodeTag::AddAny)?;
+    Ok(ValueId(added.start))
+}
+
 /// The call regions around `region`, outermost first.
 fn calls_around(program: &Graph, mut region: RegionId) -> Vec<RegionId> {
     let mut calls = Vec::new();
@@ -233,16 +239,7 @@ impl Cotangents {
         let stack = &mut self.cts[t.0 as usize];
         match stack.last_mut() {
             Some(top) if top.calls == calls => {
-                top.value = ValueId(
-                    program
-                        .emit_ids(
-                            Prim::Binary(Binary::Add),
-                            &[top.value, ct],
-                            region,
-                            NodeTag::AddAny,
-                        )?
-                        .start,
-                );
+                top.value = add_any(program, top.value, ct, region)?;
             }
             _ => stack.push(Partial { calls, value: ct }),
         }
@@ -265,21 +262,13 @@ impl Cotangents {
                 break;
             };
             let Some(call) = outer.pop() else {
-                break; // unreachable: the empty nest is around every region
+                // The empty nest is around every region, so it is never closed.
+                return Err(Error::internal("a cotangent's top-level sum was closed"));
             };
             match stack.last_mut() {
                 Some(below) if below.calls == outer => {
                     let region = program.region(call).parent;
-                    below.value = ValueId(
-                        program
-                            .emit_ids(
-                                Prim::Binary(Binary::Add),
-                                &[below.value, value],
-                                region,
-                                NodeTag::AddAny,
-                            )?
-                            .start,
-                    );
+                    below.value = add_any(program, below.value, value, region)?;
                 }
                 _ => stack.push(Partial {
                     calls: outer,
